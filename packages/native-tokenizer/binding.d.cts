@@ -9,17 +9,130 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export interface CacheStatsJs {
+  entries: number
+  capacity: number
+  hits: number
+  misses: number
+}
+
+/** Empties the content → count cache. */
+export declare function clearCountCache(): void
+
+/** Runtime seam: `compress_context(messages, maxTokens, preserveLastN, model?)` → `CompressedContext`. */
+export declare function compress_context(messages: unknown[], maxTokens: number, preserveLastN: number, model?: string | undefined | null): object
+
+/** Runtime seam: `compress_payload_zstd(value, minBytes, level?)`. */
+export declare function compress_payload_zstd(value: unknown, minBytes?: number | undefined | null, level?: number | undefined | null): CompressedPayloadJs | null
+
+export interface CompressedPayloadJs {
+  data: Buffer
+  originalBytes: number
+  compressedBytes: number
+  compressionRatio: number
+  encoding: string
+}
+
+/** `compressPayloadZstd` on already-serialized JSON bytes. */
+export declare function compressPayloadBytes(json: Uint8Array, minBytes: number, level: number): CompressedPayloadJs | null
+
 /** Runtime seam: `count_tokens(text, model)`. */
 export declare function count_tokens(text: string, model?: string | undefined | null): number
 
 /** Runtime seam: `count_tokens_batch(texts, model)`. */
 export declare function count_tokens_batch(texts: Array<string>, model?: string | undefined | null): Array<number>
 
-/** Exact tiktoken token count of `text` for `model`'s encoding. */
+/** Counters of the process-wide content → count cache. */
+export declare function countCacheStats(): CacheStatsJs
+
+/** Exact tiktoken token count of `text` for `model`'s encoding (content-cached for texts ≥ 64 bytes). */
 export declare function countTokens(text: string, model?: string | undefined | null): number
+
+/** Counts off the main thread (for inputs of megabytes). */
+export declare function countTokensAsync(text: string, model?: string | undefined | null): Promise<number>
 
 /** Counts for many texts in one crossing. */
 export declare function countTokensBatch(texts: Array<string>, model?: string | undefined | null): Array<number>
 
+/** Sum of the counts of many texts (one crossing, one number back). */
+export declare function countTokensSum(texts: Array<string>, model?: string | undefined | null): number
+
+/** Same count, never touching the content cache (benchmarks, cold measurements). */
+export declare function countTokensUncached(text: string, model?: string | undefined | null): number
+
+/** Text of token ids (a character split at either end becomes U+FFFD). */
+export declare function decode(tokens: Uint32Array, model?: string | undefined | null): string
+
+/** Runtime seam: `decompress_payload_zstd(data)`. */
+export declare function decompress_payload_zstd(data: Uint8Array): Buffer | null
+
+/** `decompressPayloadZstd`: bytes, or null for corrupt/truncated/oversized input. */
+export declare function decompressPayload(data: Uint8Array, maxOutputBytes?: number | undefined | null): Buffer | null
+
+/** Token ids (tiktoken ranks). */
+export declare function encode(text: string, model?: string | undefined | null): Uint32Array
+
 /** The encoding name `model` maps to (`cl100k_base`, `o200k_base`, …). */
 export declare function encodingForModel(model?: string | undefined | null): string
+
+/** Runtime seam: `estimate_json_tokens(value, model)`. */
+export declare function estimate_json_tokens(value: unknown, model?: string | undefined | null): number
+
+/** The "truncate" compression plan for pre-serialized messages (one crossing per history). */
+export declare function planCompressContext(messages: Array<PlanMessageJs>, maxTokens: number, preserveLastN: number, model?: string | undefined | null): PlanJs
+
+export interface PlanJs {
+  selectedIndices: Array<number>
+  truncatedIndex?: number
+  truncatedContent?: string
+  totalTokens: number
+  inputTokens: number
+}
+
+export interface PlanMessageJs {
+  content?: string
+  callIds?: Array<string>
+  results?: Array<PlanResultJs>
+}
+
+export interface PlanResultJs {
+  callId?: string
+  /** `JSON.stringify(result)`. */
+  json: string
+}
+
+/** Sets the cache bound (entries per generation; at most twice this many are kept) and clears it. */
+export declare function setCountCacheCapacity(entries: number): void
+
+export interface TruncatedJs {
+  text: string
+  tokens: number
+  truncated: boolean
+}
+
+/**
+ * Truncates to at most `maxTokens` tokens at token boundaries: mode `head`, `tail` or `head_tail`
+ * (with `marker` between the halves, its tokens counted).
+ */
+export declare function truncateText(text: string, maxTokens: number, mode: string, marker?: string | undefined | null, model?: string | undefined | null): TruncatedJs
+
+/** Compresses a buffer into one zstd frame. */
+export declare function zstdCompress(data: Uint8Array, level?: number | undefined | null): Buffer
+
+/** `zstdCompress` off the main thread. */
+export declare function zstdCompressAsync(data: Uint8Array, level?: number | undefined | null): Promise<Buffer>
+
+/** Compresses with a trained dictionary. */
+export declare function zstdCompressWithDictionary(data: Uint8Array, dictionary: Uint8Array, level?: number | undefined | null): Buffer
+
+/** Decompresses zstd frames; corrupt/truncated input or output over `maxOutputBytes` (default 256 MiB) throws. */
+export declare function zstdDecompress(data: Uint8Array, maxOutputBytes?: number | undefined | null): Buffer
+
+/** `zstdDecompress` off the main thread. */
+export declare function zstdDecompressAsync(data: Uint8Array, maxOutputBytes?: number | undefined | null): Promise<Buffer>
+
+/** Decompresses with the dictionary used to compress. */
+export declare function zstdDecompressWithDictionary(data: Uint8Array, dictionary: Uint8Array, maxOutputBytes?: number | undefined | null): Buffer
+
+/** Trains a dictionary of at most `maxSize` bytes from sample payloads. */
+export declare function zstdTrainDictionary(samples: Array<Uint8Array>, maxSize: number): Buffer

@@ -1,10 +1,16 @@
 //! N-API binding for `ku0-tokenizer`. Only type and error conversion lives here: every call crosses
-//! N-API once with whole strings / arrays, and panics become JS errors (`catch_unwind`).
+//! N-API once with whole strings / arrays / buffers, and panics become JS errors (`catch_unwind`).
 //!
 //! Two naming schemes are exported: the package's camelCase API and the runtime's snake_case seam
 //! (`@ku0/tokenizer-rs`, contracts §1.2), so `TOKENIZER_RS_NATIVE_PATH` can point at this `.node`.
 
-use ku0_tokenizer::Encoding;
+use ku0_tokenizer::cache::{SHARED, count_cached};
+use ku0_tokenizer::context::{PlanMessage, plan_truncate};
+use ku0_tokenizer::truncate::{TruncateMode, truncate};
+use ku0_tokenizer::zstd_payload::{self as zp, DEFAULT_MAX_OUTPUT, ZstdError};
+use ku0_tokenizer::{Encoding, count};
+use napi::JSON;
+use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 fn enc(model: Option<&str>) -> Encoding {
@@ -15,26 +21,424 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Exact tiktoken token count of `text` for `model`'s encoding.
+fn invalid(code: &str, msg: impl std::fmt::Display) -> Error {
+    Error::new(Status::InvalidArg, format!("{code}: {msg}"))
+}
+
+fn zstd_err(e: ZstdError) -> Error {
+    let status = match e {
+        ZstdError::Internal(_) => Status::GenericFailure,
+        _ => Status::InvalidArg,
+    };
+    Error::new(status, format!("{}: {e}", e.code()))
+}
+
+fn budget(value: f64, name: &str) -> Result<usize> {
+    if !value.is_finite() || value < 0.0 || value.fract() != 0.0 || value > u32::MAX as f64 {
+        return Err(invalid(
+            "ERR_KU0_INVALID_ARG",
+            format!("{name} must be a non-negative integer, got {value}"),
+        ));
+    }
+    Ok(value as usize)
+}
+
+fn max_output(limit: Option<f64>) -> Result<usize> {
+    match limit {
+        None => Ok(DEFAULT_MAX_OUTPUT),
+        Some(v) => budget(v, "maxOutputBytes"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counting
+// ---------------------------------------------------------------------------------------------
+
+/// Exact tiktoken token count of `text` for `model`'s encoding (content-cached for texts ≥ 64 bytes).
 #[napi(catch_unwind)]
 pub fn count_tokens(text: String, model: Option<String>) -> u32 {
-    to_u32(ku0_tokenizer::count(&text, enc(model.as_deref())))
+    to_u32(count_cached(&text, enc(model.as_deref())))
+}
+
+/// Same count, never touching the content cache (benchmarks, cold measurements).
+#[napi(catch_unwind)]
+pub fn count_tokens_uncached(text: String, model: Option<String>) -> u32 {
+    to_u32(count(&text, enc(model.as_deref())))
 }
 
 /// Counts for many texts in one crossing.
 #[napi(catch_unwind)]
 pub fn count_tokens_batch(texts: Vec<String>, model: Option<String>) -> Vec<u32> {
     let e = enc(model.as_deref());
-    texts
-        .iter()
-        .map(|t| to_u32(ku0_tokenizer::count(t, e)))
-        .collect()
+    texts.iter().map(|t| to_u32(count_cached(t, e))).collect()
+}
+
+/// Sum of the counts of many texts (one crossing, one number back).
+#[napi(catch_unwind)]
+pub fn count_tokens_sum(texts: Vec<String>, model: Option<String>) -> f64 {
+    let e = enc(model.as_deref());
+    texts.iter().map(|t| count_cached(t, e) as f64).sum()
+}
+
+pub struct CountTask {
+    text: String,
+    enc: Encoding,
+}
+
+impl Task for CountTask {
+    type Output = usize;
+    type JsValue = u32;
+    fn compute(&mut self) -> Result<usize> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| count(&self.text, self.enc)))
+            .map_err(|_| {
+                Error::new(
+                    Status::GenericFailure,
+                    "ERR_KU0_NATIVE_PANIC: count panicked",
+                )
+            })
+    }
+    fn resolve(&mut self, _env: Env, output: usize) -> Result<u32> {
+        Ok(to_u32(output))
+    }
+}
+
+/// Counts off the main thread (for inputs of megabytes).
+#[napi(ts_return_type = "Promise<number>")]
+pub fn count_tokens_async(text: String, model: Option<String>) -> AsyncTask<CountTask> {
+    AsyncTask::new(CountTask {
+        text,
+        enc: enc(model.as_deref()),
+    })
 }
 
 /// The encoding name `model` maps to (`cl100k_base`, `o200k_base`, …).
 #[napi(catch_unwind)]
 pub fn encoding_for_model(model: Option<String>) -> &'static str {
     enc(model.as_deref()).name()
+}
+
+/// Token ids (tiktoken ranks).
+#[napi(catch_unwind)]
+pub fn encode(text: String, model: Option<String>) -> Uint32Array {
+    Uint32Array::new(ku0_tokenizer::encode(&text, enc(model.as_deref())))
+}
+
+/// Text of token ids (a character split at either end becomes U+FFFD).
+#[napi(catch_unwind)]
+pub fn decode(tokens: Uint32Array, model: Option<String>) -> Result<String> {
+    ku0_tokenizer::decode(&tokens, enc(model.as_deref())).map_err(|e| {
+        Error::new(
+            Status::InvalidArg,
+            format!("ERR_KU0_INVALID_TOKEN_OUT_OF_RANGE: {e}"),
+        )
+    })
+}
+
+#[napi(object)]
+pub struct CacheStatsJs {
+    pub entries: u32,
+    pub capacity: u32,
+    pub hits: f64,
+    pub misses: f64,
+}
+
+/// Counters of the process-wide content → count cache.
+#[napi(catch_unwind)]
+pub fn count_cache_stats() -> CacheStatsJs {
+    let s = SHARED.stats();
+    CacheStatsJs {
+        entries: to_u32(s.entries),
+        capacity: to_u32(s.capacity),
+        hits: s.hits as f64,
+        misses: s.misses as f64,
+    }
+}
+
+/// Empties the content → count cache.
+#[napi(catch_unwind)]
+pub fn clear_count_cache() {
+    SHARED.clear();
+}
+
+/// Sets the cache bound (entries per generation; at most twice this many are kept) and clears it.
+#[napi(catch_unwind)]
+pub fn set_count_cache_capacity(entries: u32) {
+    SHARED.set_capacity(entries as usize);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Truncation and context compression
+// ---------------------------------------------------------------------------------------------
+
+#[napi(object)]
+pub struct TruncatedJs {
+    pub text: String,
+    pub tokens: u32,
+    pub truncated: bool,
+}
+
+/// Truncates to at most `maxTokens` tokens at token boundaries: mode `head`, `tail` or `head_tail`
+/// (with `marker` between the halves, its tokens counted).
+#[napi(catch_unwind)]
+pub fn truncate_text(
+    text: String,
+    max_tokens: f64,
+    mode: String,
+    marker: Option<String>,
+    model: Option<String>,
+) -> Result<TruncatedJs> {
+    let max = budget(max_tokens, "maxTokens")?;
+    let mode = match mode.as_str() {
+        "head" => TruncateMode::Head,
+        "tail" => TruncateMode::Tail,
+        "head_tail" | "headTail" | "head+tail" => TruncateMode::HeadTail,
+        other => {
+            return Err(invalid(
+                "ERR_KU0_INVALID_ARG",
+                format!("mode must be head, tail or head_tail, got {other:?}"),
+            ));
+        }
+    };
+    let t = truncate(
+        &text,
+        max,
+        mode,
+        marker.as_deref().unwrap_or(""),
+        enc(model.as_deref()),
+    );
+    Ok(TruncatedJs {
+        text: t.text,
+        tokens: to_u32(t.tokens),
+        truncated: t.truncated,
+    })
+}
+
+#[napi(object)]
+pub struct PlanResultJs {
+    pub call_id: Option<String>,
+    /// `JSON.stringify(result)`.
+    pub json: String,
+}
+
+#[napi(object)]
+pub struct PlanMessageJs {
+    pub content: Option<String>,
+    pub call_ids: Option<Vec<String>>,
+    pub results: Option<Vec<PlanResultJs>>,
+}
+
+#[napi(object)]
+pub struct PlanJs {
+    pub selected_indices: Vec<u32>,
+    pub truncated_index: Option<u32>,
+    pub truncated_content: Option<String>,
+    pub total_tokens: u32,
+    pub input_tokens: u32,
+}
+
+fn plan_js(messages: &[PlanMessage], max: usize, preserve: usize, e: Encoding) -> PlanJs {
+    let p = plan_truncate(messages, max, preserve, e);
+    let (truncated_index, truncated_content) = match p.truncated {
+        Some((i, t)) => (Some(to_u32(i)), Some(t)),
+        None => (None, None),
+    };
+    PlanJs {
+        selected_indices: p.selected.into_iter().map(to_u32).collect(),
+        truncated_index,
+        truncated_content,
+        total_tokens: to_u32(p.total_tokens),
+        input_tokens: to_u32(p.input_tokens),
+    }
+}
+
+/// The "truncate" compression plan for pre-serialized messages (one crossing per history).
+#[napi(catch_unwind)]
+pub fn plan_compress_context(
+    messages: Vec<PlanMessageJs>,
+    max_tokens: f64,
+    preserve_last_n: f64,
+    model: Option<String>,
+) -> Result<PlanJs> {
+    let max = budget(max_tokens, "maxTokens")?;
+    let preserve = budget(preserve_last_n, "preserveLastN")?;
+    let msgs: Vec<PlanMessage> = messages
+        .into_iter()
+        .map(|m| PlanMessage {
+            content: m.content,
+            call_ids: m.call_ids.unwrap_or_default(),
+            results: m
+                .results
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| (r.call_id, r.json))
+                .collect(),
+        })
+        .collect();
+    Ok(plan_js(&msgs, max, preserve, enc(model.as_deref())))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zstd
+// ---------------------------------------------------------------------------------------------
+
+/// Compresses a buffer into one zstd frame.
+#[napi(catch_unwind)]
+pub fn zstd_compress(data: Uint8Array, level: Option<i32>) -> Result<Buffer> {
+    zp::compress(&data, level.unwrap_or(3))
+        .map(Buffer::from)
+        .map_err(zstd_err)
+}
+
+/// Decompresses zstd frames; corrupt/truncated input or output over `maxOutputBytes` (default 256 MiB) throws.
+#[napi(catch_unwind)]
+pub fn zstd_decompress(data: Uint8Array, max_output_bytes: Option<f64>) -> Result<Buffer> {
+    zp::decompress(&data, max_output(max_output_bytes)?)
+        .map(Buffer::from)
+        .map_err(zstd_err)
+}
+
+pub struct ZstdTask {
+    data: Vec<u8>,
+    level: i32,
+    compress: bool,
+    max_output: usize,
+}
+
+impl Task for ZstdTask {
+    type Output = Vec<u8>;
+    type JsValue = Buffer;
+    fn compute(&mut self) -> Result<Vec<u8>> {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if self.compress {
+                zp::compress(&self.data, self.level)
+            } else {
+                zp::decompress(&self.data, self.max_output)
+            }
+        }))
+        .map_err(|_| {
+            Error::new(
+                Status::GenericFailure,
+                "ERR_KU0_NATIVE_PANIC: zstd panicked",
+            )
+        })?;
+        r.map_err(zstd_err)
+    }
+    fn resolve(&mut self, _env: Env, output: Vec<u8>) -> Result<Buffer> {
+        Ok(Buffer::from(output))
+    }
+}
+
+/// `zstdCompress` off the main thread.
+#[napi(ts_return_type = "Promise<Buffer>")]
+pub fn zstd_compress_async(data: Uint8Array, level: Option<i32>) -> AsyncTask<ZstdTask> {
+    AsyncTask::new(ZstdTask {
+        data: data.to_vec(),
+        level: level.unwrap_or(3),
+        compress: true,
+        max_output: 0,
+    })
+}
+
+/// `zstdDecompress` off the main thread.
+#[napi(ts_return_type = "Promise<Buffer>")]
+pub fn zstd_decompress_async(
+    data: Uint8Array,
+    max_output_bytes: Option<f64>,
+) -> Result<AsyncTask<ZstdTask>> {
+    Ok(AsyncTask::new(ZstdTask {
+        data: data.to_vec(),
+        level: 0,
+        compress: false,
+        max_output: max_output(max_output_bytes)?,
+    }))
+}
+
+/// Trains a dictionary of at most `maxSize` bytes from sample payloads.
+#[napi(catch_unwind)]
+pub fn zstd_train_dictionary(samples: Vec<Uint8Array>, max_size: u32) -> Result<Buffer> {
+    let refs: Vec<&[u8]> = samples.iter().map(|s| &s[..]).collect();
+    zp::train_dictionary(&refs, max_size as usize)
+        .map(Buffer::from)
+        .map_err(zstd_err)
+}
+
+/// Compresses with a trained dictionary.
+#[napi(catch_unwind)]
+pub fn zstd_compress_with_dictionary(
+    data: Uint8Array,
+    dictionary: Uint8Array,
+    level: Option<i32>,
+) -> Result<Buffer> {
+    zp::compress_with_dictionary(&data, &dictionary, level.unwrap_or(3))
+        .map(Buffer::from)
+        .map_err(zstd_err)
+}
+
+/// Decompresses with the dictionary used to compress.
+#[napi(catch_unwind)]
+pub fn zstd_decompress_with_dictionary(
+    data: Uint8Array,
+    dictionary: Uint8Array,
+    max_output_bytes: Option<f64>,
+) -> Result<Buffer> {
+    zp::decompress_with_dictionary(&data, &dictionary, max_output(max_output_bytes)?)
+        .map(Buffer::from)
+        .map_err(zstd_err)
+}
+
+#[napi(object)]
+pub struct CompressedPayloadJs {
+    pub data: Buffer,
+    pub original_bytes: u32,
+    pub compressed_bytes: u32,
+    pub compression_ratio: f64,
+    pub encoding: String,
+}
+
+fn payload_js(p: zp::CompressedPayload) -> CompressedPayloadJs {
+    CompressedPayloadJs {
+        original_bytes: to_u32(p.original_bytes),
+        compressed_bytes: to_u32(p.compressed_bytes),
+        compression_ratio: p.compression_ratio,
+        encoding: "zstd".to_owned(),
+        data: Buffer::from(p.data),
+    }
+}
+
+/// `compressPayloadZstd` on already-serialized JSON bytes.
+#[napi(catch_unwind)]
+pub fn compress_payload_bytes(
+    json: Uint8Array,
+    min_bytes: f64,
+    level: i32,
+) -> Result<Option<CompressedPayloadJs>> {
+    let min = budget(min_bytes, "minBytes")?;
+    Ok(zp::compress_payload(&json, min, level)
+        .map_err(zstd_err)?
+        .map(payload_js))
+}
+
+/// `decompressPayloadZstd`: bytes, or null for corrupt/truncated/oversized input.
+#[napi(catch_unwind)]
+pub fn decompress_payload(
+    data: Uint8Array,
+    max_output_bytes: Option<f64>,
+) -> Result<Option<Buffer>> {
+    Ok(zp::decompress_payload(&data, max_output(max_output_bytes)?).map(Buffer::from))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime's snake_case seam (contracts §1.2)
+// ---------------------------------------------------------------------------------------------
+
+/// `JSON.stringify(value)`, or `String(value)` when that throws or yields undefined.
+fn json_text(env: &Env, value: Unknown) -> Result<String> {
+    let global = env.get_global()?;
+    let json: JSON = global.get_named_property_unchecked("JSON")?;
+    match json.stringify(value) {
+        Ok(s) => Ok(s),
+        Err(_) => value.coerce_to_string()?.into_utf8()?.into_owned(),
+    }
 }
 
 /// Runtime seam: `count_tokens(text, model)`.
@@ -47,4 +451,115 @@ pub fn seam_count_tokens(text: String, model: Option<String>) -> u32 {
 #[napi(js_name = "count_tokens_batch", catch_unwind)]
 pub fn seam_count_tokens_batch(texts: Vec<String>, model: Option<String>) -> Vec<u32> {
     count_tokens_batch(texts, model)
+}
+
+/// Runtime seam: `estimate_json_tokens(value, model)`.
+#[napi(js_name = "estimate_json_tokens", catch_unwind)]
+pub fn seam_estimate_json_tokens(env: Env, value: Unknown, model: Option<String>) -> Result<u32> {
+    let text = json_text(&env, value)?;
+    Ok(to_u32(count_cached(&text, enc(model.as_deref()))))
+}
+
+/// Runtime seam: `compress_payload_zstd(value, minBytes, level?)`.
+#[napi(js_name = "compress_payload_zstd", catch_unwind)]
+pub fn seam_compress_payload_zstd(
+    env: Env,
+    value: Unknown,
+    min_bytes: Option<f64>,
+    level: Option<i32>,
+) -> Result<Option<CompressedPayloadJs>> {
+    let text = json_text(&env, value)?;
+    let min = budget(min_bytes.unwrap_or(2048.0), "minBytes")?;
+    Ok(
+        zp::compress_payload(text.as_bytes(), min, level.unwrap_or(3))
+            .map_err(zstd_err)?
+            .map(payload_js),
+    )
+}
+
+/// Runtime seam: `decompress_payload_zstd(data)`.
+#[napi(js_name = "decompress_payload_zstd", catch_unwind)]
+pub fn seam_decompress_payload_zstd(data: Uint8Array) -> Option<Buffer> {
+    zp::decompress_payload(&data, DEFAULT_MAX_OUTPUT).map(Buffer::from)
+}
+
+/// Runtime seam: `compress_context(messages, maxTokens, preserveLastN, model?)` → `CompressedContext`.
+#[napi(js_name = "compress_context", catch_unwind)]
+pub fn seam_compress_context<'e>(
+    env: &'e Env,
+    messages: Array<'e>,
+    max_tokens: f64,
+    preserve_last_n: f64,
+    model: Option<String>,
+) -> Result<Object<'e>> {
+    let max = budget(max_tokens, "maxTokens")?;
+    let preserve = budget(preserve_last_n, "preserveLastN")?;
+    let n = messages.len();
+    let mut originals: Vec<Object> = Vec::with_capacity(n as usize);
+    let mut plan_msgs: Vec<PlanMessage> = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let m: Object = messages
+            .get(i)?
+            .ok_or_else(|| invalid("ERR_KU0_INVALID_ARG", format!("messages[{i}] is missing")))?;
+        let content: Option<String> = m.get("content").ok().flatten();
+        let mut call_ids = Vec::new();
+        if let Some(calls) = m.get::<Vec<Object>>("toolCalls").ok().flatten() {
+            for c in calls {
+                call_ids.push(c.get::<String>("id")?.unwrap_or_default());
+            }
+        }
+        let mut results = Vec::new();
+        if let Some(rs) = m.get::<Vec<Object>>("toolResults").ok().flatten() {
+            for r in rs {
+                let call_id: Option<String> = r.get("callId").ok().flatten();
+                let value: Unknown = r.get_named_property_unchecked("result")?;
+                let json = json_text(env, value)?;
+                results.push((call_id, json));
+            }
+        }
+        let result: Unknown = m.get_named_property_unchecked("result")?;
+        if result.get_type()? != ValueType::Undefined {
+            results.push((None, json_text(env, result)?));
+        }
+        plan_msgs.push(PlanMessage {
+            content,
+            call_ids,
+            results,
+        });
+        originals.push(m);
+    }
+    let plan = plan_js(&plan_msgs, max, preserve, enc(model.as_deref()));
+    let mut out = env.create_array(to_u32(plan.selected_indices.len()))?;
+    for (k, &i) in plan.selected_indices.iter().enumerate() {
+        let orig = &originals[i as usize];
+        if plan.truncated_index == Some(i) {
+            let mut copy = Object::new(env)?;
+            for key in Object::keys(orig)? {
+                let v: Unknown = orig.get_named_property_unchecked(&key)?;
+                copy.set(&key, v)?;
+            }
+            copy.set(
+                "content",
+                plan.truncated_content.clone().unwrap_or_default(),
+            )?;
+            out.set(to_u32(k), copy)?;
+        } else {
+            out.set(to_u32(k), orig)?;
+        }
+    }
+    let mut result = Object::new(env)?;
+    result.set("messages", out)?;
+    result.set("totalTokens", plan.total_tokens)?;
+    result.set(
+        "removedCount",
+        n.saturating_sub(to_u32(plan.selected_indices.len())),
+    )?;
+    let ratio = if n == 0 {
+        0.0
+    } else {
+        1.0 - plan.selected_indices.len() as f64 / n as f64
+    };
+    result.set("compressionRatio", ratio)?;
+    result.set("selectedIndices", plan.selected_indices)?;
+    Ok(result)
 }

@@ -7,8 +7,11 @@
 //! Every encoding is loaded once per process on first use and shared by all callers.
 //! Text that spells a special token (`<|endoftext|>`) is ordinary text.
 
+pub mod cache;
+pub mod context;
 mod encoding;
 pub mod truncate;
+pub mod zstd_payload;
 
 pub use encoding::{Encoding, UnknownEncoding};
 

@@ -1,25 +1,13 @@
 import { ku0TypeError } from "@ku0/native-loader";
-import { jsCount } from "./js.js";
+import { jsCache } from "./jsengine.js";
 import { encodingForModel } from "./model.js";
 import { tokenizerModule } from "./native.js";
-
-function checkModel(model: unknown): asserts model is string | undefined | null {
-  if (model !== undefined && model !== null && typeof model !== "string")
-    throw ku0TypeError("ERR_KU0_INVALID_ARG", `model must be a string, got ${typeof model}`);
-}
-
-function checkText(text: unknown, what = "text"): asserts text is string {
-  if (typeof text !== "string")
-    throw ku0TypeError(
-      "ERR_KU0_INVALID_ARG",
-      `${what} must be a string, got ${text === null ? "null" : typeof text}`,
-    );
-}
+import { checkModel, checkText } from "./validate.js";
 
 const pickedCount = tokenizerModule.pick(
   "countTokens",
   (b, text: string, model?: string | null) => b.countTokens(text, model),
-  (text: string, model?: string | null) => jsCount(text, encodingForModel(model)),
+  (text: string, model?: string | null) => jsCache.count(text, encodingForModel(model)),
 );
 
 const pickedBatch = tokenizerModule.pick(
@@ -27,7 +15,7 @@ const pickedBatch = tokenizerModule.pick(
   (b, texts: string[], model?: string | null) => b.countTokensBatch(texts, model),
   (texts: string[], model?: string | null) => {
     const enc = encodingForModel(model);
-    return texts.map((t) => jsCount(t, enc));
+    return texts.map((t) => jsCache.count(t, enc));
   },
 );
 
@@ -49,4 +37,19 @@ export function countTokensBatch(texts: string[], model?: string): number[] {
   return pickedBatch(texts, model);
 }
 
-export { checkModel, checkText };
+const pickedAsync = tokenizerModule.pickAsync(
+  "countTokensAsync",
+  (b, text: string, model?: string | null) => b.countTokensAsync(text, model),
+  async (text: string, model?: string | null) => jsCache.count(text, encodingForModel(model)),
+);
+
+/** `countTokens` off the main thread (native: a libuv worker) for inputs of megabytes. */
+export function countTokensAsync(text: string, model?: string): Promise<number> {
+  try {
+    checkText(text);
+    checkModel(model);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return pickedAsync(text, model);
+}

@@ -1,6 +1,36 @@
-export { countTokens, countTokensBatch } from "./count.js";
+export { countTokens, countTokensAsync, countTokensBatch } from "./count.js";
+export {
+  clearTokenCache,
+  compressContext,
+  compressPayloadZstd,
+  decompressPayloadZstd,
+  estimateJsonTokens,
+  planCompressContext,
+  setTokenCacheCapacity,
+  type TruncateOptions,
+  tokenCacheStats,
+  truncateText,
+  tryCompressContext,
+} from "./counter.js";
+export type { Plan, Truncated, TruncateMode } from "./jsengine.js";
 export { ENCODINGS, type EncodingName, encodingForModel } from "./model.js";
 export { type TokenizerBinding, tokenizerModule, VERSION } from "./native.js";
+export type {
+  CompressedContext,
+  CompressedPayload,
+  NativeMessage,
+  NativeToolCall,
+  NativeToolResult,
+} from "./types.js";
+export {
+  zstdCompress,
+  zstdCompressAsync,
+  zstdCompressWithDictionary,
+  zstdDecompress,
+  zstdDecompressAsync,
+  zstdDecompressWithDictionary,
+  zstdTrainDictionary,
+} from "./zstd.js";
 
 import { tokenizerModule } from "./native.js";
 

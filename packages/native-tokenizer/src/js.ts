@@ -30,7 +30,7 @@ export function jsEncode(text: string, name: EncodingName): Uint32Array {
   return jsEncoder(name).encode_ordinary(text);
 }
 
-const decoder = new TextDecoder("utf-8");
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 export function jsDecodeBytes(tokens: Uint32Array | number[], name: EncodingName): Uint8Array {
   return jsEncoder(name).decode(tokens instanceof Uint32Array ? tokens : Uint32Array.from(tokens));
 }

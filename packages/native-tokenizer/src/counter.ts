@@ -1,0 +1,202 @@
+// The runtime's `utils/tokenCounter` functions (contracts §1.1) beyond countTokens.
+import { ErrorCodes, Ku0Error, ku0TypeError } from "@ku0/native-loader";
+import { countTokens } from "./count.js";
+import {
+  jsCache,
+  jsPlanTruncate,
+  jsTruncate,
+  type Plan,
+  type PlanMessage,
+  type Truncated,
+  type TruncateMode,
+} from "./jsengine.js";
+import { encodingForModel } from "./model.js";
+import { tokenizerModule } from "./native.js";
+import type { CompressedContext, CompressedPayload, NativeMessage } from "./types.js";
+import { checkBudget, checkBytes, checkModel, checkText } from "./validate.js";
+
+/** `JSON.stringify(value)`, or `String(value)` when it throws (cycles, BigInt) or yields undefined. */
+export function jsonText(value: unknown): string {
+  try {
+    const s = JSON.stringify(value);
+    if (typeof s === "string") return s;
+  } catch {
+    // fall through
+  }
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** Tokens of `JSON.stringify(value)` (`String(value)` if that fails). Never hangs on cycles. */
+export function estimateJsonTokens(value: unknown, model?: string): number {
+  checkModel(model);
+  return countTokens(jsonText(value), model);
+}
+
+/** Serializes the parts of messages that cost tokens (content, call ids, tool-result JSON). */
+export function toPlanMessages(messages: readonly NativeMessage[]): PlanMessage[] {
+  return messages.map((m, i) => {
+    if (m === null || typeof m !== "object")
+      throw ku0TypeError("ERR_KU0_INVALID_ARG", `messages[${i}] must be an object`);
+    const p: PlanMessage = {};
+    if (typeof m.content === "string") p.content = m.content;
+    if (Array.isArray(m.toolCalls) && m.toolCalls.length > 0)
+      p.callIds = m.toolCalls.map((c) => String(c?.id ?? ""));
+    const results: { callId?: string; json: string }[] = [];
+    if (Array.isArray(m.toolResults))
+      for (const r of m.toolResults) {
+        const entry: { callId?: string; json: string } = { json: jsonText(r?.result) };
+        if (typeof r?.callId === "string") entry.callId = r.callId;
+        results.push(entry);
+      }
+    if (m.result !== undefined) results.push({ json: jsonText(m.result) });
+    if (results.length > 0) p.results = results;
+    return p;
+  });
+}
+
+const pickedPlan = tokenizerModule.pick(
+  "compressContext",
+  (b, msgs: PlanMessage[], max: number, preserve: number, model?: string | null) =>
+    b.planCompressContext(msgs, max, preserve, model) as Plan,
+  (msgs: PlanMessage[], max: number, preserve: number, model?: string | null) =>
+    jsPlanTruncate(msgs, max, preserve, encodingForModel(model)),
+);
+
+/** The plan behind `compressContext` (indices, optional truncated content, totals). */
+export function planCompressContext(
+  messages: readonly NativeMessage[],
+  maxTokens: number,
+  preserveLastN: number,
+  model?: string,
+): Plan {
+  if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
+  checkBudget(maxTokens, "maxTokens");
+  checkBudget(preserveLastN, "preserveLastN");
+  checkModel(model);
+  return pickedPlan(toPlanMessages(messages), maxTokens, preserveLastN, model);
+}
+
+/**
+ * `compressContext` ("truncate", contracts §1.2): keep the last `preserveLastN` messages, fill the
+ * rest of the budget newest-first with whole messages, keep the first that does not fit truncated if
+ * more than 50 tokens remain. Tool calls and their results stay together; `preserveLastN = 0`
+ * preserves nothing. Output is chronological.
+ */
+export function compressContext(
+  messages: readonly NativeMessage[],
+  maxTokens: number,
+  preserveLastN: number,
+  model?: string,
+): CompressedContext {
+  const plan = planCompressContext(messages, maxTokens, preserveLastN, model);
+  const out = plan.selectedIndices.map((i) => {
+    const m = messages[i] as NativeMessage;
+    return plan.truncatedIndex === i ? { ...m, content: plan.truncatedContent ?? "" } : m;
+  });
+  const n = messages.length;
+  return {
+    messages: out,
+    totalTokens: plan.totalTokens,
+    removedCount: n - out.length,
+    compressionRatio: n === 0 ? 0 : 1 - out.length / n,
+    selectedIndices: plan.selectedIndices,
+  };
+}
+
+/** The runtime's `tryCompressContext`: like `compressContext`; `null` only if the backend fails. */
+export function tryCompressContext(
+  messages: NativeMessage[],
+  maxTokens: number,
+  preserveLastN: number,
+  model?: string,
+): CompressedContext | null {
+  try {
+    return compressContext(messages, maxTokens, preserveLastN, model);
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) throw err;
+    return null;
+  }
+}
+
+const pickedTruncate = tokenizerModule.pick(
+  "truncateText",
+  (b, text: string, max: number, mode: TruncateMode, marker: string, model?: string | null) =>
+    b.truncateText(text, max, mode, marker, model) as Truncated,
+  (text: string, max: number, mode: TruncateMode, marker: string, model?: string | null) =>
+    jsTruncate(text, max, mode, marker, encodingForModel(model)),
+);
+
+export interface TruncateOptions {
+  /** `head` (default) keeps the start, `tail` the end, `head_tail` both around `marker`. */
+  mode?: TruncateMode;
+  /** Joins head and tail in `head_tail` mode; its tokens count against the budget. Default `"\n…\n"`. */
+  marker?: string;
+  model?: string;
+}
+
+/** Truncates `text` to at most `maxTokens` tokens, cutting at token boundaries. */
+export function truncateText(text: string, maxTokens: number, options: TruncateOptions = {}): Truncated {
+  checkText(text);
+  checkBudget(maxTokens, "maxTokens");
+  const mode = options.mode ?? "head";
+  if (mode !== "head" && mode !== "tail" && mode !== "head_tail")
+    throw ku0TypeError("ERR_KU0_INVALID_ARG", `mode must be head, tail or head_tail, got ${String(mode)}`);
+  checkModel(options.model);
+  return pickedTruncate(text, maxTokens, mode, options.marker ?? "\n…\n", options.model);
+}
+
+/** Clears the content → count caches (native and JS). */
+export function clearTokenCache(): void {
+  jsCache.clear();
+  tokenizerModule.native()?.clearCountCache();
+}
+
+/** Sets the bound of the content → count caches (entries per generation; up to twice are kept). */
+export function setTokenCacheCapacity(entries: number): void {
+  checkBudget(entries, "entries");
+  jsCache.setCapacity(entries);
+  tokenizerModule.native()?.setCountCacheCapacity(entries);
+}
+
+export function tokenCacheStats() {
+  const b = tokenizerModule.native();
+  return b ? b.countCacheStats() : jsCache.stats();
+}
+
+function zstdBinding() {
+  try {
+    return tokenizerModule.requireNative();
+  } catch (err) {
+    throw new Ku0Error(
+      ErrorCodes.nativeUnavailable,
+      `zstd needs the native tokenizer binding (no exact, safe JS zstd is bundled): ${(err as Error).message}`,
+    );
+  }
+}
+
+/**
+ * JSON-serializes `value` and zstd-compresses it; `null` below `minBytes` (default 2048) or when
+ * compression does not shrink it. `level` defaults to 3 and is clamped to 1..22. Native only.
+ */
+export function compressPayloadZstd(value: unknown, minBytes = 2048, level = 3): CompressedPayload | null {
+  checkBudget(minBytes, "minBytes");
+  if (typeof level !== "number" || !Number.isFinite(level))
+    throw ku0TypeError("ERR_KU0_INVALID_ARG", `level must be a number, got ${typeof level}`);
+  const b = zstdBinding();
+  const json = Buffer.from(jsonText(value), "utf8");
+  const r = tokenizerModule.callNative(() => b.compressPayloadBytes(json, minBytes, Math.trunc(level)));
+  return r ? { ...r, encoding: "zstd" } : null;
+}
+
+/** Decompresses a payload; `null` for corrupt, truncated or oversized (> 256 MiB) input. Native only. */
+export function decompressPayloadZstd(data: Uint8Array): Uint8Array | null {
+  checkBytes(data);
+  const b = zstdBinding();
+  return tokenizerModule.callNative(() => b.decompressPayload(data));
+}
+
+export { zstdBinding };
