@@ -42,6 +42,7 @@ export default defineSuite({
         name: `${enc} hot (same ${hotTokens}-token text)`,
         impls: {
           native: () => native.countTokens(hotText, model),
+          "native (no cache)": () => native.countTokensUncached(hotText, model),
           js: () => jsCount(hotText, enc),
           ...peerImpls((p) => () => p.count(hotText)),
         },
@@ -61,7 +62,7 @@ export default defineSuite({
       cases.push({
         name: `${enc} new text (stream of ${STREAM} texts, ~${Math.round(streamTokens)} tokens each)`,
         impls: {
-          native: streamImpl((t) => native.countTokens(t, model)),
+          native: streamImpl((t) => native.countTokensUncached(t, model)),
           js: streamImpl((t) => jsCount(t, enc)),
           ...peerImpls((p) => streamImpl(p.count)),
         },
@@ -80,7 +81,7 @@ export default defineSuite({
       );
       cases.push({
         name: `${enc} cold (new text, peer caches cleared)`,
-        impls: { native: streamImpl((t) => native.countTokens(t, model)), ...cold },
+        impls: { native: streamImpl((t) => native.countTokensUncached(t, model)), ...cold },
         compare: false,
         beforeEach: () => {
           for (const p of Object.values(peers)) p.clearCache?.();
@@ -92,26 +93,35 @@ export default defineSuite({
         unit: per10k(streamTokens),
       });
     }
-    // Pathological: one 50 KB piece with no split point. tiktoken's core (and so the WASM fallback)
-    // and js-tiktoken are quadratic here.
-    const runTokens = native.countTokens(run, "gpt-4o");
+    // Pathological: one piece with no split point. tiktoken's core (and so the WASM fallback),
+    // js-tiktoken and @microsoft/tiktokenizer are quadratic here; js-tiktoken only gets the 10 KB run.
     const gpt = gptTokenizer("o200k_base");
     const jst = jsTiktoken("o200k_base");
-    cases.push({
-      name: `o200k 50 KB unsplittable run (${runTokens} tokens)`,
-      impls: {
-        native: () => native.countTokens(run, "gpt-4o"),
+    const ms = msTiktokenizer("o200k_base");
+    for (const bytes of [10_000, 50_000]) {
+      const run = unsplittableRun(bytes);
+      const runTokens = native.countTokensUncached(run, "gpt-4o");
+      const impls: Record<string, () => number> = {
+        native: () => native.countTokensUncached(run, "gpt-4o"),
         js: () => jsCount(run, "o200k_base"),
         "gpt-tokenizer": () => gpt.count(run),
-        "js-tiktoken": () => jst.count(run),
-      },
-      compare: ["gpt-tokenizer", "js-tiktoken"],
-      beforeEach: () => gpt.clearCache?.(),
-      warmup: 0,
-      iterations: 3,
-      minTimeMs: 0,
-      maxIterations: 3,
-    });
+        "@microsoft/tiktokenizer": () => ms.count(run),
+      };
+      if (bytes <= 10_000) impls["js-tiktoken"] = () => jst.count(run);
+      cases.push({
+        name: `o200k ${bytes / 1000} KB unsplittable run (${runTokens} tokens)`,
+        impls,
+        compare: ["gpt-tokenizer", "js-tiktoken", "@microsoft/tiktokenizer"],
+        beforeEach: () => {
+          gpt.clearCache?.();
+          ms.clearCache?.();
+        },
+        warmup: 0,
+        iterations: 3,
+        minTimeMs: 0,
+        maxIterations: 3,
+      });
+    }
     return cases;
   },
   extras: async () => {

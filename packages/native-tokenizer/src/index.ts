@@ -38,3 +38,28 @@ import { tokenizerModule } from "./native.js";
 export function status() {
   return tokenizerModule.status();
 }
+export {
+  type AgentContext,
+  type CompactionMetrics,
+  type CompactionOptions,
+  type CompactionResult,
+  ContextCompactor,
+  type ContextManagementConfig,
+  type ContextManager,
+  createContextCompactor,
+  DEFAULT_CONTEXT_CONFIG,
+  type Message,
+  type ToolCall,
+  type ToolResult,
+} from "./compactor.js";
+export { historyCounts, historySum } from "./history.js";
+export {
+  type AgentMessage,
+  type CompressionConfig,
+  type CompressionResult,
+  type CompressionStrategy,
+  createMessageCompressor,
+  type MCPToolResult,
+  MessageCompressor,
+  SmartMessageCompressor,
+} from "./messageCompression.js";
