@@ -1,10 +1,9 @@
 // countTokens: ms per 10k tokens, cl100k and o200k, on ~10k-token texts, native vs the JS fallback
-// (tiktoken WASM) vs gpt-tokenizer, js-tiktoken and @microsoft/tiktokenizer; plus a 50 KB run with no
-// split point. `pnpm bench tokenizer`.
+// (tiktoken WASM) vs gpt-tokenizer, js-tiktoken and @microsoft/tiktokenizer. `pnpm bench tokenizer`.
 import { defineSuite, type SuiteCase } from "@ku0/bench";
 import { jsCount } from "../src/js.js";
 import { tokenizerModule } from "../src/native.js";
-import { makeText, repoText, unsplittableRun } from "./corpus.js";
+import { makeText, repoText } from "./corpus.js";
 import { type Enc, gptTokenizer, jsTiktoken, msTiktokenizer, type Peer } from "./peers.js";
 
 const native = tokenizerModule.requireNative();
@@ -22,7 +21,6 @@ export default defineSuite({
     const { code } = repoText();
     const hotText = makeText(1, 40_000, code);
     const stream = Array.from({ length: STREAM }, (_, i) => makeText(1000 + i, 40_000, code));
-    const run = unsplittableRun();
     const cases: SuiteCase[] = [];
     for (const enc of ["cl100k_base", "o200k_base"] as Enc[]) {
       const model = MODEL[enc];
@@ -91,35 +89,6 @@ export default defineSuite({
         minTimeMs: 0,
         maxIterations: 40,
         unit: per10k(streamTokens),
-      });
-    }
-    // Pathological: one piece with no split point. tiktoken's core (and so the WASM fallback),
-    // js-tiktoken and @microsoft/tiktokenizer are quadratic here; js-tiktoken only gets the 10 KB run.
-    const gpt = gptTokenizer("o200k_base");
-    const jst = jsTiktoken("o200k_base");
-    const ms = msTiktokenizer("o200k_base");
-    for (const bytes of [10_000, 50_000]) {
-      const run = unsplittableRun(bytes);
-      const runTokens = native.countTokensUncached(run, "gpt-4o");
-      const impls: Record<string, () => number> = {
-        native: () => native.countTokensUncached(run, "gpt-4o"),
-        js: () => jsCount(run, "o200k_base"),
-        "gpt-tokenizer": () => gpt.count(run),
-        "@microsoft/tiktokenizer": () => ms.count(run),
-      };
-      if (bytes <= 10_000) impls["js-tiktoken"] = () => jst.count(run);
-      cases.push({
-        name: `o200k ${bytes / 1000} KB unsplittable run (${runTokens} tokens)`,
-        impls,
-        compare: ["gpt-tokenizer", "js-tiktoken", "@microsoft/tiktokenizer"],
-        beforeEach: () => {
-          gpt.clearCache?.();
-          ms.clearCache?.();
-        },
-        warmup: 0,
-        iterations: 3,
-        minTimeMs: 0,
-        maxIterations: 3,
       });
     }
     return cases;
