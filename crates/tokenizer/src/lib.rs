@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod context;
 mod encoding;
+pub mod fast;
 pub mod truncate;
 pub mod zstd_payload;
 
@@ -21,6 +22,11 @@ enum Backend {
     Bpe(&'static bpe_openai::Tokenizer),
     Tiktoken(&'static tiktoken_rs::CoreBPE),
 }
+
+static CL100K_VOCAB: LazyLock<fast::Vocab> =
+    LazyLock::new(|| fast::Vocab::new(&bpe_openai::cl100k_base().bpe));
+static O200K_VOCAB: LazyLock<fast::Vocab> =
+    LazyLock::new(|| fast::Vocab::new(&bpe_openai::o200k_base().bpe));
 
 static P50K: LazyLock<&'static tiktoken_rs::CoreBPE> =
     LazyLock::new(tiktoken_rs::p50k_base_singleton);
@@ -41,6 +47,7 @@ pub fn preload(enc: Encoding) {
     match backend(enc) {
         Backend::Bpe(t) => {
             let _ = t.count("preload");
+            let _ = count("preload", enc);
         }
         Backend::Tiktoken(_) => {}
     }
@@ -52,6 +59,28 @@ pub fn count(text: &str, enc: Encoding) -> usize {
     if text.is_empty() {
         return 0;
     }
+    match enc {
+        Encoding::Cl100kBase => fast::count(
+            text,
+            fast::Split::Cl100k,
+            bpe_openai::cl100k_base(),
+            &CL100K_VOCAB,
+        ),
+        Encoding::O200kBase => fast::count(
+            text,
+            fast::Split::O200k,
+            bpe_openai::o200k_base(),
+            &O200K_VOCAB,
+        ),
+        _ => match backend(enc) {
+            Backend::Bpe(t) => t.count(text),
+            Backend::Tiktoken(t) => t.encode_ordinary(text).len(),
+        },
+    }
+}
+
+/// The count bpe-openai's own (regex) pre-tokenizer gives; kept as a cross-check of [`fast`].
+pub fn count_reference(text: &str, enc: Encoding) -> usize {
     match backend(enc) {
         Backend::Bpe(t) => t.count(text),
         Backend::Tiktoken(t) => t.encode_ordinary(text).len(),

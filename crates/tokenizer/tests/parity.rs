@@ -206,3 +206,83 @@ fn batch_matches_single() {
         assert_eq!(b, s);
     }
 }
+
+/// The hand-written pre-tokenizer against bpe-openai's regex split and tiktoken's counts, on strings
+/// dense in the characters where the regex alternatives interact.
+#[test]
+fn fast_split_matches_the_regexes_on_tricky_alphabets() {
+    use ku0_tokenizer::fast::{Split, split};
+    const TRICKY: &[char] = &[
+        'a',
+        'Z',
+        'ǅ',
+        'ʰ',
+        'ー',
+        '中',
+        'ß',
+        'ſ',
+        '\u{301}',
+        '\u{93F}',
+        'ⅻ',
+        '٣',
+        '5',
+        '½',
+        ' ',
+        ' ',
+        '\t',
+        '\n',
+        '\r',
+        '\u{a0}',
+        '\u{3000}',
+        '\u{2028}',
+        '\u{feff}',
+        '\'',
+        '\'',
+        's',
+        'S',
+        't',
+        'l',
+        'L',
+        'r',
+        'e',
+        'E',
+        'v',
+        'm',
+        'd',
+        'D',
+        '/',
+        '.',
+        '!',
+        '-',
+        '😀',
+        '\u{200d}',
+        '\u{fe0f}',
+        '𝐀',
+        '𝐚',
+        '\u{1F3FB}',
+        '\u{1D165}',
+    ];
+    let mut rng = StdRng::seed_from_u64(4242);
+    for i in 0..20_000 {
+        let len = rng.random_range(1..if i % 100 == 0 { 200 } else { 14 });
+        let text: String = (0..len)
+            .map(|_| TRICKY[rng.random_range(0..TRICKY.len())])
+            .collect();
+        for (which, tok, enc) in [
+            (
+                Split::Cl100k,
+                bpe_openai::cl100k_base(),
+                Encoding::Cl100kBase,
+            ),
+            (Split::O200k, bpe_openai::o200k_base(), Encoding::O200kBase),
+        ] {
+            let mut ours = Vec::new();
+            split(&text, which, |p| ours.push(p.to_owned()));
+            let theirs: Vec<String> = tok.split(&text).map(str::to_owned).collect();
+            assert_eq!(ours, theirs, "{which:?} split of {text:?}");
+            if i % 4 == 0 {
+                check(&text, enc);
+            }
+        }
+    }
+}

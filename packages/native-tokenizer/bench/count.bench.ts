@@ -99,7 +99,28 @@ export default defineSuite({
     const { randomText, rng } = await import("../src/testing.js");
     const next = rng(42);
     for (let i = 0; i < 3000; i++) texts.push(randomText(next, 40));
-    const out = [];
+    const out: { name: string; value: number; unit: string; note?: string }[] = [];
+    // Memory of a fresh process: before loading, after loading both encodings (one count each).
+    const { execFileSync } = await import("node:child_process");
+    const { readdirSync } = await import("node:fs");
+    const dir = new URL("..", import.meta.url).pathname;
+    const node = readdirSync(dir).find((f) => f.endsWith(".node"));
+    if (node) {
+      const script = `const b = require(${JSON.stringify(dir + node)}); const a = process.memoryUsage().rss;
+        const t0 = performance.now(); b.countTokens("x", "gpt-4"); const t1 = performance.now(); b.countTokens("x", "gpt-4o");
+        const t2 = performance.now(); console.log(JSON.stringify([a, process.memoryUsage().rss, t1 - t0, t2 - t1]));`;
+      const [before, after, cl, o] = JSON.parse(
+        execFileSync(process.execPath, ["-e", script]).toString(),
+      ) as number[];
+      out.push({
+        name: "RSS of a fresh node process with the binding loaded",
+        value: (before ?? 0) / 1e6,
+        unit: "MB",
+      });
+      out.push({ name: "RSS after loading cl100k_base + o200k_base", value: (after ?? 0) / 1e6, unit: "MB" });
+      out.push({ name: "first-call load time cl100k_base", value: cl ?? 0, unit: "ms" });
+      out.push({ name: "first-call load time o200k_base", value: o ?? 0, unit: "ms" });
+    }
     for (const enc of ["cl100k_base", "o200k_base"] as Enc[]) {
       const peers: Record<string, Peer> = {
         native: { count: (t) => native.countTokens(t, MODEL[enc]) },

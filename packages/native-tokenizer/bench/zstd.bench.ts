@@ -14,13 +14,12 @@ function peers(): { codecs: Record<string, Codec>; missing: string[] } {
   const missing: string[] = [];
   try {
     const z = require("zstd-napi") as {
-      compress: (b: Buffer, p?: Record<number, number>) => Buffer;
+      compress: (b: Buffer, p?: { compressionLevel?: number }) => Buffer;
       decompress: (b: Buffer) => Buffer;
-      CompressParameter: { compressionLevel: number };
     };
     z.compress(Buffer.from("probe"));
     codecs["zstd-napi"] = {
-      compress: (b, level) => z.compress(b, { [z.CompressParameter.compressionLevel]: level }),
+      compress: (b, level) => z.compress(b, { compressionLevel: level }),
       decompress: (b) => z.decompress(b),
     };
   } catch (err) {
