@@ -5,6 +5,8 @@ import { jsCount, jsDecodeBytes, jsEncode } from "./js.js";
 import type { EncodingName } from "./model.js";
 
 export const MIN_CACHED_CHARS = 64;
+/** Longer texts are counted without caching (the JS key would hold a second copy of the text). */
+export const MAX_CACHED_CHARS = 1 << 20;
 
 /** Bounded content → count cache (two generations), the JS twin of the Rust cache. */
 export class JsCountCache {
@@ -15,7 +17,7 @@ export class JsCountCache {
   constructor(private capacity = 8192) {}
 
   count(text: string, enc: EncodingName): number {
-    if (text.length < MIN_CACHED_CHARS) return jsCount(text, enc);
+    if (text.length < MIN_CACHED_CHARS || text.length > MAX_CACHED_CHARS) return jsCount(text, enc);
     const key = `${enc}\u0000${text}`;
     const hit = this.current.get(key);
     if (hit !== undefined) {
