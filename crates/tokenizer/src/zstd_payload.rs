@@ -1,7 +1,14 @@
 //! Zstd compression for chat payloads: plain buffers, JSON payloads (contracts §1.1), dictionaries,
 //! with a hard limit on decompressed size so a small bomb cannot exhaust memory.
 
+use std::cell::RefCell;
 use std::io::Read;
+
+thread_local! {
+    // Reused per thread: creating a zstd context costs more than compressing a small payload.
+    static CCTX: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DCTX: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
 
 /// Default cap on decompressed output (256 MiB).
 pub const DEFAULT_MAX_OUTPUT: usize = 256 * 1024 * 1024;
@@ -47,7 +54,53 @@ fn check_level(level: i32) -> Result<i32, ZstdError> {
 
 /// Compresses `data` into one zstd frame (content size recorded in the header).
 pub fn compress(data: &[u8], level: i32) -> Result<Vec<u8>, ZstdError> {
-    zstd::bulk::compress(data, check_level(level)?).map_err(|e| ZstdError::Internal(e.to_string()))
+    let level = check_level(level)?;
+    let internal = |e: std::io::Error| ZstdError::Internal(e.to_string());
+    CCTX.with(|cell| {
+        let mut slot = cell
+            .try_borrow_mut()
+            .map_err(|e| ZstdError::Internal(e.to_string()))?;
+        let c = match slot.as_mut() {
+            Some(c) => {
+                c.set_compression_level(level).map_err(internal)?;
+                c
+            }
+            None => slot.insert(zstd::bulk::Compressor::new(level).map_err(internal)?),
+        };
+        c.compress(data).map_err(internal)
+    })
+}
+
+/// Decodes into an exactly sized buffer when the input is one frame whose header states its size (the
+/// usual case for frames made by `compress`); `None` when the sizes are unknown or over `max_output`.
+fn decompress_sized(data: &[u8], max_output: usize) -> Option<Result<Vec<u8>, ZstdError>> {
+    // Exactly one frame, whose header states its size.
+    if zstd::zstd_safe::find_frame_compressed_size(data).ok()? != data.len() {
+        return None;
+    }
+    let size = zstd::zstd_safe::get_frame_content_size(data).ok()??;
+    let size = usize::try_from(size).ok().filter(|&n| n <= max_output)?;
+    Some(DCTX.with(|cell| {
+        let mut slot = cell
+            .try_borrow_mut()
+            .map_err(|e| ZstdError::Internal(e.to_string()))?;
+        let d = match slot.as_mut() {
+            Some(d) => d,
+            None => slot.insert(
+                zstd::bulk::Decompressor::new().map_err(|e| ZstdError::Internal(e.to_string()))?,
+            ),
+        };
+        let out = d
+            .decompress(data, size)
+            .map_err(|e| ZstdError::Corrupt(e.to_string()))?;
+        if out.len() != size {
+            return Err(ZstdError::Corrupt(format!(
+                "frame declares {size} bytes, decoded {}",
+                out.len()
+            )));
+        }
+        Ok(out)
+    }))
 }
 
 fn read_limited<R: Read>(mut reader: R, max_output: usize) -> Result<Vec<u8>, ZstdError> {
@@ -70,6 +123,9 @@ fn read_limited<R: Read>(mut reader: R, max_output: usize) -> Result<Vec<u8>, Zs
 pub fn decompress(data: &[u8], max_output: usize) -> Result<Vec<u8>, ZstdError> {
     if data.is_empty() {
         return Err(ZstdError::Corrupt("empty input".into()));
+    }
+    if let Some(r) = decompress_sized(data, max_output) {
+        return r;
     }
     let decoder = zstd::stream::read::Decoder::with_buffer(data)
         .map_err(|e| ZstdError::Internal(e.to_string()))?;
@@ -183,6 +239,15 @@ mod tests {
             compress(&data, 99),
             Err(ZstdError::LevelOutOfRange(99))
         ));
+    }
+
+    #[test]
+    fn concatenated_frames() {
+        let a = compress(b"first frame ", 3).unwrap();
+        let b = compress(b"second frame", 3).unwrap();
+        let both = [a, b].concat();
+        assert_eq!(decompress(&both, 1024).unwrap(), b"first frame second frame");
+        assert!(matches!(decompress(&both, 10), Err(ZstdError::TooLarge(10))));
     }
 
     #[test]
