@@ -246,8 +246,14 @@ mod tests {
         let a = compress(b"first frame ", 3).unwrap();
         let b = compress(b"second frame", 3).unwrap();
         let both = [a, b].concat();
-        assert_eq!(decompress(&both, 1024).unwrap(), b"first frame second frame");
-        assert!(matches!(decompress(&both, 10), Err(ZstdError::TooLarge(10))));
+        assert_eq!(
+            decompress(&both, 1024).unwrap(),
+            b"first frame second frame"
+        );
+        assert!(matches!(
+            decompress(&both, 10),
+            Err(ZstdError::TooLarge(10))
+        ));
     }
 
     #[test]
