@@ -1,0 +1,745 @@
+//! The symbol index: columnar symbols with interned strings and u32 ids, roaring postings of character
+//! bigrams/trigrams over the distinct normalized strings, and the runtime's exact scoring and order.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use icu_collator::options::CollatorOptions;
+use icu_collator::{CollatorBorrowed, CollatorPreferences};
+use roaring::RoaringBitmap;
+
+use crate::normalize::{normalize_into, score_token, tokenize};
+use crate::pool::{NONE, Pool};
+
+const TAG_SHIFT: u32 = 30;
+const SYM_MASK: u32 = (1 << TAG_SHIFT) - 1;
+const TAG_NAME: u32 = 0;
+const TAG_CONTAINER: u32 = 1;
+const TAG_DETAIL: u32 = 2;
+/// Symbol ids must fit in 30 bits (the top two bits of a posting tag the field).
+pub const MAX_SYMBOLS: usize = SYM_MASK as usize;
+
+const ALPHABET: usize = 36;
+const BIGRAMS: usize = ALPHABET * ALPHABET;
+const GRAM_SLOTS: usize = BIGRAMS + ALPHABET * ALPHABET * ALPHABET;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("ERR_KU0_INDEX_FULL: the index holds at most {MAX_SYMBOLS} symbols")]
+    Full,
+    #[error("ERR_KU0_COLLATOR: {0}")]
+    Collator(String),
+}
+
+/// One flattened symbol handed to [`SymbolIndex::update_file`].
+#[derive(Debug, Clone, Copy)]
+pub struct SymbolInput<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub file: &'a str,
+    pub container: Option<&'a str>,
+    pub detail: Option<&'a str>,
+    pub line: f64,
+    pub column: f64,
+    pub end_line: f64,
+    pub end_column: f64,
+}
+
+/// A stored symbol, borrowed from the index.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SymbolView<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub file: &'a str,
+    pub container: Option<&'a str>,
+    pub detail: Option<&'a str>,
+    pub line: f64,
+    pub column: f64,
+    pub end_line: f64,
+    pub end_column: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueryOptions {
+    /// `slice(0, limit)` semantics: `>= 0` keeps that many, `< 0` drops that many from the end.
+    pub limit: i64,
+    /// Lowercased kinds; `None` = no filter.
+    pub kinds: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub id: u32,
+    pub score: u32,
+}
+
+fn gram_code(b: u8) -> usize {
+    if b.is_ascii_lowercase() {
+        (b - b'a') as usize
+    } else {
+        26 + (b - b'0') as usize
+    }
+}
+
+fn bigram(a: u8, b: u8) -> usize {
+    gram_code(a) * ALPHABET + gram_code(b)
+}
+
+fn trigram(a: u8, b: u8, c: u8) -> usize {
+    BIGRAMS + (gram_code(a) * ALPHABET + gram_code(b)) * ALPHABET + gram_code(c)
+}
+
+/// Distinct gram slots of a normalized string (only within words).
+fn grams_of(s: &str, out: &mut Vec<usize>) {
+    out.clear();
+    for word in s.split(' ') {
+        let b = word.as_bytes();
+        for w in b.windows(2) {
+            out.push(bigram(w[0], w[1]));
+        }
+        for w in b.windows(3) {
+            out.push(trigram(w[0], w[1], w[2]));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+}
+
+#[derive(Default)]
+struct FileEntry {
+    symbols: Vec<u32>,
+}
+
+pub struct SymbolIndex {
+    /// Raw strings: names, files, containers, details.
+    raw: Pool<()>,
+    /// Distinct normalized strings; data = tagged postings (symbol id | field << 30).
+    norms: Pool<Vec<u32>>,
+    /// Kinds; data = lowercase form.
+    kinds: Pool<Box<str>>,
+    grams: Vec<RoaringBitmap>,
+    // Columns indexed by symbol id.
+    name: Vec<u32>,
+    kind: Vec<u32>,
+    file: Vec<u32>,
+    container: Vec<u32>,
+    detail: Vec<u32>,
+    norm_name: Vec<u32>,
+    norm_container: Vec<u32>,
+    norm_detail: Vec<u32>,
+    pos: Vec<[f64; 4]>,
+    seq: Vec<u64>,
+    free: Vec<u32>,
+    files: HashMap<Box<str>, FileEntry>,
+    next_seq: u64,
+    live: usize,
+    scores: Vec<u32>,
+    touched: Vec<u32>,
+    scratch: String,
+    gram_scratch: Vec<usize>,
+    collator: CollatorBorrowed<'static>,
+}
+
+impl SymbolIndex {
+    pub fn new() -> Result<Self, IndexError> {
+        // The root collation = what V8's `localeCompare` uses for `en` and other root-collation locales.
+        let collator =
+            CollatorBorrowed::try_new(CollatorPreferences::default(), CollatorOptions::default())
+                .map_err(|e| IndexError::Collator(e.to_string()))?;
+        Ok(Self {
+            raw: Pool::default(),
+            norms: Pool::default(),
+            kinds: Pool::default(),
+            grams: vec![RoaringBitmap::new(); GRAM_SLOTS],
+            name: Vec::new(),
+            kind: Vec::new(),
+            file: Vec::new(),
+            container: Vec::new(),
+            detail: Vec::new(),
+            norm_name: Vec::new(),
+            norm_container: Vec::new(),
+            norm_detail: Vec::new(),
+            pos: Vec::new(),
+            seq: Vec::new(),
+            free: Vec::new(),
+            files: HashMap::new(),
+            next_seq: 0,
+            live: 0,
+            scores: Vec::new(),
+            touched: Vec::new(),
+            scratch: String::new(),
+            gram_scratch: Vec::new(),
+            collator,
+        })
+    }
+
+    /// Compares two strings like JS `a.localeCompare(b)` under the root collation.
+    pub fn locale_compare(&self, a: &str, b: &str) -> Ordering {
+        if a == b {
+            Ordering::Equal
+        } else {
+            self.collator.compare(a, b)
+        }
+    }
+
+    /// Number of live symbols and files.
+    pub fn stats(&self) -> (usize, usize) {
+        (self.live, self.files.len())
+    }
+
+    /// Replaces the symbols of file `path` (already resolved). Returns `(added, removed)`.
+    pub fn update_file<'a, I>(
+        &mut self,
+        path: &str,
+        symbols: I,
+    ) -> Result<(usize, usize), IndexError>
+    where
+        I: IntoIterator<Item = SymbolInput<'a>>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let iter = symbols.into_iter();
+        let old = self.files.get(path).map_or(0, |f| f.symbols.len());
+        if self.live - old + iter.len() > MAX_SYMBOLS {
+            return Err(IndexError::Full);
+        }
+        let removed = self.remove_file_symbols(path);
+        let mut ids = Vec::with_capacity(iter.len());
+        for s in iter {
+            ids.push(self.insert_symbol(&s));
+        }
+        let added = ids.len();
+        self.files.insert(path.into(), FileEntry { symbols: ids });
+        Ok((added, removed))
+    }
+
+    /// Removes file `path`; returns whether it was indexed.
+    pub fn remove_file(&mut self, path: &str) -> bool {
+        if !self.files.contains_key(path) {
+            return false;
+        }
+        self.remove_file_symbols(path);
+        self.files.remove(path);
+        true
+    }
+
+    pub fn has_file(&self, path: &str) -> bool {
+        self.files.contains_key(path)
+    }
+
+    fn alloc_symbol(&mut self) -> u32 {
+        if let Some(id) = self.free.pop() {
+            return id;
+        }
+        let id = self.name.len() as u32;
+        self.name.push(NONE);
+        self.kind.push(NONE);
+        self.file.push(NONE);
+        self.container.push(NONE);
+        self.detail.push(NONE);
+        self.norm_name.push(NONE);
+        self.norm_container.push(NONE);
+        self.norm_detail.push(NONE);
+        self.pos.push([0.0; 4]);
+        self.seq.push(0);
+        self.scores.push(0);
+        id
+    }
+
+    fn acquire_norm(&mut self, raw: &str, sym: u32, tag: u32) -> u32 {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        normalize_into(raw, &mut scratch);
+        let id = if scratch.is_empty() {
+            NONE
+        } else {
+            let (id, created) = self.norms.acquire(&scratch, Vec::new);
+            if created {
+                let mut grams = std::mem::take(&mut self.gram_scratch);
+                grams_of(&scratch, &mut grams);
+                for &g in &grams {
+                    self.grams[g].insert(id);
+                }
+                self.gram_scratch = grams;
+            }
+            if let Some(e) = self.norms.get_mut(id) {
+                e.data.push(sym | (tag << TAG_SHIFT));
+            }
+            id
+        };
+        self.scratch = scratch;
+        id
+    }
+
+    fn insert_symbol(&mut self, s: &SymbolInput<'_>) -> u32 {
+        let id = self.alloc_symbol();
+        let i = id as usize;
+        self.name[i] = self.raw.acquire(s.name, || ()).0;
+        self.file[i] = self.raw.acquire(s.file, || ()).0;
+        self.kind[i] = self
+            .kinds
+            .acquire(s.kind, || s.kind.to_lowercase().into())
+            .0;
+        self.container[i] = s.container.map_or(NONE, |c| self.raw.acquire(c, || ()).0);
+        self.detail[i] = s.detail.map_or(NONE, |d| self.raw.acquire(d, || ()).0);
+        self.norm_name[i] = self.acquire_norm(s.name, id, TAG_NAME);
+        // The runtime treats an empty container/detail like an absent one (`container ? … : ""`).
+        self.norm_container[i] = match s.container {
+            Some(c) if !c.is_empty() => self.acquire_norm(c, id, TAG_CONTAINER),
+            _ => NONE,
+        };
+        self.norm_detail[i] = match s.detail {
+            Some(d) if !d.is_empty() => self.acquire_norm(d, id, TAG_DETAIL),
+            _ => NONE,
+        };
+        self.pos[i] = [s.line, s.column, s.end_line, s.end_column];
+        self.seq[i] = self.next_seq;
+        self.next_seq += 1;
+        self.live += 1;
+        id
+    }
+
+    fn remove_file_symbols(&mut self, path: &str) -> usize {
+        let Some(entry) = self.files.get_mut(path) else {
+            return 0;
+        };
+        let ids = std::mem::take(&mut entry.symbols);
+        // (norm id, tagged posting) pairs to drop, grouped per norm below.
+        let mut drops: Vec<(u32, u32)> = Vec::with_capacity(ids.len() * 2);
+        for &id in &ids {
+            let i = id as usize;
+            for (norm, tag) in [
+                (self.norm_name[i], TAG_NAME),
+                (self.norm_container[i], TAG_CONTAINER),
+                (self.norm_detail[i], TAG_DETAIL),
+            ] {
+                if norm != NONE {
+                    drops.push((norm, id | (tag << TAG_SHIFT)));
+                }
+            }
+            for raw in [
+                self.name[i],
+                self.file[i],
+                self.container[i],
+                self.detail[i],
+            ] {
+                if raw != NONE {
+                    self.raw.release(raw);
+                }
+            }
+            self.kinds.release(self.kind[i]);
+            self.name[i] = NONE;
+            self.kind[i] = NONE;
+            self.file[i] = NONE;
+            self.container[i] = NONE;
+            self.detail[i] = NONE;
+            self.norm_name[i] = NONE;
+            self.norm_container[i] = NONE;
+            self.norm_detail[i] = NONE;
+            self.free.push(id);
+            self.live -= 1;
+        }
+        drops.sort_unstable();
+        let mut start = 0;
+        while start < drops.len() {
+            let norm = drops[start].0;
+            let mut end = start;
+            while end < drops.len() && drops[end].0 == norm {
+                end += 1;
+            }
+            let group = &drops[start..end];
+            let now_empty = match self.norms.get_mut(norm) {
+                Some(e) => {
+                    if group.len() <= 4 {
+                        for &(_, p) in group {
+                            if let Some(at) = e.data.iter().position(|&x| x == p) {
+                                e.data.swap_remove(at);
+                            }
+                        }
+                    } else {
+                        e.data
+                            .retain(|x| group.binary_search_by(|&(_, p)| p.cmp(x)).is_err());
+                    }
+                    e.data.is_empty()
+                }
+                None => false,
+            };
+            if now_empty && let Some(e) = self.norms.remove(norm) {
+                let mut grams = std::mem::take(&mut self.gram_scratch);
+                grams_of(&e.s, &mut grams);
+                for &g in &grams {
+                    self.grams[g].remove(norm);
+                }
+                self.gram_scratch = grams;
+            }
+            start = end;
+        }
+        // Give back the space of a shrunk tail so memory does not grow across re-indexing.
+        if self.live == 0 {
+            self.free.clear();
+            for col in [
+                &mut self.name,
+                &mut self.kind,
+                &mut self.file,
+                &mut self.container,
+                &mut self.detail,
+                &mut self.norm_name,
+                &mut self.norm_container,
+                &mut self.norm_detail,
+                &mut self.scores,
+            ] {
+                col.clear();
+            }
+            self.pos.clear();
+            self.seq.clear();
+        }
+        ids.len()
+    }
+
+    /// Distinct normalized strings containing `token`, with the token's score against each.
+    fn match_token(&self, token: &str, out: &mut Vec<(u32, u32)>) {
+        out.clear();
+        let b = token.as_bytes();
+        if b.len() < 2 {
+            return;
+        }
+        let verify = |id: u32, out: &mut Vec<(u32, u32)>| {
+            let s = self.norms.str(id);
+            let score = score_token(token, s);
+            if score > 0 {
+                out.push((id, score));
+            }
+        };
+        if b.len() == 2 {
+            for id in &self.grams[bigram(b[0], b[1])] {
+                verify(id, out);
+            }
+            return;
+        }
+        let mut slots: Vec<usize> = b.windows(3).map(|w| trigram(w[0], w[1], w[2])).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        slots.sort_by_key(|&g| self.grams[g].len());
+        let Some((&first, rest)) = slots.split_first() else {
+            return;
+        };
+        let mut acc = self.grams[first].clone();
+        for &g in rest {
+            if acc.len() <= 16 {
+                break; // few enough: verify directly
+            }
+            acc &= &self.grams[g];
+        }
+        for id in &acc {
+            verify(id, out);
+        }
+    }
+
+    /// Contract §2.1 order: `Less` means `a` ranks before `b`.
+    fn rank_cmp(&self, a: Hit, b: Hit) -> Ordering {
+        b.score
+            .cmp(&a.score)
+            .then_with(|| self.raw_cmp(self.name[a.id as usize], self.name[b.id as usize]))
+            .then_with(|| self.raw_cmp(self.file[a.id as usize], self.file[b.id as usize]))
+            .then_with(|| {
+                let (pa, pb) = (&self.pos[a.id as usize], &self.pos[b.id as usize]);
+                pa[0]
+                    .partial_cmp(&pb[0])
+                    .unwrap_or(Ordering::Equal)
+                    .then_with(|| pa[1].partial_cmp(&pb[1]).unwrap_or(Ordering::Equal))
+            })
+            .then_with(|| self.seq[a.id as usize].cmp(&self.seq[b.id as usize]))
+    }
+
+    fn raw_cmp(&self, a: u32, b: u32) -> Ordering {
+        if a == b {
+            Ordering::Equal
+        } else {
+            self.collator.compare(self.raw.str(a), self.raw.str(b))
+        }
+    }
+
+    /// The runtime's query: every symbol with a positive score, in contract order, cut at `limit`.
+    pub fn query(&mut self, query: &str, options: &QueryOptions) -> Vec<Hit> {
+        let tokens = tokenize(query);
+        if tokens.is_empty() || options.limit == 0 {
+            return Vec::new();
+        }
+        let allowed: Option<Vec<bool>> = options.kinds.as_ref().map(|kinds| {
+            let mut allowed = Vec::new();
+            for (id, e) in self.kinds.iter() {
+                if allowed.len() <= id as usize {
+                    allowed.resize(id as usize + 1, false);
+                }
+                allowed[id as usize] = kinds.iter().any(|k| **k == *e.data);
+            }
+            allowed
+        });
+        if let Some(a) = &allowed
+            && !a.iter().any(|&x| x)
+        {
+            return Vec::new();
+        }
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
+        let mut matched = Vec::new();
+        for token in &tokens {
+            self.match_token(token, &mut matched);
+            for &(norm, score) in &matched {
+                let Some(e) = self.norms.get(norm) else {
+                    continue;
+                };
+                for &p in &e.data {
+                    let sym = (p & SYM_MASK) as usize;
+                    let weight = if p >> TAG_SHIFT == TAG_NAME { 2 } else { 1 };
+                    let slot = &mut self.scores[sym];
+                    if *slot == 0 {
+                        touched.push(sym as u32);
+                    }
+                    *slot += score * weight;
+                }
+            }
+        }
+        let mut candidates: Vec<Hit> = Vec::with_capacity(touched.len());
+        for &sym in &touched {
+            let slot = &mut self.scores[sym as usize];
+            let score = *slot;
+            *slot = 0;
+            if let Some(a) = &allowed
+                && !a
+                    .get(self.kind[sym as usize] as usize)
+                    .copied()
+                    .unwrap_or(false)
+            {
+                continue;
+            }
+            candidates.push(Hit { id: sym, score });
+        }
+        self.touched = touched;
+        let total = candidates.len() as i64;
+        let k = if options.limit < 0 {
+            (total + options.limit).max(0)
+        } else {
+            options.limit.min(total)
+        } as usize;
+        self.top_k(candidates, k)
+    }
+
+    /// The first `k` candidates in contract order, without sorting them all (bounded max-heap).
+    fn top_k(&self, mut candidates: Vec<Hit>, k: usize) -> Vec<Hit> {
+        if k == 0 {
+            return Vec::new();
+        }
+        if k >= candidates.len() {
+            candidates.sort_by(|&a, &b| self.rank_cmp(a, b));
+            return candidates;
+        }
+        // heap[0] is the worst of the kept hits.
+        let mut heap: Vec<Hit> = Vec::with_capacity(k);
+        for hit in candidates {
+            if heap.len() < k {
+                heap.push(hit);
+                let mut i = heap.len() - 1;
+                while i > 0 {
+                    let parent = (i - 1) / 2;
+                    if self.rank_cmp(heap[i], heap[parent]) == Ordering::Greater {
+                        heap.swap(i, parent);
+                        i = parent;
+                    } else {
+                        break;
+                    }
+                }
+            } else if hit.score >= heap[0].score && self.rank_cmp(hit, heap[0]) == Ordering::Less {
+                heap[0] = hit;
+                let mut i = 0;
+                loop {
+                    let (l, r) = (2 * i + 1, 2 * i + 2);
+                    let mut worst = i;
+                    if l < k && self.rank_cmp(heap[l], heap[worst]) == Ordering::Greater {
+                        worst = l;
+                    }
+                    if r < k && self.rank_cmp(heap[r], heap[worst]) == Ordering::Greater {
+                        worst = r;
+                    }
+                    if worst == i {
+                        break;
+                    }
+                    heap.swap(i, worst);
+                    i = worst;
+                }
+            }
+        }
+        heap.sort_by(|&a, &b| self.rank_cmp(a, b));
+        heap
+    }
+
+    /// The stored symbol `id` (from a [`Hit`]).
+    pub fn symbol(&self, id: u32) -> Option<SymbolView<'_>> {
+        let i = id as usize;
+        if *self.name.get(i)? == NONE {
+            return None;
+        }
+        let opt = |raw: u32| (raw != NONE).then(|| self.raw.str(raw));
+        let p = self.pos[i];
+        Some(SymbolView {
+            name: self.raw.str(self.name[i]),
+            kind: self.kinds.str(self.kind[i]),
+            file: self.raw.str(self.file[i]),
+            container: opt(self.container[i]),
+            detail: opt(self.detail[i]),
+            line: p[0],
+            column: p[1],
+            end_line: p[2],
+            end_column: p[3],
+        })
+    }
+
+    /// Symbols of a file in insertion order.
+    pub fn file_symbols(&self, path: &str) -> Vec<u32> {
+        self.files
+            .get(path)
+            .map(|f| f.symbols.clone())
+            .unwrap_or_default()
+    }
+
+    /// Approximate bytes owned by the index (columns, pools, postings).
+    pub fn heap_bytes(&self) -> usize {
+        let cols = (self.name.capacity()
+            + self.kind.capacity()
+            + self.file.capacity()
+            + self.container.capacity()
+            + self.detail.capacity()
+            + self.norm_name.capacity()
+            + self.norm_container.capacity()
+            + self.norm_detail.capacity()
+            + self.scores.capacity()
+            + self.free.capacity())
+            * 4
+            + self.pos.capacity() * 32
+            + self.seq.capacity() * 8;
+        let postings: usize = self.norms.iter().map(|(_, e)| e.data.capacity() * 4).sum();
+        let grams: usize = self
+            .grams
+            .iter()
+            .map(|g| g.serialized_size() + std::mem::size_of::<RoaringBitmap>())
+            .sum();
+        let files: usize = self
+            .files
+            .iter()
+            .map(|(k, v)| k.len() + v.symbols.capacity() * 4 + 48)
+            .sum();
+        cols + postings
+            + grams
+            + files
+            + self.raw.heap_bytes()
+            + self.norms.heap_bytes()
+            + self.kinds.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn sym<'a>(
+        name: &'a str,
+        kind: &'a str,
+        container: Option<&'a str>,
+        line: f64,
+    ) -> SymbolInput<'a> {
+        SymbolInput {
+            name,
+            kind,
+            file: "/w/a.ts",
+            container,
+            detail: None,
+            line,
+            column: 0.0,
+            end_line: line,
+            end_column: 1.0,
+        }
+    }
+
+    fn names(
+        idx: &mut SymbolIndex,
+        q: &str,
+        limit: i64,
+        kinds: Option<Vec<String>>,
+    ) -> Vec<(String, u32)> {
+        let hits = idx.query(q, &QueryOptions { limit, kinds });
+        hits.iter()
+            .map(|h| (idx.symbol(h.id).unwrap().name.to_owned(), h.score))
+            .collect()
+    }
+
+    #[test]
+    fn worked_example() {
+        let mut idx = SymbolIndex::new().unwrap();
+        idx.update_file(
+            "/w/a.ts",
+            vec![
+                SymbolInput {
+                    detail: Some("class AuthService"),
+                    ..sym("AuthService", "Class", None, 1.0)
+                },
+                sym("login", "Method", Some("AuthService"), 2.0),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            names(&mut idx, "auth login", 20, None),
+            vec![("login".into(), 16), ("AuthService".into(), 10)]
+        );
+        assert!(names(&mut idx, "a", 20, None).is_empty());
+        assert!(names(&mut idx, "   ", 20, None).is_empty());
+        assert!(names(&mut idx, "auth", 0, None).is_empty());
+        assert_eq!(names(&mut idx, "auth login", -1, None).len(), 1);
+        assert_eq!(
+            names(&mut idx, "auth login", 20, Some(vec!["class".into()])),
+            vec![("AuthService".into(), 10)]
+        );
+        assert_eq!(idx.stats(), (2, 1));
+        let (added, removed) = idx
+            .update_file("/w/a.ts", vec![sym("Other", "Class", None, 1.0)])
+            .unwrap();
+        assert_eq!((added, removed), (1, 2));
+        assert!(names(&mut idx, "auth", 20, None).is_empty());
+        assert!(idx.remove_file("/w/a.ts"));
+        assert_eq!(idx.stats(), (0, 0));
+    }
+
+    #[test]
+    fn ids_are_reused() {
+        let mut idx = SymbolIndex::new().unwrap();
+        let syms: Vec<String> = (0..50).map(|i| format!("symbolNumber{i}")).collect();
+        for round in 0..20 {
+            let input: Vec<SymbolInput<'_>> = syms
+                .iter()
+                .map(|s| sym(s, "Function", None, f64::from(round)))
+                .collect();
+            idx.update_file("/w/a.ts", input).unwrap();
+        }
+        assert!(idx.name.len() <= 100);
+        assert_eq!(names(&mut idx, "number1", 3, None).len(), 3);
+    }
+
+    #[test]
+    fn two_char_tokens_and_collation_order() {
+        let mut idx = SymbolIndex::new().unwrap();
+        idx.update_file(
+            "/w/a.ts",
+            vec![
+                sym("ab", "Function", None, 1.0),
+                sym("Ab", "Function", None, 2.0),
+                sym("a_b", "Function", None, 3.0),
+            ],
+        )
+        .unwrap();
+        let got: Vec<String> = names(&mut idx, "ab", 20, None)
+            .into_iter()
+            .map(|x| x.0)
+            .collect();
+        assert_eq!(got, vec!["ab", "Ab"]);
+        assert_eq!(idx.locale_compare("a_b", "ab"), Ordering::Less);
+        assert_eq!(idx.locale_compare("é", "f"), Ordering::Less);
+    }
+}
