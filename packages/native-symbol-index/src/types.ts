@@ -29,8 +29,6 @@ export interface SymbolQueryOptions {
   limit?: number;
   /** Kind filter, case-insensitive. */
   kinds?: string[];
-  /** Opt-in fuzzy ranking (camel-hump and typo matching, prompt stop words). Not the runtime's ranking. */
-  fuzzy?: boolean;
 }
 
 export interface SymbolQueryResult {

@@ -25,12 +25,11 @@ export interface ResolvedQueryOptions {
   limit: number;
   /** Lowercased kinds, or undefined for no filter. */
   kinds: string[] | undefined;
-  fuzzy: boolean;
 }
 
 export function resolveQueryOptions(options: SymbolQueryOptions | undefined | null): ResolvedQueryOptions {
   if (options === undefined || options === null) {
-    return { limit: DEFAULT_QUERY_LIMIT, kinds: undefined, fuzzy: false };
+    return { limit: DEFAULT_QUERY_LIMIT, kinds: undefined };
   }
   if (typeof options !== "object") {
     throw ku0TypeError("ERR_KU0_INVALID_ARG", "options must be an object");
@@ -56,7 +55,7 @@ export function resolveQueryOptions(options: SymbolQueryOptions | undefined | nu
       return kind.toLowerCase();
     });
   }
-  return { limit, kinds, fuzzy: options.fuzzy === true };
+  return { limit, kinds };
 }
 
 /** Number of results kept out of `total` ordered results, exactly like `results.slice(0, limit)`. */
