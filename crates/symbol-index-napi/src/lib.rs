@@ -239,8 +239,9 @@ pub fn normalize_token(value: String) -> String {
 /// JS-`localeCompare`-compatible comparison (ICU root collation), exposed for parity tests.
 #[napi(catch_unwind)]
 pub fn locale_compare(a: String, b: String) -> Result<i32> {
-    let engine = Engine::new().map_err(engine_error)?;
-    Ok(engine.locale_compare(&a, &b) as i32)
+    ku0_symbol_index::locale_compare(&a, &b)
+        .map(|o| o as i32)
+        .ok_or_else(|| engine_error("collation data unavailable"))
 }
 
 // ---- The runtime's native seam (contracts §2.3): `SymbolIndex` with plain objects. ----

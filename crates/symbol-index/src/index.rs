@@ -105,6 +105,24 @@ fn grams_of(s: &str, out: &mut Vec<usize>) {
     out.dedup();
 }
 
+/// JS `a.localeCompare(b)` under the root collation (what V8 uses for `en` and other root locales), with a
+/// process-wide collator. `None` only if the collation data could not be loaded.
+pub fn locale_compare(a: &str, b: &str) -> Option<Ordering> {
+    static COLLATOR: std::sync::OnceLock<Option<CollatorBorrowed<'static>>> =
+        std::sync::OnceLock::new();
+    let collator = COLLATOR
+        .get_or_init(|| {
+            CollatorBorrowed::try_new(CollatorPreferences::default(), CollatorOptions::default())
+                .ok()
+        })
+        .as_ref()?;
+    Some(if a == b {
+        Ordering::Equal
+    } else {
+        collator.compare(a, b)
+    })
+}
+
 #[derive(Default)]
 struct FileEntry {
     symbols: Vec<u32>,

@@ -9,4 +9,7 @@ pub mod normalize;
 mod pool;
 
 pub use import_graph::ImportGraph;
-pub use index::{Hit, IndexError, MAX_SYMBOLS, QueryOptions, SymbolIndex, SymbolInput, SymbolView};
+pub use index::{
+    Hit, IndexError, MAX_SYMBOLS, QueryOptions, SymbolIndex, SymbolInput, SymbolView,
+    locale_compare,
+};

@@ -113,7 +113,9 @@ describe.each(paths)("SymbolGraph conformance (%s)", (_name, make) => {
   it("builds dotted containers and scores container/detail-only matches", () => {
     const g = make();
     g.updateFileSymbols(FILE, [
-      sym("Outer", { children: [sym("Inner", { children: [sym("leaf"), sym("zz", { detail: "fetchWidget()" })] })] }),
+      sym("Outer", {
+        children: [sym("Inner", { children: [sym("leaf"), sym("zz", { detail: "fetchWidget()" })] })],
+      }),
     ]);
     const leaf = g.query("leaf")[0]?.symbol;
     expect(leaf?.container).toBe("Outer.Inner");
@@ -129,9 +131,17 @@ describe.each(paths)("SymbolGraph conformance (%s)", (_name, make) => {
   it("orders ties by localeCompare of names, then file, line, column", () => {
     const g = make();
     const names = ["ab", "Ab", "aB", "AB", "a_b", "ab", "ábc", "abc"];
-    g.updateFileSymbols("/r/b.ts", names.map((n, i) => sym(n, { file: "/r/b.ts", line: 10 - i })));
-    g.updateFileSymbols("/r/a.ts", [sym("ab", { file: "/r/a.ts", line: 50 }), sym("ab", { file: "/r/a.ts", line: 50, column: 0 })]);
-    const got = g.query("ab", { limit: 100 }).map((r) => `${r.score}:${r.symbol.name}:${r.symbol.file}:${r.symbol.line}:${r.symbol.column}`);
+    g.updateFileSymbols(
+      "/r/b.ts",
+      names.map((n, i) => sym(n, { file: "/r/b.ts", line: 10 - i })),
+    );
+    g.updateFileSymbols("/r/a.ts", [
+      sym("ab", { file: "/r/a.ts", line: 50 }),
+      sym("ab", { file: "/r/a.ts", line: 50, column: 0 }),
+    ]);
+    const got = g
+      .query("ab", { limit: 100 })
+      .map((r) => `${r.score}:${r.symbol.name}:${r.symbol.file}:${r.symbol.line}:${r.symbol.column}`);
     const expected = [
       ...[
         { n: "ab", f: "/r/a.ts", l: 50, c: 0 },

@@ -1,6 +1,6 @@
 import { deepEqual } from "@ku0/native-loader";
 import { checkImports, JsImportGraph } from "./js/importGraph.js";
-import { type SymbolIndexBinding, symbolIndexModule } from "./native.js";
+import { callBinding, choosePath, type SymbolIndexBinding, symbolIndexModule } from "./native.js";
 import { resolvePath } from "./validate.js";
 
 type NativeImports = InstanceType<SymbolIndexBinding["NativeImportGraph"]>;
@@ -26,8 +26,7 @@ export class ImportGraph {
   readonly path: "native" | "js" | "shadow";
 
   constructor() {
-    if (symbolIndexModule.mode === "shadow" && symbolIndexModule.native()) this.path = "shadow";
-    else this.path = symbolIndexModule.active() === "native" ? "native" : "js";
+    this.path = choosePath();
     if (this.path !== "js") this.native = symbolIndexModule.callNative((b) => new b.NativeImportGraph());
     if (this.path !== "native") this.js = new JsImportGraph();
   }
@@ -37,7 +36,7 @@ export class ImportGraph {
     const resolved = checkImports(imports);
     if (this.native) {
       const native = this.native;
-      symbolIndexModule.callNative(() => native.updateFileImports(key, resolved));
+      callBinding(() => native.updateFileImports(key, resolved));
     }
     this.js?.updateFileImports(key, resolved);
   }
@@ -46,14 +45,19 @@ export class ImportGraph {
     const key = resolvePath(filePath);
     if (this.native) {
       const native = this.native;
-      symbolIndexModule.callNative(() => native.removeFile(key));
+      callBinding(() => native.removeFile(key));
     }
     this.js?.removeFile(key);
   }
 
   getImports(filePath: string): string[] {
     const key = resolvePath(filePath);
-    return this.dispatch("ImportGraph.getImports", [key], (n) => unpack(n.getImports(key)), (j) => j.getImports(key));
+    return this.dispatch(
+      "ImportGraph.getImports",
+      [key],
+      (n) => unpack(n.getImports(key)),
+      (j) => j.getImports(key),
+    );
   }
 
   getDependents(filePath: string, transitive = true): string[] {
@@ -75,12 +79,15 @@ export class ImportGraph {
   ): string[] {
     if (this.path === "js") return jsFn(this.js as JsImportGraph);
     const native = this.native as NativeImports;
-    if (this.path === "native") return symbolIndexModule.callNative(() => nativeFn(native));
+    if (this.path === "native") return callBinding(() => nativeFn(native));
     const jsResult = jsFn(this.js as JsImportGraph);
     if (symbolIndexModule.shadowSample()) {
       try {
-        const nativeResult = symbolIndexModule.callNative(() => nativeFn(native));
-        symbolIndexModule.reportDiff({ op, args, js: jsResult, native: nativeResult }, deepEqual(jsResult, nativeResult));
+        const nativeResult = callBinding(() => nativeFn(native));
+        symbolIndexModule.reportDiff(
+          { op, args, js: jsResult, native: nativeResult },
+          deepEqual(jsResult, nativeResult),
+        );
       } catch (err) {
         symbolIndexModule.reportDiff({ op, args, js: jsResult, nativeError: String((err as Error).message) });
       }

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { defineNativeModule } from "@ku0/native-loader";
+import { convertNativeError, defineNativeModule } from "@ku0/native-loader";
 import type * as Binding from "../binding.cjs";
 
 const require = createRequire(import.meta.url);
@@ -9,7 +9,36 @@ export type SymbolIndexBinding = typeof Binding;
 export const VERSION = "0.1.0";
 
 /** Names whose `localeCompare` order the native collator must reproduce for the binding to be used. */
-const COLLATION_PROBE = ["a_b", "ab", "Ab", "aB", "a1", "a-b", "A", "a", "_a", "$a", "é", "e", "f", "z", "Z", "10", "9", "å", "ä", "ö", "ø", "ß", "ss", "i", "ı", "ch", "c", "h"];
+const COLLATION_PROBE = [
+  "a_b",
+  "ab",
+  "Ab",
+  "aB",
+  "a1",
+  "a-b",
+  "A",
+  "a",
+  "_a",
+  "$a",
+  "é",
+  "e",
+  "f",
+  "z",
+  "Z",
+  "10",
+  "9",
+  "å",
+  "ä",
+  "ö",
+  "ø",
+  "ß",
+  "ss",
+  "i",
+  "ı",
+  "ch",
+  "c",
+  "h",
+];
 
 /**
  * The binding is used only when it reproduces the contract's worked example and when its collator agrees
@@ -47,4 +76,29 @@ export const symbolIndexModule = defineNativeModule<SymbolIndexBinding>({
 /** `{ module, mode, active, version, loadError? }` for this package. */
 export function status() {
   return symbolIndexModule.status();
+}
+
+/**
+ * Which path a new graph takes: `native` (binding active), `shadow` (shadow mode and the binding loads:
+ * both are maintained, JS answers) or `js`. A graph keeps its path for its lifetime.
+ */
+export function choosePath(): "native" | "js" | "shadow" {
+  if (symbolIndexModule.mode === "shadow") {
+    try {
+      symbolIndexModule.requireNative();
+      return "shadow";
+    } catch {
+      return "js";
+    }
+  }
+  return symbolIndexModule.active() === "native" ? "native" : "js";
+}
+
+/** Calls into an existing native object, converting native errors (and caught panics) to typed JS errors. */
+export function callBinding<R>(fn: () => R): R {
+  try {
+    return fn();
+  } catch (err) {
+    throw convertNativeError(err);
+  }
 }

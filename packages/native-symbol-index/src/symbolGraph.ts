@@ -1,7 +1,13 @@
 import { deepEqual } from "@ku0/native-loader";
 import { JsSymbolGraph } from "./js/symbolGraph.js";
-import { type SymbolIndexBinding, symbolIndexModule } from "./native.js";
-import type { LspSymbol, SymbolDescriptor, SymbolQueryOptions, SymbolQueryResult, SymbolStats } from "./types.js";
+import { callBinding, choosePath, type SymbolIndexBinding, symbolIndexModule } from "./native.js";
+import type {
+  LspSymbol,
+  SymbolDescriptor,
+  SymbolQueryOptions,
+  SymbolQueryResult,
+  SymbolStats,
+} from "./types.js";
 import { checkQuery, flattenSymbols, resolvePath, resolveQueryOptions } from "./validate.js";
 
 const ABSENT = 0xffffffff;
@@ -31,7 +37,11 @@ export function packSymbols(symbols: LspSymbol[]): { text: string; lens: Uint32A
 }
 
 /** Decodes `queryPacked` output into the runtime's result objects. */
-export function unpackHits(packed: { text: string; lens: Uint32Array; nums: Float64Array }): SymbolQueryResult[] {
+export function unpackHits(packed: {
+  text: string;
+  lens: Uint32Array;
+  nums: Float64Array;
+}): SymbolQueryResult[] {
   const { text, lens, nums } = packed;
   const count = nums.length / 5;
   const out: SymbolQueryResult[] = new Array(count);
@@ -78,12 +88,7 @@ export class SymbolGraph {
   readonly path: "native" | "js" | "shadow";
 
   constructor() {
-    const mode = symbolIndexModule.mode;
-    if (mode === "shadow" && symbolIndexModule.native()) {
-      this.path = "shadow";
-    } else {
-      this.path = symbolIndexModule.active() === "native" ? "native" : "js";
-    }
+    this.path = choosePath();
     if (this.path !== "js") {
       this.native = symbolIndexModule.callNative((b) => new b.NativeSymbolGraph());
     }
@@ -98,7 +103,7 @@ export class SymbolGraph {
     if (this.native) {
       const { text, lens, nums } = packSymbols(symbols);
       const native = this.native;
-      const r = symbolIndexModule.callNative(() => native.updateFilePacked(key, text, lens, nums));
+      const r = callBinding(() => native.updateFilePacked(key, text, lens, nums));
       result = { added: r[0] as number, removed: r[1] as number };
     }
     if (this.js) {
@@ -111,7 +116,7 @@ export class SymbolGraph {
     const key = resolvePath(filePath);
     if (this.native) {
       const native = this.native;
-      symbolIndexModule.callNative(() => native.removeFile(key));
+      callBinding(() => native.removeFile(key));
     }
     this.js?.removeFile(key);
   }
@@ -123,8 +128,7 @@ export class SymbolGraph {
       return (this.js as JsSymbolGraph).query(text, options);
     }
     const native = this.native as NativeGraph;
-    const run = () =>
-      unpackHits(symbolIndexModule.callNative(() => native.queryPacked(text, opts.limit, opts.kinds ?? null)));
+    const run = () => unpackHits(callBinding(() => native.queryPacked(text, opts.limit, opts.kinds ?? null)));
     if (this.path === "native") {
       return run();
     }
@@ -151,7 +155,7 @@ export class SymbolGraph {
   getStats(): SymbolStats {
     if (this.js) return this.js.getStats();
     const native = this.native as NativeGraph;
-    const s = symbolIndexModule.callNative(() => native.stats());
+    const s = callBinding(() => native.stats());
     return { symbolCount: s[0] as number, fileCount: s[1] as number };
   }
 

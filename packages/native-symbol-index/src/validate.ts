@@ -66,19 +66,17 @@ export function sliceCount(limit: number, total: number): number {
   return Math.min(limit, total);
 }
 
-export interface FlatSymbolSink {
-  (
-    name: string,
-    kind: string,
-    file: string,
-    line: number,
-    column: number,
-    endLine: number,
-    endColumn: number,
-    container: string | undefined,
-    detail: string | undefined,
-  ): void;
-}
+export type FlatSymbolSink = (
+  name: string,
+  kind: string,
+  file: string,
+  line: number,
+  column: number,
+  endLine: number,
+  endColumn: number,
+  container: string | undefined,
+  detail: string | undefined,
+) => void;
 
 function checkNumber(value: unknown, field: string): number {
   if (typeof value !== "number" || !Number.isFinite(value)) {

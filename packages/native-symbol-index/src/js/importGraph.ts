@@ -1,5 +1,5 @@
-import { resolvePath } from "../validate.js";
 import { ku0TypeError } from "@ku0/native-loader";
+import { resolvePath } from "../validate.js";
 
 export function checkImports(imports: unknown): string[] {
   if (!Array.isArray(imports)) {

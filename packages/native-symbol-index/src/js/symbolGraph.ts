@@ -1,5 +1,11 @@
 import { normalizeToken, scoreToken, tokenize } from "../normalize.js";
-import type { LspSymbol, SymbolDescriptor, SymbolQueryOptions, SymbolQueryResult, SymbolStats } from "../types.js";
+import type {
+  LspSymbol,
+  SymbolDescriptor,
+  SymbolQueryOptions,
+  SymbolQueryResult,
+  SymbolStats,
+} from "../types.js";
 import { checkQuery, flattenSymbols, resolvePath, resolveQueryOptions, sliceCount } from "../validate.js";
 
 /** One indexed symbol of the JS fallback; normalized fields are cached (results are unchanged by that). */
@@ -14,7 +20,10 @@ export interface JsEntry {
 }
 
 /** Contract §2.1 order: score desc, name/file by `localeCompare`, then line, column, insertion sequence. */
-export function compareResults(a: { entry: JsEntry; score: number }, b: { entry: JsEntry; score: number }): number {
+export function compareResults(
+  a: { entry: JsEntry; score: number },
+  b: { entry: JsEntry; score: number },
+): number {
   if (a.score !== b.score) {
     return b.score - a.score;
   }
@@ -73,7 +82,10 @@ export class JsSymbolGraph {
   }
 
   /** Same as `updateFileSymbols` with already flat descriptors (the `SymbolIndex` seam's shape). */
-  updateFileDescriptors(filePath: string, descriptors: SymbolDescriptor[]): { added: number; removed: number } {
+  updateFileDescriptors(
+    filePath: string,
+    descriptors: SymbolDescriptor[],
+  ): { added: number; removed: number } {
     const key = resolvePath(filePath);
     const entries: JsEntry[] = [];
     for (const d of descriptors) {
