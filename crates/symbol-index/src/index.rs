@@ -89,20 +89,26 @@ fn trigram(a: u8, b: u8, c: u8) -> usize {
     BIGRAMS + (gram_code(a) * ALPHABET + gram_code(b)) * ALPHABET + gram_code(c)
 }
 
-/// Distinct gram slots of a normalized string (only within words).
-fn grams_of(s: &str, out: &mut Vec<usize>) {
+/// Distinct gram slots of one word.
+fn grams_of(word: &str, out: &mut Vec<usize>) {
     out.clear();
-    for word in s.split(' ') {
-        let b = word.as_bytes();
-        for w in b.windows(2) {
-            out.push(bigram(w[0], w[1]));
-        }
-        for w in b.windows(3) {
-            out.push(trigram(w[0], w[1], w[2]));
-        }
+    let b = word.as_bytes();
+    for w in b.windows(2) {
+        out.push(bigram(w[0], w[1]));
+    }
+    for w in b.windows(3) {
+        out.push(trigram(w[0], w[1], w[2]));
     }
     out.sort_unstable();
     out.dedup();
+}
+
+/// Distinct words of a normalized string that a query token (2+ chars) can occur in.
+fn distinct_words(s: &str) -> Vec<&str> {
+    let mut words: Vec<&str> = s.split(' ').filter(|w| w.len() >= 2).collect();
+    words.sort_unstable();
+    words.dedup();
+    words
 }
 
 /// JS `a.localeCompare(b)` under the root collation (what V8 uses for `en` and other root locales), with a
@@ -135,7 +141,13 @@ pub struct SymbolIndex {
     norms: Pool<Vec<u32>>,
     /// Kinds; data = lowercase form.
     kinds: Pool<Box<str>>,
+    /// Distinct words (2+ chars) of the normalized strings; data = ids of the normalized strings holding it.
+    words: Pool<RoaringBitmap>,
+    /// Character bigram/trigram postings over word ids.
     grams: Vec<RoaringBitmap>,
+    /// Normalized strings whose last posting went away during an update; dropped after the new symbols are
+    /// in, so re-indexing unchanged content does not churn the word and gram postings.
+    dead_norms: Vec<u32>,
     // Columns indexed by symbol id.
     name: Vec<u32>,
     kind: Vec<u32>,
@@ -168,7 +180,9 @@ impl SymbolIndex {
             raw: Pool::default(),
             norms: Pool::default(),
             kinds: Pool::default(),
+            words: Pool::default(),
             grams: vec![RoaringBitmap::new(); GRAM_SLOTS],
+            dead_norms: Vec::new(),
             name: Vec::new(),
             kind: Vec::new(),
             file: Vec::new(),
@@ -227,6 +241,7 @@ impl SymbolIndex {
         }
         let added = ids.len();
         self.files.insert(path.into(), FileEntry { symbols: ids });
+        self.sweep_dead_norms();
         Ok((added, removed))
     }
 
@@ -237,11 +252,59 @@ impl SymbolIndex {
         }
         self.remove_file_symbols(path);
         self.files.remove(path);
+        self.sweep_dead_norms();
         true
     }
 
     pub fn has_file(&self, path: &str) -> bool {
         self.files.contains_key(path)
+    }
+
+    fn link_words(&mut self, norm_str: &str, norm: u32) {
+        for word in distinct_words(norm_str) {
+            let (wid, created) = self.words.acquire(word, RoaringBitmap::new);
+            if created {
+                let mut grams = std::mem::take(&mut self.gram_scratch);
+                grams_of(word, &mut grams);
+                for &g in &grams {
+                    self.grams[g].insert(wid);
+                }
+                self.gram_scratch = grams;
+            }
+            if let Some(w) = self.words.get_mut(wid) {
+                w.data.insert(norm);
+            }
+        }
+    }
+
+    /// Drops normalized strings that are still unreferenced after an update, with their words and grams.
+    fn sweep_dead_norms(&mut self) {
+        let dead = std::mem::take(&mut self.dead_norms);
+        for norm in dead {
+            let still_dead = self.norms.get(norm).is_some_and(|e| e.data.is_empty());
+            if !still_dead {
+                continue;
+            }
+            let Some(e) = self.norms.remove(norm) else {
+                continue;
+            };
+            for word in distinct_words(&e.s) {
+                let Some(wid) = self.words.find(word) else {
+                    continue;
+                };
+                if let Some(w) = self.words.get_mut(wid) {
+                    w.data.remove(norm);
+                }
+                if let Some(w) = self.words.release(wid) {
+                    let mut grams = std::mem::take(&mut self.gram_scratch);
+                    grams_of(&w.s, &mut grams);
+                    for &g in &grams {
+                        self.grams[g].remove(wid);
+                    }
+                    self.gram_scratch = grams;
+                }
+            }
+        }
     }
 
     fn alloc_symbol(&mut self) -> u32 {
@@ -271,12 +334,7 @@ impl SymbolIndex {
         } else {
             let (id, created) = self.norms.acquire(&scratch, Vec::new);
             if created {
-                let mut grams = std::mem::take(&mut self.gram_scratch);
-                grams_of(&scratch, &mut grams);
-                for &g in &grams {
-                    self.grams[g].insert(id);
-                }
-                self.gram_scratch = grams;
+                self.link_words(&scratch, id);
             }
             if let Some(e) = self.norms.get_mut(id) {
                 e.data.push(sym | (tag << TAG_SHIFT));
@@ -380,13 +438,8 @@ impl SymbolIndex {
                 }
                 None => false,
             };
-            if now_empty && let Some(e) = self.norms.remove(norm) {
-                let mut grams = std::mem::take(&mut self.gram_scratch);
-                grams_of(&e.s, &mut grams);
-                for &g in &grams {
-                    self.grams[g].remove(norm);
-                }
-                self.gram_scratch = grams;
+            if now_empty {
+                self.dead_norms.push(norm);
             }
             start = end;
         }
@@ -419,35 +472,39 @@ impl SymbolIndex {
         if b.len() < 2 {
             return;
         }
-        let verify = |id: u32, out: &mut Vec<(u32, u32)>| {
-            let s = self.norms.str(id);
-            let score = score_token(token, s);
+        // Words containing the token: a bigram posting is exact; trigram candidates are verified.
+        let words: RoaringBitmap = if b.len() == 2 {
+            self.grams[bigram(b[0], b[1])].clone()
+        } else {
+            let mut slots: Vec<usize> = b.windows(3).map(|w| trigram(w[0], w[1], w[2])).collect();
+            slots.sort_unstable();
+            slots.dedup();
+            slots.sort_by_key(|&g| self.grams[g].len());
+            let Some((&first, rest)) = slots.split_first() else {
+                return;
+            };
+            let mut acc = self.grams[first].clone();
+            for &g in rest {
+                if acc.len() <= 8 {
+                    break; // few enough: verify directly
+                }
+                acc &= &self.grams[g];
+            }
+            acc.into_iter()
+                .filter(|&w| self.words.str(w).contains(token))
+                .collect()
+        };
+        let mut norms = RoaringBitmap::new();
+        for w in &words {
+            if let Some(e) = self.words.get(w) {
+                norms |= &e.data;
+            }
+        }
+        for id in &norms {
+            let score = score_token(token, self.norms.str(id));
             if score > 0 {
                 out.push((id, score));
             }
-        };
-        if b.len() == 2 {
-            for id in &self.grams[bigram(b[0], b[1])] {
-                verify(id, out);
-            }
-            return;
-        }
-        let mut slots: Vec<usize> = b.windows(3).map(|w| trigram(w[0], w[1], w[2])).collect();
-        slots.sort_unstable();
-        slots.dedup();
-        slots.sort_by_key(|&g| self.grams[g].len());
-        let Some((&first, rest)) = slots.split_first() else {
-            return;
-        };
-        let mut acc = self.grams[first].clone();
-        for &g in rest {
-            if acc.len() <= 16 {
-                break; // few enough: verify directly
-            }
-            acc &= &self.grams[g];
-        }
-        for id in &acc {
-            verify(id, out);
         }
     }
 
@@ -649,6 +706,12 @@ impl SymbolIndex {
             + files
             + self.raw.heap_bytes()
             + self.norms.heap_bytes()
+            + self.words.heap_bytes()
+            + self
+                .words
+                .iter()
+                .map(|(_, w)| w.data.serialized_size())
+                .sum::<usize>()
             + self.kinds.heap_bytes()
     }
 }

@@ -90,7 +90,7 @@ impl<T> Pool<T> {
     pub fn acquire(&mut self, s: &str, make: impl FnOnce() -> T) -> (u32, bool) {
         if let Some(id) = self.find(s) {
             if let Some(Some(e)) = self.entries.get_mut(id as usize) {
-                e.refs += 1;
+                e.refs = e.refs.saturating_add(1);
             }
             return (id, false);
         }
