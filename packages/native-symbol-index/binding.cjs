@@ -840,3 +840,4 @@ module.exports.NativeSymbolGraph = nativeBinding.NativeSymbolGraph
 module.exports.SymbolIndex = nativeBinding.SymbolIndex
 module.exports.localeCompare = nativeBinding.localeCompare
 module.exports.normalizeToken = nativeBinding.normalizeToken
+module.exports.sortKeyCompare = nativeBinding.sortKeyCompare

@@ -64,6 +64,9 @@ export interface PackedStrings {
   lens: Uint32Array
 }
 
+/** Comparison through root-collation sort keys (the index's tie-break), exposed for parity tests. */
+export declare function sortKeyCompare(a: string, b: string): number
+
 export interface SymbolDescriptor {
   name: string
   kind: string

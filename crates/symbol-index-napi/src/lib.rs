@@ -244,6 +244,14 @@ pub fn locale_compare(a: String, b: String) -> Result<i32> {
         .ok_or_else(|| engine_error("collation data unavailable"))
 }
 
+/// Comparison through root-collation sort keys (the index's tie-break), exposed for parity tests.
+#[napi(catch_unwind)]
+pub fn sort_key_compare(a: String, b: String) -> Result<i32> {
+    ku0_symbol_index::sort_key_compare(&a, &b)
+        .map(|o| o as i32)
+        .ok_or_else(|| engine_error("collation data unavailable"))
+}
+
 // ---- The runtime's native seam (contracts §2.3): `SymbolIndex` with plain objects. ----
 
 #[napi(object)]

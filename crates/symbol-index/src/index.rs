@@ -1,6 +1,7 @@
 //! The symbol index: columnar symbols with interned strings and u32 ids, roaring postings of character
 //! bigrams/trigrams over the distinct normalized strings, and the runtime's exact scoring and order.
 
+use std::cell::OnceCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -129,6 +130,91 @@ pub fn locale_compare(a: &str, b: &str) -> Option<Ordering> {
     })
 }
 
+fn sort_key(collator: &CollatorBorrowed<'static>, s: &str) -> Box<[u8]> {
+    let mut key: Vec<u8> = Vec::with_capacity(s.len() * 2 + 4);
+    // Writing into a Vec cannot fail.
+    let _ = collator.write_sort_key_to(s, &mut key);
+    key.into_boxed_slice()
+}
+
+/// Compares `a` and `b` by their root-collation sort keys (what the index uses for ties).
+pub fn sort_key_compare(a: &str, b: &str) -> Option<Ordering> {
+    static COLLATOR: std::sync::OnceLock<Option<CollatorBorrowed<'static>>> =
+        std::sync::OnceLock::new();
+    let collator = COLLATOR
+        .get_or_init(|| {
+            CollatorBorrowed::try_new(CollatorPreferences::default(), CollatorOptions::default())
+                .ok()
+        })
+        .as_ref()?;
+    Some(sort_key(collator, a).cmp(&sort_key(collator, b)))
+}
+
+/// Bounded max-heap of the best `k` hits in contract order (`heap[0]` is the worst kept hit).
+struct TopK {
+    k: usize,
+    heap: Vec<Hit>,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: Vec::with_capacity(k.min(4096)),
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.heap.len() >= self.k
+    }
+
+    fn min_score(&self) -> u32 {
+        self.heap.first().map_or(0, |h| h.score)
+    }
+
+    fn offer(&mut self, idx: &SymbolIndex, hit: Hit) {
+        let heap = &mut self.heap;
+        if heap.len() < self.k {
+            heap.push(hit);
+            let mut i = heap.len() - 1;
+            while i > 0 {
+                let parent = (i - 1) / 2;
+                if idx.rank_cmp(heap[i], heap[parent]) == Ordering::Greater {
+                    heap.swap(i, parent);
+                    i = parent;
+                } else {
+                    break;
+                }
+            }
+        } else if hit.score >= heap[0].score && idx.rank_cmp(hit, heap[0]) == Ordering::Less {
+            heap[0] = hit;
+            let n = heap.len();
+            let mut i = 0;
+            loop {
+                let (l, r) = (2 * i + 1, 2 * i + 2);
+                let mut worst = i;
+                if l < n && idx.rank_cmp(heap[l], heap[worst]) == Ordering::Greater {
+                    worst = l;
+                }
+                if r < n && idx.rank_cmp(heap[r], heap[worst]) == Ordering::Greater {
+                    worst = r;
+                }
+                if worst == i {
+                    break;
+                }
+                heap.swap(i, worst);
+                i = worst;
+            }
+        }
+    }
+
+    fn into_sorted(self, idx: &SymbolIndex) -> Vec<Hit> {
+        let mut heap = self.heap;
+        heap.sort_by(|&a, &b| idx.rank_cmp(a, b));
+        heap
+    }
+}
+
 #[derive(Default)]
 struct FileEntry {
     symbols: Vec<u32>,
@@ -136,7 +222,8 @@ struct FileEntry {
 
 pub struct SymbolIndex {
     /// Raw strings: names, files, containers, details.
-    raw: Pool<()>,
+    /// Raw strings; data = the ICU sort key, computed the first time the string takes part in a tie.
+    raw: Pool<OnceCell<Box<[u8]>>>,
     /// Distinct normalized strings; data = tagged postings (symbol id | field << 30).
     norms: Pool<Vec<u32>>,
     /// Kinds; data = lowercase form.
@@ -165,6 +252,9 @@ pub struct SymbolIndex {
     live: usize,
     scores: Vec<u32>,
     touched: Vec<u32>,
+    norm_scores: Vec<u32>,
+    /// Per normalized string: bit `tag` set once it was used in that field (reset when the string is freed).
+    norm_roles: Vec<u8>,
     scratch: String,
     gram_scratch: Vec<usize>,
     collator: CollatorBorrowed<'static>,
@@ -199,6 +289,8 @@ impl SymbolIndex {
             live: 0,
             scores: Vec::new(),
             touched: Vec::new(),
+            norm_scores: Vec::new(),
+            norm_roles: Vec::new(),
             scratch: String::new(),
             gram_scratch: Vec::new(),
             collator,
@@ -288,6 +380,9 @@ impl SymbolIndex {
             let Some(e) = self.norms.remove(norm) else {
                 continue;
             };
+            if let Some(r) = self.norm_roles.get_mut(norm as usize) {
+                *r = 0;
+            }
             for word in distinct_words(&e.s) {
                 let Some(wid) = self.words.find(word) else {
                     continue;
@@ -339,6 +434,12 @@ impl SymbolIndex {
             if let Some(e) = self.norms.get_mut(id) {
                 e.data.push(sym | (tag << TAG_SHIFT));
             }
+            if let Some(r) = self.norm_roles.get_mut(id as usize) {
+                *r |= 1 << tag;
+            } else {
+                self.norm_roles.resize(id as usize + 1, 0);
+                self.norm_roles[id as usize] = 1 << tag;
+            }
             id
         };
         self.scratch = scratch;
@@ -348,14 +449,18 @@ impl SymbolIndex {
     fn insert_symbol(&mut self, s: &SymbolInput<'_>) -> u32 {
         let id = self.alloc_symbol();
         let i = id as usize;
-        self.name[i] = self.raw.acquire(s.name, || ()).0;
-        self.file[i] = self.raw.acquire(s.file, || ()).0;
+        self.name[i] = self.raw.acquire(s.name, OnceCell::new).0;
+        self.file[i] = self.raw.acquire(s.file, OnceCell::new).0;
         self.kind[i] = self
             .kinds
             .acquire(s.kind, || s.kind.to_lowercase().into())
             .0;
-        self.container[i] = s.container.map_or(NONE, |c| self.raw.acquire(c, || ()).0);
-        self.detail[i] = s.detail.map_or(NONE, |d| self.raw.acquire(d, || ()).0);
+        self.container[i] = s
+            .container
+            .map_or(NONE, |c| self.raw.acquire(c, OnceCell::new).0);
+        self.detail[i] = s
+            .detail
+            .map_or(NONE, |d| self.raw.acquire(d, OnceCell::new).0);
         self.norm_name[i] = self.acquire_norm(s.name, id, TAG_NAME);
         // The runtime treats an empty container/detail like an absent one (`container ? … : ""`).
         self.norm_container[i] = match s.container {
@@ -526,9 +631,17 @@ impl SymbolIndex {
 
     fn raw_cmp(&self, a: u32, b: u32) -> Ordering {
         if a == b {
-            Ordering::Equal
-        } else {
-            self.collator.compare(self.raw.str(a), self.raw.str(b))
+            return Ordering::Equal;
+        }
+        match (self.raw.get(a), self.raw.get(b)) {
+            (Some(ea), Some(eb)) => {
+                // Byte order of ICU sort keys = the collator's order (checked against `compare` and JS
+                // `localeCompare` by the package's differential tests).
+                let ka = ea.data.get_or_init(|| sort_key(&self.collator, &ea.s));
+                let kb = eb.data.get_or_init(|| sort_key(&self.collator, &eb.s));
+                ka.cmp(kb)
+            }
+            _ => Ordering::Equal,
         }
     }
 
@@ -552,6 +665,9 @@ impl SymbolIndex {
             && !a.iter().any(|&x| x)
         {
             return Vec::new();
+        }
+        if options.limit > 0 {
+            return self.query_pruned(&tokens, allowed.as_deref(), options.limit);
         }
         let mut touched = std::mem::take(&mut self.touched);
         touched.clear();
@@ -598,6 +714,119 @@ impl SymbolIndex {
         self.top_k(candidates, k)
     }
 
+    /// Positive limits: scores are computed per distinct normalized string first, then symbols are visited
+    /// by decreasing bound (threshold algorithm) and visiting stops once no remaining symbol can enter the
+    /// top `limit` (strictly lower bound than the current worst kept score, so boundary ties still compete).
+    fn query_pruned(
+        &mut self,
+        tokens: &[String],
+        allowed: Option<&[bool]>,
+        limit: i64,
+    ) -> Vec<Hit> {
+        let k = usize::try_from(limit).unwrap_or(usize::MAX).min(self.live);
+        if k == 0 {
+            return Vec::new();
+        }
+        let mut nscores = std::mem::take(&mut self.norm_scores);
+        if nscores.len() < self.norms.capacity() {
+            nscores.resize(self.norms.capacity(), 0);
+        }
+        let mut matched_norms: Vec<u32> = Vec::new();
+        let mut matched = Vec::new();
+        for token in tokens {
+            self.match_token(token, &mut matched);
+            for &(norm, score) in &matched {
+                let slot = &mut nscores[norm as usize];
+                if *slot == 0 {
+                    matched_norms.push(norm);
+                }
+                *slot += score;
+            }
+        }
+        let mut order: Vec<(u32, u32)> = matched_norms
+            .iter()
+            .map(|&n| (nscores[n as usize], n))
+            .collect();
+        order.sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
+        // Upper bounds of what a container / detail can add (by the roles each string was used in).
+        let role = |n: u32| self.norm_roles.get(n as usize).copied().unwrap_or(0xff);
+        let max_c = order
+            .iter()
+            .find(|x| role(x.1) & (1 << TAG_CONTAINER) != 0)
+            .map_or(0, |x| x.0);
+        let max_d = order
+            .iter()
+            .find(|x| role(x.1) & (1 << TAG_DETAIL) != 0)
+            .map_or(0, |x| x.0);
+        let ns = |n: u32| if n == NONE { 0 } else { nscores[n as usize] };
+        let kind_ok = |sym: usize| match allowed {
+            None => true,
+            Some(a) => a.get(self.kind[sym] as usize).copied().unwrap_or(false),
+        };
+        let mut heap = TopK::new(k);
+        // Phase 1: symbols whose name matches; score = 2·S(name) + S(container) + S(detail).
+        for &(s, n) in &order {
+            if heap.full() && 2 * s + max_c + max_d < heap.min_score() {
+                break;
+            }
+            let Some(e) = self.norms.get(n) else { continue };
+            for &p in &e.data {
+                if p >> TAG_SHIFT != TAG_NAME {
+                    continue;
+                }
+                let sym = (p & SYM_MASK) as usize;
+                if !kind_ok(sym) {
+                    continue;
+                }
+                let score = 2 * s + ns(self.norm_container[sym]) + ns(self.norm_detail[sym]);
+                heap.offer(
+                    self,
+                    Hit {
+                        id: sym as u32,
+                        score,
+                    },
+                );
+            }
+        }
+        // Phase 2: symbols matching only through their container and/or detail.
+        for &(s, n) in &order {
+            if heap.full() && s + max_c.max(max_d) < heap.min_score() {
+                break;
+            }
+            let Some(e) = self.norms.get(n) else { continue };
+            for &p in &e.data {
+                let sym = (p & SYM_MASK) as usize;
+                let tag = p >> TAG_SHIFT;
+                if tag == TAG_NAME || ns(self.norm_name[sym]) > 0 {
+                    continue;
+                }
+                let score = if tag == TAG_CONTAINER {
+                    s + ns(self.norm_detail[sym])
+                } else {
+                    if ns(self.norm_container[sym]) > 0 {
+                        continue; // visited through its container
+                    }
+                    s
+                };
+                if !kind_ok(sym) {
+                    continue;
+                }
+                heap.offer(
+                    self,
+                    Hit {
+                        id: sym as u32,
+                        score,
+                    },
+                );
+            }
+        }
+        for &n in &matched_norms {
+            nscores[n as usize] = 0;
+        }
+        self.norm_scores = nscores;
+        heap.into_sorted(self)
+    }
+
     /// The first `k` candidates in contract order, without sorting them all (bounded max-heap).
     fn top_k(&self, mut candidates: Vec<Hit>, k: usize) -> Vec<Hit> {
         if k == 0 {
@@ -607,43 +836,11 @@ impl SymbolIndex {
             candidates.sort_by(|&a, &b| self.rank_cmp(a, b));
             return candidates;
         }
-        // heap[0] is the worst of the kept hits.
-        let mut heap: Vec<Hit> = Vec::with_capacity(k);
+        let mut heap = TopK::new(k);
         for hit in candidates {
-            if heap.len() < k {
-                heap.push(hit);
-                let mut i = heap.len() - 1;
-                while i > 0 {
-                    let parent = (i - 1) / 2;
-                    if self.rank_cmp(heap[i], heap[parent]) == Ordering::Greater {
-                        heap.swap(i, parent);
-                        i = parent;
-                    } else {
-                        break;
-                    }
-                }
-            } else if hit.score >= heap[0].score && self.rank_cmp(hit, heap[0]) == Ordering::Less {
-                heap[0] = hit;
-                let mut i = 0;
-                loop {
-                    let (l, r) = (2 * i + 1, 2 * i + 2);
-                    let mut worst = i;
-                    if l < k && self.rank_cmp(heap[l], heap[worst]) == Ordering::Greater {
-                        worst = l;
-                    }
-                    if r < k && self.rank_cmp(heap[r], heap[worst]) == Ordering::Greater {
-                        worst = r;
-                    }
-                    if worst == i {
-                        break;
-                    }
-                    heap.swap(i, worst);
-                    i = worst;
-                }
-            }
+            heap.offer(self, hit);
         }
-        heap.sort_by(|&a, &b| self.rank_cmp(a, b));
-        heap
+        heap.into_sorted(self)
     }
 
     /// The stored symbol `id` (from a [`Hit`]).
@@ -705,6 +902,11 @@ impl SymbolIndex {
             + grams
             + files
             + self.raw.heap_bytes()
+            + self
+                .raw
+                .iter()
+                .map(|(_, e)| e.data.get().map_or(0, |k| k.len()))
+                .sum::<usize>()
             + self.norms.heap_bytes()
             + self.words.heap_bytes()
             + self

@@ -11,5 +11,5 @@ mod pool;
 pub use import_graph::ImportGraph;
 pub use index::{
     Hit, IndexError, MAX_SYMBOLS, QueryOptions, SymbolIndex, SymbolInput, SymbolView,
-    locale_compare,
+    locale_compare, sort_key_compare,
 };

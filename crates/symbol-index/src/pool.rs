@@ -170,6 +170,11 @@ impl<T> Pool<T> {
         self.get(id).map_or("", |e| &e.s)
     }
 
+    /// One past the largest id ever handed out.
+    pub fn capacity(&self) -> usize {
+        self.entries.len()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (u32, &Entry<T>)> {
         self.entries
             .iter()

@@ -9,7 +9,7 @@ import { buildCorpus, type Corpus, querySets } from "./corpus.js";
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-const SIZES = (process.env.KU0_BENCH_SYMBOL_SIZES ?? "10000,100000")
+const SIZES = (process.env.KU0_BENCH_SYMBOL_SIZES ?? "10000,100000,1000000")
   .split(",")
   .map((s) => Number(s.trim()))
   .filter((n) => n > 0);
