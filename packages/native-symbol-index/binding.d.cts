@@ -9,13 +9,16 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** Import edges (paths resolved by the TS layer); results are packed strings. */
+/** Import edges over dense u32 file ids (the TS layer interns the resolved paths); ids cross as typed arrays. */
 export declare class NativeImportGraph {
   constructor()
-  updateFileImports(path: string, imports: Array<string>): void
-  removeFile(path: string): void
-  getImports(path: string): PackedStrings
-  getDependents(path: string, transitive: boolean): PackedStrings
+  /** Replaces the outgoing edges of file `id`. */
+  updateFileImports(id: number, imports: Uint32Array): void
+  /** Drops the outgoing edges of file `id`. */
+  removeFile(id: number): void
+  getImports(id: number): Uint32Array
+  /** Direct or transitive (BFS) dependents of file `id`, never `id` itself. */
+  getDependents(id: number, transitive: boolean): Uint32Array
 }
 
 /** The index behind the `SymbolGraph` adapter (paths are resolved by the TS layer). */
@@ -56,12 +59,6 @@ export interface PackedHits {
   text: string
   lens: Uint32Array
   nums: Float64Array
-}
-
-/** Packed strings: `text` is the concatenation, `lens` the UTF-16 length of each piece. */
-export interface PackedStrings {
-  text: string
-  lens: Uint32Array
 }
 
 /** Comparison through root-collation sort keys (the index's tie-break), exposed for parity tests. */

@@ -57,13 +57,6 @@ fn required(x: &Option<String>) -> Result<&str> {
         .ok_or_else(|| invalid("name, kind and file are required"))
 }
 
-/// Packed strings: `text` is the concatenation, `lens` the UTF-16 length of each piece.
-#[napi(object)]
-pub struct PackedStrings {
-    pub text: String,
-    pub lens: Uint32Array,
-}
-
 /// Packed query results: per hit five strings (name, kind, file, container, detail; absent = 0xFFFFFFFF
 /// length) and five numbers (score, line, column, endLine, endColumn).
 #[napi(object)]
@@ -378,20 +371,7 @@ impl SymbolIndex {
 
 // ---- ImportGraph ----
 
-fn pack_strings<'a>(items: impl IntoIterator<Item = &'a str>) -> PackedStrings {
-    let mut text = String::new();
-    let mut lens = Vec::new();
-    for s in items {
-        text.push_str(s);
-        lens.push(utf16_len(s));
-    }
-    PackedStrings {
-        text,
-        lens: Uint32Array::new(lens),
-    }
-}
-
-/// Import edges (paths resolved by the TS layer); results are packed strings.
+/// Import edges over dense u32 file ids (the TS layer interns the resolved paths); ids cross as typed arrays.
 #[napi]
 pub struct NativeImportGraph {
     inner: EngineImports,
@@ -407,24 +387,26 @@ impl NativeImportGraph {
         }
     }
 
+    /// Replaces the outgoing edges of file `id`.
     #[napi(catch_unwind)]
-    pub fn update_file_imports(&mut self, path: String, imports: Vec<String>) {
-        self.inner
-            .update_file_imports(&path, imports.iter().map(String::as_str));
+    pub fn update_file_imports(&mut self, id: u32, imports: Uint32Array) {
+        self.inner.update_ids(id, &imports);
+    }
+
+    /// Drops the outgoing edges of file `id`.
+    #[napi(catch_unwind)]
+    pub fn remove_file(&mut self, id: u32) {
+        self.inner.remove_ids(id);
     }
 
     #[napi(catch_unwind)]
-    pub fn remove_file(&mut self, path: String) {
-        self.inner.remove_file(&path);
+    pub fn get_imports(&self, id: u32) -> Uint32Array {
+        Uint32Array::new(self.inner.imports_of(id).to_vec())
     }
 
+    /// Direct or transitive (BFS) dependents of file `id`, never `id` itself.
     #[napi(catch_unwind)]
-    pub fn get_imports(&self, path: String) -> PackedStrings {
-        pack_strings(self.inner.get_imports(&path))
-    }
-
-    #[napi(catch_unwind)]
-    pub fn get_dependents(&mut self, path: String, transitive: bool) -> PackedStrings {
-        pack_strings(self.inner.get_dependents(&path, transitive))
+    pub fn get_dependents(&mut self, id: u32, transitive: bool) -> Uint32Array {
+        Uint32Array::new(self.inner.dependents_of(id, transitive))
     }
 }

@@ -30,10 +30,69 @@ impl ImportGraph {
         let id = self.paths.len() as u32;
         self.paths.push(path.into());
         self.ids.insert(path.into(), id);
-        self.imports.push(None);
-        self.dependents.push(Vec::new());
-        self.stamp.push(0);
+        self.ensure(id);
         id
+    }
+
+    fn ensure(&mut self, id: u32) {
+        let need = id as usize + 1;
+        if self.imports.len() < need {
+            self.imports.resize(need, None);
+            self.dependents.resize(need, Vec::new());
+            self.stamp.resize(need, 0);
+        }
+    }
+
+    // ---- Id API: callers that intern paths themselves (the TS adapter) use dense u32 file ids. ----
+
+    /// Replaces the outgoing edges of file `id` (duplicates collapse to their first occurrence).
+    pub fn update_ids(&mut self, id: u32, imports: &[u32]) {
+        self.ensure(id);
+        if let Some(&max) = imports.iter().max() {
+            self.ensure(max);
+        }
+        self.remove_id(id);
+        let epoch = self.next_epoch();
+        let mut list = Vec::with_capacity(imports.len());
+        for &t in imports {
+            if self.stamp[t as usize] != epoch {
+                self.stamp[t as usize] = epoch;
+                list.push(t);
+            }
+        }
+        for &t in &list {
+            self.dependents[t as usize].push(id);
+        }
+        self.imports[id as usize] = Some(list);
+    }
+
+    /// Drops the outgoing edges of file `id`.
+    pub fn remove_ids(&mut self, id: u32) {
+        if (id as usize) < self.imports.len() {
+            self.remove_id(id);
+        }
+    }
+
+    pub fn imports_of(&self, id: u32) -> &[u32] {
+        self.imports
+            .get(id as usize)
+            .and_then(|i| i.as_deref())
+            .unwrap_or_default()
+    }
+
+    pub fn dependents_of(&mut self, id: u32, transitive: bool) -> Vec<u32> {
+        if id as usize >= self.dependents.len() {
+            return Vec::new();
+        }
+        if transitive {
+            self.bfs(id)
+        } else {
+            self.dependents[id as usize]
+                .iter()
+                .copied()
+                .filter(|&d| d != id)
+                .collect()
+        }
     }
 
     fn next_epoch(&mut self) -> u32 {
@@ -52,20 +111,8 @@ impl ImportGraph {
         imports: impl IntoIterator<Item = &'a str>,
     ) {
         let id = self.intern(path);
-        self.remove_id(id);
         let targets: Vec<u32> = imports.into_iter().map(|p| self.intern(p)).collect();
-        let epoch = self.next_epoch();
-        let mut list = Vec::with_capacity(targets.len());
-        for t in targets {
-            if self.stamp[t as usize] != epoch {
-                self.stamp[t as usize] = epoch;
-                list.push(t);
-            }
-        }
-        for &t in &list {
-            self.dependents[t as usize].push(id);
-        }
-        self.imports[id as usize] = Some(list);
+        self.update_ids(id, &targets);
     }
 
     /// Drops the file's outgoing edges only.
@@ -103,15 +150,7 @@ impl ImportGraph {
         let Some(&id) = self.ids.get(path) else {
             return Vec::new();
         };
-        let ids = if transitive {
-            self.bfs(id)
-        } else {
-            self.dependents[id as usize]
-                .iter()
-                .copied()
-                .filter(|&d| d != id)
-                .collect()
-        };
+        let ids = self.dependents_of(id, transitive);
         ids.into_iter().map(|d| &*self.paths[d as usize]).collect()
     }
 
