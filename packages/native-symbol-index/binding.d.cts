@@ -29,7 +29,7 @@ export declare class NativeSymbolGraph {
   /** Removes a file; returns whether it was indexed. */
   removeFile(path: string): boolean
   /** The contract query; `limit` has `slice(0, limit)` semantics, `kinds` are already lowercased. */
-  queryPacked(query: string, limit: number, kinds?: Array<string> | undefined | null): PackedHits
+  queryPacked(query: string, limit: number, kinds?: Array<string> | undefined | null, fuzzy?: boolean | undefined | null): PackedHits
   /** `[symbolCount, fileCount]`. */
   stats(): Array<number>
   /** Approximate bytes owned by the native index. */

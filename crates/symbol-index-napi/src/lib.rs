@@ -192,12 +192,14 @@ impl NativeSymbolGraph {
         query: String,
         limit: f64,
         kinds: Option<Vec<String>>,
+        fuzzy: Option<bool>,
     ) -> PackedHits {
         let hits = self.inner.query(
             &query,
             &QueryOptions {
                 limit: limit_from_f64(limit),
                 kinds,
+                fuzzy: fuzzy.unwrap_or(false),
             },
         );
         let mut p = Packer::default();
@@ -337,7 +339,14 @@ impl SymbolIndex {
             ),
             None => (20, None),
         };
-        let hits = self.inner.query(&query, &QueryOptions { limit, kinds });
+        let hits = self.inner.query(
+            &query,
+            &QueryOptions {
+                limit,
+                kinds,
+                fuzzy: false,
+            },
+        );
         hits.into_iter()
             .filter_map(|h| {
                 let v = self.inner.symbol(h.id)?;

@@ -66,6 +66,8 @@ pub struct QueryOptions {
     pub limit: i64,
     /// Lowercased kinds; `None` = no filter.
     pub kinds: Option<Vec<String>>,
+    /// Opt-in fuzzy ranking ([`crate::fuzzy`]) instead of the runtime's.
+    pub fuzzy: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -647,6 +649,9 @@ impl SymbolIndex {
 
     /// The runtime's query: every symbol with a positive score, in contract order, cut at `limit`.
     pub fn query(&mut self, query: &str, options: &QueryOptions) -> Vec<Hit> {
+        if options.fuzzy {
+            return self.query_fuzzy(query, options);
+        }
         let tokens = tokenize(query);
         if tokens.is_empty() || options.limit == 0 {
             return Vec::new();
@@ -705,6 +710,51 @@ impl SymbolIndex {
             candidates.push(Hit { id: sym, score });
         }
         self.touched = touched;
+        let total = candidates.len() as i64;
+        let k = if options.limit < 0 {
+            (total + options.limit).max(0)
+        } else {
+            options.limit.min(total)
+        } as usize;
+        self.top_k(candidates, k)
+    }
+
+    /// Fuzzy mode: one score per distinct normalized name, then the contract's order and `limit` rules.
+    fn query_fuzzy(&mut self, query: &str, options: &QueryOptions) -> Vec<Hit> {
+        let terms = crate::fuzzy::fuzzy_terms(query);
+        if terms.is_empty() || options.limit == 0 {
+            return Vec::new();
+        }
+        let kinds = options.kinds.as_deref();
+        let kind_ok = |sym: usize| match kinds {
+            None => true,
+            Some(k) => {
+                let lower = self.kinds.get(self.kind[sym]).map_or("", |e| &*e.data);
+                k.iter().any(|x| x == lower)
+            }
+        };
+        let mut candidates: Vec<Hit> = Vec::new();
+        for (id, e) in self.norms.iter() {
+            let is_name = self
+                .norm_roles
+                .get(id as usize)
+                .is_none_or(|r| r & (1 << TAG_NAME) != 0);
+            if !is_name {
+                continue;
+            }
+            let score = crate::fuzzy::fuzzy_score(&terms, &e.s);
+            if score == 0 {
+                continue;
+            }
+            for &p in &e.data {
+                if p >> TAG_SHIFT == TAG_NAME && kind_ok((p & SYM_MASK) as usize) {
+                    candidates.push(Hit {
+                        id: p & SYM_MASK,
+                        score,
+                    });
+                }
+            }
+        }
         let total = candidates.len() as i64;
         let k = if options.limit < 0 {
             (total + options.limit).max(0)
@@ -948,7 +998,14 @@ mod tests {
         limit: i64,
         kinds: Option<Vec<String>>,
     ) -> Vec<(String, u32)> {
-        let hits = idx.query(q, &QueryOptions { limit, kinds });
+        let hits = idx.query(
+            q,
+            &QueryOptions {
+                limit,
+                kinds,
+                fuzzy: false,
+            },
+        );
         hits.iter()
             .map(|h| (idx.symbol(h.id).unwrap().name.to_owned(), h.score))
             .collect()

@@ -3,6 +3,7 @@
 //! - [`SymbolIndex`]: interned columnar symbols, roaring n-gram postings, the runtime's exact ranking.
 //! - [`ImportGraph`]: file import edges with reverse-edge BFS over u32 ids.
 
+pub mod fuzzy;
 mod import_graph;
 mod index;
 pub mod normalize;

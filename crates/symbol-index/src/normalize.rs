@@ -9,6 +9,12 @@
 
 /// Appends the normalized form of `value` to `out` (which is cleared first).
 pub fn normalize_into(value: &str, out: &mut String) {
+    normalize_with(value, out, true);
+}
+
+/// `normalize_into`, optionally without the camel-case split (`value.toLowerCase()` then the same
+/// separator rules): the fuzzy mode's query words.
+pub fn normalize_with(value: &str, out: &mut String, camel: bool) {
     out.clear();
     let mut pending_space = false;
     let mut prev_lower_or_digit = false;
@@ -20,7 +26,7 @@ pub fn normalize_into(value: &str, out: &mut String) {
         out.push(c);
     };
     for c in value.chars() {
-        if c.is_ascii_uppercase() && prev_lower_or_digit {
+        if camel && c.is_ascii_uppercase() && prev_lower_or_digit {
             pending_space = true;
         }
         prev_lower_or_digit = c.is_ascii_lowercase() || c.is_ascii_digit();

@@ -128,7 +128,8 @@ export class SymbolGraph {
       return (this.js as JsSymbolGraph).query(text, options);
     }
     const native = this.native as NativeGraph;
-    const run = () => unpackHits(callBinding(() => native.queryPacked(text, opts.limit, opts.kinds ?? null)));
+    const run = () =>
+      unpackHits(callBinding(() => native.queryPacked(text, opts.limit, opts.kinds ?? null, opts.fuzzy)));
     if (this.path === "native") {
       return run();
     }

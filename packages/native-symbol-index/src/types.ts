@@ -29,6 +29,11 @@ export interface SymbolQueryOptions {
   limit?: number;
   /** Kind filter, case-insensitive. */
   kinds?: string[];
+  /**
+   * Opt-in fuzzy ranking of names: camel-hump (`symgr`, `gsg`) and typo (`symblgrph`) matches, stop words
+   * dropped so a whole user prompt works. Not the runtime's ranking; scores are on a different scale.
+   */
+  fuzzy?: boolean;
 }
 
 export interface SymbolQueryResult {

@@ -25,11 +25,13 @@ export interface ResolvedQueryOptions {
   limit: number;
   /** Lowercased kinds, or undefined for no filter. */
   kinds: string[] | undefined;
+  /** Opt-in fuzzy ranking (not the runtime's). */
+  fuzzy: boolean;
 }
 
 export function resolveQueryOptions(options: SymbolQueryOptions | undefined | null): ResolvedQueryOptions {
   if (options === undefined || options === null) {
-    return { limit: DEFAULT_QUERY_LIMIT, kinds: undefined };
+    return { limit: DEFAULT_QUERY_LIMIT, kinds: undefined, fuzzy: false };
   }
   if (typeof options !== "object") {
     throw ku0TypeError("ERR_KU0_INVALID_ARG", "options must be an object");
@@ -55,7 +57,7 @@ export function resolveQueryOptions(options: SymbolQueryOptions | undefined | nu
       return kind.toLowerCase();
     });
   }
-  return { limit, kinds };
+  return { limit, kinds, fuzzy: options.fuzzy === true };
 }
 
 /** Number of results kept out of `total` ordered results, exactly like `results.slice(0, limit)`. */

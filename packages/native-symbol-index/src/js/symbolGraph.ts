@@ -7,6 +7,7 @@ import type {
   SymbolStats,
 } from "../types.js";
 import { checkQuery, flattenSymbols, resolvePath, resolveQueryOptions, sliceCount } from "../validate.js";
+import { fuzzyScore, fuzzyTerms } from "./fuzzy.js";
 
 /** One indexed symbol of the JS fallback; normalized fields are cached (results are unchanged by that). */
 export interface JsEntry {
@@ -126,10 +127,27 @@ export class JsSymbolGraph {
   query(query: string, options?: SymbolQueryOptions): SymbolQueryResult[] {
     const text = checkQuery(query);
     const opts = resolveQueryOptions(options);
-    const tokens = tokenize(text);
-    if (tokens.length === 0) return [];
     const kinds = opts.kinds;
     const results: { entry: JsEntry; score: number }[] = [];
+    if (opts.fuzzy) {
+      const terms = fuzzyTerms(text);
+      if (terms.length === 0) return [];
+      const cache = new Map<string, number>();
+      for (const entries of this.byFile.values()) {
+        for (const entry of entries) {
+          if (kinds && !kinds.includes(entry.kindLower)) continue;
+          let score = cache.get(entry.normName);
+          if (score === undefined) {
+            score = entry.normName ? fuzzyScore(terms, entry.normName) : 0;
+            cache.set(entry.normName, score);
+          }
+          if (score > 0) results.push({ entry, score });
+        }
+      }
+      return this.finish(results, opts.limit);
+    }
+    const tokens = tokenize(text);
+    if (tokens.length === 0) return [];
     for (const entries of this.byFile.values()) {
       for (const entry of entries) {
         if (kinds && !kinds.includes(entry.kindLower)) continue;
@@ -142,8 +160,12 @@ export class JsSymbolGraph {
         if (score > 0) results.push({ entry, score });
       }
     }
+    return this.finish(results, opts.limit);
+  }
+
+  private finish(results: { entry: JsEntry; score: number }[], limit: number): SymbolQueryResult[] {
     results.sort(compareResults);
-    const count = sliceCount(opts.limit, results.length);
+    const count = sliceCount(limit, results.length);
     const out: SymbolQueryResult[] = new Array(count);
     for (let i = 0; i < count; i++) {
       const r = results[i] as { entry: JsEntry; score: number };
