@@ -152,85 +152,171 @@ pub fn fuzzy_terms(query: &str) -> Vec<String> {
     terms
 }
 
-/// Optimal-string-alignment distance over bytes, or `None` when above `max`.
+/// Is the optimal-string-alignment distance of `a` and `b` (bytes) at most `max`?
 fn osa_within(a: &[u8], b: &[u8], max: usize) -> bool {
     if a.len().abs_diff(b.len()) > max {
         return false;
     }
     let n = b.len();
-    let mut prev2 = vec![0usize; n + 1];
-    let mut prev: Vec<usize> = (0..=n).collect();
-    let mut cur = vec![0usize; n + 1];
-    for i in 1..=a.len() {
-        cur[0] = i;
-        let mut row_min = cur[0];
-        for j in 1..=n {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(prev2[j - 2] + 1);
+    let mut stack = [[0u16; 65]; 3];
+    if n >= 65 || a.len() >= u16::MAX as usize {
+        // Long strings: heap rows.
+        let mut prev2 = vec![0usize; n + 1];
+        let mut prev: Vec<usize> = (0..=n).collect();
+        let mut cur = vec![0usize; n + 1];
+        for i in 1..=a.len() {
+            cur[0] = i;
+            let mut row_min = cur[0];
+            for j in 1..=n {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    v = v.min(prev2[j - 2] + 1);
+                }
+                cur[j] = v;
+                row_min = row_min.min(v);
             }
-            cur[j] = v;
+            if row_min > max {
+                return false;
+            }
+            std::mem::swap(&mut prev2, &mut prev);
+            std::mem::swap(&mut prev, &mut cur);
+        }
+        return prev[n] <= max;
+    }
+    let (mut p2, mut p1, mut c) = (0usize, 1usize, 2usize);
+    for (j, slot) in stack[p1].iter_mut().enumerate().take(n + 1) {
+        *slot = j as u16;
+    }
+    for i in 1..=a.len() {
+        stack[c][0] = i as u16;
+        let mut row_min = i as u16;
+        for j in 1..=n {
+            let cost = u16::from(a[i - 1] != b[j - 1]);
+            let mut v = (stack[p1][j] + 1)
+                .min(stack[c][j - 1] + 1)
+                .min(stack[p1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(stack[p2][j - 2] + 1);
+            }
+            stack[c][j] = v;
             row_min = row_min.min(v);
         }
-        if row_min > max {
+        if row_min as usize > max {
             return false;
         }
-        std::mem::swap(&mut prev2, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
+        (p2, p1, c) = (p1, c, p2);
     }
-    prev[n] <= max
+    stack[p1][n] as usize <= max
 }
 
 /// Can `t` be split into pieces that are prefixes of words in increasing order (skips allowed)?
 /// 2 when the first piece is a prefix of the first word, 1 when only later words match, 0 otherwise.
 fn hump(t: &[u8], words: &[&[u8]]) -> u32 {
-    if t.len() > 64 || words.is_empty() || words.len() > 32 {
+    let w = words.len();
+    if t.len() > 64 || w == 0 || w > 32 {
         return 0;
     }
-    // ok[i][j]: t[i..] matches starting at word j or later.
-    let w = words.len();
-    let mut ok = vec![vec![false; w + 1]; t.len() + 1];
-    ok[t.len()].fill(true);
+    // ok[i] bit j: t[i..] matches starting at word j or later.
+    let mut ok = [0u64; 65];
+    ok[t.len()] = (1u64 << (w + 1)) - 1;
     for i in (0..t.len()).rev() {
+        let mut row = 0u64;
         for j in (0..w).rev() {
             let word = words[j];
-            let mut v = ok[i][j + 1];
+            let mut v = row >> (j + 1) & 1 == 1;
             let mut l = 1;
             while !v && l <= word.len() && i + l <= t.len() && t[i + l - 1] == word[l - 1] {
-                v = ok[i + l][j + 1];
+                v = ok[i + l] >> (j + 1) & 1 == 1;
                 l += 1;
             }
-            ok[i][j] = v;
+            if v {
+                row |= 1 << j;
+            }
         }
+        ok[i] = row;
     }
-    if !ok[0][0] {
+    if ok[0] & 1 == 0 {
         return 0;
     }
     let first = words[0];
-    let anchored = (1..=first.len().min(t.len())).any(|l| t[..l] == first[..l] && ok[l][1]);
+    let anchored =
+        (1..=first.len().min(t.len())).any(|l| t[..l] == first[..l] && ok[l] >> 1 & 1 == 1);
     if anchored { 2 } else { 1 }
 }
 
-/// Score of one term against a contract-normalized name.
-pub fn term_score(t: &str, norm_name: &str) -> u32 {
-    let words: Vec<&str> = norm_name.split(' ').filter(|w| !w.is_empty()).collect();
-    let compact: String = words.concat();
+fn char_mask(s: &[u8]) -> u64 {
+    s.iter().fold(0u64, |m, &c| {
+        m | match c {
+            b'a'..=b'z' => 1 << (c - b'a'),
+            b'0'..=b'9' => 1 << (26 + c - b'0'),
+            _ => 1 << 40,
+        }
+    })
+}
+
+/// A query term with its character set (for exact pre-filters).
+pub struct Term {
+    s: String,
+    mask: u64,
+}
+
+impl Term {
+    pub fn new(s: &str) -> Self {
+        Self {
+            s: s.to_owned(),
+            mask: char_mask(s.as_bytes()),
+        }
+    }
+}
+
+/// A normalized name split once for all terms.
+struct Shape<'a> {
+    words: Vec<&'a str>,
+    masks: Vec<u64>,
+    compact: String,
+    compact_mask: u64,
+}
+
+impl<'a> Shape<'a> {
+    fn new(norm_name: &'a str) -> Self {
+        let words: Vec<&str> = norm_name.split(' ').filter(|w| !w.is_empty()).collect();
+        let masks: Vec<u64> = words.iter().map(|w| char_mask(w.as_bytes())).collect();
+        let compact = words.concat();
+        let compact_mask = masks.iter().fold(0, |m, x| m | x);
+        Self {
+            words,
+            masks,
+            compact,
+            compact_mask,
+        }
+    }
+}
+
+/// A distance-`max` edit can add or drop at most `max` distinct characters (exact necessary condition).
+fn masks_close(a: u64, b: u64, max: usize) -> bool {
+    (a & !b).count_ones() as usize <= max && (b & !a).count_ones() as usize <= max
+}
+
+fn term_score_shape(term: &Term, shape: &Shape<'_>) -> u32 {
+    let t = term.s.as_str();
+    let compact = shape.compact.as_str();
     if compact == t {
         return 10;
     }
     if compact.starts_with(t) {
         return 8;
     }
-    if words.contains(&t) {
+    if shape.words.contains(&t) {
         return 7;
     }
     if compact.contains(t) {
         return 5;
     }
     let tb = t.as_bytes();
-    let wb: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
-    if words.len() >= 2 {
+    // Every character of a hump match occurs in the name.
+    if shape.words.len() >= 2 && term.mask & !shape.compact_mask == 0 {
+        let wb: Vec<&[u8]> = shape.words.iter().map(|w| w.as_bytes()).collect();
         match hump(tb, &wb) {
             2 => return 6,
             1 => return 4,
@@ -239,19 +325,46 @@ pub fn term_score(t: &str, norm_name: &str) -> u32 {
     }
     if tb.len() >= 4 {
         let max = if tb.len() >= 7 { 2 } else { 1 };
-        if osa_within(tb, compact.as_bytes(), max) {
+        if masks_close(term.mask, shape.compact_mask, max)
+            && osa_within(tb, compact.as_bytes(), max)
+        {
             return 5;
         }
-        if wb.iter().any(|w| w.len() >= 3 && osa_within(tb, w, max)) {
-            return 3;
+        for (w, &m) in shape.words.iter().zip(&shape.masks) {
+            if w.len() >= 3
+                && w.len().abs_diff(tb.len()) <= max
+                && masks_close(term.mask, m, max)
+                && osa_within(tb, w.as_bytes(), max)
+            {
+                return 3;
+            }
         }
     }
     0
 }
 
+/// Score of one term against a contract-normalized name.
+pub fn term_score(t: &str, norm_name: &str) -> u32 {
+    term_score_shape(&Term::new(t), &Shape::new(norm_name))
+}
+
 /// Fuzzy score of a name for the query terms.
-pub fn fuzzy_score(terms: &[String], norm_name: &str) -> u32 {
-    terms.iter().map(|t| term_score(t, norm_name)).sum()
+pub fn fuzzy_score(terms: &[Term], norm_name: &str) -> u32 {
+    // Exact pre-filter without allocating: every rule needs all of the term's characters in the name,
+    // except typos, which allow at most 2 missing ones.
+    let name_mask = char_mask(norm_name.as_bytes()) & !(1 << 40);
+    if !terms
+        .iter()
+        .any(|t| (t.mask & !name_mask).count_ones() <= 2)
+    {
+        return 0;
+    }
+    let shape = Shape::new(norm_name);
+    terms
+        .iter()
+        .filter(|t| (t.mask & !name_mask).count_ones() <= 2)
+        .map(|t| term_score_shape(t, &shape))
+        .sum()
 }
 
 #[cfg(test)]

@@ -721,7 +721,10 @@ impl SymbolIndex {
 
     /// Fuzzy mode: one score per distinct normalized name, then the contract's order and `limit` rules.
     fn query_fuzzy(&mut self, query: &str, options: &QueryOptions) -> Vec<Hit> {
-        let terms = crate::fuzzy::fuzzy_terms(query);
+        let terms: Vec<crate::fuzzy::Term> = crate::fuzzy::fuzzy_terms(query)
+            .iter()
+            .map(|t| crate::fuzzy::Term::new(t))
+            .collect();
         if terms.is_empty() || options.limit == 0 {
             return Vec::new();
         }

@@ -163,3 +163,42 @@ export function querySets(corpus: Corpus): Record<string, string[]> {
     ),
   };
 }
+
+/** Fuzzy query sets with the name each query is meant to find (for hit@k). */
+export function fuzzySets(corpus: Corpus): Record<string, { q: string; target: string }[]> {
+  const split = (n: string) =>
+    n
+      .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .filter(Boolean);
+  const multi = corpus.names.filter((n) => split(n).length >= 2 && n.length >= 8);
+  const long = corpus.names.filter((n) => n.length >= 8);
+  const pickN = <T>(xs: string[], n: number, f: (name: string, i: number) => T): T[] =>
+    Array.from({ length: n }, (_, i) => f(xs[(i * 7919 + 11) % xs.length] as string, i));
+  return {
+    "camel-hump": pickN(multi, 25, (n) => ({
+      q: split(n)
+        .slice(0, 3)
+        .map((w) => w.slice(0, 2))
+        .join(""),
+      target: n,
+    })),
+    typo: pickN(long, 25, (n, i) => {
+      const at = 2 + (i % (n.length - 4));
+      const q =
+        i % 2
+          ? n.slice(0, at) + n.slice(at + 1)
+          : n.slice(0, at) + n.charAt(at + 1) + n.charAt(at) + n.slice(at + 2);
+      return { q, target: n };
+    }),
+    "whole prompt": pickN(multi, 25, (n, i) => ({
+      q: [
+        `Where is the ${split(n).join(" ")} defined? I want to change how it works.`,
+        `can you fix the bug in ${split(n).join(" ")} please, it throws on startup`,
+        `explain what ${n} does and which files use it`,
+      ][i % 3] as string,
+      target: n,
+    })),
+  };
+}

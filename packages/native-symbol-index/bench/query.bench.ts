@@ -4,7 +4,7 @@ import { defineSuite, type Extra, type SuiteCase } from "@ku0/bench";
 import { ImportGraph } from "../src/importGraph.js";
 import { symbolIndexModule } from "../src/native.js";
 import { SymbolGraph } from "../src/symbolGraph.js";
-import { buildCorpus, type Corpus, querySets } from "./corpus.js";
+import { buildCorpus, type Corpus, fuzzySets, querySets } from "./corpus.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -99,6 +99,33 @@ async function cases(): Promise<SuiteCase[]> {
         iterations: size >= 1_000_000 ? 10 : 50,
         minTimeMs: size >= 1_000_000 ? 0 : size >= 100_000 ? 400 : 200,
         maxIterations: 5000,
+      });
+    }
+    // Opt-in fuzzy mode: latency per query type and hit@10 (does the intended name make the top 10?).
+    for (const [type, items] of Object.entries(fuzzySets(corpus))) {
+      const hit = (g: SymbolGraph, fuzzy: boolean) =>
+        (100 *
+          items.filter(({ q, target }) =>
+            g.query(q, { fuzzy, limit: 10 }).some((r) => r.symbol.name === target),
+          ).length) /
+        items.length;
+      extras.push({
+        name: `fuzzy hit@10 ${type} @${L}`,
+        value: hit(native, true),
+        unit: "%",
+        note: `default (runtime) ranking: ${hit(native, false)}%`,
+      });
+      const big = size >= 1_000_000;
+      out.push({
+        name: `query fuzzy ${type} @${L}`,
+        impls: {
+          native: rotate(items, ({ q }) => native.query(q, { fuzzy: true })),
+          js: rotate(items, ({ q }) => js.query(q, { fuzzy: true })),
+        },
+        iterations: big ? 5 : 25,
+        warmup: big ? 1 : 3,
+        minTimeMs: big ? 0 : 200,
+        maxIterations: 2000,
       });
     }
     // One-file update: re-index one file of ~20 symbols (same content) — replace + insert.
