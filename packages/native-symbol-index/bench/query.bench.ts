@@ -129,7 +129,7 @@ async function cases(): Promise<SuiteCase[]> {
       });
     }
     // One-file update: re-index one file of ~20 symbols (same content) — replace + insert.
-    const files = corpus.files.filter((f, i) => i % 13 === 0);
+    const files = corpus.files.filter((_, i) => i % 13 === 0);
     out.push({
       name: `update one file (~20 symbols) @${L}`,
       impls: {
@@ -154,7 +154,7 @@ async function cases(): Promise<SuiteCase[]> {
   );
   for (const [name, g] of Object.entries(graphs)) {
     const start = performance.now();
-    paths.forEach((p, i) => g.updateFileImports(p, edges[i] as string[]));
+    for (const [i, p] of paths.entries()) g.updateFileImports(p, edges[i] as string[]);
     extras.push({
       name: `import graph 50k files × 4 imports build · ${name}`,
       value: performance.now() - start,
