@@ -796,11 +796,26 @@ impl SymbolIndex {
                 *slot += score;
             }
         }
-        let mut order: Vec<(u32, u32)> = matched_norms
+        // Counting sort by score, descending (scores are small integers).
+        let top = matched_norms
             .iter()
-            .map(|&n| (nscores[n as usize], n))
-            .collect();
-        order.sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
+            .map(|&n| nscores[n as usize])
+            .max()
+            .unwrap_or(0) as usize;
+        let mut starts = vec![0usize; top + 2];
+        for &n in &matched_norms {
+            starts[top - nscores[n as usize] as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut order: Vec<(u32, u32)> = vec![(0, 0); matched_norms.len()];
+        for &n in &matched_norms {
+            let sc = nscores[n as usize];
+            let slot = &mut starts[top - sc as usize];
+            order[*slot] = (sc, n);
+            *slot += 1;
+        }
         // Upper bounds of what a container / detail can add (by the roles each string was used in).
         let role = |n: u32| self.norm_roles.get(n as usize).copied().unwrap_or(0xff);
         let max_c = order
