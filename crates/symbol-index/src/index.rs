@@ -1081,6 +1081,51 @@ mod tests {
     }
 
     #[test]
+    fn memory_does_not_grow_across_reindexing() {
+        let mut idx = SymbolIndex::new().unwrap();
+        let mut sizes = Vec::new();
+        for round in 0..30 {
+            let names: Vec<String> = (0..40)
+                .map(|i| format!("round{round}Symbol{i}Handler"))
+                .collect();
+            let details: Vec<String> = (0..40)
+                .map(|i| format!("function detail{}()", i + round))
+                .collect();
+            let input: Vec<SymbolInput<'_>> = names
+                .iter()
+                .zip(&details)
+                .map(|(n, d)| SymbolInput {
+                    detail: Some(d),
+                    ..sym(n, "Function", Some("Outer"), 1.0)
+                })
+                .collect();
+            idx.update_file("/w/a.ts", input).unwrap();
+            sizes.push((
+                idx.name.len(),
+                idx.norms.capacity(),
+                idx.words.capacity(),
+                idx.raw.capacity(),
+            ));
+        }
+        // Live content is the same size every round, so every id space stays at its first high-water mark
+        // (at most twice the live size while one file is being replaced).
+        let first = sizes[1];
+        for s in &sizes[2..] {
+            assert!(
+                s.0 <= first.0 && s.1 <= first.1 * 2 && s.2 <= first.2 * 2 && s.3 <= first.3 * 2,
+                "{s:?} vs {first:?}"
+            );
+        }
+        assert_eq!(names(&mut idx, "round29", 100, None).len(), 40);
+        assert!(names(&mut idx, "round3", 100, None).is_empty());
+        assert!(idx.remove_file("/w/a.ts"));
+        assert_eq!(idx.norms.iter().count(), 0);
+        assert_eq!(idx.words.iter().count(), 0);
+        assert_eq!(idx.raw.iter().count(), 0);
+        assert!(idx.grams.iter().all(RoaringBitmap::is_empty));
+    }
+
+    #[test]
     fn two_char_tokens_and_collation_order() {
         let mut idx = SymbolIndex::new().unwrap();
         idx.update_file(
