@@ -212,7 +212,7 @@ fn osa_within(a: &[u8], b: &[u8], max: usize) -> bool {
 
 /// Can `t` be split into pieces that are prefixes of words in increasing order (skips allowed)?
 /// 2 when the first piece is a prefix of the first word, 1 when only later words match, 0 otherwise.
-fn hump(t: &[u8], words: &[&[u8]]) -> u32 {
+fn hump(t: &[u8], words: &[&str]) -> u32 {
     let w = words.len();
     if t.len() > 64 || w == 0 || w > 32 {
         return 0;
@@ -223,7 +223,7 @@ fn hump(t: &[u8], words: &[&[u8]]) -> u32 {
     for i in (0..t.len()).rev() {
         let mut row = 0u64;
         for j in (0..w).rev() {
-            let word = words[j];
+            let word = words[j].as_bytes();
             let mut v = row >> (j + 1) & 1 == 1;
             let mut l = 1;
             while !v && l <= word.len() && i + l <= t.len() && t[i + l - 1] == word[l - 1] {
@@ -239,7 +239,7 @@ fn hump(t: &[u8], words: &[&[u8]]) -> u32 {
     if ok[0] & 1 == 0 {
         return 0;
     }
-    let first = words[0];
+    let first = words[0].as_bytes();
     let anchored =
         (1..=first.len().min(t.len())).any(|l| t[..l] == first[..l] && ok[l] >> 1 & 1 == 1);
     if anchored { 2 } else { 1 }
@@ -270,27 +270,74 @@ impl Term {
     }
 }
 
-/// A normalized name split once for all terms.
+const STACK_WORDS: usize = 32;
+const STACK_COMPACT: usize = 256;
+
+/// A normalized name split once for all terms (on the stack for names of up to 32 words / 256 bytes).
 struct Shape<'a> {
-    words: Vec<&'a str>,
-    masks: Vec<u64>,
-    compact: String,
+    words: [&'a str; STACK_WORDS],
+    masks: [u64; STACK_WORDS],
+    n: usize,
+    compact: [u8; STACK_COMPACT],
+    compact_len: usize,
     compact_mask: u64,
 }
 
-impl<'a> Shape<'a> {
-    fn new(norm_name: &'a str) -> Self {
-        let words: Vec<&str> = norm_name.split(' ').filter(|w| !w.is_empty()).collect();
-        let masks: Vec<u64> = words.iter().map(|w| char_mask(w.as_bytes())).collect();
-        let compact = words.concat();
-        let compact_mask = masks.iter().fold(0, |m, x| m | x);
-        Self {
-            words,
-            masks,
-            compact,
-            compact_mask,
+/// Borrowed view of a split name.
+struct View<'s> {
+    words: &'s [&'s str],
+    masks: &'s [u64],
+    compact: &'s str,
+    compact_mask: u64,
+}
+
+/// Calls `f` with the split form of `norm_name`.
+fn with_view<R>(norm_name: &str, f: impl FnOnce(&View<'_>) -> R) -> R {
+    let mut shape = Shape {
+        words: [""; STACK_WORDS],
+        masks: [0; STACK_WORDS],
+        n: 0,
+        compact: [0; STACK_COMPACT],
+        compact_len: 0,
+        compact_mask: 0,
+    };
+    let mut fits = norm_name.len() <= STACK_COMPACT;
+    if fits {
+        for w in norm_name.split(' ').filter(|w| !w.is_empty()) {
+            if shape.n == STACK_WORDS {
+                fits = false;
+                break;
+            }
+            let m = char_mask(w.as_bytes());
+            shape.words[shape.n] = w;
+            shape.masks[shape.n] = m;
+            shape.n += 1;
+            shape.compact[shape.compact_len..shape.compact_len + w.len()]
+                .copy_from_slice(w.as_bytes());
+            shape.compact_len += w.len();
+            shape.compact_mask |= m;
         }
     }
+    if fits {
+        // Normalized names are ASCII, so any byte prefix is valid UTF-8.
+        let compact = std::str::from_utf8(&shape.compact[..shape.compact_len]).unwrap_or_default();
+        return f(&View {
+            words: &shape.words[..shape.n],
+            masks: &shape.masks[..shape.n],
+            compact,
+            compact_mask: shape.compact_mask,
+        });
+    }
+    let words: Vec<&str> = norm_name.split(' ').filter(|w| !w.is_empty()).collect();
+    let masks: Vec<u64> = words.iter().map(|w| char_mask(w.as_bytes())).collect();
+    let compact = words.concat();
+    let compact_mask = masks.iter().fold(0, |m, x| m | x);
+    f(&View {
+        words: &words,
+        masks: &masks,
+        compact: &compact,
+        compact_mask,
+    })
 }
 
 /// A distance-`max` edit can add or drop at most `max` distinct characters (exact necessary condition).
@@ -298,9 +345,9 @@ fn masks_close(a: u64, b: u64, max: usize) -> bool {
     (a & !b).count_ones() as usize <= max && (b & !a).count_ones() as usize <= max
 }
 
-fn term_score_shape(term: &Term, shape: &Shape<'_>) -> u32 {
+fn term_score_shape(term: &Term, shape: &View<'_>) -> u32 {
     let t = term.s.as_str();
-    let compact = shape.compact.as_str();
+    let compact = shape.compact;
     if compact == t {
         return 10;
     }
@@ -316,8 +363,7 @@ fn term_score_shape(term: &Term, shape: &Shape<'_>) -> u32 {
     let tb = t.as_bytes();
     // Every character of a hump match occurs in the name.
     if shape.words.len() >= 2 && term.mask & !shape.compact_mask == 0 {
-        let wb: Vec<&[u8]> = shape.words.iter().map(|w| w.as_bytes()).collect();
-        match hump(tb, &wb) {
+        match hump(tb, shape.words) {
             2 => return 6,
             1 => return 4,
             _ => {}
@@ -330,7 +376,7 @@ fn term_score_shape(term: &Term, shape: &Shape<'_>) -> u32 {
         {
             return 5;
         }
-        for (w, &m) in shape.words.iter().zip(&shape.masks) {
+        for (w, &m) in shape.words.iter().zip(shape.masks) {
             if w.len() >= 3
                 && w.len().abs_diff(tb.len()) <= max
                 && masks_close(term.mask, m, max)
@@ -345,26 +391,36 @@ fn term_score_shape(term: &Term, shape: &Shape<'_>) -> u32 {
 
 /// Score of one term against a contract-normalized name.
 pub fn term_score(t: &str, norm_name: &str) -> u32 {
-    term_score_shape(&Term::new(t), &Shape::new(norm_name))
+    with_view(norm_name, |v| term_score_shape(&Term::new(t), v))
 }
 
 /// Fuzzy score of a name for the query terms.
 pub fn fuzzy_score(terms: &[Term], norm_name: &str) -> u32 {
+    fuzzy_score_masked(terms, norm_name, name_mask(norm_name))
+}
+
+/// The character set of a normalized name (what [`fuzzy_score_masked`] takes).
+pub fn name_mask(norm_name: &str) -> u64 {
+    char_mask(norm_name.as_bytes()) & !(1 << 40)
+}
+
+/// [`fuzzy_score`] with the name's character set precomputed.
+pub fn fuzzy_score_masked(terms: &[Term], norm_name: &str, name_mask: u64) -> u32 {
     // Exact pre-filter without allocating: every rule needs all of the term's characters in the name,
     // except typos, which allow at most 2 missing ones.
-    let name_mask = char_mask(norm_name.as_bytes()) & !(1 << 40);
     if !terms
         .iter()
         .any(|t| (t.mask & !name_mask).count_ones() <= 2)
     {
         return 0;
     }
-    let shape = Shape::new(norm_name);
-    terms
-        .iter()
-        .filter(|t| (t.mask & !name_mask).count_ones() <= 2)
-        .map(|t| term_score_shape(t, &shape))
-        .sum()
+    with_view(norm_name, |v| {
+        terms
+            .iter()
+            .filter(|t| (t.mask & !name_mask).count_ones() <= 2)
+            .map(|t| term_score_shape(t, v))
+            .sum()
+    })
 }
 
 #[cfg(test)]

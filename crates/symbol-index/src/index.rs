@@ -257,6 +257,8 @@ pub struct SymbolIndex {
     norm_scores: Vec<u32>,
     /// Per normalized string: bit `tag` set once it was used in that field (reset when the string is freed).
     norm_roles: Vec<u8>,
+    /// Per normalized string: its character set (fuzzy pre-filter).
+    norm_masks: Vec<u64>,
     scratch: String,
     gram_scratch: Vec<usize>,
     collator: CollatorBorrowed<'static>,
@@ -293,6 +295,7 @@ impl SymbolIndex {
             touched: Vec::new(),
             norm_scores: Vec::new(),
             norm_roles: Vec::new(),
+            norm_masks: Vec::new(),
             scratch: String::new(),
             gram_scratch: Vec::new(),
             collator,
@@ -432,6 +435,10 @@ impl SymbolIndex {
             let (id, created) = self.norms.acquire(&scratch, Vec::new);
             if created {
                 self.link_words(&scratch, id);
+                if self.norm_masks.len() <= id as usize {
+                    self.norm_masks.resize(id as usize + 1, 0);
+                }
+                self.norm_masks[id as usize] = crate::fuzzy::name_mask(&scratch);
             }
             if let Some(e) = self.norms.get_mut(id) {
                 e.data.push(sym | (tag << TAG_SHIFT));
@@ -745,7 +752,12 @@ impl SymbolIndex {
             if !is_name {
                 continue;
             }
-            let score = crate::fuzzy::fuzzy_score(&terms, &e.s);
+            let mask = self
+                .norm_masks
+                .get(id as usize)
+                .copied()
+                .unwrap_or_else(|| crate::fuzzy::name_mask(&e.s));
+            let score = crate::fuzzy::fuzzy_score_masked(&terms, &e.s, mask);
             if score == 0 {
                 continue;
             }
@@ -954,6 +966,9 @@ impl SymbolIndex {
             + self.free.capacity())
             * 4
             + self.pos.capacity() * 32
+            + self.norm_masks.capacity() * 8
+            + self.norm_roles.capacity()
+            + self.norm_scores.capacity() * 4
             + self.seq.capacity() * 8;
         let postings: usize = self.norms.iter().map(|(_, e)| e.data.capacity() * 4).sum();
         let grams: usize = self
