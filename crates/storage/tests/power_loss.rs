@@ -103,11 +103,11 @@ fn power_loss_never_returns_corrupt_records_nor_loses_synced_ones() {
             "iteration {iter}: lost fsynced records ({} < {k1})",
             got.len()
         );
-        for i in 0..got.len() {
+        for (i, w) in written.iter().enumerate().take(got.len()) {
             assert_eq!(got.seqs[i], i as u64 + 1);
             assert_eq!(
                 got.payload(i),
-                written[i].as_slice(),
+                w.as_slice(),
                 "iteration {iter}: record {} differs",
                 i + 1
             );
