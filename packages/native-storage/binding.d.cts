@@ -121,7 +121,7 @@ export interface ReplayResult {
   types: Uint16Array
 }
 
-/** Engine self-check used by the loader: CRC32C check value and a log round trip in a temp dir. */
+/** Loader self-check: returns CRC32C("123456789") computed by the engine (0xE3069283). */
 export declare function selfCheck(): number
 
 /** Checks every record CRC of an event-log directory without opening it for writing. */

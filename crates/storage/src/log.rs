@@ -988,11 +988,13 @@ impl ReplayBatch {
     }
 }
 
+/// Reads records `[off, end)` of one segment into `out`: the raw bytes are read straight into
+/// `out.data` (one copy from the page cache), validated, and the payloads compacted in place.
 #[allow(clippy::too_many_arguments)]
 fn read_range(
     file: &File,
     path: &Path,
-    mut off: u64,
+    off: u64,
     end: u64,
     mut seq: u64,
     start: u64,
@@ -1000,68 +1002,115 @@ fn read_range(
     max_record: u32,
     out: &mut ReplayBatch,
 ) -> Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
     let rollback = (out.data.len(), out.offsets.len(), out.seqs.len());
-    const CHUNK: u64 = 1 << 20;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut buf_off = off;
     let res = (|| {
-        while off < end && out.seqs.len() < limit {
-            let rel = (off - buf_off) as usize;
-            // Ensure the header is buffered.
-            if rel + REC_HEADER > buf.len() {
-                buf_off = off;
-                let want = CHUNK.min(end - off).max(REC_HEADER as u64) as usize;
-                buf.resize(want, 0);
-                let n = util::read_at(file, &mut buf, off).map_err(|e| Error::io(path, e))?;
-                buf.truncate(n);
-                continue_if_short(&buf, path, off, seq)?;
-            }
-            let rel = (off - buf_off) as usize;
-            let total = le_u32(&buf, rel) as usize;
-            if total >= REC_HEADER
-                && total <= REC_HEADER + max_record as usize
-                && rel + total > buf.len()
-            {
-                buf_off = off;
-                buf.resize(total.max(CHUNK.min(end - off) as usize), 0);
-                let n = util::read_at(file, &mut buf, off).map_err(|e| Error::io(path, e))?;
-                buf.truncate(n);
-            }
-            let rel = (off - buf_off) as usize;
-            match parse_record(&buf, rel, Some(seq), max_record) {
-                Parsed::Ok(h) => {
-                    if h.seq >= start {
-                        out.data
-                            .extend_from_slice(&buf[rel + REC_HEADER..rel + h.len]);
-                        let o = u32::try_from(out.data.len()).map_err(|_| {
-                            Error::InvalidArg("replay batch exceeds 4 GiB; use a limit".into())
-                        })?;
-                        out.offsets.push(o);
-                        out.seqs.push(h.seq);
-                        out.timestamps.push(h.ts);
-                        out.types.push(h.typ);
-                    }
-                    off += h.len as u64;
-                    seq += 1;
-                }
-                Parsed::End => {
-                    return Err(Error::Corruption {
-                        path: path.to_path_buf(),
-                        offset: off,
-                        seq: Some(seq),
-                        reason: "zero length inside the committed range".into(),
-                    });
-                }
-                Parsed::Bad(reason) => {
-                    return Err(Error::Corruption {
-                        path: path.to_path_buf(),
-                        offset: off,
-                        seq: Some(seq),
-                        reason,
-                    });
-                }
-            }
+        let mut f = file;
+        f.seek(SeekFrom::Start(off))
+            .map_err(|e| Error::io(path, e))?;
+        let span = end.saturating_sub(off);
+        // Small limits read small chunks; whole replays read large ones.
+        let mut chunk: u64 = if limit < 1024 { 64 * 1024 } else { 16 << 20 };
+        if limit == usize::MAX {
+            out.data.reserve(usize::try_from(span).unwrap_or(0));
         }
+        let mut file_pos = off; // file offset of out.data[r]
+        let mut w = out.data.len(); // end of compacted payloads
+        let mut r = w; // start of unparsed raw bytes
+        let mut remaining = span;
+        let mut at_eof = false;
+        while out.seqs.len() < limit {
+            // Parse every complete record in out.data[r..].
+            loop {
+                if out.seqs.len() >= limit {
+                    break;
+                }
+                let avail = out.data.len() - r;
+                if avail < REC_HEADER {
+                    break;
+                }
+                let total = le_u32(&out.data, r) as usize;
+                if total >= REC_HEADER
+                    && total <= REC_HEADER + max_record as usize
+                    && total > avail
+                    && !at_eof
+                {
+                    chunk = chunk.max(total as u64);
+                    break;
+                }
+                let h = match parse_record(&out.data[r..], 0, Some(seq), max_record) {
+                    Parsed::Ok(h) => h,
+                    Parsed::End => {
+                        return Err(Error::Corruption {
+                            path: path.to_path_buf(),
+                            offset: file_pos,
+                            seq: Some(seq),
+                            reason: "zero length inside the committed range".into(),
+                        });
+                    }
+                    Parsed::Bad(reason) => {
+                        return Err(Error::Corruption {
+                            path: path.to_path_buf(),
+                            offset: file_pos,
+                            seq: Some(seq),
+                            reason,
+                        });
+                    }
+                };
+                if h.seq >= start {
+                    let plen = h.len - REC_HEADER;
+                    out.data.copy_within(r + REC_HEADER..r + h.len, w);
+                    w += plen;
+                    let o = u32::try_from(w).map_err(|_| {
+                        Error::InvalidArg("replay batch exceeds 4 GiB; use a limit".into())
+                    })?;
+                    out.offsets.push(o);
+                    out.seqs.push(h.seq);
+                    out.timestamps.push(h.ts);
+                    out.types.push(h.typ);
+                }
+                r += h.len;
+                file_pos += h.len as u64;
+                seq += 1;
+            }
+            if out.seqs.len() >= limit || (remaining == 0 && out.data.len() == r) {
+                break;
+            }
+            if remaining == 0 {
+                if out.data.len() - r < REC_HEADER {
+                    return Err(Error::Corruption {
+                        path: path.to_path_buf(),
+                        offset: file_pos,
+                        seq: Some(seq),
+                        reason: "segment ends inside a record".into(),
+                    });
+                }
+                at_eof = true;
+                continue;
+            }
+            // Move the partial record down to the write cursor and read the next chunk after it.
+            let tail = out.data.len() - r;
+            out.data.copy_within(r..r + tail, w);
+            out.data.truncate(w + tail);
+            r = w;
+            let want = chunk.min(remaining);
+            let got = f
+                .by_ref()
+                .take(want)
+                .read_to_end(&mut out.data)
+                .map_err(|e| Error::io(path, e))? as u64;
+            if got < want {
+                return Err(Error::Corruption {
+                    path: path.to_path_buf(),
+                    offset: file_pos + tail as u64 + got,
+                    seq: Some(seq),
+                    reason: "segment is shorter than its committed range".into(),
+                });
+            }
+            remaining -= got;
+            chunk = (chunk * 2).min(64 << 20);
+        }
+        out.data.truncate(w);
         Ok(seq)
     })();
     if res.is_err() {
@@ -1072,18 +1121,6 @@ fn read_range(
         out.types.truncate(rollback.2);
     }
     res
-}
-
-fn continue_if_short(buf: &[u8], path: &Path, off: u64, seq: u64) -> Result<()> {
-    if buf.len() < REC_HEADER {
-        return Err(Error::Corruption {
-            path: path.to_path_buf(),
-            offset: off,
-            seq: Some(seq),
-            reason: "segment ends inside a record header".into(),
-        });
-    }
-    Ok(())
 }
 
 fn load_or_rebuild_index(path: &Path, base: u64, max_record: u32) -> Result<SegIndex> {
