@@ -346,6 +346,16 @@ fn encode_index(idx: &SegIndex) -> Vec<u8> {
     out
 }
 
+/// Encodes a sparse index file (exposed for tests and tools).
+#[doc(hidden)]
+pub fn encode_index_file(entries: Vec<(u64, u64)>, last_seq: u64, end: u64) -> Vec<u8> {
+    encode_index(&SegIndex {
+        entries,
+        last_seq,
+        end,
+    })
+}
+
 fn decode_index(b: &[u8]) -> Option<SegIndex> {
     if b.len() < 32 || b[0..8] != IDX_MAGIC {
         return None;
@@ -525,6 +535,13 @@ impl EventLog {
         let Some((base, path)) = segs.pop() else {
             return Err(Error::InvalidArg("no segment".into()));
         };
+        // An index of the last segment is stale by definition (an interrupted roll may have written
+        // it, and the segment grows again now): remove it durably before appending.
+        let stale_idx = dir.join(index_name(base));
+        if stale_idx.exists() {
+            fs::remove_file(&stale_idx).map_err(|e| Error::io(&stale_idx, e))?;
+            util::fsync_dir(&dir)?;
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -1123,6 +1140,19 @@ fn read_range(
     res
 }
 
+/// The data of a sealed segment must end exactly at the index's end offset.
+fn index_end_matches(path: &Path, end: u64) -> bool {
+    let Ok(f) = File::open(path) else {
+        return false;
+    };
+    let mut b = [0u8; 4];
+    match util::read_at(&f, &mut b, end) {
+        Ok(n) if n < 4 => true,
+        Ok(_) => u32::from_le_bytes(b) == 0,
+        Err(_) => false,
+    }
+}
+
 fn load_or_rebuild_index(path: &Path, base: u64, max_record: u32) -> Result<SegIndex> {
     let idx_path = path.with_extension("idx");
     if let Ok(b) = fs::read(&idx_path)
@@ -1131,6 +1161,7 @@ fn load_or_rebuild_index(path: &Path, base: u64, max_record: u32) -> Result<SegI
             .entries
             .first()
             .is_some_and(|e| e.0 == base && e.1 == SEG_HEADER)
+        && index_end_matches(path, idx.end)
     {
         return Ok(idx);
     }

@@ -294,3 +294,23 @@ fn foreign_segment_file_is_reported() {
     let e = EventLog::open(&dir, LogOptions::default()).err().unwrap();
     assert_eq!(e.code(), "ERR_KU0_STORAGE_CORRUPT");
 }
+
+/// Regression (found by the kill -9 suite): an index that no longer describes its segment (here: it
+/// claims the sealed first segment ends after record 1) must be detected and rebuilt, never trusted.
+#[test]
+fn stale_index_of_sealed_segment_is_rebuilt() {
+    let dir = common::tmpdir("stale-idx");
+    {
+        let log = EventLog::open(&dir, opts(Durability::Process, 4096)).unwrap();
+        for i in 1..=100u64 {
+            log.append(TYPE_JSON, &payload(i)).unwrap();
+        }
+        log.close().unwrap();
+    }
+    let end1 = 32 + 40 + payload(1).len() as u64;
+    let idx = ku0_storage::log::encode_index_file(vec![(1, 32)], 1, end1);
+    std::fs::write(dir.join(format!("{:020}.idx", 1)), idx).unwrap();
+    let log = EventLog::open(&dir, opts(Durability::Process, 4096)).unwrap();
+    let all = log.replay(0, None).unwrap();
+    assert_eq!(all.seqs, (1..=100).collect::<Vec<_>>());
+}

@@ -22,10 +22,14 @@ const perMode = Math.max(1, Math.ceil(total / modes.length));
 
 function tsc(cwd: string): Promise<void> {
   return new Promise<void>((res, rej) => {
-    const p = spawn(process.execPath, [join(pkg, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
-      cwd,
-      stdio: "inherit",
-    });
+    const p = spawn(
+      process.execPath,
+      [join(pkg, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
+      {
+        cwd,
+        stdio: "inherit",
+      },
+    );
     p.on("exit", (c) => (c === 0 ? res() : rej(new Error(`tsc exited ${c}`))));
   });
 }
@@ -46,7 +50,9 @@ interface Outcome {
 
 function runChild(backend: string, dir: string, durability: string, killAfter: number): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, backend, dir, durability, "65536"], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(process.execPath, [child, backend, dir, durability, "65536"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let acked = 0;
     let durable = 0;
     let start = -1;
@@ -98,7 +104,9 @@ describe.each(modes)("kill -9 crash suite (%s)", (durability) => {
         expectedNext = 1;
       }
       const childBackend = backendsUsed[iter % backendsUsed.length] as "native" | "js";
-      const verifyBackend = backendsUsed[(iter + 1 + Math.floor(iter / 2)) % backendsUsed.length] as "native" | "js";
+      const verifyBackend = backendsUsed[(iter + 1 + Math.floor(iter / 2)) % backendsUsed.length] as
+        | "native"
+        | "js";
       const out = await runChild(childBackend, dir, durability, 1 + Math.floor(rand() * 60));
       expect(out.start).toBe(expectedNext);
       const log = new EventLog(dir, { backend: verifyBackend, durability, segmentSize: 65536 });
@@ -109,7 +117,8 @@ describe.each(modes)("kill -9 crash suite (%s)", (durability) => {
         const seq = batch.sequenceId(i);
         if (seq !== i + 1) throw new Error(`iteration ${iter}: record ${i} has sequence id ${seq}`);
         const ev = batch.event(i) as unknown as { payload: { i: number }; id: string };
-        if (ev.payload.i !== seq || ev.id !== `e${seq}`) throw new Error(`iteration ${iter}: misaligned record ${seq}`);
+        if (ev.payload.i !== seq || ev.id !== `e${seq}`)
+          throw new Error(`iteration ${iter}: misaligned record ${seq}`);
       }
       const last = n === 0 ? 0 : batch.sequenceId(n - 1);
       if (last < out.acked) losses += out.acked - last;

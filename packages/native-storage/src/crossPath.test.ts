@@ -1,6 +1,9 @@
 // Switching KU0_NATIVE_STORAGE never strands data: what one path writes, the other reads and extends.
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CheckpointStorage } from "./checkpointStorage.js";
+import { crc32c } from "./crc32c.js";
 import { EventLog } from "./eventLog.js";
 import { storageModule } from "./native.js";
 import { checkpoint, cleanup, event, nativeAvailable, rand, tmp } from "./testing/helpers.js";
@@ -34,6 +37,39 @@ run("cross-path event log", () => {
     const d = new EventLog(dir, { ...opts, backend: "js" });
     expect(d.replay(290).map((e) => e.id)).toEqual(Array.from({ length: 31 }, (_, i) => `evt-${290 + i}`));
     d.close();
+  });
+
+  it("an index left by an interrupted native roll never hides records the JS path appends later", () => {
+    // Regression found by the kill -9 suite.
+    const dir = tmp("x-stale-idx");
+    const opts = { segmentSize: 8192, durability: "process" as const };
+    const a = new EventLog(dir, { ...opts, backend: "native" });
+    for (let i = 1; i <= 40; i++) a.append(event(i));
+    a.close();
+    const last = readdirSync(dir)
+      .filter((n) => n.endsWith(".log"))
+      .sort()
+      .pop() as string;
+    const base = Number(last.slice(0, 20));
+    // Index claiming the last segment ends right after its header (what a roll interrupted after
+    // writing the index leaves behind).
+    const idx = Buffer.alloc(16 + 16 + 16);
+    idx.write("KU0LIDX1", 0, "latin1");
+    idx.writeUInt32LE(1, 8);
+    idx.writeBigUInt64LE(BigInt(base), 16);
+    idx.writeBigUInt64LE(32n, 24);
+    idx.writeBigUInt64LE(BigInt(base), 32);
+    idx.writeBigUInt64LE(32n, 40);
+    idx.writeUInt32LE(crc32c(idx, 16), 12);
+    const idxPath = join(dir, last.replace(/\.log$/, ".idx"));
+    writeFileSync(idxPath, idx);
+    const b = new EventLog(dir, { ...opts, backend: "js" });
+    expect(existsSync(idxPath)).toBe(false);
+    for (let i = 41; i <= 120; i++) b.append(event(i));
+    b.close();
+    const c = new EventLog(dir, { ...opts, backend: "native" });
+    expect(c.replay(0).map((e) => e.id)).toEqual(Array.from({ length: 120 }, (_, i) => `evt-${i + 1}`));
+    c.close();
   });
 
   it("randomized differential: the same operations give the same answers on both paths", () => {

@@ -217,6 +217,7 @@ export class JsEventLog {
   private failedMsg: string | undefined;
   private closed = false;
   private syncing = false;
+  private syncingFd: number | undefined;
   private deferredCloseFd: number | undefined;
   private waiters: { target: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private scratch = Buffer.alloc(64 * 1024);
@@ -259,6 +260,12 @@ export class JsEventLog {
         segs.push({ base, path: join(dir, segmentName(base)) });
       }
       const last = segs.pop() as Seg;
+      // The native engine trusts sealed segments' indexes; the last segment's is stale by definition.
+      const staleIdx = last.path.replace(/\.log$/, ".idx");
+      if (fs.existsSync(staleIdx)) {
+        fs.rmSync(staleIdx);
+        fsyncDir(dir);
+      }
       const buf = fs.readFileSync(last.path);
       const scan = scanSegment(buf, last.base, this.maxRecord);
       const fd = fs.openSync(last.path, "r+");
@@ -375,8 +382,10 @@ export class JsEventLog {
     const target = this.written;
     const fd = this.fd;
     const path = this.path;
+    this.syncingFd = fd;
     fs.fdatasync(fd, (err) => {
       this.syncing = false;
+      this.syncingFd = undefined;
       if (this.deferredCloseFd === fd) {
         fs.closeSync(fd);
         this.deferredCloseFd = undefined;
@@ -412,7 +421,8 @@ export class JsEventLog {
     } catch (err) {
       throw this.fail(`creating the next segment failed: ${(err as Error).message}`);
     }
-    if (this.syncing) this.deferredCloseFd = this.fd;
+    // The fd with an fdatasync in flight is closed by that operation's callback.
+    if (this.syncing && this.syncingFd === this.fd) this.deferredCloseFd = this.fd;
     else fs.closeSync(this.fd);
     this.sealed.push({ base: this.base, path: this.path });
     this.fd = fd;
@@ -462,7 +472,7 @@ export class JsEventLog {
       }
     }
     this.closed = true;
-    if (this.syncing) this.deferredCloseFd = this.fd;
+    if (this.syncing && this.syncingFd === this.fd) this.deferredCloseFd = this.fd;
     else fs.closeSync(this.fd);
     this.lock?.release();
     this.lock = undefined;

@@ -34,7 +34,15 @@ for (;;) {
   const seq = log.nextSeq();
   x = (x * 1103515245 + 12345) & 0x7fffffff;
   const pad = "p".repeat(x % 2500);
-  const ev = JSON.stringify({ id: `e${seq}`, sequenceId: seq, eventVersion: 1, nodeId: "n", type: "t", timestamp: "", payload: { i: seq, pad } });
+  const ev = JSON.stringify({
+    id: `e${seq}`,
+    sequenceId: seq,
+    eventVersion: 1,
+    nodeId: "n",
+    type: "t",
+    timestamp: "",
+    payload: { i: seq, pad },
+  });
   const got = log.appendJson(ev);
   if (got !== seq) {
     say(`error seq ${got} != ${seq}\n`);
