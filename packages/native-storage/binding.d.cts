@@ -35,8 +35,14 @@ export declare class NativeEventLog {
   appendJson(json: string): number
   /** Appends raw bytes with a record type (default 2 = bytes); returns its sequence id. */
   append(data: Uint8Array, recordType?: number | undefined | null): number
-  /** Records with sequence id >= `from` (at most `limit`), in bulk. */
-  replay(from: number, limit?: number | undefined | null): ReplayResult
+  /**
+   * Records with sequence id >= `from` (at most `limit`), in bulk and without copying: each
+   * touched segment is memory-mapped and handed to JS as one external Buffer; record i's payload
+   * is `buffers[bufferIndex[i]].subarray(starts[i], ends[i])`. Every record's CRC is checked.
+   */
+  replay(from: number, limit?: number | undefined | null): { buffers: Buffer[]; bufferIndex: Uint32Array; starts: Uint32Array; ends: Uint32Array; seqs: Float64Array; timestamps: Float64Array; types: Uint16Array }
+  /** Copying variant of `replay`: one contiguous buffer of payloads plus an offset table. */
+  replayCopy(from: number, limit?: number | undefined | null): ReplayResult
   /** Removes records with sequence id < `before`; returns how many were removed. */
   prune(before: number): number
   /** Resolves once everything appended before the call is durable. */

@@ -11,7 +11,8 @@ use ku0_storage::{
     LogOptions, SortBy,
 };
 use napi::bindgen_prelude::{
-    AsyncTask, BigInt, Buffer, Float64Array, Uint8Array, Uint16Array, Uint32Array,
+    AsyncTask, BigInt, Buffer, BufferSlice, Float64Array, Object, Uint8Array, Uint16Array,
+    Uint32Array,
 };
 use napi::{Env, Status, Task};
 use napi_derive::napi;
@@ -128,9 +129,54 @@ impl JsEventLog {
         self.log.append(t, &data).map(|s| s as f64).map_err(to_napi)
     }
 
-    /// Records with sequence id >= `from` (at most `limit`), in bulk.
+    /// Records with sequence id >= `from` (at most `limit`), in bulk and without copying: each
+    /// touched segment is memory-mapped and handed to JS as one external Buffer; record i's payload
+    /// is `buffers[bufferIndex[i]].subarray(starts[i], ends[i])`. Every record's CRC is checked.
+    #[napi(
+        catch_unwind,
+        ts_return_type = "{ buffers: Buffer[]; bufferIndex: Uint32Array; starts: Uint32Array; ends: Uint32Array; seqs: Float64Array; timestamps: Float64Array; types: Uint16Array }"
+    )]
+    pub fn replay<'env>(
+        &self,
+        env: &'env Env,
+        from: f64,
+        limit: Option<f64>,
+    ) -> napi::Result<Object<'env>> {
+        let from = seq_arg(from, "fromSequenceId")?;
+        let limit = match limit {
+            Some(l) => Some(usize::try_from(seq_arg(l, "limit")?).unwrap_or(usize::MAX)),
+            None => None,
+        };
+        let b = self.log.replay_mapped(from, limit).map_err(to_napi)?;
+        let mut buffers = Vec::with_capacity(b.maps.len());
+        for m in b.maps {
+            let ptr = m.as_ptr().cast_mut();
+            let len = m.len();
+            // SAFETY: the mapping stays alive (the Arc is the finalize hint) until V8 collects the
+            // Buffer; JS only reads it; each mapping backs exactly one Buffer.
+            let slice = unsafe { BufferSlice::from_external(env, ptr, len, m, |_, m| drop(m)) }?;
+            buffers.push(slice);
+        }
+        let mut obj = Object::new(env)?;
+        obj.set("buffers", buffers)?;
+        obj.set("bufferIndex", Uint32Array::new(b.map_of))?;
+        obj.set("starts", Uint32Array::new(b.starts))?;
+        obj.set("ends", Uint32Array::new(b.ends))?;
+        obj.set(
+            "seqs",
+            Float64Array::new(b.seqs.into_iter().map(|s| s as f64).collect()),
+        )?;
+        obj.set(
+            "timestamps",
+            Float64Array::new(b.timestamps.into_iter().map(|t| t as f64).collect()),
+        )?;
+        obj.set("types", Uint16Array::new(b.types))?;
+        Ok(obj)
+    }
+
+    /// Copying variant of `replay`: one contiguous buffer of payloads plus an offset table.
     #[napi(catch_unwind)]
-    pub fn replay(&self, from: f64, limit: Option<f64>) -> napi::Result<ReplayResult> {
+    pub fn replay_copy(&self, from: f64, limit: Option<f64>) -> napi::Result<ReplayResult> {
         let from = seq_arg(from, "fromSequenceId")?;
         let limit = match limit {
             Some(l) => Some(usize::try_from(seq_arg(l, "limit")?).unwrap_or(usize::MAX)),

@@ -32,6 +32,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         let b = log.replay(1, None)?;
         println!("replay {}: {:?}", b.len(), t.elapsed());
+        let t = Instant::now();
+        let m = log.replay_mapped(1, None)?;
+        println!("replay_mapped {}: {:?}", m.len(), t.elapsed());
     }
     log.close()?;
     let t = Instant::now();

@@ -13,4 +13,4 @@ pub use checkpoint::{
     CheckpointFilter, CheckpointMeta, CheckpointOptions, CheckpointStore, SortBy,
 };
 pub use error::{Error, Result};
-pub use log::{Durability, EventLog, LogOptions, ReplayBatch, VerifyReport};
+pub use log::{Durability, EventLog, LogOptions, MappedBatch, Mapping, ReplayBatch, VerifyReport};

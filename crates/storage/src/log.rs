@@ -843,6 +843,108 @@ impl EventLog {
         flush_res.map(|_| ())
     }
 
+    /// Snapshot of the segments a replay from `from` reads (and the effective start id).
+    #[allow(clippy::type_complexity)]
+    fn plan(
+        &self,
+        from: u64,
+    ) -> Result<Option<(Vec<(u64, PathBuf, u64, Option<Arc<SegIndex>>)>, u64)>> {
+        let sh = &*self.shared;
+        let mut w = lock_poisoned(&sh.writer);
+        let start = from.max(w.floor);
+        if start >= w.next_seq {
+            return Ok(None);
+        }
+        let mut plan: Vec<(u64, PathBuf, u64, Option<Arc<SegIndex>>)> = Vec::new();
+        let first_needed = w
+            .sealed
+            .partition_point(|s| s.base <= start)
+            .saturating_sub(1);
+        let max_record = sh.opts.max_record;
+        for s in w.sealed.iter_mut().skip(first_needed) {
+            if s.index.is_none() {
+                s.index = Some(Arc::new(load_or_rebuild_index(
+                    &s.path, s.base, max_record,
+                )?));
+            }
+            let idx = s.index.clone();
+            let end = idx.as_ref().map(|i| i.end).unwrap_or(0);
+            plan.push((s.base, s.path.clone(), end, idx));
+        }
+        let active_idx = Arc::new(SegIndex {
+            entries: w.index.clone(),
+            last_seq: w.next_seq - 1,
+            end: w.offset,
+        });
+        plan.push((w.base, w.path.clone(), w.offset, Some(active_idx)));
+        Ok(Some((plan, start)))
+    }
+
+    /// Like [`EventLog::replay`] but without copying: each touched segment is memory-mapped (read
+    /// from the page cache) and records are returned as byte ranges into those mappings.
+    pub fn replay_mapped(&self, from: u64, limit: Option<usize>) -> Result<MappedBatch> {
+        let limit = limit.unwrap_or(usize::MAX);
+        let mut out = MappedBatch::default();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let Some((plan, start)) = self.plan(from)? else {
+            return Ok(out);
+        };
+        let max_record = self.shared.opts.max_record;
+        let mut expected: Option<u64> = None;
+        for (base, path, end, idx) in plan {
+            if out.len() >= limit {
+                break;
+            }
+            if let Some(e) = expected
+                && e != base
+            {
+                return Err(Error::Corruption {
+                    path,
+                    offset: 0,
+                    seq: Some(e),
+                    reason: format!("segment starts at sequence id {base}, expected {e}"),
+                });
+            }
+            if idx.as_ref().is_some_and(|i| i.last_seq < start) && base < start {
+                expected = idx.map(|i| i.last_seq + 1);
+                continue;
+            }
+            let (off, seq0) = match &idx {
+                Some(i) if start > base => {
+                    let p = i.entries.partition_point(|e| e.0 <= start);
+                    if p == 0 {
+                        (SEG_HEADER, base)
+                    } else {
+                        (i.entries[p - 1].1, i.entries[p - 1].0)
+                    }
+                }
+                _ => (SEG_HEADER, base),
+            };
+            let map = Arc::new(Mapping::map(&path, end)?);
+            let map_index = out.maps.len() as u32;
+            let next = map_range(
+                &map, &path, off, seq0, start, limit, max_record, map_index, &mut out,
+            )
+            .or_else(|e| {
+                if off != SEG_HEADER {
+                    map_range(
+                        &map, &path, SEG_HEADER, base, start, limit, max_record, map_index,
+                        &mut out,
+                    )
+                } else {
+                    Err(e)
+                }
+            })?;
+            if out.map_of.last().is_some_and(|&m| m == map_index) {
+                out.maps.push(map);
+            }
+            expected = Some(next);
+        }
+        Ok(out)
+    }
+
     /// Returns up to `limit` records with sequence id >= `from` (and >= the prune floor).
     pub fn replay(&self, from: u64, limit: Option<usize>) -> Result<ReplayBatch> {
         let sh = &*self.shared;
@@ -854,36 +956,8 @@ impl EventLog {
         if limit == 0 {
             return Ok(out);
         }
-        // Snapshot the segment list (and resolve the start offset) under the writer lock.
-        let (plan, start) = {
-            let mut w = lock_poisoned(&sh.writer);
-            let start = from.max(w.floor);
-            if start >= w.next_seq {
-                return Ok(out);
-            }
-            let mut plan: Vec<(u64, PathBuf, u64, Option<Arc<SegIndex>>)> = Vec::new();
-            let first_needed = w
-                .sealed
-                .partition_point(|s| s.base <= start)
-                .saturating_sub(1);
-            let max_record = sh.opts.max_record;
-            for s in w.sealed.iter_mut().skip(first_needed) {
-                if s.index.is_none() {
-                    s.index = Some(Arc::new(load_or_rebuild_index(
-                        &s.path, s.base, max_record,
-                    )?));
-                }
-                let idx = s.index.clone();
-                let end = idx.as_ref().map(|i| i.end).unwrap_or(0);
-                plan.push((s.base, s.path.clone(), end, idx));
-            }
-            let active_idx = Arc::new(SegIndex {
-                entries: w.index.clone(),
-                last_seq: w.next_seq - 1,
-                end: w.offset,
-            });
-            plan.push((w.base, w.path.clone(), w.offset, Some(active_idx)));
-            (plan, start)
+        let Some((plan, start)) = self.plan(from)? else {
+            return Ok(out);
         };
         let mut expected: Option<u64> = None;
         for (base, path, end, idx) in plan {
@@ -1003,6 +1077,198 @@ impl ReplayBatch {
         // Called only before any record of the failing segment was kept: nothing to undo beyond
         // what read_range already rolled back.
     }
+}
+
+#[cfg(target_os = "linux")]
+const MAP_FLAGS: libc::c_int = libc::MAP_SHARED | libc::MAP_POPULATE;
+#[cfg(all(unix, not(target_os = "linux")))]
+const MAP_FLAGS: libc::c_int = libc::MAP_SHARED;
+
+/// A read-only view of the first `len` bytes of a segment: an mmap on unix, a heap copy elsewhere.
+pub struct Mapping {
+    ptr: *const u8,
+    len: usize,
+    #[allow(dead_code)]
+    owned: Option<Vec<u8>>,
+}
+
+// SAFETY: the mapping is read-only and never mutated through this handle; it is unmapped once.
+unsafe impl Send for Mapping {}
+// SAFETY: see above; shared references only read.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    fn map(path: &Path, len: u64) -> Result<Mapping> {
+        let len = usize::try_from(len)
+            .map_err(|_| Error::InvalidArg("segment too large to map".into()))?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            let f = File::open(path).map_err(|e| Error::io(path, e))?;
+            let size = f.metadata().map_err(|e| Error::io(path, e))?.len();
+            if (size as usize) < len {
+                return Err(Error::Corruption {
+                    path: path.to_path_buf(),
+                    offset: size,
+                    seq: None,
+                    reason: "segment is shorter than its committed range".into(),
+                });
+            }
+            // SAFETY: mapping a regular file read-only; the pointer is checked for MAP_FAILED and
+            // unmapped exactly once in Drop. Segments are only appended to while mapped (one writer per
+            // directory; recovery truncation never cuts below committed data).
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len.max(1),
+                    libc::PROT_READ,
+                    MAP_FLAGS,
+                    f.as_raw_fd(),
+                    0,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                return Err(Error::io(path, std::io::Error::last_os_error()));
+            }
+            Ok(Mapping {
+                ptr: ptr as *const u8,
+                len,
+                owned: None,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let f = File::open(path).map_err(|e| Error::io(path, e))?;
+            let mut v = vec![0u8; len];
+            let n = util::read_at(&f, &mut v, 0).map_err(|e| Error::io(path, e))?;
+            v.truncate(n);
+            Ok(Mapping {
+                ptr: v.as_ptr(),
+                len: v.len(),
+                owned: Some(v),
+            })
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: ptr/len describe a live mapping (or the owned Vec) for the lifetime of self.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// Pointer to the first byte (for handing the bytes to JS as an external buffer).
+    pub fn as_ptr(&self) -> *const u8 {
+        self.ptr
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if self.owned.is_none() {
+            // SAFETY: ptr/len came from a successful mmap and are unmapped once.
+            unsafe {
+                libc::munmap(self.ptr as *mut libc::c_void, self.len.max(1));
+            }
+        }
+    }
+}
+
+/// Zero-copy replay result: record i's payload is `maps[map_of[i]][starts[i]..ends[i]]`.
+#[derive(Default)]
+pub struct MappedBatch {
+    pub maps: Vec<Arc<Mapping>>,
+    pub map_of: Vec<u32>,
+    pub starts: Vec<u32>,
+    pub ends: Vec<u32>,
+    pub seqs: Vec<u64>,
+    pub timestamps: Vec<i64>,
+    pub types: Vec<u16>,
+}
+
+impl MappedBatch {
+    pub fn len(&self) -> usize {
+        self.seqs.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+    pub fn payload(&self, i: usize) -> &[u8] {
+        &self.maps[self.map_of[i] as usize].as_slice()
+            [self.starts[i] as usize..self.ends[i] as usize]
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn map_range(
+    map: &Mapping,
+    path: &Path,
+    off: u64,
+    mut seq: u64,
+    start: u64,
+    limit: usize,
+    max_record: u32,
+    map_index: u32,
+    out: &mut MappedBatch,
+) -> Result<u64> {
+    let rollback = out.seqs.len();
+    let data = map.as_slice();
+    let mut off = off as usize;
+    let res = (|| {
+        while off < data.len() && out.seqs.len() < limit {
+            match parse_record(data, off, Some(seq), max_record) {
+                Parsed::Ok(h) => {
+                    if h.seq >= start {
+                        let s = u32::try_from(off + REC_HEADER)
+                            .map_err(|_| Error::InvalidArg("segment over 4 GiB".into()))?;
+                        let e = u32::try_from(off + h.len)
+                            .map_err(|_| Error::InvalidArg("segment over 4 GiB".into()))?;
+                        out.map_of.push(map_index);
+                        out.starts.push(s);
+                        out.ends.push(e);
+                        out.seqs.push(h.seq);
+                        out.timestamps.push(h.ts);
+                        out.types.push(h.typ);
+                    }
+                    off += h.len;
+                    seq += 1;
+                }
+                Parsed::End => {
+                    return Err(Error::Corruption {
+                        path: path.to_path_buf(),
+                        offset: off as u64,
+                        seq: Some(seq),
+                        reason: "zero length inside the committed range".into(),
+                    });
+                }
+                Parsed::Bad(reason) => {
+                    return Err(Error::Corruption {
+                        path: path.to_path_buf(),
+                        offset: off as u64,
+                        seq: Some(seq),
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(seq)
+    })();
+    if res.is_err() {
+        out.map_of.truncate(rollback);
+        out.starts.truncate(rollback);
+        out.ends.truncate(rollback);
+        out.seqs.truncate(rollback);
+        out.timestamps.truncate(rollback);
+        out.types.truncate(rollback);
+    }
+    res
 }
 
 /// Reads records `[off, end)` of one segment into `out`: the raw bytes are read straight into

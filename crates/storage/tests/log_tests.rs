@@ -314,3 +314,37 @@ fn stale_index_of_sealed_segment_is_rebuilt() {
     let all = log.replay(0, None).unwrap();
     assert_eq!(all.seqs, (1..=100).collect::<Vec<_>>());
 }
+
+#[test]
+fn mapped_replay_matches_copying_replay() {
+    let dir = common::tmpdir("mapped");
+    let log = EventLog::open(&dir, opts(Durability::Group, 4096)).unwrap();
+    for i in 1..=300u64 {
+        log.append(TYPE_JSON, &payload(i)).unwrap();
+    }
+    log.prune(20).unwrap();
+    for (from, limit) in [
+        (0, None),
+        (1, Some(5)),
+        (57, Some(100)),
+        (299, None),
+        (301, None),
+        (150, Some(0)),
+    ] {
+        let a = log.replay(from, limit).unwrap();
+        let b = log.replay_mapped(from, limit).unwrap();
+        assert_eq!(a.seqs, b.seqs, "from {from} limit {limit:?}");
+        assert_eq!(a.timestamps, b.timestamps);
+        assert_eq!(a.types, b.types);
+        for i in 0..a.len() {
+            assert_eq!(a.payload(i), b.payload(i));
+        }
+    }
+    // Mappings outlive the log and pruned (deleted) segment files.
+    let b = log.replay_mapped(0, None).unwrap();
+    log.prune(1000).unwrap();
+    log.close().unwrap();
+    drop(log);
+    assert_eq!(b.payload(0), payload(20).as_slice());
+    assert_eq!(b.payload(b.len() - 1), payload(300).as_slice());
+}

@@ -35,11 +35,11 @@ function tsc(cwd: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  // The JS child imports the compiled fallback (turbo's test task builds it first); build it here
-  // when the suite runs without `pnpm build`.
+  // The JS child imports the compiled fallback from dist/.
   const loader = join(pkg, "..", "native-loader");
   if (!existsSync(join(loader, "dist", "index.js"))) await tsc(loader);
-  if (!existsSync(join(pkg, "dist", "js", "log.js"))) await tsc(pkg);
+  // Always rebuild this package's dist so the JS child never runs a stale fallback.
+  await tsc(pkg);
 }, 120_000);
 
 interface Outcome {

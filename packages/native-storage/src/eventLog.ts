@@ -42,7 +42,8 @@ export class EventBatch {
     return this.r.types[i] as number;
   }
   bytes(i: number): Uint8Array {
-    return this.r.data.subarray(this.r.offsets[i] as number, this.r.offsets[i + 1] as number);
+    const buf = this.r.buffers[this.r.bufferIndex[i] as number] as Uint8Array;
+    return buf.subarray(this.r.starts[i] as number, this.r.ends[i] as number);
   }
   text(i: number): string {
     return decoder.decode(this.bytes(i));
@@ -50,7 +51,7 @@ export class EventBatch {
   event(i: number): TaskGraphEvent {
     return JSON.parse(this.text(i)) as TaskGraphEvent;
   }
-  /** The raw tables (one buffer + offset table). */
+  /** The raw tables (buffers + per-record buffer index and byte ranges). */
   get raw(): ReplayResult {
     return this.r;
   }

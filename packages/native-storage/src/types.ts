@@ -13,10 +13,16 @@ export interface EventLogOptions {
   preallocate?: boolean;
 }
 
-/** Replayed records in bulk: payload i is `data.subarray(offsets[i], offsets[i + 1])`. */
+/**
+ * Replayed records in bulk, without an object per event: record i's payload is
+ * `buffers[bufferIndex[i]].subarray(starts[i], ends[i])`. The native engine hands out memory-mapped
+ * segments (zero copy); the JS fallback hands out the chunks it read.
+ */
 export interface ReplayResult {
-  data: Uint8Array;
-  offsets: Uint32Array;
+  buffers: Uint8Array[];
+  bufferIndex: Uint32Array;
+  starts: Uint32Array;
+  ends: Uint32Array;
   seqs: Float64Array;
   timestamps: Float64Array;
   types: Uint16Array;

@@ -530,12 +530,13 @@ export class JsEventLog {
   replay(from: number, limit?: number): ReplayResult {
     const max = limit ?? Number.POSITIVE_INFINITY;
     const start = Math.max(from, this.floor);
-    const chunks: Buffer[] = [];
-    const offsets: number[] = [0];
+    const buffers: Buffer[] = [];
+    const bufferIndex: number[] = [];
+    const starts: number[] = [];
+    const ends: number[] = [];
     const seqs: number[] = [];
     const timestamps: number[] = [];
     const types: number[] = [];
-    let dataLen = 0;
     if (max > 0 && start < this.seq) {
       const segs: { base: number; path: string; end?: number }[] = [
         ...this.sealed,
@@ -555,22 +556,23 @@ export class JsEventLog {
           let seq = s.base;
           let buf = Buffer.alloc(0);
           let bufOff = off;
+          let bufId = -1;
+          const load = (len: number): void => {
+            buf = Buffer.allocUnsafe(len);
+            buf = buf.subarray(0, readFully(fd, buf, off));
+            bufOff = off;
+            bufId = -1;
+          };
           while (off < size && seqs.length < max) {
-            let rel = off - bufOff;
-            if (rel + REC_HEADER > buf.length) {
-              const want = Math.max(REC_HEADER, Math.min(1 << 20, size - off));
-              buf = Buffer.allocUnsafe(want);
-              buf = buf.subarray(0, readFully(fd, buf, off));
-              bufOff = off;
-              rel = 0;
+            if (off - bufOff + REC_HEADER > buf.length) {
+              load(Math.max(REC_HEADER, Math.min(4 << 20, size - off)));
               if (buf.length < 4) break;
             }
+            let rel = off - bufOff;
             const total = buf.readUInt32LE(rel);
             if (total === 0 && s.end === undefined) break; // end of a sealed segment's data
             if (total >= REC_HEADER && total <= REC_HEADER + this.maxRecord && rel + total > buf.length) {
-              buf = Buffer.allocUnsafe(Math.max(total, Math.min(1 << 20, size - off)));
-              buf = buf.subarray(0, readFully(fd, buf, off));
-              bufOff = off;
+              load(Math.max(total, Math.min(4 << 20, size - off)));
               rel = 0;
             }
             const p = parseRecord(buf, rel, seq, this.maxRecord);
@@ -582,9 +584,13 @@ export class JsEventLog {
                 p.kind === "bad" ? p.reason : "zero length inside the committed range",
               );
             if (p.h.seq >= start) {
-              chunks.push(buf.subarray(rel + REC_HEADER, rel + p.h.len));
-              dataLen += p.h.len - REC_HEADER;
-              offsets.push(dataLen);
+              if (bufId < 0) {
+                bufId = buffers.length;
+                buffers.push(buf);
+              }
+              bufferIndex.push(bufId);
+              starts.push(rel + REC_HEADER);
+              ends.push(rel + p.h.len);
               seqs.push(p.h.seq);
               timestamps.push(p.h.ts);
               types.push(p.h.type);
@@ -599,8 +605,10 @@ export class JsEventLog {
       }
     }
     return {
-      data: Buffer.concat(chunks, dataLen),
-      offsets: Uint32Array.from(offsets),
+      buffers,
+      bufferIndex: Uint32Array.from(bufferIndex),
+      starts: Uint32Array.from(starts),
+      ends: Uint32Array.from(ends),
       seqs: Float64Array.from(seqs),
       timestamps: Float64Array.from(timestamps),
       types: Uint16Array.from(types),
