@@ -45,8 +45,12 @@ export declare class NativeEventLog {
   replayCopy(from: number, limit?: number | undefined | null): ReplayResult
   /** Removes records with sequence id < `before`; returns how many were removed. */
   prune(before: number): number
-  /** Resolves once everything appended before the call is durable. */
-  flush(): Promise<unknown>
+  /**
+   * Resolves once everything appended before the call is durable. In group mode the promise is
+   * settled by the flusher thread (no libuv worker is held while waiting), so any number of
+   * concurrent flushes share one fdatasync.
+   */
+  flush(): Promise<void>
   flushSync(): void
   close(): void
   nextSeq(): number

@@ -76,19 +76,6 @@ pub struct JsEventLog {
     log: Arc<EventLog>,
 }
 
-pub struct FlushTask(Arc<EventLog>);
-
-impl Task for FlushTask {
-    type Output = ();
-    type JsValue = ();
-    fn compute(&mut self) -> napi::Result<()> {
-        self.0.flush().map_err(to_napi)
-    }
-    fn resolve(&mut self, _env: Env, _output: ()) -> napi::Result<()> {
-        Ok(())
-    }
-}
-
 #[napi]
 impl JsEventLog {
     #[napi(constructor)]
@@ -199,10 +186,17 @@ impl JsEventLog {
         self.log.prune(before).map(|n| n as f64).map_err(to_napi)
     }
 
-    /// Resolves once everything appended before the call is durable.
-    #[napi]
-    pub fn flush(&self) -> AsyncTask<FlushTask> {
-        AsyncTask::new(FlushTask(Arc::clone(&self.log)))
+    /// Resolves once everything appended before the call is durable. In group mode the promise is
+    /// settled by the flusher thread (no libuv worker is held while waiting), so any number of
+    /// concurrent flushes share one fdatasync.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn flush<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
+        let (deferred, promise) = env.create_deferred::<(), fn(Env) -> napi::Result<()>>()?;
+        self.log.flush_notify(Box::new(move |res| match res {
+            Ok(()) => deferred.resolve(|_| Ok(())),
+            Err(e) => deferred.reject(to_napi(e)),
+        }));
+        Ok(promise)
     }
 
     #[napi(catch_unwind)]

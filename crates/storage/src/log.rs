@@ -389,11 +389,15 @@ struct Writer {
     lock: Option<DirLock>,
 }
 
+/// Called once with the outcome of a [`EventLog::flush_notify`] request.
+pub type FlushCallback = Box<dyn FnOnce(Result<()>) + Send>;
+
 struct SyncState {
     written: u64,
     failed: Option<String>,
     closing: bool,
     flusher_waiting: bool,
+    waiters: Vec<(u64, FlushCallback)>,
 }
 
 struct Shared {
@@ -606,6 +610,7 @@ impl EventLog {
                 failed: None,
                 closing: false,
                 flusher_waiting: false,
+                waiters: Vec::new(),
             }),
             cv: Condvar::new(),
             durable: AtomicU64::new(next_seq - 1),
@@ -728,7 +733,44 @@ impl EventLog {
         }
         sh.failed.store(true, Ordering::Release);
         sh.cv.notify_all();
-        Error::Failed(st.failed.clone().unwrap_or(msg))
+        let m = st.failed.clone().unwrap_or(msg);
+        let waiters = std::mem::take(&mut st.waiters);
+        drop(st);
+        for (_, cb) in waiters {
+            cb(Err(Error::Failed(m.clone())));
+        }
+        Error::Failed(m)
+    }
+
+    /// Non-blocking flush: `cb` runs (on the flusher thread, or inline) once everything appended
+    /// before the call is durable, or with the error that prevents it. In `process` and `sync`
+    /// mode it runs inline after [`EventLog::flush`].
+    pub fn flush_notify(&self, cb: FlushCallback) {
+        let sh = &*self.shared;
+        if sh.opts.durability != Durability::Group {
+            cb(self.flush());
+            return;
+        }
+        let mut st = lock_poisoned(&sh.state);
+        if let Some(f) = &st.failed {
+            let e = Error::Failed(f.clone());
+            drop(st);
+            cb(Err(e));
+            return;
+        }
+        let target = st.written;
+        if sh.durable.load(Ordering::Acquire) >= target {
+            drop(st);
+            cb(Ok(()));
+            return;
+        }
+        if st.closing {
+            drop(st);
+            cb(Err(Error::Closed));
+            return;
+        }
+        st.waiters.push((target, cb));
+        sh.cv.notify_all();
     }
 
     /// Seals the active segment and opens the next one. Caller holds the writer lock.
@@ -824,6 +866,14 @@ impl EventLog {
         }
         if let Some(h) = lock_poisoned(&self.flusher).take() {
             let _ = h.join();
+        }
+        let leftover = std::mem::take(&mut lock_poisoned(&sh.state).waiters);
+        for (target, cb) in leftover {
+            if sh.durable.load(Ordering::Acquire) >= target {
+                cb(Ok(()));
+            } else {
+                cb(Err(Error::Closed));
+            }
         }
         let mut w = lock_poisoned(&sh.writer);
         if !w.closed {
@@ -1473,18 +1523,35 @@ fn flusher_loop(sh: &Shared) {
         };
         let res = file.sync_data();
         let mut st = lock_poisoned(&sh.state);
+        let mut done: Vec<(FlushCallback, Result<()>)> = Vec::new();
         match res {
             Ok(()) => {
                 sh.durable.fetch_max(target, Ordering::AcqRel);
+                let durable = sh.durable.load(Ordering::Acquire);
+                let (ready, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut st.waiters)
+                    .into_iter()
+                    .partition(|(t, _)| *t <= durable);
+                st.waiters = rest;
+                done.extend(ready.into_iter().map(|(_, cb)| (cb, Ok(()))));
             }
             Err(e) => {
                 if st.failed.is_none() {
                     st.failed = Some(format!("fdatasync of {} failed: {e}", path.display()));
                 }
                 sh.failed.store(true, Ordering::Release);
+                let m = st.failed.clone().unwrap_or_default();
+                done.extend(
+                    std::mem::take(&mut st.waiters)
+                        .into_iter()
+                        .map(|(_, cb)| (cb, Err(Error::Failed(m.clone())))),
+                );
             }
         }
         sh.cv.notify_all();
+        drop(st);
+        for (cb, r) in done {
+            cb(r);
+        }
     }
 }
 

@@ -348,3 +348,34 @@ fn mapped_replay_matches_copying_replay() {
     assert_eq!(b.payload(0), payload(20).as_slice());
     assert_eq!(b.payload(b.len() - 1), payload(300).as_slice());
 }
+
+#[test]
+fn flush_notify_resolves_from_the_flusher_and_on_failure() {
+    use std::sync::mpsc;
+    let dir = common::tmpdir("notify");
+    let log = EventLog::open(&dir, opts(Durability::Group, 1 << 20)).unwrap();
+    let (tx, rx) = mpsc::channel();
+    for i in 1..=64u64 {
+        log.append(TYPE_JSON, &payload(i)).unwrap();
+        let tx = tx.clone();
+        log.flush_notify(Box::new(move |r| tx.send((i, r.is_ok())).unwrap()));
+    }
+    let mut got: Vec<(u64, bool)> = (0..64)
+        .map(|_| rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap())
+        .collect();
+    got.sort();
+    assert!(got.iter().all(|(_, ok)| *ok));
+    assert!(log.durable_seq() >= 64);
+    // Pending waiters are failed, not left hanging, when the log fails.
+    log.append(TYPE_JSON, b"{}").unwrap();
+    log.inject_failure("boom");
+    let (tx2, rx2) = mpsc::channel();
+    log.flush_notify(Box::new(move |r| {
+        tx2.send(r.err().map(|e| e.code())).unwrap()
+    }));
+    assert_eq!(
+        rx2.recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap(),
+        Some("ERR_KU0_STORAGE_FAILED")
+    );
+}

@@ -266,21 +266,31 @@ function replayCases(): SuiteCase[] {
   ];
 }
 
+// ~0.7 MB states, built once (untimed); save n is state n % 48 under a fresh id and step.
+const STATES = Array.from({ length: 48 }, (_, i) => state(i + 1));
+const stateN = (n: number): Checkpoint => ({
+  ...(STATES[(n - 1) % STATES.length] as Checkpoint),
+  id: `ck-${n}`,
+  currentStep: n,
+  createdAt: 1_700_000_000_000 + n,
+});
+
 function checkpointCases(): SuiteCase[] {
   const save: SuiteCase["impls"] = {};
-  const load: SuiteCase["impls"] = {};
-  const ref = state(1);
+  const loadFull: SuiteCase["impls"] = {};
+  const loadDeep: SuiteCase["impls"] = {};
   for (const b of backends) {
     const s = new CheckpointStorage(dir(`ckpt-${b}`), { backend: b });
     let step = 0;
-    save[b] = () => s.save(state(++step));
-    load[b] = async () => (await s.load("ck-1"))?.messages.length;
+    save[b] = () => s.save(stateN(++step));
+    loadFull[b] = async () => (await s.load("ck-1"))?.messages.length;
+    loadDeep[b] = async () => (await s.load("ck-9"))?.messages.length;
   }
   const plainDir = dir("ckpt-plain");
   mkdirSync(plainDir, { recursive: true });
   let pstep = 0;
   save["node writeFile + fsync + rename"] = () => {
-    const s = state(++pstep);
+    const s = stateN(++pstep);
     const tmp = join(plainDir, `${s.id}.tmp`);
     const fd = openSync(tmp, "w");
     writeSync(fd, JSON.stringify(s));
@@ -291,24 +301,28 @@ function checkpointCases(): SuiteCase[] {
     fsyncSync(d);
     closeSync(d);
   };
-  load["node readFile + JSON.parse"] = () =>
-    (JSON.parse(readFileSync(join(plainDir, "ck-1.json"), "utf8")) as Checkpoint).messages.length;
+  const plainLoad = (id: string) => () =>
+    (JSON.parse(readFileSync(join(plainDir, `${id}.json`), "utf8")) as Checkpoint).messages.length;
+  loadFull["node readFile + JSON.parse"] = plainLoad("ck-1");
+  loadDeep["node readFile + JSON.parse"] = plainLoad("ck-9");
   const db = sqlite("FULL");
   if (db) {
     const up = db.prepare("INSERT OR REPLACE INTO checkpoints (id, data) VALUES (?, ?)");
     const get = db.prepare("SELECT data FROM checkpoints WHERE id = ?").pluck();
     let sstep = 0;
     save["sqlite WAL FULL"] = () => {
-      const s = state(++sstep);
+      const s = stateN(++sstep);
       up.run(s.id, JSON.stringify(s));
     };
-    load["sqlite SELECT + JSON.parse"] = () =>
-      (JSON.parse(get.get("ck-1") as string) as Checkpoint).messages.length;
+    const sqlLoad = (id: string) => () => (JSON.parse(get.get(id) as string) as Checkpoint).messages.length;
+    loadFull["sqlite SELECT + JSON.parse"] = sqlLoad("ck-1");
+    loadDeep["sqlite SELECT + JSON.parse"] = sqlLoad("ck-9");
   }
-  const bytes = Buffer.byteLength(JSON.stringify(ref));
+  const mb = (Buffer.byteLength(JSON.stringify(STATES[0])) / 1e6).toFixed(2);
+  const loadOpts = { warmup: 2, iterations: 30, minTimeMs: 1000, maxIterations: 300 };
   return [
     {
-      name: `checkpoint save, ${(bytes / 1e6).toFixed(2)} MB state (successive steps of one agent, incl. JSON.stringify)`,
+      name: `checkpoint save, ${mb} MB state (successive steps of one agent; JSON.stringify + write + fsync + rename + dir fsync)`,
       impls: save,
       compare: false,
       warmup: 2,
@@ -317,12 +331,14 @@ function checkpointCases(): SuiteCase[] {
       maxIterations: 200,
     },
     {
-      name: `checkpoint load, ${(bytes / 1e6).toFixed(2)} MB state (incl. JSON.parse)`,
-      impls: load,
-      warmup: 2,
-      iterations: 30,
-      minTimeMs: 1000,
-      maxIterations: 300,
+      name: `checkpoint load, ${mb} MB state, full snapshot (incl. JSON.parse)`,
+      impls: loadFull,
+      ...loadOpts,
+    },
+    {
+      name: `checkpoint load, ${mb} MB state, end of an 8-delta chain on native (incl. JSON.parse)`,
+      impls: loadDeep,
+      ...loadOpts,
     },
   ];
 }
@@ -379,7 +395,7 @@ export default defineSuite({
       let fullBytes = 0;
       let rawBytes = 0;
       for (let step = 1; step <= 27; step++) {
-        const s = state(step);
+        const s = stateN(step);
         await ds.save(s);
         await fs2.save(s);
         deltaBytes += ds.storedSize(s.id) as number;
