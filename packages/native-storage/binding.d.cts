@@ -96,6 +96,8 @@ export interface EventLogOptions {
   maxRecordBytes?: number
   /** Zero-fill new segments up front (default true). */
   preallocate?: boolean
+  /** Group mode: microseconds the flusher waits for more appends before each fdatasync (default 200). */
+  groupDelayMicros?: number
 }
 
 export interface NativeCheckpointMeta {

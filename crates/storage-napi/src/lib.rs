@@ -59,6 +59,8 @@ pub struct EventLogOptions {
     pub max_record_bytes: Option<u32>,
     /// Zero-fill new segments up front (default true).
     pub preallocate: Option<bool>,
+    /// Group mode: microseconds the flusher waits for more appends before each fdatasync (default 200).
+    pub group_delay_micros: Option<u32>,
 }
 
 /// Replayed records: `data.subarray(offsets[i], offsets[i + 1])` is record i's payload.
@@ -93,6 +95,9 @@ impl JsEventLog {
             }
             if let Some(p) = opts.preallocate {
                 o.preallocate = p;
+            }
+            if let Some(d) = opts.group_delay_micros {
+                o.group_delay = std::time::Duration::from_micros(u64::from(d));
             }
         }
         let log = EventLog::open(PathBuf::from(dir), o).map_err(to_napi)?;

@@ -56,6 +56,8 @@ pub struct LogOptions {
     pub max_record: u32,
     /// Preallocate (zero-fill) each new segment to `segment_size`.
     pub preallocate: bool,
+    /// Group mode: how long the flusher lets more appends join a batch before its fdatasync.
+    pub group_delay: std::time::Duration,
 }
 
 impl Default for LogOptions {
@@ -65,6 +67,7 @@ impl Default for LogOptions {
             segment_size: 32 * 1024 * 1024,
             max_record: 16 * 1024 * 1024,
             preallocate: true,
+            group_delay: std::time::Duration::from_micros(200),
         }
     }
 }
@@ -1516,6 +1519,10 @@ fn flusher_loop(sh: &Shared) {
                 st = sh.cv.wait(st).unwrap_or_else(|p| p.into_inner());
                 st.flusher_waiting = false;
             }
+        }
+        if !sh.opts.group_delay.is_zero() {
+            // Let concurrent appenders that are about to write join this fdatasync.
+            std::thread::sleep(sh.opts.group_delay);
         }
         let (target, file, path) = {
             let w = lock_poisoned(&sh.writer);
