@@ -205,8 +205,8 @@ function groupCase(): SuiteCase {
     baseline: haveNative ? `native group, ${CONCURRENCY} appenders` : `js group, ${CONCURRENCY} appenders`,
     compare: false,
     warmup: 1,
-    iterations: 8,
-    minTimeMs: 1000,
+    iterations: 15,
+    minTimeMs: 3000,
     unit: { label: "durable events/s", scale: (ms) => (CONCURRENCY * ROUNDS * 1000) / ms },
   };
 }
