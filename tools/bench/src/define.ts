@@ -18,6 +18,8 @@ export interface SuiteCase {
   /** Keep sampling until this much time has been spent (per impl), up to `maxIterations`. */
   minTimeMs?: number;
   maxIterations?: number;
+  /** Stop sampling an impl once this much time was spent, even below `iterations` (default 15 s; ≥ 1 sample). */
+  maxTimeMs?: number;
   /** Converts a per-call time in ms into the case's own unit (e.g. ms per 10k tokens). */
   unit?: { label: string; scale: (ms: number) => number };
 }

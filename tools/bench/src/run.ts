@@ -60,14 +60,22 @@ async function measure(c: SuiteCase, fn: () => unknown): Promise<number[]> {
   const minIterations = c.iterations ?? 20;
   const minTimeMs = c.minTimeMs ?? 300;
   const maxIterations = c.maxIterations ?? 100_000;
+  const maxTimeMs = c.maxTimeMs ?? 15_000;
+  const warmupStart = process.hrtime.bigint();
   for (let i = 0; i < warmup; i++) {
     await c.beforeEach?.();
     await callOnce(fn);
+    // A pathologically slow impl (seconds per call) gets one warm-up call, not `warmup` of them.
+    if (Number(process.hrtime.bigint() - warmupStart) / 1e6 > 1000) break;
   }
   gc?.();
   const samples: number[] = [];
   let spent = 0;
-  while (samples.length < maxIterations && (samples.length < minIterations || spent < minTimeMs)) {
+  while (
+    samples.length < maxIterations &&
+    (samples.length < minIterations || spent < minTimeMs) &&
+    !(samples.length > 0 && spent >= maxTimeMs)
+  ) {
     await c.beforeEach?.();
     const start = process.hrtime.bigint();
     const value = fn();

@@ -1,0 +1,129 @@
+//! Exact tiktoken token counting for the ku0 agent runtime (engine crate, no napi).
+//!
+//! * `cl100k_base` and `o200k_base` use github/rust-gems `bpe-openai`: exact against
+//!   tiktoken and linear in the worst case (no quadratic blow-up on long unsplittable runs).
+//! * `p50k_base` and `r50k_base` use tiktoken-rs (OpenAI's core), which is the reference.
+//!
+//! Every encoding is loaded once per process on first use and shared by all callers.
+//! Text that spells a special token (`<|endoftext|>`) is ordinary text.
+
+mod encoding;
+pub mod truncate;
+
+pub use encoding::{Encoding, UnknownEncoding};
+
+use std::sync::LazyLock;
+
+enum Backend {
+    Bpe(&'static bpe_openai::Tokenizer),
+    Tiktoken(&'static tiktoken_rs::CoreBPE),
+}
+
+static P50K: LazyLock<&'static tiktoken_rs::CoreBPE> =
+    LazyLock::new(tiktoken_rs::p50k_base_singleton);
+static R50K: LazyLock<&'static tiktoken_rs::CoreBPE> =
+    LazyLock::new(tiktoken_rs::r50k_base_singleton);
+
+fn backend(enc: Encoding) -> Backend {
+    match enc {
+        Encoding::Cl100kBase => Backend::Bpe(bpe_openai::cl100k_base()),
+        Encoding::O200kBase => Backend::Bpe(bpe_openai::o200k_base()),
+        Encoding::P50kBase => Backend::Tiktoken(*P50K),
+        Encoding::R50kBase => Backend::Tiktoken(*R50K),
+    }
+}
+
+/// Loads an encoding now (otherwise it loads on first use). Idempotent.
+pub fn preload(enc: Encoding) {
+    match backend(enc) {
+        Backend::Bpe(t) => {
+            let _ = t.count("preload");
+        }
+        Backend::Tiktoken(_) => {}
+    }
+}
+
+/// Number of tokens of `text` in `enc`, without materializing the token vector
+/// (for the bpe-openai encodings).
+pub fn count(text: &str, enc: Encoding) -> usize {
+    if text.is_empty() {
+        return 0;
+    }
+    match backend(enc) {
+        Backend::Bpe(t) => t.count(text),
+        Backend::Tiktoken(t) => t.encode_ordinary(text).len(),
+    }
+}
+
+/// Counts for many texts with one encoding.
+pub fn count_batch<S: AsRef<str>>(texts: &[S], enc: Encoding) -> Vec<usize> {
+    texts.iter().map(|t| count(t.as_ref(), enc)).collect()
+}
+
+/// Token ids of `text` (tiktoken ranks), special-token spellings treated as text.
+pub fn encode(text: &str, enc: Encoding) -> Vec<u32> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    match backend(enc) {
+        Backend::Bpe(t) => t.encode(text),
+        Backend::Tiktoken(t) => t.encode_ordinary(text),
+    }
+}
+
+/// Error for token ids that are not in the encoding's vocabulary.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("token id {0} is not in the vocabulary")]
+pub struct InvalidToken(pub u32);
+
+/// The bytes of a token sequence.
+pub fn decode_bytes(tokens: &[u32], enc: Encoding) -> Result<Vec<u8>, InvalidToken> {
+    match backend(enc) {
+        Backend::Bpe(t) => {
+            let n = t.bpe.num_tokens() as u32;
+            if let Some(bad) = tokens.iter().find(|&&id| id >= n) {
+                return Err(InvalidToken(*bad));
+            }
+            Ok(t.bpe.decode_tokens(tokens))
+        }
+        Backend::Tiktoken(t) => t.decode_bytes(tokens).map_err(|e| InvalidToken(e.token)),
+    }
+}
+
+/// The text of a token sequence; invalid UTF-8 (a character split across the ends) becomes U+FFFD.
+pub fn decode(tokens: &[u32], enc: Encoding) -> Result<String, InvalidToken> {
+    let bytes = decode_bytes(tokens, enc)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_counts() {
+        assert_eq!(count("", Encoding::Cl100kBase), 0);
+        assert_eq!(count("hello world", Encoding::Cl100kBase), 2);
+        assert_eq!(count("hello world", Encoding::O200kBase), 2);
+        assert_eq!(count("hello world", Encoding::P50kBase), 2);
+        assert_eq!(count("hello world", Encoding::R50kBase), 2);
+        // special-token spelling is ordinary text
+        assert_eq!(count("<|endoftext|>", Encoding::Cl100kBase), 7);
+    }
+
+    #[test]
+    fn encode_decode_roundtrip() {
+        for enc in Encoding::ALL {
+            let text = "Hello, 世界! 👋🏽 <|endoftext|> \u{feff}x";
+            let toks = encode(text, enc);
+            assert_eq!(toks.len(), count(text, enc));
+            assert_eq!(decode(&toks, enc).unwrap(), text);
+        }
+        assert!(decode(&[u32::MAX], Encoding::O200kBase).is_err());
+        assert!(decode(&[u32::MAX], Encoding::R50kBase).is_err());
+    }
+}

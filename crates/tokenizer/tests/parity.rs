@@ -1,0 +1,208 @@
+//! Every count is compared against tiktoken-rs (OpenAI's core), the oracle.
+#![allow(clippy::unwrap_used)]
+
+use ku0_tokenizer::{Encoding, count, count_batch, encode};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+fn oracle(enc: Encoding) -> &'static tiktoken_rs::CoreBPE {
+    match enc {
+        Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+        Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+        Encoding::P50kBase => tiktoken_rs::p50k_base_singleton(),
+        Encoding::R50kBase => tiktoken_rs::r50k_base_singleton(),
+    }
+}
+
+/// Code point ranges covering every script family plus the tricky classes.
+const RANGES: &[(u32, u32)] = &[
+    (0x20, 0x7E),       // ASCII printable
+    (0x09, 0x0D),       // tab, newlines, CR
+    (0x30, 0x39),       // digits
+    (0x41, 0x5A),       // A-Z
+    (0x61, 0x7A),       // a-z
+    (0xA0, 0xFF),       // Latin-1 (NBSP, ©, é)
+    (0x100, 0x24F),     // Latin extended
+    (0x300, 0x36F),     // combining marks
+    (0x370, 0x3FF),     // Greek
+    (0x400, 0x4FF),     // Cyrillic
+    (0x590, 0x5FF),     // Hebrew
+    (0x600, 0x6FF),     // Arabic (incl. Arabic-Indic digits)
+    (0x900, 0x97F),     // Devanagari
+    (0xE00, 0xE7F),     // Thai
+    (0x1100, 0x11FF),   // Hangul jamo
+    (0x1E00, 0x1EFF),   // Latin extended additional
+    (0x2000, 0x206F),   // general punctuation, ZWJ, LS/PS, spaces
+    (0x2160, 0x2188),   // Roman numerals (Nl)
+    (0x3000, 0x303F),   // CJK punctuation, ideographic space
+    (0x3040, 0x30FF),   // Hiragana/Katakana
+    (0x4E00, 0x9FFF),   // CJK
+    (0xAC00, 0xD7A3),   // Hangul syllables
+    (0xFE00, 0xFE0F),   // variation selectors
+    (0xFEFF, 0xFEFF),   // BOM / ZWNBSP
+    (0xFF00, 0xFFEF),   // fullwidth forms
+    (0xFFFD, 0xFFFD),   // replacement char (lone surrogates arrive as this)
+    (0x1D400, 0x1D7FF), // math alphanumerics
+    (0x1F300, 0x1FAFF), // emoji
+    (0x1F3FB, 0x1F3FF), // skin tones
+    (0x20000, 0x2A6DF), // CJK ext B
+    (0xE0020, 0xE007F), // tags
+];
+
+const SNIPPETS: &[&str] = &[
+    "'s",
+    "'t",
+    "'re",
+    "'ve",
+    "'m",
+    "'ll",
+    "'d",
+    "'S",
+    "'LL",
+    " ",
+    "  ",
+    "\n",
+    "\r\n",
+    "\n\n",
+    "\t",
+    "    ",
+    "<|endoftext|>",
+    "<|fim_prefix|>",
+    "123456",
+    "1,000.5",
+    "//",
+    "/*",
+    "{\"a\":1}",
+    "👩‍👩‍👧‍👦",
+    "🇺🇸",
+    "é",
+    "e\u{301}",
+    "\u{feff}",
+    "\u{a0}",
+    "\u{3000}",
+    "\u{2028}",
+    "...",
+    "!!!",
+    "HTTPServer",
+    "camelCase",
+    "snake_case",
+    "ALLCAPS",
+    "don't",
+    "l'été",
+];
+
+fn random_char(rng: &mut StdRng) -> char {
+    loop {
+        let (lo, hi) = RANGES[rng.random_range(0..RANGES.len())];
+        if let Some(c) = char::from_u32(rng.random_range(lo..=hi)) {
+            return c;
+        }
+    }
+}
+
+fn random_text(rng: &mut StdRng, max_len: usize) -> String {
+    let len = rng.random_range(0..=max_len);
+    let mut s = String::new();
+    // Each text prefers a couple of ranges so words form, plus random snippets.
+    while s.chars().count() < len {
+        match rng.random_range(0..10) {
+            0..=1 => s.push_str(SNIPPETS[rng.random_range(0..SNIPPETS.len())]),
+            2 => s.push(' '),
+            _ => s.push(random_char(rng)),
+        }
+    }
+    s
+}
+
+fn check(text: &str, enc: Encoding) {
+    let want = oracle(enc).encode_ordinary(text);
+    let got = count(text, enc);
+    assert_eq!(got, want.len(), "{enc} count mismatch on {text:?}");
+    assert_eq!(encode(text, enc), want, "{enc} encode mismatch on {text:?}");
+}
+
+#[test]
+fn random_strings_all_scripts() {
+    let mut rng = StdRng::seed_from_u64(0x006b_7530);
+    for i in 0..3000 {
+        let text = random_text(&mut rng, if i % 50 == 0 { 400 } else { 40 });
+        for enc in Encoding::ALL {
+            check(&text, enc);
+        }
+    }
+}
+
+#[test]
+fn single_code_points_and_pairs() {
+    // Every code point class boundary the split regex cares about, alone and next to others.
+    let mut rng = StdRng::seed_from_u64(7);
+    for _ in 0..4000 {
+        let a = random_char(&mut rng);
+        let b = random_char(&mut rng);
+        let c = SNIPPETS[rng.random_range(0..SNIPPETS.len())];
+        for text in [
+            a.to_string(),
+            format!("{a}{b}"),
+            format!(" {a}{c}{b} "),
+            format!("{c}{a}\n{b}"),
+        ] {
+            for enc in [Encoding::Cl100kBase, Encoding::O200kBase] {
+                check(&text, enc);
+            }
+        }
+    }
+}
+
+#[test]
+fn lone_surrogates_count_as_replacement_char() {
+    // JS strings with lone surrogates reach Rust as U+FFFD (N-API and TextEncoder both replace).
+    let js: Vec<u16> = vec![0x61, 0xD800, 0x62, 0xDC00, 0xD83D];
+    let text = String::from_utf16_lossy(&js);
+    assert_eq!(text, "a\u{fffd}b\u{fffd}\u{fffd}");
+    for enc in Encoding::ALL {
+        check(&text, enc);
+    }
+}
+
+#[test]
+fn long_runs_without_split_points() {
+    let mut rng = StdRng::seed_from_u64(99);
+    let letters: String = (0..20_000)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect();
+    let digits_punct: String = (0..5_000)
+        .map(|i| if i % 2 == 0 { '!' } else { '?' })
+        .collect();
+    let cjk: String = (0..5_000)
+        .map(|_| char::from_u32(rng.random_range(0x4E00..0x9FFF)).unwrap())
+        .collect();
+    let spaces = " ".repeat(10_000) + "x";
+    let base64: String = (0..20_000)
+        .map(|_| {
+            let b = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            char::from(b[rng.random_range(0..b.len())])
+        })
+        .collect();
+    for text in [
+        letters,
+        digits_punct,
+        cjk,
+        spaces,
+        base64,
+        "a".repeat(10_000),
+    ] {
+        for enc in [Encoding::Cl100kBase, Encoding::O200kBase] {
+            assert_eq!(count(&text, enc), oracle(enc).encode_ordinary(&text).len());
+        }
+    }
+}
+
+#[test]
+fn batch_matches_single() {
+    let texts = ["", "hello", "héllo wörld", "中文"];
+    for enc in Encoding::ALL {
+        let b = count_batch(&texts, enc);
+        let s: Vec<usize> = texts.iter().map(|t| count(t, enc)).collect();
+        assert_eq!(b, s);
+    }
+}

@@ -1,0 +1,26 @@
+import { createRequire } from "node:module";
+import { defineNativeModule } from "@ku0/native-loader";
+import type * as Binding from "../binding.cjs";
+
+const require = createRequire(import.meta.url);
+
+export type TokenizerBinding = typeof Binding;
+
+export const VERSION = "0.1.0";
+
+/** The tokenizer's native module: mode from `KU0_NATIVE_TOKENIZER`, kill switch `TOKENIZER_RS_DISABLE_NATIVE`. */
+export const tokenizerModule = defineNativeModule<TokenizerBinding>({
+  module: "tokenizer",
+  envVar: "KU0_NATIVE_TOKENIZER",
+  modes: ["auto", "native", "js", "shadow"],
+  killSwitches: ["TOKENIZER_RS_DISABLE_NATIVE"],
+  pathEnvVar: "KU0_NATIVE_TOKENIZER_PATH",
+  version: VERSION,
+  loadBinding: () => require("../binding.cjs") as TokenizerBinding,
+  selfCheck: (b) => {
+    if (b.countTokens("hello world", "gpt-4") !== 2)
+      throw new Error("self-check: countTokens('hello world') !== 2");
+    if (b.countTokens("<|endoftext|>", "gpt-4o") !== 7)
+      throw new Error("self-check: special-token text must count as ordinary text");
+  },
+});
