@@ -1,0 +1,7 @@
+//! Linux enforcement: namespaces, mounts, rlimits, capabilities, Landlock and seccomp.
+
+pub mod exec;
+pub mod fs_rules;
+pub mod probe;
+pub mod seccomp;
+pub mod sys;
