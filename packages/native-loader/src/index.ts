@@ -1,0 +1,30 @@
+export { deepEqual } from "./equal.js";
+export {
+  convertNativeError,
+  ErrorCodes,
+  Ku0Error,
+  type Ku0ErrorLike,
+  Ku0RangeError,
+  Ku0TypeError,
+  ku0RangeError,
+  ku0TypeError,
+} from "./errors.js";
+export {
+  ALL_MODES,
+  disabledMode,
+  type Env,
+  killSwitchSet,
+  type Mode,
+  modeFromEnv,
+  parseMode,
+} from "./flags.js";
+export {
+  defineNativeModule,
+  NativeModule,
+  type NativeModuleSpec,
+  type NativeStatus,
+  registeredModules,
+  type ShadowDiff,
+  type ShadowListener,
+} from "./module.js";
+export { platformTriple } from "./platform.js";

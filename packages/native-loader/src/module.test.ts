@@ -1,0 +1,240 @@
+import { describe, expect, it } from "vitest";
+import { convertNativeError, Ku0Error, Ku0RangeError, Ku0TypeError } from "./errors.js";
+import type { Env, Mode } from "./flags.js";
+import { defineNativeModule, type ShadowDiff } from "./module.js";
+
+interface FakeBinding {
+  double(x: number): number;
+  fail(): never;
+}
+
+const goodBinding: FakeBinding = {
+  double: (x) => x * 2,
+  fail: () => {
+    throw Object.assign(new Error("ERR_KU0_TOO_BIG_OUT_OF_RANGE: x too big"), { code: "InvalidArg" });
+  },
+};
+
+function makeModule(
+  env: Env,
+  binding: () => FakeBinding = () => goodBinding,
+  modes: readonly Mode[] = ["auto", "native", "js", "shadow"],
+) {
+  let loads = 0;
+  const mod = defineNativeModule<FakeBinding>({
+    module: "fake",
+    envVar: "KU0_NATIVE_FAKE",
+    modes,
+    killSwitches: ["FAKE_RS_DISABLE_NATIVE"],
+    pathEnvVar: "KU0_NATIVE_FAKE_PATH",
+    version: "9.9.9",
+    env,
+    loadBinding: () => {
+      loads += 1;
+      return binding();
+    },
+    selfCheck: (b) => {
+      if (b.double(2) !== 4) throw new Error("double(2) != 4");
+    },
+  });
+  const double = mod.pick(
+    "double",
+    (b, x: number) => b.double(x),
+    (x: number) => x + x,
+  );
+  return { mod, double, loads: () => loads };
+}
+
+describe("mode selection", () => {
+  it("defaults to auto and uses native when the binding loads", () => {
+    const { mod, double } = makeModule({});
+    expect(mod.mode).toBe("auto");
+    expect(double(21)).toBe(42);
+    expect(mod.status()).toMatchObject({ module: "fake", mode: "auto", active: "native", version: "9.9.9" });
+  });
+
+  it("auto falls back to JS with the reason when the binding fails to load", () => {
+    const { mod, double } = makeModule({}, () => {
+      throw new Error("cannot find ku0-fake.linux-x64-gnu.node");
+    });
+    expect(double(21)).toBe(42);
+    const status = mod.status();
+    expect(status.active).toBe("js");
+    expect(status.loadError).toContain("cannot find ku0-fake.linux-x64-gnu.node");
+  });
+
+  it("auto falls back when the binding fails its self-check", () => {
+    const { mod } = makeModule({}, () => ({ ...goodBinding, double: (x: number) => x }));
+    expect(mod.status()).toMatchObject({ active: "js" });
+    expect(mod.status().loadError).toContain("self-check");
+  });
+
+  it("native throws a clear error naming what is missing", () => {
+    const { double } = makeModule({
+      KU0_NATIVE_FAKE: "native",
+      KU0_NATIVE_FAKE_PATH: "/nonexistent/x.node",
+    });
+    expect(() => double(1)).toThrowError(
+      /native backend required.*KU0_NATIVE_FAKE_PATH=\/nonexistent\/x\.node/,
+    );
+    try {
+      double(1);
+    } catch (err) {
+      expect(err).toBeInstanceOf(Ku0Error);
+      expect((err as Ku0Error).code).toBe("ERR_KU0_NATIVE_UNAVAILABLE");
+    }
+  });
+
+  it("js never loads the binding", () => {
+    const { mod, double, loads } = makeModule({ KU0_NATIVE_FAKE: "js" });
+    expect(double(5)).toBe(10);
+    expect(mod.status()).toMatchObject({ mode: "js", active: "js" });
+    expect(mod.native()).toBeNull();
+    expect(loads()).toBe(0);
+  });
+
+  it.each(["1", "true", "YES"])("kill switch value %s means js", (value) => {
+    const { mod, loads } = makeModule({ KU0_NATIVE_FAKE: "native", FAKE_RS_DISABLE_NATIVE: value });
+    expect(mod.mode).toBe("js");
+    expect(mod.status().reason).toContain("FAKE_RS_DISABLE_NATIVE");
+    expect(loads()).toBe(0);
+  });
+
+  it("a kill switch set to 0 is ignored", () => {
+    const { mod } = makeModule({ FAKE_RS_DISABLE_NATIVE: "0" });
+    expect(mod.mode).toBe("auto");
+  });
+
+  it("a kill switch of a module without js mode means off", () => {
+    const { mod } = makeModule({ FAKE_RS_DISABLE_NATIVE: "1" }, () => goodBinding, [
+      "auto",
+      "native",
+      "off",
+    ] as const);
+    expect(mod.mode).toBe("off");
+  });
+
+  it("unknown env values give an error naming the variable and allowed values", () => {
+    const { mod, double } = makeModule({ KU0_NATIVE_FAKE: "turbo" });
+    expect(() => mod.mode).toThrowError(/KU0_NATIVE_FAKE="turbo".*auto, native, js, shadow/);
+    expect(() => double(1)).toThrow(Ku0TypeError);
+    try {
+      double(1);
+    } catch (err) {
+      expect((err as Ku0TypeError).code).toBe("ERR_KU0_INVALID_FLAG");
+    }
+  });
+
+  it("sandbox-style modules reject shadow", () => {
+    const { mod } = makeModule({ KU0_NATIVE_FAKE: "shadow" }, () => goodBinding, [
+      "auto",
+      "native",
+      "off",
+    ] as const);
+    expect(() => mod.mode).toThrowError(/allowed values: auto, native, off/);
+  });
+
+  it("programmatic override wins over env and can be undone", () => {
+    const { mod, double } = makeModule({ KU0_NATIVE_FAKE: "js" });
+    mod.setMode("native");
+    expect(mod.status()).toMatchObject({ mode: "native", active: "native" });
+    expect(double(3)).toBe(6);
+    expect(() => mod.setMode("bogus" as never)).toThrowError(/not a valid mode/);
+    mod.setMode(undefined);
+    expect(mod.mode).toBe("js");
+  });
+
+  it("loads the binding once", () => {
+    const { double, loads } = makeModule({});
+    double(1);
+    double(2);
+    expect(loads()).toBe(1);
+  });
+});
+
+describe("shadow mode", () => {
+  it("returns the JS answer and reports differences", () => {
+    const skewed: FakeBinding = { ...goodBinding, double: (x) => (x === 2 ? 4 : x * 2 + 1) };
+    const { mod, double } = makeModule({ KU0_NATIVE_FAKE: "shadow" }, () => skewed);
+    const diffs: ShadowDiff[] = [];
+    mod.onShadowDiff((d) => diffs.push(d), { sampleRate: 1 });
+    expect(double(2)).toBe(4);
+    expect(double(5)).toBe(10);
+    expect(diffs).toEqual([{ module: "fake", op: "double", args: [5], js: 10, native: 11 }]);
+    expect(mod.status()).toMatchObject({
+      mode: "shadow",
+      active: "js",
+      details: { shadow: { compared: 2, mismatches: 1 } },
+    });
+  });
+
+  it("sample rate 0 never calls native", () => {
+    let calls = 0;
+    const counting: FakeBinding = {
+      ...goodBinding,
+      double: (x) => {
+        calls += 1;
+        return x * 2;
+      },
+    };
+    const { mod, double } = makeModule({ KU0_NATIVE_FAKE: "shadow" }, () => counting);
+    mod.onShadowDiff(() => {}, { sampleRate: 0 });
+    mod.status(); // loads the binding; its self-check calls double once
+    const before = calls;
+    for (let i = 0; i < 50; i++) double(i);
+    expect(calls).toBe(before);
+    expect(() => mod.setShadowSampleRate(2)).toThrowError(/sampleRate/);
+  });
+
+  it("a native throw is reported, the JS answer still returned", () => {
+    const throwing: FakeBinding = {
+      ...goodBinding,
+      double: (x) => {
+        if (x === 7) throw new Error("boom");
+        return x * 2;
+      },
+    };
+    const { mod, double } = makeModule({ KU0_NATIVE_FAKE: "shadow" }, () => throwing);
+    const diffs: ShadowDiff[] = [];
+    mod.onShadowDiff((d) => diffs.push(d));
+    expect(double(7)).toBe(14);
+    expect(diffs[0]).toMatchObject({ op: "double", js: 14, nativeError: "boom" });
+  });
+
+  it("pickAsync compares async results", async () => {
+    const { mod } = makeModule({ KU0_NATIVE_FAKE: "shadow" });
+    const diffs: ShadowDiff[] = [];
+    mod.onShadowDiff((d) => diffs.push(d));
+    const op = mod.pickAsync(
+      "later",
+      async (b, x: number) => b.double(x) + 1,
+      async (x: number) => x * 2,
+    );
+    await expect(op(4)).resolves.toBe(8);
+    expect(diffs).toEqual([{ module: "fake", op: "later", args: [4], js: 8, native: 9 }]);
+  });
+});
+
+describe("native errors", () => {
+  it("are converted in one place with a stable code", () => {
+    const { mod } = makeModule({});
+    expect(() => mod.callNative((b) => b.fail())).toThrow(Ku0RangeError);
+    try {
+      mod.callNative((b) => b.fail());
+    } catch (err) {
+      expect((err as Ku0RangeError).code).toBe("ERR_KU0_TOO_BIG_OUT_OF_RANGE");
+      expect((err as Error).message).toBe("x too big");
+    }
+  });
+
+  it("map napi statuses and panics", () => {
+    const invalid = convertNativeError(
+      Object.assign(new Error("ERR_KU0_INVALID_ARG: bad"), { code: "InvalidArg" }),
+    );
+    expect(invalid).toBeInstanceOf(Ku0TypeError);
+    const panic = convertNativeError(new Error("panicked at src/lib.rs:3:5: index out of bounds"));
+    expect((panic as Ku0Error).code).toBe("ERR_KU0_NATIVE_PANIC");
+    const other = convertNativeError(new Error("disk on fire"));
+    expect((other as Ku0Error).code).toBe("ERR_KU0_NATIVE_FAILURE");
+  });
+});

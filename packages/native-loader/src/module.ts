@@ -1,0 +1,389 @@
+import { createRequire } from "node:module";
+import { deepEqual } from "./equal.js";
+import { convertNativeError, ErrorCodes, Ku0Error, Ku0TypeError } from "./errors.js";
+import { type Env, type Mode, modeFromEnv, parseMode } from "./flags.js";
+
+const requireFromHere = createRequire(import.meta.url);
+
+export interface NativeModuleSpec<B> {
+  /** Short module name, e.g. `tokenizer`. */
+  module: string;
+  /** Environment variable holding the mode, e.g. `KU0_NATIVE_TOKENIZER`. */
+  envVar: string;
+  /** Modes this module accepts (sandbox: auto, native, off). */
+  modes: readonly Mode[];
+  /** The runtime's existing kill switches; any of them set to 1/true/yes means "never native". */
+  killSwitches?: readonly string[];
+  /** Environment variable naming an explicit `.node` file to load instead of the packaged one. */
+  pathEnvVar: string;
+  /** Package version reported by `status()`. */
+  version: string;
+  /** Loads the packaged binding (usually `require("../binding.cjs")`, the napi-rs generated loader). */
+  loadBinding: () => B;
+  /** Throws when the binding does not behave; a binding that fails it is never used. */
+  selfCheck: (binding: B) => void;
+  /** Environment to read; defaults to `process.env`. */
+  env?: Env;
+}
+
+export interface NativeStatus {
+  module: string;
+  mode: Mode;
+  active: "native" | "js";
+  version: string;
+  /** Why the binding could not be used (load failure or failed self-check). */
+  loadError?: string;
+  /** Where the mode came from (env var, kill switch, programmatic override). */
+  reason: string;
+  /** Module-specific facts (e.g. the sandbox's kernel guarantees) and shadow counters. */
+  details?: Record<string, unknown>;
+}
+
+export interface ShadowDiff {
+  module: string;
+  op: string;
+  args: unknown[];
+  js: unknown;
+  native?: unknown;
+  jsError?: string;
+  nativeError?: string;
+}
+
+export type ShadowListener = (diff: ShadowDiff) => void;
+
+type Route = "native" | "js" | "shadow";
+
+interface LoadResult<B> {
+  binding?: B;
+  error?: string;
+  source?: string;
+}
+
+export class NativeModule<B> {
+  readonly module: string;
+  readonly version: string;
+  private readonly spec: NativeModuleSpec<B>;
+  private override: Mode | undefined;
+  private envMode: { mode: Mode; reason: string } | undefined;
+  private envError: Error | undefined;
+  private loaded: LoadResult<B> | undefined;
+  private readonly listeners = new Set<ShadowListener>();
+  private sampleRate = 1;
+  private details: Record<string, unknown> = {};
+  private shadowCompared = 0;
+  private shadowMismatches = 0;
+
+  constructor(spec: NativeModuleSpec<B>) {
+    this.spec = spec;
+    this.module = spec.module;
+    this.version = spec.version;
+    this.readEnv();
+  }
+
+  private get env(): Env {
+    return this.spec.env ?? process.env;
+  }
+
+  private readEnv(): void {
+    try {
+      this.envMode = modeFromEnv(this.env, this.spec.envVar, this.spec.modes, this.spec.killSwitches ?? []);
+      this.envError = undefined;
+    } catch (err) {
+      this.envMode = undefined;
+      this.envError = err as Error;
+    }
+  }
+
+  /** The configured mode (programmatic override first, then the environment). Throws on an invalid env value. */
+  get mode(): Mode {
+    if (this.override) return this.override;
+    if (this.envError) throw this.envError;
+    return this.envMode?.mode ?? "auto";
+  }
+
+  private get reason(): string {
+    if (this.override) return `set programmatically to ${this.override}`;
+    return this.envMode?.reason ?? "default auto";
+  }
+
+  /** Switch the mode at run time; `undefined` returns to what the environment says. */
+  setMode(mode: Mode | undefined): void {
+    if (mode === undefined) {
+      this.override = undefined;
+      return;
+    }
+    const parsed = parseMode(String(mode), this.spec.modes, `${this.module} mode`);
+    if (parsed === undefined) {
+      throw new Ku0TypeError(
+        ErrorCodes.invalidFlag,
+        `mode must be one of ${this.spec.modes.join(", ")}; got ${JSON.stringify(mode)}`,
+      );
+    }
+    this.override = parsed;
+  }
+
+  /** Re-read the environment and forget a cached load result (for tests and for operators after a fix). */
+  reset(): void {
+    this.override = undefined;
+    this.loaded = undefined;
+    this.shadowCompared = 0;
+    this.shadowMismatches = 0;
+    this.readEnv();
+  }
+
+  private load(): LoadResult<B> {
+    if (this.loaded) return this.loaded;
+    const explicit = this.env[this.spec.pathEnvVar];
+    const source = explicit ? `${this.spec.pathEnvVar}=${explicit}` : "packaged binding";
+    let binding: B;
+    try {
+      binding = explicit ? (requireFromHere(explicit) as B) : this.spec.loadBinding();
+    } catch (err) {
+      this.loaded = { error: `failed to load ${source}: ${(err as Error).message ?? String(err)}`, source };
+      return this.loaded;
+    }
+    try {
+      this.spec.selfCheck(binding);
+    } catch (err) {
+      this.loaded = {
+        error: `${source} failed its self-check: ${(err as Error).message ?? String(err)}`,
+        source,
+      };
+      return this.loaded;
+    }
+    this.loaded = { binding, source };
+    return this.loaded;
+  }
+
+  private unavailable(mode: Mode): Ku0Error {
+    const { error } = this.load();
+    return new Ku0Error(
+      ErrorCodes.nativeUnavailable,
+      `${this.module}: native backend required (mode ${mode}, ${this.reason}) but unavailable: ${error ?? "not loaded"}`,
+    );
+  }
+
+  private route(): Route {
+    const mode = this.mode;
+    switch (mode) {
+      case "js":
+      case "off":
+        return "js";
+      case "native":
+        if (!this.load().binding) throw this.unavailable(mode);
+        return "native";
+      case "shadow":
+        return "shadow";
+      default:
+        return this.load().binding ? "native" : "js";
+    }
+  }
+
+  /** Which backend answers calls right now. */
+  active(): "native" | "js" {
+    return this.route() === "native" ? "native" : "js";
+  }
+
+  status(): NativeStatus {
+    const mode = this.mode;
+    const status: NativeStatus = {
+      module: this.module,
+      mode,
+      active: "js",
+      version: this.version,
+      reason: this.reason,
+    };
+    if (mode !== "js" && mode !== "off") {
+      const { binding, error, source } = this.load();
+      if (binding && mode !== "shadow") status.active = "native";
+      if (error) status.loadError = error;
+      if (source) status.details = { ...status.details, bindingSource: source };
+    }
+    const details: Record<string, unknown> = { ...status.details, ...this.details };
+    if (mode === "shadow")
+      details.shadow = { compared: this.shadowCompared, mismatches: this.shadowMismatches };
+    if (Object.keys(details).length > 0) status.details = details;
+    return status;
+  }
+
+  /** Merge module-specific facts into `status().details`. */
+  setDetails(details: Record<string, unknown>): void {
+    this.details = { ...this.details, ...details };
+  }
+
+  /** The binding when calls go to native, else null. Throws in `native` mode when it cannot load. */
+  native(): B | null {
+    return this.route() === "native" ? (this.load().binding ?? null) : null;
+  }
+
+  /** The binding whatever the mode (never in js/off), or a thrown ERR_KU0_NATIVE_UNAVAILABLE. */
+  requireNative(): B {
+    const mode = this.mode;
+    if (mode === "js" || mode === "off") {
+      throw new Ku0Error(
+        ErrorCodes.nativeUnavailable,
+        `${this.module}: native backend disabled (${this.reason})`,
+      );
+    }
+    const { binding } = this.load();
+    if (!binding) throw this.unavailable(mode);
+    return binding;
+  }
+
+  /** Run `fn` with the binding, converting native errors (and caught panics) into typed JS errors. */
+  callNative<R>(fn: (binding: B) => R): R {
+    const binding = this.requireNative();
+    try {
+      const result = fn(binding);
+      if (result instanceof Promise)
+        return result.catch((err) => Promise.reject(convertNativeError(err))) as R;
+      return result;
+    } catch (err) {
+      throw convertNativeError(err);
+    }
+  }
+
+  /** Register a shadow-mode listener; `sampleRate` (0..1) applies to the whole module. Returns an unsubscribe. */
+  onShadowDiff(listener: ShadowListener, options?: { sampleRate?: number }): () => void {
+    if (options?.sampleRate !== undefined) this.setShadowSampleRate(options.sampleRate);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  setShadowSampleRate(rate: number): void {
+    if (typeof rate !== "number" || !(rate >= 0 && rate <= 1)) {
+      throw new Ku0TypeError(
+        ErrorCodes.invalidArg,
+        `sampleRate must be a number in [0, 1]; got ${String(rate)}`,
+      );
+    }
+    this.sampleRate = rate;
+  }
+
+  /** True when this call should also run natively for comparison (shadow mode, binding loaded, sampled). */
+  shadowSample(): boolean {
+    if (this.mode !== "shadow") return false;
+    if (!this.load().binding) return false;
+    return this.sampleRate >= 1 || Math.random() < this.sampleRate;
+  }
+
+  /** Record one shadow comparison; listeners are told only about mismatches. */
+  reportDiff(diff: Omit<ShadowDiff, "module">, matched = false): void {
+    this.shadowCompared += 1;
+    if (matched) return;
+    this.shadowMismatches += 1;
+    const full: ShadowDiff = { module: this.module, ...diff };
+    for (const listener of this.listeners) {
+      try {
+        listener(full);
+      } catch {
+        // A faulty listener must never change what the caller gets.
+      }
+    }
+  }
+
+  /**
+   * A function that dispatches each call by the current mode: native, JS, or shadow (JS answers, native is
+   * compared on a sample and differences go to the listeners).
+   */
+  pick<A extends unknown[], R>(
+    op: string,
+    nativeFn: (binding: B, ...args: A) => R,
+    jsFn: (...args: A) => R,
+    options?: { equal?: (js: R, native: R) => boolean },
+  ): (...args: A) => R {
+    const equal = options?.equal ?? deepEqual;
+    return (...args: A): R => {
+      const route = this.route();
+      if (route === "native") return this.callNative((b) => nativeFn(b, ...args));
+      if (route === "js") return jsFn(...args);
+      let jsResult: R;
+      try {
+        jsResult = jsFn(...args);
+      } catch (jsErr) {
+        if (this.shadowSample())
+          this.compareAfterJsError(op, args, jsErr, () => nativeFn(this.requireNative(), ...args));
+        throw jsErr;
+      }
+      if (this.shadowSample()) {
+        try {
+          const nativeResult = this.callNative((b) => nativeFn(b, ...args));
+          this.reportDiff({ op, args, js: jsResult, native: nativeResult }, equal(jsResult, nativeResult));
+        } catch (nativeErr) {
+          this.reportDiff({ op, args, js: jsResult, nativeError: String((nativeErr as Error).message) });
+        }
+      }
+      return jsResult;
+    };
+  }
+
+  private compareAfterJsError(op: string, args: unknown[], jsErr: unknown, native: () => unknown): void {
+    try {
+      const nativeResult = native();
+      this.reportDiff({
+        op,
+        args,
+        js: undefined,
+        jsError: String((jsErr as Error).message),
+        native: nativeResult,
+      });
+    } catch {
+      this.reportDiff({ op, args, js: undefined }, true);
+    }
+  }
+
+  /** `pick` for async operations. */
+  pickAsync<A extends unknown[], R>(
+    op: string,
+    nativeFn: (binding: B, ...args: A) => Promise<R>,
+    jsFn: (...args: A) => Promise<R>,
+    options?: { equal?: (js: R, native: R) => boolean },
+  ): (...args: A) => Promise<R> {
+    const equal = options?.equal ?? deepEqual;
+    return async (...args: A): Promise<R> => {
+      const route = this.route();
+      if (route === "native") return this.callNative((b) => nativeFn(b, ...args));
+      if (route === "js") return jsFn(...args);
+      const sampled = this.shadowSample();
+      const jsPromise = jsFn(...args);
+      if (!sampled) return jsPromise;
+      const nativePromise = this.callNative((b) => nativeFn(b, ...args));
+      const [js, native] = await Promise.allSettled([jsPromise, nativePromise]);
+      if (js.status === "fulfilled" && native.status === "fulfilled") {
+        this.reportDiff({ op, args, js: js.value, native: native.value }, equal(js.value, native.value));
+      } else if (js.status === "fulfilled" && native.status === "rejected") {
+        this.reportDiff({
+          op,
+          args,
+          js: js.value,
+          nativeError: String(native.reason?.message ?? native.reason),
+        });
+      } else if (js.status === "rejected" && native.status === "fulfilled") {
+        this.reportDiff({
+          op,
+          args,
+          js: undefined,
+          jsError: String(js.reason?.message),
+          native: native.value,
+        });
+      } else {
+        this.reportDiff({ op, args, js: undefined }, true);
+      }
+      if (js.status === "rejected") throw js.reason;
+      return js.value;
+    };
+  }
+}
+
+const registry = new Map<string, NativeModule<unknown>>();
+
+export function defineNativeModule<B>(spec: NativeModuleSpec<B>): NativeModule<B> {
+  const mod = new NativeModule(spec);
+  registry.set(spec.module, mod as NativeModule<unknown>);
+  return mod;
+}
+
+/** Every module defined in this process (for `doctor` and dashboards). */
+export function registeredModules(): NativeModule<unknown>[] {
+  return [...registry.values()];
+}
