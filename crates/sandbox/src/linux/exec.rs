@@ -632,6 +632,14 @@ pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
     }
     let prep = prepare(policy)?;
     sys::set_rlimit(libc::RLIMIT_CORE, 0)?;
+    // RLIMIT_NPROC does not bind host root; a pids cgroup does (best effort, reported by probe).
+    // SAFETY: trivial getter.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let mut cgroups = if is_root {
+        super::cgroup::CgroupGuard::setup(policy.limits.max_processes, policy.limits.memory_bytes)
+    } else {
+        super::cgroup::CgroupGuard::default()
+    };
     let ns = enter_namespaces(policy.require.namespaces)?;
     let status_pipe = pipe_cloexec()?;
     let life_pipe = pipe_cloexec()?;
@@ -660,6 +668,7 @@ pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
             break;
         }
     }
+    cgroups.leave();
     let mut buf = [0u8; 4];
     let mut got = 0usize;
     while got < 4 {
