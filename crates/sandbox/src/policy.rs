@@ -37,8 +37,13 @@ pub struct NetworkPolicy {
 pub struct Limits {
     /// RLIMIT_CPU in seconds.
     pub cpu_time_sec: Option<u64>,
-    /// RLIMIT_AS in bytes (and cgroup memory.max when a writable cgroup is available).
+    /// Memory of the whole sandbox (cgroup memory limit when a writable cgroup is available;
+    /// otherwise RLIMIT_AS of 8x this value per process as a coarse backstop).
     pub memory_bytes: Option<u64>,
+    /// Explicit RLIMIT_AS per process in bytes.
+    pub address_space_bytes: Option<u64>,
+    /// CPU share of one core in percent (cgroup cpu quota when available).
+    pub cpu_percent: Option<u32>,
     /// Maximum number of processes in the sandbox (pids cgroup, RLIMIT_NPROC).
     pub max_processes: Option<u64>,
     /// RLIMIT_NOFILE.

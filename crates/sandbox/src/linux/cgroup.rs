@@ -21,6 +21,7 @@ pub struct CgroupGuard {
     joined: Vec<Joined>,
     pub pids_limited: bool,
     pub memory_limited: bool,
+    pub cpu_limited: bool,
 }
 
 fn own_path(controller: &str) -> Option<String> {
@@ -95,11 +96,16 @@ fn join(base: &Path, files: &[(&str, String)]) -> Option<Joined> {
 
 impl CgroupGuard {
     /// Joins limit cgroups for the requested limits where the hierarchy is writable.
-    pub fn setup(max_processes: Option<u64>, memory_bytes: Option<u64>) -> CgroupGuard {
+    pub fn setup(
+        max_processes: Option<u64>,
+        memory_bytes: Option<u64>,
+        cpu_percent: Option<u32>,
+    ) -> CgroupGuard {
         let mut g = CgroupGuard::default();
-        if max_processes.is_none() && memory_bytes.is_none() {
+        if max_processes.is_none() && memory_bytes.is_none() && cpu_percent.is_none() {
             return g;
         }
+        let quota = cpu_percent.map(|p| u64::from(p.max(1)) * 1000);
         // cgroup v2 with delegated controllers.
         if let Some((mnt, path)) = v2_path() {
             let base = mnt.join(path.trim_start_matches('/'));
@@ -113,7 +119,11 @@ impl CgroupGuard {
                 files.push(("memory.max", m.to_string()));
                 files.push(("memory.swap.max", "0".to_string()));
             }
+            if let Some(q) = quota.filter(|_| ctrls.contains("cpu")) {
+                files.push(("cpu.max", format!("{q} 100000")));
+            }
             if !files.is_empty() {
+                let has_cpu = files.iter().any(|(f, _)| *f == "cpu.max");
                 let has_pids = files.iter().any(|(f, _)| *f == "pids.max");
                 let has_mem = files.iter().any(|(f, _)| *f == "memory.max");
                 // memory.swap.max may be missing without swap accounting: drop it on failure.
@@ -125,6 +135,7 @@ impl CgroupGuard {
                     g.joined.push(j);
                     g.pids_limited |= has_pids;
                     g.memory_limited |= has_mem;
+                    g.cpu_limited |= has_cpu;
                 }
             }
         }
@@ -145,6 +156,19 @@ impl CgroupGuard {
             if let Some(j) = join(&base, &[("memory.limit_in_bytes", m.to_string())]) {
                 g.joined.push(j);
                 g.memory_limited = true;
+            }
+        }
+        if let Some(q) = quota.filter(|_| !g.cpu_limited)
+            && let Some(p) = own_path("cpu")
+        {
+            let base = Path::new("/sys/fs/cgroup/cpu").join(p.trim_start_matches('/'));
+            let files = [
+                ("cpu.cfs_period_us", "100000".to_string()),
+                ("cpu.cfs_quota_us", q.to_string()),
+            ];
+            if let Some(j) = join(&base, &files) {
+                g.joined.push(j);
+                g.cpu_limited = true;
             }
         }
         g

@@ -85,6 +85,8 @@ struct Prepared {
     rw_files: Vec<String>,
     filters: Vec<BpfProgram>,
     private_tmp: bool,
+    /// RLIMIT_AS decided after the cgroup setup.
+    address_space: Option<u64>,
 }
 
 fn canonical(p: &str) -> Option<String> {
@@ -257,6 +259,7 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
         rw_files: DEV_FILES.iter().map(|f| format!("/dev/{f}")).collect(),
         filters: seccomp::build_filters(policy.network.mode)?,
         private_tmp,
+        address_space: policy.limits.address_space_bytes,
     })
 }
 
@@ -524,13 +527,13 @@ fn cap_eff_nonzero() -> bool {
         .unwrap_or(false)
 }
 
-fn apply_rlimits(policy: &ExecPolicy) -> Result<()> {
+fn apply_rlimits(policy: &ExecPolicy, address_space: Option<u64>) -> Result<()> {
     let l = &policy.limits;
     sys::set_rlimit(libc::RLIMIT_CORE, 0)?;
     if let Some(v) = l.cpu_time_sec {
         sys::set_rlimit(libc::RLIMIT_CPU, v.max(1))?;
     }
-    if let Some(v) = l.memory_bytes {
+    if let Some(v) = address_space {
         sys::set_rlimit(libc::RLIMIT_AS, v)?;
     }
     if let Some(v) = l.max_processes {
@@ -553,7 +556,7 @@ fn exec_command(policy: &ExecPolicy, prep: &Prepared, ns: NsMode) -> ! {
             libc::setsid();
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
-        apply_rlimits(policy)?;
+        apply_rlimits(policy, prep.address_space)?;
         sys::chdir(&prep.cwd)?;
         // SAFETY: closes inherited descriptors above stderr.
         unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
@@ -630,16 +633,23 @@ pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
             "Landlock is not available".into(),
         ));
     }
-    let prep = prepare(policy)?;
+    let mut prep = prepare(policy)?;
     sys::set_rlimit(libc::RLIMIT_CORE, 0)?;
     // RLIMIT_NPROC does not bind host root; a pids cgroup does (best effort, reported by probe).
     // SAFETY: trivial getter.
     let is_root = unsafe { libc::geteuid() } == 0;
     let mut cgroups = if is_root {
-        super::cgroup::CgroupGuard::setup(policy.limits.max_processes, policy.limits.memory_bytes)
+        super::cgroup::CgroupGuard::setup(
+            policy.limits.max_processes,
+            policy.limits.memory_bytes,
+            policy.limits.cpu_percent,
+        )
     } else {
         super::cgroup::CgroupGuard::default()
     };
+    if prep.address_space.is_none() && !cgroups.memory_limited {
+        prep.address_space = policy.limits.memory_bytes.map(|m| m.saturating_mul(8));
+    }
     let ns = enter_namespaces(policy.require.namespaces)?;
     let status_pipe = pipe_cloexec()?;
     let life_pipe = pipe_cloexec()?;

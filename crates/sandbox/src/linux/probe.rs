@@ -20,6 +20,9 @@ pub struct Probe {
     pub seccomp_x86_64_filters: bool,
     pub user_namespaces: bool,
     pub root_namespaces_without_userns: bool,
+    pub cgroup_pids: bool,
+    pub cgroup_memory: bool,
+    pub cgroup_cpu: bool,
 }
 
 /// Tries `unshare(flags)` in a throw-away child.
@@ -45,6 +48,12 @@ pub fn probe() -> Probe {
     // SAFETY: trivial getter.
     let euid = unsafe { libc::geteuid() };
     let base = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+    let mut cg = if euid == 0 {
+        super::cgroup::CgroupGuard::setup(Some(1 << 20), Some(1 << 40), Some(100))
+    } else {
+        super::cgroup::CgroupGuard::default()
+    };
+    cg.leave();
     Probe {
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
@@ -61,5 +70,8 @@ pub fn probe() -> Probe {
         seccomp_x86_64_filters: cfg!(target_arch = "x86_64"),
         user_namespaces: try_unshare(libc::CLONE_NEWUSER | base),
         root_namespaces_without_userns: euid == 0 && try_unshare(base),
+        cgroup_pids: cg.pids_limited,
+        cgroup_memory: cg.memory_limited,
+        cgroup_cpu: cg.cpu_limited,
     }
 }
