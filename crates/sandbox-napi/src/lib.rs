@@ -41,12 +41,21 @@ pub fn decide_paths(
     let access = match access.as_str() {
         "read" => Access::Read,
         "write" => Access::Write,
-        other => return Err(invalid(format!("access must be read or write, got {other:?}"))),
+        other => {
+            return Err(invalid(format!(
+                "access must be read or write, got {other:?}"
+            )));
+        }
     };
     if !cwd.starts_with('/') {
         return Err(invalid("cwd must be absolute"));
     }
-    let r = Roots::new(&roots.writable, &roots.readable, &roots.read_only, &roots.denied);
+    let r = Roots::new(
+        &roots.writable,
+        &roots.readable,
+        &roots.read_only,
+        &roots.denied,
+    );
     Ok(paths
         .into_iter()
         .map(|p| {

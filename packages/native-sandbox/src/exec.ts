@@ -1,0 +1,172 @@
+import { spawn } from "node:child_process";
+import { constants } from "node:os";
+import { Ku0Error } from "@ku0/native-loader";
+import type { ExecPolicy } from "./policy.js";
+
+export interface RunOptions {
+  helper: string;
+  policy: ExecPolicy;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  stdin?: string;
+  signal?: AbortSignal;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** Registers a kill function (for dispose); returns an unregister function. */
+  track?: (kill: () => void) => () => void;
+}
+
+export interface RunResult {
+  exitCode: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  aborted: boolean;
+  truncated: boolean;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+}
+
+const DIAG = "ku0-sandbox-exec:";
+const EXIT_SETUP_FAILED = 125;
+
+/** Collects a stream up to `cap` bytes and keeps draining (no back-pressure deadlock). */
+class Capped {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+  constructor(private readonly cap: number) {}
+  push(b: Buffer): void {
+    const room = this.cap - this.size;
+    if (room <= 0) {
+      if (b.length > 0) this.truncated = true;
+      return;
+    }
+    if (b.length > room) {
+      this.chunks.push(b.subarray(0, room));
+      this.size += room;
+      this.truncated = true;
+    } else {
+      this.chunks.push(b);
+      this.size += b.length;
+    }
+  }
+  text(): string {
+    return Buffer.concat(this.chunks, this.size).toString("utf8");
+  }
+}
+
+/**
+ * Runs one command through the helper. The helper is started in its own process group; timeout,
+ * abort and dispose SIGKILL that group, and the helper's death kills the sandbox's pid 1 (and so
+ * the whole pid namespace) through PDEATHSIG.
+ */
+export function runSandboxed(o: RunOptions): Promise<RunResult> {
+  return new Promise<RunResult>((resolvePromise, rejectPromise) => {
+    const start = performance.now();
+    if (o.signal?.aborted) {
+      resolvePromise({
+        exitCode: 130,
+        signal: null,
+        stdout: "",
+        stderr: "aborted before start",
+        durationMs: 0,
+        timedOut: false,
+        aborted: true,
+        truncated: false,
+        stdoutTruncated: false,
+        stderrTruncated: false,
+      });
+      return;
+    }
+    const child = spawn(o.helper, [], {
+      env: { KU0_SANDBOX_POLICY: JSON.stringify(o.policy) },
+      stdio: ["pipe", "pipe", "pipe"],
+      detached: true,
+    });
+    const out = new Capped(o.maxOutputBytes);
+    const err = new Capped(o.maxOutputBytes);
+    let timedOut = false;
+    let aborted = false;
+    let settled = false;
+    const kill = () => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // group already gone
+      }
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, o.timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      kill();
+    };
+    o.signal?.addEventListener("abort", onAbort, { once: true });
+    const untrack = o.track?.(() => {
+      aborted = true;
+      kill();
+    });
+    child.stdout.on("data", (b: Buffer) => {
+      out.push(b);
+      o.onStdout?.(b);
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      err.push(b);
+      o.onStderr?.(b);
+    });
+    child.stdin.on("error", () => {
+      // EPIPE when the command does not read its stdin: ignored.
+    });
+    if (o.stdin !== undefined && o.stdin.length > 0) child.stdin.end(o.stdin);
+    else child.stdin.end();
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      o.signal?.removeEventListener("abort", onAbort);
+      untrack?.();
+      fn();
+    };
+    child.on("error", (e) =>
+      finish(() =>
+        rejectPromise(
+          new Ku0Error("ERR_KU0_SANDBOX_SPAWN", `cannot start the sandbox helper ${o.helper}: ${e.message}`),
+        ),
+      ),
+    );
+    child.on("close", (code, signal) =>
+      finish(() => {
+        const stderr = err.text();
+        if (code === EXIT_SETUP_FAILED && stderr.startsWith(DIAG) && !timedOut && !aborted) {
+          rejectPromise(new Ku0Error("ERR_KU0_SANDBOX_SETUP", stderr.trim()));
+          return;
+        }
+        const signo = signal ? (constants.signals[signal] ?? 0) : 0;
+        const exitCode = code ?? 128 + signo;
+        resolvePromise({
+          exitCode,
+          signal,
+          stdout: out.text(),
+          stderr,
+          durationMs: performance.now() - start,
+          timedOut,
+          aborted,
+          truncated: out.truncated || err.truncated,
+          stdoutTruncated: out.truncated,
+          stderrTruncated: err.truncated,
+        });
+      }),
+    );
+  });
+}
