@@ -37,14 +37,16 @@ pub struct NetworkPolicy {
 pub struct Limits {
     /// RLIMIT_CPU in seconds.
     pub cpu_time_sec: Option<u64>,
-    /// Memory of the whole sandbox (cgroup memory limit when a writable cgroup is available;
-    /// otherwise RLIMIT_AS of 8x this value per process as a coarse backstop).
+    /// Memory limit: RLIMIT_DATA per process (heap and private writable mappings), and the cgroup
+    /// memory limit of the whole sandbox when `cgroups` is on and the hierarchy is writable.
     pub memory_bytes: Option<u64>,
     /// Explicit RLIMIT_AS per process in bytes.
     pub address_space_bytes: Option<u64>,
     /// CPU share of one core in percent (cgroup cpu quota when available).
     pub cpu_percent: Option<u32>,
-    /// Maximum number of processes in the sandbox (pids cgroup, RLIMIT_NPROC).
+    /// Maximum number of processes in the sandbox: the pid namespace's own `pid_max` (Linux 6.14+,
+    /// never below the kernel minimum of 301), RLIMIT_NPROC (binds non-root users only) and the
+    /// pids cgroup when `cgroups` is on.
     pub max_processes: Option<u64>,
     /// RLIMIT_NOFILE.
     pub max_open_files: Option<u64>,
@@ -52,6 +54,10 @@ pub struct Limits {
     pub max_file_size_bytes: Option<u64>,
     /// Size of the private /tmp (tmpfs) in bytes.
     pub tmp_size_bytes: Option<u64>,
+    /// Also join per-run cgroups (pids, memory, cpu quota) when writable. Exact aggregate limits,
+    /// but moving a process between cgroups costs an RCU grace period (1-15 ms on this VM), so it
+    /// is opt-in; without it: per-namespace pid_max, RLIMIT_NPROC/DATA/AS per process.
+    pub cgroups: bool,
 }
 
 /// Which guarantees must hold; the helper refuses to run (fail closed) when one is missing.

@@ -23,7 +23,12 @@ const bwrap = bwrapPath();
 if (!bwrap) console.error("note: bwrap not found (apt-get install -y bubblewrap); the bwrap peer is skipped");
 
 /** Spawns argv and resolves with exit code and stdout (drained concurrently). */
-function run(file: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<{ code: number | null; out: string }> {
+function run(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve, reject) => {
     const c = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"], ...(cwd ? { cwd } : {}) });
     const chunks: Buffer[] = [];
@@ -86,7 +91,10 @@ function bwrapArgs(argv: string[], net: boolean): string[] {
   ];
 }
 
-async function ours(command: string, network: "none" | "allowlist"): Promise<{ code: number | null; out: string }> {
+async function ours(
+  command: string,
+  network: "none" | "allowlist",
+): Promise<{ code: number | null; out: string }> {
   const policy = buildExecPolicy({
     command,
     workspacePath: ws,
@@ -94,7 +102,12 @@ async function ours(command: string, network: "none" | "allowlist"): Promise<{ c
     timeoutMs: 30_000,
     ...(network === "allowlist" ? { proxyPort } : {}),
   });
-  const r = await runSandboxed({ helper: helper as string, policy, timeoutMs: 30_000, maxOutputBytes: 1 << 20 });
+  const r = await runSandboxed({
+    helper: helper as string,
+    policy,
+    timeoutMs: 30_000,
+    maxOutputBytes: 1 << 20,
+  });
   return { code: r.exitCode, out: r.stdout };
 }
 
@@ -144,8 +157,16 @@ async function throughput(): Promise<{ name: string; value: number; unit: string
   const plainMs = performance.now() - t1;
   if (plain !== total) throw new Error("plain throughput run incomplete");
   return [
-    { name: "100 MB stdout through ku0 native (capped at 1 MiB, drained)", value: (total / 1048576 / ms) * 1000, unit: "MB/s" },
-    { name: "100 MB stdout through plain node spawn", value: (total / 1048576 / plainMs) * 1000, unit: "MB/s" },
+    {
+      name: "100 MB stdout through ku0 native (capped at 1 MiB, drained)",
+      value: (total / 1048576 / ms) * 1000,
+      unit: "MB/s",
+    },
+    {
+      name: "100 MB stdout through plain node spawn",
+      value: (total / 1048576 / plainMs) * 1000,
+      unit: "MB/s",
+    },
   ];
 }
 

@@ -21,6 +21,7 @@ export interface KernelProbe {
   cgroupPids: boolean;
   cgroupMemory: boolean;
   cgroupCpu: boolean;
+  pidnsPidMax: boolean;
 }
 
 const pkgRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -68,7 +69,11 @@ export interface Guarantees {
   notEnforced: string[];
 }
 
-export function guaranteesFrom(p: KernelProbe | undefined, platform = process.platform): Guarantees {
+export function guaranteesFrom(
+  p: KernelProbe | undefined,
+  platform: string = process.platform,
+  cgroups = false,
+): Guarantees {
   if (platform !== "linux") {
     return {
       usable: false,
@@ -97,28 +102,26 @@ export function guaranteesFrom(p: KernelProbe | undefined, platform = process.pl
   enforced.push("no-new-privs, all capabilities dropped, securebits locked");
   enforced.push("rlimits: CPU time, open files, file size, core=0");
   enforced.push("environment scrubbed to an allowlist");
-  if (p.euid === 0) {
-    add(
-      p.cgroupPids,
-      "process limit (pids cgroup)",
-      "process limit: RLIMIT_NPROC does not bind host root and no writable pids cgroup",
+  const nsPids = ns && p.pidnsPidMax;
+  if (cgroups && p.euid === 0 && p.cgroupPids) enforced.push("process limit (pids cgroup, exact)");
+  else if (nsPids) enforced.push("process limit (per-pid-namespace pid_max; never below 300 processes)");
+  else if (p.euid !== 0) enforced.push("process limit (RLIMIT_NPROC)");
+  else
+    missing.push("process limit: RLIMIT_NPROC does not bind host root and pid_max is not per namespace here");
+  if (cgroups && p.euid === 0 && p.cgroupMemory)
+    enforced.push("memory limit for the whole sandbox (memory cgroup)");
+  else {
+    missing.push(
+      "memory limit is per process (RLIMIT_DATA), not for the sandbox as a whole (enable the cgroups option as root)",
     );
-    add(
-      p.cgroupMemory,
-      "memory limit (memory cgroup)",
-      "memory limit: only RLIMIT_AS per process (no writable memory cgroup)",
-    );
-  } else {
-    enforced.push("process limit (RLIMIT_NPROC)");
-    missing.push("memory limit: only RLIMIT_AS per process (no cgroup as non-root)");
   }
-  add(
-    p.euid === 0 && p.cgroupCpu,
-    "CPU percent (cpu cgroup quota)",
-    "maxCpuPercent: not enforced (no writable cpu cgroup)",
+  if (cgroups && p.euid === 0 && p.cgroupCpu) enforced.push("CPU percent (cpu cgroup quota)");
+  else missing.push("maxCpuPercent is not enforced without the cgroups option (CPU time is, by RLIMIT_CPU)");
+  missing.push(
+    "unix sockets that exist inside readable roots can still be connected to (no Landlock connect right)",
   );
   missing.push(
-    "unix sockets that exist inside readable roots can still be connected to (Landlock ABI < 9 has no connect right)",
+    "network allowlist: TCP to the proxy port is allowed to any address (Landlock filters ports, not addresses)",
   );
   const usable = p.landlockFs && p.seccomp && p.seccompX8664Filters && ns;
   return { usable, enforced, notEnforced: missing };

@@ -57,6 +57,7 @@ export interface ExecPolicy {
     maxOpenFiles?: number;
     maxFileSizeBytes?: number;
     tmpSizeBytes?: number;
+    cgroups?: boolean;
   };
   require?: { landlock: boolean; seccomp: boolean; namespaces: boolean };
   hostHome?: string;
@@ -136,6 +137,8 @@ export interface BuildArgs {
   proxyPort?: number;
   hostEnv?: NodeJS.ProcessEnv;
   extraReadableRoots?: string[];
+  /** Join per-run cgroups for exact pids/memory/cpu limits (root only; costs 1-15 ms per command). */
+  cgroups?: boolean;
 }
 
 /** Maps the Docker-style policy and exec options onto the helper's policy. */
@@ -183,6 +186,7 @@ export function buildExecPolicy(a: BuildArgs): ExecPolicy {
       maxProcesses: DEFAULT_MAX_PROCESSES,
       maxOpenFiles: 4096,
       maxFileSizeBytes: 4 * 1024 * 1024 * 1024,
+      ...(a.cgroups ? { cgroups: true } : {}),
     },
     hostHome: hostEnv.HOME ?? homedir(),
   };

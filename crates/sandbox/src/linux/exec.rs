@@ -12,6 +12,22 @@ use super::{seccomp, sys};
 use crate::policy::ExecPolicy;
 use crate::{EXIT_SETUP_FAILED, Result, SandboxError};
 
+static TRACE: std::sync::OnceLock<Option<std::time::Instant>> = std::sync::OnceLock::new();
+
+/// Stage timing for performance work (`KU0_SANDBOX_TRACE=1` in the helper's environment).
+fn trace(stage: &str) {
+    let start = TRACE
+        .get_or_init(|| std::env::var_os("KU0_SANDBOX_TRACE").map(|_| std::time::Instant::now()));
+    if let Some(t) = start {
+        let line = format!(
+            "ku0-trace {:>8}us pid={} {stage}\n",
+            t.elapsed().as_micros(),
+            std::process::id()
+        );
+        sys::write_all_fd(2, line.as_bytes());
+    }
+}
+
 /// How far namespace isolation could go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NsMode {
@@ -85,8 +101,10 @@ struct Prepared {
     rw_files: Vec<String>,
     filters: Vec<BpfProgram>,
     private_tmp: bool,
-    /// RLIMIT_AS decided after the cgroup setup.
+    /// RLIMIT_AS (explicit only).
     address_space: Option<u64>,
+    /// RLIMIT_DATA decided after the cgroup setup.
+    data_limit: Option<u64>,
 }
 
 fn canonical(p: &str) -> Option<String> {
@@ -260,6 +278,7 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
         filters: seccomp::build_filters(policy.network.mode)?,
         private_tmp,
         address_space: policy.limits.address_space_bytes,
+        data_limit: None,
     })
 }
 
@@ -299,6 +318,8 @@ fn bind(src_root: &str, path: &str, is_dir: bool) -> Result<()> {
 }
 
 const EMPTY_FILE: &str = "/.ku0-empty";
+/// The kernel refuses a pid_max below this.
+const PID_MAX_MIN: u64 = 301;
 
 /// Builds the new root (runs in init, inside the mount namespace).
 fn build_mounts(prep: &Prepared) -> Result<()> {
@@ -527,7 +548,11 @@ fn cap_eff_nonzero() -> bool {
         .unwrap_or(false)
 }
 
-fn apply_rlimits(policy: &ExecPolicy, address_space: Option<u64>) -> Result<()> {
+fn apply_rlimits(policy: &ExecPolicy, prep: &Prepared) -> Result<()> {
+    let address_space = prep.address_space;
+    if let Some(v) = prep.data_limit {
+        sys::set_rlimit(libc::RLIMIT_DATA, v)?;
+    }
     let l = &policy.limits;
     sys::set_rlimit(libc::RLIMIT_CORE, 0)?;
     if let Some(v) = l.cpu_time_sec {
@@ -556,10 +581,11 @@ fn exec_command(policy: &ExecPolicy, prep: &Prepared, ns: NsMode) -> ! {
             libc::setsid();
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
-        apply_rlimits(policy, prep.address_space)?;
+        apply_rlimits(policy, prep)?;
         sys::chdir(&prep.cwd)?;
         // SAFETY: closes inherited descriptors above stderr.
         unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+        trace("cmd start");
         drop_caps()?;
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
         let enforcement = fs_rules::apply(&FsRules {
@@ -569,6 +595,7 @@ fn exec_command(policy: &ExecPolicy, prep: &Prepared, ns: NsMode) -> ! {
             network: policy.network.mode,
             proxy_port: policy.network.proxy_port,
         })?;
+        trace("landlock");
         if policy.require.landlock && enforcement == Enforcement::None {
             return Err(SandboxError::Unavailable(
                 "Landlock is not enforced by this kernel (policy requires it)".into(),
@@ -582,6 +609,7 @@ fn exec_command(policy: &ExecPolicy, prep: &Prepared, ns: NsMode) -> ! {
                 "seccomp filters are only built for x86_64".into(),
             ));
         }
+        trace("seccomp");
         Ok(())
     })();
     if let Err(e) = r {
@@ -634,11 +662,12 @@ pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
         ));
     }
     let mut prep = prepare(policy)?;
+    trace("prepared");
     sys::set_rlimit(libc::RLIMIT_CORE, 0)?;
     // RLIMIT_NPROC does not bind host root; a pids cgroup does (best effort, reported by probe).
     // SAFETY: trivial getter.
     let is_root = unsafe { libc::geteuid() } == 0;
-    let mut cgroups = if is_root {
+    let mut cgroups = if is_root && policy.limits.cgroups {
         super::cgroup::CgroupGuard::setup(
             policy.limits.max_processes,
             policy.limits.memory_bytes,
@@ -647,10 +676,12 @@ pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
     } else {
         super::cgroup::CgroupGuard::default()
     };
-    if prep.address_space.is_none() && !cgroups.memory_limited {
-        prep.address_space = policy.limits.memory_bytes.map(|m| m.saturating_mul(8));
+    if !cgroups.memory_limited {
+        prep.data_limit = policy.limits.memory_bytes;
     }
+    trace("cgroups");
     let ns = enter_namespaces(policy.require.namespaces)?;
+    trace("namespaces");
     let status_pipe = pipe_cloexec()?;
     let life_pipe = pipe_cloexec()?;
     // SAFETY: the helper is single-threaded.
@@ -678,7 +709,9 @@ pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
             break;
         }
     }
+    trace("init reaped");
     cgroups.leave();
+    trace("cgroups left");
     let mut buf = [0u8; 4];
     let mut got = 0usize;
     while got < 4 {
@@ -746,10 +779,20 @@ fn run_init(
         }
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
+    trace("init start");
     if ns != NsMode::None
         && let Err(e) = build_mounts(prep)
     {
         sys::die(EXIT_SETUP_FAILED, &format!("error: mount setup: {e}"));
+    }
+    trace("mounts built");
+    if ns != NsMode::None
+        && let Some(n) = policy.limits.max_processes
+    {
+        // Linux 6.14+: pid_max is per pid namespace; pids above it cannot be allocated, so at
+        // most pid_max - 1 processes exist. Older kernels refuse the write (reported by probe).
+        let v = n.saturating_add(1).clamp(PID_MAX_MIN, 4_194_304);
+        let _ = std::fs::write("/proc/sys/kernel/pid_max", v.to_string());
     }
     let _ = prep.private_tmp;
     // SAFETY: single-threaded.
@@ -767,6 +810,7 @@ fn run_init(
         // SAFETY: reap any child.
         let r = unsafe { libc::waitpid(-1, &mut st, 0) };
         if r == cmd {
+            trace("command reaped");
             sys::write_all_fd(status_fd, &st.to_ne_bytes());
             if ns == NsMode::None {
                 // No pid namespace: kill the command's process group (it called setsid).

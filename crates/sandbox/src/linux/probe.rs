@@ -23,6 +23,8 @@ pub struct Probe {
     pub cgroup_pids: bool,
     pub cgroup_memory: bool,
     pub cgroup_cpu: bool,
+    /// Linux 6.14+: pid_max is per pid namespace (the default process limit).
+    pub pidns_pid_max: bool,
 }
 
 /// Tries `unshare(flags)` in a throw-away child.
@@ -41,6 +43,16 @@ fn try_unshare(flags: libc::c_int) -> bool {
     // SAFETY: wait for the probe child.
     unsafe { libc::waitpid(pid, &mut st, 0) };
     libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0
+}
+
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut it = rel
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|x| x.parse::<u32>().ok());
+    let (a, b) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+    (a, b) >= (major, minor)
 }
 
 pub fn probe() -> Probe {
@@ -73,5 +85,6 @@ pub fn probe() -> Probe {
         cgroup_pids: cg.pids_limited,
         cgroup_memory: cg.memory_limited,
         cgroup_cpu: cg.cpu_limited,
+        pidns_pid_max: kernel_at_least(6, 14),
     }
 }
