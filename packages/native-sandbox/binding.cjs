@@ -835,9 +835,11 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.cancelRun = nativeBinding.cancelRun
 module.exports.decidePaths = nativeBinding.decidePaths
 module.exports.defaultDeniedPaths = nativeBinding.defaultDeniedPaths
 module.exports.defaultReadableRoots = nativeBinding.defaultReadableRoots
 module.exports.defaultReadOnlyInRoot = nativeBinding.defaultReadOnlyInRoot
 module.exports.engineVersion = nativeBinding.engineVersion
+module.exports.spawnSandboxed = nativeBinding.spawnSandboxed
 module.exports.validatePolicy = nativeBinding.validatePolicy

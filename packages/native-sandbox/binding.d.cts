@@ -9,6 +9,9 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Kills the run started with this `runId` (its whole process tree). Returns whether it was running. */
+export declare function cancelRun(runId: number): boolean
+
 /**
  * Decides each path for `access` ("read" | "write"), resolving `..` and every symlink
  * physically (dangling leaves and symlinked ancestors included).
@@ -39,6 +42,26 @@ export interface PathDecision {
   resolved: string
   reason?: string
 }
+
+export interface SpawnResult {
+  /** Exit code of the helper (the command's), absent when killed by a signal. */
+  exitCode?: number
+  signal?: number
+  stdout: Buffer
+  stderr: Buffer
+  stdoutTruncated: boolean
+  stderrTruncated: boolean
+  timedOut: boolean
+  cancelled: boolean
+  durationMs: number
+}
+
+/**
+ * Spawns the helper from Rust (posix_spawn, no fork of the Node process) on a dedicated thread
+ * (not the libuv pool); output drained by `poll`, capped per stream. `runId` lets `cancelRun`
+ * kill it.
+ */
+export declare function spawnSandboxed(helper: string, policyJson: string, stdin: Buffer | undefined | null, timeoutMs: number, maxOutputBytes: number, runId?: number | undefined | null): Promise<SpawnResult>
 
 /** Validates a JSON `ExecPolicy`; returns it re-serialized (defaults filled in). */
 export declare function validatePolicy(json: string): string

@@ -105,3 +105,105 @@ pub fn default_read_only_in_root() -> Vec<String> {
 pub fn engine_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
+
+#[napi(object)]
+pub struct SpawnResult {
+    /// Exit code of the helper (the command's), absent when killed by a signal.
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: napi::bindgen_prelude::Buffer,
+    pub stderr: napi::bindgen_prelude::Buffer,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub timed_out: bool,
+    pub cancelled: bool,
+    pub duration_ms: f64,
+}
+
+static RUNS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<u32, std::sync::Arc<std::sync::atomic::AtomicBool>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Spawns the helper from Rust (posix_spawn, no fork of the Node process) on a dedicated thread
+/// (not the libuv pool); output drained by `poll`, capped per stream. `runId` lets `cancelRun`
+/// kill it.
+#[napi(ts_return_type = "Promise<SpawnResult>")]
+pub fn spawn_sandboxed<'env>(
+    env: &'env napi::Env,
+    helper: String,
+    policy_json: String,
+    stdin: Option<napi::bindgen_prelude::Buffer>,
+    timeout_ms: f64,
+    max_output_bytes: f64,
+    run_id: Option<u32>,
+) -> Result<napi::bindgen_prelude::Object<'env>> {
+    if !(timeout_ms > 0.0) || !(max_output_bytes >= 0.0) {
+        return Err(invalid("timeoutMs must be > 0 and maxOutputBytes >= 0"));
+    }
+    let (deferred, promise) = env.create_deferred()?;
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(id) = run_id
+        && let Ok(mut m) = RUNS.lock()
+    {
+        m.insert(id, cancel.clone());
+    }
+    let req = ku0_sandbox::runner::RunRequest {
+        helper: helper.into(),
+        policy_json,
+        stdin: stdin.map(|b| b.to_vec()),
+        timeout: std::time::Duration::from_secs_f64(timeout_ms / 1000.0),
+        max_output_bytes: max_output_bytes.min(usize::MAX as f64) as usize,
+    };
+    std::thread::Builder::new()
+        .name("ku0-sandbox-run".into())
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ku0_sandbox::runner::run(req, Some(cancel))
+            }));
+            if let Some(id) = run_id
+                && let Ok(mut m) = RUNS.lock()
+            {
+                m.remove(&id);
+            }
+            match r {
+                Ok(Ok(o)) => deferred.resolve(move |_env| {
+                    Ok(SpawnResult {
+                        exit_code: o.exit_code,
+                        signal: o.signal,
+                        stdout: o.stdout.into(),
+                        stderr: o.stderr.into(),
+                        stdout_truncated: o.stdout_truncated,
+                        stderr_truncated: o.stderr_truncated,
+                        timed_out: o.timed_out,
+                        cancelled: o.cancelled,
+                        duration_ms: o.duration.as_secs_f64() * 1000.0,
+                    })
+                }),
+                Ok(Err(e)) => deferred.reject(Error::new(
+                    Status::GenericFailure,
+                    format!("ERR_KU0_SANDBOX_SPAWN: {e}"),
+                )),
+                Err(_) => deferred.reject(Error::new(
+                    Status::GenericFailure,
+                    "ERR_KU0_NATIVE_PANIC: sandbox runner panicked".to_string(),
+                )),
+            }
+        })
+        .map_err(|e| {
+            Error::new(
+                Status::GenericFailure,
+                format!("ERR_KU0_SANDBOX_SPAWN: {e}"),
+            )
+        })?;
+    Ok(promise)
+}
+
+/// Kills the run started with this `runId` (its whole process tree). Returns whether it was running.
+#[napi]
+pub fn cancel_run(run_id: u32) -> bool {
+    RUNS.lock()
+        .ok()
+        .and_then(|m| m.get(&run_id).cloned())
+        .map(|c| c.store(true, std::sync::atomic::Ordering::Relaxed))
+        .is_some()
+}

@@ -8,6 +8,8 @@
 
 pub mod paths;
 pub mod policy;
+#[cfg(unix)]
+pub mod runner;
 
 #[cfg(target_os = "linux")]
 pub mod linux;

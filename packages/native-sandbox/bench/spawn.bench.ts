@@ -115,6 +115,7 @@ function impls(argv: string[], command: string): Record<string, Impl> {
   const out: Record<string, Impl> = {
     "node spawn (no sandbox)": () => run(argv[0] as string, argv.slice(1), { PATH: "/usr/bin:/bin" }, ws),
     "ku0 native (net none)": () => ours(command, "none"),
+    "ku0 native (net none, node spawn)": () => ours(command, "none", "node"),
     "ku0 native (allowlist)": () => ours(command, "allowlist"),
   };
   if (bwrap) {

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
-import { Ku0Error } from "@ku0/native-loader";
+import { convertNativeError, Ku0Error } from "@ku0/native-loader";
+import { sandboxModule } from "./module.js";
 import type { ExecPolicy } from "./policy.js";
 
 export interface RunOptions {
@@ -14,6 +15,12 @@ export interface RunOptions {
   onStderr?: (chunk: Buffer) => void;
   /** Registers a kill function (for dispose); returns an unregister function. */
   track?: (kill: () => void) => () => void;
+  /**
+   * Who spawns the helper: "node" (child_process, supports streaming callbacks) or "native"
+   * (posix_spawn from Rust on its own thread). Default: native when the binding is loaded and
+   * no streaming callback is given.
+   */
+  spawner?: "node" | "native";
 }
 
 export interface RunResult {
@@ -64,21 +71,101 @@ class Capped {
  * the whole pid namespace) through PDEATHSIG.
  */
 export function runSandboxed(o: RunOptions): Promise<RunResult> {
+  const wantNative = o.spawner ?? (o.onStdout || o.onStderr ? "node" : "native");
+  if (wantNative === "native" && !o.onStdout && !o.onStderr) {
+    const b = safeBinding();
+    if (b) return runNative(b, o);
+    if (o.spawner === "native") {
+      return Promise.reject(
+        new Ku0Error("ERR_KU0_NATIVE_UNAVAILABLE", "sandbox: the native spawner needs the binding"),
+      );
+    }
+  }
+  return runNode(o);
+}
+
+function safeBinding() {
+  try {
+    return sandboxModule.mode === "off" ? null : sandboxModule.native();
+  } catch {
+    return null;
+  }
+}
+
+let nextRunId = 1;
+
+async function runNative(b: NonNullable<ReturnType<typeof safeBinding>>, o: RunOptions): Promise<RunResult> {
+  if (o.signal?.aborted) return abortedBeforeStart();
+  const id = nextRunId++ % 0x7fffffff;
+  let aborted = false;
+  const cancel = () => {
+    aborted = true;
+    b.cancelRun(id);
+  };
+  o.signal?.addEventListener("abort", cancel, { once: true });
+  const untrack = o.track?.(cancel);
+  try {
+    let r: Awaited<ReturnType<typeof b.spawnSandboxed>>;
+    try {
+      r = await b.spawnSandboxed(
+        o.helper,
+        JSON.stringify(o.policy),
+        o.stdin !== undefined && o.stdin.length > 0 ? Buffer.from(o.stdin) : undefined,
+        o.timeoutMs,
+        o.maxOutputBytes,
+        id,
+      );
+    } catch (e) {
+      throw convertNativeError(e);
+    }
+    const stderr = r.stderr.toString("utf8");
+    if (r.exitCode === EXIT_SETUP_FAILED && stderr.startsWith(DIAG) && !r.timedOut && !r.cancelled) {
+      throw new Ku0Error("ERR_KU0_SANDBOX_SETUP", stderr.trim());
+    }
+    const signal = r.signal ? signalName(r.signal) : null;
+    return {
+      exitCode: r.exitCode ?? 128 + (r.signal ?? 0),
+      signal,
+      stdout: r.stdout.toString("utf8"),
+      stderr,
+      durationMs: r.durationMs,
+      timedOut: r.timedOut,
+      aborted: aborted || r.cancelled,
+      truncated: r.stdoutTruncated || r.stderrTruncated,
+      stdoutTruncated: r.stdoutTruncated,
+      stderrTruncated: r.stderrTruncated,
+    };
+  } finally {
+    o.signal?.removeEventListener("abort", cancel);
+    untrack?.();
+  }
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  for (const [name, num] of Object.entries(constants.signals)) if (num === n) return name as NodeJS.Signals;
+  return null;
+}
+
+function abortedBeforeStart(): RunResult {
+  return {
+    exitCode: 130,
+    signal: null,
+    stdout: "",
+    stderr: "aborted before start",
+    durationMs: 0,
+    timedOut: false,
+    aborted: true,
+    truncated: false,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+  };
+}
+
+function runNode(o: RunOptions): Promise<RunResult> {
   return new Promise<RunResult>((resolvePromise, rejectPromise) => {
     const start = performance.now();
     if (o.signal?.aborted) {
-      resolvePromise({
-        exitCode: 130,
-        signal: null,
-        stdout: "",
-        stderr: "aborted before start",
-        durationMs: 0,
-        timedOut: false,
-        aborted: true,
-        truncated: false,
-        stdoutTruncated: false,
-        stderrTruncated: false,
-      });
+      resolvePromise(abortedBeforeStart());
       return;
     }
     const child = spawn(o.helper, [], {

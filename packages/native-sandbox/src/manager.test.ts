@@ -20,7 +20,7 @@ import { status } from "./status.js";
 let base: string;
 let ws: string;
 let outside: string;
-const manager = new NativeSandboxManager();
+let manager = new NativeSandboxManager();
 
 beforeAll(() => {
   base = mkdtempSync(join(tmpdir(), "ku0-sbx-"));
@@ -61,7 +61,15 @@ describe("status", () => {
   });
 });
 
-describe("NativeSandboxManager (drop-in for the Docker manager)", () => {
+describe.each([
+  ["native spawner", "native"],
+  ["node spawner", "node"],
+] as const)("NativeSandboxManager (drop-in for the Docker manager, %s)", (_label, spawner) => {
+  beforeAll(async () => {
+    await manager.dispose();
+    manager = new NativeSandboxManager({ spawner });
+  });
+
   it("runs sh -c in the workspace with Docker's defaults", async () => {
     const ctx = await manager.createSandbox("defaults", { workspacePath: ws });
     expect(ctx.policy).toEqual(defaults());
@@ -100,9 +108,9 @@ describe("NativeSandboxManager (drop-in for the Docker manager)", () => {
 
   it("writes inside the workspace but not outside, nor .git/hooks", async () => {
     const ctx = await sbx("fs");
-    symlinkSync(outside, join(ws, "link-out"));
+    symlinkSync(outside, join(ws, `link-out-${spawner}`));
     const r = await ctx.exec(
-      `echo ok > inside.txt; echo x > ${outside}/target.txt; echo x > link-out/target.txt; echo x > .git/hooks/pre-commit; echo done`,
+      `echo ok > inside.txt; echo x > ${outside}/target.txt; echo x > link-out-${spawner}/target.txt; echo x > .git/hooks/pre-commit; echo done`,
     );
     expect(r.stdout).toBe("done\n");
     expect(readFileSync(join(ws, "inside.txt"), "utf8")).toBe("ok\n");
@@ -139,7 +147,7 @@ describe("NativeSandboxManager (drop-in for the Docker manager)", () => {
 
   it("timeout kills the whole tree (no grandchild survives)", async () => {
     const ctx = await sbx("timeout");
-    const marker = join(ws, "late-timeout.txt");
+    const marker = join(ws, `late-timeout-${spawner}.txt`);
     const t0 = Date.now();
     const r = await ctx.exec(
       `(sleep 1; echo late > ${marker}) & (setsid sh -c 'sleep 1; echo late > ${marker}2' &) ; sleep 30`,

@@ -85,6 +85,8 @@ export interface NativeSandboxManagerOptions {
    * writable hierarchy only). Off by default: joining a cgroup costs 1-15 ms per command here.
    */
   cgroups?: boolean;
+  /** Who spawns the helper (default: the binding's posix_spawn runner; node when streaming). */
+  spawner?: "node" | "native";
   /** Host environment the allowlist is taken from (default: process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -151,6 +153,7 @@ export class NativeSandboxContext implements SandboxContext {
       ...(options.signal ? { signal: options.signal } : {}),
       ...(onStdout ? { onStdout: (b: Buffer) => onStdout(b.toString("utf8")) } : {}),
       ...(onStderr ? { onStderr: (b: Buffer) => onStderr(b.toString("utf8")) } : {}),
+      ...(this.opts.spawner ? { spawner: this.opts.spawner } : {}),
       track: (kill) => {
         this.running.add(kill);
         return () => this.running.delete(kill);
