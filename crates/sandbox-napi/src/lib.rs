@@ -137,7 +137,11 @@ pub fn spawn_sandboxed<'env>(
     max_output_bytes: f64,
     run_id: Option<u32>,
 ) -> Result<napi::bindgen_prelude::Object<'env>> {
-    if !(timeout_ms > 0.0) || !(max_output_bytes >= 0.0) {
+    if timeout_ms.is_nan()
+        || timeout_ms <= 0.0
+        || max_output_bytes.is_nan()
+        || max_output_bytes < 0.0
+    {
         return Err(invalid("timeoutMs must be > 0 and maxOutputBytes >= 0"));
     }
     let (deferred, promise) = env.create_deferred()?;

@@ -94,6 +94,7 @@ function bwrapArgs(argv: string[], net: boolean): string[] {
 async function ours(
   command: string,
   network: "none" | "allowlist",
+  spawner: "native" | "node" = "native",
 ): Promise<{ code: number | null; out: string }> {
   const policy = buildExecPolicy({
     command,
@@ -107,6 +108,7 @@ async function ours(
     policy,
     timeoutMs: 30_000,
     maxOutputBytes: 1 << 20,
+    spawner,
   });
   return { code: r.exitCode, out: r.stdout };
 }
