@@ -96,7 +96,16 @@ export function guaranteesFrom(
   add(p.landlockIoctlDev, "landlock device ioctl right (ABI 5)");
   add(p.landlockScopes, "landlock abstract-unix-socket and signal scopes (ABI 6)");
   add(p.seccomp && p.seccompX8664Filters, "seccomp syscall filter (x86_64, x32/i386 blocked)");
-  add(p.userNamespaces, "user namespace (no host capabilities)", "no user namespace");
+  add(
+    p.userNamespaces,
+    "user namespace: every capability dropped, none held over the host",
+    "no user namespace: runs as host uid with capabilities dropped",
+  );
+  if (p.euid === 0) {
+    missing.push(
+      "uid is not remapped: the command keeps host uid 0 (without capabilities, inside a read-only constructed root, setuid/setgid mode bits filtered), so files it creates in the workspace are owned by root",
+    );
+  }
   add(ns, "mount namespace with constructed root, private /tmp, read-only carve-outs, hidden secrets");
   add(ns, "pid namespace: private /proc, whole tree killed with pid 1");
   enforced.push("no-new-privs, all capabilities dropped, securebits locked");

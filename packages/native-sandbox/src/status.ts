@@ -8,9 +8,11 @@ export interface SandboxStatus extends NativeStatus {
   guarantees: Guarantees;
 }
 
+const loaderStatus = sandboxModule.status.bind(sandboxModule);
+
 /** Loader status plus exactly which guarantees this kernel provides. */
 export function status(env: NodeJS.ProcessEnv = process.env): SandboxStatus {
-  const base = sandboxModule.status();
+  const base = loaderStatus();
   const helper = findHelper(env);
   let kernel: KernelProbe | undefined;
   let probeError: string | undefined;
@@ -23,8 +25,12 @@ export function status(env: NodeJS.ProcessEnv = process.env): SandboxStatus {
   }
   const guarantees = guaranteesFrom(kernel);
   if (probeError) guarantees.notEnforced.unshift(`probe failed: ${probeError}`);
-  sandboxModule.setDetails({ helper, guarantees });
-  const out: SandboxStatus = { ...sandboxModule.status(), guarantees };
+  sandboxModule.setDetails({
+    helper: helper ?? "not found",
+    enforced: guarantees.enforced.join("; "),
+    notEnforced: guarantees.notEnforced.join("; "),
+  });
+  const out: SandboxStatus = { ...loaderStatus(), guarantees };
   if (helper) out.helper = helper;
   if (kernel) out.kernel = kernel;
   if (base.mode !== "off" && !guarantees.usable) {
@@ -52,3 +58,6 @@ export function nativeUsable(env: NodeJS.ProcessEnv = process.env): {
   }
   return { ok: true, helper };
 }
+
+// `pnpm doctor` and other generic callers use the loader's status(): give them the same answer.
+sandboxModule.status = () => status();
