@@ -841,5 +841,7 @@ module.exports.defaultDeniedPaths = nativeBinding.defaultDeniedPaths
 module.exports.defaultReadableRoots = nativeBinding.defaultReadableRoots
 module.exports.defaultReadOnlyInRoot = nativeBinding.defaultReadOnlyInRoot
 module.exports.engineVersion = nativeBinding.engineVersion
+module.exports.readFileBeneath = nativeBinding.readFileBeneath
 module.exports.spawnSandboxed = nativeBinding.spawnSandboxed
 module.exports.validatePolicy = nativeBinding.validatePolicy
+module.exports.writeFileBeneath = nativeBinding.writeFileBeneath

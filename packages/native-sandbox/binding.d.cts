@@ -43,6 +43,12 @@ export interface PathDecision {
   reason?: string
 }
 
+/**
+ * Reads `relPath` beneath `root` with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): any `..`,
+ * absolute path or symlink leaving `root` fails (`ERR_KU0_PATH_ESCAPE`), with no check-then-open race.
+ */
+export declare function readFileBeneath(root: string, relPath: string): Buffer
+
 export interface SpawnResult {
   /** Exit code of the helper (the command's), absent when killed by a signal. */
   exitCode?: number
@@ -65,3 +71,9 @@ export declare function spawnSandboxed(helper: string, policyJson: string, stdin
 
 /** Validates a JSON `ExecPolicy`; returns it re-serialized (defaults filled in). */
 export declare function validatePolicy(json: string): string
+
+/**
+ * Writes `data` to `relPath` beneath `root` (same resolution rules; refuses hard-linked files
+ * with `ERR_KU0_PATH_HARDLINK` before truncating). `mkdirs` creates missing parents beneath root.
+ */
+export declare function writeFileBeneath(root: string, relPath: string, data: Buffer, mkdirs?: boolean | undefined | null): void

@@ -211,3 +211,63 @@ pub fn cancel_run(run_id: u32) -> bool {
         .map(|c| c.store(true, std::sync::atomic::Ordering::Relaxed))
         .is_some()
 }
+
+fn io_err(e: std::io::Error) -> Error {
+    let code = match e.raw_os_error() {
+        Some(18) => "ERR_KU0_PATH_ESCAPE", // EXDEV: resolution left the root
+        Some(40) => "ERR_KU0_PATH_ESCAPE", // ELOOP: a symlink where none may be
+        Some(31) => "ERR_KU0_PATH_HARDLINK", // EMLINK: file with several hard links
+        Some(2) => "ERR_KU0_NOT_FOUND",
+        _ => "ERR_KU0_IO",
+    };
+    Error::new(Status::GenericFailure, format!("{code}: {e}"))
+}
+
+/// Reads `relPath` beneath `root` with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): any `..`,
+/// absolute path or symlink leaving `root` fails (`ERR_KU0_PATH_ESCAPE`), with no check-then-open race.
+#[napi(catch_unwind)]
+pub fn read_file_beneath(root: String, rel_path: String) -> Result<napi::bindgen_prelude::Buffer> {
+    #[cfg(target_os = "linux")]
+    {
+        ku0_sandbox::linux::beneath::read_beneath(Path::new(&root), Path::new(&rel_path))
+            .map(Into::into)
+            .map_err(io_err)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (root, rel_path, io_err);
+        Err(Error::new(
+            Status::GenericFailure,
+            "ERR_KU0_UNSUPPORTED: Linux only",
+        ))
+    }
+}
+
+/// Writes `data` to `relPath` beneath `root` (same resolution rules; refuses hard-linked files
+/// with `ERR_KU0_PATH_HARDLINK` before truncating). `mkdirs` creates missing parents beneath root.
+#[napi(catch_unwind)]
+pub fn write_file_beneath(
+    root: String,
+    rel_path: String,
+    data: napi::bindgen_prelude::Buffer,
+    mkdirs: Option<bool>,
+) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        ku0_sandbox::linux::beneath::write_beneath(
+            Path::new(&root),
+            Path::new(&rel_path),
+            &data,
+            mkdirs.unwrap_or(false),
+        )
+        .map_err(io_err)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (root, rel_path, data, mkdirs, io_err);
+        Err(Error::new(
+            Status::GenericFailure,
+            "ERR_KU0_UNSUPPORTED: Linux only",
+        ))
+    }
+}

@@ -18,6 +18,7 @@ export {
   type NativeBashExecutorOptions,
 } from "./bash.js";
 export { type RunOptions, type RunResult, runSandboxed } from "./exec.js";
+export { readFileBeneath, writeFileBeneath } from "./files.js";
 export { findHelper, type Guarantees, guaranteesFrom, type KernelProbe, probeKernel } from "./helper.js";
 export {
   NativeSandboxContext,

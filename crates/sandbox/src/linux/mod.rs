@@ -1,5 +1,6 @@
 //! Linux enforcement: namespaces, mounts, rlimits, capabilities, Landlock and seccomp.
 
+pub mod beneath;
 pub mod cgroup;
 pub mod exec;
 pub mod fs_rules;
