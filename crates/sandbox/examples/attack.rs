@@ -250,6 +250,24 @@ fn main() {
                 let r = libc::kill(pid, 0);
                 verdict(r == 0, "signal outside")
             }
+            "forks" => {
+                // Fork sleeping children until the kernel refuses; print how many exist.
+                let max: usize = arg(1).parse().unwrap_or(1000);
+                let mut n = 0usize;
+                while n < max {
+                    let pid = libc::fork();
+                    if pid == 0 {
+                        libc::sleep(10);
+                        libc::_exit(0);
+                    }
+                    if pid < 0 {
+                        break;
+                    }
+                    n += 1;
+                }
+                println!("FORKED {n}");
+                std::process::exit(0);
+            }
             other => {
                 eprintln!("unknown attack {other}");
                 std::process::exit(2);

@@ -598,3 +598,68 @@ fn setup_failure_is_reported_not_run() {
     assert!(o.stderr.starts_with("ku0-sandbox-exec:"), "{o:?}");
     assert!(!o.stdout.contains("RAN"));
 }
+
+#[test]
+fn network_allowlist_only_the_proxy_port() {
+    let fx = Fx::new("allowlist");
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    other.set_nonblocking(true).unwrap();
+    let pp = proxy.local_addr().unwrap().port();
+    let op = other.local_addr().unwrap().port();
+    let mut p = fx.policy("");
+    p["network"] = json!({"mode": "allowlist", "proxyPort": pp, "allowedHosts": ["example.com"]});
+    let run = |script: &str| {
+        let mut q = p.clone();
+        q["argv"] = json!(["/bin/sh", "-c", script]);
+        run_policy(q, Duration::from_secs(20))
+    };
+    let o = run(&format!("$A tcp 127.0.0.1 {op}"));
+    assert_eq!(o.code, Some(3), "other port must be refused: {o:?}");
+    assert!(other.accept().is_err());
+    for a in ["2 2", "10 2", "2 3 1", "16 3 0", "17 3 0", "40 1"] {
+        let o = run(&format!("$A socket {a}"));
+        assert_eq!(o.code, Some(3), "socket {a}: {o:?}");
+    }
+    let o = run(&format!("$A tcp 127.0.0.1 {pp}"));
+    assert_eq!(o.code, Some(0), "the proxy port stays reachable: {o:?}");
+}
+
+#[test]
+fn proc_root_and_cwd_links_stay_inside() {
+    let fx = Fx::new("procroot");
+    let t = Fx::s(&fx.outside.join("target.txt"));
+    let o = fx.run(&format!(
+        "cat /proc/1/root{t}; echo x > /proc/self/root{t}; ls /proc/1/cwd/..; cat /proc/self/cwd/../outside/target.txt; echo end"
+    ));
+    assert!(!o.stdout.contains("original"), "{o:?}");
+    fx.outside_unchanged();
+}
+
+#[test]
+fn workspace_without_git_and_private_tmp_does_not_persist() {
+    let fx = Fx::new("tmp-persist");
+    fx.run("echo one > /tmp/persist.txt");
+    let o = fx.run("cat /tmp/persist.txt; echo end");
+    assert_eq!(
+        o.stdout.trim(),
+        "end",
+        "private /tmp must be fresh per command: {o:?}"
+    );
+}
+
+#[test]
+fn process_limit_via_pid_max() {
+    let fx = Fx::new("pidmax");
+    let mut p = fx.policy("$A forks 2000");
+    p["limits"]["maxProcesses"] = json!(64);
+    let o = run_policy(p, Duration::from_secs(30));
+    // pid_max is clamped to the kernel minimum (301): at most ~300 processes ever exist.
+    let count: usize = o
+        .stdout
+        .trim()
+        .strip_prefix("FORKED ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(count > 10 && count <= 301, "{o:?}");
+}
