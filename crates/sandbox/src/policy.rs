@@ -103,6 +103,9 @@ pub struct ExecPolicy {
     pub require: Requirements,
     /// HOME of the host user, used for the default denied paths.
     pub host_home: Option<String>,
+    /// Run a reaper as pid 1 with the command as its child (like `docker run --init`). Default:
+    /// the command itself is pid 1 of its namespace (like plain `docker run`), one process less.
+    pub reaper: bool,
 }
 
 /// System directories the command may read by default (only those that exist are used).

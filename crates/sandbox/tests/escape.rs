@@ -663,3 +663,37 @@ fn process_limit_via_pid_max() {
         .unwrap_or(0);
     assert!(count > 10 && count <= 301, "{o:?}");
 }
+
+#[test]
+fn reaper_mode_relays_status_and_kills_background_jobs() {
+    let fx = Fx::new("reaper");
+    let mut p = fx.policy("(sleep 1; echo late > late.txt) & echo $$; exit 7");
+    p["reaper"] = json!(true);
+    let o = run_policy(p, Duration::from_secs(20));
+    assert_eq!(o.code, Some(7), "{o:?}");
+    assert_eq!(
+        o.stdout.trim(),
+        "2",
+        "the command is pid 2 under the reaper: {o:?}"
+    );
+    let mut p = fx.policy("kill -KILL $$");
+    p["reaper"] = json!(true);
+    let o = run_policy(p, Duration::from_secs(20));
+    assert_eq!(o.signal, Some(9), "signal relayed: {o:?}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!fx.ws.join("late.txt").exists());
+}
+
+#[test]
+fn default_mode_command_is_pid_1_and_status_relayed() {
+    let fx = Fx::new("pid1");
+    let o = fx.run("echo $$; exit 42");
+    assert_eq!(o.code, Some(42), "{o:?}");
+    assert_eq!(o.stdout.trim(), "1");
+    let o = fx.run("exec $A i386");
+    assert_eq!(
+        o.signal,
+        Some(libc::SIGSYS),
+        "seccomp kill relayed as a signal: {o:?}"
+    );
+}

@@ -187,6 +187,18 @@ describe.each([
   });
 });
 
+describe("init (reaper) option", () => {
+  it("runs the command under a reaper and still kills the tree on timeout", async () => {
+    const m = new NativeSandboxManager({ init: true });
+    const ctx = await m.createSandbox("init", { workspacePath: ws });
+    const r = await ctx.exec("echo $$");
+    expect(r.stdout).toBe("2\n");
+    const t = await ctx.exec("(sleep 5 &) ; sleep 5", { timeoutMs: 200 });
+    expect(t.timedOut).toBe(true);
+    await m.dispose();
+  });
+});
+
 describe("NativeBashExecutor", () => {
   it("executes and honours AbortSignal", async () => {
     const ex = new NativeBashExecutor({ workspacePath: ws });

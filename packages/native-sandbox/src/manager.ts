@@ -85,6 +85,8 @@ export interface NativeSandboxManagerOptions {
    * writable hierarchy only). Off by default: joining a cgroup costs 1-15 ms per command here.
    */
   cgroups?: boolean;
+  /** Run a reaper as pid 1 with the command as its child (like `docker run --init`). */
+  init?: boolean;
   /** Who spawns the helper (default: the binding's posix_spawn runner; node when streaming). */
   spawner?: "node" | "native";
   /** Host environment the allowlist is taken from (default: process.env). */
@@ -141,6 +143,7 @@ export class NativeSandboxContext implements SandboxContext {
       ...(this.opts.env ? { hostEnv: this.opts.env } : {}),
       ...(this.opts.extraReadableRoots ? { extraReadableRoots: this.opts.extraReadableRoots } : {}),
       ...(this.opts.cgroups ? { cgroups: true } : {}),
+      ...(this.opts.init ? { init: true } : {}),
     });
     const onStdout = options.onStdout;
     const onStderr = options.onStderr;

@@ -61,6 +61,8 @@ export interface ExecPolicy {
   };
   require?: { landlock: boolean; seccomp: boolean; namespaces: boolean };
   hostHome?: string;
+  /** Reaper as pid 1 with the command as its child (docker run --init); default: command is pid 1. */
+  reaper?: boolean;
 }
 
 export const SYSTEM_READABLE_ROOTS = [
@@ -139,6 +141,8 @@ export interface BuildArgs {
   extraReadableRoots?: string[];
   /** Join per-run cgroups for exact pids/memory/cpu limits (root only; costs 1-15 ms per command). */
   cgroups?: boolean;
+  /** Run a reaper as pid 1 (like `docker run --init`). */
+  init?: boolean;
 }
 
 /** Maps the Docker-style policy and exec options onto the helper's policy. */
@@ -189,5 +193,6 @@ export function buildExecPolicy(a: BuildArgs): ExecPolicy {
       ...(a.cgroups ? { cgroups: true } : {}),
     },
     hostHome: hostEnv.HOME ?? homedir(),
+    ...(a.init ? { reaper: true } : {}),
   };
 }

@@ -712,6 +712,14 @@ pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
     trace("init reaped");
     cgroups.leave();
     trace("cgroups left");
+    if !policy.reaper {
+        if ns == NsMode::None {
+            // No pid namespace: kill whatever the command left in its session's group.
+            // SAFETY: signal the group the command created with setsid.
+            unsafe { libc::kill(-init, libc::SIGKILL) };
+        }
+        relay_status(st);
+    }
     let mut buf = [0u8; 4];
     let mut got = 0usize;
     while got < 4 {
@@ -732,7 +740,11 @@ pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
         // SAFETY: exit.
         unsafe { libc::_exit(if code == 0 { EXIT_SETUP_FAILED } else { code }) };
     }
-    let cmd_status = i32::from_ne_bytes(buf);
+    relay_status(i32::from_ne_bytes(buf))
+}
+
+/// Exits with the command's exit code, or re-raises its signal. Never returns.
+fn relay_status(cmd_status: libc::c_int) -> ! {
     if libc::WIFSIGNALED(cmd_status) {
         let sig = libc::WTERMSIG(cmd_status);
         // SAFETY: re-raise the command's signal on ourselves so the caller sees it.
@@ -795,6 +807,13 @@ fn run_init(
         let _ = std::fs::write("/proc/sys/kernel/pid_max", v.to_string());
     }
     let _ = prep.private_tmp;
+    if !policy.reaper {
+        // The command becomes pid 1 itself: its exit ends the namespace (and every process left
+        // in it). PDEATHSIG survives execve, so the helper's death still kills it.
+        // SAFETY: the status pipe is not needed in this mode.
+        unsafe { libc::close(status_fd) };
+        exec_command(policy, prep, ns);
+    }
     // SAFETY: single-threaded.
     let cmd = unsafe { libc::fork() };
     if cmd < 0 {
