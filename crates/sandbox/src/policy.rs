@@ -29,6 +29,10 @@ pub struct NetworkPolicy {
     /// Loopback TCP port of the filtering proxy (allowlist mode): the only TCP port the command
     /// may connect to (Landlock ABI >= 4).
     pub proxy_port: Option<u16>,
+    /// Pid of the session's netns keeper to join (allowlist mode), with the inode of its
+    /// network namespace (checked before joining; a mismatch fails closed).
+    pub netns_pid: Option<u32>,
+    pub netns_ino: Option<u64>,
 }
 
 /// Resource limits. `None` means "no limit from us" (the inherited one stays).
@@ -218,6 +222,11 @@ impl ExecPolicy {
             if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
                 return Err(SandboxError::InvalidPolicy(format!("bad env var {k:?}")));
             }
+        }
+        if self.network.netns_pid.is_some() != self.network.netns_ino.is_some() {
+            return Err(SandboxError::InvalidPolicy(
+                "netnsPid and netnsIno go together".into(),
+            ));
         }
         if self.network.mode == NetworkMode::Allowlist && self.network.proxy_port.is_none() {
             return Err(SandboxError::InvalidPolicy(

@@ -508,7 +508,7 @@ fn network_none_loopback_server_unreachable() {
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let o = fx.run(&format!(
-        "$A tcp 127.0.0.1 {port}; exec 3<>/dev/tcp/127.0.0.1/{port} && echo CONNECTED; \
+        "$A tcp 127.0.0.1 {port}; bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port} && echo CONNECTED'; \
          getent hosts localhost.localdomain example.com; echo end"
     ));
     assert!(
@@ -696,4 +696,70 @@ fn default_mode_command_is_pid_1_and_status_relayed() {
         Some(libc::SIGSYS),
         "seccomp kill relayed as a signal: {o:?}"
     );
+}
+
+#[test]
+fn allowlist_network_namespace_reaches_only_the_proxy() {
+    use std::io::{BufRead, Write};
+    use std::os::unix::fs::MetadataExt;
+    let fx = Fx::new("netns");
+    let sock = fx.base.join("proxy.sock");
+    let proxy = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::thread::spawn(move || {
+        for mut c in proxy.incoming().flatten() {
+            let _ = c.write_all(b"PROXY-OK\n");
+        }
+    });
+    let host_server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    host_server.set_nonblocking(true).unwrap();
+    let hp = host_server.local_addr().unwrap().port();
+    let mut keeper = Command::new(HELPER)
+        .args(["--netns-keeper", &Fx::s(&sock)])
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(keeper.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let ino = std::fs::metadata(format!("/proc/{}/ns/net", keeper.id()))
+        .unwrap()
+        .ino();
+    let policy = |script: &str, ino: u64| {
+        let mut p = fx.policy(script);
+        p["network"] = json!({"mode": "allowlist", "proxyPort": port,
+                              "netnsPid": keeper.id(), "netnsIno": ino});
+        p
+    };
+    let o = run_policy(
+        policy(
+            &format!(
+                "tail -n +3 /proc/net/dev | cut -d: -f1; bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}; cat <&3'"
+            ),
+            ino,
+        ),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        o.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["lo", "PROXY-OK"],
+        "{o:?}"
+    );
+    // The host's loopback server is not reachable from the namespace (other port, other netns).
+    let o = run_policy(
+        policy(&format!("$A tcp 127.0.0.1 {hp}"), ino),
+        Duration::from_secs(20),
+    );
+    assert_eq!(o.code, Some(3), "{o:?}");
+    assert!(host_server.accept().is_err());
+    // A stale or recycled keeper pid fails closed.
+    let o = run_policy(policy("echo RAN", ino + 1), Duration::from_secs(20));
+    assert_eq!(o.code, Some(125), "{o:?}");
+    assert!(!o.stdout.contains("RAN"));
+    drop(keeper.stdin.take());
+    let _ = keeper.kill();
+    let _ = keeper.wait();
 }

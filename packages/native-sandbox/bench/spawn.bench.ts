@@ -3,14 +3,14 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defineSuite, type Impl } from "@ku0/bench";
-import { buildExecPolicy, DEFAULT_POLICY, EgressProxy, findHelper, runSandboxed } from "../src/index.js";
+import { AllowlistNetwork, buildExecPolicy, DEFAULT_POLICY, findHelper, runSandboxed } from "../src/index.js";
 
 const ws = mkdtempSync(join(tmpdir(), "ku0-bench-sbx-"));
 mkdirSync(join(ws, ".git", "hooks"), { recursive: true });
 const helper = findHelper();
 if (!helper) throw new Error("ku0-sandbox-exec not built (pnpm --filter @ku0/native-sandbox build)");
-const proxy = new EgressProxy(["127.0.0.1"]);
-const proxyPort = await proxy.port();
+const allowNet = new AllowlistNetwork(helper, ["127.0.0.1"]);
+const net = await allowNet.get();
 
 function bwrapPath(): string | undefined {
   try {
@@ -101,7 +101,7 @@ async function ours(
     workspacePath: ws,
     policy: { ...DEFAULT_POLICY, network, allowedHosts: ["127.0.0.1"] },
     timeoutMs: 30_000,
-    ...(network === "allowlist" ? { proxyPort } : {}),
+    ...(network === "allowlist" ? net : {}),
   });
   const r = await runSandboxed({
     helper: helper as string,
@@ -194,7 +194,7 @@ export default defineSuite({
   ],
   extras: throughput,
   teardown: async () => {
-    await proxy.close();
+    await allowNet.close();
     rmSync(ws, { recursive: true, force: true });
   },
 });

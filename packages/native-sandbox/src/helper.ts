@@ -129,8 +129,8 @@ export function guaranteesFrom(
   missing.push(
     "unix sockets that exist inside readable roots can still be connected to (no Landlock connect right)",
   );
-  missing.push(
-    "network allowlist: TCP to the proxy port is allowed to any address (Landlock filters ports, not addresses)",
+  enforced.push(
+    "network allowlist: per-session network namespace (loopback only) + host-checking egress proxy",
   );
   const usable = p.landlockFs && p.seccomp && p.seccompX8664Filters && ns;
   return { usable, enforced, notEnforced: missing };

@@ -33,6 +33,7 @@ export {
   type SandboxSessionConfig,
 } from "./manager.js";
 export { sandboxModule, VERSION } from "./module.js";
+export { AllowlistNetwork, type AllowlistNetworkInfo } from "./netns.js";
 export { type DecisionRoots, decidePathsJs, type PathDecision, resolvePhysical } from "./paths.js";
 export {
   buildExecPolicy,

@@ -292,6 +292,9 @@ describe("network allowlist (egress proxy)", () => {
     expect(direct.stdout).not.toContain("hello-from-loopback");
     const udp = await ctx2.exec("getent hosts example.com; echo rc=$?");
     expect(udp.stdout).toMatch(/rc=[1-9]/);
+    // The session has its own network namespace: loopback is the only interface.
+    const ifaces = await ctx2.exec("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
+    expect(ifaces.stdout.trim()).toBe("lo");
   }, 30_000);
 
   it("network none blocks even the proxy route", async () => {

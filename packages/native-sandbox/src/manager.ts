@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from "node:path";
 import { Ku0Error, ku0TypeError } from "@ku0/native-loader";
 import { runSandboxed } from "./exec.js";
 import { sandboxModule } from "./module.js";
+import { AllowlistNetwork } from "./netns.js";
 import {
   buildExecPolicy,
   DEFAULT_MAX_OUTPUT_BYTES,
@@ -11,7 +12,6 @@ import {
   type SandboxPolicy,
   validatePolicy,
 } from "./policy.js";
-import { EgressProxy } from "./proxy.js";
 import { nativeUsable } from "./status.js";
 
 export interface SandboxSessionConfig {
@@ -110,7 +110,7 @@ export class NativeSandboxContext implements SandboxContext {
     policy: SandboxPolicy,
     private readonly helper: string,
     private readonly opts: NativeSandboxManagerOptions,
-    private readonly proxy: EgressProxy | undefined,
+    private readonly network: AllowlistNetwork | undefined,
     image: string | undefined,
     private readonly onDispose: (id: string) => void,
   ) {
@@ -131,7 +131,7 @@ export class NativeSandboxContext implements SandboxContext {
     if (!(timeoutMs > 0) || !(maxOutputBytes >= 0)) {
       throw ku0TypeError("ERR_KU0_INVALID_ARG", "timeoutMs must be > 0 and maxOutputBytes >= 0");
     }
-    const proxyPort = this.proxy ? await this.proxy.port() : undefined;
+    const net = this.network ? await this.network.get() : undefined;
     const policy = buildExecPolicy({
       command,
       workspacePath: this.workspacePath,
@@ -139,7 +139,7 @@ export class NativeSandboxContext implements SandboxContext {
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       ...(options.env !== undefined ? { env: options.env } : {}),
       timeoutMs,
-      ...(proxyPort !== undefined ? { proxyPort } : {}),
+      ...(net ? { proxyPort: net.proxyPort, netnsPid: net.netnsPid, netnsIno: net.netnsIno } : {}),
       ...(this.opts.env ? { hostEnv: this.opts.env } : {}),
       ...(this.opts.extraReadableRoots ? { extraReadableRoots: this.opts.extraReadableRoots } : {}),
       ...(this.opts.cgroups ? { cgroups: true } : {}),
@@ -206,7 +206,7 @@ export class NativeSandboxContext implements SandboxContext {
 export class NativeSandboxManager implements SandboxManager {
   private readonly sessions = new Map<string, SandboxContext>();
   private readonly delegated = new Set<string>();
-  private readonly proxies = new Map<string, EgressProxy>();
+  private readonly networks = new Map<string, AllowlistNetwork>();
 
   constructor(private readonly opts: NativeSandboxManagerOptions = {}) {}
 
@@ -267,14 +267,23 @@ export class NativeSandboxManager implements SandboxManager {
       throw ku0TypeError("ERR_KU0_INVALID_ARG", `workspacePath must be an existing directory: ${ws}`);
     }
     if (this.sessions.has(id)) await this.closeSandbox(id);
-    let proxy: EgressProxy | undefined;
+    let network: AllowlistNetwork | undefined;
     if (policy.network === "allowlist") {
-      proxy = new EgressProxy(policy.allowedHosts ?? []);
-      this.proxies.set(id, proxy);
+      network = new AllowlistNetwork(b.helper, policy.allowedHosts ?? []);
+      this.networks.set(id, network);
     }
-    const ctx = new NativeSandboxContext(id, ws, policy, b.helper, this.opts, proxy, config.image, (sid) => {
-      if (this.sessions.get(sid) === ctx) this.sessions.delete(sid);
-    });
+    const ctx = new NativeSandboxContext(
+      id,
+      ws,
+      policy,
+      b.helper,
+      this.opts,
+      network,
+      config.image,
+      (sid) => {
+        if (this.sessions.get(sid) === ctx) this.sessions.delete(sid);
+      },
+    );
     this.sessions.set(id, ctx);
     return ctx;
   }
@@ -288,8 +297,8 @@ export class NativeSandboxManager implements SandboxManager {
       return;
     }
     await ctx.dispose();
-    await this.proxies.get(id)?.close();
-    this.proxies.delete(id);
+    await this.networks.get(id)?.close();
+    this.networks.delete(id);
   }
 
   listSandboxes(): SandboxInfo[] {
@@ -303,8 +312,8 @@ export class NativeSandboxManager implements SandboxManager {
   async dispose(): Promise<void> {
     const ids = [...this.sessions.keys()];
     await Promise.all(ids.map((id) => this.closeSandbox(id)));
-    await Promise.all([...this.proxies.values()].map((p) => p.close()));
-    this.proxies.clear();
+    await Promise.all([...this.networks.values()].map((n) => n.close()));
+    this.networks.clear();
   }
 }
 

@@ -47,7 +47,13 @@ export interface ExecPolicy {
   readOnlyPaths?: string[];
   readableRoots?: string[];
   deniedPaths?: string[];
-  network: { mode: "none" | "allowlist" | "full"; allowedHosts?: string[]; proxyPort?: number };
+  network: {
+    mode: "none" | "allowlist" | "full";
+    allowedHosts?: string[];
+    proxyPort?: number;
+    netnsPid?: number;
+    netnsIno?: number;
+  };
   limits: {
     cpuTimeSec?: number;
     memoryBytes?: number;
@@ -137,6 +143,9 @@ export interface BuildArgs {
   env?: Record<string, string>;
   timeoutMs: number;
   proxyPort?: number;
+  /** The session's network namespace keeper (allowlist). */
+  netnsPid?: number;
+  netnsIno?: number;
   hostEnv?: NodeJS.ProcessEnv;
   extraReadableRoots?: string[];
   /** Join per-run cgroups for exact pids/memory/cpu limits (root only; costs 1-15 ms per command). */
@@ -182,6 +191,9 @@ export function buildExecPolicy(a: BuildArgs): ExecPolicy {
       mode: p.network,
       ...(p.allowedHosts ? { allowedHosts: p.allowedHosts } : {}),
       ...(a.proxyPort ? { proxyPort: a.proxyPort } : {}),
+      ...(a.netnsPid !== undefined && a.netnsIno !== undefined
+        ? { netnsPid: a.netnsPid, netnsIno: a.netnsIno }
+        : {}),
     },
     limits: {
       cpuTimeSec: Math.ceil(a.timeoutMs / 1000) + 1,

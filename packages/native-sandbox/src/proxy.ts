@@ -104,7 +104,17 @@ export class EgressProxy {
     if (this.refused.length > 100) this.refused.shift();
   }
 
+  /** Listens on a unix socket path instead of a loopback port (used with the netns keeper). */
+  listenUnix(path: string): Promise<number> {
+    return this.listen(path);
+  }
+
+  /** Listens on an ephemeral loopback port (first call) and returns it. */
   port(): Promise<number> {
+    return this.listen(undefined);
+  }
+
+  private listen(path: string | undefined): Promise<number> {
     this.ready ??= new Promise<number>((resolve, reject) => {
       const server = createServer((req, res) => void this.onRequest(req, res));
       server.on(
@@ -116,11 +126,14 @@ export class EgressProxy {
         s.on("close", () => this.sockets.delete(s));
       });
       server.on("error", reject);
-      server.listen(0, "127.0.0.1", () => {
+      const done = () => {
         const a = server.address();
         if (a && typeof a === "object") resolve(a.port);
-        else reject(new Error("proxy has no port"));
-      });
+        else if (typeof a === "string") resolve(0);
+        else reject(new Error("proxy has no address"));
+      };
+      if (path) server.listen(path, done);
+      else server.listen(0, "127.0.0.1", done);
       this.server = server;
     });
     return this.ready;

@@ -14,6 +14,16 @@ fn main() {
         }
         return;
     }
+    if args.get(1).map(String::as_str) == Some("--netns-keeper") {
+        let Some(sock) = args.get(2) else {
+            sys::die(
+                EXIT_SETUP_FAILED,
+                "error: --netns-keeper <proxy unix socket>",
+            )
+        };
+        let Err(e) = ku0_sandbox::linux::netns::run_keeper(std::path::Path::new(sock));
+        sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+    }
     let json = match std::env::var(POLICY_ENV) {
         Ok(j) => j,
         Err(_) => sys::die(

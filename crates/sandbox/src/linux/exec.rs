@@ -680,6 +680,9 @@ pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
         prep.data_limit = policy.limits.memory_bytes;
     }
     trace("cgroups");
+    if let (Some(pid), Some(ino)) = (policy.network.netns_pid, policy.network.netns_ino) {
+        super::netns::join(pid, ino)?;
+    }
     let ns = enter_namespaces(policy.require.namespaces)?;
     trace("namespaces");
     let status_pipe = pipe_cloexec()?;

@@ -4,6 +4,7 @@ pub mod beneath;
 pub mod cgroup;
 pub mod exec;
 pub mod fs_rules;
+pub mod netns;
 pub mod probe;
 pub mod seccomp;
 pub mod sys;
