@@ -192,7 +192,19 @@ impl Roots {
             resolved: path.clone(),
             reason: Some(reason),
         };
-        if self.denied.iter().any(|d| is_within_fold(&path, d)) {
+        // A root that lies inside a denied path wins for what is inside that root (a workspace
+        // under /root when running as root stays usable).
+        let more_specific_root = |d: &PathBuf| {
+            self.writable
+                .iter()
+                .chain(self.readable.iter())
+                .any(|r| r != d && is_within(r, d) && is_within(&path, r))
+        };
+        if self
+            .denied
+            .iter()
+            .any(|d| is_within_fold(&path, d) && !more_specific_root(d))
+        {
             return deny(format!("{} is a denied path", path.display()));
         }
         let in_writable = self.writable.iter().any(|w| is_within(&path, w));
@@ -281,6 +293,36 @@ mod tests {
         assert!(!w("/etc/passwd").allowed);
         assert!(!w("missing/../../out").allowed);
         assert_eq!(w("link").resolved, out);
+    }
+
+    #[test]
+    fn workspace_inside_a_denied_directory_stays_usable() {
+        let base = tmp("denied-parent");
+        let ws = base.join("home/project");
+        std::fs::create_dir_all(ws.join("src")).unwrap();
+        std::fs::create_dir_all(base.join("home/.ssh")).unwrap();
+        let s = |p: &PathBuf| p.to_string_lossy().to_string();
+        let roots = Roots::new(
+            &[s(&ws)],
+            &[],
+            &[],
+            &[s(&base.join("home")), s(&base.join("home/.ssh"))],
+        );
+        assert!(
+            roots
+                .decide(Path::new("src/a.rs"), &ws, Access::Write)
+                .allowed
+        );
+        assert!(
+            !roots
+                .decide(&base.join("home/.ssh/id"), &ws, Access::Read)
+                .allowed
+        );
+        assert!(
+            !roots
+                .decide(&base.join("home/other"), &ws, Access::Read)
+                .allowed
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::{POLICY_ENV, Result, SandboxError};
+use crate::{Result, SandboxError};
 
 pub struct RunRequest {
     pub helper: PathBuf,
@@ -55,13 +55,11 @@ fn set_nonblocking(fd: i32) {
 pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput> {
     let start = Instant::now();
     let mut cmd = Command::new(&req.helper);
+    // The policy goes first on stdin (length-prefixed; the helper reads exactly that much), so
+    // neither its size nor its content is limited by or visible in the environment.
     cmd.env_clear()
-        .env(POLICY_ENV, &req.policy_json)
-        .stdin(if req.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .arg("--policy-stdin")
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
@@ -79,7 +77,9 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
     };
     let mut out = RunOutput::default();
     let mut stdin = child.stdin.take();
-    let stdin_data = req.stdin.unwrap_or_default();
+    let mut stdin_data = format!("{}\n", req.policy_json.len()).into_bytes();
+    stdin_data.extend_from_slice(req.policy_json.as_bytes());
+    stdin_data.extend_from_slice(&req.stdin.unwrap_or_default());
     let mut stdin_off = 0usize;
     let as_file = |fd: std::os::fd::OwnedFd| std::fs::File::from(fd);
     let mut stdout = child.stdout.take().map(|s| as_file(s.into()));

@@ -168,8 +168,11 @@ function runNode(o: RunOptions): Promise<RunResult> {
       resolvePromise(abortedBeforeStart());
       return;
     }
-    const child = spawn(o.helper, [], {
-      env: { KU0_SANDBOX_POLICY: JSON.stringify(o.policy) },
+    // The policy goes first on stdin, length-prefixed (no environment size limit, nothing in
+    // /proc/<pid>/environ); the helper reads exactly that much and leaves the rest to the command.
+    const policyJson = Buffer.from(JSON.stringify(o.policy));
+    const child = spawn(o.helper, ["--policy-stdin"], {
+      env: {},
       stdio: ["pipe", "pipe", "pipe"],
       detached: true,
     });
@@ -215,6 +218,8 @@ function runNode(o: RunOptions): Promise<RunResult> {
     child.stdin.on("error", () => {
       // EPIPE when the command does not read its stdin: ignored.
     });
+    child.stdin.write(Buffer.from(`${policyJson.length}\n`));
+    child.stdin.write(policyJson);
     if (o.stdin !== undefined && o.stdin.length > 0) child.stdin.end(o.stdin);
     else child.stdin.end();
     const finish = (fn: () => void) => {

@@ -137,6 +137,16 @@ describe.each([
     expect(r.stderr).toBe("tail\n");
   }, 60_000);
 
+  it("accepts commands and environments larger than the kernel's 128 KiB argument limit", async () => {
+    const ctx = await sbx("huge");
+    const big = "x".repeat(300_000);
+    const r = await ctx.exec(`printf %s "${big}" | wc -c; printf %s "$BIG" | wc -c; cat | wc -c`, {
+      env: { BIG: big.slice(0, 100_000) },
+      stdin: big,
+    });
+    expect(r.stdout.split("\n").map((l) => l.trim())).toEqual(["300000", "100000", "300000", ""]);
+  });
+
   it("streams output through callbacks", async () => {
     const ctx = await sbx("stream");
     const chunks: string[] = [];

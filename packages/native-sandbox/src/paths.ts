@@ -103,7 +103,11 @@ export function decidePathsJs(
       return { path, allowed: false, resolved: path, reason: `cannot resolve path: ${(e as Error).message}` };
     }
     const deny = (reason: string): PathDecision => ({ path, allowed: false, resolved: r.path, reason });
-    if (denied.some((d) => withinFold(r.path, d))) return deny(`${r.path} is a denied path`);
+    // A root inside a denied path wins for what is inside it (e.g. a workspace under /root).
+    const moreSpecificRoot = (d: string) =>
+      [...writable, ...readable].some((root) => root !== d && within(root, d) && within(r.path, root));
+    if (denied.some((d) => withinFold(r.path, d) && !moreSpecificRoot(d)))
+      return deny(`${r.path} is a denied path`);
     const inW = writable.some((w) => within(r.path, w));
     if (access === "write") {
       if (!inW) return deny(`${r.path} is outside the writable roots`);

@@ -24,14 +24,20 @@ fn main() {
         let Err(e) = ku0_sandbox::linux::netns::run_keeper(std::path::Path::new(sock));
         sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
     }
-    let json = match std::env::var(POLICY_ENV) {
+    let from_stdin = args.get(1).map(String::as_str) == Some("--policy-stdin");
+    let json = match if from_stdin {
+        read_policy_from_stdin()
+    } else {
+        std::env::var(POLICY_ENV).map_err(|e| e.to_string())
+    } {
         Ok(j) => j,
-        Err(_) => sys::die(
+        Err(_) if !from_stdin => sys::die(
             EXIT_SETUP_FAILED,
             &format!(
-                "error: {POLICY_ENV} is not set (usage: {POLICY_ENV}=<json> ku0-sandbox-exec | --probe)"
+                "error: {POLICY_ENV} is not set (usage: {POLICY_ENV}=<json> ku0-sandbox-exec | --policy-stdin | --probe)"
             ),
         ),
+        Err(e) => sys::die(EXIT_SETUP_FAILED, &format!("error: policy on stdin: {e}")),
     };
     let policy = match ExecPolicy::from_json(&json) {
         Ok(p) => p,
@@ -40,6 +46,50 @@ fn main() {
     drop(json);
     let Err(e) = exec::run(&policy);
     sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+}
+
+/// Reads `<decimal length>\n<json>` from fd 0 with raw reads of exactly that many bytes, so the
+/// rest of stdin stays in the pipe for the command.
+#[cfg(target_os = "linux")]
+fn read_policy_from_stdin() -> Result<String, String> {
+    fn read_exact(buf: &mut [u8]) -> Result<(), String> {
+        let mut got = 0;
+        while got < buf.len() {
+            // SAFETY: reading into a valid buffer from fd 0.
+            let n = unsafe { libc::read(0, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(std::io::Error::last_os_error().to_string());
+            }
+            if n == 0 {
+                return Err("unexpected end of stdin".into());
+            }
+            got += n as usize;
+        }
+        Ok(())
+    }
+    let mut len = 0usize;
+    let mut digits = 0;
+    loop {
+        let mut b = [0u8; 1];
+        read_exact(&mut b)?;
+        match b[0] {
+            b'\n' if digits > 0 => break,
+            c @ b'0'..=b'9' if digits < 12 => {
+                len = len * 10 + usize::from(c - b'0');
+                digits += 1;
+            }
+            _ => return Err("bad length header".into()),
+        }
+    }
+    if len > 64 << 20 {
+        return Err("policy larger than 64 MiB".into());
+    }
+    let mut buf = vec![0u8; len];
+    read_exact(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| e.to_string())
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -101,6 +101,8 @@ struct Prepared {
     rw_files: Vec<String>,
     filters: Vec<BpfProgram>,
     private_tmp: bool,
+    /// A `sh -c` script too long for one execve argument, written to [`SCRIPT_FILE`].
+    script: Option<Vec<u8>>,
     /// RLIMIT_AS (explicit only).
     address_space: Option<u64>,
     /// RLIMIT_DATA decided after the cgroup setup.
@@ -229,8 +231,15 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
             .then(a.path().cmp(b.path()))
     });
 
-    let argv: Vec<CString> = policy
-        .argv
+    // execve limits each argument to 128 KiB (MAX_ARG_STRLEN): a longer `sh -c` script is written
+    // into the constructed root and run as a script file instead.
+    let mut script = None;
+    let mut argv_src = policy.argv.clone();
+    if argv_src.len() == 3 && argv_src[1] == "-c" && argv_src[2].len() > MAX_INLINE_SCRIPT {
+        script = Some(std::mem::take(&mut argv_src[2]).into_bytes());
+        argv_src = vec![argv_src[0].clone(), SCRIPT_FILE.to_string()];
+    }
+    let argv: Vec<CString> = argv_src
         .iter()
         .map(|a| sys::cstr(a))
         .collect::<Result<_>>()?;
@@ -264,6 +273,9 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
         landlock_writable.push("/tmp".into());
     }
     let mut landlock_readable = readable.clone();
+    if script.is_some() {
+        landlock_readable.push(SCRIPT_FILE.into());
+    }
     landlock_readable.push("/proc".into());
     landlock_readable.push("/dev".into());
     Ok(Prepared {
@@ -279,6 +291,7 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
         private_tmp,
         address_space: policy.limits.address_space_bytes,
         data_limit: None,
+        script,
     })
 }
 
@@ -318,6 +331,10 @@ fn bind(src_root: &str, path: &str, is_dir: bool) -> Result<()> {
 }
 
 const EMPTY_FILE: &str = "/.ku0-empty";
+/// Where a long `sh -c` script is placed inside the sandbox (read-only root tmpfs).
+const SCRIPT_FILE: &str = "/.ku0-command.sh";
+/// Longest `sh -c` argument passed inline (execve's per-argument limit is 128 KiB).
+const MAX_INLINE_SCRIPT: usize = 120 * 1024;
 /// The kernel refuses a pid_max below this.
 const PID_MAX_MIN: u64 = 301;
 
@@ -451,6 +468,20 @@ fn build_mounts(prep: &Prepared) -> Result<()> {
                 }
             }
         }
+    }
+    if let Some(script) = &prep.script {
+        std::fs::write(SCRIPT_FILE, script).map_err(|e| SandboxError::Os {
+            what: "write command script".into(),
+            source: e,
+        })?;
+        std::fs::set_permissions(
+            SCRIPT_FILE,
+            std::os::unix::fs::PermissionsExt::from_mode(0o444),
+        )
+        .map_err(|e| SandboxError::Os {
+            what: "chmod command script".into(),
+            source: e,
+        })?;
     }
     sys::umount_detach(OLD)?;
     let _ = std::fs::remove_dir(OLD);
