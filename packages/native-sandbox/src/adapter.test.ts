@@ -128,3 +128,28 @@ describe("native and JS path decisions agree", () => {
     }
   });
 });
+
+describe("fsIsolation modes", () => {
+  const mk = (fsIsolation: "none" | "workspace" | "temp" | "full", allowedRoots?: string[]) =>
+    new NativeExecutionSandboxAdapter({
+      type: "process",
+      networkAccess: "none",
+      fsIsolation,
+      workingDirectory: ws,
+      ...(allowedRoots ? { allowedRoots } : {}),
+    });
+  it("none allows everything and reports unsandboxed", () => {
+    const r = mk("none").preflight(call("file:write", { path: "/etc/passwd" }), {});
+    expect(r).toMatchObject({ allowed: true, sandboxed: false });
+  });
+  it("temp adds the temp dir; full allows only allowedRoots", () => {
+    const tmpFile = join(tmpdir(), `ku0-adapter-temp-${process.pid}.txt`);
+    expect(mk("workspace").preflight(call("file:write", { path: tmpFile }), {}).allowed).toBe(false);
+    expect(mk("temp").preflight(call("file:write", { path: tmpFile }), {}).allowed).toBe(true);
+    expect(mk("full", [out]).preflight(call("file:write", { path: "ok.txt" }), {}).allowed).toBe(false);
+    expect(mk("full", [out]).preflight(call("file:write", { path: join(out, "new.txt") }), {}).allowed).toBe(
+      true,
+    );
+    expect(mk("full", [out]).preflight(call("file:read", { path: "ok.txt" }), {}).allowed).toBe(true);
+  });
+});

@@ -226,6 +226,23 @@ describe("NativeBashExecutor", () => {
 });
 
 describe("flags", () => {
+  it("the runtime's kill switch SANDBOX_RS_DISABLE_NATIVE means off", async () => {
+    process.env.SANDBOX_RS_DISABLE_NATIVE = "1";
+    sandboxModule.reset();
+    try {
+      expect(sandboxModule.mode).toBe("off");
+      const m = new NativeSandboxManager();
+      await expect(m.createSandbox("k", { workspacePath: ws })).rejects.toMatchObject({
+        code: "ERR_KU0_SANDBOX_DISABLED",
+      });
+      expect(status().active).toBe("js");
+    } finally {
+      delete process.env.SANDBOX_RS_DISABLE_NATIVE;
+      sandboxModule.reset();
+    }
+    expect(sandboxModule.mode).toBe("auto");
+  });
+
   it("off without a fallback refuses; off with a fallback delegates", async () => {
     sandboxModule.setMode("off");
     try {
