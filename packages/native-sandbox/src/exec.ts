@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { constants } from "node:os";
 import { convertNativeError, Ku0Error } from "@ku0/native-loader";
 import { sandboxModule } from "./module.js";
@@ -21,6 +21,8 @@ export interface RunOptions {
    * no streaming callback is given.
    */
   spawner?: "node" | "native";
+  /** A prewarmed helper for this command's session (used when alive; consumed). */
+  warm?: WarmHelper;
 }
 
 export interface RunResult {
@@ -71,6 +73,10 @@ class Capped {
  * the whole pid namespace) through PDEATHSIG.
  */
 export function runSandboxed(o: RunOptions): Promise<RunResult> {
+  if (o.warm) {
+    if (o.warm.alive()) return runNode(o, o.warm);
+    o.warm.kill();
+  }
   const wantNative = o.spawner ?? (o.onStdout || o.onStderr ? "node" : "native");
   if (wantNative === "native" && !o.onStdout && !o.onStderr) {
     const b = safeBinding();
@@ -161,7 +167,97 @@ function abortedBeforeStart(): RunResult {
   };
 }
 
-function runNode(o: RunOptions): Promise<RunResult> {
+function frame(payload: Buffer): Buffer[] {
+  return [Buffer.from(`${payload.length}\n`), payload];
+}
+
+/** The per-command message a prewarmed helper waits for. */
+export interface CommandMessage {
+  argv: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  limits?: { cpuTimeSec?: number; maxOpenFiles?: number; maxFileSizeBytes?: number };
+}
+
+export function commandMessage(p: ExecPolicy): CommandMessage {
+  return {
+    argv: p.argv,
+    env: p.env,
+    ...(p.cwd !== undefined ? { cwd: p.cwd } : {}),
+    limits: {
+      ...(p.limits.cpuTimeSec !== undefined ? { cpuTimeSec: p.limits.cpuTimeSec } : {}),
+      ...(p.limits.maxOpenFiles !== undefined ? { maxOpenFiles: p.limits.maxOpenFiles } : {}),
+      ...(p.limits.maxFileSizeBytes !== undefined ? { maxFileSizeBytes: p.limits.maxFileSizeBytes } : {}),
+    },
+  };
+}
+
+/**
+ * A helper started ahead of time with the session's policy (`--prewarm`): namespaces, the
+ * constructed root and pid 1 are ready; it waits for one command message. Idle, it does not keep
+ * Node's event loop alive.
+ */
+export class WarmHelper {
+  readonly child: ChildProcessWithoutNullStreams;
+  private early: { err: boolean; b: Buffer }[] = [];
+  private sink: ((err: boolean, b: Buffer) => void) | undefined;
+  private exited = false;
+
+  constructor(helper: string, session: ExecPolicy) {
+    this.child = spawn(helper, ["--prewarm"], { env: {}, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    this.child.stdin.on("error", () => {});
+    for (const part of frame(Buffer.from(JSON.stringify(session)))) this.child.stdin.write(part);
+    this.child.stdout.on("data", (b: Buffer) => (this.sink ? this.sink(false, b) : this.early.push({ err: false, b })));
+    this.child.stderr.on("data", (b: Buffer) => (this.sink ? this.sink(true, b) : this.early.push({ err: true, b })));
+    this.child.on("exit", () => {
+      this.exited = true;
+    });
+    this.child.on("error", () => {
+      this.exited = true;
+    });
+    this.setRef(false);
+  }
+
+  private setRef(on: boolean): void {
+    const streams = [this.child.stdin, this.child.stdout, this.child.stderr] as unknown as {
+      ref?: () => void;
+      unref?: () => void;
+      _handle?: { ref?: () => void; unref?: () => void };
+    }[];
+    for (const st of streams) {
+      const h = st._handle;
+      if (on) h?.ref?.();
+      else h?.unref?.();
+    }
+    if (on) this.child.ref();
+    else this.child.unref();
+  }
+
+  /** Still waiting for its command (it exits early if its setup failed). */
+  alive(): boolean {
+    return !this.exited && this.child.exitCode === null && this.child.signalCode === null && this.early.length === 0;
+  }
+
+  /** Takes the output over: replays anything written so far, then streams to `sink`. */
+  attach(sink: (err: boolean, b: Buffer) => void): void {
+    this.setRef(true);
+    this.sink = sink;
+    for (const e of this.early) sink(e.err, e.b);
+    this.early = [];
+  }
+
+  kill(): void {
+    if (this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    this.child.stdin.destroy();
+  }
+}
+
+function runNode(o: RunOptions, warm?: WarmHelper): Promise<RunResult> {
   return new Promise<RunResult>((resolvePromise, rejectPromise) => {
     const start = performance.now();
     if (o.signal?.aborted) {
@@ -170,12 +266,14 @@ function runNode(o: RunOptions): Promise<RunResult> {
     }
     // The policy goes first on stdin, length-prefixed (no environment size limit, nothing in
     // /proc/<pid>/environ); the helper reads exactly that much and leaves the rest to the command.
-    const policyJson = Buffer.from(JSON.stringify(o.policy));
-    const child = spawn(o.helper, ["--policy-stdin"], {
-      env: {},
-      stdio: ["pipe", "pipe", "pipe"],
-      detached: true,
-    });
+    // A prewarmed helper already has the session policy and only gets the command message.
+    const child = warm
+      ? warm.child
+      : spawn(o.helper, ["--policy-stdin"], {
+          env: {},
+          stdio: ["pipe", "pipe", "pipe"],
+          detached: true,
+        });
     const out = new Capped(o.maxOutputBytes);
     const err = new Capped(o.maxOutputBytes);
     let timedOut = false;
@@ -207,19 +305,25 @@ function runNode(o: RunOptions): Promise<RunResult> {
       aborted = true;
       kill();
     });
-    child.stdout.on("data", (b: Buffer) => {
-      out.push(b);
-      o.onStdout?.(b);
-    });
-    child.stderr.on("data", (b: Buffer) => {
-      err.push(b);
-      o.onStderr?.(b);
-    });
-    child.stdin.on("error", () => {
-      // EPIPE when the command does not read its stdin: ignored.
-    });
-    child.stdin.write(Buffer.from(`${policyJson.length}\n`));
-    child.stdin.write(policyJson);
+    const onData = (isErr: boolean, b: Buffer) => {
+      if (isErr) {
+        err.push(b);
+        o.onStderr?.(b);
+      } else {
+        out.push(b);
+        o.onStdout?.(b);
+      }
+    };
+    if (warm) warm.attach(onData);
+    else {
+      child.stdout.on("data", (b: Buffer) => onData(false, b));
+      child.stderr.on("data", (b: Buffer) => onData(true, b));
+      child.stdin.on("error", () => {
+        // EPIPE when the command does not read its stdin: ignored.
+      });
+    }
+    const message = warm ? commandMessage(o.policy) : o.policy;
+    for (const part of frame(Buffer.from(JSON.stringify(message)))) child.stdin.write(part);
     if (o.stdin !== undefined && o.stdin.length > 0) child.stdin.end(o.stdin);
     else child.stdin.end();
     const finish = (fn: () => void) => {

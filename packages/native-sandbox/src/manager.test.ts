@@ -62,12 +62,13 @@ describe("status", () => {
 });
 
 describe.each([
-  ["native spawner", "native"],
-  ["node spawner", "node"],
-] as const)("NativeSandboxManager (drop-in for the Docker manager, %s)", (_label, spawner) => {
+  ["prewarmed", "warm", {}],
+  ["cold, native spawner", "native", { prewarm: false, spawner: "native" }],
+  ["cold, node spawner", "node", { prewarm: false, spawner: "node" }],
+] as const)("NativeSandboxManager (drop-in for the Docker manager, %s)", (_label, spawner, opts) => {
   beforeAll(async () => {
     await manager.dispose();
-    manager = new NativeSandboxManager({ spawner });
+    manager = new NativeSandboxManager(opts);
   });
 
   it("runs sh -c in the workspace with Docker's defaults", async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { Ku0Error, ku0TypeError } from "@ku0/native-loader";
-import { runSandboxed } from "./exec.js";
+import { runSandboxed, WarmHelper } from "./exec.js";
 import { sandboxModule } from "./module.js";
 import { AllowlistNetwork } from "./netns.js";
 import {
@@ -87,6 +87,11 @@ export interface NativeSandboxManagerOptions {
   cgroups?: boolean;
   /** Run a reaper as pid 1 with the command as its child (like `docker run --init`). */
   init?: boolean;
+  /**
+   * Keep one helper per session prewarmed (namespaces, constructed root and pid 1 ready, waiting
+   * for its command), so a command only pays for its own lockdown and exec. Default true.
+   */
+  prewarm?: boolean;
   /** Who spawns the helper (default: the binding's posix_spawn runner; node when streaming). */
   spawner?: "node" | "native";
   /** Host environment the allowlist is taken from (default: process.env). */
@@ -103,6 +108,8 @@ export class NativeSandboxContext implements SandboxContext {
   private readonly running = new Set<() => void>();
   private disposed = false;
   private readonly image: string;
+  private warm: WarmHelper | undefined;
+  private warming: Promise<void> | undefined;
 
   constructor(
     id: string,
@@ -120,6 +127,41 @@ export class NativeSandboxContext implements SandboxContext {
     this.createdAt = Date.now();
     this.lastUsedAt = this.createdAt;
     this.image = image ?? "native-linux";
+    if (this.opts.prewarm !== false) this.scheduleWarm();
+  }
+
+  private async sessionArgs() {
+    const net = this.network ? await this.network.get() : undefined;
+    return {
+      workspacePath: this.workspacePath,
+      policy: this.policy,
+      ...(net ? { proxyPort: net.proxyPort, netnsPid: net.netnsPid, netnsIno: net.netnsIno } : {}),
+      ...(this.opts.env ? { hostEnv: this.opts.env } : {}),
+      ...(this.opts.extraReadableRoots ? { extraReadableRoots: this.opts.extraReadableRoots } : {}),
+      ...(this.opts.cgroups ? { cgroups: true } : {}),
+      ...(this.opts.init ? { init: true } : {}),
+    };
+  }
+
+  /** Starts the next prewarmed helper in the background (errors just mean no warm helper). */
+  private scheduleWarm(): void {
+    if (this.disposed || this.warm || this.warming) return;
+    this.warming = (async () => {
+      const args = await this.sessionArgs();
+      if (this.disposed) return;
+      const session = buildExecPolicy({ ...args, command: "true", timeoutMs: this.policy.timeoutMs });
+      this.warm = new WarmHelper(this.helper, session);
+    })()
+      .catch(() => {})
+      .finally(() => {
+        this.warming = undefined;
+      });
+  }
+
+  private takeWarm(): WarmHelper | undefined {
+    const w = this.warm;
+    this.warm = undefined;
+    return w;
   }
 
   async exec(command: string, options: SandboxExecOptions = {}): Promise<SandboxExecResult> {
@@ -131,23 +173,17 @@ export class NativeSandboxContext implements SandboxContext {
     if (!(timeoutMs > 0) || !(maxOutputBytes >= 0)) {
       throw ku0TypeError("ERR_KU0_INVALID_ARG", "timeoutMs must be > 0 and maxOutputBytes >= 0");
     }
-    const net = this.network ? await this.network.get() : undefined;
     const policy = buildExecPolicy({
+      ...(await this.sessionArgs()),
       command,
-      workspacePath: this.workspacePath,
-      policy: this.policy,
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       ...(options.env !== undefined ? { env: options.env } : {}),
       timeoutMs,
-      ...(net ? { proxyPort: net.proxyPort, netnsPid: net.netnsPid, netnsIno: net.netnsIno } : {}),
-      ...(this.opts.env ? { hostEnv: this.opts.env } : {}),
-      ...(this.opts.extraReadableRoots ? { extraReadableRoots: this.opts.extraReadableRoots } : {}),
-      ...(this.opts.cgroups ? { cgroups: true } : {}),
-      ...(this.opts.init ? { init: true } : {}),
     });
+    const warm = this.opts.prewarm === false ? undefined : this.takeWarm();
     const onStdout = options.onStdout;
     const onStderr = options.onStderr;
-    const r = await runSandboxed({
+    const running = runSandboxed({
       helper: this.helper,
       policy,
       timeoutMs,
@@ -157,11 +193,15 @@ export class NativeSandboxContext implements SandboxContext {
       ...(onStdout ? { onStdout: (b: Buffer) => onStdout(b.toString("utf8")) } : {}),
       ...(onStderr ? { onStderr: (b: Buffer) => onStderr(b.toString("utf8")) } : {}),
       ...(this.opts.spawner ? { spawner: this.opts.spawner } : {}),
+      ...(warm ? { warm } : {}),
       track: (kill) => {
         this.running.add(kill);
         return () => this.running.delete(kill);
       },
     });
+    // The next command's helper warms up while this one runs.
+    if (this.opts.prewarm !== false) this.scheduleWarm();
+    const r = await running;
     this.lastUsedAt = Date.now();
     return {
       exitCode: r.exitCode,
@@ -194,6 +234,8 @@ export class NativeSandboxContext implements SandboxContext {
     this.disposed = true;
     for (const kill of this.running) kill();
     this.running.clear();
+    this.warm?.kill();
+    this.warm = undefined;
     this.onDispose(this.id);
   }
 }

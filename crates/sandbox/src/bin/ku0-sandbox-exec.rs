@@ -24,7 +24,8 @@ fn main() {
         let Err(e) = ku0_sandbox::linux::netns::run_keeper(std::path::Path::new(sock));
         sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
     }
-    let from_stdin = args.get(1).map(String::as_str) == Some("--policy-stdin");
+    let prewarm = args.get(1).map(String::as_str) == Some("--prewarm");
+    let from_stdin = prewarm || args.get(1).map(String::as_str) == Some("--policy-stdin");
     let json = match if from_stdin {
         read_policy_from_stdin()
     } else {
@@ -44,7 +45,11 @@ fn main() {
         Err(e) => sys::die(EXIT_SETUP_FAILED, &format!("error: {e}")),
     };
     drop(json);
-    let Err(e) = exec::run(&policy);
+    let Err(e) = if prewarm {
+        exec::run_prewarmed(&policy)
+    } else {
+        exec::run(&policy)
+    };
     sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
 }
 

@@ -231,6 +231,44 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
             .then(a.path().cmp(b.path()))
     });
 
+    let cmd = command_parts(policy, &writable)?;
+    let mut landlock_writable = writable.clone();
+    if private_tmp {
+        landlock_writable.push("/tmp".into());
+    }
+    let mut landlock_readable = readable.clone();
+    if cmd.script.is_some() {
+        landlock_readable.push(SCRIPT_FILE.into());
+    }
+    landlock_readable.push("/proc".into());
+    landlock_readable.push("/dev".into());
+    Ok(Prepared {
+        entries,
+        exe_candidates: cmd.exe_candidates,
+        argv: cmd.argv,
+        envp: cmd.envp,
+        cwd: cmd.cwd,
+        readable: landlock_readable,
+        writable: landlock_writable,
+        rw_files: DEV_FILES.iter().map(|f| format!("/dev/{f}")).collect(),
+        filters: seccomp::build_filters(policy.network.mode)?,
+        private_tmp,
+        address_space: policy.limits.address_space_bytes,
+        data_limit: None,
+        script: cmd.script,
+    })
+}
+
+/// The command-dependent part of the preparation (also redone in pid 1 in prewarm mode).
+struct CommandParts {
+    exe_candidates: Vec<CString>,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    cwd: String,
+    script: Option<Vec<u8>>,
+}
+
+fn command_parts(policy: &ExecPolicy, writable: &[String]) -> Result<CommandParts> {
     // execve limits each argument to 128 KiB (MAX_ARG_STRLEN): a longer `sh -c` script is written
     // into the constructed root and run as a script file instead.
     let mut script = None;
@@ -248,7 +286,10 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
         .iter()
         .map(|(k, v)| sys::cstr(&format!("{k}={v}")))
         .collect::<Result<_>>()?;
-    let arg0 = &policy.argv[0];
+    let arg0 = policy
+        .argv
+        .first()
+        .ok_or_else(|| SandboxError::InvalidPolicy("argv is empty".into()))?;
     let exe_candidates: Vec<CString> = if arg0.contains('/') {
         vec![sys::cstr(arg0)?]
     } else {
@@ -268,32 +309,169 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
         }
         None => writable.first().cloned().unwrap_or_else(|| "/".into()),
     };
-    let mut landlock_writable = writable.clone();
-    if private_tmp {
-        landlock_writable.push("/tmp".into());
-    }
-    let mut landlock_readable = readable.clone();
-    if script.is_some() {
-        landlock_readable.push(SCRIPT_FILE.into());
-    }
-    landlock_readable.push("/proc".into());
-    landlock_readable.push("/dev".into());
-    Ok(Prepared {
-        entries,
+    Ok(CommandParts {
         exe_candidates,
         argv,
         envp,
         cwd,
-        readable: landlock_readable,
-        writable: landlock_writable,
-        rw_files: DEV_FILES.iter().map(|f| format!("/dev/{f}")).collect(),
-        filters: seccomp::build_filters(policy.network.mode)?,
-        private_tmp,
-        address_space: policy.limits.address_space_bytes,
-        data_limit: None,
         script,
     })
 }
+
+/// The per-command message of prewarm mode (sent after the session policy).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CommandMessage {
+    argv: Vec<String>,
+    #[serde(default)]
+    env: std::collections::BTreeMap<String, String>,
+    cwd: Option<String>,
+    #[serde(default)]
+    limits: Option<crate::policy::Limits>,
+}
+
+/// Reads `<decimal length>\n<payload>` from `fd` with raw reads of exactly that many bytes, so
+/// whatever follows stays in the pipe for the command.
+pub fn read_len_prefixed(fd: libc::c_int) -> std::result::Result<Vec<u8>, String> {
+    fn read_exact(fd: libc::c_int, buf: &mut [u8]) -> std::result::Result<(), String> {
+        let mut got = 0;
+        while got < buf.len() {
+            // SAFETY: reading into a valid buffer.
+            let n = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(std::io::Error::last_os_error().to_string());
+            }
+            if n == 0 {
+                return Err("unexpected end of input".into());
+            }
+            got += n as usize;
+        }
+        Ok(())
+    }
+    let mut len = 0usize;
+    let mut digits = 0;
+    loop {
+        let mut b = [0u8; 1];
+        read_exact(fd, &mut b)?;
+        match b[0] {
+            b'\n' if digits > 0 => break,
+            c @ b'0'..=b'9' if digits < 12 => {
+                len = len * 10 + usize::from(c - b'0');
+                digits += 1;
+            }
+            _ => return Err("bad length header".into()),
+        }
+    }
+    if len > 64 << 20 {
+        return Err("message larger than 64 MiB".into());
+    }
+    let mut buf = vec![0u8; len];
+    read_exact(fd, &mut buf)?;
+    Ok(buf)
+}
+
+/// Writes a long script (if any) and makes the root tmpfs read-only: the last mount step.
+fn finish_root(script: Option<&[u8]>) -> Result<()> {
+    if let Some(script) = script {
+        std::fs::write(SCRIPT_FILE, script).map_err(|e| SandboxError::Os {
+            what: "write command script".into(),
+            source: e,
+        })?;
+        std::fs::set_permissions(SCRIPT_FILE, std::os::unix::fs::PermissionsExt::from_mode(0o444))
+            .map_err(|e| SandboxError::Os {
+                what: "chmod command script".into(),
+                source: e,
+            })?;
+    }
+    sys::mount_setattr(
+        "/",
+        false,
+        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+    )
+}
+
+/// First thing pid 1 does: die with the helper, bail out if it is already gone, non-dumpable.
+fn arm_init(life_pipe: [libc::c_int; 2]) {
+    // SAFETY: plain syscalls in the freshly forked single-threaded child.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+        libc::close(life_pipe[1]);
+        // If the helper died before PDEATHSIG was armed, the pipe already reports hang-up.
+        let mut pfd = libc::pollfd {
+            fd: life_pipe[0],
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if libc::poll(&mut pfd, 1, 0) > 0 && (pfd.revents & libc::POLLHUP) != 0 {
+            libc::_exit(EXIT_SETUP_FAILED);
+        }
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
+/// pid 1 in prewarm mode: builds the mount tree, then reads the command message from stdin,
+/// redoes the command-dependent parts and continues like [`run_init`]. Never returns.
+fn prewarmed_init(
+    session: &ExecPolicy,
+    mut prep: Prepared,
+    ns: NsMode,
+    status_fd: libc::c_int,
+    life_pipe: [libc::c_int; 2],
+) -> ! {
+    arm_init(life_pipe);
+    if ns == NsMode::None {
+        sys::die(EXIT_SETUP_FAILED, "error: prewarm mode needs namespaces");
+    }
+    if let Err(e) = build_mounts(&prep) {
+        sys::die(EXIT_SETUP_FAILED, &format!("error: mount setup: {e}"));
+    }
+    let msg = match read_len_prefixed(0)
+        .and_then(|b| serde_json::from_slice::<CommandMessage>(&b).map_err(|e| e.to_string()))
+    {
+        Ok(m) => m,
+        // The manager dropped this warm sandbox without using it.
+        Err(e) => sys::die(EXIT_SETUP_FAILED, &format!("error: no command: {e}")),
+    };
+    let mut policy = session.clone();
+    policy.argv = msg.argv;
+    policy.env = msg.env;
+    policy.cwd = msg.cwd;
+    if let Some(l) = msg.limits {
+        policy.limits.cpu_time_sec = l.cpu_time_sec;
+        policy.limits.max_open_files = l.max_open_files;
+        policy.limits.max_file_size_bytes = l.max_file_size_bytes;
+    }
+    if let Err(e) = policy.validate() {
+        sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+    }
+    let writable = policy.writable_roots.clone();
+    let cmd = match command_parts(&policy, &writable) {
+        Ok(c) => c,
+        Err(e) => sys::die(EXIT_SETUP_FAILED, &format!("error: {e}")),
+    };
+    if cmd.script.is_some() {
+        prep.readable.push(SCRIPT_FILE.into());
+    }
+    prep.exe_candidates = cmd.exe_candidates;
+    prep.argv = cmd.argv;
+    prep.envp = cmd.envp;
+    prep.cwd = cmd.cwd;
+    prep.script = cmd.script;
+    if let Err(e) = finish_root(prep.script.as_deref()) {
+        sys::die(EXIT_SETUP_FAILED, &format!("error: mount setup: {e}"));
+    }
+    run_init_after_mounts(&policy, &prep, ns, status_fd)
+}
+
 
 /// Enters the namespaces. Returns what could be entered.
 fn enter_namespaces(require: bool) -> Result<NsMode> {
@@ -469,23 +647,8 @@ fn build_mounts(prep: &Prepared) -> Result<()> {
             }
         }
     }
-    if let Some(script) = &prep.script {
-        std::fs::write(SCRIPT_FILE, script).map_err(|e| SandboxError::Os {
-            what: "write command script".into(),
-            source: e,
-        })?;
-        std::fs::set_permissions(
-            SCRIPT_FILE,
-            std::os::unix::fs::PermissionsExt::from_mode(0o444),
-        )
-        .map_err(|e| SandboxError::Os {
-            what: "chmod command script".into(),
-            source: e,
-        })?;
-    }
     sys::umount_detach(OLD)?;
     let _ = std::fs::remove_dir(OLD);
-    sys::mount_setattr("/", false, ro)?;
     Ok(())
 }
 
@@ -684,6 +847,18 @@ fn pipe_cloexec() -> Result<[libc::c_int; 2]> {
 /// Runs the policy. Returns only on setup failure before the first fork; afterwards the
 /// process exits with the command's status (or re-raises its signal).
 pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
+    run_mode(policy, false)
+}
+
+/// Prewarm mode: everything up to the command is set up from the session `policy` (namespaces,
+/// constructed root, pid 1), then pid 1 waits for a length-prefixed command message on stdin
+/// (`{argv, env, cwd, limits}`) and runs it. Spawned ahead of time, this takes the setup off the
+/// command's critical path.
+pub fn run_prewarmed(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
+    run_mode(policy, true)
+}
+
+fn run_mode(policy: &ExecPolicy, prewarm: bool) -> Result<std::convert::Infallible> {
     if policy.require.seccomp && !seccomp::available() {
         return Err(SandboxError::Unavailable("seccomp is not available".into()));
     }
@@ -724,6 +899,9 @@ pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
         return Err(SandboxError::last_os("fork"));
     }
     if init == 0 {
+        if prewarm {
+            prewarmed_init(policy, prep, ns, status_pipe[1], life_pipe);
+        }
         run_init(policy, &prep, ns, status_pipe[1], life_pipe);
     }
     // Parent (outside the namespaces): wait for init, relay the command's status.
@@ -804,34 +982,25 @@ fn run_init(
     status_fd: libc::c_int,
     life_pipe: [libc::c_int; 2],
 ) -> ! {
-    // SAFETY: plain syscalls in the freshly forked single-threaded child.
-    unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        );
-        libc::close(life_pipe[1]);
-        // If the helper died before PDEATHSIG was armed, the pipe already reports hang-up.
-        let mut pfd = libc::pollfd {
-            fd: life_pipe[0],
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        if libc::poll(&mut pfd, 1, 0) > 0 && (pfd.revents & libc::POLLHUP) != 0 {
-            libc::_exit(EXIT_SETUP_FAILED);
-        }
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-    }
+    arm_init(life_pipe);
     trace("init start");
     if ns != NsMode::None
-        && let Err(e) = build_mounts(prep)
+        && let Err(e) = build_mounts(prep).and_then(|()| finish_root(prep.script.as_deref()))
     {
         sys::die(EXIT_SETUP_FAILED, &format!("error: mount setup: {e}"));
     }
     trace("mounts built");
+    run_init_after_mounts(policy, prep, ns, status_fd)
+}
+
+/// pid 1 after the mount tree is complete: process limit, then the command (as pid 1 itself, or
+/// forked under this reaper). Never returns.
+fn run_init_after_mounts(
+    policy: &ExecPolicy,
+    prep: &Prepared,
+    ns: NsMode,
+    status_fd: libc::c_int,
+) -> ! {
     if ns != NsMode::None
         && let Some(n) = policy.limits.max_processes
     {
