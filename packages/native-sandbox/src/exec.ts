@@ -207,8 +207,12 @@ export class WarmHelper {
     this.child = spawn(helper, ["--prewarm"], { env: {}, stdio: ["pipe", "pipe", "pipe"], detached: true });
     this.child.stdin.on("error", () => {});
     for (const part of frame(Buffer.from(JSON.stringify(session)))) this.child.stdin.write(part);
-    this.child.stdout.on("data", (b: Buffer) => (this.sink ? this.sink(false, b) : this.early.push({ err: false, b })));
-    this.child.stderr.on("data", (b: Buffer) => (this.sink ? this.sink(true, b) : this.early.push({ err: true, b })));
+    this.child.stdout.on("data", (b: Buffer) =>
+      this.sink ? this.sink(false, b) : this.early.push({ err: false, b }),
+    );
+    this.child.stderr.on("data", (b: Buffer) =>
+      this.sink ? this.sink(true, b) : this.early.push({ err: true, b }),
+    );
     this.child.on("exit", () => {
       this.exited = true;
     });
@@ -235,7 +239,12 @@ export class WarmHelper {
 
   /** Still waiting for its command (it exits early if its setup failed). */
   alive(): boolean {
-    return !this.exited && this.child.exitCode === null && this.child.signalCode === null && this.early.length === 0;
+    return (
+      !this.exited &&
+      this.child.exitCode === null &&
+      this.child.signalCode === null &&
+      this.early.length === 0
+    );
   }
 
   /** Takes the output over: replays anything written so far, then streams to `sink`. */

@@ -17,7 +17,7 @@ export {
   NativeBashExecutor,
   type NativeBashExecutorOptions,
 } from "./bash.js";
-export { type RunOptions, type RunResult, runSandboxed } from "./exec.js";
+export { type CommandMessage, type RunOptions, type RunResult, runSandboxed, WarmHelper } from "./exec.js";
 export { readFileBeneath, writeFileBeneath } from "./files.js";
 export { findHelper, type Guarantees, guaranteesFrom, type KernelProbe, probeKernel } from "./helper.js";
 export {
