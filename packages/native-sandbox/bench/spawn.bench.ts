@@ -101,16 +101,19 @@ function bwrapArgs(argv: string[], net: boolean): string[] {
 let warm: WarmHelper | undefined;
 
 /** Untimed: make sure a prewarmed helper is ready (as the manager keeps one per session). */
+// Every impl gets the same untimed pause before each call (so the prewarmed helper is ready, and
+// no impl benefits from running back-to-back while the others run after an idle gap).
 async function ensureWarm(): Promise<void> {
-  if (warm?.alive()) return;
-  const session = buildExecPolicy({
-    command: "true",
-    workspacePath: ws,
-    policy: DEFAULT_POLICY,
-    timeoutMs: 30_000,
-  });
-  warm = new WarmHelper(helper as string, session);
-  await new Promise((r) => setTimeout(r, 50));
+  if (!warm?.alive()) {
+    const session = buildExecPolicy({
+      command: "true",
+      workspacePath: ws,
+      policy: DEFAULT_POLICY,
+      timeoutMs: 30_000,
+    });
+    warm = new WarmHelper(helper as string, session);
+  }
+  await new Promise((r) => setTimeout(r, 30));
 }
 
 async function oursWarm(command: string): Promise<{ code: number | null; out: string }> {
@@ -219,16 +222,16 @@ export default defineSuite({
       impls: impls(["/bin/true"], "exec /bin/true"),
       baseline: "ku0 native (net none)",
       beforeEach: ensureWarm,
-      warmup: 10,
-      iterations: 150,
+      warmup: 5,
+      iterations: 100,
     },
     {
       name: "spawn-to-exit sh -c 'echo hi'",
       impls: impls(["/bin/sh", "-c", "echo hi"], "echo hi"),
       baseline: "ku0 native (net none)",
       beforeEach: ensureWarm,
-      warmup: 10,
-      iterations: 150,
+      warmup: 5,
+      iterations: 100,
     },
   ],
   extras: throughput,
