@@ -380,11 +380,14 @@ fn finish_root(script: Option<&[u8]>) -> Result<()> {
             what: "write command script".into(),
             source: e,
         })?;
-        std::fs::set_permissions(SCRIPT_FILE, std::os::unix::fs::PermissionsExt::from_mode(0o444))
-            .map_err(|e| SandboxError::Os {
-                what: "chmod command script".into(),
-                source: e,
-            })?;
+        std::fs::set_permissions(
+            SCRIPT_FILE,
+            std::os::unix::fs::PermissionsExt::from_mode(0o444),
+        )
+        .map_err(|e| SandboxError::Os {
+            what: "chmod command script".into(),
+            source: e,
+        })?;
     }
     sys::mount_setattr(
         "/",
@@ -471,7 +474,6 @@ fn prewarmed_init(
     }
     run_init_after_mounts(&policy, &prep, ns, status_fd)
 }
-
 
 /// Enters the namespaces. Returns what could be entered.
 fn enter_namespaces(require: bool) -> Result<NsMode> {
