@@ -1,3 +1,6 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as nodePath from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { defineSuite, type Extra, type SuiteCase } from "@ku0/bench";
@@ -21,6 +24,13 @@ function make(path: "native" | "js"): SymbolGraph {
   } finally {
     symbolIndexModule.setMode(undefined);
   }
+}
+
+/** A graph on `path` loaded from `file`. */
+function loadOn(path: "native" | "js", file: string): SymbolGraph {
+  const g = make(path);
+  g.load(file);
+  return g;
 }
 
 function makeImports(path: "native" | "js"): ImportGraph {
@@ -128,6 +138,53 @@ async function cases(): Promise<SuiteCase[]> {
         maxIterations: 2000,
       });
     }
+    // Persistence: save / load the whole index (KU0SYMIX, one format for both paths) vs rebuilding it
+    // from the LSP symbols with updateFileSymbols.
+    const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "ku0-symidx-bench-"));
+    const files2 = { native: nodePath.join(dir, "native.ku0idx"), js: nodePath.join(dir, "js.ku0idx") };
+    native.save(files2.native);
+    js.save(files2.js);
+    for (const p of ["native", "js"] as const) {
+      const bytes = fs.statSync(files2[p]).size;
+      extras.push({
+        name: `index file ${L} · written by ${p}`,
+        value: bytes / 1e6,
+        unit: "MB",
+        note: `${(bytes / n).toFixed(1)} B/symbol`,
+      });
+    }
+    const big = size >= 1_000_000;
+    out.push({
+      name: `save whole index (${L} symbols) to a file`,
+      impls: { native: () => native.save(files2.native), js: () => js.save(files2.js) },
+      iterations: big ? 3 : 10,
+      warmup: 1,
+      minTimeMs: 0,
+    });
+    const loaded = (g: SymbolGraph) => g.getStats();
+    out.push({
+      name: `load whole index (${L} symbols) vs rebuild with updateFileSymbols`,
+      impls: {
+        native: () => loaded(loadOn("native", files2.native)),
+        js: () => loaded(loadOn("js", files2.js)),
+        "native, file written by js": () => loaded(loadOn("native", files2.js)),
+        "native rebuild": () => {
+          const g = make("native");
+          fill(g, corpus);
+          return loaded(g);
+        },
+        "js rebuild": () => {
+          const g = make("js");
+          fill(g, corpus);
+          return loaded(g);
+        },
+      },
+      baseline: "native",
+      iterations: big ? 2 : 5,
+      warmup: 1,
+      minTimeMs: 0,
+      beforeEach: () => gc(),
+    });
     // One-file update: re-index one file of ~20 symbols (same content) — replace + insert.
     const files = corpus.files.filter((_, i) => i % 13 === 0);
     out.push({

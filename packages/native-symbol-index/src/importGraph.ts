@@ -1,6 +1,7 @@
-import { deepEqual } from "@ku0/native-loader";
+import { deepEqual, ku0TypeError } from "@ku0/native-loader";
 import { checkImports, JsImportGraph } from "./js/importGraph.js";
 import { callBinding, choosePath, type SymbolIndexBinding, symbolIndexModule } from "./native.js";
+import { decodeImports, encodeImports, readIndexFile, WRITER_NATIVE, writeFileAtomic } from "./persist.js";
 import { resolvePath } from "./validate.js";
 
 type NativeImports = InstanceType<SymbolIndexBinding["NativeImportGraph"]>;
@@ -11,16 +12,64 @@ type NativeImports = InstanceType<SymbolIndexBinding["NativeImportGraph"]>;
  * Fix: a file is never among its own dependents.
  */
 export class ImportGraph {
-  private readonly native: NativeImports | undefined;
-  private readonly js: JsImportGraph | undefined;
-  private readonly ids = new Map<string, number>();
-  private readonly paths: string[] = [];
+  private native: NativeImports | undefined;
+  private js: JsImportGraph | undefined;
+  private ids = new Map<string, number>();
+  private paths: string[] = [];
+  /** Native path: updated files (key → id) in last-update order, for `save`. */
+  private order = new Map<string, number>();
   readonly path: "native" | "js" | "shadow";
 
   constructor() {
     this.path = choosePath();
     if (this.path !== "js") this.native = symbolIndexModule.callNative((b) => new b.NativeImportGraph());
     if (this.path !== "native") this.js = new JsImportGraph();
+  }
+
+  /** Writes the graph to `filePath` (`KU0IMPGR`, same on both paths; atomic). Errors: `ERR_KU0_INDEX_IO`. */
+  save(filePath: string): void {
+    const target = resolvePath(filePath, "path");
+    writeFileAtomic(target, this.toBytes());
+  }
+
+  /** The bytes `save` writes. */
+  toBytes(): Uint8Array {
+    if (this.js) return encodeImports(this.js.files());
+    const native = this.native as NativeImports;
+    const rows: [string, string[]][] = [];
+    for (const [key, id] of this.order)
+      rows.push([key, this.toPaths(callBinding(() => native.getImports(id)))]);
+    return encodeImports(rows, WRITER_NATIVE);
+  }
+
+  /**
+   * Replaces this graph's contents with the graph saved at `filePath` (by either path); unchanged on error
+   * (`ERR_KU0_INDEX_NOT_FOUND`, `_IO`, `_FOREIGN`, `_VERSION`, `_CORRUPT`).
+   */
+  load(filePath: string): void {
+    this.loadBytes(readIndexFile(resolvePath(filePath, "path")));
+  }
+
+  /** A new graph (on the current mode's path) holding the graph saved at `filePath`. */
+  static load(filePath: string): ImportGraph {
+    const graph = new ImportGraph();
+    graph.load(filePath);
+    return graph;
+  }
+
+  loadBytes(bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) {
+      throw ku0TypeError("ERR_KU0_INVALID_ARG", "bytes must be a Uint8Array");
+    }
+    const files = decodeImports(bytes);
+    const native =
+      this.path !== "js" ? symbolIndexModule.callNative((b) => new b.NativeImportGraph()) : undefined;
+    this.native = native;
+    this.js = this.path !== "native" ? new JsImportGraph() : undefined;
+    this.ids = new Map();
+    this.paths = [];
+    this.order = new Map();
+    for (const [key, imports] of files) this.updateFileImports(key, imports);
   }
 
   private intern(path: string): number {
@@ -45,6 +94,8 @@ export class ImportGraph {
     if (this.native) {
       const native = this.native;
       const id = this.intern(key);
+      this.order.delete(key);
+      this.order.set(key, id);
       const targets = new Uint32Array(resolved.length);
       for (let i = 0; i < resolved.length; i++) targets[i] = this.intern(resolved[i] as string);
       callBinding(() => native.updateFileImports(id, targets));
@@ -58,6 +109,7 @@ export class ImportGraph {
       const native = this.native;
       const id = this.ids.get(key);
       if (id !== undefined) callBinding(() => native.removeFile(id));
+      this.order.delete(key);
     }
     this.js?.removeFile(key);
   }

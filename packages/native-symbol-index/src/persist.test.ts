@@ -3,9 +3,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { crc32c } from "./crc32c.js";
+import { ImportGraph } from "./importGraph.js";
 import { INDEX_FORMAT_VERSION } from "./persist.js";
 import { SymbolGraph } from "./symbolGraph.js";
-import { FILES, paths, pick, randomQuery, randomTree, rng, withMode } from "./testing.js";
+import { FILES, importPaths, paths, pick, randomQuery, randomTree, rng, withMode } from "./testing.js";
 import type { LspSymbol, SymbolQueryOptions } from "./types.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ku0-symidx-persist-"));
@@ -187,5 +188,82 @@ describe("one file format for both paths", () => {
     const shadow = withMode("shadow", () => SymbolGraph.load(file));
     expect(shadow.path).toBe("shadow");
     expect(answers(shadow, 3)).toEqual(answers(g, 3));
+  });
+});
+
+describe("ImportGraph save/load", () => {
+  const importMakers = Object.fromEntries(importPaths) as Record<"native" | "js", () => ImportGraph>;
+
+  function randomImports(make: () => ImportGraph, seed: number): ImportGraph {
+    const r = rng(seed);
+    const files = Array.from({ length: 40 }, (_, i) => `/w/m${i}.ts`);
+    const g = make();
+    for (let step = 0; step < 150; step++) {
+      const f = pick(r, files);
+      if (r() < 0.1) g.removeFile(f);
+      else
+        g.updateFileImports(
+          f,
+          Array.from({ length: Math.floor(r() * 5) }, () => pick(r, files)),
+        );
+    }
+    return g;
+  }
+
+  function graphAnswers(g: ImportGraph): unknown[] {
+    const out: unknown[] = [];
+    for (let i = 0; i < 40; i++) {
+      const f = `/w/m${i}.ts`;
+      out.push(g.getImports(f), g.getDependents(f), g.getDependents(f, false));
+    }
+    return out;
+  }
+
+  it("round-trips on each path and across paths with identical answers (including order)", () => {
+    for (let seed = 1; seed <= 8; seed++) {
+      for (const from of ["native", "js"] as const) {
+        for (const to of ["native", "js"] as const) {
+          const g = randomImports(importMakers[from], seed);
+          const file = tmpFile();
+          g.save(file);
+          const loaded = withMode(to, () => ImportGraph.load(file));
+          expect(loaded.path).toBe(to);
+          expect(graphAnswers(loaded)).toEqual(graphAnswers(g));
+          // Still a working graph after load.
+          loaded.updateFileImports("/w/m0.ts", ["/w/m1.ts"]);
+          expect(loaded.getImports("/w/m0.ts")).toEqual(["/w/m1.ts"]);
+        }
+      }
+    }
+  });
+
+  it("rejects symbol-index files, damaged and missing files with typed errors", () => {
+    const g = randomImports(importMakers.js, 3);
+    const file = tmpFile();
+    g.save(file);
+    const symbols = tmpFile();
+    makers.js().save(symbols);
+    const good = fs.readFileSync(file);
+    const load = (bytes: Uint8Array) => () => {
+      const f = tmpFile();
+      fs.writeFileSync(f, bytes);
+      ImportGraph.load(f);
+    };
+    expect(errorCode(() => ImportGraph.load(symbols))).toBe("ERR_KU0_INDEX_FOREIGN");
+    expect(errorCode(() => SymbolGraph.load(file))).toBe("ERR_KU0_INDEX_FOREIGN");
+    expect(errorCode(() => ImportGraph.load(path.join(dir, "none")))).toBe("ERR_KU0_INDEX_NOT_FOUND");
+    expect(errorCode(load(new Uint8Array(0)))).toBe("ERR_KU0_INDEX_CORRUPT");
+    expect(errorCode(load(good.subarray(0, good.length - 3)))).toBe("ERR_KU0_INDEX_CORRUPT");
+    const r = rng(9);
+    for (let i = 0; i < 100; i++) {
+      const at = 8 + Math.floor(r() * (good.length - 8));
+      const bytes = Buffer.from(good);
+      bytes[at] = (bytes[at] as number) ^ (1 << Math.floor(r() * 8));
+      expect([at, errorCode(load(bytes))]).toEqual([at, "ERR_KU0_INDEX_CORRUPT"]);
+    }
+    const g2 = importMakers.native();
+    g2.updateFileImports("/w/a.ts", ["/w/b.ts"]);
+    expect(errorCode(() => g2.load(symbols))).toBe("ERR_KU0_INDEX_FOREIGN");
+    expect(g2.getDependents("/w/b.ts")).toEqual([path.resolve("/w/a.ts")]);
   });
 });

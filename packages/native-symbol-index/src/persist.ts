@@ -23,6 +23,9 @@ const ABSENT = 0xffffffff;
 /** The native index's limit (symbol ids are 30 bits); the JS reader enforces it too. */
 const MAX_SYMBOLS = 2 ** 30 - 1;
 const MAGIC_BYTES = new TextEncoder().encode(INDEX_MAGIC);
+/** Magic of the import-graph file (same header layout and version rules, its own body). */
+export const IMPORTS_MAGIC = "KU0IMPGR";
+const IMPORTS_MAGIC_BYTES = new TextEncoder().encode(IMPORTS_MAGIC);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export const IndexErrorCodes = {
@@ -169,9 +172,9 @@ export function encodeIndex(
   return out;
 }
 
-function writeHeader(out: Uint8Array, writer: number): void {
+function writeHeader(out: Uint8Array, writer: number, magic = MAGIC_BYTES): void {
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  out.set(MAGIC_BYTES, 0);
+  out.set(magic, 0);
   dv.setUint32(8, INDEX_FORMAT_VERSION, true);
   dv.setUint32(12, writer, true);
   dv.setBigUint64(16, BigInt(out.length - HEADER_LEN), true);
@@ -180,18 +183,24 @@ function writeHeader(out: Uint8Array, writer: number): void {
 }
 
 /** Validates the header and checksums (the same checks, in the same order, as the Rust reader). */
-export function checkFrame(bytes: Uint8Array): number {
-  if (bytes.length < MAGIC_BYTES.length) {
+export function checkFrame(bytes: Uint8Array, magic = MAGIC_BYTES): number {
+  if (bytes.length < magic.length) {
     for (let i = 0; i < bytes.length; i++) {
-      if (bytes[i] !== MAGIC_BYTES[i]) {
-        throw new Ku0Error(IndexErrorCodes.foreign, "not a ku0 symbol index file (bad magic)");
+      if (bytes[i] !== magic[i]) {
+        throw new Ku0Error(
+          IndexErrorCodes.foreign,
+          `not a ku0 ${magic === MAGIC_BYTES ? "symbol index" : "import graph"} file (bad magic)`,
+        );
       }
     }
     throw corrupt(`truncated: ${bytes.length} bytes, no complete header`);
   }
-  for (let i = 0; i < MAGIC_BYTES.length; i++) {
-    if (bytes[i] !== MAGIC_BYTES[i]) {
-      throw new Ku0Error(IndexErrorCodes.foreign, "not a ku0 symbol index file (bad magic)");
+  for (let i = 0; i < magic.length; i++) {
+    if (bytes[i] !== magic[i]) {
+      throw new Ku0Error(
+        IndexErrorCodes.foreign,
+        `not a ku0 ${magic === MAGIC_BYTES ? "symbol index" : "import graph"} file (bad magic)`,
+      );
     }
   }
   if (bytes.length < HEADER_LEN) throw corrupt(`truncated: ${bytes.length} bytes, no complete header`);
@@ -217,6 +226,187 @@ export function checkFrame(bytes: Uint8Array): number {
 }
 
 /** Decodes and validates a whole `KU0SYMIX` file. */
+class Reader {
+  readonly bytes: Uint8Array;
+  readonly dv: DataView;
+  at = HEADER_LEN;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  need(len: number, what: string): void {
+    if (this.at + len > this.bytes.length) throw corrupt(`body ends inside ${what}`);
+  }
+  u32(what: string): number {
+    this.need(4, what);
+    const x = this.dv.getUint32(this.at, true);
+    this.at += 4;
+    return x;
+  }
+  u32s(count: number, what: string): Uint32Array {
+    this.need(count * 4, what);
+    let out: Uint32Array;
+    if (LITTLE_ENDIAN) out = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset + this.at, count);
+    else {
+      out = new Uint32Array(count);
+      for (let i = 0; i < count; i++) out[i] = this.dv.getUint32(this.at + i * 4, true);
+    }
+    this.at += count * 4;
+    return out;
+  }
+  align8(): void {
+    const end = pad8(this.at);
+    this.need(end - this.at, "padding");
+    for (; this.at < end; this.at++) if (this.bytes[this.at] !== 0) throw corrupt("non-zero padding");
+  }
+  /** The string table: u32 count, u32 byte lengths, UTF-8 bytes, padding. */
+  strings(): string[] {
+    const sCount = this.u32("string count");
+    const lens = this.u32s(sCount, "string lengths");
+    let total = 0;
+    for (let i = 0; i < lens.length; i++) total += lens[i] as number;
+    this.need(total, "string bytes");
+    const bytes = this.bytes;
+    const at = this.at;
+    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+    const strings: string[] = new Array(sCount);
+    let text: string;
+    try {
+      text = decoder.decode(bytes.subarray(at, at + total));
+    } catch {
+      throw corrupt("strings are not valid UTF-8");
+    }
+    if (text.length === total) {
+      // All ASCII: byte lengths are UTF-16 lengths.
+      let o = 0;
+      for (let i = 0; i < sCount; i++) {
+        const l = lens[i] as number;
+        strings[i] = text.slice(o, o + l);
+        o += l;
+      }
+    } else {
+      let o = at;
+      for (let i = 0; i < sCount; i++) {
+        const l = lens[i] as number;
+        try {
+          strings[i] = decoder.decode(bytes.subarray(o, o + l));
+        } catch {
+          throw corrupt("string length splits a UTF-8 character");
+        }
+        o += l;
+      }
+    }
+    this.at += total;
+    this.align8();
+    return strings;
+  }
+  end(what: string): void {
+    if (this.at !== this.bytes.length) throw corrupt(`trailing bytes after the ${what}`);
+  }
+}
+
+/** Writes the string table (count, byte lengths, UTF-8, padding) at `at`; returns the end offset. */
+function stringTableSize(strings: string[]): { lens: Uint32Array; size: number; textBytes: number } {
+  const lens = new Uint32Array(strings.length);
+  let textBytes = 0;
+  for (let i = 0; i < strings.length; i++) {
+    const l = utf8Length(strings[i] as string);
+    lens[i] = l;
+    textBytes += l;
+  }
+  return { lens, textBytes, size: pad8(HEADER_LEN + 4 + strings.length * 4 + textBytes) - HEADER_LEN };
+}
+
+function writeStringTable(out: Uint8Array, strings: string[], lens: Uint32Array, textBytes: number): number {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const lensAt = HEADER_LEN + 4;
+  const textAt = lensAt + strings.length * 4;
+  dv.setUint32(HEADER_LEN, strings.length, true);
+  for (let i = 0; i < lens.length; i++) dv.setUint32(lensAt + i * 4, lens[i] as number, true);
+  const encoder = new TextEncoder();
+  const joined = encoder.encodeInto(strings.join(""), out.subarray(textAt, textAt + textBytes));
+  if (joined.written !== textBytes) {
+    // Joining paired two lone surrogates across a boundary: encode one by one.
+    let at = textAt;
+    for (const s of strings) at += encoder.encodeInto(s, out.subarray(at, textAt + textBytes)).written;
+  }
+  return pad8(textAt + textBytes);
+}
+
+/**
+ * Import-graph file (`KU0IMPGR`, version 1, same header): string table, u32 F, u32[F] file keys,
+ * u32[F] import counts, u32[sum] imports (string indexes). Files in last-update order, which reproduces
+ * the dependents' order when replayed.
+ */
+export function encodeImports(files: Iterable<[string, string[]]>, writer = WRITER_JS): Uint8Array {
+  const ids = new Map<string, number>();
+  const strings: string[] = [];
+  const intern = (s: string): number => {
+    let id = ids.get(s);
+    if (id === undefined) {
+      id = strings.length;
+      strings.push(s);
+      ids.set(s, id);
+    }
+    return id;
+  };
+  const keys: number[] = [];
+  const counts: number[] = [];
+  const targets: number[] = [];
+  for (const [key, imports] of files) {
+    keys.push(intern(key));
+    counts.push(imports.length);
+    for (const t of imports) targets.push(intern(t));
+  }
+  const table = stringTableSize(strings);
+  const total = HEADER_LEN + table.size + 4 + (keys.length * 2 + targets.length) * 4;
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  let at = writeStringTable(out, strings, table.lens, table.textBytes);
+  dv.setUint32(at, keys.length, true);
+  at += 4;
+  for (const arr of [keys, counts, targets]) {
+    for (let i = 0; i < arr.length; i++) {
+      dv.setUint32(at, arr[i] as number, true);
+      at += 4;
+    }
+  }
+  writeHeader(out, writer, IMPORTS_MAGIC_BYTES);
+  return out;
+}
+
+export function decodeImports(input: Uint8Array): [string, string[]][] {
+  const bytes = input.byteOffset % 8 === 0 ? input : input.slice();
+  checkFrame(bytes, IMPORTS_MAGIC_BYTES);
+  const r = new Reader(bytes);
+  const strings = r.strings();
+  const fCount = r.u32("file count");
+  const keys = r.u32s(fCount, "file keys");
+  const counts = r.u32s(fCount, "import counts");
+  let sum = 0;
+  for (let i = 0; i < fCount; i++) sum += counts[i] as number;
+  const targets = r.u32s(sum, "imports");
+  r.end("imports");
+  const out: [string, string[]][] = new Array(fCount);
+  const seen = new Set<string>();
+  let t = 0;
+  for (let i = 0; i < fCount; i++) {
+    const k = keys[i] as number;
+    if (k >= strings.length) throw corrupt("string index out of range");
+    const key = strings[k] as string;
+    if (seen.has(key)) throw corrupt(`file ${JSON.stringify(key)} is listed twice`);
+    seen.add(key);
+    const imports: string[] = new Array(counts[i] as number);
+    for (let j = 0; j < imports.length; j++) {
+      const x = targets[t++] as number;
+      if (x >= strings.length) throw corrupt("string index out of range");
+      imports[j] = strings[x] as string;
+    }
+    out[i] = [key, imports];
+  }
+  return out;
+}
+
 export function decodeIndex(input: Uint8Array): DecodedIndex {
   // Typed-array views need aligned offsets: copy a buffer that does not start on an 8-byte boundary.
   const bytes = input.byteOffset % 8 === 0 ? input : input.slice();

@@ -44,6 +44,11 @@ export class JsImportGraph {
     this.importsByFile.delete(key);
   }
 
+  /** Files with their imports, in last-update order (replaying them rebuilds the same graph). */
+  *files(): IterableIterator<[string, string[]]> {
+    for (const [key, imports] of this.importsByFile) yield [key, Array.from(imports)];
+  }
+
   getImports(filePath: string): string[] {
     return Array.from(this.importsByFile.get(resolvePath(filePath)) ?? []);
   }
