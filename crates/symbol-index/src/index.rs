@@ -13,6 +13,8 @@ use crate::normalize::{normalize_into, score_token, tokenize};
 use crate::pool::{NONE, Pool};
 
 const TAG_SHIFT: u32 = 30;
+/// Cache slot not filled yet (distinct from `NONE`, which caches "normalizes to nothing").
+const UNSET: u32 = u32::MAX - 1;
 const SYM_MASK: u32 = (1 << TAG_SHIFT) - 1;
 const TAG_NAME: u32 = 0;
 const TAG_CONTAINER: u32 = 1;
@@ -456,6 +458,151 @@ impl SymbolIndex {
         };
         self.scratch = scratch;
         id
+    }
+
+    /// Posting of symbol `sym` in field `tag` of normalized string `id` (the tail of `acquire_norm`).
+    fn link_norm(&mut self, id: u32, sym: u32, tag: u32) {
+        if let Some(e) = self.norms.get_mut(id) {
+            e.data.push(sym | (tag << TAG_SHIFT));
+        }
+        if let Some(r) = self.norm_roles.get_mut(id as usize) {
+            *r |= 1 << tag;
+        } else {
+            self.norm_roles.resize(id as usize + 1, 0);
+            self.norm_roles[id as usize] = 1 << tag;
+        }
+    }
+
+    /// Normalized-string id of table string `si` (`NONE` if it normalizes to nothing), interned and linked
+    /// to its words on first use.
+    fn cached_norm(&mut self, cache: &mut [u32], si: u32, s: &str) -> u32 {
+        let c = cache[si as usize];
+        if c != UNSET {
+            return c;
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        normalize_into(s, &mut scratch);
+        let id = if scratch.is_empty() {
+            NONE
+        } else {
+            let (id, created) = self.norms.acquire(&scratch, Vec::new);
+            if created {
+                self.link_words(&scratch, id);
+                if self.norm_masks.len() <= id as usize {
+                    self.norm_masks.resize(id as usize + 1, 0);
+                }
+                self.norm_masks[id as usize] = crate::fuzzy::name_mask(&scratch);
+            }
+            id
+        };
+        self.scratch = scratch;
+        cache[si as usize] = id;
+        id
+    }
+
+    /// Bulk insert for [`crate::persist`]: symbols given as indexes into a table of distinct strings, so
+    /// every string is hashed, interned and normalized once instead of once per use. Same result as
+    /// `update_file` per file in order. Indexes must be validated by the caller; `self` must be empty.
+    pub(crate) fn load_table(
+        &mut self,
+        strings: &[&str],
+        files: &[(u32, u32)],
+        cols: [&[u32]; 5],
+        pos: &dyn Fn(usize) -> [f64; 4],
+    ) -> Result<(), String> {
+        let n: usize = files.iter().map(|f| f.1 as usize).sum();
+        if n > MAX_SYMBOLS {
+            return Err(format!("{n} symbols exceed the index limit"));
+        }
+        let mut raw_ids = vec![UNSET; strings.len()];
+        let mut kind_ids = vec![UNSET; strings.len()];
+        let mut norm_ids = vec![UNSET; strings.len()];
+        let mut raw_of = |pool: &mut RawPool, si: u32| -> u32 {
+            let slot = &mut raw_ids[si as usize];
+            if *slot == UNSET {
+                *slot = pool.acquire(strings[si as usize], OnceCell::new).0;
+            } else {
+                pool.add_ref(*slot);
+            }
+            *slot
+        };
+        for col in [
+            &mut self.name,
+            &mut self.kind,
+            &mut self.file,
+            &mut self.container,
+            &mut self.detail,
+            &mut self.norm_name,
+            &mut self.norm_container,
+            &mut self.norm_detail,
+            &mut self.scores,
+        ] {
+            col.reserve(n);
+        }
+        self.pos.reserve(n);
+        self.seq.reserve(n);
+        let [names, kinds, file_col, containers, details] = cols;
+        let mut i = 0usize;
+        for &(key, count) in files {
+            let key = strings[key as usize];
+            if self.files.contains_key(key) {
+                return Err(format!("file {key:?} is listed twice"));
+            }
+            let mut ids = Vec::with_capacity(count as usize);
+            for _ in 0..count {
+                let id = self.alloc_symbol();
+                let k = id as usize;
+                self.name[k] = raw_of(&mut self.raw, names[i]);
+                self.file[k] = raw_of(&mut self.raw, file_col[i]);
+                let ks = kinds[i] as usize;
+                if kind_ids[ks] == UNSET {
+                    let kind = strings[ks];
+                    kind_ids[ks] = self.kinds.acquire(kind, || kind.to_lowercase().into()).0;
+                } else {
+                    self.kinds.add_ref(kind_ids[ks]);
+                }
+                self.kind[k] = kind_ids[ks];
+                self.container[k] = if containers[i] == NONE {
+                    NONE
+                } else {
+                    raw_of(&mut self.raw, containers[i])
+                };
+                self.detail[k] = if details[i] == NONE {
+                    NONE
+                } else {
+                    raw_of(&mut self.raw, details[i])
+                };
+                let nn = self.cached_norm(&mut norm_ids, names[i], strings[names[i] as usize]);
+                if nn != NONE {
+                    self.link_norm(nn, id, TAG_NAME);
+                }
+                self.norm_name[k] = nn;
+                for (si, tag) in [(containers[i], TAG_CONTAINER), (details[i], TAG_DETAIL)] {
+                    // An empty container/detail counts as absent (`container ? … : ""`).
+                    let norm = if si == NONE || strings[si as usize].is_empty() {
+                        NONE
+                    } else {
+                        self.cached_norm(&mut norm_ids, si, strings[si as usize])
+                    };
+                    if norm != NONE {
+                        self.link_norm(norm, id, tag);
+                    }
+                    if tag == TAG_CONTAINER {
+                        self.norm_container[k] = norm;
+                    } else {
+                        self.norm_detail[k] = norm;
+                    }
+                }
+                self.pos[k] = pos(i);
+                self.seq[k] = self.next_seq;
+                self.next_seq += 1;
+                self.live += 1;
+                ids.push(id);
+                i += 1;
+            }
+            self.files.insert(key.into(), FileEntry { symbols: ids });
+        }
+        Ok(())
     }
 
     fn insert_symbol(&mut self, s: &SymbolInput<'_>) -> u32 {

@@ -20,7 +20,7 @@
 //! order, so re-inserting them in file order reproduces every tie-break. Derived data (normalized strings,
 //! words, n-gram postings) is not stored: the loader rebuilds it.
 
-use crate::index::{MAX_SYMBOLS, SymbolIndex, SymbolInput};
+use crate::index::{MAX_SYMBOLS, SymbolIndex};
 use crate::pool::NONE;
 
 pub const MAGIC: [u8; 8] = *b"KU0SYMIX";
@@ -303,36 +303,25 @@ pub fn decode(bytes: &[u8]) -> Result<SymbolIndex, PersistError> {
     if c.at != body.len() {
         return Err(corrupt("trailing bytes after the positions"));
     }
-    let pos = |i: usize, k: usize| {
-        let at = i * 32 + k * 8;
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&pos_bytes[at..at + 8]);
-        f64::from_le_bytes(w)
-    };
-    let opt = |x: u32| (x != ABSENT).then(|| strings[x as usize]);
     let mut idx = SymbolIndex::new().map_err(|e| corrupt(e.to_string()))?;
-    let mut start = 0usize;
-    for (&key, &count) in keys.iter().zip(&counts) {
-        let key = strings[key as usize];
-        if idx.has_file(key) {
-            return Err(corrupt(format!("file {key:?} is listed twice")));
+    let files: Vec<(u32, u32)> = keys.iter().copied().zip(counts.iter().copied()).collect();
+    let pos = |i: usize| -> [f64; 4] {
+        let mut out = [0.0; 4];
+        for (k, x) in out.iter_mut().enumerate() {
+            let at = i * 32 + k * 8;
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&pos_bytes[at..at + 8]);
+            *x = f64::from_le_bytes(w);
         }
-        let range = start..start + count as usize;
-        start = range.end;
-        let symbols = range.map(|i| SymbolInput {
-            name: strings[cols[0][i] as usize],
-            kind: strings[cols[1][i] as usize],
-            file: strings[cols[2][i] as usize],
-            container: opt(cols[3][i]),
-            detail: opt(cols[4][i]),
-            line: pos(i, 0),
-            column: pos(i, 1),
-            end_line: pos(i, 2),
-            end_column: pos(i, 3),
-        });
-        idx.update_file(key, symbols)
-            .map_err(|e| corrupt(e.to_string()))?;
-    }
+        out
+    };
+    idx.load_table(
+        &strings,
+        &files,
+        [&cols[0], &cols[1], &cols[2], &cols[3], &cols[4]],
+        &pos,
+    )
+    .map_err(corrupt)?;
     Ok(idx)
 }
 
@@ -340,7 +329,7 @@ pub fn decode(bytes: &[u8]) -> Result<SymbolIndex, PersistError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::index::QueryOptions;
+    use crate::index::{QueryOptions, SymbolInput};
 
     struct Lcg(u64);
     impl Lcg {

@@ -117,6 +117,13 @@ impl<T> Pool<T> {
         (id, true)
     }
 
+    /// Adds one reference to a live entry.
+    pub fn add_ref(&mut self, id: u32) {
+        if let Some(Some(e)) = self.entries.get_mut(id as usize) {
+            e.refs = e.refs.saturating_add(1);
+        }
+    }
+
     /// Drops one reference; frees the entry (returning it) when none are left.
     pub fn release(&mut self, id: u32) -> Option<Entry<T>> {
         let e = self.entries.get_mut(id as usize)?.as_mut()?;
