@@ -1,5 +1,8 @@
 import { normalizeToken, scoreToken, tokenize } from "../normalize.js";
 import { decodeIndex, encodeIndex, WRITER_JS } from "../persist.js";
+
+const ABSENT = 0xffffffff;
+
 import type {
   LspSymbol,
   SymbolDescriptor,
@@ -132,31 +135,51 @@ export class JsSymbolGraph {
   static fromBytes(bytes: Uint8Array): JsSymbolGraph {
     const d = decodeIndex(bytes);
     const graph = new JsSymbolGraph();
-    const str = (i: number): string | undefined => (i === 0xffffffff ? undefined : (d.strings[i] as string));
+    const strings = d.strings;
+    // Each distinct string is normalized / lowercased once (the table holds every string once).
+    const norms: (string | undefined)[] = new Array(strings.length);
+    const lowers: (string | undefined)[] = new Array(strings.length);
+    const norm = (i: number): string => {
+      let v = norms[i];
+      if (v === undefined) {
+        v = normalizeToken(strings[i] as string);
+        norms[i] = v;
+      }
+      return v;
+    };
+    // Empty or absent container/detail → "" (the runtime's `container ? … : ""`).
+    const optNorm = (i: number): string => (i === ABSENT || strings[i] === "" ? "" : norm(i));
+    const str = (i: number): string | undefined => (i === ABSENT ? undefined : (strings[i] as string));
     for (const f of d.files) {
       const entries: JsEntry[] = new Array(f.count);
       for (let k = 0; k < f.count; k++) {
         const i = f.start + k;
-        const name = d.strings[d.name[i] as number] as string;
-        const kind = d.strings[d.kind[i] as number] as string;
-        const container = str(d.container[i] as number);
-        const detail = str(d.detail[i] as number);
+        const ni = d.name[i] as number;
+        const ki = d.kind[i] as number;
+        const ci = d.container[i] as number;
+        const di = d.detail[i] as number;
+        const kind = strings[ki] as string;
+        let kindLower = lowers[ki];
+        if (kindLower === undefined) {
+          kindLower = kind.toLowerCase();
+          lowers[ki] = kindLower;
+        }
         entries[k] = {
           symbol: {
-            name,
+            name: strings[ni] as string,
             kind,
-            file: d.strings[d.file[i] as number] as string,
+            file: strings[d.file[i] as number] as string,
             line: d.pos[i * 4] as number,
             column: d.pos[i * 4 + 1] as number,
             endLine: d.pos[i * 4 + 2] as number,
             endColumn: d.pos[i * 4 + 3] as number,
-            container,
-            detail,
+            container: str(ci),
+            detail: str(di),
           },
-          kindLower: kind.toLowerCase(),
-          normName: normalizeToken(name),
-          normContainer: container ? normalizeToken(container) : "",
-          normDetail: detail ? normalizeToken(detail) : "",
+          kindLower,
+          normName: norm(ni),
+          normContainer: optNorm(ci),
+          normDetail: optNorm(di),
           seq: 0,
         };
       }
