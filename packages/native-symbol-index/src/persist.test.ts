@@ -98,6 +98,13 @@ describe.each(["native", "js"] as const)("save/load on the %s path", (name) => {
     ]);
     expect(errorCode(() => b.load(path.join(dir, "missing.ku0idx")))).toBe("ERR_KU0_INDEX_NOT_FOUND");
     expect(b.query("other")).toHaveLength(1);
+    const damaged = tmpFile();
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0x10;
+    fs.writeFileSync(damaged, bytes);
+    expect(errorCode(() => b.load(damaged))).toBe("ERR_KU0_INDEX_CORRUPT");
+    expect(b.query("other")).toHaveLength(1);
+    expect(b.getStats()).toEqual({ symbolCount: 1, fileCount: 1 });
     b.load(file);
     expect(b.query("other")).toEqual([]);
     expect(b.query("saved")).toEqual(a.query("saved"));
@@ -165,6 +172,21 @@ describe.each(["native", "js"] as const)("save/load on the %s path", (name) => {
 });
 
 describe("one file format for both paths", () => {
+  it("decodes bytes at any buffer offset (unaligned views are copied)", () => {
+    const g = randomGraph(makers.js, 4);
+    const bytes = g.toBytes();
+    for (const offset of [1, 3, 4, 8]) {
+      const backing = new Uint8Array(bytes.length + offset);
+      backing.set(bytes, offset);
+      const view = backing.subarray(offset);
+      for (const to of ["native", "js"] as const) {
+        const h = makers[to]();
+        h.loadBytes(view);
+        expect(answers(h, offset)).toEqual(answers(g, offset));
+      }
+    }
+  });
+
   it("an index saved by either path loads on the other with identical answers", () => {
     for (let seed = 100; seed < 110; seed++) {
       for (const [from, to] of [
