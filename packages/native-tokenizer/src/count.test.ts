@@ -50,11 +50,8 @@ describe.each([["native"], ["js"]] as const)("countTokens conformance (%s)", (mo
   it("counts a long unsplittable run exactly (linear on native)", () => {
     // tiktoken's own core (the WASM fallback) is quadratic on such runs: keep the JS case small.
     const run = "ab".repeat(mode === "native" ? 25_000 : 4_000);
-    const start = performance.now();
-    const n = countTokens(run, "gpt-4o");
-    const ms = performance.now() - start;
-    expect(n).toBe(jsCount(run, "o200k_base"));
-    if (mode === "native") expect(ms).toBeLessThan(100);
+    // Exactness only; speed on such runs is measured by `pnpm bench tokenizer` (unsplittable-run suite).
+    expect(countTokens(run, "gpt-4o")).toBe(jsCount(run, "o200k_base"));
   }, 60_000);
 
   it("rejects bad input with typed errors", () => {

@@ -1,0 +1,273 @@
+//! Thin napi binding over `ku0-sandbox`: synchronous path decisions for the preflight adapter
+//! and policy validation. Process spawning is done by the helper executable
+//! (`ku0-sandbox-exec`), started from JavaScript.
+
+use std::path::Path;
+
+use ku0_sandbox::ExecPolicy;
+use ku0_sandbox::paths::{Access, Roots};
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+
+fn invalid(msg: impl std::fmt::Display) -> Error {
+    Error::new(Status::InvalidArg, format!("ERR_KU0_INVALID_ARG: {msg}"))
+}
+
+#[napi(object)]
+pub struct DecisionRoots {
+    pub writable: Vec<String>,
+    pub readable: Vec<String>,
+    pub read_only: Vec<String>,
+    pub denied: Vec<String>,
+}
+
+#[napi(object)]
+pub struct PathDecision {
+    pub path: String,
+    pub allowed: bool,
+    pub resolved: String,
+    pub reason: Option<String>,
+}
+
+/// Decides each path for `access` ("read" | "write"), resolving `..` and every symlink
+/// physically (dangling leaves and symlinked ancestors included).
+#[napi(catch_unwind)]
+pub fn decide_paths(
+    roots: DecisionRoots,
+    paths: Vec<String>,
+    cwd: String,
+    access: String,
+) -> Result<Vec<PathDecision>> {
+    let access = match access.as_str() {
+        "read" => Access::Read,
+        "write" => Access::Write,
+        other => {
+            return Err(invalid(format!(
+                "access must be read or write, got {other:?}"
+            )));
+        }
+    };
+    if !cwd.starts_with('/') {
+        return Err(invalid("cwd must be absolute"));
+    }
+    let r = Roots::new(
+        &roots.writable,
+        &roots.readable,
+        &roots.read_only,
+        &roots.denied,
+    );
+    Ok(paths
+        .into_iter()
+        .map(|p| {
+            let d = r.decide(Path::new(&p), Path::new(&cwd), access);
+            PathDecision {
+                path: p,
+                allowed: d.allowed,
+                resolved: d.resolved.to_string_lossy().into_owned(),
+                reason: d.reason,
+            }
+        })
+        .collect())
+}
+
+/// Validates a JSON `ExecPolicy`; returns it re-serialized (defaults filled in).
+#[napi(catch_unwind)]
+pub fn validate_policy(json: String) -> Result<String> {
+    let p = ExecPolicy::from_json(&json).map_err(invalid)?;
+    serde_json::to_string(&p).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+}
+
+/// Default denied paths (system secrets plus secrets below `home`).
+#[napi]
+pub fn default_denied_paths(home: Option<String>) -> Vec<String> {
+    ku0_sandbox::policy::default_denied_paths(home.as_deref())
+}
+
+/// Default readable system roots.
+#[napi]
+pub fn default_readable_roots() -> Vec<String> {
+    ku0_sandbox::policy::DEFAULT_READABLE_ROOTS
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// Read-only carve-outs applied inside each writable root by default.
+#[napi]
+pub fn default_read_only_in_root() -> Vec<String> {
+    ku0_sandbox::policy::DEFAULT_READ_ONLY_IN_ROOT
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+#[napi]
+pub fn engine_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+#[napi(object)]
+pub struct SpawnResult {
+    /// Exit code of the helper (the command's), absent when killed by a signal.
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: napi::bindgen_prelude::Buffer,
+    pub stderr: napi::bindgen_prelude::Buffer,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub timed_out: bool,
+    pub cancelled: bool,
+    pub duration_ms: f64,
+}
+
+static RUNS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<u32, std::sync::Arc<std::sync::atomic::AtomicBool>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// Spawns the helper from Rust (posix_spawn, no fork of the Node process) on a dedicated thread
+/// (not the libuv pool); output drained by `poll`, capped per stream. `runId` lets `cancelRun`
+/// kill it.
+#[napi(ts_return_type = "Promise<SpawnResult>")]
+pub fn spawn_sandboxed<'env>(
+    env: &'env napi::Env,
+    helper: String,
+    policy_json: String,
+    stdin: Option<napi::bindgen_prelude::Buffer>,
+    timeout_ms: f64,
+    max_output_bytes: f64,
+    run_id: Option<u32>,
+) -> Result<napi::bindgen_prelude::Object<'env>> {
+    if timeout_ms.is_nan()
+        || timeout_ms <= 0.0
+        || max_output_bytes.is_nan()
+        || max_output_bytes < 0.0
+    {
+        return Err(invalid("timeoutMs must be > 0 and maxOutputBytes >= 0"));
+    }
+    let (deferred, promise) = env.create_deferred()?;
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(id) = run_id
+        && let Ok(mut m) = RUNS.lock()
+    {
+        m.insert(id, cancel.clone());
+    }
+    let req = ku0_sandbox::runner::RunRequest {
+        helper: helper.into(),
+        policy_json,
+        stdin: stdin.map(|b| b.to_vec()),
+        timeout: std::time::Duration::from_secs_f64(timeout_ms / 1000.0),
+        max_output_bytes: max_output_bytes.min(usize::MAX as f64) as usize,
+    };
+    std::thread::Builder::new()
+        .name("ku0-sandbox-run".into())
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ku0_sandbox::runner::run(req, Some(cancel))
+            }));
+            if let Some(id) = run_id
+                && let Ok(mut m) = RUNS.lock()
+            {
+                m.remove(&id);
+            }
+            match r {
+                Ok(Ok(o)) => deferred.resolve(move |_env| {
+                    Ok(SpawnResult {
+                        exit_code: o.exit_code,
+                        signal: o.signal,
+                        stdout: o.stdout.into(),
+                        stderr: o.stderr.into(),
+                        stdout_truncated: o.stdout_truncated,
+                        stderr_truncated: o.stderr_truncated,
+                        timed_out: o.timed_out,
+                        cancelled: o.cancelled,
+                        duration_ms: o.duration.as_secs_f64() * 1000.0,
+                    })
+                }),
+                Ok(Err(e)) => deferred.reject(Error::new(
+                    Status::GenericFailure,
+                    format!("ERR_KU0_SANDBOX_SPAWN: {e}"),
+                )),
+                Err(_) => deferred.reject(Error::new(
+                    Status::GenericFailure,
+                    "ERR_KU0_NATIVE_PANIC: sandbox runner panicked".to_string(),
+                )),
+            }
+        })
+        .map_err(|e| {
+            Error::new(
+                Status::GenericFailure,
+                format!("ERR_KU0_SANDBOX_SPAWN: {e}"),
+            )
+        })?;
+    Ok(promise)
+}
+
+/// Kills the run started with this `runId` (its whole process tree). Returns whether it was running.
+#[napi]
+pub fn cancel_run(run_id: u32) -> bool {
+    RUNS.lock()
+        .ok()
+        .and_then(|m| m.get(&run_id).cloned())
+        .map(|c| c.store(true, std::sync::atomic::Ordering::Relaxed))
+        .is_some()
+}
+
+fn io_err(e: std::io::Error) -> Error {
+    let code = match e.raw_os_error() {
+        Some(18) => "ERR_KU0_PATH_ESCAPE", // EXDEV: resolution left the root
+        Some(40) => "ERR_KU0_PATH_ESCAPE", // ELOOP: a symlink where none may be
+        Some(31) => "ERR_KU0_PATH_HARDLINK", // EMLINK: file with several hard links
+        Some(2) => "ERR_KU0_NOT_FOUND",
+        _ => "ERR_KU0_IO",
+    };
+    Error::new(Status::GenericFailure, format!("{code}: {e}"))
+}
+
+/// Reads `relPath` beneath `root` with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): any `..`,
+/// absolute path or symlink leaving `root` fails (`ERR_KU0_PATH_ESCAPE`), with no check-then-open race.
+#[napi(catch_unwind)]
+pub fn read_file_beneath(root: String, rel_path: String) -> Result<napi::bindgen_prelude::Buffer> {
+    #[cfg(target_os = "linux")]
+    {
+        ku0_sandbox::linux::beneath::read_beneath(Path::new(&root), Path::new(&rel_path))
+            .map(Into::into)
+            .map_err(io_err)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (root, rel_path, io_err);
+        Err(Error::new(
+            Status::GenericFailure,
+            "ERR_KU0_UNSUPPORTED: Linux only",
+        ))
+    }
+}
+
+/// Writes `data` to `relPath` beneath `root` (same resolution rules; refuses hard-linked files
+/// with `ERR_KU0_PATH_HARDLINK` before truncating). `mkdirs` creates missing parents beneath root.
+#[napi(catch_unwind)]
+pub fn write_file_beneath(
+    root: String,
+    rel_path: String,
+    data: napi::bindgen_prelude::Buffer,
+    mkdirs: Option<bool>,
+) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        ku0_sandbox::linux::beneath::write_beneath(
+            Path::new(&root),
+            Path::new(&rel_path),
+            &data,
+            mkdirs.unwrap_or(false),
+        )
+        .map_err(io_err)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (root, rel_path, data, mkdirs, io_err);
+        Err(Error::new(
+            Status::GenericFailure,
+            "ERR_KU0_UNSUPPORTED: Linux only",
+        ))
+    }
+}

@@ -1,0 +1,104 @@
+//! `ku0-sandbox-exec`: runs one command under an [`ExecPolicy`] read from the
+//! `KU0_SANDBOX_POLICY` environment variable. `--probe` prints what the kernel can enforce.
+
+#[cfg(target_os = "linux")]
+fn main() {
+    use ku0_sandbox::linux::{exec, probe, sys};
+    use ku0_sandbox::{EXIT_SETUP_FAILED, ExecPolicy, POLICY_ENV};
+
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--probe") {
+        match serde_json::to_string(&probe::probe()) {
+            Ok(s) => println!("{s}"),
+            Err(e) => sys::die(EXIT_SETUP_FAILED, &format!("error: {e}")),
+        }
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("--netns-keeper") {
+        let Some(sock) = args.get(2) else {
+            sys::die(
+                EXIT_SETUP_FAILED,
+                "error: --netns-keeper <proxy unix socket>",
+            )
+        };
+        let Err(e) = ku0_sandbox::linux::netns::run_keeper(std::path::Path::new(sock));
+        sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+    }
+    let prewarm = args.get(1).map(String::as_str) == Some("--prewarm");
+    let from_stdin = prewarm || args.get(1).map(String::as_str) == Some("--policy-stdin");
+    let json = match if from_stdin {
+        read_policy_from_stdin()
+    } else {
+        std::env::var(POLICY_ENV).map_err(|e| e.to_string())
+    } {
+        Ok(j) => j,
+        Err(_) if !from_stdin => sys::die(
+            EXIT_SETUP_FAILED,
+            &format!(
+                "error: {POLICY_ENV} is not set (usage: {POLICY_ENV}=<json> ku0-sandbox-exec | --policy-stdin | --probe)"
+            ),
+        ),
+        Err(e) => sys::die(EXIT_SETUP_FAILED, &format!("error: policy on stdin: {e}")),
+    };
+    let policy = match ExecPolicy::from_json(&json) {
+        Ok(p) => p,
+        Err(e) => sys::die(EXIT_SETUP_FAILED, &format!("error: {e}")),
+    };
+    drop(json);
+    let Err(e) = if prewarm {
+        exec::run_prewarmed(&policy)
+    } else {
+        exec::run(&policy)
+    };
+    sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+}
+
+/// Reads `<decimal length>\n<json>` from fd 0 with raw reads of exactly that many bytes, so the
+/// rest of stdin stays in the pipe for the command.
+#[cfg(target_os = "linux")]
+fn read_policy_from_stdin() -> Result<String, String> {
+    fn read_exact(buf: &mut [u8]) -> Result<(), String> {
+        let mut got = 0;
+        while got < buf.len() {
+            // SAFETY: reading into a valid buffer from fd 0.
+            let n = unsafe { libc::read(0, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(std::io::Error::last_os_error().to_string());
+            }
+            if n == 0 {
+                return Err("unexpected end of stdin".into());
+            }
+            got += n as usize;
+        }
+        Ok(())
+    }
+    let mut len = 0usize;
+    let mut digits = 0;
+    loop {
+        let mut b = [0u8; 1];
+        read_exact(&mut b)?;
+        match b[0] {
+            b'\n' if digits > 0 => break,
+            c @ b'0'..=b'9' if digits < 12 => {
+                len = len * 10 + usize::from(c - b'0');
+                digits += 1;
+            }
+            _ => return Err("bad length header".into()),
+        }
+    }
+    if len > 64 << 20 {
+        return Err("policy larger than 64 MiB".into());
+    }
+    let mut buf = vec![0u8; len];
+    read_exact(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| e.to_string())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("ku0-sandbox-exec: error: only Linux is implemented");
+    std::process::exit(125);
+}

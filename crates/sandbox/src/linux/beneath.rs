@@ -1,0 +1,263 @@
+//! File reads and writes confined to a root directory, resolved by the kernel with
+//! `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)` (no check-then-open race: a symlink or `..`
+//! that leaves the root, including a dangling leaf or an ancestor swapped for a symlink after a
+//! preflight check, fails with EXDEV). Kernels without openat2 fall back to a component-by-component
+//! `O_NOFOLLOW` walk that refuses every symlink. Writes refuse files with more than one hard link
+//! (they may alias a file outside the root) before truncating anything.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path};
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_BENEATH: u64 = 0x08;
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+fn errno(e: i32) -> std::io::Error {
+    std::io::Error::from_raw_os_error(e)
+}
+
+fn cpath(p: &Path) -> std::io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| errno(libc::EINVAL))
+}
+
+fn open_root(root: &Path) -> std::io::Result<OwnedFd> {
+    let c = cpath(root)?;
+    // SAFETY: valid path; the fd is owned below.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Rejects absolute paths (the kernel would too) with a clear error.
+fn check_rel(rel: &Path) -> std::io::Result<()> {
+    if rel.is_absolute() || rel.as_os_str().is_empty() {
+        return Err(errno(libc::EXDEV));
+    }
+    Ok(())
+}
+
+fn openat2(dir: &OwnedFd, rel: &Path, flags: i32, mode: u32) -> std::io::Result<OwnedFd> {
+    let c = cpath(rel)?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: u64::from(mode),
+        resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: valid fd, path and open_how of the declared size.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Fallback walk: every component opened with O_NOFOLLOW; `..` and symlinks refused.
+fn walk_open(dir: &OwnedFd, rel: &Path, flags: i32, mode: u32) -> std::io::Result<OwnedFd> {
+    let comps: Vec<_> = rel.components().collect();
+    let mut cur: Option<OwnedFd> = None;
+    for (i, comp) in comps.iter().enumerate() {
+        let name = match comp {
+            Component::Normal(n) => CString::new(n.as_bytes()).map_err(|_| errno(libc::EINVAL))?,
+            Component::CurDir => continue,
+            _ => return Err(errno(libc::EXDEV)),
+        };
+        let base = cur.as_ref().unwrap_or(dir).as_raw_fd();
+        let last = i + 1 == comps.len();
+        let f = if last {
+            flags | libc::O_NOFOLLOW | libc::O_CLOEXEC
+        } else {
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC
+        };
+        // SAFETY: valid dir fd and name.
+        let fd = unsafe { libc::openat(base, name.as_ptr(), f, mode) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fresh descriptor.
+        cur = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+    cur.ok_or_else(|| errno(libc::EINVAL))
+}
+
+fn open_beneath(root: &Path, rel: &Path, flags: i32, mode: u32) -> std::io::Result<OwnedFd> {
+    check_rel(rel)?;
+    let dir = open_root(root)?;
+    match openat2(&dir, rel, flags, mode) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => walk_open(&dir, rel, flags, mode),
+        other => other,
+    }
+}
+
+/// Reads `rel` (relative to `root`), refusing any resolution that leaves `root`.
+pub fn read_beneath(root: &Path, rel: &Path) -> std::io::Result<Vec<u8>> {
+    let fd = open_beneath(root, rel, libc::O_RDONLY, 0)?;
+    let mut f = File::from(fd);
+    let mut out = Vec::new();
+    f.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Creates missing parent directories of `rel` beneath `root` (each step resolved beneath).
+fn mkdirs_beneath(root: &Path, rel: &Path) -> std::io::Result<()> {
+    let Some(parent) = rel.parent() else {
+        return Ok(());
+    };
+    let mut acc = std::path::PathBuf::new();
+    for comp in parent.components() {
+        match comp {
+            Component::Normal(n) => acc.push(n),
+            Component::CurDir => continue,
+            _ => return Err(errno(libc::EXDEV)),
+        }
+        let dir = open_root(root)?;
+        match openat2(&dir, &acc, libc::O_PATH | libc::O_DIRECTORY, 0) {
+            Ok(_) => continue,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                let (Some(p), Some(name)) = (acc.parent(), acc.file_name()) else {
+                    return Err(errno(libc::EINVAL));
+                };
+                let pfd = if p.as_os_str().is_empty() {
+                    open_root(root)?
+                } else {
+                    openat2(&dir, p, libc::O_PATH | libc::O_DIRECTORY, 0)?
+                };
+                let c = CString::new(name.as_bytes()).map_err(|_| errno(libc::EINVAL))?;
+                // SAFETY: valid dir fd and name.
+                if unsafe { libc::mkdirat(pfd.as_raw_fd(), c.as_ptr(), 0o755) } < 0 {
+                    let err = std::io::Error::last_os_error();
+                    if err.raw_os_error() != Some(libc::EEXIST) {
+                        return Err(err);
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `data` to `rel` beneath `root` (created with mode 0644, replaced otherwise).
+pub fn write_beneath(root: &Path, rel: &Path, data: &[u8], mkdirs: bool) -> std::io::Result<()> {
+    check_rel(rel)?;
+    if mkdirs {
+        mkdirs_beneath(root, rel)?;
+    }
+    // No O_TRUNC yet: a hard-linked file must be refused before anything is changed.
+    let fd = open_beneath(root, rel, libc::O_WRONLY | libc::O_CREAT, 0o644)?;
+    let f = File::from(fd);
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(errno(libc::EINVAL));
+    }
+    use std::os::unix::fs::MetadataExt;
+    if meta.nlink() > 1 {
+        return Err(errno(libc::EMLINK));
+    }
+    f.set_len(0)?;
+    let mut f = f;
+    f.write_all(data)?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("ku0-beneath-{}-{}", name, std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("ws/sub")).unwrap();
+        std::fs::create_dir_all(d.join("out")).unwrap();
+        std::fs::write(d.join("out/secret"), "secret").unwrap();
+        d
+    }
+
+    #[test]
+    fn reads_and_writes_inside() {
+        let d = tmp("ok");
+        let ws = d.join("ws");
+        write_beneath(&ws, Path::new("sub/a.txt"), b"hi", false).unwrap();
+        assert_eq!(read_beneath(&ws, Path::new("sub/a.txt")).unwrap(), b"hi");
+        write_beneath(&ws, Path::new("new/deep/b.txt"), b"x", true).unwrap();
+        assert_eq!(std::fs::read(ws.join("new/deep/b.txt")).unwrap(), b"x");
+        symlink("sub/a.txt", ws.join("inner-link")).unwrap();
+        assert_eq!(read_beneath(&ws, Path::new("inner-link")).unwrap(), b"hi");
+    }
+
+    #[test]
+    fn escapes_fail_and_targets_stay_unchanged() {
+        let d = tmp("esc");
+        let ws = d.join("ws");
+        let out = d.join("out");
+        symlink(&out, ws.join("link")).unwrap();
+        symlink(out.join("created"), ws.join("dangling")).unwrap();
+        symlink("../out/secret", ws.join("rel")).unwrap();
+        std::fs::hard_link(out.join("secret"), ws.join("hard")).unwrap();
+        for p in [
+            "../out/secret",
+            "link/secret",
+            "rel",
+            "sub/../../out/secret",
+            "/etc/passwd",
+        ] {
+            assert!(read_beneath(&ws, Path::new(p)).is_err(), "read {p}");
+        }
+        for p in [
+            "../out/x",
+            "link/secret",
+            "dangling",
+            "rel",
+            "hard",
+            "/tmp/x",
+        ] {
+            assert!(
+                write_beneath(&ws, Path::new(p), b"pwned", true).is_err(),
+                "write {p}"
+            );
+        }
+        assert!(write_beneath(&ws, Path::new("link/newdir/x"), b"pwned", true).is_err());
+        assert_eq!(std::fs::read(out.join("secret")).unwrap(), b"secret");
+        assert!(!out.join("created").exists());
+        assert!(!out.join("x").exists() && !out.join("newdir").exists());
+    }
+
+    #[test]
+    fn swapped_ancestor_is_refused() {
+        let d = tmp("swap");
+        let ws = d.join("ws");
+        // A preflight saw ws/sub as a directory; it is now swapped for a symlink to the outside.
+        std::fs::remove_dir_all(ws.join("sub")).unwrap();
+        symlink(d.join("out"), ws.join("sub")).unwrap();
+        assert!(write_beneath(&ws, Path::new("sub/secret"), b"pwned", false).is_err());
+        assert_eq!(std::fs::read(d.join("out/secret")).unwrap(), b"secret");
+    }
+}

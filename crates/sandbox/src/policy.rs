@@ -1,0 +1,296 @@
+//! Platform-neutral policy model. The TypeScript adapters build an [`ExecPolicy`] (JSON,
+//! camelCase) and hand it to the helper; absent lists get the defaults below.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Result, SandboxError};
+
+/// Network access of the sandboxed command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// No sockets except `AF_UNIX` (and no abstract sockets outside the sandbox).
+    #[default]
+    None,
+    /// TCP egress only to the manager's filtering proxy (see `NetworkPolicy::proxy_port`).
+    Allowlist,
+    /// Unrestricted network.
+    Full,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NetworkPolicy {
+    pub mode: NetworkMode,
+    /// Hosts allowed through the proxy (informational for the helper; the proxy enforces them).
+    pub allowed_hosts: Vec<String>,
+    /// Loopback TCP port of the filtering proxy (allowlist mode): the only TCP port the command
+    /// may connect to (Landlock ABI >= 4).
+    pub proxy_port: Option<u16>,
+    /// Pid of the session's netns keeper to join (allowlist mode), with the inode of its
+    /// network namespace (checked before joining; a mismatch fails closed).
+    pub netns_pid: Option<u32>,
+    pub netns_ino: Option<u64>,
+}
+
+/// Resource limits. `None` means "no limit from us" (the inherited one stays).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Limits {
+    /// RLIMIT_CPU in seconds.
+    pub cpu_time_sec: Option<u64>,
+    /// Memory limit: RLIMIT_DATA per process (heap and private writable mappings), and the cgroup
+    /// memory limit of the whole sandbox when `cgroups` is on and the hierarchy is writable.
+    pub memory_bytes: Option<u64>,
+    /// Explicit RLIMIT_AS per process in bytes.
+    pub address_space_bytes: Option<u64>,
+    /// CPU share of one core in percent (cgroup cpu quota when available).
+    pub cpu_percent: Option<u32>,
+    /// Maximum number of processes in the sandbox: the pid namespace's own `pid_max` (Linux 6.14+,
+    /// never below the kernel minimum of 301), RLIMIT_NPROC (binds non-root users only) and the
+    /// pids cgroup when `cgroups` is on.
+    pub max_processes: Option<u64>,
+    /// RLIMIT_NOFILE.
+    pub max_open_files: Option<u64>,
+    /// RLIMIT_FSIZE in bytes.
+    pub max_file_size_bytes: Option<u64>,
+    /// Size of the private /tmp (tmpfs) in bytes.
+    pub tmp_size_bytes: Option<u64>,
+    /// Also join per-run cgroups (pids, memory, cpu quota) when writable. Exact aggregate limits,
+    /// but moving a process between cgroups costs an RCU grace period (1-15 ms on this VM), so it
+    /// is opt-in; without it: per-namespace pid_max, RLIMIT_NPROC/DATA/AS per process.
+    pub cgroups: bool,
+}
+
+/// Which guarantees must hold; the helper refuses to run (fail closed) when one is missing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Requirements {
+    pub landlock: bool,
+    pub seccomp: bool,
+    pub namespaces: bool,
+}
+
+impl Default for Requirements {
+    fn default() -> Self {
+        Requirements {
+            landlock: true,
+            seccomp: true,
+            namespaces: true,
+        }
+    }
+}
+
+/// Everything the helper needs to run one command.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ExecPolicy {
+    /// Command argv; `argv[0]` is looked up in the policy's `PATH` when it has no slash.
+    pub argv: Vec<String>,
+    /// Working directory (must be inside a readable or writable root).
+    pub cwd: Option<String>,
+    /// Complete environment of the command (already scrubbed by the caller).
+    pub env: BTreeMap<String, String>,
+    /// Directories (or files) the command may write.
+    pub writable_roots: Vec<String>,
+    /// Paths inside writable roots that stay read-only (`.git/hooks`, `.git/config`, …).
+    /// `None` = the defaults for each writable root (see [`default_read_only_paths`]).
+    pub read_only_paths: Option<Vec<String>>,
+    /// Directories (or files) the command may read and execute. `None` = system defaults.
+    pub readable_roots: Option<Vec<String>>,
+    /// Paths that are hidden even inside readable roots. `None` = defaults (secrets).
+    pub denied_paths: Option<Vec<String>>,
+    pub network: NetworkPolicy,
+    pub limits: Limits,
+    pub require: Requirements,
+    /// HOME of the host user, used for the default denied paths.
+    pub host_home: Option<String>,
+    /// Run a reaper as pid 1 with the command as its child (like `docker run --init`). Default:
+    /// the command itself is pid 1 of its namespace (like plain `docker run`), one process less.
+    pub reaper: bool,
+}
+
+/// System directories the command may read by default (only those that exist are used).
+pub const DEFAULT_READABLE_ROOTS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt",
+];
+
+/// Files under the default readable roots that hold host secrets.
+pub const DEFAULT_DENIED_SYSTEM: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/etc/ssh",
+    "/etc/ssl/private",
+    "/root",
+];
+
+/// Secret directories below a home directory that are always denied.
+pub const DEFAULT_DENIED_HOME: &[&str] = &[
+    ".ssh",
+    ".aws",
+    ".gnupg",
+    ".kube",
+    ".docker",
+    ".azure",
+    ".config/gcloud",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+];
+
+/// Read-only carve-outs inside each writable root.
+pub const DEFAULT_READ_ONLY_IN_ROOT: &[&str] = &[".git/hooks", ".git/config", ".ku0"];
+
+/// Default read-only carve-outs for the given writable roots.
+pub fn default_read_only_paths(writable_roots: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for root in writable_roots {
+        for rel in DEFAULT_READ_ONLY_IN_ROOT {
+            out.push(format!("{}/{}", root.trim_end_matches('/'), rel));
+        }
+    }
+    out
+}
+
+/// Default denied paths for a host home directory.
+pub fn default_denied_paths(home: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = DEFAULT_DENIED_SYSTEM
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if let Some(home) = home.filter(|h| h.starts_with('/') && *h != "/") {
+        for rel in DEFAULT_DENIED_HOME {
+            out.push(format!("{}/{}", home.trim_end_matches('/'), rel));
+        }
+    }
+    out
+}
+
+impl ExecPolicy {
+    /// Parses and validates a JSON policy.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let policy: ExecPolicy =
+            serde_json::from_str(json).map_err(|e| SandboxError::InvalidPolicy(e.to_string()))?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Structural validation (absolute paths, no NUL bytes, non-empty argv).
+    pub fn validate(&self) -> Result<()> {
+        if self.argv.is_empty() {
+            return Err(SandboxError::InvalidPolicy("argv is empty".into()));
+        }
+        let check_path = |p: &str, what: &str| -> Result<()> {
+            if !p.starts_with('/') {
+                return Err(SandboxError::InvalidPolicy(format!(
+                    "{what} must be absolute: {p:?}"
+                )));
+            }
+            if p.contains('\0') {
+                return Err(SandboxError::InvalidPolicy(format!("{what} contains NUL")));
+            }
+            Ok(())
+        };
+        for p in &self.writable_roots {
+            check_path(p, "writable root")?;
+        }
+        for p in self.readable_roots.iter().flatten() {
+            check_path(p, "readable root")?;
+        }
+        for p in self.read_only_paths.iter().flatten() {
+            check_path(p, "read-only path")?;
+        }
+        for p in self.denied_paths.iter().flatten() {
+            check_path(p, "denied path")?;
+        }
+        if let Some(cwd) = &self.cwd {
+            check_path(cwd, "cwd")?;
+        }
+        for a in &self.argv {
+            if a.contains('\0') {
+                return Err(SandboxError::InvalidPolicy("argv contains NUL".into()));
+            }
+        }
+        for (k, v) in &self.env {
+            if k.is_empty() || k.contains('=') || k.contains('\0') || v.contains('\0') {
+                return Err(SandboxError::InvalidPolicy(format!("bad env var {k:?}")));
+            }
+        }
+        if self.network.netns_pid.is_some() != self.network.netns_ino.is_some() {
+            return Err(SandboxError::InvalidPolicy(
+                "netnsPid and netnsIno go together".into(),
+            ));
+        }
+        if self.network.mode == NetworkMode::Allowlist && self.network.proxy_port.is_none() {
+            return Err(SandboxError::InvalidPolicy(
+                "network allowlist needs a proxyPort".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn effective_readable_roots(&self) -> Vec<String> {
+        match &self.readable_roots {
+            Some(r) => r.clone(),
+            None => DEFAULT_READABLE_ROOTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+
+    pub fn effective_denied_paths(&self) -> Vec<String> {
+        match &self.denied_paths {
+            Some(d) => d.clone(),
+            None => default_denied_paths(self.host_home.as_deref()),
+        }
+    }
+
+    pub fn effective_read_only_paths(&self) -> Vec<String> {
+        match &self.read_only_paths {
+            Some(r) => r.clone(),
+            None => default_read_only_paths(&self.writable_roots),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_minimal_policy_with_defaults() {
+        let p = ExecPolicy::from_json(r#"{"argv":["/bin/true"],"writableRoots":["/w"]}"#).unwrap();
+        assert_eq!(p.network.mode, NetworkMode::None);
+        assert!(p.require.landlock && p.require.seccomp && p.require.namespaces);
+        assert!(p.effective_readable_roots().contains(&"/usr".to_string()));
+        assert!(
+            p.effective_read_only_paths()
+                .contains(&"/w/.git/hooks".to_string())
+        );
+    }
+
+    #[test]
+    fn rejects_relative_and_empty() {
+        assert!(ExecPolicy::from_json(r#"{"argv":[]}"#).is_err());
+        assert!(ExecPolicy::from_json(r#"{"argv":["x"],"writableRoots":["rel"]}"#).is_err());
+        assert!(ExecPolicy::from_json(r#"{"argv":["x"],"network":{"mode":"allowlist"}}"#).is_err());
+        assert!(ExecPolicy::from_json(r#"{"argv":["x"],"env":{"A=B":"c"}}"#).is_err());
+    }
+
+    #[test]
+    fn denied_defaults_include_home_secrets() {
+        let d = default_denied_paths(Some("/home/u"));
+        assert!(d.contains(&"/home/u/.ssh".to_string()));
+        assert!(d.contains(&"/etc/shadow".to_string()));
+        assert!(!default_denied_paths(Some("/")).iter().any(|p| p == "/.ssh"));
+    }
+}

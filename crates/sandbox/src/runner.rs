@@ -1,0 +1,208 @@
+//! Runs the helper as a child process and collects its output: one thread, `poll(2)` over
+//! stdin/stdout/stderr (no back-pressure deadlock whatever the volume), per-stream caps, wall
+//! timeout and cancellation that SIGKILL the helper's process group (the helper's death takes
+//! the sandbox's pid 1 and so its whole pid namespace with it).
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::{Result, SandboxError};
+
+pub struct RunRequest {
+    pub helper: PathBuf,
+    pub policy_json: String,
+    pub stdin: Option<Vec<u8>>,
+    pub timeout: Duration,
+    pub max_output_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct RunOutput {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub timed_out: bool,
+    pub cancelled: bool,
+    pub duration: Duration,
+}
+
+fn push_capped(buf: &mut Vec<u8>, data: &[u8], cap: usize, truncated: &mut bool) {
+    let room = cap.saturating_sub(buf.len());
+    if data.len() > room {
+        *truncated = true;
+    }
+    buf.extend_from_slice(&data[..data.len().min(room)]);
+}
+
+fn set_nonblocking(fd: i32) {
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+    }
+}
+
+/// Runs the helper to completion (or timeout / cancellation).
+pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput> {
+    let start = Instant::now();
+    let mut cmd = Command::new(&req.helper);
+    // The policy goes first on stdin (length-prefixed; the helper reads exactly that much), so
+    // neither its size nor its content is limited by or visible in the environment.
+    cmd.env_clear()
+        .arg("--policy-stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd.spawn().map_err(|e| SandboxError::Os {
+        what: format!("spawn {}", req.helper.display()),
+        source: e,
+    })?;
+    let pid = child.id() as i32;
+    let kill = || {
+        // SAFETY: signal the helper's process group, then the helper.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+            libc::kill(pid, libc::SIGKILL);
+        }
+    };
+    let mut out = RunOutput::default();
+    let mut stdin = child.stdin.take();
+    let mut stdin_data = format!("{}\n", req.policy_json.len()).into_bytes();
+    stdin_data.extend_from_slice(req.policy_json.as_bytes());
+    stdin_data.extend_from_slice(&req.stdin.unwrap_or_default());
+    let mut stdin_off = 0usize;
+    let as_file = |fd: std::os::fd::OwnedFd| std::fs::File::from(fd);
+    let mut stdout = child.stdout.take().map(|s| as_file(s.into()));
+    let mut stderr = child.stderr.take().map(|s| as_file(s.into()));
+    for fd in [
+        stdin.as_ref().map(|s| s.as_raw_fd()),
+        stdout.as_ref().map(|s| s.as_raw_fd()),
+        stderr.as_ref().map(|s| s.as_raw_fd()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        set_nonblocking(fd);
+    }
+    if stdin_data.is_empty() {
+        stdin = None; // closes it: EOF for the command
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = start + req.timeout;
+    let mut killed = false;
+    while stdout.is_some() || stderr.is_some() {
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3);
+        let mut which: Vec<u8> = Vec::with_capacity(3);
+        if let Some(s) = &stdout {
+            fds.push(libc::pollfd {
+                fd: s.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            which.push(1);
+        }
+        if let Some(s) = &stderr {
+            fds.push(libc::pollfd {
+                fd: s.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            which.push(2);
+        }
+        if let Some(s) = &stdin {
+            fds.push(libc::pollfd {
+                fd: s.as_raw_fd(),
+                events: libc::POLLOUT,
+                revents: 0,
+            });
+            which.push(0);
+        }
+        let now = Instant::now();
+        if !killed && now >= deadline {
+            out.timed_out = true;
+            kill();
+            killed = true;
+        }
+        if !killed && cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+            out.cancelled = true;
+            kill();
+            killed = true;
+        }
+        let wait_ms = if killed {
+            50
+        } else {
+            deadline.saturating_duration_since(now).as_millis().min(20) as i32
+        };
+        // SAFETY: valid pollfd array.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms.max(1)) };
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            kill();
+            return Err(SandboxError::last_os("poll"));
+        }
+        for (pfd, w) in fds.iter().zip(which.iter()) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            match w {
+                0 => {
+                    if let Some(s) = stdin.as_mut() {
+                        match s.write(&stdin_data[stdin_off..]) {
+                            Ok(k) => stdin_off += k,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                            Err(_) => stdin_off = stdin_data.len(), // EPIPE: command closed stdin
+                        }
+                        if stdin_off >= stdin_data.len() {
+                            stdin = None;
+                        }
+                    }
+                }
+                _ => {
+                    let (stream, sink, trunc) = if *w == 1 {
+                        (&mut stdout, &mut out.stdout, &mut out.stdout_truncated)
+                    } else {
+                        (&mut stderr, &mut out.stderr, &mut out.stderr_truncated)
+                    };
+                    if let Some(s) = stream.as_mut() {
+                        loop {
+                            match s.read(&mut buf) {
+                                Ok(0) => {
+                                    *stream = None;
+                                    break;
+                                }
+                                Ok(k) => push_capped(sink, &buf[..k], req.max_output_bytes, trunc),
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                                Err(_) => {
+                                    *stream = None;
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    drop(stdin);
+    let status = child.wait().map_err(|e| SandboxError::Os {
+        what: "wait helper".into(),
+        source: e,
+    })?;
+    out.exit_code = status.code();
+    out.signal = status.signal();
+    out.duration = start.elapsed();
+    Ok(out)
+}

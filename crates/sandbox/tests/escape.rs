@@ -1,0 +1,765 @@
+//! Escape suite: every test runs a real attack inside the sandbox (via the `ku0-sandbox-exec`
+//! helper and the `attack` example) and asserts that the attempt failed AND its target is
+//! unchanged. Network tests only target servers this test starts on loopback.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used)]
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const HELPER: &str = env!("CARGO_BIN_EXE_ku0-sandbox-exec");
+
+fn attack_bin() -> PathBuf {
+    // target/<profile>/deps/escape-… -> target/<profile>/examples/attack
+    let exe = std::env::current_exe().unwrap();
+    let p = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/attack");
+    assert!(
+        p.exists(),
+        "build the attack example first: {}",
+        p.display()
+    );
+    p
+}
+
+struct Fx {
+    base: PathBuf,
+    ws: PathBuf,
+    outside: PathBuf,
+    home: PathBuf,
+    attack: PathBuf,
+}
+
+impl Fx {
+    fn new(name: &str) -> Fx {
+        let base = PathBuf::from(format!("/tmp/ku0-esc-{}-{}", name, std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let ws = base.join("ws");
+        let outside = base.join("outside");
+        let home = base.join("home");
+        std::fs::create_dir_all(ws.join(".git/hooks")).unwrap();
+        std::fs::write(ws.join(".git/config"), "[core]\n").unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("target.txt"), "original").unwrap();
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::write(home.join(".ssh/id_rsa"), "SECRET-KEY").unwrap();
+        std::fs::write(home.join("notes.txt"), "readable").unwrap();
+        let attack = attack_bin();
+        Fx {
+            base,
+            ws,
+            outside,
+            home,
+            attack,
+        }
+    }
+
+    fn s(p: &Path) -> String {
+        p.to_string_lossy().into_owned()
+    }
+
+    fn policy(&self, script: &str) -> Value {
+        let mut readable: Vec<String> = ["/usr", "/bin", "/lib", "/lib64", "/etc"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        readable.push(Fx::s(self.attack.parent().unwrap()));
+        readable.push(Fx::s(&self.home));
+        json!({
+            "argv": ["/bin/sh", "-c", script],
+            "env": {"PATH": "/usr/bin:/bin", "HOME": Fx::s(&self.home), "TMPDIR": "/tmp",
+                    "A": Fx::s(&self.attack)},
+            "cwd": Fx::s(&self.ws),
+            "writableRoots": [Fx::s(&self.ws)],
+            "readableRoots": readable,
+            "hostHome": Fx::s(&self.home),
+            "limits": {"maxProcesses": 64, "memoryBytes": 1u64 << 30, "cpuTimeSec": 30},
+        })
+    }
+
+    fn run(&self, script: &str) -> Out {
+        self.run_policy(self.policy(script))
+    }
+
+    fn run_policy(&self, policy: Value) -> Out {
+        run_policy(policy, Duration::from_secs(20))
+    }
+
+    fn outside_unchanged(&self) {
+        assert_eq!(
+            std::fs::read_to_string(self.outside.join("target.txt")).unwrap(),
+            "original"
+        );
+        let mut names: Vec<_> = std::fs::read_dir(&self.outside)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec!["target.txt"]);
+        let mode = std::fs::metadata(self.outside.join("target.txt"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o644);
+    }
+}
+
+impl Drop for Fx {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+#[derive(Debug)]
+struct Out {
+    code: Option<i32>,
+    signal: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn blocked(&self) {
+        assert!(
+            !self.stdout.contains("ESCAPED"),
+            "escaped: {} / {}",
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
+fn run_policy(policy: Value, timeout: Duration) -> Out {
+    let mut child = Command::new(HELPER)
+        .env_clear()
+        .env("KU0_SANDBOX_POLICY", policy.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t1 = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = so.read_to_string(&mut s);
+        s
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = se.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > timeout {
+            child.kill().unwrap();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    use std::os::unix::process::ExitStatusExt;
+    Out {
+        code: status.code(),
+        signal: status.signal(),
+        stdout: t1.join().unwrap(),
+        stderr: t2.join().unwrap(),
+    }
+}
+
+#[test]
+fn sanity_command_runs_and_writes_workspace() {
+    let fx = Fx::new("sanity");
+    let o = fx.run("echo hi > out.txt && cat out.txt && cat $HOME/notes.txt");
+    assert_eq!(o.code, Some(0), "{o:?}");
+    assert_eq!(o.stdout, "hi\nreadable");
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join("out.txt")).unwrap(),
+        "hi\n"
+    );
+}
+
+#[test]
+fn write_outside_by_absolute_path() {
+    let fx = Fx::new("abs");
+    let t = Fx::s(&fx.outside.join("target.txt"));
+    let o = fx.run(&format!(
+        "echo pwned > {t}; echo pwned > {t}.new; rm -f {t}"
+    ));
+    assert!(!o.stderr.is_empty());
+    fx.outside_unchanged();
+}
+
+#[test]
+fn write_outside_by_dotdot() {
+    let fx = Fx::new("dotdot");
+    let o =
+        fx.run("echo pwned > ../outside/target.txt; echo x > ../outside/new; mkdir ../outside/d");
+    assert!(
+        o.stderr.contains("No such file")
+            || o.stderr.contains("denied")
+            || o.stderr.contains("Read-only"),
+        "{o:?}"
+    );
+    fx.outside_unchanged();
+}
+
+#[test]
+fn write_outside_by_tmpdir() {
+    let fx = Fx::new("tmpdir");
+    let t = Fx::s(&fx.outside.join("target.txt"));
+    let o = fx.run(&format!(
+        "echo pwned > $TMPDIR/x && cat {t}; echo pwned > {t}"
+    ));
+    // /tmp is a private tmpfs: the host file is invisible and unchanged.
+    assert!(!o.stdout.contains("original"), "{o:?}");
+    fx.outside_unchanged();
+}
+
+#[test]
+fn write_through_symlink_to_outside() {
+    let fx = Fx::new("symlink");
+    std::os::unix::fs::symlink(&fx.outside, fx.ws.join("link")).unwrap();
+    std::os::unix::fs::symlink(fx.outside.join("target.txt"), fx.ws.join("flink")).unwrap();
+    fx.run("echo pwned > link/target.txt; echo pwned > flink; echo x > link/new");
+    fx.outside_unchanged();
+}
+
+#[test]
+fn write_through_dangling_symlink() {
+    let fx = Fx::new("dangling");
+    std::os::unix::fs::symlink(fx.outside.join("created.txt"), fx.ws.join("dangling")).unwrap();
+    fx.run("echo pwned > dangling; cp /etc/hostname dangling");
+    fx.outside_unchanged();
+}
+
+#[test]
+fn write_through_symlinked_ancestor() {
+    let fx = Fx::new("ancestor");
+    std::os::unix::fs::symlink(&fx.base, fx.ws.join("anc")).unwrap();
+    fx.run("mkdir -p anc/outside/sub; echo pwned > anc/outside/target.txt; ln -sf / anc2; echo x > anc2/tmp/x");
+    fx.outside_unchanged();
+}
+
+#[test]
+fn hard_link_to_outside_file() {
+    let fx = Fx::new("hardlink");
+    let t = Fx::s(&fx.outside.join("target.txt"));
+    let o = fx.run(&format!(
+        "ln {t} hl && echo pwned > hl; ln /etc/hostname h2 && echo x >> h2; echo done"
+    ));
+    assert!(!fx.ws.join("hl").exists(), "{o:?}");
+    assert!(!fx.ws.join("h2").exists(), "{o:?}");
+    fx.outside_unchanged();
+}
+
+#[test]
+fn git_hooks_and_config_are_read_only() {
+    let fx = Fx::new("git");
+    let o = fx.run(
+        "echo evil > .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; \
+         echo '[core] fsmonitor=evil' >> .git/config; rm -rf .git/hooks; mv .git .git2; \
+         mv .git/config .git/c2; ln -s /x .git/hooks/post-checkout; echo ok > normal.txt",
+    );
+    assert!(!fx.ws.join(".git/hooks/pre-commit").exists(), "{o:?}");
+    assert!(!fx.ws.join(".git/hooks/post-checkout").exists());
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join(".git/config")).unwrap(),
+        "[core]\n"
+    );
+    assert!(fx.ws.join(".git/hooks").is_dir());
+    assert!(!fx.ws.join(".git2").exists());
+    assert!(
+        fx.ws.join("normal.txt").exists(),
+        "normal writes keep working"
+    );
+}
+
+#[test]
+fn read_ssh_secret_denied() {
+    let fx = Fx::new("ssh");
+    let o = fx.run("cat $HOME/.ssh/id_rsa; ls -la $HOME/.ssh; cat /etc/shadow");
+    assert!(!o.stdout.contains("SECRET-KEY"), "{o:?}");
+    assert!(!o.stdout.contains("root:"), "{o:?}");
+    assert!(o.stderr.contains("Permission denied"), "{o:?}");
+}
+
+#[test]
+fn host_paths_outside_roots_are_invisible() {
+    let fx = Fx::new("invisible");
+    let o = fx.run(&format!(
+        "ls {}; cat /root/.bashrc; ls /home; ls /var; ls /run; ls /sys; echo end",
+        Fx::s(&fx.outside)
+    ));
+    assert!(!o.stdout.contains("target.txt"), "{o:?}");
+    assert_eq!(o.stdout.trim(), "end", "{o:?}");
+}
+
+fn readable_outside_policy(fx: &Fx, script: &str) -> Value {
+    let mut p = fx.policy(script);
+    p["readableRoots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(Fx::s(&fx.outside)));
+    p
+}
+
+#[test]
+fn chmod_truncate_xattr_outside_readable_root() {
+    let fx = Fx::new("meta");
+    let t = Fx::s(&fx.outside.join("target.txt"));
+    for attack in ["chmod", "truncate", "setxattr", "chmod_suid"] {
+        let o = fx.run_policy(readable_outside_policy(&fx, &format!("$A {attack} {t}")));
+        assert_eq!(o.code, Some(3), "{attack}: {o:?}");
+        o.blocked();
+    }
+    let o = fx.run_policy(readable_outside_policy(
+        &fx,
+        &format!("cat {t}; touch -d 2000-01-01 {t}"),
+    ));
+    assert_eq!(o.stdout, "original", "{o:?}");
+    fx.outside_unchanged();
+}
+
+#[test]
+fn mknod_denied() {
+    let fx = Fx::new("mknod");
+    let o = fx.run("$A mknod ./null2");
+    assert_eq!(o.code, Some(3), "{o:?}");
+    assert!(!fx.ws.join("null2").exists());
+}
+
+#[test]
+fn setuid_copy_denied() {
+    let fx = Fx::new("suid");
+    let o = fx.run("cp /bin/sh ./sh && chmod u+s ./sh; chmod g+s ./sh; $A open_suid ./made; $A chmod_suid ./sh");
+    o.blocked();
+    let mode = std::fs::metadata(fx.ws.join("sh"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o6000, 0, "{o:?}");
+    if let Ok(m) = std::fs::metadata(fx.ws.join("made")) {
+        assert_eq!(m.permissions().mode() & 0o6000, 0);
+    }
+}
+
+#[test]
+fn ptrace_and_proc_mem_of_parent_denied() {
+    let fx = Fx::new("ptrace");
+    for a in ["ptrace 1", "proc_mem 1", "ptrace $PPID"] {
+        let o = fx.run(&format!("$A {a}"));
+        assert_eq!(o.code, Some(3), "{a}: {o:?}");
+    }
+    // The host-side helper and test process are not even visible.
+    let me = std::process::id();
+    let o = fx.run(&format!(
+        "test -e /proc/{me} && echo VISIBLE; $A proc_mem {me}"
+    ));
+    assert!(!o.stdout.contains("VISIBLE"), "{o:?}");
+    o.blocked();
+}
+
+#[test]
+fn parent_environment_not_leaked() {
+    let fx = Fx::new("environ");
+    let mut child = Command::new(HELPER)
+        .env(
+            "KU0_SANDBOX_POLICY",
+            fx.policy("env; cat /proc/1/environ; cat /proc/$PPID/environ; echo")
+                .to_string(),
+        )
+        .env("OPENAI_API_KEY", "sk-LEAKED")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child.wait().unwrap();
+    assert!(!out.contains("sk-LEAKED"), "{out}");
+    assert!(!out.contains("KU0_SANDBOX_POLICY"), "{out}");
+}
+
+#[test]
+fn inherited_fds_closed() {
+    let fx = Fx::new("fds");
+    // Leak a descriptor (no CLOEXEC) into the helper.
+    let f = std::fs::File::open(fx.outside.join("target.txt")).unwrap();
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    // SAFETY: clear CLOEXEC on our own fd.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    let o = fx.run(&format!("cat <&{fd}; $A fds"));
+    assert!(!o.stdout.contains("original"), "{o:?}");
+    assert_eq!(o.code, Some(3), "{o:?}");
+    drop(f);
+}
+
+#[test]
+fn tiocsti_io_uring_unshare_clone3_x32_denied() {
+    let fx = Fx::new("syscalls");
+    for a in [
+        "tiocsti", "io_uring", "unshare", "clone_ns", "clone3", "x32", "keyctl", "bpf", "perf",
+        "mount",
+    ] {
+        let o = fx.run(&format!("$A {a}"));
+        assert_eq!(o.code, Some(3), "{a}: {o:?}");
+        o.blocked();
+    }
+}
+
+#[test]
+fn i386_syscall_kills_process() {
+    let fx = Fx::new("i386");
+    let o = fx.run("$A i386; echo status=$?");
+    o.blocked();
+    assert!(o.stdout.contains("status=159"), "SIGSYS expected: {o:?}");
+}
+
+#[test]
+fn fork_bomb_contained() {
+    let fx = Fx::new("forkbomb");
+    let mut p = fx.policy("bomb() { bomb | bomb & }; bomb; sleep 1; echo survived");
+    p["limits"]["maxProcesses"] = json!(32);
+    let start = Instant::now();
+    let o = run_policy(p, Duration::from_secs(20));
+    assert!(start.elapsed() < Duration::from_secs(15), "{o:?}");
+    assert!(
+        o.stderr.contains("fork") || o.stderr.contains("Resource"),
+        "{o:?}"
+    );
+    // Host still forks fine.
+    assert!(Command::new("/bin/true").status().unwrap().success());
+}
+
+#[test]
+fn memory_bomb_contained() {
+    let fx = Fx::new("membomb");
+    let mut p = fx.policy("x=$(head -c 400000000 /dev/zero | tr '\\0' a); echo ${#x}");
+    p["limits"]["memoryBytes"] = json!(128u64 << 20);
+    let o = run_policy(p, Duration::from_secs(30));
+    assert!(!o.stdout.contains("400000000"), "{o:?}");
+}
+
+#[test]
+fn grandchild_dies_with_sandbox() {
+    let fx = Fx::new("grandchild");
+    let marker = format!("{}.{}", 4000 + std::process::id() % 1000, 25);
+    let script = format!("(setsid sleep {marker} &) ; (sleep {marker} &); sleep {marker}");
+    let o = run_policy(fx.policy(&script), Duration::from_millis(600));
+    assert!(o.signal == Some(9), "{o:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut alive = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmd).contains(&marker)
+        {
+            alive.push(e.file_name());
+        }
+    }
+    assert!(alive.is_empty(), "survivors: {alive:?}");
+}
+
+#[test]
+fn grandchild_dies_when_command_exits() {
+    let fx = Fx::new("bg");
+    let o = fx.run("(sleep 1; echo late > late.txt) & echo started");
+    assert_eq!(o.stdout.trim(), "started");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!fx.ws.join("late.txt").exists());
+}
+
+#[test]
+fn network_none_sockets_denied() {
+    let fx = Fx::new("netnone");
+    // family type [proto]: v4/v6 TCP and UDP, raw, netlink, packet, vsock
+    for a in [
+        "2 1", "2 2", "10 1", "10 2", "2 3 1", "16 3 0", "17 3 0", "40 1", "2 5",
+    ] {
+        let o = fx.run(&format!("$A socket {a}"));
+        assert_eq!(o.code, Some(3), "socket {a}: {o:?}");
+    }
+    let o = fx.run("$A socket 1 1");
+    assert_eq!(o.code, Some(0), "AF_UNIX sockets stay allowed: {o:?}");
+}
+
+#[test]
+fn network_none_loopback_server_unreachable() {
+    let fx = Fx::new("tcp");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let o = fx.run(&format!(
+        "$A tcp 127.0.0.1 {port}; bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port} && echo CONNECTED'; \
+         getent hosts localhost.localdomain example.com; echo end"
+    ));
+    assert!(
+        !o.stdout.contains("ESCAPED") && !o.stdout.contains("CONNECTED"),
+        "{o:?}"
+    );
+    assert!(
+        listener.accept().is_err(),
+        "a connection reached the test server"
+    );
+}
+
+#[test]
+fn abstract_and_path_unix_sockets_outside_denied() {
+    let fx = Fx::new("unix");
+    let name = format!("ku0-esc-{}", std::process::id());
+    // Abstract socket in the host namespace.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as u16;
+    for (i, b) in name.bytes().enumerate() {
+        addr.sun_path[i + 1] = b as libc::c_char;
+    }
+    let len = (2 + 1 + name.len()) as u32;
+    assert_eq!(
+        unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_un).cast(), len) },
+        0
+    );
+    assert_eq!(unsafe { libc::listen(fd, 4) }, 0);
+    let sock_path = fx.outside.join("s.sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    l.set_nonblocking(true).unwrap();
+    let o = fx.run(&format!("$A abstract {name}"));
+    assert_eq!(o.code, Some(3), "{o:?}");
+    let o = fx.run(&format!("$A unix {}", Fx::s(&sock_path)));
+    assert_eq!(o.code, Some(3), "{o:?}");
+    assert!(l.accept().is_err());
+    unsafe { libc::close(fd) };
+}
+
+#[test]
+fn signals_to_host_processes_denied() {
+    let fx = Fx::new("kill");
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let o = fx.run(&format!(
+        "$A kill {}; kill -9 {}; echo end",
+        sleeper.id(),
+        sleeper.id()
+    ));
+    assert_eq!(o.code, Some(0), "{o:?}");
+    assert!(
+        sleeper.try_wait().unwrap().is_none(),
+        "host process was killed"
+    );
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+}
+
+#[test]
+fn proc_sys_and_dev_writes_denied() {
+    let fx = Fx::new("procsys");
+    let before = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    fx.run("echo pwned > /proc/sys/kernel/hostname; hostname pwned; echo x > /dev/sda; ls /dev");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+        before
+    );
+}
+
+#[test]
+fn no_capabilities_and_no_new_privs() {
+    let fx = Fx::new("caps");
+    let o =
+        fx.run("grep -E '^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status");
+    assert!(o.stdout.contains("CapEff:\t0000000000000000"), "{o:?}");
+    assert!(o.stdout.contains("CapBnd:\t0000000000000000"), "{o:?}");
+    assert!(o.stdout.contains("NoNewPrivs:\t1"), "{o:?}");
+    assert!(o.stdout.contains("Seccomp:\t2"), "{o:?}");
+}
+
+#[test]
+fn setup_failure_is_reported_not_run() {
+    let mut p =
+        json!({"argv": ["/bin/sh", "-c", "echo RAN"], "writableRoots": ["/nonexistent/ku0"]});
+    let o = run_policy(p.take(), Duration::from_secs(5));
+    assert_eq!(o.code, Some(125));
+    assert!(o.stderr.starts_with("ku0-sandbox-exec:"), "{o:?}");
+    assert!(!o.stdout.contains("RAN"));
+}
+
+#[test]
+fn network_allowlist_only_the_proxy_port() {
+    let fx = Fx::new("allowlist");
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    other.set_nonblocking(true).unwrap();
+    let pp = proxy.local_addr().unwrap().port();
+    let op = other.local_addr().unwrap().port();
+    let mut p = fx.policy("");
+    p["network"] = json!({"mode": "allowlist", "proxyPort": pp, "allowedHosts": ["example.com"]});
+    let run = |script: &str| {
+        let mut q = p.clone();
+        q["argv"] = json!(["/bin/sh", "-c", script]);
+        run_policy(q, Duration::from_secs(20))
+    };
+    let o = run(&format!("$A tcp 127.0.0.1 {op}"));
+    assert_eq!(o.code, Some(3), "other port must be refused: {o:?}");
+    assert!(other.accept().is_err());
+    for a in ["2 2", "10 2", "2 3 1", "16 3 0", "17 3 0", "40 1"] {
+        let o = run(&format!("$A socket {a}"));
+        assert_eq!(o.code, Some(3), "socket {a}: {o:?}");
+    }
+    let o = run(&format!("$A tcp 127.0.0.1 {pp}"));
+    assert_eq!(o.code, Some(0), "the proxy port stays reachable: {o:?}");
+}
+
+#[test]
+fn proc_root_and_cwd_links_stay_inside() {
+    let fx = Fx::new("procroot");
+    let t = Fx::s(&fx.outside.join("target.txt"));
+    let o = fx.run(&format!(
+        "cat /proc/1/root{t}; echo x > /proc/self/root{t}; ls /proc/1/cwd/..; cat /proc/self/cwd/../outside/target.txt; echo end"
+    ));
+    assert!(!o.stdout.contains("original"), "{o:?}");
+    fx.outside_unchanged();
+}
+
+#[test]
+fn workspace_without_git_and_private_tmp_does_not_persist() {
+    let fx = Fx::new("tmp-persist");
+    fx.run("echo one > /tmp/persist.txt");
+    let o = fx.run("cat /tmp/persist.txt; echo end");
+    assert_eq!(
+        o.stdout.trim(),
+        "end",
+        "private /tmp must be fresh per command: {o:?}"
+    );
+}
+
+#[test]
+fn process_limit_via_pid_max() {
+    let fx = Fx::new("pidmax");
+    let mut p = fx.policy("$A forks 2000");
+    p["limits"]["maxProcesses"] = json!(64);
+    let o = run_policy(p, Duration::from_secs(30));
+    // pid_max is clamped to the kernel minimum (301): at most ~300 processes ever exist.
+    let count: usize = o
+        .stdout
+        .trim()
+        .strip_prefix("FORKED ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(count > 10 && count <= 301, "{o:?}");
+}
+
+#[test]
+fn reaper_mode_relays_status_and_kills_background_jobs() {
+    let fx = Fx::new("reaper");
+    let mut p = fx.policy("(sleep 1; echo late > late.txt) & echo $$; exit 7");
+    p["reaper"] = json!(true);
+    let o = run_policy(p, Duration::from_secs(20));
+    assert_eq!(o.code, Some(7), "{o:?}");
+    assert_eq!(
+        o.stdout.trim(),
+        "2",
+        "the command is pid 2 under the reaper: {o:?}"
+    );
+    let mut p = fx.policy("kill -KILL $$");
+    p["reaper"] = json!(true);
+    let o = run_policy(p, Duration::from_secs(20));
+    assert_eq!(o.signal, Some(9), "signal relayed: {o:?}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!fx.ws.join("late.txt").exists());
+}
+
+#[test]
+fn default_mode_command_is_pid_1_and_status_relayed() {
+    let fx = Fx::new("pid1");
+    let o = fx.run("echo $$; exit 42");
+    assert_eq!(o.code, Some(42), "{o:?}");
+    assert_eq!(o.stdout.trim(), "1");
+    let o = fx.run("exec $A i386");
+    assert_eq!(
+        o.signal,
+        Some(libc::SIGSYS),
+        "seccomp kill relayed as a signal: {o:?}"
+    );
+}
+
+#[test]
+fn allowlist_network_namespace_reaches_only_the_proxy() {
+    use std::io::{BufRead, Write};
+    use std::os::unix::fs::MetadataExt;
+    let fx = Fx::new("netns");
+    let sock = fx.base.join("proxy.sock");
+    let proxy = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::thread::spawn(move || {
+        for mut c in proxy.incoming().flatten() {
+            let _ = c.write_all(b"PROXY-OK\n");
+        }
+    });
+    let host_server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    host_server.set_nonblocking(true).unwrap();
+    let hp = host_server.local_addr().unwrap().port();
+    let mut keeper = Command::new(HELPER)
+        .args(["--netns-keeper", &Fx::s(&sock)])
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(keeper.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let ino = std::fs::metadata(format!("/proc/{}/ns/net", keeper.id()))
+        .unwrap()
+        .ino();
+    let policy = |script: &str, ino: u64| {
+        let mut p = fx.policy(script);
+        p["network"] = json!({"mode": "allowlist", "proxyPort": port,
+                              "netnsPid": keeper.id(), "netnsIno": ino});
+        p
+    };
+    let o = run_policy(
+        policy(
+            &format!(
+                "tail -n +3 /proc/net/dev | cut -d: -f1; bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}; cat <&3'"
+            ),
+            ino,
+        ),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        o.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["lo", "PROXY-OK"],
+        "{o:?}"
+    );
+    // The host's loopback server is not reachable from the namespace (other port, other netns).
+    let o = run_policy(
+        policy(&format!("$A tcp 127.0.0.1 {hp}"), ino),
+        Duration::from_secs(20),
+    );
+    assert_eq!(o.code, Some(3), "{o:?}");
+    assert!(host_server.accept().is_err());
+    // A stale or recycled keeper pid fails closed.
+    let o = run_policy(policy("echo RAN", ino + 1), Duration::from_secs(20));
+    assert_eq!(o.code, Some(125), "{o:?}");
+    assert!(!o.stdout.contains("RAN"));
+    drop(keeper.stdin.take());
+    let _ = keeper.kill();
+    let _ = keeper.wait();
+}

@@ -1,0 +1,837 @@
+//! Delta-encoded, zstd-compressed checkpoint store (format: docs/storage.md §3).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::{Error, Result};
+use crate::lock::DirLock;
+use crate::util::{self, crc32c, crc32c_append, le_f64, le_u32};
+
+pub const CKPT_MAGIC: [u8; 8] = *b"KU0CKPT1";
+pub const CKPT_HEADER: usize = 28;
+pub const CODEC_STORED: u8 = 0;
+pub const CODEC_ZSTD: u8 = 1;
+pub const KIND_FULL: u8 = 0;
+pub const KIND_DELTA: u8 = 1;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckpointMeta {
+    pub id: String,
+    pub agent_id: String,
+    pub agent_type: String,
+    pub task: String,
+    pub status: String,
+    pub created_at: f64,
+    pub current_step: f64,
+    pub max_steps: f64,
+    pub has_error: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct CheckpointOptions {
+    /// Longest delta chain before a full snapshot is forced.
+    pub max_chain: u32,
+    /// Largest accepted checkpoint document.
+    pub max_payload: usize,
+    /// zstd level.
+    pub level: i32,
+    /// Write zstd (true) or stored (false) bodies.
+    pub compress: bool,
+    /// Delta-encode against the agent's previous checkpoint.
+    pub delta: bool,
+}
+
+impl Default for CheckpointOptions {
+    fn default() -> Self {
+        CheckpointOptions {
+            max_chain: 8,
+            max_payload: 64 * 1024 * 1024,
+            level: 1,
+            compress: true,
+            delta: true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SortBy {
+    #[default]
+    CreatedAt,
+    Status,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CheckpointFilter {
+    pub statuses: Option<Vec<String>>,
+    pub agent_type: Option<String>,
+    pub created_after: Option<f64>,
+    pub created_before: Option<f64>,
+    pub limit: Option<usize>,
+    pub sort_by: SortBy,
+    /// Sort ascending (default: descending).
+    pub ascending: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    meta: CheckpointMeta,
+    full_len: u32,
+    full_crc: u32,
+    chain: u32,
+    base: Option<String>,
+}
+
+struct Inner {
+    entries: HashMap<String, Entry>,
+    damaged: HashMap<String, String>,
+    dependents: HashMap<String, HashSet<String>>,
+    latest: HashMap<String, String>,
+    cache: HashMap<String, (String, Arc<Vec<u8>>)>,
+    lock: Option<DirLock>,
+}
+
+pub struct CheckpointStore {
+    dir: PathBuf,
+    opts: CheckpointOptions,
+    inner: Mutex<Inner>,
+    tmp_counter: AtomicU64,
+}
+
+/// Validates a checkpoint id (docs/storage.md §3.4).
+pub fn validate_id(id: &str) -> Result<()> {
+    let bad = |reason: &str| {
+        Err(Error::InvalidId {
+            id: id.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    if id.is_empty() {
+        return bad("empty");
+    }
+    if id.len() > 200 {
+        return bad("longer than 200 bytes");
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|'))
+    {
+        return bad(&format!("contains the reserved character {c:?}"));
+    }
+    if id.chars().any(|c| c.is_control()) {
+        return bad("contains NUL or a control character");
+    }
+    if id.contains("..") || id == "." {
+        return bad("contains \"..\" or is \".\"");
+    }
+    if id.starts_with('.') {
+        return bad("starts with \".\" (reserved for temporary files)");
+    }
+    if id.ends_with('.') || id.ends_with(' ') {
+        return bad("ends with \".\" or a space");
+    }
+    let stem = id
+        .split('.')
+        .next()
+        .unwrap_or(id)
+        .trim_end()
+        .to_ascii_uppercase();
+    let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit()
+            && stem.as_bytes()[3] != b'0');
+    if reserved {
+        return bad("is a reserved Windows device name");
+    }
+    Ok(())
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn encode_meta(
+    m: &CheckpointMeta,
+    full_len: u32,
+    full_crc: u32,
+    chain: u32,
+    base: &str,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + m.task.len());
+    put_str(&mut out, &m.id);
+    put_str(&mut out, &m.agent_id);
+    put_str(&mut out, &m.agent_type);
+    put_str(&mut out, &m.task);
+    put_str(&mut out, &m.status);
+    out.extend_from_slice(&m.created_at.to_le_bytes());
+    out.extend_from_slice(&m.current_step.to_le_bytes());
+    out.extend_from_slice(&m.max_steps.to_le_bytes());
+    out.push(u8::from(m.has_error));
+    out.extend_from_slice(&full_len.to_le_bytes());
+    out.extend_from_slice(&full_crc.to_le_bytes());
+    out.extend_from_slice(&chain.to_le_bytes());
+    put_str(&mut out, base);
+    out
+}
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn take(&mut self, n: usize) -> std::result::Result<&[u8], String> {
+        if self.at + n > self.b.len() {
+            return Err("meta truncated".into());
+        }
+        let s = &self.b[self.at..self.at + n];
+        self.at += n;
+        Ok(s)
+    }
+    fn u32(&mut self) -> std::result::Result<u32, String> {
+        Ok(le_u32(self.take(4)?, 0))
+    }
+    fn f64(&mut self) -> std::result::Result<f64, String> {
+        Ok(le_f64(self.take(8)?, 0))
+    }
+    fn str(&mut self) -> std::result::Result<String, String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec())
+            .map_err(|_| "meta string is not UTF-8".to_string())
+    }
+}
+
+fn decode_meta(b: &[u8]) -> std::result::Result<Entry, String> {
+    let mut c = Cursor { b, at: 0 };
+    let meta = CheckpointMeta {
+        id: c.str()?,
+        agent_id: c.str()?,
+        agent_type: c.str()?,
+        task: c.str()?,
+        status: c.str()?,
+        created_at: c.f64()?,
+        current_step: c.f64()?,
+        max_steps: c.f64()?,
+        has_error: c.take(1)?[0] != 0,
+    };
+    let full_len = c.u32()?;
+    let full_crc = c.u32()?;
+    let chain = c.u32()?;
+    let base = c.str()?;
+    Ok(Entry {
+        meta,
+        full_len,
+        full_crc,
+        chain,
+        base: if base.is_empty() { None } else { Some(base) },
+    })
+}
+
+struct Parsed {
+    codec: u8,
+    kind: u8,
+    entry: Entry,
+    body_start: usize,
+    body_len: usize,
+    raw_len: usize,
+}
+
+fn parse_file(b: &[u8], check_crc: bool) -> std::result::Result<Parsed, String> {
+    if b.len() < CKPT_HEADER {
+        return Err("file shorter than the checkpoint header".into());
+    }
+    if b[0..8] != CKPT_MAGIC {
+        return Err("bad magic (not a ku0 checkpoint)".into());
+    }
+    let codec = b[8];
+    let kind = b[9];
+    if codec > CODEC_ZSTD || kind > KIND_DELTA {
+        return Err(format!("unknown codec {codec} or kind {kind}"));
+    }
+    let meta_len = le_u32(b, 12) as usize;
+    let body_len = le_u32(b, 16) as usize;
+    let raw_len = le_u32(b, 20) as usize;
+    let end = CKPT_HEADER + meta_len + body_len;
+    if check_crc {
+        if b.len() != end {
+            return Err(format!("file is {} bytes, header says {end}", b.len()));
+        }
+        let crc = crc32c_append(crc32c(&b[0..24]), &b[28..end]);
+        if crc != le_u32(b, 24) {
+            return Err("checkpoint CRC mismatch".into());
+        }
+    } else if b.len() < CKPT_HEADER + meta_len {
+        return Err("meta truncated".into());
+    }
+    let entry = decode_meta(&b[CKPT_HEADER..CKPT_HEADER + meta_len])?;
+    Ok(Parsed {
+        codec,
+        kind,
+        entry,
+        body_start: CKPT_HEADER + meta_len,
+        body_len,
+        raw_len,
+    })
+}
+
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 16 <= n && a[i..i + 16] == b[i..i + 16] {
+        i += 16;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
+fn common_suffix(a: &[u8], b: &[u8], max: usize) -> usize {
+    let mut i = 0;
+    while i < max && a[a.len() - 1 - i] == b[b.len() - 1 - i] {
+        i += 1;
+    }
+    i
+}
+
+fn lock_poisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl CheckpointStore {
+    pub fn open(dir: impl AsRef<Path>, opts: CheckpointOptions) -> Result<CheckpointStore> {
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let lock = DirLock::acquire(&dir)?;
+        let mut inner = Inner {
+            entries: HashMap::new(),
+            damaged: HashMap::new(),
+            dependents: HashMap::new(),
+            latest: HashMap::new(),
+            cache: HashMap::new(),
+            lock: Some(lock),
+        };
+        for entry in fs::read_dir(&dir)
+            .map_err(|e| Error::io(&dir, e))?
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+                continue;
+            }
+            let Some(id) = name.strip_suffix(".ckpt") else {
+                continue;
+            };
+            if validate_id(id).is_err() {
+                continue;
+            }
+            match read_meta(&entry.path()) {
+                Ok(e) if e.meta.id == id => {
+                    inner.entries.insert(id.to_string(), e);
+                }
+                Ok(e) => {
+                    inner.damaged.insert(
+                        id.to_string(),
+                        format!("file holds checkpoint {:?}", e.meta.id),
+                    );
+                }
+                Err(reason) => {
+                    inner.damaged.insert(id.to_string(), reason);
+                }
+            }
+        }
+        let mut latest: HashMap<String, (f64, String)> = HashMap::new();
+        for (id, e) in &inner.entries {
+            if let Some(b) = &e.base {
+                inner
+                    .dependents
+                    .entry(b.clone())
+                    .or_default()
+                    .insert(id.clone());
+            }
+            let cur = latest
+                .entry(e.meta.agent_id.clone())
+                .or_insert((f64::NEG_INFINITY, String::new()));
+            if (e.meta.created_at, id.as_str()) > (cur.0, cur.1.as_str()) {
+                *cur = (e.meta.created_at, id.clone());
+            }
+        }
+        inner.latest = latest.into_iter().map(|(a, (_, id))| (a, id)).collect();
+        Ok(CheckpointStore {
+            dir,
+            opts,
+            inner: Mutex::new(inner),
+            tmp_counter: AtomicU64::new(0),
+        })
+    }
+
+    fn path_of(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.ckpt"))
+    }
+
+    /// Files that could not be indexed at open (id → reason).
+    pub fn damaged(&self) -> Vec<(String, String)> {
+        let g = lock_poisoned(&self.inner);
+        let mut v: Vec<_> = g
+            .damaged
+            .iter()
+            .map(|(a, b)| (a.clone(), b.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn check_open(g: &Inner) -> Result<()> {
+        if g.lock.is_none() {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn save(&self, meta: CheckpointMeta, doc: &[u8]) -> Result<()> {
+        validate_id(&meta.id)?;
+        if doc.len() > self.opts.max_payload {
+            return Err(Error::TooLarge {
+                size: doc.len() as u64,
+                max: self.opts.max_payload as u64,
+            });
+        }
+        let mut g = lock_poisoned(&self.inner);
+        Self::check_open(&g)?;
+        let id = meta.id.clone();
+        self.materialize_dependents(&mut g, &id)?;
+        // Choose the base: the agent's latest checkpoint other than this id.
+        let mut base: Option<(String, u32, Arc<Vec<u8>>)> = None;
+        if self.opts.delta
+            && let Some(bid) = g.latest.get(&meta.agent_id).cloned()
+            && bid != id
+            && let Some(be) = g.entries.get(&bid).cloned()
+            && be.chain < self.opts.max_chain
+        {
+            let content = match g.cache.get(&meta.agent_id) {
+                Some((cid, c)) if *cid == bid => Some(Arc::clone(c)),
+                _ => self.load_full(&bid, 0).ok().map(Arc::new),
+            };
+            if let Some(c) = content {
+                base = Some((bid, be.chain, c));
+            }
+        }
+        let full_crc = crc32c(doc);
+        let full_len = u32::try_from(doc.len()).map_err(|_| Error::TooLarge {
+            size: doc.len() as u64,
+            max: u64::from(u32::MAX),
+        })?;
+        let mut kind = KIND_FULL;
+        let mut chain = 0;
+        let mut base_id = String::new();
+        let mut raw: Vec<u8> = Vec::new();
+        if let Some((bid, bchain, bdoc)) = &base {
+            let p = common_prefix(bdoc, doc);
+            let s = common_suffix(bdoc, doc, bdoc.len().min(doc.len()) - p);
+            let middle = &doc[p..doc.len() - s];
+            if middle.len() <= doc.len() / 2 {
+                raw.reserve(8 + middle.len());
+                raw.extend_from_slice(&(p as u32).to_le_bytes());
+                raw.extend_from_slice(&(s as u32).to_le_bytes());
+                raw.extend_from_slice(middle);
+                kind = KIND_DELTA;
+                chain = bchain + 1;
+                base_id = bid.clone();
+            }
+        }
+        let body_raw: &[u8] = if kind == KIND_FULL { doc } else { &raw };
+        self.write_file(&meta, kind, body_raw, full_len, full_crc, chain, &base_id)?;
+        // Update the index.
+        if let Some(old) = g.entries.remove(&id)
+            && let Some(ob) = old.base
+            && let Some(set) = g.dependents.get_mut(&ob)
+        {
+            set.remove(&id);
+        }
+        g.damaged.remove(&id);
+        if kind == KIND_DELTA {
+            g.dependents
+                .entry(base_id.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        let agent = meta.agent_id.clone();
+        g.entries.insert(
+            id.clone(),
+            Entry {
+                meta,
+                full_len,
+                full_crc,
+                chain,
+                base: if base_id.is_empty() {
+                    None
+                } else {
+                    Some(base_id)
+                },
+            },
+        );
+        // Drop a stale latest pointer for any agent that pointed at this id.
+        g.latest.retain(|_, v| *v != id);
+        g.latest.insert(agent.clone(), id.clone());
+        g.cache.insert(agent, (id, Arc::new(doc.to_vec())));
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_file(
+        &self,
+        meta: &CheckpointMeta,
+        kind: u8,
+        body_raw: &[u8],
+        full_len: u32,
+        full_crc: u32,
+        chain: u32,
+        base_id: &str,
+    ) -> Result<()> {
+        let meta_b = encode_meta(meta, full_len, full_crc, chain, base_id);
+        let (codec, body) = if self.opts.compress {
+            let c = zstd::bulk::compress(body_raw, self.opts.level)
+                .map_err(|e| Error::io(&self.dir, e))?;
+            (CODEC_ZSTD, c)
+        } else {
+            (CODEC_STORED, body_raw.to_vec())
+        };
+        let mut head = [0u8; CKPT_HEADER];
+        head[0..8].copy_from_slice(&CKPT_MAGIC);
+        head[8] = codec;
+        head[9] = kind;
+        head[12..16].copy_from_slice(&(meta_b.len() as u32).to_le_bytes());
+        head[16..20].copy_from_slice(&(body.len() as u32).to_le_bytes());
+        head[20..24].copy_from_slice(&(body_raw.len() as u32).to_le_bytes());
+        let crc = crc32c_append(crc32c_append(crc32c(&head[0..24]), &meta_b), &body);
+        head[24..28].copy_from_slice(&crc.to_le_bytes());
+        let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .dir
+            .join(format!(".{}.ckpt.{}.{n}.tmp", meta.id, std::process::id()));
+        let dst = self.path_of(&meta.id);
+        let res = (|| {
+            let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            let mut all = Vec::with_capacity(CKPT_HEADER + meta_b.len() + body.len());
+            all.extend_from_slice(&head);
+            all.extend_from_slice(&meta_b);
+            all.extend_from_slice(&body);
+            f.write_all(&all).map_err(|e| Error::io(&tmp, e))?;
+            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            drop(f);
+            fs::rename(&tmp, &dst).map_err(|e| Error::io(&dst, e))?;
+            util::fsync_dir(&self.dir)
+        })();
+        if res.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        res
+    }
+
+    /// Rewrites every checkpoint that uses `id` as its delta base as a full snapshot.
+    fn materialize_dependents(&self, g: &mut Inner, id: &str) -> Result<()> {
+        let deps: Vec<String> = g
+            .dependents
+            .get(id)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        for dep in deps {
+            let Some(e) = g.entries.get(&dep).cloned() else {
+                continue;
+            };
+            let doc = self.load_full(&dep, 0)?;
+            self.write_file(&e.meta, KIND_FULL, &doc, e.full_len, e.full_crc, 0, "")?;
+            if let Some(ent) = g.entries.get_mut(&dep) {
+                ent.chain = 0;
+                ent.base = None;
+            }
+            if let Some(set) = g.dependents.get_mut(id) {
+                set.remove(&dep);
+            }
+        }
+        g.dependents.remove(id);
+        Ok(())
+    }
+
+    fn load_full(&self, id: &str, depth: u32) -> Result<Vec<u8>> {
+        let path = self.path_of(id);
+        if depth > 64 {
+            return Err(Error::Corruption {
+                path,
+                offset: 0,
+                seq: None,
+                reason: "delta chain too long or cyclic".into(),
+            });
+        }
+        let corrupt = |reason: String| Error::Corruption {
+            path: path.clone(),
+            offset: 0,
+            seq: None,
+            reason,
+        };
+        let b = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(corrupt("checkpoint file is missing".into()));
+            }
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let p = parse_file(&b, true).map_err(corrupt)?;
+        let body = &b[p.body_start..p.body_start + p.body_len];
+        let raw = if p.codec == CODEC_ZSTD {
+            let r = zstd::bulk::decompress(body, p.raw_len)
+                .map_err(|e| corrupt(format!("zstd: {e}")))?;
+            if r.len() != p.raw_len {
+                return Err(corrupt("decompressed length mismatch".into()));
+            }
+            r
+        } else {
+            body.to_vec()
+        };
+        let doc = if p.kind == KIND_DELTA {
+            let Some(bid) = &p.entry.base else {
+                return Err(corrupt("delta without a base id".into()));
+            };
+            if raw.len() < 8 {
+                return Err(corrupt("delta body truncated".into()));
+            }
+            let pre = le_u32(&raw, 0) as usize;
+            let suf = le_u32(&raw, 4) as usize;
+            let base = self.load_full(bid, depth + 1)?;
+            if pre + suf > base.len() {
+                return Err(corrupt(format!("delta does not fit its base {bid:?}")));
+            }
+            let mut d = Vec::with_capacity(pre + raw.len() - 8 + suf);
+            d.extend_from_slice(&base[..pre]);
+            d.extend_from_slice(&raw[8..]);
+            d.extend_from_slice(&base[base.len() - suf..]);
+            d
+        } else {
+            raw
+        };
+        if doc.len() != p.entry.full_len as usize || crc32c(&doc) != p.entry.full_crc {
+            return Err(corrupt(
+                "reconstructed document fails its length/CRC check".into(),
+            ));
+        }
+        Ok(doc)
+    }
+
+    /// Returns the checkpoint document, or None when the id is unknown.
+    pub fn load(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        validate_id(id)?;
+        let g = lock_poisoned(&self.inner);
+        Self::check_open(&g)?;
+        if let Some(reason) = g.damaged.get(id) {
+            return Err(Error::Corruption {
+                path: self.path_of(id),
+                offset: 0,
+                seq: None,
+                reason: reason.clone(),
+            });
+        }
+        let Some(e) = g.entries.get(id) else {
+            return Ok(None);
+        };
+        if let Some((cid, c)) = g.cache.get(&e.meta.agent_id)
+            && cid == id
+        {
+            return Ok(Some(c.as_ref().clone()));
+        }
+        self.load_full(id, 0).map(Some)
+    }
+
+    pub fn meta(&self, id: &str) -> Option<CheckpointMeta> {
+        lock_poisoned(&self.inner)
+            .entries
+            .get(id)
+            .map(|e| e.meta.clone())
+    }
+
+    /// Delta chain length of a stored checkpoint (0 = full snapshot).
+    pub fn chain_len(&self, id: &str) -> Option<u32> {
+        lock_poisoned(&self.inner).entries.get(id).map(|e| e.chain)
+    }
+
+    pub fn delete(&self, id: &str) -> Result<bool> {
+        validate_id(id)?;
+        let mut g = lock_poisoned(&self.inner);
+        Self::check_open(&g)?;
+        self.delete_locked(&mut g, id)
+    }
+
+    fn delete_locked(&self, g: &mut Inner, id: &str) -> Result<bool> {
+        let known = g.entries.contains_key(id) || g.damaged.contains_key(id);
+        if !known {
+            return Ok(false);
+        }
+        self.materialize_dependents(g, id)?;
+        let path = self.path_of(id);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+        util::fsync_dir(&self.dir)?;
+        g.damaged.remove(id);
+        if let Some(e) = g.entries.remove(id) {
+            if let Some(b) = &e.base
+                && let Some(set) = g.dependents.get_mut(b)
+            {
+                set.remove(id);
+            }
+            let agent = e.meta.agent_id;
+            if g.latest.get(&agent).is_some_and(|l| l == id) {
+                g.latest.remove(&agent);
+                g.cache.remove(&agent);
+                let next = g
+                    .entries
+                    .iter()
+                    .filter(|(_, x)| x.meta.agent_id == agent)
+                    .max_by(|a, b| {
+                        a.1.meta
+                            .created_at
+                            .total_cmp(&b.1.meta.created_at)
+                            .then(a.0.cmp(b.0))
+                    })
+                    .map(|(k, _)| k.clone());
+                if let Some(n) = next {
+                    g.latest.insert(agent, n);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Deletes checkpoints with `created_at < now_ms - older_than_ms`; returns how many.
+    pub fn prune(&self, older_than_ms: f64, now_ms: f64) -> Result<u64> {
+        let cutoff = now_ms - older_than_ms;
+        let mut g = lock_poisoned(&self.inner);
+        Self::check_open(&g)?;
+        let mut victims: Vec<(f64, String)> = g
+            .entries
+            .iter()
+            .filter(|(_, e)| e.meta.created_at < cutoff)
+            .map(|(k, e)| (e.meta.created_at, k.clone()))
+            .collect();
+        // Newest first, so dependents go before their bases and are not materialized needlessly.
+        victims.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+        let mut n = 0;
+        for (_, id) in victims {
+            if self.delete_locked(&mut g, &id)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    pub fn list(&self, f: &CheckpointFilter) -> Vec<CheckpointMeta> {
+        let g = lock_poisoned(&self.inner);
+        let mut v: Vec<&CheckpointMeta> = g
+            .entries
+            .values()
+            .map(|e| &e.meta)
+            .filter(|m| f.statuses.as_ref().is_none_or(|s| s.contains(&m.status)))
+            .filter(|m| f.agent_type.as_ref().is_none_or(|a| *a == m.agent_type))
+            .filter(|m| f.created_after.is_none_or(|a| m.created_at >= a))
+            .filter(|m| f.created_before.is_none_or(|b| m.created_at <= b))
+            .collect();
+        v.sort_by(|a, b| {
+            let o = match f.sort_by {
+                SortBy::CreatedAt => a.created_at.total_cmp(&b.created_at),
+                SortBy::Status => a.status.cmp(&b.status),
+            };
+            let o = o.then_with(|| a.id.cmp(&b.id));
+            if f.ascending { o } else { o.reverse() }
+        });
+        if let Some(l) = f.limit
+            && l > 0
+        {
+            v.truncate(l);
+        }
+        v.into_iter().cloned().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        lock_poisoned(&self.inner).entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes used by the stored file of `id` (for delta-ratio measurements).
+    pub fn stored_size(&self, id: &str) -> Option<u64> {
+        fs::metadata(self.path_of(id)).ok().map(|m| m.len())
+    }
+
+    pub fn close(&self) {
+        let mut g = lock_poisoned(&self.inner);
+        g.cache.clear();
+        if let Some(mut l) = g.lock.take() {
+            l.release();
+        }
+    }
+}
+
+fn read_meta(path: &Path) -> std::result::Result<Entry, String> {
+    let f = File::open(path).map_err(|e| e.to_string())?;
+    let mut head = [0u8; CKPT_HEADER];
+    let n = util::read_at(&f, &mut head, 0).map_err(|e| e.to_string())?;
+    if n < CKPT_HEADER {
+        return Err("file shorter than the checkpoint header".into());
+    }
+    let meta_len = le_u32(&head, 12) as usize;
+    if meta_len > 1 << 24 {
+        return Err("implausible meta length".into());
+    }
+    let mut b = vec![0u8; CKPT_HEADER + meta_len];
+    let n = util::read_at(&f, &mut b, 0).map_err(|e| e.to_string())?;
+    b.truncate(n);
+    let p = parse_file(&b, false)?;
+    let size = f.metadata().map_err(|e| e.to_string())?.len() as usize;
+    if size != CKPT_HEADER + meta_len + p.body_len {
+        return Err(format!(
+            "file is {size} bytes, header says {}",
+            CKPT_HEADER + meta_len + p.body_len
+        ));
+    }
+    Ok(p.entry)
+}
+
+/// Verifies every checkpoint file in `dir` (CRC, decompression, delta chain) without locking.
+pub fn verify_checkpoints(dir: &Path) -> Result<(usize, Vec<String>)> {
+    let store = CheckpointStore {
+        dir: dir.to_path_buf(),
+        opts: CheckpointOptions::default(),
+        inner: Mutex::new(Inner {
+            entries: HashMap::new(),
+            damaged: HashMap::new(),
+            dependents: HashMap::new(),
+            latest: HashMap::new(),
+            cache: HashMap::new(),
+            lock: None,
+        }),
+        tmp_counter: AtomicU64::new(0),
+    };
+    let mut n = 0;
+    let mut problems = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(id) = name.strip_suffix(".ckpt") else {
+            continue;
+        };
+        n += 1;
+        if let Err(e) = store.load_full(id, 0) {
+            problems.push(format!("{id}: {e}"));
+        }
+    }
+    Ok((n, problems))
+}

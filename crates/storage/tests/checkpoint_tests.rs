@@ -1,0 +1,240 @@
+#![allow(clippy::unwrap_used)]
+mod common;
+
+use ku0_storage::checkpoint::validate_id;
+use ku0_storage::{CheckpointFilter, CheckpointMeta, CheckpointOptions, CheckpointStore, SortBy};
+
+fn meta(id: &str, agent: &str, created: f64, status: &str) -> CheckpointMeta {
+    CheckpointMeta {
+        id: id.into(),
+        agent_id: agent.into(),
+        agent_type: "coder".into(),
+        task: format!("task {id}"),
+        status: status.into(),
+        created_at: created,
+        current_step: 1.0,
+        max_steps: 10.0,
+        has_error: false,
+    }
+}
+
+fn words(seed: usize) -> String {
+    let mut x = (seed as u64)
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..40)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            format!("w{:x}", x % 100_000)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn doc(n: usize) -> Vec<u8> {
+    let msgs: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "{{\"role\":\"user\",\"content\":\"message {i} {}\"}}",
+                words(i)
+            )
+        })
+        .collect();
+    format!("{{\"messages\":[{}],\"currentStep\":{n}}}", msgs.join(",")).into_bytes()
+}
+
+#[test]
+fn delta_chain_roundtrip_and_bound() {
+    let dir = common::tmpdir("ckpt-delta");
+    let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
+    for i in 0..20usize {
+        s.save(
+            meta(&format!("c{i}"), "a1", i as f64, "running"),
+            &doc(50 + i),
+        )
+        .unwrap();
+    }
+    // Chains bounded by max_chain (8): periodic fulls.
+    let chains: Vec<u32> = (0..20)
+        .map(|i| s.chain_len(&format!("c{i}")).unwrap())
+        .collect();
+    assert_eq!(chains[0], 0);
+    assert!(chains.iter().all(|&c| c <= 8));
+    assert!(chains.contains(&8));
+    let full = s.stored_size("c0").unwrap();
+    let delta = s.stored_size("c5").unwrap();
+    assert!(delta * 4 < full, "delta {delta} vs full {full}");
+    s.close();
+    let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
+    for i in 0..20usize {
+        assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(50 + i));
+    }
+    assert!(s.load("missing").unwrap().is_none());
+}
+
+#[test]
+fn deleting_or_overwriting_a_base_keeps_dependents_loadable() {
+    let dir = common::tmpdir("ckpt-base");
+    let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
+    s.save(meta("b0", "a", 1.0, "running"), &doc(40)).unwrap();
+    s.save(meta("b1", "a", 2.0, "running"), &doc(41)).unwrap();
+    s.save(meta("b2", "a", 3.0, "running"), &doc(42)).unwrap();
+    assert_eq!(s.chain_len("b2"), Some(2));
+    assert!(s.delete("b1").unwrap());
+    assert!(!s.delete("b1").unwrap());
+    assert_eq!(s.load("b2").unwrap().unwrap(), doc(42));
+    // Overwrite b0 (now base of nothing? b1 was rewritten full) with different content.
+    s.save(meta("b0", "a", 1.0, "done"), b"{\"messages\":[]}")
+        .unwrap();
+    assert_eq!(s.load("b2").unwrap().unwrap(), doc(42));
+    assert_eq!(s.load("b0").unwrap().unwrap(), b"{\"messages\":[]}");
+    s.close();
+    let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
+    assert_eq!(s.load("b2").unwrap().unwrap(), doc(42));
+    assert_eq!(s.len(), 2);
+}
+
+#[test]
+fn list_filters_sort_limit_and_prune() {
+    let dir = common::tmpdir("ckpt-list");
+    let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
+    let statuses = ["running", "completed", "failed", "pending"];
+    for i in 0..12usize {
+        let mut m = meta(
+            &format!("l{i:02}"),
+            &format!("ag{}", i % 3),
+            (i * 10) as f64,
+            statuses[i % 4],
+        );
+        if i % 2 == 0 {
+            m.agent_type = "planner".into();
+        }
+        s.save(m, &doc(5)).unwrap();
+    }
+    let all = s.list(&CheckpointFilter::default());
+    assert_eq!(all.len(), 12);
+    assert_eq!(all[0].id, "l11");
+    let f = CheckpointFilter {
+        statuses: Some(vec!["running".into(), "failed".into()]),
+        agent_type: Some("planner".into()),
+        created_after: Some(20.0),
+        created_before: Some(100.0),
+        sort_by: SortBy::CreatedAt,
+        ascending: true,
+        ..Default::default()
+    };
+    let ids: Vec<String> = s.list(&f).into_iter().map(|m| m.id).collect();
+    assert_eq!(ids, vec!["l02", "l04", "l06", "l08", "l10"]);
+    let lim = s.list(&CheckpointFilter {
+        limit: Some(3),
+        sort_by: SortBy::Status,
+        ascending: true,
+        ..Default::default()
+    });
+    assert_eq!(
+        lim.iter().map(|m| m.status.as_str()).collect::<Vec<_>>(),
+        vec!["completed", "completed", "completed"]
+    );
+    assert_eq!(s.prune(1000.0, 1055.0).unwrap(), 6);
+    assert_eq!(s.len(), 6);
+    for m in s.list(&CheckpointFilter::default()) {
+        assert_eq!(s.load(&m.id).unwrap().unwrap(), doc(5));
+    }
+}
+
+#[test]
+fn bad_ids_are_typed_errors() {
+    for id in [
+        "", "a/b", "..", "a..b", "x\0y", "c:d", "CON", "nul.txt", "com1", "LPT9.log", "a\\b",
+        ".hidden", "trail.", "sp ",
+    ] {
+        let e = validate_id(id).unwrap_err();
+        assert_eq!(e.code(), "ERR_KU0_INVALID_ID", "{id:?}");
+    }
+    for id in ["ok", "agent-1_step.3", "con1", "COM0", "ümlaut", "LPTX"] {
+        validate_id(id).unwrap();
+    }
+    let dir = common::tmpdir("ckpt-bad");
+    let s = CheckpointStore::open(
+        &dir,
+        CheckpointOptions {
+            max_payload: 100,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        s.save(meta("../x", "a", 1.0, "r"), b"{}")
+            .unwrap_err()
+            .code(),
+        "ERR_KU0_INVALID_ID"
+    );
+    assert_eq!(
+        s.save(meta("x", "a", 1.0, "r"), &[b' '; 101])
+            .unwrap_err()
+            .code(),
+        "ERR_KU0_PAYLOAD_TOO_LARGE"
+    );
+    assert_eq!(s.load("a/b").unwrap_err().code(), "ERR_KU0_INVALID_ID");
+}
+
+#[test]
+fn damaged_and_foreign_files_are_reported() {
+    let dir = common::tmpdir("ckpt-damaged");
+    {
+        let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
+        s.save(meta("good", "a", 1.0, "r"), &doc(3)).unwrap();
+        s.save(meta("flip", "b", 1.0, "r"), &doc(3)).unwrap();
+        s.close();
+    }
+    std::fs::write(dir.join("foreign.ckpt"), b"not a checkpoint").unwrap();
+    let p = dir.join("flip.ckpt");
+    let mut b = std::fs::read(&p).unwrap();
+    let n = b.len();
+    b[n - 3] ^= 0x40;
+    std::fs::write(&p, b).unwrap();
+    let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
+    assert_eq!(s.load("good").unwrap().unwrap(), doc(3));
+    assert_eq!(
+        s.load("foreign").unwrap_err().code(),
+        "ERR_KU0_STORAGE_CORRUPT"
+    );
+    assert_eq!(
+        s.load("flip").unwrap_err().code(),
+        "ERR_KU0_STORAGE_CORRUPT"
+    );
+    assert_eq!(s.damaged().len(), 1);
+    assert!(s.delete("foreign").unwrap());
+    // Second store on the same dir is refused.
+    assert_eq!(
+        CheckpointStore::open(&dir, CheckpointOptions::default())
+            .err()
+            .unwrap()
+            .code(),
+        "ERR_KU0_STORAGE_LOCKED"
+    );
+}
+
+#[test]
+fn stored_codec_is_readable() {
+    let dir = common::tmpdir("ckpt-stored");
+    {
+        let s = CheckpointStore::open(
+            &dir,
+            CheckpointOptions {
+                compress: false,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        s.save(meta("s1", "a", 1.0, "r"), &doc(10)).unwrap();
+        s.save(meta("s2", "a", 2.0, "r"), &doc(11)).unwrap();
+        s.close();
+    }
+    let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
+    assert_eq!(s.load("s2").unwrap().unwrap(), doc(11));
+    s.save(meta("s3", "a", 3.0, "r"), &doc(12)).unwrap();
+    assert_eq!(s.load("s3").unwrap().unwrap(), doc(12));
+}

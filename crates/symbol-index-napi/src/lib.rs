@@ -1,0 +1,421 @@
+//! napi-rs binding of `ku0-symbol-index`: type and error conversion only.
+//!
+//! Bulk transfer is packed: symbols go in as one UTF-16 string plus a `Uint32Array` of field lengths and a
+//! `Float64Array` of positions; query results come back the same way, so a query crosses the boundary a
+//! handful of times instead of once per field.
+
+use ku0_symbol_index::{
+    ImportGraph as EngineImports, QueryOptions, SymbolIndex as Engine, SymbolInput, SymbolView,
+};
+use napi::bindgen_prelude::{Float64Array, Uint32Array, Utf16String};
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+
+/// Field length marking an absent optional string (container/detail).
+const ABSENT: u32 = u32::MAX;
+/// Strings per packed symbol: name, kind, file, container, detail.
+const FIELDS: usize = 5;
+/// Numbers per packed symbol: line, column, endLine, endColumn.
+const NUMS: usize = 4;
+
+fn invalid(msg: impl std::fmt::Display) -> Error {
+    Error::new(Status::InvalidArg, format!("ERR_KU0_INVALID_ARG: {msg}"))
+}
+
+fn engine_error(e: impl std::fmt::Display) -> Error {
+    let msg = e.to_string();
+    if msg.starts_with("ERR_KU0_") {
+        Error::new(Status::GenericFailure, msg)
+    } else {
+        Error::new(Status::GenericFailure, format!("ERR_KU0_INTERNAL: {msg}"))
+    }
+}
+
+fn utf16_len(s: &str) -> u32 {
+    if s.is_ascii() {
+        s.len() as u32
+    } else {
+        s.encode_utf16().count() as u32
+    }
+}
+
+/// `slice(0, limit)` argument as an i64 (the TS layer passes an integer or ±Infinity).
+fn limit_from_f64(limit: f64) -> i64 {
+    if limit.is_nan() {
+        0
+    } else if limit >= i64::MAX as f64 {
+        i64::MAX
+    } else if limit <= i64::MIN as f64 {
+        i64::MIN
+    } else {
+        limit.trunc() as i64
+    }
+}
+
+fn required(x: &Option<String>) -> Result<&str> {
+    x.as_deref()
+        .ok_or_else(|| invalid("name, kind and file are required"))
+}
+
+/// Packed query results: per hit five strings (name, kind, file, container, detail; absent = 0xFFFFFFFF
+/// length) and five numbers (score, line, column, endLine, endColumn).
+#[napi(object)]
+pub struct PackedHits {
+    pub text: String,
+    pub lens: Uint32Array,
+    pub nums: Float64Array,
+}
+
+#[derive(Default)]
+struct Packer {
+    text: String,
+    lens: Vec<u32>,
+    nums: Vec<f64>,
+}
+
+impl Packer {
+    fn push_str(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => {
+                self.text.push_str(s);
+                self.lens.push(utf16_len(s));
+            }
+            None => self.lens.push(ABSENT),
+        }
+    }
+
+    fn push_symbol(&mut self, v: &SymbolView<'_>, score: u32) {
+        self.push_str(Some(v.name));
+        self.push_str(Some(v.kind));
+        self.push_str(Some(v.file));
+        self.push_str(v.container);
+        self.push_str(v.detail);
+        self.nums.extend_from_slice(&[
+            f64::from(score),
+            v.line,
+            v.column,
+            v.end_line,
+            v.end_column,
+        ]);
+    }
+
+    fn hits(self) -> PackedHits {
+        PackedHits {
+            text: self.text,
+            lens: Uint32Array::new(self.lens),
+            nums: Float64Array::new(self.nums),
+        }
+    }
+}
+
+/// The index behind the `SymbolGraph` adapter (paths are resolved by the TS layer).
+#[napi]
+pub struct NativeSymbolGraph {
+    inner: Engine,
+}
+
+#[napi]
+impl NativeSymbolGraph {
+    #[napi(constructor)]
+    pub fn new() -> Result<Self> {
+        Ok(Self {
+            inner: Engine::new().map_err(engine_error)?,
+        })
+    }
+
+    /// Replaces a file's symbols from packed arrays; returns `[added, removed]`.
+    #[napi(catch_unwind)]
+    pub fn update_file_packed(
+        &mut self,
+        path: String,
+        strings: Utf16String,
+        lens: Uint32Array,
+        nums: Float64Array,
+    ) -> Result<Vec<u32>> {
+        let lens: &[u32] = &lens;
+        let nums: &[f64] = &nums;
+        if !lens.len().is_multiple_of(FIELDS) || nums.len() != lens.len() / FIELDS * NUMS {
+            return Err(invalid("packed symbol arrays have inconsistent lengths"));
+        }
+        let units: &[u16] = &strings;
+        let mut fields: Vec<Option<String>> = Vec::with_capacity(lens.len());
+        let mut at = 0usize;
+        for &len in lens {
+            if len == ABSENT {
+                fields.push(None);
+                continue;
+            }
+            let end = at
+                .checked_add(len as usize)
+                .filter(|&e| e <= units.len())
+                .ok_or_else(|| invalid("packed string lengths exceed the text"))?;
+            fields.push(Some(String::from_utf16_lossy(&units[at..end])));
+            at = end;
+        }
+        if at != units.len() {
+            return Err(invalid("packed string lengths do not cover the text"));
+        }
+        let count = lens.len() / FIELDS;
+        let mut inputs = Vec::with_capacity(count);
+        for i in 0..count {
+            let f = &fields[i * FIELDS..(i + 1) * FIELDS];
+            let n = &nums[i * NUMS..(i + 1) * NUMS];
+            inputs.push(SymbolInput {
+                name: required(&f[0])?,
+                kind: required(&f[1])?,
+                file: required(&f[2])?,
+                container: f[3].as_deref(),
+                detail: f[4].as_deref(),
+                line: n[0],
+                column: n[1],
+                end_line: n[2],
+                end_column: n[3],
+            });
+        }
+        let (added, removed) = self
+            .inner
+            .update_file(&path, inputs)
+            .map_err(engine_error)?;
+        Ok(vec![added as u32, removed as u32])
+    }
+
+    /// Removes a file; returns whether it was indexed.
+    #[napi(catch_unwind)]
+    pub fn remove_file(&mut self, path: String) -> bool {
+        self.inner.remove_file(&path)
+    }
+
+    /// The contract query; `limit` has `slice(0, limit)` semantics, `kinds` are already lowercased.
+    #[napi(catch_unwind)]
+    pub fn query_packed(
+        &mut self,
+        query: String,
+        limit: f64,
+        kinds: Option<Vec<String>>,
+        fuzzy: Option<bool>,
+    ) -> PackedHits {
+        let hits = self.inner.query(
+            &query,
+            &QueryOptions {
+                limit: limit_from_f64(limit),
+                kinds,
+                fuzzy: fuzzy.unwrap_or(false),
+            },
+        );
+        let mut p = Packer::default();
+        for h in hits {
+            if let Some(v) = self.inner.symbol(h.id) {
+                p.push_symbol(&v, h.score);
+            }
+        }
+        p.hits()
+    }
+
+    /// `[symbolCount, fileCount]`.
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> Vec<u32> {
+        let (s, f) = self.inner.stats();
+        vec![s as u32, f as u32]
+    }
+
+    /// Approximate bytes owned by the native index.
+    #[napi(catch_unwind)]
+    pub fn heap_bytes(&self) -> f64 {
+        self.inner.heap_bytes() as f64
+    }
+}
+
+/// The runtime's normalization, exposed for parity tests.
+#[napi(catch_unwind)]
+pub fn normalize_token(value: String) -> String {
+    ku0_symbol_index::normalize::normalize(&value)
+}
+
+/// JS-`localeCompare`-compatible comparison (ICU root collation), exposed for parity tests.
+#[napi(catch_unwind)]
+pub fn locale_compare(a: String, b: String) -> Result<i32> {
+    ku0_symbol_index::locale_compare(&a, &b)
+        .map(|o| o as i32)
+        .ok_or_else(|| engine_error("collation data unavailable"))
+}
+
+/// Comparison through root-collation sort keys (the index's tie-break), exposed for parity tests.
+#[napi(catch_unwind)]
+pub fn sort_key_compare(a: String, b: String) -> Result<i32> {
+    ku0_symbol_index::sort_key_compare(&a, &b)
+        .map(|o| o as i32)
+        .ok_or_else(|| engine_error("collation data unavailable"))
+}
+
+// ---- The runtime's native seam (contracts §2.3): `SymbolIndex` with plain objects. ----
+
+#[napi(object)]
+pub struct SymbolDescriptor {
+    pub name: String,
+    pub kind: String,
+    pub file: String,
+    pub line: f64,
+    pub column: f64,
+    pub end_line: f64,
+    pub end_column: f64,
+    pub container: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[napi(object)]
+pub struct SymbolIndexQueryOptions {
+    pub limit: Option<f64>,
+    pub kinds: Option<Vec<String>>,
+}
+
+#[napi(object)]
+pub struct SymbolIndexResult {
+    pub symbol: SymbolDescriptor,
+    pub score: f64,
+}
+
+#[napi(object)]
+pub struct SymbolIndexStats {
+    pub symbol_count: u32,
+    pub file_count: u32,
+}
+
+/// Drop-in for the runtime's `@ku0/symbol-index-rs` class (loaded via `KU0_SYMBOL_INDEX_NATIVE_PATH`).
+#[napi]
+pub struct SymbolIndex {
+    inner: Engine,
+}
+
+#[napi]
+impl SymbolIndex {
+    #[napi(constructor)]
+    pub fn new() -> Result<Self> {
+        Ok(Self {
+            inner: Engine::new().map_err(engine_error)?,
+        })
+    }
+
+    #[napi(catch_unwind)]
+    pub fn update_file(&mut self, path: String, symbols: Vec<SymbolDescriptor>) -> Result<()> {
+        for s in &symbols {
+            let nums = [s.line, s.column, s.end_line, s.end_column];
+            if nums.iter().any(|n| !n.is_finite()) {
+                return Err(invalid("symbol positions must be finite numbers"));
+            }
+        }
+        let inputs = symbols.iter().map(|s| SymbolInput {
+            name: &s.name,
+            kind: &s.kind,
+            file: &s.file,
+            container: s.container.as_deref(),
+            detail: s.detail.as_deref(),
+            line: s.line,
+            column: s.column,
+            end_line: s.end_line,
+            end_column: s.end_column,
+        });
+        self.inner
+            .update_file(&path, inputs.collect::<Vec<_>>())
+            .map_err(engine_error)?;
+        Ok(())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn remove_file(&mut self, path: String) {
+        self.inner.remove_file(&path);
+    }
+
+    #[napi(catch_unwind)]
+    pub fn query(
+        &mut self,
+        query: String,
+        options: Option<SymbolIndexQueryOptions>,
+    ) -> Vec<SymbolIndexResult> {
+        let (limit, kinds) = match options {
+            Some(o) => (
+                o.limit.map_or(20, limit_from_f64),
+                o.kinds
+                    .map(|k| k.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>()),
+            ),
+            None => (20, None),
+        };
+        let hits = self.inner.query(
+            &query,
+            &QueryOptions {
+                limit,
+                kinds,
+                fuzzy: false,
+            },
+        );
+        hits.into_iter()
+            .filter_map(|h| {
+                let v = self.inner.symbol(h.id)?;
+                Some(SymbolIndexResult {
+                    symbol: SymbolDescriptor {
+                        name: v.name.to_owned(),
+                        kind: v.kind.to_owned(),
+                        file: v.file.to_owned(),
+                        line: v.line,
+                        column: v.column,
+                        end_line: v.end_line,
+                        end_column: v.end_column,
+                        container: v.container.map(str::to_owned),
+                        detail: v.detail.map(str::to_owned),
+                    },
+                    score: f64::from(h.score),
+                })
+            })
+            .collect()
+    }
+
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> SymbolIndexStats {
+        let (s, f) = self.inner.stats();
+        SymbolIndexStats {
+            symbol_count: s as u32,
+            file_count: f as u32,
+        }
+    }
+}
+
+// ---- ImportGraph ----
+
+/// Import edges over dense u32 file ids (the TS layer interns the resolved paths); ids cross as typed arrays.
+#[napi]
+pub struct NativeImportGraph {
+    inner: EngineImports,
+}
+
+#[napi]
+impl NativeImportGraph {
+    #[napi(constructor)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Self {
+            inner: EngineImports::new(),
+        }
+    }
+
+    /// Replaces the outgoing edges of file `id`.
+    #[napi(catch_unwind)]
+    pub fn update_file_imports(&mut self, id: u32, imports: Uint32Array) {
+        self.inner.update_ids(id, &imports);
+    }
+
+    /// Drops the outgoing edges of file `id`.
+    #[napi(catch_unwind)]
+    pub fn remove_file(&mut self, id: u32) {
+        self.inner.remove_ids(id);
+    }
+
+    #[napi(catch_unwind)]
+    pub fn get_imports(&self, id: u32) -> Uint32Array {
+        Uint32Array::new(self.inner.imports_of(id).to_vec())
+    }
+
+    /// Direct or transitive (BFS) dependents of file `id`, never `id` itself.
+    #[napi(catch_unwind)]
+    pub fn get_dependents(&mut self, id: u32, transitive: bool) -> Uint32Array {
+        Uint32Array::new(self.inner.dependents_of(id, transitive))
+    }
+}

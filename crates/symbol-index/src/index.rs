@@ -1,0 +1,1163 @@
+//! The symbol index: columnar symbols with interned strings and u32 ids, roaring postings of character
+//! bigrams/trigrams over the distinct normalized strings, and the runtime's exact scoring and order.
+
+use std::cell::OnceCell;
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use icu_collator::options::CollatorOptions;
+use icu_collator::{CollatorBorrowed, CollatorPreferences};
+use roaring::RoaringBitmap;
+
+use crate::normalize::{normalize_into, score_token, tokenize};
+use crate::pool::{NONE, Pool};
+
+const TAG_SHIFT: u32 = 30;
+const SYM_MASK: u32 = (1 << TAG_SHIFT) - 1;
+const TAG_NAME: u32 = 0;
+const TAG_CONTAINER: u32 = 1;
+const TAG_DETAIL: u32 = 2;
+/// Symbol ids must fit in 30 bits (the top two bits of a posting tag the field).
+pub const MAX_SYMBOLS: usize = SYM_MASK as usize;
+
+const ALPHABET: usize = 36;
+const BIGRAMS: usize = ALPHABET * ALPHABET;
+const GRAM_SLOTS: usize = BIGRAMS + ALPHABET * ALPHABET * ALPHABET;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("ERR_KU0_INDEX_FULL: the index holds at most {MAX_SYMBOLS} symbols")]
+    Full,
+    #[error("ERR_KU0_COLLATOR: {0}")]
+    Collator(String),
+}
+
+/// One flattened symbol handed to [`SymbolIndex::update_file`].
+#[derive(Debug, Clone, Copy)]
+pub struct SymbolInput<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub file: &'a str,
+    pub container: Option<&'a str>,
+    pub detail: Option<&'a str>,
+    pub line: f64,
+    pub column: f64,
+    pub end_line: f64,
+    pub end_column: f64,
+}
+
+/// A stored symbol, borrowed from the index.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SymbolView<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub file: &'a str,
+    pub container: Option<&'a str>,
+    pub detail: Option<&'a str>,
+    pub line: f64,
+    pub column: f64,
+    pub end_line: f64,
+    pub end_column: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueryOptions {
+    /// `slice(0, limit)` semantics: `>= 0` keeps that many, `< 0` drops that many from the end.
+    pub limit: i64,
+    /// Lowercased kinds; `None` = no filter.
+    pub kinds: Option<Vec<String>>,
+    /// Opt-in fuzzy ranking ([`crate::fuzzy`]) instead of the runtime's.
+    pub fuzzy: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub id: u32,
+    pub score: u32,
+}
+
+fn gram_code(b: u8) -> usize {
+    if b.is_ascii_lowercase() {
+        (b - b'a') as usize
+    } else {
+        26 + (b - b'0') as usize
+    }
+}
+
+fn bigram(a: u8, b: u8) -> usize {
+    gram_code(a) * ALPHABET + gram_code(b)
+}
+
+fn trigram(a: u8, b: u8, c: u8) -> usize {
+    BIGRAMS + (gram_code(a) * ALPHABET + gram_code(b)) * ALPHABET + gram_code(c)
+}
+
+/// Distinct gram slots of one word.
+fn grams_of(word: &str, out: &mut Vec<usize>) {
+    out.clear();
+    let b = word.as_bytes();
+    for w in b.windows(2) {
+        out.push(bigram(w[0], w[1]));
+    }
+    for w in b.windows(3) {
+        out.push(trigram(w[0], w[1], w[2]));
+    }
+    out.sort_unstable();
+    out.dedup();
+}
+
+/// Distinct words of a normalized string that a query token (2+ chars) can occur in.
+fn distinct_words(s: &str) -> Vec<&str> {
+    let mut words: Vec<&str> = s.split(' ').filter(|w| w.len() >= 2).collect();
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
+/// JS `a.localeCompare(b)` under the root collation (what V8 uses for `en` and other root locales), with a
+/// process-wide collator. `None` only if the collation data could not be loaded.
+pub fn locale_compare(a: &str, b: &str) -> Option<Ordering> {
+    static COLLATOR: std::sync::OnceLock<Option<CollatorBorrowed<'static>>> =
+        std::sync::OnceLock::new();
+    let collator = COLLATOR
+        .get_or_init(|| {
+            CollatorBorrowed::try_new(CollatorPreferences::default(), CollatorOptions::default())
+                .ok()
+        })
+        .as_ref()?;
+    Some(if a == b {
+        Ordering::Equal
+    } else {
+        collator.compare(a, b)
+    })
+}
+
+fn sort_key(collator: &CollatorBorrowed<'static>, s: &str) -> Box<[u8]> {
+    let mut key: Vec<u8> = Vec::with_capacity(s.len() * 2 + 4);
+    // Writing into a Vec cannot fail.
+    let _ = collator.write_sort_key_to(s, &mut key);
+    key.into_boxed_slice()
+}
+
+/// Compares `a` and `b` by their root-collation sort keys (what the index uses for ties).
+pub fn sort_key_compare(a: &str, b: &str) -> Option<Ordering> {
+    static COLLATOR: std::sync::OnceLock<Option<CollatorBorrowed<'static>>> =
+        std::sync::OnceLock::new();
+    let collator = COLLATOR
+        .get_or_init(|| {
+            CollatorBorrowed::try_new(CollatorPreferences::default(), CollatorOptions::default())
+                .ok()
+        })
+        .as_ref()?;
+    Some(sort_key(collator, a).cmp(&sort_key(collator, b)))
+}
+
+/// Bounded max-heap of the best `k` hits in contract order (`heap[0]` is the worst kept hit).
+struct TopK {
+    k: usize,
+    heap: Vec<Hit>,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: Vec::with_capacity(k.min(4096)),
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.heap.len() >= self.k
+    }
+
+    fn min_score(&self) -> u32 {
+        self.heap.first().map_or(0, |h| h.score)
+    }
+
+    fn offer(&mut self, idx: &SymbolIndex, hit: Hit) {
+        let heap = &mut self.heap;
+        if heap.len() < self.k {
+            heap.push(hit);
+            let mut i = heap.len() - 1;
+            while i > 0 {
+                let parent = (i - 1) / 2;
+                if idx.rank_cmp(heap[i], heap[parent]) == Ordering::Greater {
+                    heap.swap(i, parent);
+                    i = parent;
+                } else {
+                    break;
+                }
+            }
+        } else if hit.score >= heap[0].score && idx.rank_cmp(hit, heap[0]) == Ordering::Less {
+            heap[0] = hit;
+            let n = heap.len();
+            let mut i = 0;
+            loop {
+                let (l, r) = (2 * i + 1, 2 * i + 2);
+                let mut worst = i;
+                if l < n && idx.rank_cmp(heap[l], heap[worst]) == Ordering::Greater {
+                    worst = l;
+                }
+                if r < n && idx.rank_cmp(heap[r], heap[worst]) == Ordering::Greater {
+                    worst = r;
+                }
+                if worst == i {
+                    break;
+                }
+                heap.swap(i, worst);
+                i = worst;
+            }
+        }
+    }
+
+    fn into_sorted(self, idx: &SymbolIndex) -> Vec<Hit> {
+        let mut heap = self.heap;
+        heap.sort_by(|&a, &b| idx.rank_cmp(a, b));
+        heap
+    }
+}
+
+#[derive(Default)]
+struct FileEntry {
+    symbols: Vec<u32>,
+}
+
+pub struct SymbolIndex {
+    /// Raw strings: names, files, containers, details.
+    /// Raw strings; data = the ICU sort key, computed the first time the string takes part in a tie.
+    raw: Pool<OnceCell<Box<[u8]>>>,
+    /// Distinct normalized strings; data = tagged postings (symbol id | field << 30).
+    norms: Pool<Vec<u32>>,
+    /// Kinds; data = lowercase form.
+    kinds: Pool<Box<str>>,
+    /// Distinct words (2+ chars) of the normalized strings; data = ids of the normalized strings holding it.
+    words: Pool<RoaringBitmap>,
+    /// Character bigram/trigram postings over word ids.
+    grams: Vec<RoaringBitmap>,
+    /// Normalized strings whose last posting went away during an update; dropped after the new symbols are
+    /// in, so re-indexing unchanged content does not churn the word and gram postings.
+    dead_norms: Vec<u32>,
+    // Columns indexed by symbol id.
+    name: Vec<u32>,
+    kind: Vec<u32>,
+    file: Vec<u32>,
+    container: Vec<u32>,
+    detail: Vec<u32>,
+    norm_name: Vec<u32>,
+    norm_container: Vec<u32>,
+    norm_detail: Vec<u32>,
+    pos: Vec<[f64; 4]>,
+    seq: Vec<u64>,
+    free: Vec<u32>,
+    files: HashMap<Box<str>, FileEntry>,
+    next_seq: u64,
+    live: usize,
+    scores: Vec<u32>,
+    touched: Vec<u32>,
+    norm_scores: Vec<u32>,
+    /// Per normalized string: bit `tag` set once it was used in that field (reset when the string is freed).
+    norm_roles: Vec<u8>,
+    /// Per normalized string: its character set (fuzzy pre-filter).
+    norm_masks: Vec<u64>,
+    scratch: String,
+    gram_scratch: Vec<usize>,
+    collator: CollatorBorrowed<'static>,
+}
+
+impl SymbolIndex {
+    pub fn new() -> Result<Self, IndexError> {
+        // The root collation = what V8's `localeCompare` uses for `en` and other root-collation locales.
+        let collator =
+            CollatorBorrowed::try_new(CollatorPreferences::default(), CollatorOptions::default())
+                .map_err(|e| IndexError::Collator(e.to_string()))?;
+        Ok(Self {
+            raw: Pool::default(),
+            norms: Pool::default(),
+            kinds: Pool::default(),
+            words: Pool::default(),
+            grams: vec![RoaringBitmap::new(); GRAM_SLOTS],
+            dead_norms: Vec::new(),
+            name: Vec::new(),
+            kind: Vec::new(),
+            file: Vec::new(),
+            container: Vec::new(),
+            detail: Vec::new(),
+            norm_name: Vec::new(),
+            norm_container: Vec::new(),
+            norm_detail: Vec::new(),
+            pos: Vec::new(),
+            seq: Vec::new(),
+            free: Vec::new(),
+            files: HashMap::new(),
+            next_seq: 0,
+            live: 0,
+            scores: Vec::new(),
+            touched: Vec::new(),
+            norm_scores: Vec::new(),
+            norm_roles: Vec::new(),
+            norm_masks: Vec::new(),
+            scratch: String::new(),
+            gram_scratch: Vec::new(),
+            collator,
+        })
+    }
+
+    /// Compares two strings like JS `a.localeCompare(b)` under the root collation.
+    pub fn locale_compare(&self, a: &str, b: &str) -> Ordering {
+        if a == b {
+            Ordering::Equal
+        } else {
+            self.collator.compare(a, b)
+        }
+    }
+
+    /// Number of live symbols and files.
+    pub fn stats(&self) -> (usize, usize) {
+        (self.live, self.files.len())
+    }
+
+    /// Replaces the symbols of file `path` (already resolved). Returns `(added, removed)`.
+    pub fn update_file<'a, I>(
+        &mut self,
+        path: &str,
+        symbols: I,
+    ) -> Result<(usize, usize), IndexError>
+    where
+        I: IntoIterator<Item = SymbolInput<'a>>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let iter = symbols.into_iter();
+        let old = self.files.get(path).map_or(0, |f| f.symbols.len());
+        if self.live - old + iter.len() > MAX_SYMBOLS {
+            return Err(IndexError::Full);
+        }
+        let removed = self.remove_file_symbols(path);
+        let mut ids = Vec::with_capacity(iter.len());
+        for s in iter {
+            ids.push(self.insert_symbol(&s));
+        }
+        let added = ids.len();
+        self.files.insert(path.into(), FileEntry { symbols: ids });
+        self.sweep_dead_norms();
+        Ok((added, removed))
+    }
+
+    /// Removes file `path`; returns whether it was indexed.
+    pub fn remove_file(&mut self, path: &str) -> bool {
+        if !self.files.contains_key(path) {
+            return false;
+        }
+        self.remove_file_symbols(path);
+        self.files.remove(path);
+        self.sweep_dead_norms();
+        true
+    }
+
+    pub fn has_file(&self, path: &str) -> bool {
+        self.files.contains_key(path)
+    }
+
+    fn link_words(&mut self, norm_str: &str, norm: u32) {
+        for word in distinct_words(norm_str) {
+            let (wid, created) = self.words.acquire(word, RoaringBitmap::new);
+            if created {
+                let mut grams = std::mem::take(&mut self.gram_scratch);
+                grams_of(word, &mut grams);
+                for &g in &grams {
+                    self.grams[g].insert(wid);
+                }
+                self.gram_scratch = grams;
+            }
+            if let Some(w) = self.words.get_mut(wid) {
+                w.data.insert(norm);
+            }
+        }
+    }
+
+    /// Drops normalized strings that are still unreferenced after an update, with their words and grams.
+    fn sweep_dead_norms(&mut self) {
+        let dead = std::mem::take(&mut self.dead_norms);
+        for norm in dead {
+            let still_dead = self.norms.get(norm).is_some_and(|e| e.data.is_empty());
+            if !still_dead {
+                continue;
+            }
+            let Some(e) = self.norms.remove(norm) else {
+                continue;
+            };
+            if let Some(r) = self.norm_roles.get_mut(norm as usize) {
+                *r = 0;
+            }
+            for word in distinct_words(&e.s) {
+                let Some(wid) = self.words.find(word) else {
+                    continue;
+                };
+                if let Some(w) = self.words.get_mut(wid) {
+                    w.data.remove(norm);
+                }
+                if let Some(w) = self.words.release(wid) {
+                    let mut grams = std::mem::take(&mut self.gram_scratch);
+                    grams_of(&w.s, &mut grams);
+                    for &g in &grams {
+                        self.grams[g].remove(wid);
+                    }
+                    self.gram_scratch = grams;
+                }
+            }
+        }
+    }
+
+    fn alloc_symbol(&mut self) -> u32 {
+        if let Some(id) = self.free.pop() {
+            return id;
+        }
+        let id = self.name.len() as u32;
+        self.name.push(NONE);
+        self.kind.push(NONE);
+        self.file.push(NONE);
+        self.container.push(NONE);
+        self.detail.push(NONE);
+        self.norm_name.push(NONE);
+        self.norm_container.push(NONE);
+        self.norm_detail.push(NONE);
+        self.pos.push([0.0; 4]);
+        self.seq.push(0);
+        self.scores.push(0);
+        id
+    }
+
+    fn acquire_norm(&mut self, raw: &str, sym: u32, tag: u32) -> u32 {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        normalize_into(raw, &mut scratch);
+        let id = if scratch.is_empty() {
+            NONE
+        } else {
+            let (id, created) = self.norms.acquire(&scratch, Vec::new);
+            if created {
+                self.link_words(&scratch, id);
+                if self.norm_masks.len() <= id as usize {
+                    self.norm_masks.resize(id as usize + 1, 0);
+                }
+                self.norm_masks[id as usize] = crate::fuzzy::name_mask(&scratch);
+            }
+            if let Some(e) = self.norms.get_mut(id) {
+                e.data.push(sym | (tag << TAG_SHIFT));
+            }
+            if let Some(r) = self.norm_roles.get_mut(id as usize) {
+                *r |= 1 << tag;
+            } else {
+                self.norm_roles.resize(id as usize + 1, 0);
+                self.norm_roles[id as usize] = 1 << tag;
+            }
+            id
+        };
+        self.scratch = scratch;
+        id
+    }
+
+    fn insert_symbol(&mut self, s: &SymbolInput<'_>) -> u32 {
+        let id = self.alloc_symbol();
+        let i = id as usize;
+        self.name[i] = self.raw.acquire(s.name, OnceCell::new).0;
+        self.file[i] = self.raw.acquire(s.file, OnceCell::new).0;
+        self.kind[i] = self
+            .kinds
+            .acquire(s.kind, || s.kind.to_lowercase().into())
+            .0;
+        self.container[i] = s
+            .container
+            .map_or(NONE, |c| self.raw.acquire(c, OnceCell::new).0);
+        self.detail[i] = s
+            .detail
+            .map_or(NONE, |d| self.raw.acquire(d, OnceCell::new).0);
+        self.norm_name[i] = self.acquire_norm(s.name, id, TAG_NAME);
+        // The runtime treats an empty container/detail like an absent one (`container ? … : ""`).
+        self.norm_container[i] = match s.container {
+            Some(c) if !c.is_empty() => self.acquire_norm(c, id, TAG_CONTAINER),
+            _ => NONE,
+        };
+        self.norm_detail[i] = match s.detail {
+            Some(d) if !d.is_empty() => self.acquire_norm(d, id, TAG_DETAIL),
+            _ => NONE,
+        };
+        self.pos[i] = [s.line, s.column, s.end_line, s.end_column];
+        self.seq[i] = self.next_seq;
+        self.next_seq += 1;
+        self.live += 1;
+        id
+    }
+
+    fn remove_file_symbols(&mut self, path: &str) -> usize {
+        let Some(entry) = self.files.get_mut(path) else {
+            return 0;
+        };
+        let ids = std::mem::take(&mut entry.symbols);
+        // (norm id, tagged posting) pairs to drop, grouped per norm below.
+        let mut drops: Vec<(u32, u32)> = Vec::with_capacity(ids.len() * 2);
+        for &id in &ids {
+            let i = id as usize;
+            for (norm, tag) in [
+                (self.norm_name[i], TAG_NAME),
+                (self.norm_container[i], TAG_CONTAINER),
+                (self.norm_detail[i], TAG_DETAIL),
+            ] {
+                if norm != NONE {
+                    drops.push((norm, id | (tag << TAG_SHIFT)));
+                }
+            }
+            for raw in [
+                self.name[i],
+                self.file[i],
+                self.container[i],
+                self.detail[i],
+            ] {
+                if raw != NONE {
+                    self.raw.release(raw);
+                }
+            }
+            self.kinds.release(self.kind[i]);
+            self.name[i] = NONE;
+            self.kind[i] = NONE;
+            self.file[i] = NONE;
+            self.container[i] = NONE;
+            self.detail[i] = NONE;
+            self.norm_name[i] = NONE;
+            self.norm_container[i] = NONE;
+            self.norm_detail[i] = NONE;
+            self.free.push(id);
+            self.live -= 1;
+        }
+        drops.sort_unstable();
+        let mut start = 0;
+        while start < drops.len() {
+            let norm = drops[start].0;
+            let mut end = start;
+            while end < drops.len() && drops[end].0 == norm {
+                end += 1;
+            }
+            let group = &drops[start..end];
+            let now_empty = match self.norms.get_mut(norm) {
+                Some(e) => {
+                    if group.len() <= 4 {
+                        for &(_, p) in group {
+                            if let Some(at) = e.data.iter().position(|&x| x == p) {
+                                e.data.swap_remove(at);
+                            }
+                        }
+                    } else {
+                        e.data
+                            .retain(|x| group.binary_search_by(|&(_, p)| p.cmp(x)).is_err());
+                    }
+                    e.data.is_empty()
+                }
+                None => false,
+            };
+            if now_empty {
+                self.dead_norms.push(norm);
+            }
+            start = end;
+        }
+        // Give back the space of a shrunk tail so memory does not grow across re-indexing.
+        if self.live == 0 {
+            self.free.clear();
+            for col in [
+                &mut self.name,
+                &mut self.kind,
+                &mut self.file,
+                &mut self.container,
+                &mut self.detail,
+                &mut self.norm_name,
+                &mut self.norm_container,
+                &mut self.norm_detail,
+                &mut self.scores,
+            ] {
+                col.clear();
+            }
+            self.pos.clear();
+            self.seq.clear();
+        }
+        ids.len()
+    }
+
+    /// Distinct normalized strings containing `token`, with the token's score against each.
+    fn match_token(&self, token: &str, out: &mut Vec<(u32, u32)>) {
+        out.clear();
+        let b = token.as_bytes();
+        if b.len() < 2 {
+            return;
+        }
+        // Words containing the token: a bigram posting is exact; trigram candidates are verified.
+        let words: RoaringBitmap = if b.len() == 2 {
+            self.grams[bigram(b[0], b[1])].clone()
+        } else {
+            let mut slots: Vec<usize> = b.windows(3).map(|w| trigram(w[0], w[1], w[2])).collect();
+            slots.sort_unstable();
+            slots.dedup();
+            slots.sort_by_key(|&g| self.grams[g].len());
+            let Some((&first, rest)) = slots.split_first() else {
+                return;
+            };
+            let mut acc = self.grams[first].clone();
+            for &g in rest {
+                if acc.len() <= 8 {
+                    break; // few enough: verify directly
+                }
+                acc &= &self.grams[g];
+            }
+            acc.into_iter()
+                .filter(|&w| self.words.str(w).contains(token))
+                .collect()
+        };
+        let mut norms = RoaringBitmap::new();
+        for w in &words {
+            if let Some(e) = self.words.get(w) {
+                norms |= &e.data;
+            }
+        }
+        for id in &norms {
+            let score = score_token(token, self.norms.str(id));
+            if score > 0 {
+                out.push((id, score));
+            }
+        }
+    }
+
+    /// Contract §2.1 order: `Less` means `a` ranks before `b`.
+    fn rank_cmp(&self, a: Hit, b: Hit) -> Ordering {
+        b.score
+            .cmp(&a.score)
+            .then_with(|| self.raw_cmp(self.name[a.id as usize], self.name[b.id as usize]))
+            .then_with(|| self.raw_cmp(self.file[a.id as usize], self.file[b.id as usize]))
+            .then_with(|| {
+                let (pa, pb) = (&self.pos[a.id as usize], &self.pos[b.id as usize]);
+                pa[0]
+                    .partial_cmp(&pb[0])
+                    .unwrap_or(Ordering::Equal)
+                    .then_with(|| pa[1].partial_cmp(&pb[1]).unwrap_or(Ordering::Equal))
+            })
+            .then_with(|| self.seq[a.id as usize].cmp(&self.seq[b.id as usize]))
+    }
+
+    fn raw_cmp(&self, a: u32, b: u32) -> Ordering {
+        if a == b {
+            return Ordering::Equal;
+        }
+        match (self.raw.get(a), self.raw.get(b)) {
+            (Some(ea), Some(eb)) => {
+                // Byte order of ICU sort keys = the collator's order (checked against `compare` and JS
+                // `localeCompare` by the package's differential tests).
+                let ka = ea.data.get_or_init(|| sort_key(&self.collator, &ea.s));
+                let kb = eb.data.get_or_init(|| sort_key(&self.collator, &eb.s));
+                ka.cmp(kb)
+            }
+            _ => Ordering::Equal,
+        }
+    }
+
+    /// The runtime's query: every symbol with a positive score, in contract order, cut at `limit`.
+    pub fn query(&mut self, query: &str, options: &QueryOptions) -> Vec<Hit> {
+        if options.fuzzy {
+            return self.query_fuzzy(query, options);
+        }
+        let tokens = tokenize(query);
+        if tokens.is_empty() || options.limit == 0 {
+            return Vec::new();
+        }
+        let allowed: Option<Vec<bool>> = options.kinds.as_ref().map(|kinds| {
+            let mut allowed = Vec::new();
+            for (id, e) in self.kinds.iter() {
+                if allowed.len() <= id as usize {
+                    allowed.resize(id as usize + 1, false);
+                }
+                allowed[id as usize] = kinds.iter().any(|k| **k == *e.data);
+            }
+            allowed
+        });
+        if let Some(a) = &allowed
+            && !a.iter().any(|&x| x)
+        {
+            return Vec::new();
+        }
+        if options.limit > 0 {
+            return self.query_pruned(&tokens, allowed.as_deref(), options.limit);
+        }
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
+        let mut matched = Vec::new();
+        for token in &tokens {
+            self.match_token(token, &mut matched);
+            for &(norm, score) in &matched {
+                let Some(e) = self.norms.get(norm) else {
+                    continue;
+                };
+                for &p in &e.data {
+                    let sym = (p & SYM_MASK) as usize;
+                    let weight = if p >> TAG_SHIFT == TAG_NAME { 2 } else { 1 };
+                    let slot = &mut self.scores[sym];
+                    if *slot == 0 {
+                        touched.push(sym as u32);
+                    }
+                    *slot += score * weight;
+                }
+            }
+        }
+        let mut candidates: Vec<Hit> = Vec::with_capacity(touched.len());
+        for &sym in &touched {
+            let slot = &mut self.scores[sym as usize];
+            let score = *slot;
+            *slot = 0;
+            if let Some(a) = &allowed
+                && !a
+                    .get(self.kind[sym as usize] as usize)
+                    .copied()
+                    .unwrap_or(false)
+            {
+                continue;
+            }
+            candidates.push(Hit { id: sym, score });
+        }
+        self.touched = touched;
+        let total = candidates.len() as i64;
+        let k = if options.limit < 0 {
+            (total + options.limit).max(0)
+        } else {
+            options.limit.min(total)
+        } as usize;
+        self.top_k(candidates, k)
+    }
+
+    /// Fuzzy mode: one score per distinct normalized name, then the contract's order and `limit` rules.
+    fn query_fuzzy(&mut self, query: &str, options: &QueryOptions) -> Vec<Hit> {
+        let terms: Vec<crate::fuzzy::Term> = crate::fuzzy::fuzzy_terms(query)
+            .iter()
+            .map(|t| crate::fuzzy::Term::new(t))
+            .collect();
+        if terms.is_empty() || options.limit == 0 {
+            return Vec::new();
+        }
+        let kinds = options.kinds.as_deref();
+        let kind_ok = |sym: usize| match kinds {
+            None => true,
+            Some(k) => {
+                let lower = self.kinds.get(self.kind[sym]).map_or("", |e| &*e.data);
+                k.iter().any(|x| x == lower)
+            }
+        };
+        let mut candidates: Vec<Hit> = Vec::new();
+        for (id, e) in self.norms.iter() {
+            let is_name = self
+                .norm_roles
+                .get(id as usize)
+                .is_none_or(|r| r & (1 << TAG_NAME) != 0);
+            if !is_name {
+                continue;
+            }
+            let mask = self
+                .norm_masks
+                .get(id as usize)
+                .copied()
+                .unwrap_or_else(|| crate::fuzzy::name_mask(&e.s));
+            let score = crate::fuzzy::fuzzy_score_masked(&terms, &e.s, mask);
+            if score == 0 {
+                continue;
+            }
+            for &p in &e.data {
+                if p >> TAG_SHIFT == TAG_NAME && kind_ok((p & SYM_MASK) as usize) {
+                    candidates.push(Hit {
+                        id: p & SYM_MASK,
+                        score,
+                    });
+                }
+            }
+        }
+        let total = candidates.len() as i64;
+        let k = if options.limit < 0 {
+            (total + options.limit).max(0)
+        } else {
+            options.limit.min(total)
+        } as usize;
+        self.top_k(candidates, k)
+    }
+
+    /// Positive limits: scores are computed per distinct normalized string first, then symbols are visited
+    /// by decreasing bound (threshold algorithm) and visiting stops once no remaining symbol can enter the
+    /// top `limit` (strictly lower bound than the current worst kept score, so boundary ties still compete).
+    fn query_pruned(
+        &mut self,
+        tokens: &[String],
+        allowed: Option<&[bool]>,
+        limit: i64,
+    ) -> Vec<Hit> {
+        let k = usize::try_from(limit).unwrap_or(usize::MAX).min(self.live);
+        if k == 0 {
+            return Vec::new();
+        }
+        let mut nscores = std::mem::take(&mut self.norm_scores);
+        if nscores.len() < self.norms.capacity() {
+            nscores.resize(self.norms.capacity(), 0);
+        }
+        let mut matched_norms: Vec<u32> = Vec::new();
+        let mut matched = Vec::new();
+        for token in tokens {
+            self.match_token(token, &mut matched);
+            for &(norm, score) in &matched {
+                let slot = &mut nscores[norm as usize];
+                if *slot == 0 {
+                    matched_norms.push(norm);
+                }
+                *slot += score;
+            }
+        }
+        // Counting sort by score, descending (scores are small integers).
+        let top = matched_norms
+            .iter()
+            .map(|&n| nscores[n as usize])
+            .max()
+            .unwrap_or(0) as usize;
+        let mut starts = vec![0usize; top + 2];
+        for &n in &matched_norms {
+            starts[top - nscores[n as usize] as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut order: Vec<(u32, u32)> = vec![(0, 0); matched_norms.len()];
+        for &n in &matched_norms {
+            let sc = nscores[n as usize];
+            let slot = &mut starts[top - sc as usize];
+            order[*slot] = (sc, n);
+            *slot += 1;
+        }
+        // Upper bounds of what a container / detail can add (by the roles each string was used in).
+        let role = |n: u32| self.norm_roles.get(n as usize).copied().unwrap_or(0xff);
+        let max_c = order
+            .iter()
+            .find(|x| role(x.1) & (1 << TAG_CONTAINER) != 0)
+            .map_or(0, |x| x.0);
+        let max_d = order
+            .iter()
+            .find(|x| role(x.1) & (1 << TAG_DETAIL) != 0)
+            .map_or(0, |x| x.0);
+        let ns = |n: u32| if n == NONE { 0 } else { nscores[n as usize] };
+        let kind_ok = |sym: usize| match allowed {
+            None => true,
+            Some(a) => a.get(self.kind[sym] as usize).copied().unwrap_or(false),
+        };
+        let mut heap = TopK::new(k);
+        // Phase 1: symbols whose name matches; score = 2·S(name) + S(container) + S(detail).
+        for &(s, n) in &order {
+            if heap.full() && 2 * s + max_c + max_d < heap.min_score() {
+                break;
+            }
+            let Some(e) = self.norms.get(n) else { continue };
+            for &p in &e.data {
+                if p >> TAG_SHIFT != TAG_NAME {
+                    continue;
+                }
+                let sym = (p & SYM_MASK) as usize;
+                if !kind_ok(sym) {
+                    continue;
+                }
+                let score = 2 * s + ns(self.norm_container[sym]) + ns(self.norm_detail[sym]);
+                heap.offer(
+                    self,
+                    Hit {
+                        id: sym as u32,
+                        score,
+                    },
+                );
+            }
+        }
+        // Phase 2: symbols matching only through their container and/or detail.
+        for &(s, n) in &order {
+            if heap.full() && s + max_c.max(max_d) < heap.min_score() {
+                break;
+            }
+            let Some(e) = self.norms.get(n) else { continue };
+            for &p in &e.data {
+                let sym = (p & SYM_MASK) as usize;
+                let tag = p >> TAG_SHIFT;
+                if tag == TAG_NAME || ns(self.norm_name[sym]) > 0 {
+                    continue;
+                }
+                let score = if tag == TAG_CONTAINER {
+                    s + ns(self.norm_detail[sym])
+                } else {
+                    if ns(self.norm_container[sym]) > 0 {
+                        continue; // visited through its container
+                    }
+                    s
+                };
+                if !kind_ok(sym) {
+                    continue;
+                }
+                heap.offer(
+                    self,
+                    Hit {
+                        id: sym as u32,
+                        score,
+                    },
+                );
+            }
+        }
+        for &n in &matched_norms {
+            nscores[n as usize] = 0;
+        }
+        self.norm_scores = nscores;
+        heap.into_sorted(self)
+    }
+
+    /// The first `k` candidates in contract order, without sorting them all (bounded max-heap).
+    fn top_k(&self, mut candidates: Vec<Hit>, k: usize) -> Vec<Hit> {
+        if k == 0 {
+            return Vec::new();
+        }
+        if k >= candidates.len() {
+            candidates.sort_by(|&a, &b| self.rank_cmp(a, b));
+            return candidates;
+        }
+        let mut heap = TopK::new(k);
+        for hit in candidates {
+            heap.offer(self, hit);
+        }
+        heap.into_sorted(self)
+    }
+
+    /// The stored symbol `id` (from a [`Hit`]).
+    pub fn symbol(&self, id: u32) -> Option<SymbolView<'_>> {
+        let i = id as usize;
+        if *self.name.get(i)? == NONE {
+            return None;
+        }
+        let opt = |raw: u32| (raw != NONE).then(|| self.raw.str(raw));
+        let p = self.pos[i];
+        Some(SymbolView {
+            name: self.raw.str(self.name[i]),
+            kind: self.kinds.str(self.kind[i]),
+            file: self.raw.str(self.file[i]),
+            container: opt(self.container[i]),
+            detail: opt(self.detail[i]),
+            line: p[0],
+            column: p[1],
+            end_line: p[2],
+            end_column: p[3],
+        })
+    }
+
+    /// Symbols of a file in insertion order.
+    pub fn file_symbols(&self, path: &str) -> Vec<u32> {
+        self.files
+            .get(path)
+            .map(|f| f.symbols.clone())
+            .unwrap_or_default()
+    }
+
+    /// Approximate bytes owned by the index (columns, pools, postings).
+    pub fn heap_bytes(&self) -> usize {
+        let cols = (self.name.capacity()
+            + self.kind.capacity()
+            + self.file.capacity()
+            + self.container.capacity()
+            + self.detail.capacity()
+            + self.norm_name.capacity()
+            + self.norm_container.capacity()
+            + self.norm_detail.capacity()
+            + self.scores.capacity()
+            + self.free.capacity())
+            * 4
+            + self.pos.capacity() * 32
+            + self.norm_masks.capacity() * 8
+            + self.norm_roles.capacity()
+            + self.norm_scores.capacity() * 4
+            + self.seq.capacity() * 8;
+        let postings: usize = self.norms.iter().map(|(_, e)| e.data.capacity() * 4).sum();
+        let grams: usize = self
+            .grams
+            .iter()
+            .map(|g| g.serialized_size() + std::mem::size_of::<RoaringBitmap>())
+            .sum();
+        let files: usize = self
+            .files
+            .iter()
+            .map(|(k, v)| k.len() + v.symbols.capacity() * 4 + 48)
+            .sum();
+        cols + postings
+            + grams
+            + files
+            + self.raw.heap_bytes()
+            + self
+                .raw
+                .iter()
+                .map(|(_, e)| e.data.get().map_or(0, |k| k.len()))
+                .sum::<usize>()
+            + self.norms.heap_bytes()
+            + self.words.heap_bytes()
+            + self
+                .words
+                .iter()
+                .map(|(_, w)| w.data.serialized_size())
+                .sum::<usize>()
+            + self.kinds.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn sym<'a>(
+        name: &'a str,
+        kind: &'a str,
+        container: Option<&'a str>,
+        line: f64,
+    ) -> SymbolInput<'a> {
+        SymbolInput {
+            name,
+            kind,
+            file: "/w/a.ts",
+            container,
+            detail: None,
+            line,
+            column: 0.0,
+            end_line: line,
+            end_column: 1.0,
+        }
+    }
+
+    fn names(
+        idx: &mut SymbolIndex,
+        q: &str,
+        limit: i64,
+        kinds: Option<Vec<String>>,
+    ) -> Vec<(String, u32)> {
+        let hits = idx.query(
+            q,
+            &QueryOptions {
+                limit,
+                kinds,
+                fuzzy: false,
+            },
+        );
+        hits.iter()
+            .map(|h| (idx.symbol(h.id).unwrap().name.to_owned(), h.score))
+            .collect()
+    }
+
+    #[test]
+    fn worked_example() {
+        let mut idx = SymbolIndex::new().unwrap();
+        idx.update_file(
+            "/w/a.ts",
+            vec![
+                SymbolInput {
+                    detail: Some("class AuthService"),
+                    ..sym("AuthService", "Class", None, 1.0)
+                },
+                sym("login", "Method", Some("AuthService"), 2.0),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            names(&mut idx, "auth login", 20, None),
+            vec![("login".into(), 16), ("AuthService".into(), 10)]
+        );
+        assert!(names(&mut idx, "a", 20, None).is_empty());
+        assert!(names(&mut idx, "   ", 20, None).is_empty());
+        assert!(names(&mut idx, "auth", 0, None).is_empty());
+        assert_eq!(names(&mut idx, "auth login", -1, None).len(), 1);
+        assert_eq!(
+            names(&mut idx, "auth login", 20, Some(vec!["class".into()])),
+            vec![("AuthService".into(), 10)]
+        );
+        assert_eq!(idx.stats(), (2, 1));
+        let (added, removed) = idx
+            .update_file("/w/a.ts", vec![sym("Other", "Class", None, 1.0)])
+            .unwrap();
+        assert_eq!((added, removed), (1, 2));
+        assert!(names(&mut idx, "auth", 20, None).is_empty());
+        assert!(idx.remove_file("/w/a.ts"));
+        assert_eq!(idx.stats(), (0, 0));
+    }
+
+    #[test]
+    fn ids_are_reused() {
+        let mut idx = SymbolIndex::new().unwrap();
+        let syms: Vec<String> = (0..50).map(|i| format!("symbolNumber{i}")).collect();
+        for round in 0..20 {
+            let input: Vec<SymbolInput<'_>> = syms
+                .iter()
+                .map(|s| sym(s, "Function", None, f64::from(round)))
+                .collect();
+            idx.update_file("/w/a.ts", input).unwrap();
+        }
+        assert!(idx.name.len() <= 100);
+        assert_eq!(names(&mut idx, "number1", 3, None).len(), 3);
+    }
+
+    #[test]
+    fn memory_does_not_grow_across_reindexing() {
+        let mut idx = SymbolIndex::new().unwrap();
+        let mut sizes = Vec::new();
+        for round in 0..30 {
+            let names: Vec<String> = (0..40)
+                .map(|i| format!("round{round}Symbol{i}Handler"))
+                .collect();
+            let details: Vec<String> = (0..40)
+                .map(|i| format!("function detail{}()", i + round))
+                .collect();
+            let input: Vec<SymbolInput<'_>> = names
+                .iter()
+                .zip(&details)
+                .map(|(n, d)| SymbolInput {
+                    detail: Some(d),
+                    ..sym(n, "Function", Some("Outer"), 1.0)
+                })
+                .collect();
+            idx.update_file("/w/a.ts", input).unwrap();
+            sizes.push((
+                idx.name.len(),
+                idx.norms.capacity(),
+                idx.words.capacity(),
+                idx.raw.capacity(),
+            ));
+        }
+        // Live content is the same size every round, so every id space stays at its first high-water mark
+        // (at most twice the live size while one file is being replaced).
+        let first = sizes[1];
+        for s in &sizes[2..] {
+            assert!(
+                s.0 <= first.0 && s.1 <= first.1 * 2 && s.2 <= first.2 * 2 && s.3 <= first.3 * 2,
+                "{s:?} vs {first:?}"
+            );
+        }
+        assert_eq!(names(&mut idx, "round29", 100, None).len(), 40);
+        assert!(names(&mut idx, "round3", 100, None).is_empty());
+        assert!(idx.remove_file("/w/a.ts"));
+        assert_eq!(idx.norms.iter().count(), 0);
+        assert_eq!(idx.words.iter().count(), 0);
+        assert_eq!(idx.raw.iter().count(), 0);
+        assert!(idx.grams.iter().all(RoaringBitmap::is_empty));
+    }
+
+    #[test]
+    fn two_char_tokens_and_collation_order() {
+        let mut idx = SymbolIndex::new().unwrap();
+        idx.update_file(
+            "/w/a.ts",
+            vec![
+                sym("ab", "Function", None, 1.0),
+                sym("Ab", "Function", None, 2.0),
+                sym("a_b", "Function", None, 3.0),
+            ],
+        )
+        .unwrap();
+        let got: Vec<String> = names(&mut idx, "ab", 20, None)
+            .into_iter()
+            .map(|x| x.0)
+            .collect();
+        assert_eq!(got, vec!["ab", "Ab"]);
+        assert_eq!(idx.locale_compare("a_b", "ab"), Ordering::Less);
+        assert_eq!(idx.locale_compare("é", "f"), Ordering::Less);
+    }
+}

@@ -1,0 +1,16 @@
+//! `ku0-symbol-index`: the engine behind `@ku0/native-symbol-index` (no napi).
+//!
+//! - [`SymbolIndex`]: interned columnar symbols, roaring n-gram postings, the runtime's exact ranking.
+//! - [`ImportGraph`]: file import edges with reverse-edge BFS over u32 ids.
+
+pub mod fuzzy;
+mod import_graph;
+mod index;
+pub mod normalize;
+mod pool;
+
+pub use import_graph::ImportGraph;
+pub use index::{
+    Hit, IndexError, MAX_SYMBOLS, QueryOptions, SymbolIndex, SymbolInput, SymbolView,
+    locale_compare, sort_key_compare,
+};

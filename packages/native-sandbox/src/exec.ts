@@ -1,0 +1,377 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { constants } from "node:os";
+import { convertNativeError, Ku0Error } from "@ku0/native-loader";
+import { sandboxModule } from "./module.js";
+import type { ExecPolicy } from "./policy.js";
+
+export interface RunOptions {
+  helper: string;
+  policy: ExecPolicy;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  stdin?: string;
+  signal?: AbortSignal;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** Registers a kill function (for dispose); returns an unregister function. */
+  track?: (kill: () => void) => () => void;
+  /**
+   * Who spawns the helper: "node" (child_process, supports streaming callbacks) or "native"
+   * (posix_spawn from Rust on its own thread). Default: native when the binding is loaded and
+   * no streaming callback is given.
+   */
+  spawner?: "node" | "native";
+  /** A prewarmed helper for this command's session (used when alive; consumed). */
+  warm?: WarmHelper;
+}
+
+export interface RunResult {
+  exitCode: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  aborted: boolean;
+  truncated: boolean;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+}
+
+const DIAG = "ku0-sandbox-exec:";
+const EXIT_SETUP_FAILED = 125;
+
+/** Collects a stream up to `cap` bytes and keeps draining (no back-pressure deadlock). */
+class Capped {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+  constructor(private readonly cap: number) {}
+  push(b: Buffer): void {
+    const room = this.cap - this.size;
+    if (room <= 0) {
+      if (b.length > 0) this.truncated = true;
+      return;
+    }
+    if (b.length > room) {
+      this.chunks.push(b.subarray(0, room));
+      this.size += room;
+      this.truncated = true;
+    } else {
+      this.chunks.push(b);
+      this.size += b.length;
+    }
+  }
+  text(): string {
+    return Buffer.concat(this.chunks, this.size).toString("utf8");
+  }
+}
+
+/**
+ * Runs one command through the helper. The helper is started in its own process group; timeout,
+ * abort and dispose SIGKILL that group, and the helper's death kills the sandbox's pid 1 (and so
+ * the whole pid namespace) through PDEATHSIG.
+ */
+export function runSandboxed(o: RunOptions): Promise<RunResult> {
+  if (o.warm) {
+    if (o.warm.alive()) return runNode(o, o.warm);
+    o.warm.kill();
+  }
+  const wantNative = o.spawner ?? (o.onStdout || o.onStderr ? "node" : "native");
+  if (wantNative === "native" && !o.onStdout && !o.onStderr) {
+    const b = safeBinding();
+    if (b) return runNative(b, o);
+    if (o.spawner === "native") {
+      return Promise.reject(
+        new Ku0Error("ERR_KU0_NATIVE_UNAVAILABLE", "sandbox: the native spawner needs the binding"),
+      );
+    }
+  }
+  return runNode(o);
+}
+
+function safeBinding() {
+  try {
+    return sandboxModule.mode === "off" ? null : sandboxModule.native();
+  } catch {
+    return null;
+  }
+}
+
+let nextRunId = 1;
+
+async function runNative(b: NonNullable<ReturnType<typeof safeBinding>>, o: RunOptions): Promise<RunResult> {
+  if (o.signal?.aborted) return abortedBeforeStart();
+  const id = nextRunId++ % 0x7fffffff;
+  let aborted = false;
+  const cancel = () => {
+    aborted = true;
+    b.cancelRun(id);
+  };
+  o.signal?.addEventListener("abort", cancel, { once: true });
+  const untrack = o.track?.(cancel);
+  try {
+    let r: Awaited<ReturnType<typeof b.spawnSandboxed>>;
+    try {
+      r = await b.spawnSandboxed(
+        o.helper,
+        JSON.stringify(o.policy),
+        o.stdin !== undefined && o.stdin.length > 0 ? Buffer.from(o.stdin) : undefined,
+        o.timeoutMs,
+        o.maxOutputBytes,
+        id,
+      );
+    } catch (e) {
+      throw convertNativeError(e);
+    }
+    const stderr = r.stderr.toString("utf8");
+    if (r.exitCode === EXIT_SETUP_FAILED && stderr.startsWith(DIAG) && !r.timedOut && !r.cancelled) {
+      throw new Ku0Error("ERR_KU0_SANDBOX_SETUP", stderr.trim());
+    }
+    const signal = r.signal ? signalName(r.signal) : null;
+    return {
+      exitCode: r.exitCode ?? 128 + (r.signal ?? 0),
+      signal,
+      stdout: r.stdout.toString("utf8"),
+      stderr,
+      durationMs: r.durationMs,
+      timedOut: r.timedOut,
+      aborted: aborted || r.cancelled,
+      truncated: r.stdoutTruncated || r.stderrTruncated,
+      stdoutTruncated: r.stdoutTruncated,
+      stderrTruncated: r.stderrTruncated,
+    };
+  } finally {
+    o.signal?.removeEventListener("abort", cancel);
+    untrack?.();
+  }
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  for (const [name, num] of Object.entries(constants.signals)) if (num === n) return name as NodeJS.Signals;
+  return null;
+}
+
+function abortedBeforeStart(): RunResult {
+  return {
+    exitCode: 130,
+    signal: null,
+    stdout: "",
+    stderr: "aborted before start",
+    durationMs: 0,
+    timedOut: false,
+    aborted: true,
+    truncated: false,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+  };
+}
+
+function frame(payload: Buffer): Buffer[] {
+  return [Buffer.from(`${payload.length}\n`), payload];
+}
+
+/** The per-command message a prewarmed helper waits for. */
+export interface CommandMessage {
+  argv: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  limits?: { cpuTimeSec?: number; maxOpenFiles?: number; maxFileSizeBytes?: number };
+}
+
+export function commandMessage(p: ExecPolicy): CommandMessage {
+  return {
+    argv: p.argv,
+    env: p.env,
+    ...(p.cwd !== undefined ? { cwd: p.cwd } : {}),
+    limits: {
+      ...(p.limits.cpuTimeSec !== undefined ? { cpuTimeSec: p.limits.cpuTimeSec } : {}),
+      ...(p.limits.maxOpenFiles !== undefined ? { maxOpenFiles: p.limits.maxOpenFiles } : {}),
+      ...(p.limits.maxFileSizeBytes !== undefined ? { maxFileSizeBytes: p.limits.maxFileSizeBytes } : {}),
+    },
+  };
+}
+
+/**
+ * A helper started ahead of time with the session's policy (`--prewarm`): namespaces, the
+ * constructed root and pid 1 are ready; it waits for one command message. Idle, it does not keep
+ * Node's event loop alive.
+ */
+export class WarmHelper {
+  readonly child: ChildProcessWithoutNullStreams;
+  private early: { err: boolean; b: Buffer }[] = [];
+  private sink: ((err: boolean, b: Buffer) => void) | undefined;
+  private exited = false;
+
+  constructor(helper: string, session: ExecPolicy) {
+    this.child = spawn(helper, ["--prewarm"], { env: {}, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    this.child.stdin.on("error", () => {});
+    for (const part of frame(Buffer.from(JSON.stringify(session)))) this.child.stdin.write(part);
+    this.child.stdout.on("data", (b: Buffer) =>
+      this.sink ? this.sink(false, b) : this.early.push({ err: false, b }),
+    );
+    this.child.stderr.on("data", (b: Buffer) =>
+      this.sink ? this.sink(true, b) : this.early.push({ err: true, b }),
+    );
+    this.child.on("exit", () => {
+      this.exited = true;
+    });
+    this.child.on("error", () => {
+      this.exited = true;
+    });
+    this.setRef(false);
+  }
+
+  private setRef(on: boolean): void {
+    const streams = [this.child.stdin, this.child.stdout, this.child.stderr] as unknown as {
+      ref?: () => void;
+      unref?: () => void;
+      _handle?: { ref?: () => void; unref?: () => void };
+    }[];
+    for (const st of streams) {
+      const h = st._handle;
+      if (on) h?.ref?.();
+      else h?.unref?.();
+    }
+    if (on) this.child.ref();
+    else this.child.unref();
+  }
+
+  /** Still waiting for its command (it exits early if its setup failed). */
+  alive(): boolean {
+    return (
+      !this.exited &&
+      this.child.exitCode === null &&
+      this.child.signalCode === null &&
+      this.early.length === 0
+    );
+  }
+
+  /** Takes the output over: replays anything written so far, then streams to `sink`. */
+  attach(sink: (err: boolean, b: Buffer) => void): void {
+    this.setRef(true);
+    this.sink = sink;
+    for (const e of this.early) sink(e.err, e.b);
+    this.early = [];
+  }
+
+  kill(): void {
+    if (this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    this.child.stdin.destroy();
+  }
+}
+
+function runNode(o: RunOptions, warm?: WarmHelper): Promise<RunResult> {
+  return new Promise<RunResult>((resolvePromise, rejectPromise) => {
+    const start = performance.now();
+    if (o.signal?.aborted) {
+      resolvePromise(abortedBeforeStart());
+      return;
+    }
+    // The policy goes first on stdin, length-prefixed (no environment size limit, nothing in
+    // /proc/<pid>/environ); the helper reads exactly that much and leaves the rest to the command.
+    // A prewarmed helper already has the session policy and only gets the command message.
+    const child = warm
+      ? warm.child
+      : spawn(o.helper, ["--policy-stdin"], {
+          env: {},
+          stdio: ["pipe", "pipe", "pipe"],
+          detached: true,
+        });
+    const out = new Capped(o.maxOutputBytes);
+    const err = new Capped(o.maxOutputBytes);
+    let timedOut = false;
+    let aborted = false;
+    let settled = false;
+    const kill = () => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // group already gone
+      }
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, o.timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      kill();
+    };
+    o.signal?.addEventListener("abort", onAbort, { once: true });
+    const untrack = o.track?.(() => {
+      aborted = true;
+      kill();
+    });
+    const onData = (isErr: boolean, b: Buffer) => {
+      if (isErr) {
+        err.push(b);
+        o.onStderr?.(b);
+      } else {
+        out.push(b);
+        o.onStdout?.(b);
+      }
+    };
+    if (warm) warm.attach(onData);
+    else {
+      child.stdout.on("data", (b: Buffer) => onData(false, b));
+      child.stderr.on("data", (b: Buffer) => onData(true, b));
+      child.stdin.on("error", () => {
+        // EPIPE when the command does not read its stdin: ignored.
+      });
+    }
+    const message = warm ? commandMessage(o.policy) : o.policy;
+    for (const part of frame(Buffer.from(JSON.stringify(message)))) child.stdin.write(part);
+    if (o.stdin !== undefined && o.stdin.length > 0) child.stdin.end(o.stdin);
+    else child.stdin.end();
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      o.signal?.removeEventListener("abort", onAbort);
+      untrack?.();
+      fn();
+    };
+    child.on("error", (e) =>
+      finish(() =>
+        rejectPromise(
+          new Ku0Error("ERR_KU0_SANDBOX_SPAWN", `cannot start the sandbox helper ${o.helper}: ${e.message}`),
+        ),
+      ),
+    );
+    child.on("close", (code, signal) =>
+      finish(() => {
+        const stderr = err.text();
+        if (code === EXIT_SETUP_FAILED && stderr.startsWith(DIAG) && !timedOut && !aborted) {
+          rejectPromise(new Ku0Error("ERR_KU0_SANDBOX_SETUP", stderr.trim()));
+          return;
+        }
+        const signo = signal ? (constants.signals[signal] ?? 0) : 0;
+        const exitCode = code ?? 128 + signo;
+        resolvePromise({
+          exitCode,
+          signal,
+          stdout: out.text(),
+          stderr,
+          durationMs: performance.now() - start,
+          timedOut,
+          aborted,
+          truncated: out.truncated || err.truncated,
+          stdoutTruncated: out.truncated,
+          stderrTruncated: err.truncated,
+        });
+      }),
+    );
+  });
+}

@@ -1,0 +1,137 @@
+import { execFileSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** What `ku0-sandbox-exec --probe` reports about this kernel. */
+export interface KernelProbe {
+  kernel: string;
+  arch: string;
+  euid: number;
+  landlockAbi: number;
+  landlockFs: boolean;
+  landlockTruncate: boolean;
+  landlockTcp: boolean;
+  landlockIoctlDev: boolean;
+  landlockScopes: boolean;
+  seccomp: boolean;
+  seccompX8664Filters: boolean;
+  userNamespaces: boolean;
+  rootNamespacesWithoutUserns: boolean;
+  cgroupPids: boolean;
+  cgroupMemory: boolean;
+  cgroupCpu: boolean;
+  pidnsPidMax: boolean;
+}
+
+const pkgRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+function executable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds the helper executable: `KU0_SANDBOX_EXEC_PATH`, then the packaged `bin/`, then the
+ * workspace's cargo target dir (development checkouts).
+ */
+export function findHelper(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const explicit = env.KU0_SANDBOX_EXEC_PATH;
+  if (explicit) return executable(explicit) ? explicit : undefined;
+  const candidates = [
+    join(pkgRoot, "bin", "ku0-sandbox-exec"),
+    join(pkgRoot, "..", "..", "target", "release", "ku0-sandbox-exec"),
+    join(pkgRoot, "..", "..", "target", "debug", "ku0-sandbox-exec"),
+  ];
+  return candidates.find(executable);
+}
+
+let probeCache: { helper: string; probe: KernelProbe } | undefined;
+
+/** Runs the helper's probe once per helper path (about a millisecond). */
+export function probeKernel(helper: string): KernelProbe {
+  if (probeCache?.helper === helper) return probeCache.probe;
+  const out = execFileSync(helper, ["--probe"], { env: {}, encoding: "utf8", timeout: 10_000 });
+  const probe = JSON.parse(out) as KernelProbe;
+  probeCache = { helper, probe };
+  return probe;
+}
+
+/** Per-guarantee report derived from the probe: what this kernel enforces and what it does not. */
+export interface Guarantees {
+  /** Every guarantee the default policy needs is enforced (else the sandbox refuses to run). */
+  usable: boolean;
+  enforced: string[];
+  notEnforced: string[];
+}
+
+export function guaranteesFrom(
+  p: KernelProbe | undefined,
+  platform: string = process.platform,
+  cgroups = false,
+): Guarantees {
+  if (platform !== "linux") {
+    return {
+      usable: false,
+      enforced: [],
+      notEnforced: [`platform ${platform}: not implemented (Linux only)`],
+    };
+  }
+  if (!p)
+    return { usable: false, enforced: [], notEnforced: ["helper executable ku0-sandbox-exec not found"] };
+  const enforced: string[] = [];
+  const missing: string[] = [];
+  const add = (ok: boolean, what: string, weaker?: string) => {
+    if (ok) enforced.push(what);
+    else missing.push(weaker ?? what);
+  };
+  const ns = p.userNamespaces || p.rootNamespacesWithoutUserns;
+  add(p.landlockFs, `landlock filesystem rules (ABI ${p.landlockAbi})`);
+  add(p.landlockTruncate, "landlock truncate right (ABI 3)");
+  add(p.landlockTcp, "landlock TCP bind/connect rules (ABI 4)");
+  add(p.landlockIoctlDev, "landlock device ioctl right (ABI 5)");
+  add(p.landlockScopes, "landlock abstract-unix-socket and signal scopes (ABI 6)");
+  add(p.seccomp && p.seccompX8664Filters, "seccomp syscall filter (x86_64, x32/i386 blocked)");
+  add(
+    p.userNamespaces,
+    "user namespace: every capability dropped, none held over the host",
+    "no user namespace: runs as host uid with capabilities dropped",
+  );
+  if (p.euid === 0) {
+    missing.push(
+      "uid is not remapped: the command keeps host uid 0 (without capabilities, inside a read-only constructed root, setuid/setgid mode bits filtered), so files it creates in the workspace are owned by root",
+    );
+  }
+  add(ns, "mount namespace with constructed root, private /tmp, read-only carve-outs, hidden secrets");
+  add(ns, "pid namespace: private /proc, whole tree killed with pid 1");
+  enforced.push("no-new-privs, all capabilities dropped, securebits locked");
+  enforced.push("rlimits: CPU time, open files, file size, core=0");
+  enforced.push("environment scrubbed to an allowlist");
+  const nsPids = ns && p.pidnsPidMax;
+  if (cgroups && p.euid === 0 && p.cgroupPids) enforced.push("process limit (pids cgroup, exact)");
+  else if (nsPids) enforced.push("process limit (per-pid-namespace pid_max; never below 300 processes)");
+  else if (p.euid !== 0) enforced.push("process limit (RLIMIT_NPROC)");
+  else
+    missing.push("process limit: RLIMIT_NPROC does not bind host root and pid_max is not per namespace here");
+  if (cgroups && p.euid === 0 && p.cgroupMemory)
+    enforced.push("memory limit for the whole sandbox (memory cgroup)");
+  else {
+    missing.push(
+      "memory limit is per process (RLIMIT_DATA), not for the sandbox as a whole (enable the cgroups option as root)",
+    );
+  }
+  if (cgroups && p.euid === 0 && p.cgroupCpu) enforced.push("CPU percent (cpu cgroup quota)");
+  else missing.push("maxCpuPercent is not enforced without the cgroups option (CPU time is, by RLIMIT_CPU)");
+  missing.push(
+    "unix sockets that exist inside readable roots can still be connected to (no Landlock connect right)",
+  );
+  enforced.push(
+    "network allowlist: per-session network namespace (loopback only) + host-checking egress proxy",
+  );
+  const usable = p.landlockFs && p.seccomp && p.seccompX8664Filters && ns;
+  return { usable, enforced, notEnforced: missing };
+}

@@ -1,0 +1,365 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { Ku0Error, ku0TypeError } from "@ku0/native-loader";
+import { runSandboxed, WarmHelper } from "./exec.js";
+import { sandboxModule } from "./module.js";
+import { AllowlistNetwork } from "./netns.js";
+import {
+  buildExecPolicy,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_POLICY,
+  type SandboxPolicy,
+  validatePolicy,
+} from "./policy.js";
+import { nativeUsable } from "./status.js";
+
+export interface SandboxSessionConfig {
+  newContainer?: boolean;
+  policy?: SandboxPolicy;
+  workspacePath?: string;
+  image?: string;
+}
+export interface SandboxExecOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  stdin?: string;
+  maxOutputBytes?: number;
+  /** Extensions (not in the Docker manager): streaming and cancellation. */
+  onStdout?: (chunk: string) => void;
+  onStderr?: (chunk: string) => void;
+  signal?: AbortSignal;
+}
+export interface SandboxExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  truncated: boolean;
+}
+export interface SandboxInfo {
+  id: string;
+  containerId: string;
+  image: string;
+  status: "running" | "stopped";
+  workspacePath: string;
+  containerWorkspacePath: string;
+  policy: SandboxPolicy;
+  createdAt: number;
+  lastUsedAt: number;
+  backend: "native-linux";
+}
+export interface SandboxContext {
+  id: string;
+  workspacePath: string;
+  policy: SandboxPolicy;
+  createdAt: number;
+  lastUsedAt: number;
+  exec(command: string, options?: SandboxExecOptions): Promise<SandboxExecResult>;
+  info(): SandboxInfo;
+  dispose(): Promise<void>;
+}
+export interface SandboxManager {
+  isAvailable(timeoutMs?: number): Promise<boolean>;
+  getSandbox(id: string, config?: SandboxSessionConfig): Promise<SandboxContext>;
+  createSandbox(id: string, config?: SandboxSessionConfig): Promise<SandboxContext>;
+  closeSandbox(id: string): Promise<void>;
+  listSandboxes(): SandboxInfo[];
+  getSandboxInfo(id: string): SandboxInfo | null;
+  dispose(): Promise<void>;
+}
+
+export interface NativeSandboxManagerOptions {
+  /** Overrides merged over Docker's defaults for sandboxes created without a policy. */
+  defaultPolicy?: Partial<SandboxPolicy>;
+  /** Used when `KU0_NATIVE_SANDBOX=off` (or auto and the native sandbox is unusable). */
+  fallback?: SandboxManager;
+  /** Workspace for sessions created without `workspacePath` (default: process.cwd()). */
+  defaultWorkspacePath?: string;
+  /** Extra read-only roots visible in every sandbox (e.g. a toolchain outside /usr). */
+  extraReadableRoots?: string[];
+  /**
+   * Exact sandbox-wide pids/memory/CPU-percent limits through per-run cgroups (host root with a
+   * writable hierarchy only). Off by default: joining a cgroup costs 1-15 ms per command here.
+   */
+  cgroups?: boolean;
+  /** Run a reaper as pid 1 with the command as its child (like `docker run --init`). */
+  init?: boolean;
+  /**
+   * Keep one helper per session prewarmed (namespaces, constructed root and pid 1 ready, waiting
+   * for its command), so a command only pays for its own lockdown and exec. Default true.
+   */
+  prewarm?: boolean;
+  /** Who spawns the helper (default: the binding's posix_spawn runner; node when streaming). */
+  spawner?: "node" | "native";
+  /** Host environment the allowlist is taken from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One native sandbox session: commands run through `sh -c` in the workspace. */
+export class NativeSandboxContext implements SandboxContext {
+  readonly id: string;
+  readonly workspacePath: string;
+  readonly policy: SandboxPolicy;
+  readonly createdAt: number;
+  lastUsedAt: number;
+  private readonly running = new Set<() => void>();
+  private disposed = false;
+  private readonly image: string;
+  private warm: WarmHelper | undefined;
+  private warming: Promise<void> | undefined;
+
+  constructor(
+    id: string,
+    workspacePath: string,
+    policy: SandboxPolicy,
+    private readonly helper: string,
+    private readonly opts: NativeSandboxManagerOptions,
+    private readonly network: AllowlistNetwork | undefined,
+    image: string | undefined,
+    private readonly onDispose: (id: string) => void,
+  ) {
+    this.id = id;
+    this.workspacePath = workspacePath;
+    this.policy = policy;
+    this.createdAt = Date.now();
+    this.lastUsedAt = this.createdAt;
+    this.image = image ?? "native-linux";
+    if (this.opts.prewarm !== false) this.scheduleWarm();
+  }
+
+  private async sessionArgs() {
+    const net = this.network ? await this.network.get() : undefined;
+    return {
+      workspacePath: this.workspacePath,
+      policy: this.policy,
+      ...(net ? { proxyPort: net.proxyPort, netnsPid: net.netnsPid, netnsIno: net.netnsIno } : {}),
+      ...(this.opts.env ? { hostEnv: this.opts.env } : {}),
+      ...(this.opts.extraReadableRoots ? { extraReadableRoots: this.opts.extraReadableRoots } : {}),
+      ...(this.opts.cgroups ? { cgroups: true } : {}),
+      ...(this.opts.init ? { init: true } : {}),
+    };
+  }
+
+  /** Starts the next prewarmed helper in the background (errors just mean no warm helper). */
+  private scheduleWarm(): void {
+    if (this.disposed || this.warm || this.warming) return;
+    this.warming = (async () => {
+      const args = await this.sessionArgs();
+      if (this.disposed) return;
+      const session = buildExecPolicy({ ...args, command: "true", timeoutMs: this.policy.timeoutMs });
+      this.warm = new WarmHelper(this.helper, session);
+    })()
+      .catch(() => {})
+      .finally(() => {
+        this.warming = undefined;
+      });
+  }
+
+  private takeWarm(): WarmHelper | undefined {
+    const w = this.warm;
+    this.warm = undefined;
+    return w;
+  }
+
+  async exec(command: string, options: SandboxExecOptions = {}): Promise<SandboxExecResult> {
+    if (this.disposed) throw new Ku0Error("ERR_KU0_SANDBOX_DISPOSED", `sandbox ${this.id} is disposed`);
+    if (typeof command !== "string") throw ku0TypeError("ERR_KU0_INVALID_ARG", "command must be a string");
+    this.lastUsedAt = Date.now();
+    const timeoutMs = options.timeoutMs ?? this.policy.timeoutMs;
+    const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    if (!(timeoutMs > 0) || !(maxOutputBytes >= 0)) {
+      throw ku0TypeError("ERR_KU0_INVALID_ARG", "timeoutMs must be > 0 and maxOutputBytes >= 0");
+    }
+    const policy = buildExecPolicy({
+      ...(await this.sessionArgs()),
+      command,
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      ...(options.env !== undefined ? { env: options.env } : {}),
+      timeoutMs,
+    });
+    const warm = this.opts.prewarm === false ? undefined : this.takeWarm();
+    const onStdout = options.onStdout;
+    const onStderr = options.onStderr;
+    const running = runSandboxed({
+      helper: this.helper,
+      policy,
+      timeoutMs,
+      maxOutputBytes,
+      ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(onStdout ? { onStdout: (b: Buffer) => onStdout(b.toString("utf8")) } : {}),
+      ...(onStderr ? { onStderr: (b: Buffer) => onStderr(b.toString("utf8")) } : {}),
+      ...(this.opts.spawner ? { spawner: this.opts.spawner } : {}),
+      ...(warm ? { warm } : {}),
+      track: (kill) => {
+        this.running.add(kill);
+        return () => this.running.delete(kill);
+      },
+    });
+    // The next command's helper warms up while this one runs.
+    if (this.opts.prewarm !== false) this.scheduleWarm();
+    const r = await running;
+    this.lastUsedAt = Date.now();
+    return {
+      exitCode: r.exitCode,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      durationMs: r.durationMs,
+      timedOut: r.timedOut,
+      truncated: r.truncated,
+    };
+  }
+
+  info(): SandboxInfo {
+    return {
+      id: this.id,
+      containerId: `native-${this.id}`,
+      image: this.image,
+      status: this.disposed ? "stopped" : "running",
+      workspacePath: this.workspacePath,
+      containerWorkspacePath: this.workspacePath,
+      policy: this.policy,
+      createdAt: this.createdAt,
+      lastUsedAt: this.lastUsedAt,
+      backend: "native-linux",
+    };
+  }
+
+  /** Kills every running command's process tree. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const kill of this.running) kill();
+    this.running.clear();
+    this.warm?.kill();
+    this.warm = undefined;
+    this.onDispose(this.id);
+  }
+}
+
+/**
+ * Drop-in for the Docker `SandboxManager` backed by the Linux native sandbox. Mode comes from
+ * `KU0_NATIVE_SANDBOX` (auto|native|off, kill switch `SANDBOX_RS_DISABLE_NATIVE`): `off` delegates
+ * to the injected fallback manager, and without one refuses — it never runs a command unsandboxed.
+ */
+export class NativeSandboxManager implements SandboxManager {
+  private readonly sessions = new Map<string, SandboxContext>();
+  private readonly delegated = new Set<string>();
+  private readonly networks = new Map<string, AllowlistNetwork>();
+
+  constructor(private readonly opts: NativeSandboxManagerOptions = {}) {}
+
+  /** Which backend new sessions use, or why none can. */
+  private backend(): { kind: "native"; helper: string } | { kind: "fallback"; manager: SandboxManager } {
+    const mode = sandboxModule.mode;
+    if (mode !== "off") {
+      const u = nativeUsable(this.opts.env ?? process.env);
+      if (u.ok && u.helper) return { kind: "native", helper: u.helper };
+      if (mode === "native" || !this.opts.fallback) {
+        throw new Ku0Error(
+          "ERR_KU0_NATIVE_UNAVAILABLE",
+          `sandbox: native sandbox unavailable (mode ${mode}): ${u.reason ?? "unknown"}` +
+            (this.opts.fallback ? "" : "; no fallback manager injected, refusing to run unsandboxed"),
+        );
+      }
+      return { kind: "fallback", manager: this.opts.fallback };
+    }
+    if (!this.opts.fallback) {
+      throw new Ku0Error(
+        "ERR_KU0_SANDBOX_DISABLED",
+        "sandbox: KU0_NATIVE_SANDBOX=off (or SANDBOX_RS_DISABLE_NATIVE) and no fallback SandboxManager was injected; refusing to run commands unsandboxed",
+      );
+    }
+    return { kind: "fallback", manager: this.opts.fallback };
+  }
+
+  async isAvailable(timeoutMs?: number): Promise<boolean> {
+    try {
+      const b = this.backend();
+      return b.kind === "native" ? true : await b.manager.isAvailable(timeoutMs);
+    } catch {
+      return false;
+    }
+  }
+
+  async getSandbox(id: string, config?: SandboxSessionConfig): Promise<SandboxContext> {
+    const existing = this.sessions.get(id);
+    if (existing && !config?.newContainer) return existing;
+    if (existing) await this.closeSandbox(id);
+    return this.createSandbox(id, config);
+  }
+
+  async createSandbox(id: string, config: SandboxSessionConfig = {}): Promise<SandboxContext> {
+    if (typeof id !== "string" || id.length === 0)
+      throw ku0TypeError("ERR_KU0_INVALID_ARG", "id must be a non-empty string");
+    const b = this.backend();
+    if (b.kind === "fallback") {
+      const ctx = await b.manager.createSandbox(id, config);
+      this.sessions.set(id, ctx);
+      this.delegated.add(id);
+      return ctx;
+    }
+    const policy: SandboxPolicy = { ...DEFAULT_POLICY, ...this.opts.defaultPolicy, ...config.policy };
+    validatePolicy(policy);
+    const ws = resolve(config.workspacePath ?? this.opts.defaultWorkspacePath ?? process.cwd());
+    if (!isAbsolute(ws) || !existsSync(ws) || !statSync(ws).isDirectory()) {
+      throw ku0TypeError("ERR_KU0_INVALID_ARG", `workspacePath must be an existing directory: ${ws}`);
+    }
+    if (this.sessions.has(id)) await this.closeSandbox(id);
+    let network: AllowlistNetwork | undefined;
+    if (policy.network === "allowlist") {
+      network = new AllowlistNetwork(b.helper, policy.allowedHosts ?? []);
+      this.networks.set(id, network);
+    }
+    const ctx = new NativeSandboxContext(
+      id,
+      ws,
+      policy,
+      b.helper,
+      this.opts,
+      network,
+      config.image,
+      (sid) => {
+        if (this.sessions.get(sid) === ctx) this.sessions.delete(sid);
+      },
+    );
+    this.sessions.set(id, ctx);
+    return ctx;
+  }
+
+  async closeSandbox(id: string): Promise<void> {
+    const ctx = this.sessions.get(id);
+    if (!ctx) return;
+    this.sessions.delete(id);
+    if (this.delegated.delete(id) && this.opts.fallback) {
+      await this.opts.fallback.closeSandbox(id);
+      return;
+    }
+    await ctx.dispose();
+    await this.networks.get(id)?.close();
+    this.networks.delete(id);
+  }
+
+  listSandboxes(): SandboxInfo[] {
+    return [...this.sessions.values()].map((c) => c.info());
+  }
+
+  getSandboxInfo(id: string): SandboxInfo | null {
+    return this.sessions.get(id)?.info() ?? null;
+  }
+
+  async dispose(): Promise<void> {
+    const ids = [...this.sessions.keys()];
+    await Promise.all(ids.map((id) => this.closeSandbox(id)));
+    await Promise.all([...this.networks.values()].map((n) => n.close()));
+    this.networks.clear();
+  }
+}
+
+/** A unique id helper for callers that do not care about names. */
+export function newSandboxId(): string {
+  return `sbx-${randomUUID()}`;
+}

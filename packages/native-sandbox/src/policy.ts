@@ -1,0 +1,210 @@
+import { homedir } from "node:os";
+import { isAbsolute, resolve } from "node:path";
+import { ku0RangeError, ku0TypeError } from "@ku0/native-loader";
+
+/** The Docker manager's policy shape (contracts §3.1). */
+export interface SandboxPolicy {
+  network: "none" | "allowlist" | "full";
+  allowedHosts?: string[];
+  filesystem: "read-only" | "workspace-only" | "full";
+  maxMemoryMB: number;
+  maxCpuPercent: number;
+  timeoutMs: number;
+}
+
+/** Docker's defaults: network none, workspace-only, 512 MB, 50% CPU, 30 s. */
+export const DEFAULT_POLICY: SandboxPolicy = Object.freeze({
+  network: "none",
+  filesystem: "workspace-only",
+  maxMemoryMB: 512,
+  maxCpuPercent: 50,
+  timeoutMs: 30_000,
+}) as SandboxPolicy;
+
+export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_PROCESSES = 512;
+
+/** Variables copied from the host environment; everything else is dropped. */
+export const ENV_ALLOWLIST = [
+  "PATH",
+  "LANG",
+  "LANGUAGE",
+  "TERM",
+  "TZ",
+  "USER",
+  "LOGNAME",
+  "COLORTERM",
+  "NO_COLOR",
+];
+const ENV_PREFIX_ALLOWLIST = ["LC_"];
+
+/** The JSON policy the helper executes (mirror of the Rust `ExecPolicy`). */
+export interface ExecPolicy {
+  argv: string[];
+  cwd?: string;
+  env: Record<string, string>;
+  writableRoots: string[];
+  readOnlyPaths?: string[];
+  readableRoots?: string[];
+  deniedPaths?: string[];
+  network: {
+    mode: "none" | "allowlist" | "full";
+    allowedHosts?: string[];
+    proxyPort?: number;
+    netnsPid?: number;
+    netnsIno?: number;
+  };
+  limits: {
+    cpuTimeSec?: number;
+    memoryBytes?: number;
+    addressSpaceBytes?: number;
+    cpuPercent?: number;
+    maxProcesses?: number;
+    maxOpenFiles?: number;
+    maxFileSizeBytes?: number;
+    tmpSizeBytes?: number;
+    cgroups?: boolean;
+  };
+  require?: { landlock: boolean; seccomp: boolean; namespaces: boolean };
+  hostHome?: string;
+  /** Reaper as pid 1 with the command as its child (docker run --init); default: command is pid 1. */
+  reaper?: boolean;
+}
+
+export const SYSTEM_READABLE_ROOTS = [
+  "/usr",
+  "/bin",
+  "/sbin",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/libx32",
+  "/etc",
+  "/opt",
+];
+/** Extra readable roots for `filesystem: "full"` (still no secrets, still no writes outside). */
+export const FULL_READABLE_EXTRA = ["/home", "/srv", "/var/lib", "/var/cache", "/mnt", "/media"];
+
+export function validatePolicy(p: SandboxPolicy): void {
+  if (!["none", "allowlist", "full"].includes(p.network)) {
+    throw ku0TypeError(
+      "ERR_KU0_INVALID_ARG",
+      `policy.network must be none|allowlist|full, got ${String(p.network)}`,
+    );
+  }
+  if (!["read-only", "workspace-only", "full"].includes(p.filesystem)) {
+    throw ku0TypeError(
+      "ERR_KU0_INVALID_ARG",
+      `policy.filesystem must be read-only|workspace-only|full, got ${String(p.filesystem)}`,
+    );
+  }
+  for (const k of ["maxMemoryMB", "maxCpuPercent", "timeoutMs"] as const) {
+    const v = p[k];
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+      throw ku0RangeError("ERR_KU0_OUT_OF_RANGE", `policy.${k} must be a positive number, got ${String(v)}`);
+    }
+  }
+  if (p.network === "allowlist") {
+    for (const h of p.allowedHosts ?? []) {
+      if (typeof h !== "string" || h.length === 0) {
+        throw ku0TypeError("ERR_KU0_INVALID_ARG", "policy.allowedHosts must be non-empty strings");
+      }
+    }
+  }
+}
+
+/** Host environment reduced to the allowlist, plus the caller's variables. */
+export function scrubEnv(
+  host: NodeJS.ProcessEnv,
+  extra: Record<string, string> | undefined,
+  fixed: Record<string, string>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(host)) {
+    if (v === undefined) continue;
+    if (ENV_ALLOWLIST.includes(k) || ENV_PREFIX_ALLOWLIST.some((p) => k.startsWith(p))) out[k] = v;
+  }
+  if (!out.PATH) out.PATH = "/usr/local/bin:/usr/bin:/bin";
+  Object.assign(out, fixed);
+  for (const [k, v] of Object.entries(extra ?? {})) {
+    if (typeof v !== "string" || k.length === 0 || k.includes("=") || k.includes("\0") || v.includes("\0")) {
+      throw ku0TypeError("ERR_KU0_INVALID_ARG", `invalid environment variable ${JSON.stringify(k)}`);
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+export interface BuildArgs {
+  command: string;
+  workspacePath: string;
+  policy: SandboxPolicy;
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs: number;
+  proxyPort?: number;
+  /** The session's network namespace keeper (allowlist). */
+  netnsPid?: number;
+  netnsIno?: number;
+  hostEnv?: NodeJS.ProcessEnv;
+  extraReadableRoots?: string[];
+  /** Join per-run cgroups for exact pids/memory/cpu limits (root only; costs 1-15 ms per command). */
+  cgroups?: boolean;
+  /** Run a reaper as pid 1 (like `docker run --init`). */
+  init?: boolean;
+}
+
+/** Maps the Docker-style policy and exec options onto the helper's policy. */
+export function buildExecPolicy(a: BuildArgs): ExecPolicy {
+  if (typeof a.command !== "string") throw ku0TypeError("ERR_KU0_INVALID_ARG", "command must be a string");
+  if (!isAbsolute(a.workspacePath)) {
+    throw ku0TypeError("ERR_KU0_INVALID_ARG", `workspacePath must be absolute: ${a.workspacePath}`);
+  }
+  const ws = resolve(a.workspacePath);
+  const cwd = a.cwd ? resolve(ws, a.cwd) : ws;
+  const p = a.policy;
+  const readable = [...SYSTEM_READABLE_ROOTS, ...(a.extraReadableRoots ?? [])];
+  if (p.filesystem === "full") readable.push(...FULL_READABLE_EXTRA);
+  const writable = p.filesystem === "read-only" ? [] : [ws];
+  if (p.filesystem === "read-only") readable.push(ws);
+  const hostEnv = a.hostEnv ?? process.env;
+  const fixed: Record<string, string> = { HOME: "/tmp", TMPDIR: "/tmp", PWD: cwd };
+  if (p.network === "allowlist" && a.proxyPort) {
+    const proxy = `http://127.0.0.1:${a.proxyPort}`;
+    Object.assign(fixed, {
+      HTTP_PROXY: proxy,
+      HTTPS_PROXY: proxy,
+      http_proxy: proxy,
+      https_proxy: proxy,
+      ALL_PROXY: proxy,
+      NO_PROXY: "",
+    });
+  }
+  const memoryBytes = Math.floor(p.maxMemoryMB * 1024 * 1024);
+  return {
+    argv: ["/bin/sh", "-c", a.command],
+    cwd,
+    env: scrubEnv(hostEnv, a.env, fixed),
+    writableRoots: writable,
+    readableRoots: readable,
+    network: {
+      mode: p.network,
+      ...(p.allowedHosts ? { allowedHosts: p.allowedHosts } : {}),
+      ...(a.proxyPort ? { proxyPort: a.proxyPort } : {}),
+      ...(a.netnsPid !== undefined && a.netnsIno !== undefined
+        ? { netnsPid: a.netnsPid, netnsIno: a.netnsIno }
+        : {}),
+    },
+    limits: {
+      cpuTimeSec: Math.ceil(a.timeoutMs / 1000) + 1,
+      memoryBytes,
+      cpuPercent: Math.max(1, Math.round(p.maxCpuPercent)),
+      maxProcesses: DEFAULT_MAX_PROCESSES,
+      maxOpenFiles: 4096,
+      maxFileSizeBytes: 4 * 1024 * 1024 * 1024,
+      ...(a.cgroups ? { cgroups: true } : {}),
+    },
+    hostHome: hostEnv.HOME ?? homedir(),
+    ...(a.init ? { reaper: true } : {}),
+  };
+}

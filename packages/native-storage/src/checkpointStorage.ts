@@ -1,0 +1,181 @@
+import { Ku0Error } from "@ku0/native-loader";
+import { invalidArg, outOfRange, StorageErrorCodes, validateCheckpointId } from "./errors.js";
+import type { Backend } from "./eventLog.js";
+import { JsCheckpointStore } from "./js/checkpoint.js";
+import { claimInProcess, releaseInProcess } from "./js/fsutil.js";
+import { storageModule } from "./native.js";
+import type {
+  Checkpoint,
+  CheckpointBackend,
+  CheckpointFilter,
+  CheckpointStatus,
+  CheckpointStorageOptions,
+  CheckpointSummary,
+  ICheckpointStorage,
+  StoredMeta,
+  StoreListFilter,
+} from "./types.js";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function pickBackend(explicit: Backend | undefined): Backend {
+  if (explicit === "js") return "js";
+  if (explicit === "native") {
+    storageModule.requireNative();
+    return "native";
+  }
+  return storageModule.native() ? "native" : "js";
+}
+
+function finiteNumber(v: unknown, name: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw invalidArg(`${name} must be a finite number`);
+  return v;
+}
+
+/** Serializes with `messages` first so successive checkpoints of an agent share a long prefix. */
+export function serializeCheckpoint(cp: Checkpoint): Uint8Array {
+  const { messages, ...rest } = cp;
+  return encoder.encode(JSON.stringify({ messages, ...rest }));
+}
+
+/**
+ * `ICheckpointStorage` on the ku0 checkpoint format: native engine (zstd + delta chains) or JS
+ * fallback (stored full files; reads everything the native engine writes).
+ */
+export class CheckpointStorage implements ICheckpointStorage {
+  readonly backend: Backend;
+  private readonly impl: CheckpointBackend;
+  private readonly key: string;
+  private closed = false;
+
+  constructor(
+    readonly dir: string,
+    options: CheckpointStorageOptions & { backend?: Backend } = {},
+  ) {
+    if (typeof dir !== "string" || dir.length === 0) throw invalidArg("dir must be a non-empty string");
+    this.backend = pickBackend(options.backend);
+    const opts: CheckpointStorageOptions = { ...options };
+    delete (opts as { backend?: Backend }).backend;
+    this.key = claimInProcess(dir);
+    try {
+      this.impl =
+        this.backend === "native"
+          ? (storageModule.callNative(
+              (b) => new b.NativeCheckpointStore(dir, opts),
+            ) as unknown as CheckpointBackend)
+          : new JsCheckpointStore(dir, opts);
+    } catch (err) {
+      releaseInProcess(this.key);
+      throw err;
+    }
+  }
+
+  private call<R>(fn: (impl: CheckpointBackend) => R): R {
+    if (this.closed) throw new Ku0Error(StorageErrorCodes.closed, "the checkpoint storage is closed");
+    if (this.backend === "native") return storageModule.callNative(() => fn(this.impl));
+    return fn(this.impl);
+  }
+
+  private async callAsync<R>(fn: (impl: CheckpointBackend) => R | Promise<R>): Promise<R> {
+    return await this.call(fn);
+  }
+
+  async save(checkpoint: Checkpoint): Promise<void> {
+    if (checkpoint === null || typeof checkpoint !== "object")
+      throw invalidArg("checkpoint must be an object");
+    validateCheckpointId(checkpoint.id);
+    if (typeof checkpoint.agentId !== "string") throw invalidArg("checkpoint.agentId must be a string");
+    const meta: StoredMeta = {
+      id: checkpoint.id,
+      agentId: checkpoint.agentId,
+      agentType: String(checkpoint.agentType ?? ""),
+      task: String(checkpoint.task ?? ""),
+      status: String(checkpoint.status ?? ""),
+      createdAt: finiteNumber(checkpoint.createdAt, "checkpoint.createdAt"),
+      currentStep: finiteNumber(checkpoint.currentStep ?? 0, "checkpoint.currentStep"),
+      maxSteps: finiteNumber(checkpoint.maxSteps ?? 0, "checkpoint.maxSteps"),
+      hasError: checkpoint.error !== undefined && checkpoint.error !== null,
+    };
+    const doc = serializeCheckpoint(checkpoint);
+    await this.callAsync((s) => s.save(meta, doc));
+  }
+
+  async load(id: string): Promise<Checkpoint | null> {
+    validateCheckpointId(id);
+    const buf = await this.callAsync((s) => s.load(id));
+    if (buf === null) return null;
+    return JSON.parse(decoder.decode(buf)) as Checkpoint;
+  }
+
+  async list(filter: CheckpointFilter = {}): Promise<CheckpointSummary[]> {
+    const f: StoreListFilter = {};
+    if (filter.status !== undefined)
+      f.statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
+    if (filter.agentType !== undefined) f.agentType = filter.agentType;
+    if (filter.createdAfter !== undefined) f.createdAfter = finiteNumber(filter.createdAfter, "createdAfter");
+    if (filter.createdBefore !== undefined)
+      f.createdBefore = finiteNumber(filter.createdBefore, "createdBefore");
+    if (filter.limit !== undefined && filter.limit !== 0) {
+      if (!Number.isSafeInteger(filter.limit) || filter.limit < 0)
+        throw outOfRange("limit must be a non-negative integer");
+      f.limit = filter.limit;
+    }
+    if (filter.sortBy !== undefined) {
+      if (filter.sortBy !== "createdAt" && filter.sortBy !== "status")
+        throw invalidArg("sortBy must be createdAt|status");
+      f.sortBy = filter.sortBy;
+    }
+    if (filter.sortOrder !== undefined) {
+      if (filter.sortOrder !== "asc" && filter.sortOrder !== "desc")
+        throw invalidArg("sortOrder must be asc|desc");
+      f.sortOrder = filter.sortOrder;
+    }
+    const metas = this.call((s) => s.list(f));
+    return metas.map((m) => ({
+      id: m.id,
+      task: m.task,
+      agentType: m.agentType,
+      status: m.status as CheckpointStatus,
+      createdAt: m.createdAt,
+      currentStep: m.currentStep,
+      maxSteps: m.maxSteps,
+      hasError: m.hasError,
+    }));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    validateCheckpointId(id);
+    return this.callAsync((s) => s.delete(id));
+  }
+
+  async prune(olderThanMs: number): Promise<number> {
+    finiteNumber(olderThanMs, "olderThanMs");
+    return this.callAsync((s) => s.prune(olderThanMs, Date.now()));
+  }
+
+  /** Delta chain length of a stored checkpoint (0 = full snapshot), or null when unknown. */
+  chainLength(id: string): number | null {
+    return this.call((s) => s.chainLen(id));
+  }
+
+  /** Bytes on disk for a checkpoint file. */
+  storedSize(id: string): number | null {
+    return this.call((s) => s.storedSize(id));
+  }
+
+  /** Files that could not be indexed at open ("id: reason"); loading them throws ERR_KU0_STORAGE_CORRUPT. */
+  damaged(): string[] {
+    return this.call((s) => s.damaged());
+  }
+
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.call((s) => s.close());
+    } finally {
+      this.closed = true;
+      releaseInProcess(this.key);
+    }
+  }
+}

@@ -1,0 +1,198 @@
+import { closeSync, openSync, readdirSync, readSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { EventLog } from "./eventLog.js";
+import { backends, cleanup, event, tmp } from "./testing/helpers.js";
+
+afterAll(cleanup);
+
+function lastSegment(dir: string): string {
+  const segs = readdirSync(dir)
+    .filter((n) => n.endsWith(".log"))
+    .sort();
+  return join(dir, segs[segs.length - 1] as string);
+}
+
+describe.each(backends())("EventLog conformance (%s)", (backend) => {
+  it("appends with increasing sequence ids and replays them in order", () => {
+    const dir = tmp("log");
+    const log = new EventLog(dir, { backend, durability: "process" });
+    expect(log.backend).toBe(backend);
+    for (let i = 1; i <= 50; i++) expect(log.append(event(i))).toBe(i);
+    const all = log.replay(0);
+    expect(all).toHaveLength(50);
+    expect(all[0]).toEqual(event(1));
+    expect(all[49]).toEqual(event(50));
+    expect(log.replay(10, 3)).toEqual([event(10), event(11), event(12)]);
+    expect(log.replay(51)).toEqual([]);
+    expect(log.replay(1, 0)).toEqual([]);
+    const batch = log.replayBatch(48);
+    expect(batch.length).toBe(3);
+    expect(batch.sequenceId(0)).toBe(48);
+    expect(batch.event(2)).toEqual(event(50));
+    expect([...batch].map((e) => e.id)).toEqual(["evt-48", "evt-49", "evt-50"]);
+    log.close();
+  });
+
+  it("persists across reopen and continues numbering", () => {
+    const dir = tmp("reopen");
+    const a = new EventLog(dir, { backend });
+    for (let i = 1; i <= 10; i++) a.append(event(i));
+    a.close();
+    const b = new EventLog(dir, { backend });
+    expect(b.nextSequenceId()).toBe(11);
+    expect(b.append(event(11))).toBe(11);
+    expect(b.replay(0).map((e) => e.id)).toEqual(Array.from({ length: 11 }, (_, i) => `evt-${i + 1}`));
+    b.close();
+  });
+
+  it("rolls segments and replays from any sequence id", () => {
+    const dir = tmp("segments");
+    const log = new EventLog(dir, { backend, segmentSize: 4096, durability: "process" });
+    for (let i = 1; i <= 400; i++) log.append(event(i, "x".repeat(i % 90)));
+    expect(readdirSync(dir).filter((n) => n.endsWith(".log")).length).toBeGreaterThan(10);
+    for (const from of [1, 2, 17, 100, 233, 399, 400]) {
+      const r = log.replay(from, 5);
+      expect(r[0]).toEqual(event(from, "x".repeat(from % 90)));
+      expect(r.length).toBe(Math.min(5, 401 - from));
+    }
+    log.close();
+    const again = new EventLog(dir, { backend, segmentSize: 4096 });
+    expect(again.replay(0)).toHaveLength(400);
+    again.close();
+  });
+
+  it("prunes by raising the floor and deleting whole segments", () => {
+    const dir = tmp("prune");
+    const log = new EventLog(dir, { backend, segmentSize: 4096, durability: "process" });
+    for (let i = 1; i <= 300; i++) log.append(event(i));
+    const before = readdirSync(dir).length;
+    expect(log.prune(101)).toBe(100);
+    expect(log.prune(101)).toBe(0);
+    expect(log.prune(5)).toBe(0);
+    expect(readdirSync(dir).length).toBeLessThan(before);
+    const r = log.replay(0);
+    expect(r).toHaveLength(200);
+    expect(r[0]?.id).toBe("evt-101");
+    expect(log.prune(1_000_000)).toBe(200);
+    expect(log.replay(0)).toEqual([]);
+    expect(log.append(event(301))).toBe(301);
+    log.close();
+    const b = new EventLog(dir, { backend });
+    expect(b.replay(0).map((e) => e.id)).toEqual(["evt-301"]);
+    b.close();
+  });
+
+  it.each(["process", "group", "sync"] as const)(
+    "durability %s: flush makes everything durable",
+    async (durability) => {
+      const dir = tmp(`dur-${durability}`);
+      const log = new EventLog(dir, { backend, durability });
+      const pending: Promise<void>[] = [];
+      for (let i = 1; i <= 40; i++) {
+        log.append(event(i));
+        if (i % 10 === 0) pending.push(log.flush());
+      }
+      await Promise.all(pending);
+      await log.flush();
+      expect(log.durableSequenceId()).toBe(40);
+      if (durability === "sync") expect(log.durableSequenceId()).toBe(log.nextSequenceId() - 1);
+      log.close();
+    },
+  );
+
+  it("rejects bad arguments with typed errors", () => {
+    const dir = tmp("args");
+    const log = new EventLog(dir, { backend, maxRecordBytes: 1024 });
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "3" as unknown as number]) {
+      expect(() => log.replay(bad)).toThrow(RangeError);
+      expect(() => log.prune(bad)).toThrow(expect.objectContaining({ code: "ERR_KU0_OUT_OF_RANGE" }));
+    }
+    expect(() => log.replay(0, -2)).toThrow(RangeError);
+    expect(() => log.append(null as unknown as ReturnType<typeof event>)).toThrow(TypeError);
+    expect(() => log.append(event(1, "y".repeat(2000)))).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_PAYLOAD_TOO_LARGE" }),
+    );
+    expect(() => new EventLog(tmp("dur"), { backend, durability: "fast" as "sync" })).toThrow(TypeError);
+    log.close();
+  });
+
+  it("allows one writer per directory and names the holder", () => {
+    const dir = tmp("lock");
+    const a = new EventLog(dir, { backend });
+    expect(() => new EventLog(dir, { backend })).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_STORAGE_LOCKED" }),
+    );
+    expect(() => new EventLog(dir, { backend })).toThrow(/pid=/);
+    a.close();
+    const b = new EventLog(dir, { backend });
+    b.close();
+  });
+
+  it("enters a failed state that refuses writes but still reads", async () => {
+    const dir = tmp("failed");
+    const log = new EventLog(dir, { backend });
+    log.append(event(1));
+    await log.flush();
+    log.injectFailure("injected EIO");
+    expect(() => log.append(event(2))).toThrow(expect.objectContaining({ code: "ERR_KU0_STORAGE_FAILED" }));
+    await expect(log.flush()).rejects.toMatchObject({ code: "ERR_KU0_STORAGE_FAILED" });
+    expect(log.failure()).toMatch(/injected EIO/);
+    expect(log.replay(0)).toEqual([event(1)]);
+    log.close();
+  });
+
+  it("truncates a torn tail beyond the durable mark", () => {
+    const dir = tmp("torn");
+    const log = new EventLog(dir, { backend, durability: "process" });
+    for (let i = 1; i <= 5; i++) log.append(event(i));
+    log.close();
+    const seg = lastSegment(dir);
+    // Find the end of data: the first zero length after the header.
+    const fd = openSync(seg, "r+");
+    const buf = Buffer.alloc(64 * 1024);
+    readSync(fd, buf, 0, buf.length, 0);
+    let off = 32;
+    while (buf.readUInt32LE(off) !== 0) off += buf.readUInt32LE(off);
+    const torn = Buffer.alloc(100, 0xab);
+    torn.writeUInt32LE(400, 0); // claims 400 bytes, CRC garbage
+    writeSync(fd, torn, 0, torn.length, off);
+    closeSync(fd);
+    const b = new EventLog(dir, { backend });
+    expect(b.replay(0)).toHaveLength(5);
+    expect(b.append(event(6))).toBe(6);
+    b.close();
+    const c = new EventLog(dir, { backend });
+    expect(c.replay(0).map((e) => e.id)).toEqual(["evt-1", "evt-2", "evt-3", "evt-4", "evt-5", "evt-6"]);
+    c.close();
+  });
+
+  it("detects a bit flip in a durable record and reports its location", () => {
+    const dir = tmp("flip");
+    const log = new EventLog(dir, { backend, durability: "sync" });
+    for (let i = 1; i <= 5; i++) log.append(event(i));
+    log.close();
+    const seg = lastSegment(dir);
+    const fd = openSync(seg, "r+");
+    const b = Buffer.alloc(1);
+    const at = 32 + 40 + 30; // inside record 1's payload
+    readSync(fd, b, 0, 1, at);
+    b[0] = (b[0] as number) ^ 0x04;
+    writeSync(fd, b, 0, 1, at);
+    closeSync(fd);
+    expect(() => new EventLog(dir, { backend })).toThrow(
+      expect.objectContaining({
+        code: "ERR_KU0_STORAGE_CORRUPT",
+        message: expect.stringMatching(/offset 32 \(sequence id 1\)/),
+      }),
+    );
+  });
+
+  it("reports a foreign file that poses as a segment instead of crashing", () => {
+    const dir = tmp("foreign");
+    writeFileSync(join(dir, `${"1".padStart(20, "0")}.log`), "not a segment");
+    expect(() => new EventLog(dir, { backend })).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_STORAGE_CORRUPT" }),
+    );
+  });
+});

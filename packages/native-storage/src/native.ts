@@ -1,0 +1,29 @@
+import { createRequire } from "node:module";
+import { defineNativeModule } from "@ku0/native-loader";
+import type * as Binding from "../binding.cjs";
+
+const require = createRequire(import.meta.url);
+
+export type StorageBinding = typeof Binding;
+
+/** The storage module's flag (`KU0_NATIVE_STORAGE`: auto | native | js) and binding loader. */
+export const storageModule = defineNativeModule<StorageBinding>({
+  module: "storage",
+  envVar: "KU0_NATIVE_STORAGE",
+  modes: ["auto", "native", "js"],
+  killSwitches: ["KU0_STORAGE_ENGINE_DISABLE_NATIVE"],
+  pathEnvVar: "KU0_NATIVE_STORAGE_PATH",
+  version: "0.1.0",
+  loadBinding: () => require("../binding.cjs") as StorageBinding,
+  selfCheck: (b) => {
+    if (b.selfCheck() !== 0xe3069283) throw new Error("CRC32C check value mismatch");
+    if (typeof b.NativeEventLog !== "function" || typeof b.NativeCheckpointStore !== "function")
+      throw new Error("binding lacks NativeEventLog/NativeCheckpointStore");
+  },
+});
+storageModule.setDetails({ format: "ku0 storage format v1 (docs/storage.md)", jsFallbackFormat: "same" });
+
+/** `{ module, mode, active, version, loadError? }` for the storage module. */
+export function storageStatus() {
+  return storageModule.status();
+}

@@ -1,0 +1,104 @@
+import { createRequire } from "node:module";
+import { convertNativeError, defineNativeModule } from "@ku0/native-loader";
+import type * as Binding from "../binding.cjs";
+
+const require = createRequire(import.meta.url);
+
+export type SymbolIndexBinding = typeof Binding;
+
+export const VERSION = "0.1.0";
+
+/** Names whose `localeCompare` order the native collator must reproduce for the binding to be used. */
+const COLLATION_PROBE = [
+  "a_b",
+  "ab",
+  "Ab",
+  "aB",
+  "a1",
+  "a-b",
+  "A",
+  "a",
+  "_a",
+  "$a",
+  "é",
+  "e",
+  "f",
+  "z",
+  "Z",
+  "10",
+  "9",
+  "å",
+  "ä",
+  "ö",
+  "ø",
+  "ß",
+  "ss",
+  "i",
+  "ı",
+  "ch",
+  "c",
+  "h",
+];
+
+/**
+ * The binding is used only when it reproduces the contract's worked example and when its collator agrees
+ * with this process's `localeCompare` (a non-root default locale such as `sv` would make the order differ).
+ */
+export function selfCheck(b: SymbolIndexBinding): void {
+  const g = new b.NativeSymbolGraph();
+  const text = "AuthServiceClass/w/a.tsclass AuthServiceloginMethod/w/a.tsAuthService";
+  const lens = Uint32Array.from([11, 5, 7, 0xffffffff, 17, 5, 6, 7, 11, 0xffffffff]);
+  g.updateFilePacked("/w/a.ts", text, lens, Float64Array.from([1, 1, 10, 1, 3, 3, 3, 20]));
+  const hits = g.queryPacked("auth login", 20, null);
+  if (hits.nums.length !== 10 || hits.nums[0] !== 16 || hits.nums[5] !== 10) {
+    throw new Error(`self-check query returned scores ${Array.from(hits.nums).join(",")}`);
+  }
+  for (const a of COLLATION_PROBE) {
+    for (const c of COLLATION_PROBE) {
+      if (Math.sign(a.localeCompare(c)) !== b.localeCompare(a, c)) {
+        throw new Error(`native collation disagrees with localeCompare on ${JSON.stringify([a, c])}`);
+      }
+    }
+  }
+}
+
+export const symbolIndexModule = defineNativeModule<SymbolIndexBinding>({
+  module: "symbol-index",
+  envVar: "KU0_NATIVE_SYMBOL_INDEX",
+  modes: ["auto", "native", "js", "shadow"],
+  killSwitches: ["KU0_SYMBOL_INDEX_DISABLE_NATIVE"],
+  pathEnvVar: "KU0_NATIVE_SYMBOL_INDEX_PATH",
+  version: VERSION,
+  loadBinding: () => require("../binding.cjs") as SymbolIndexBinding,
+  selfCheck,
+});
+
+/** `{ module, mode, active, version, loadError? }` for this package. */
+export function status() {
+  return symbolIndexModule.status();
+}
+
+/**
+ * Which path a new graph takes: `native` (binding active), `shadow` (shadow mode and the binding loads:
+ * both are maintained, JS answers) or `js`. A graph keeps its path for its lifetime.
+ */
+export function choosePath(): "native" | "js" | "shadow" {
+  if (symbolIndexModule.mode === "shadow") {
+    try {
+      symbolIndexModule.requireNative();
+      return "shadow";
+    } catch {
+      return "js";
+    }
+  }
+  return symbolIndexModule.active() === "native" ? "native" : "js";
+}
+
+/** Calls into an existing native object, converting native errors (and caught panics) to typed JS errors. */
+export function callBinding<R>(fn: () => R): R {
+  try {
+    return fn();
+  } catch (err) {
+    throw convertNativeError(err);
+  }
+}

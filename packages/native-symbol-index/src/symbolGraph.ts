@@ -1,0 +1,167 @@
+import { deepEqual } from "@ku0/native-loader";
+import { JsSymbolGraph } from "./js/symbolGraph.js";
+import { callBinding, choosePath, type SymbolIndexBinding, symbolIndexModule } from "./native.js";
+import type {
+  LspSymbol,
+  SymbolDescriptor,
+  SymbolQueryOptions,
+  SymbolQueryResult,
+  SymbolStats,
+} from "./types.js";
+import { checkQuery, flattenSymbols, resolvePath, resolveQueryOptions } from "./validate.js";
+
+const ABSENT = 0xffffffff;
+type NativeGraph = InstanceType<SymbolIndexBinding["NativeSymbolGraph"]>;
+
+/** Packs flattened symbols for one native call (one string, two typed arrays). */
+export function packSymbols(symbols: LspSymbol[]): { text: string; lens: Uint32Array; nums: Float64Array } {
+  const parts: string[] = [];
+  const lens: number[] = [];
+  const nums: number[] = [];
+  flattenSymbols(symbols, (name, kind, file, line, column, endLine, endColumn, container, detail) => {
+    parts.push(name, kind, file);
+    lens.push(name.length, kind.length, file.length);
+    if (container === undefined) lens.push(ABSENT);
+    else {
+      parts.push(container);
+      lens.push(container.length);
+    }
+    if (detail === undefined) lens.push(ABSENT);
+    else {
+      parts.push(detail);
+      lens.push(detail.length);
+    }
+    nums.push(line, column, endLine, endColumn);
+  });
+  return { text: parts.join(""), lens: Uint32Array.from(lens), nums: Float64Array.from(nums) };
+}
+
+/** Decodes `queryPacked` output into the runtime's result objects. */
+export function unpackHits(packed: {
+  text: string;
+  lens: Uint32Array;
+  nums: Float64Array;
+}): SymbolQueryResult[] {
+  const { text, lens, nums } = packed;
+  const count = nums.length / 5;
+  const out: SymbolQueryResult[] = new Array(count);
+  let at = 0;
+  let li = 0;
+  const take = (): string | undefined => {
+    const len = lens[li++] as number;
+    if (len === ABSENT) return undefined;
+    const s = text.slice(at, at + len);
+    at += len;
+    return s;
+  };
+  for (let i = 0; i < count; i++) {
+    const name = take() as string;
+    const kind = take() as string;
+    const file = take() as string;
+    const container = take();
+    const detail = take();
+    const n = i * 5;
+    const symbol: SymbolDescriptor = {
+      name,
+      kind,
+      file,
+      line: nums[n + 1] as number,
+      column: nums[n + 2] as number,
+      endLine: nums[n + 3] as number,
+      endColumn: nums[n + 4] as number,
+      container,
+      detail,
+    };
+    out[i] = { symbol, score: nums[n] as number };
+  }
+  return out;
+}
+
+/**
+ * Drop-in for the runtime's `SymbolGraph` (contracts §2.1). The path (native index or JS fallback) is chosen
+ * by `KU0_NATIVE_SYMBOL_INDEX` when the graph is constructed; in `shadow` mode both are maintained, the JS
+ * answer is returned and sampled queries are compared (differences go to `symbolIndexModule.onShadowDiff`).
+ */
+export class SymbolGraph {
+  private readonly native: NativeGraph | undefined;
+  private readonly js: JsSymbolGraph | undefined;
+  readonly path: "native" | "js" | "shadow";
+
+  constructor() {
+    this.path = choosePath();
+    if (this.path !== "js") {
+      this.native = symbolIndexModule.callNative((b) => new b.NativeSymbolGraph());
+    }
+    if (this.path !== "native") {
+      this.js = new JsSymbolGraph();
+    }
+  }
+
+  updateFileSymbols(filePath: string, symbols: LspSymbol[]): { added: number; removed: number } {
+    const key = resolvePath(filePath);
+    let result: { added: number; removed: number } | undefined;
+    if (this.native) {
+      const { text, lens, nums } = packSymbols(symbols);
+      const native = this.native;
+      const r = callBinding(() => native.updateFilePacked(key, text, lens, nums));
+      result = { added: r[0] as number, removed: r[1] as number };
+    }
+    if (this.js) {
+      result = this.js.updateFileSymbols(key, symbols);
+    }
+    return result as { added: number; removed: number };
+  }
+
+  removeFile(filePath: string): void {
+    const key = resolvePath(filePath);
+    if (this.native) {
+      const native = this.native;
+      callBinding(() => native.removeFile(key));
+    }
+    this.js?.removeFile(key);
+  }
+
+  query(query: string, options?: SymbolQueryOptions): SymbolQueryResult[] {
+    const text = checkQuery(query);
+    const opts = resolveQueryOptions(options);
+    if (this.path === "js") {
+      return (this.js as JsSymbolGraph).query(text, options);
+    }
+    const native = this.native as NativeGraph;
+    const run = () =>
+      unpackHits(callBinding(() => native.queryPacked(text, opts.limit, opts.kinds ?? null, opts.fuzzy)));
+    if (this.path === "native") {
+      return run();
+    }
+    const jsResult = (this.js as JsSymbolGraph).query(text, options);
+    if (symbolIndexModule.shadowSample()) {
+      try {
+        const nativeResult = run();
+        symbolIndexModule.reportDiff(
+          { op: "SymbolGraph.query", args: [text, options], js: jsResult, native: nativeResult },
+          deepEqual(jsResult, nativeResult),
+        );
+      } catch (err) {
+        symbolIndexModule.reportDiff({
+          op: "SymbolGraph.query",
+          args: [text, options],
+          js: jsResult,
+          nativeError: String((err as Error).message),
+        });
+      }
+    }
+    return jsResult;
+  }
+
+  getStats(): SymbolStats {
+    if (this.js) return this.js.getStats();
+    const native = this.native as NativeGraph;
+    const s = callBinding(() => native.stats());
+    return { symbolCount: s[0] as number, fileCount: s[1] as number };
+  }
+
+  /** Bytes owned by the native index (0 on the JS path). */
+  nativeHeapBytes(): number {
+    return this.native ? this.native.heapBytes() : 0;
+  }
+}
