@@ -24,6 +24,13 @@ export declare class NativeImportGraph {
 /** The index behind the `SymbolGraph` adapter (paths are resolved by the TS layer). */
 export declare class NativeSymbolGraph {
   constructor()
+  /** The whole index in the `KU0SYMIX` file format (the adapter writes it to disk atomically). */
+  toBytes(): Buffer
+  /**
+   * A new index from `KU0SYMIX` bytes; damaged or foreign bytes throw `ERR_KU0_INDEX_CORRUPT`,
+   * `ERR_KU0_INDEX_FOREIGN` or `ERR_KU0_INDEX_VERSION`.
+   */
+  static fromBytes(bytes: Buffer): NativeSymbolGraph
   /** Replaces a file's symbols from packed arrays; returns `[added, removed]`. */
   updateFilePacked(path: string, strings: string, lens: Uint32Array, nums: Float64Array): Array<number>
   /** Removes a file; returns whether it was indexed. */

@@ -7,7 +7,7 @@
 use ku0_symbol_index::{
     ImportGraph as EngineImports, QueryOptions, SymbolIndex as Engine, SymbolInput, SymbolView,
 };
-use napi::bindgen_prelude::{Float64Array, Uint32Array, Utf16String};
+use napi::bindgen_prelude::{Buffer, Float64Array, Uint32Array, Utf16String};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 
@@ -121,6 +121,27 @@ impl NativeSymbolGraph {
         Ok(Self {
             inner: Engine::new().map_err(engine_error)?,
         })
+    }
+
+    /// The whole index in the `KU0SYMIX` file format (the adapter writes it to disk atomically).
+    #[napi(catch_unwind)]
+    pub fn to_bytes(&self) -> Buffer {
+        Buffer::from(self.inner.to_bytes())
+    }
+
+    /// A new index from `KU0SYMIX` bytes; damaged or foreign bytes throw `ERR_KU0_INDEX_CORRUPT`,
+    /// `ERR_KU0_INDEX_FOREIGN` or `ERR_KU0_INDEX_VERSION`.
+    #[napi(factory)]
+    pub fn from_bytes(bytes: Buffer) -> Result<Self> {
+        let bytes: &[u8] = &bytes;
+        match std::panic::catch_unwind(|| Engine::from_bytes(bytes)) {
+            Ok(Ok(inner)) => Ok(Self { inner }),
+            Ok(Err(e)) => Err(engine_error(e)),
+            Err(_) => Err(Error::new(
+                Status::GenericFailure,
+                "ERR_KU0_INTERNAL: panic while loading the index",
+            )),
+        }
     }
 
     /// Replaces a file's symbols from packed arrays; returns `[added, removed]`.

@@ -222,6 +222,9 @@ struct FileEntry {
     symbols: Vec<u32>,
 }
 
+/// Raw strings with their lazily computed ICU sort keys.
+pub(crate) type RawPool = Pool<OnceCell<Box<[u8]>>>;
+
 pub struct SymbolIndex {
     /// Raw strings: names, files, containers, details.
     /// Raw strings; data = the ICU sort key, computed the first time the string takes part in a tie.
@@ -950,6 +953,53 @@ impl SymbolIndex {
             .get(path)
             .map(|f| f.symbols.clone())
             .unwrap_or_default()
+    }
+
+    /// Serializes the whole index ([`crate::persist`] format, version 1).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        crate::persist::encode(self)
+    }
+
+    /// Rebuilds an index from [`SymbolIndex::to_bytes`] output (or the JS fallback's file).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::persist::PersistError> {
+        crate::persist::decode(bytes)
+    }
+
+    /// Files in the order of their symbols' insertion sequence (each file's symbols are contiguous in it),
+    /// with their symbol ids in insertion order. Files without symbols come first.
+    pub(crate) fn files_in_seq_order(&self) -> Vec<(&str, &[u32])> {
+        let mut files: Vec<(Option<u64>, &str, &[u32])> = self
+            .files
+            .iter()
+            .map(|(k, v)| {
+                let first = v.symbols.first().map(|&id| self.seq[id as usize]);
+                (first, &**k, v.symbols.as_slice())
+            })
+            .collect();
+        files.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        files.into_iter().map(|(_, k, v)| (k, v)).collect()
+    }
+
+    /// Raw-string ids of symbol `id`: name, file, container, detail (`NONE` = absent), and its kind id.
+    pub(crate) fn symbol_ids(&self, id: u32) -> ([u32; 4], u32) {
+        let i = id as usize;
+        (
+            [
+                self.name[i],
+                self.file[i],
+                self.container[i],
+                self.detail[i],
+            ],
+            self.kind[i],
+        )
+    }
+
+    pub(crate) fn symbol_pos(&self, id: u32) -> [f64; 4] {
+        self.pos[id as usize]
+    }
+
+    pub(crate) fn raw_pool(&self) -> (&RawPool, &Pool<Box<str>>) {
+        (&self.raw, &self.kinds)
     }
 
     /// Approximate bytes owned by the index (columns, pools, postings).

@@ -7,6 +7,7 @@ pub mod fuzzy;
 mod import_graph;
 mod index;
 pub mod normalize;
+pub mod persist;
 mod pool;
 
 pub use import_graph::ImportGraph;
@@ -14,3 +15,4 @@ pub use index::{
     Hit, IndexError, MAX_SYMBOLS, QueryOptions, SymbolIndex, SymbolInput, SymbolView,
     locale_compare, sort_key_compare,
 };
+pub use persist::PersistError;

@@ -1,6 +1,7 @@
-import { deepEqual } from "@ku0/native-loader";
+import { deepEqual, ku0TypeError } from "@ku0/native-loader";
 import { JsSymbolGraph } from "./js/symbolGraph.js";
 import { callBinding, choosePath, type SymbolIndexBinding, symbolIndexModule } from "./native.js";
+import { readIndexFile, writeFileAtomic } from "./persist.js";
 import type {
   LspSymbol,
   SymbolDescriptor,
@@ -83,8 +84,8 @@ export function unpackHits(packed: {
  * answer is returned and sampled queries are compared (differences go to `symbolIndexModule.onShadowDiff`).
  */
 export class SymbolGraph {
-  private readonly native: NativeGraph | undefined;
-  private readonly js: JsSymbolGraph | undefined;
+  private native: NativeGraph | undefined;
+  private js: JsSymbolGraph | undefined;
   readonly path: "native" | "js" | "shadow";
 
   constructor() {
@@ -158,6 +159,57 @@ export class SymbolGraph {
     const native = this.native as NativeGraph;
     const s = callBinding(() => native.stats());
     return { symbolCount: s[0] as number, fileCount: s[1] as number };
+  }
+
+  /**
+   * Writes the whole index to `filePath` (`KU0SYMIX` format, shared by both paths): a temp file in the same
+   * directory, fsync, rename. Failures throw `ERR_KU0_INDEX_IO`.
+   */
+  save(filePath: string): void {
+    const target = resolvePath(filePath, "path");
+    writeFileAtomic(target, this.toBytes());
+  }
+
+  /**
+   * Replaces this graph's contents with the index saved at `filePath` (by either path). On any error the
+   * graph is unchanged: `ERR_KU0_INDEX_NOT_FOUND`, `ERR_KU0_INDEX_IO`, `ERR_KU0_INDEX_FOREIGN` (not an index
+   * file), `ERR_KU0_INDEX_VERSION` (unsupported format version), `ERR_KU0_INDEX_CORRUPT` (truncated,
+   * checksum mismatch, invalid structure).
+   */
+  load(filePath: string): void {
+    this.loadBytes(readIndexFile(resolvePath(filePath, "path")));
+  }
+
+  /** A new graph (on the current mode's path) holding the index saved at `filePath`. */
+  static load(filePath: string): SymbolGraph {
+    const graph = new SymbolGraph();
+    graph.load(filePath);
+    return graph;
+  }
+
+  /** The file bytes `save` writes. */
+  toBytes(): Uint8Array {
+    if (this.native) {
+      const native = this.native;
+      return callBinding(() => native.toBytes());
+    }
+    return (this.js as JsSymbolGraph).toBytes();
+  }
+
+  /** Replaces the contents from `KU0SYMIX` bytes (what `load` does after reading the file). */
+  loadBytes(bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) {
+      throw ku0TypeError("ERR_KU0_INVALID_ARG", "bytes must be a Uint8Array");
+    }
+    // Decode on every path first, then swap: a failure leaves the graph unchanged.
+    const js = this.js ? JsSymbolGraph.fromBytes(bytes) : undefined;
+    let native: NativeGraph | undefined;
+    if (this.native) {
+      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      native = symbolIndexModule.callNative((b) => b.NativeSymbolGraph.fromBytes(buf));
+    }
+    this.js = js;
+    this.native = native;
   }
 
   /** Bytes owned by the native index (0 on the JS path). */

@@ -1,4 +1,5 @@
 import { normalizeToken, scoreToken, tokenize } from "../normalize.js";
+import { decodeIndex, encodeIndex, WRITER_JS } from "../persist.js";
 import type {
   LspSymbol,
   SymbolDescriptor,
@@ -114,6 +115,54 @@ export class JsSymbolGraph {
     this.byFile.set(key, entries);
     this.symbolCount += entries.length - removed;
     return { added: entries.length, removed };
+  }
+
+  /** The whole index in the `KU0SYMIX` format (the same file the native path writes and reads). */
+  toBytes(): Uint8Array {
+    const files = this.byFile;
+    function* rows(): Generator<[string, Iterable<SymbolDescriptor>, number]> {
+      for (const [key, entries] of files) {
+        yield [key, entries.map((e) => e.symbol), entries.length];
+      }
+    }
+    return encodeIndex(rows(), WRITER_JS);
+  }
+
+  /** A new graph from `KU0SYMIX` bytes (written by either path); throws `ERR_KU0_INDEX_*` on bad input. */
+  static fromBytes(bytes: Uint8Array): JsSymbolGraph {
+    const d = decodeIndex(bytes);
+    const graph = new JsSymbolGraph();
+    const str = (i: number): string | undefined => (i === 0xffffffff ? undefined : (d.strings[i] as string));
+    for (const f of d.files) {
+      const entries: JsEntry[] = new Array(f.count);
+      for (let k = 0; k < f.count; k++) {
+        const i = f.start + k;
+        const name = d.strings[d.name[i] as number] as string;
+        const kind = d.strings[d.kind[i] as number] as string;
+        const container = str(d.container[i] as number);
+        const detail = str(d.detail[i] as number);
+        entries[k] = {
+          symbol: {
+            name,
+            kind,
+            file: d.strings[d.file[i] as number] as string,
+            line: d.pos[i * 4] as number,
+            column: d.pos[i * 4 + 1] as number,
+            endLine: d.pos[i * 4 + 2] as number,
+            endColumn: d.pos[i * 4 + 3] as number,
+            container,
+            detail,
+          },
+          kindLower: kind.toLowerCase(),
+          normName: normalizeToken(name),
+          normContainer: container ? normalizeToken(container) : "",
+          normDetail: detail ? normalizeToken(detail) : "",
+          seq: 0,
+        };
+      }
+      graph.commit(f.key, entries);
+    }
+    return graph;
   }
 
   removeFile(filePath: string): void {
