@@ -763,3 +763,75 @@ fn allowlist_network_namespace_reaches_only_the_proxy() {
     let _ = keeper.kill();
     let _ = keeper.wait();
 }
+
+/// Runs `script` through `--prewarm`: the session policy first, then the command message.
+fn run_prewarmed(session: &Value, script: &str) -> Out {
+    use std::io::Write;
+    let mut child = Command::new(HELPER)
+        .arg("--prewarm")
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let s = session.to_string();
+    stdin
+        .write_all(format!("{}\n{s}", s.len()).as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    let msg =
+        json!({"argv": ["/bin/sh", "-c", script], "env": session["env"], "cwd": session["cwd"]})
+            .to_string();
+    stdin
+        .write_all(format!("{}\n{msg}", msg.len()).as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    Out {
+        code: out.status.code(),
+        signal: out.status.signal(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn prewarmed_path_enforces_the_same_policy() {
+    let fx = Fx::new("prewarm");
+    let session = fx.policy("true");
+    let t = Fx::s(&fx.outside.join("target.txt"));
+    let o = run_prewarmed(
+        &session,
+        "echo $$; cat /proc/self/status | grep -E '^(CapEff|NoNewPrivs|Seccomp):'",
+    );
+    assert!(o.stdout.starts_with("1\n"), "{o:?}");
+    assert!(
+        o.stdout.contains("CapEff:\t0000000000000000") && o.stdout.contains("Seccomp:\t2"),
+        "{o:?}"
+    );
+    for a in [
+        "io_uring",
+        "unshare",
+        "ptrace 1",
+        "x32",
+        "mount",
+        "socket 2 1",
+    ] {
+        let o = run_prewarmed(&session, &format!("$A {a}"));
+        assert_eq!(o.code, Some(3), "{a}: {o:?}");
+    }
+    let o = run_prewarmed(
+        &session,
+        &format!(
+            "echo pwned > {t}; echo x > .git/hooks/pre-commit; cat $HOME/.ssh/id_rsa; echo ok > in.txt"
+        ),
+    );
+    assert!(!o.stdout.contains("SECRET"), "{o:?}");
+    fx.outside_unchanged();
+    assert!(!fx.ws.join(".git/hooks/pre-commit").exists());
+    assert!(fx.ws.join("in.txt").exists(), "{o:?}");
+}

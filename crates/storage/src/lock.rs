@@ -59,15 +59,26 @@ impl DirLock {
         #[cfg(unix)]
         {
             use std::os::fd::AsRawFd;
-            // SAFETY: valid fd.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if rc != 0 {
-                let holder = if current.is_empty() {
-                    "unknown holder".to_string()
-                } else {
-                    current
-                };
-                return Err(Error::Locked { path, holder });
+            // A released lock (empty holder line) can stay held for a moment by a child process that
+            // was forked (e.g. by Node's child_process) while the descriptor was open and has not
+            // exec'd yet; retry briefly in that case before reporting the directory as locked.
+            let mut attempts = 0;
+            loop {
+                // SAFETY: valid fd.
+                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+                if rc == 0 {
+                    break;
+                }
+                attempts += 1;
+                if !current.is_empty() || attempts > 100 {
+                    let holder = if current.is_empty() {
+                        "unknown holder".to_string()
+                    } else {
+                        current
+                    };
+                    return Err(Error::Locked { path, holder });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
             }
         }
         if let Some(pid) = holder_pid(&current)

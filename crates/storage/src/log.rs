@@ -13,6 +13,7 @@ use crate::util::{self, crc32c, crc32c_append, le_i64, le_u32, le_u64};
 pub const SEG_MAGIC: [u8; 8] = *b"KU0LOG\x00\x01";
 pub const IDX_MAGIC: [u8; 8] = *b"KU0LIDX1";
 pub const FLOOR_MAGIC: [u8; 8] = *b"KU0FLOOR";
+pub const HWM_MAGIC: [u8; 8] = *b"KU0HWM01";
 pub const SEG_HEADER: u64 = 32;
 pub const REC_HEADER: usize = 40;
 pub const INDEX_INTERVAL: u64 = 16 * 1024;
@@ -460,6 +461,34 @@ fn read_floor(dir: &Path) -> Result<u64> {
     }
 }
 
+fn read_hwm(dir: &Path) -> Result<u64> {
+    let path = dir.join("HWM");
+    match fs::read(&path) {
+        Ok(b) => {
+            if b.len() != 20 || b[0..8] != HWM_MAGIC || crc32c(&b[0..16]) != le_u32(&b, 16) {
+                return Err(Error::Corruption {
+                    path,
+                    offset: 0,
+                    seq: None,
+                    reason: "HWM file is malformed or fails its CRC".into(),
+                });
+            }
+            Ok(le_u64(&b, 8))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+fn write_hwm(dir: &Path, seq: u64) -> Result<()> {
+    let mut b = Vec::with_capacity(20);
+    b.extend_from_slice(&HWM_MAGIC);
+    b.extend_from_slice(&seq.to_le_bytes());
+    let crc = crc32c(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    write_atomic(dir, "HWM", &b, true)
+}
+
 /// Writes `data` to `dir/name` via temp file + fsync + rename + directory fsync.
 pub fn write_atomic(dir: &Path, name: &str, data: &[u8], durable: bool) -> Result<()> {
     use std::io::Write;
@@ -556,9 +585,23 @@ impl EventLog {
             .map_err(|e| Error::io(&path, e))?;
         let buf = read_whole(&path)?;
         let scan = scan_segment(&buf, base, opts.max_record, |_, _| {});
+        let hwm = read_hwm(&dir)?;
+        if scan.stop.is_none() && scan.next_seq <= hwm {
+            return Err(Error::Corruption {
+                path,
+                offset: scan.end as u64,
+                seq: Some(scan.next_seq),
+                reason: format!(
+                    "the log ends before sequence id {hwm}, which a clean close had made durable"
+                ),
+            });
+        }
         if let Some(reason) = &scan.stop {
             let k = scan.next_seq;
-            let durable_claim = scan.max_durable.max(scan.resync.map(|r| r.2).unwrap_or(0));
+            let durable_claim = scan
+                .max_durable
+                .max(scan.resync.map(|r| r.2).unwrap_or(0))
+                .max(hwm);
             if k <= durable_claim {
                 return Err(Error::Corruption {
                     path,
@@ -888,6 +931,9 @@ impl EventLog {
                     return Err(self.fail(format!("fdatasync at close failed: {e}")));
                 }
                 sh.durable.fetch_max(last, Ordering::AcqRel);
+                // Record the durable high-water mark so that recovery never mistakes damage to
+                // cleanly-closed records for a torn tail.
+                write_hwm(&sh.dir, last)?;
             }
             if let Some(mut l) = w.lock.take() {
                 l.release();
@@ -1593,11 +1639,19 @@ pub fn verify_dir(
         Ok(f) => rep.floor = f,
         Err(e) => rep.problems.push(e.to_string()),
     }
+    let hwm = match read_hwm(dir) {
+        Ok(h) => h,
+        Err(e) => {
+            rep.problems.push(e.to_string());
+            0
+        }
+    };
     for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         let known = parse_segment_name(&name).is_some()
             || (name.ends_with(".idx") && name.len() == 24)
             || name == "FLOOR"
+            || name == "HWM"
             || name == "LOCK"
             || name.ends_with(".tmp");
         if !known {
@@ -1633,7 +1687,10 @@ pub fn verify_dir(
         }
         if let Some(reason) = scan.stop {
             let last = i + 1 == n;
-            let claim = scan.max_durable.max(scan.resync.map(|r| r.2).unwrap_or(0));
+            let claim = scan
+                .max_durable
+                .max(scan.resync.map(|r| r.2).unwrap_or(0))
+                .max(hwm);
             let msg = format!(
                 "{} at offset {} (sequence id {}): {reason}",
                 path.display(),
@@ -1660,6 +1717,12 @@ pub fn verify_dir(
             }
         }
         expected = Some(scan.next_seq);
+    }
+    if rep.last_seq.unwrap_or(0) < hwm && rep.problems.is_empty() {
+        rep.problems.push(format!(
+            "the log ends at sequence id {} but a clean close had made {hwm} durable",
+            rep.last_seq.unwrap_or(0)
+        ));
     }
     Ok(rep)
 }

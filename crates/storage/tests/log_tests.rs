@@ -379,3 +379,53 @@ fn flush_notify_resolves_from_the_flusher_and_on_failure() {
         Some("ERR_KU0_STORAGE_FAILED")
     );
 }
+
+/// Process mode records carry low durable marks; the HWM written at a clean close still makes
+/// damage to them a reported corruption instead of a silent truncation.
+#[test]
+fn damage_after_clean_close_is_reported_via_hwm() {
+    let dir = common::tmpdir("hwm");
+    let mut ends = Vec::new();
+    {
+        let log = EventLog::open(&dir, opts(Durability::Process, 1 << 20)).unwrap();
+        let mut off = 32u64;
+        for i in 1..=50u64 {
+            log.append(TYPE_JSON, &payload(i)).unwrap();
+            off += 40 + payload(i).len() as u64;
+            ends.push(off);
+        }
+        log.close().unwrap();
+    }
+    let seg = dir.join(segment_name(1));
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&seg)
+        .unwrap();
+    let at = ends[43] + 50; // inside record 45
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, at).unwrap();
+    b[0] ^= 0x80;
+    f.write_all_at(&b, at).unwrap();
+    match EventLog::open(&dir, opts(Durability::Process, 1 << 20)) {
+        Err(Error::Corruption { seq, .. }) => assert_eq!(seq, Some(45)),
+        Err(e) => panic!("unexpected {e}"),
+        Ok(_) => panic!("damage to a cleanly closed record was truncated silently"),
+    }
+    // Undo the flip, then cut the file short: missing durable records are reported too.
+    b[0] ^= 0x80;
+    f.write_all_at(&b, at).unwrap();
+    f.set_len(ends[39]).unwrap();
+    drop(f);
+    let e = EventLog::open(&dir, opts(Durability::Process, 1 << 20))
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "ERR_KU0_STORAGE_CORRUPT", "{e}");
+    assert!(
+        verify_dir(&dir, 16 << 20, |_, _, _| {})
+            .unwrap()
+            .problems
+            .len()
+            == 1
+    );
+}

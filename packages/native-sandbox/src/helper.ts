@@ -1,7 +1,9 @@
 import { execFileSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { platformTriple } from "@ku0/native-loader";
 
 /** What `ku0-sandbox-exec --probe` reports about this kernel. */
 export interface KernelProbe {
@@ -35,15 +37,30 @@ function executable(p: string): boolean {
   }
 }
 
+/** The helper shipped in this platform's package (`@ku0/native-sandbox-<triple>`), when installed. */
+function platformPackageHelper(): string | undefined {
+  try {
+    const req = createRequire(import.meta.url);
+    return join(
+      dirname(req.resolve(`@ku0/native-sandbox-${platformTriple()}/package.json`)),
+      "ku0-sandbox-exec",
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Finds the helper executable: `KU0_SANDBOX_EXEC_PATH`, then the packaged `bin/`, then the
- * workspace's cargo target dir (development checkouts).
+ * Finds the helper executable: `KU0_SANDBOX_EXEC_PATH`, then the local `bin/` (a build in this checkout),
+ * then the platform package's copy (published installs), then the workspace's cargo target dir.
  */
 export function findHelper(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const explicit = env.KU0_SANDBOX_EXEC_PATH;
   if (explicit) return executable(explicit) ? explicit : undefined;
+  const fromPlatformPackage = platformPackageHelper();
   const candidates = [
     join(pkgRoot, "bin", "ku0-sandbox-exec"),
+    ...(fromPlatformPackage ? [fromPlatformPackage] : []),
     join(pkgRoot, "..", "..", "target", "release", "ku0-sandbox-exec"),
     join(pkgRoot, "..", "..", "target", "debug", "ku0-sandbox-exec"),
   ];

@@ -119,6 +119,16 @@ describe.each([
     expect(existsSync(join(ws, ".git", "hooks", "pre-commit"))).toBe(false);
   });
 
+  it("the command runs with no capabilities, no-new-privs and seccomp, as pid 1", async () => {
+    const ctx = await sbx("lockdown");
+    const r = await ctx.exec("echo pid=$$; grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status");
+    expect(r.stdout).toContain("pid=1\n");
+    expect(r.stdout).toContain("CapEff:\t0000000000000000");
+    expect(r.stdout).toContain("CapBnd:\t0000000000000000");
+    expect(r.stdout).toContain("NoNewPrivs:\t1");
+    expect(r.stdout).toContain("Seccomp:\t2");
+  });
+
   it("read-only filesystem policy refuses workspace writes", async () => {
     const ctx = await sbx("ro", { filesystem: "read-only" });
     const r = await ctx.exec("cat .git/config; echo x > new.txt");

@@ -196,3 +196,27 @@ describe.each(backends())("EventLog conformance (%s)", (backend) => {
     );
   });
 });
+
+describe.each(backends())("EventLog HWM (%s)", (backend) => {
+  it("reports damage to cleanly closed process-mode records instead of truncating them", () => {
+    const dir = tmp("hwm");
+    const log = new EventLog(dir, { backend, durability: "process" });
+    for (let i = 1; i <= 30; i++) log.append(event(i));
+    log.close();
+    const seg = lastSegment(dir);
+    const fd = openSync(seg, "r+");
+    const buf = Buffer.alloc(64 * 1024);
+    readSync(fd, buf, 0, buf.length, 0);
+    let off = 32;
+    for (let i = 1; i < 28; i++) off += buf.readUInt32LE(off);
+    const b = Buffer.from([(buf[off + 60] as number) ^ 0x01]);
+    writeSync(fd, b, 0, 1, off + 60); // inside record 28
+    closeSync(fd);
+    expect(() => new EventLog(dir, { backend })).toThrow(
+      expect.objectContaining({
+        code: "ERR_KU0_STORAGE_CORRUPT",
+        message: expect.stringMatching(/sequence id 28/),
+      }),
+    );
+  });
+});

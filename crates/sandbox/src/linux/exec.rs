@@ -425,7 +425,7 @@ fn arm_init(life_pipe: [libc::c_int; 2]) {
 /// redoes the command-dependent parts and continues like [`run_init`]. Never returns.
 fn prewarmed_init(
     session: &ExecPolicy,
-    mut prep: Prepared,
+    prep: Prepared,
     ns: NsMode,
     status_fd: libc::c_int,
     life_pipe: [libc::c_int; 2],
@@ -437,6 +437,45 @@ fn prewarmed_init(
     if let Err(e) = build_mounts(&prep) {
         sys::die(EXIT_SETUP_FAILED, &format!("error: mount setup: {e}"));
     }
+    if session.reaper {
+        // The reaper stays unrestricted (it only waits); keep the simple order.
+        let (policy, prep) = read_command(session, prep, true);
+        if let Err(e) = finish_root(prep.script.as_deref()) {
+            sys::die(EXIT_SETUP_FAILED, &format!("error: mount setup: {e}"));
+        }
+        run_init_after_mounts(&policy, &prep, ns, status_fd)
+    }
+    // The command will be pid 1: finish the root, set the process limit and lock down now, so
+    // that only the command's own part remains once it arrives.
+    if let Err(e) = finish_root(None) {
+        sys::die(EXIT_SETUP_FAILED, &format!("error: mount setup: {e}"));
+    }
+    set_pid_max(session, ns);
+    // SAFETY: plain syscalls; the status pipe is unused without a reaper.
+    unsafe {
+        libc::close(status_fd);
+        libc::setsid();
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+    }
+    if let Err(e) = lockdown(session, &prep) {
+        sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+    }
+    let (policy, prep) = read_command(session, prep, false);
+    let r = apply_rlimits(&policy, &prep).and_then(|()| sys::chdir(&prep.cwd));
+    if let Err(e) = r {
+        sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+    }
+    do_exec(&policy, &prep)
+}
+
+/// Prewarm: reads the command message and rebuilds the command-dependent parts. A long script
+/// goes to the root (before it is made read-only) when `script_in_root`, else into /tmp.
+fn read_command(
+    session: &ExecPolicy,
+    mut prep: Prepared,
+    script_in_root: bool,
+) -> (ExecPolicy, Prepared) {
     let msg = match read_len_prefixed(0)
         .and_then(|b| serde_json::from_slice::<CommandMessage>(&b).map_err(|e| e.to_string()))
     {
@@ -469,10 +508,24 @@ fn prewarmed_init(
     prep.envp = cmd.envp;
     prep.cwd = cmd.cwd;
     prep.script = cmd.script;
-    if let Err(e) = finish_root(prep.script.as_deref()) {
-        sys::die(EXIT_SETUP_FAILED, &format!("error: mount setup: {e}"));
+    if !script_in_root && let Some(script) = prep.script.take() {
+        // Private /tmp is writable under Landlock; the root is already read-only.
+        let path = format!("/tmp/.ku0-command-{}.sh", std::process::id());
+        if let Err(e) = std::fs::write(&path, &script) {
+            sys::die(
+                EXIT_SETUP_FAILED,
+                &format!("error: write command script: {e}"),
+            );
+        }
+        match prep.argv.last_mut() {
+            Some(last) => match sys::cstr(&path) {
+                Ok(c) => *last = c,
+                Err(e) => sys::die(EXIT_SETUP_FAILED, &format!("error: {e}")),
+            },
+            None => sys::die(EXIT_SETUP_FAILED, "error: empty argv"),
+        }
     }
-    run_init_after_mounts(&policy, &prep, ns, status_fd)
+    (policy, prep)
 }
 
 /// Enters the namespaces. Returns what could be entered.
@@ -771,6 +824,7 @@ fn apply_rlimits(policy: &ExecPolicy, prep: &Prepared) -> Result<()> {
 
 /// Runs in the command process: lock down and exec. Never returns.
 fn exec_command(policy: &ExecPolicy, prep: &Prepared, ns: NsMode) -> ! {
+    let _ = ns;
     let r = (|| -> Result<()> {
         // SAFETY: plain syscalls.
         unsafe {
@@ -782,6 +836,17 @@ fn exec_command(policy: &ExecPolicy, prep: &Prepared, ns: NsMode) -> ! {
         // SAFETY: closes inherited descriptors above stderr.
         unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
         trace("cmd start");
+        lockdown(policy, prep)
+    })();
+    if let Err(e) = r {
+        sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+    }
+    do_exec(policy, prep)
+}
+
+/// Capabilities, no-new-privs, Landlock, seccomp: everything that does not depend on the command.
+fn lockdown(policy: &ExecPolicy, prep: &Prepared) -> Result<()> {
+    {
         drop_caps()?;
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1)?;
         let enforcement = fs_rules::apply(&FsRules {
@@ -797,7 +862,6 @@ fn exec_command(policy: &ExecPolicy, prep: &Prepared, ns: NsMode) -> ! {
                 "Landlock is not enforced by this kernel (policy requires it)".into(),
             ));
         }
-        let _ = ns;
         if cfg!(target_arch = "x86_64") {
             seccomp::apply(&prep.filters)?;
         } else if policy.require.seccomp {
@@ -807,10 +871,11 @@ fn exec_command(policy: &ExecPolicy, prep: &Prepared, ns: NsMode) -> ! {
         }
         trace("seccomp");
         Ok(())
-    })();
-    if let Err(e) = r {
-        sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
     }
+}
+
+/// execve over the candidate paths. Never returns.
+fn do_exec(policy: &ExecPolicy, prep: &Prepared) -> ! {
     let mut argv_ptrs: Vec<*const libc::c_char> = prep.argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
     let mut env_ptrs: Vec<*const libc::c_char> = prep.envp.iter().map(|a| a.as_ptr()).collect();
@@ -995,6 +1060,17 @@ fn run_init(
     run_init_after_mounts(policy, prep, ns, status_fd)
 }
 
+/// Linux 6.14+: pid_max is per pid namespace; pids above it cannot be allocated, so at most
+/// pid_max - 1 processes exist. Older kernels refuse the write (reported by probe).
+fn set_pid_max(policy: &ExecPolicy, ns: NsMode) {
+    if ns != NsMode::None
+        && let Some(n) = policy.limits.max_processes
+    {
+        let v = n.saturating_add(1).clamp(PID_MAX_MIN, 4_194_304);
+        let _ = std::fs::write("/proc/sys/kernel/pid_max", v.to_string());
+    }
+}
+
 /// pid 1 after the mount tree is complete: process limit, then the command (as pid 1 itself, or
 /// forked under this reaper). Never returns.
 fn run_init_after_mounts(
@@ -1003,14 +1079,7 @@ fn run_init_after_mounts(
     ns: NsMode,
     status_fd: libc::c_int,
 ) -> ! {
-    if ns != NsMode::None
-        && let Some(n) = policy.limits.max_processes
-    {
-        // Linux 6.14+: pid_max is per pid namespace; pids above it cannot be allocated, so at
-        // most pid_max - 1 processes exist. Older kernels refuse the write (reported by probe).
-        let v = n.saturating_add(1).clamp(PID_MAX_MIN, 4_194_304);
-        let _ = std::fs::write("/proc/sys/kernel/pid_max", v.to_string());
-    }
+    set_pid_max(policy, ns);
     let _ = prep.private_tmp;
     if !policy.reaper {
         // The command becomes pid 1 itself: its exit ends the namespace (and every process left

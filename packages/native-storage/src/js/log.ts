@@ -9,6 +9,7 @@ import { fsyncDir, ioError, JsDirLock, readFully, writeAtomic, writeFully } from
 
 export const SEG_MAGIC = Buffer.from([0x4b, 0x55, 0x30, 0x4c, 0x4f, 0x47, 0x00, 0x01]);
 export const FLOOR_MAGIC = Buffer.from("KU0FLOOR", "latin1");
+export const HWM_MAGIC = Buffer.from("KU0HWM01", "latin1");
 export const SEG_HEADER = 32;
 export const REC_HEADER = 40;
 export const TYPE_JSON = 1;
@@ -193,6 +194,29 @@ function readFloor(dir: string): number {
   return u64(b, 8);
 }
 
+function readHwm(dir: string): number {
+  const path = join(dir, "HWM");
+  let b: Buffer;
+  try {
+    b = fs.readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw ioError(err, `reading ${path}`);
+  }
+  if (b.length !== 20 || !b.subarray(0, 8).equals(HWM_MAGIC) || crc32c(b, 0, 16) !== b.readUInt32LE(16))
+    throw corrupt(path, 0, undefined, "HWM file is malformed or fails its CRC");
+  return u64(b, 8);
+}
+
+function writeHwm(dir: string, seq: number): void {
+  const b = Buffer.alloc(20);
+  HWM_MAGIC.copy(b, 0);
+  b.writeUInt32LE(seq >>> 0, 8);
+  b.writeUInt32LE(Math.floor(seq / 0x100000000), 12);
+  b.writeUInt32LE(crc32c(b, 0, 16), 16);
+  writeAtomic(dir, "HWM", b, true);
+}
+
 interface Seg {
   base: number;
   path: string;
@@ -268,9 +292,17 @@ export class JsEventLog {
       }
       const buf = fs.readFileSync(last.path);
       const scan = scanSegment(buf, last.base, this.maxRecord);
+      const hwm = readHwm(dir);
+      if (scan.stop === undefined && scan.nextSeq <= hwm)
+        throw corrupt(
+          last.path,
+          scan.end,
+          scan.nextSeq,
+          `the log ends before sequence id ${hwm}, which a clean close had made durable`,
+        );
       const fd = fs.openSync(last.path, "r+");
       if (scan.stop !== undefined) {
-        const claim = Math.max(scan.maxDurable, scan.resyncDurable);
+        const claim = Math.max(scan.maxDurable, scan.resyncDurable, hwm);
         if (scan.nextSeq <= claim) {
           fs.closeSync(fd);
           throw corrupt(
@@ -467,6 +499,8 @@ export class JsEventLog {
     if (this.failedMsg === undefined) {
       try {
         this.flushSync();
+        // Durable high-water mark: damage to cleanly closed records is corruption, not a torn tail.
+        writeHwm(this.dir, this.seq - 1);
       } catch (err) {
         error = err;
       }
