@@ -166,6 +166,35 @@ describe.each(["native", "js"] as const)("save/load on the %s path", (name) => {
     expect(fs.readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
+  it("bodies mutated behind valid checksums load or throw ERR_KU0_INDEX_CORRUPT, never anything else", () => {
+    const good = Buffer.from(randomGraph(make, 11).toBytes());
+    const r = rng(77);
+    const outcomes = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const bytes = Buffer.from(good);
+      const flips = 1 + Math.floor(r() * 4);
+      for (let k = 0; k < flips; k++) {
+        // Bias towards the counts and string lengths at the start of the body.
+        const at = r() < 0.5 ? 32 + Math.floor(r() * 64) : 32 + Math.floor(r() * (bytes.length - 32));
+        bytes[at] = Math.floor(r() * 256);
+      }
+      bytes.writeUInt32LE(crc32c(bytes, 32, bytes.length), 24);
+      bytes.writeUInt32LE(crc32c(bytes, 0, 28), 28);
+      let outcome = "ok";
+      try {
+        const g = make();
+        g.loadBytes(bytes);
+        g.query("get user");
+        g.getStats();
+      } catch (err) {
+        outcome = String((err as { code?: unknown }).code);
+      }
+      expect(["ok", "ERR_KU0_INDEX_CORRUPT"]).toContain(outcome);
+      outcomes.add(outcome);
+    }
+    expect(outcomes.has("ERR_KU0_INDEX_CORRUPT")).toBe(true);
+  });
+
   it("save to an unwritable location is ERR_KU0_INDEX_IO", () => {
     expect(errorCode(() => make().save(path.join(dir, "no-such-dir", "x.ku0idx")))).toBe("ERR_KU0_INDEX_IO");
   });
