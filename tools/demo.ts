@@ -209,7 +209,7 @@ async function storageDemo(): Promise<void> {
     try {
       const log = new st.EventLog(dir, { durability: "process", backend });
       const [, appendMs] = time(() => {
-        files.forEach((file, i) =>
+        for (const [i, file] of files.entries()) {
           log.append({
             id: `e${i}`,
             sequenceId: i + 1,
@@ -218,8 +218,8 @@ async function storageDemo(): Promise<void> {
             type: "file.indexed",
             timestamp: new Date(0).toISOString(),
             payload: { file },
-          }),
-        );
+          });
+        }
       });
       log.close();
       // Reopen with the other backend: both paths read and write the same on-disk format.
