@@ -1,9 +1,9 @@
 // Switching KU0_NATIVE_STORAGE never strands data: what one path writes, the other reads and extends.
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { crc32c } from "@ku0/native-loader";
 import { afterAll, describe, expect, it } from "vitest";
 import { CheckpointStorage } from "./checkpointStorage.js";
-import { crc32c } from "./crc32c.js";
 import { EventLog } from "./eventLog.js";
 import { storageModule } from "./native.js";
 import { checkpoint, cleanup, event, nativeAvailable, rand, tmp } from "./testing/helpers.js";

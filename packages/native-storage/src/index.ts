@@ -1,5 +1,5 @@
+export { crc32c } from "@ku0/native-loader";
 export { CheckpointStorage, serializeCheckpoint } from "./checkpointStorage.js";
-export { crc32c } from "./crc32c.js";
 export { StorageErrorCodes, validateCheckpointId } from "./errors.js";
 export { type Backend, EventBatch, EventLog } from "./eventLog.js";
 export { JsCheckpointStore } from "./js/checkpoint.js";

@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { crc32c } from "@ku0/native-loader";
 import { afterAll, describe, expect, it } from "vitest";
-import { crc32c } from "./crc32c.js";
 import { ImportGraph } from "./importGraph.js";
 import { INDEX_FORMAT_VERSION } from "./persist.js";
 import { SymbolGraph } from "./symbolGraph.js";

@@ -1,7 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Ku0Error } from "@ku0/native-loader";
-import { crc32c } from "./crc32c.js";
+import { crc32c, Ku0Error } from "@ku0/native-loader";
 
 /**
  * The `KU0SYMIX` index file format, version 1 — shared by the native engine (`crates/symbol-index/src/

@@ -3,9 +3,8 @@
 // and delta chains written by the native engine.
 import * as fs from "node:fs";
 import { join } from "node:path";
-import { Ku0Error } from "@ku0/native-loader";
+import { crc32c, crc32cUpdate, Ku0Error } from "@ku0/native-loader";
 import { decompress as zstdDecompress } from "fzstd";
-import { crc32c, crc32cUpdate } from "../crc32c.js";
 import { corrupt, StorageErrorCodes, validateCheckpointId } from "../errors.js";
 import type { CheckpointBackend, CheckpointStorageOptions, StoredMeta, StoreListFilter } from "../types.js";
 import { fsyncDir, JsDirLock, readFully, writeFully } from "./fsutil.js";

@@ -1,8 +1,7 @@
 // JS event log: the same on-disk format as crates/storage/src/log.rs (docs/storage.md §2).
 import * as fs from "node:fs";
 import { join } from "node:path";
-import { Ku0Error } from "@ku0/native-loader";
-import { crc32c, crc32cUpdate } from "../crc32c.js";
+import { crc32c, crc32cUpdate, Ku0Error } from "@ku0/native-loader";
 import { corrupt, invalidArg, StorageErrorCodes } from "../errors.js";
 import type { Durability, EventLogOptions, ReplayResult } from "../types.js";
 import { fsyncDir, ioError, JsDirLock, readFully, writeAtomic, writeFully } from "./fsutil.js";

@@ -1,4 +1,5 @@
-// CRC32C (Castagnoli), slicing-by-8 tables (same code as @ku0/native-storage). crc32c("123456789") === 0xe3069283.
+// CRC32C (Castagnoli), slicing-by-8 tables, shared by the packages whose on-disk formats carry CRC32C
+// (storage log and checkpoints, symbol-index files). crc32c("123456789") === 0xe3069283.
 const T = new Uint32Array(8 * 256);
 for (let i = 0; i < 256; i++) {
   let c = i;
