@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{LazyLock, Mutex};
 
-use crate::{Encoding, count};
+use crate::{Encoding, count, count_memo};
 
 /// Texts shorter than this are counted directly (hashing them would cost about as much).
 pub const MIN_CACHED_BYTES: usize = 64;
@@ -153,7 +153,7 @@ impl CountCache {
             groups.push(&missing[start..]);
             let work = |g: &[(usize, Option<Key>)]| -> Vec<usize> {
                 g.iter()
-                    .map(|&(i, _)| count(texts[i].as_ref(), enc))
+                    .map(|&(i, _)| count_memo(texts[i].as_ref(), enc))
                     .collect()
             };
             std::thread::scope(|s| {
@@ -171,7 +171,7 @@ impl CountCache {
         } else {
             missing
                 .iter()
-                .map(|&(i, _)| count(texts[i].as_ref(), enc))
+                .map(|&(i, _)| count_memo(texts[i].as_ref(), enc))
                 .collect()
         };
         if let Ok(mut g) = self.inner.lock() {
@@ -191,6 +191,7 @@ impl CountCache {
 
     /// Drops every entry and resets the counters.
     pub fn clear(&self) {
+        crate::fast::clear_piece_caches();
         if let Ok(mut g) = self.inner.lock() {
             g.current.clear();
             g.previous.clear();
@@ -288,6 +289,19 @@ mod tests {
         assert_eq!(c2.count_many(&big, Encoding::O200kBase), want);
         assert_eq!(c2.count_many(&big, Encoding::O200kBase), want); // all hits now
         assert_eq!(c2.stats().hits, 64);
+        // the piece memo (shared by both encodings on this thread) never changes a count
+        let want: Vec<usize> = big.iter().map(|t| count(t, Encoding::Cl100kBase)).collect();
+        assert_eq!(c2.count_many(&big, Encoding::Cl100kBase), want);
+        for t in &big {
+            assert_eq!(
+                count_memo(t, Encoding::Cl100kBase),
+                count(t, Encoding::Cl100kBase)
+            );
+            assert_eq!(
+                count_memo(t, Encoding::O200kBase),
+                count(t, Encoding::O200kBase)
+            );
+        }
         c.clear();
         assert_eq!(c.stats().entries, 0);
         assert_eq!(c.count("short", Encoding::Cl100kBase), 1);
