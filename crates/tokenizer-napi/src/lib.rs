@@ -4,7 +4,7 @@
 //! Two naming schemes are exported: the package's camelCase API and the runtime's snake_case seam
 //! (`@ku0/tokenizer-rs`, contracts §1.2), so `TOKENIZER_RS_NATIVE_PATH` can point at this `.node`.
 
-use ku0_tokenizer::cache::{SHARED, count_cached};
+use ku0_tokenizer::cache::{SHARED, count_cached, count_cached_many};
 use ku0_tokenizer::context::{PlanMessage, plan_truncate};
 use ku0_tokenizer::truncate::{TruncateMode, truncate};
 use ku0_tokenizer::zstd_payload::{self as zp, DEFAULT_MAX_OUTPUT, ZstdError};
@@ -70,14 +70,20 @@ pub fn count_tokens_uncached(text: String, model: Option<String>) -> u32 {
 #[napi(catch_unwind)]
 pub fn count_tokens_batch(texts: Vec<String>, model: Option<String>) -> Vec<u32> {
     let e = enc(model.as_deref());
-    texts.iter().map(|t| to_u32(count_cached(t, e))).collect()
+    count_cached_many(&texts, e)
+        .into_iter()
+        .map(to_u32)
+        .collect()
 }
 
 /// Sum of the counts of many texts (one crossing, one number back).
 #[napi(catch_unwind)]
 pub fn count_tokens_sum(texts: Vec<String>, model: Option<String>) -> f64 {
     let e = enc(model.as_deref());
-    texts.iter().map(|t| count_cached(t, e) as f64).sum()
+    count_cached_many(&texts, e)
+        .into_iter()
+        .map(|n| n as f64)
+        .sum()
 }
 
 pub struct CountTask {

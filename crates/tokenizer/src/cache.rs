@@ -7,10 +7,26 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{LazyLock, Mutex};
 
-use crate::{Encoding, count};
+use crate::{Encoding, count, count_memo};
 
 /// Texts shorter than this are counted directly (hashing them would cost about as much).
 pub const MIN_CACHED_BYTES: usize = 64;
+
+/// Batches whose uncached texts add up to fewer bytes are counted on the calling thread only.
+pub const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+
+/// At most this many threads count one batch (the calling thread included).
+const MAX_THREADS: usize = 4;
+
+/// Threads per batch: `KU0_TOKENIZER_THREADS` if set (1 = never parallel), else the available
+/// parallelism; at most [`MAX_THREADS`]. Read once per process.
+static THREADS: LazyLock<usize> = LazyLock::new(|| {
+    std::env::var("KU0_TOKENIZER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, MAX_THREADS)
+});
 
 type Key = (u64, usize, Encoding);
 
@@ -82,8 +98,100 @@ impl CountCache {
         n
     }
 
+    /// Counts of many texts: one cache lookup pass, the misses counted in parallel on up to
+    /// `available_parallelism()` threads when they add up to at least [`PARALLEL_MIN_BYTES`], then one
+    /// insert pass in input order (so the cache ends up exactly as after counting them one by one).
+    pub fn count_many<S: AsRef<str> + Sync>(&self, texts: &[S], enc: Encoding) -> Vec<usize> {
+        let mut out = vec![0usize; texts.len()];
+        // (index in `texts`, key or None when the text is too short to cache)
+        let mut missing: Vec<(usize, Option<Key>)> = Vec::new();
+        let keys: Vec<Option<Key>> = texts
+            .iter()
+            .map(|t| {
+                let t = t.as_ref();
+                (t.len() >= MIN_CACHED_BYTES).then(|| self.key(t, enc))
+            })
+            .collect();
+        match self.inner.lock() {
+            Ok(mut g) => {
+                for (i, key) in keys.into_iter().enumerate() {
+                    let Some(key) = key else {
+                        missing.push((i, None));
+                        continue;
+                    };
+                    if let Some(&n) = g.current.get(&key) {
+                        g.hits += 1;
+                        out[i] = n as usize;
+                    } else if let Some(n) = g.previous.remove(&key) {
+                        g.hits += 1;
+                        g.insert(key, n);
+                        out[i] = n as usize;
+                    } else {
+                        g.misses += 1;
+                        missing.push((i, Some(key)));
+                    }
+                }
+            }
+            Err(_) => missing.extend(keys.into_iter().enumerate()),
+        }
+        let bytes: usize = missing.iter().map(|&(i, _)| texts[i].as_ref().len()).sum();
+        let threads = *THREADS;
+        let counts: Vec<usize> = if threads > 1 && bytes >= PARALLEL_MIN_BYTES && missing.len() > 1
+        {
+            // Contiguous groups of about equal bytes; the calling thread takes the last one.
+            let per = bytes.div_ceil(threads);
+            let mut groups: Vec<&[(usize, Option<Key>)]> = Vec::with_capacity(threads);
+            let (mut start, mut acc) = (0, 0);
+            for (j, &(i, _)) in missing.iter().enumerate() {
+                acc += texts[i].as_ref().len();
+                if acc >= per && groups.len() + 1 < threads {
+                    groups.push(&missing[start..=j]);
+                    start = j + 1;
+                    acc = 0;
+                }
+            }
+            groups.push(&missing[start..]);
+            let work = |g: &[(usize, Option<Key>)]| -> Vec<usize> {
+                g.iter()
+                    .map(|&(i, _)| count_memo(texts[i].as_ref(), enc))
+                    .collect()
+            };
+            std::thread::scope(|s| {
+                let (last, rest) = groups.split_last().unwrap_or((&groups[0], &[]));
+                let handles: Vec<_> = rest.iter().map(|g| s.spawn(|| work(g))).collect();
+                let mine = work(last);
+                let mut all = Vec::with_capacity(missing.len());
+                for (h, g) in handles.into_iter().zip(rest.iter()) {
+                    // A panicking worker: redo its share here (the panic surfaces again if real).
+                    all.extend(h.join().unwrap_or_else(|_| work(g)));
+                }
+                all.extend(mine);
+                all
+            })
+        } else {
+            missing
+                .iter()
+                .map(|&(i, _)| count_memo(texts[i].as_ref(), enc))
+                .collect()
+        };
+        if let Ok(mut g) = self.inner.lock() {
+            for (&(i, key), &n) in missing.iter().zip(counts.iter()) {
+                if let Some(key) = key {
+                    g.insert(key, u32::try_from(n).unwrap_or(u32::MAX));
+                }
+                out[i] = n;
+            }
+        } else {
+            for (&(i, _), &n) in missing.iter().zip(counts.iter()) {
+                out[i] = n;
+            }
+        }
+        out
+    }
+
     /// Drops every entry and resets the counters.
     pub fn clear(&self) {
+        crate::fast::clear_piece_caches();
         if let Ok(mut g) = self.inner.lock() {
             g.current.clear();
             g.previous.clear();
@@ -136,6 +244,11 @@ pub fn count_cached(text: &str, enc: Encoding) -> usize {
     SHARED.count(text, enc)
 }
 
+/// Counts of many texts through the process-wide cache (misses counted in parallel when large).
+pub fn count_cached_many<S: AsRef<str> + Sync>(texts: &[S], enc: Encoding) -> Vec<usize> {
+    SHARED.count_many(texts, enc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +278,30 @@ mod tests {
             c.count(last, Encoding::O200kBase),
             count(last, Encoding::O200kBase)
         );
+        // batch: same counts as one by one, parallel path included (> PARALLEL_MIN_BYTES)
+        let big: Vec<String> = (0..64)
+            .map(|i| format!("{i} {}", "héllo wörld 世界 ".repeat(300 + i)))
+            .chain(["x".to_string(), String::new()])
+            .collect();
+        assert!(big.iter().map(String::len).sum::<usize>() >= PARALLEL_MIN_BYTES);
+        let c2 = CountCache::new(1000);
+        let want: Vec<usize> = big.iter().map(|t| count(t, Encoding::O200kBase)).collect();
+        assert_eq!(c2.count_many(&big, Encoding::O200kBase), want);
+        assert_eq!(c2.count_many(&big, Encoding::O200kBase), want); // all hits now
+        assert_eq!(c2.stats().hits, 64);
+        // the piece memo (shared by both encodings on this thread) never changes a count
+        let want: Vec<usize> = big.iter().map(|t| count(t, Encoding::Cl100kBase)).collect();
+        assert_eq!(c2.count_many(&big, Encoding::Cl100kBase), want);
+        for t in &big {
+            assert_eq!(
+                count_memo(t, Encoding::Cl100kBase),
+                count(t, Encoding::Cl100kBase)
+            );
+            assert_eq!(
+                count_memo(t, Encoding::O200kBase),
+                count(t, Encoding::O200kBase)
+            );
+        }
         c.clear();
         assert_eq!(c.stats().entries, 0);
         assert_eq!(c.count("short", Encoding::Cl100kBase), 1);

@@ -6,10 +6,12 @@
 //! `\p{N}`, `\s`, … mean exactly what they mean to tiktoken-rs. Parity tests compare every count
 //! with tiktoken-rs (`tests/parity.rs`).
 
+use std::cell::RefCell;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex_syntax::hir::{Class, HirKind};
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 const L: u8 = 1; // \p{L}
 const N: u8 = 2; // \p{N}
@@ -320,6 +322,85 @@ impl Vocab {
     pub fn contains(&self, piece: &[u8]) -> bool {
         self.tokens.contains(piece)
     }
+}
+
+/// Multi-token pieces up to this many bytes are memoized (longer ones rarely repeat).
+const PIECE_CACHE_MAX_BYTES: usize = 48;
+/// A thread's piece memo is dropped once it holds this many entries (bounded memory: ≲ 5 MB).
+const PIECE_CACHE_MAX_ENTRIES: usize = 1 << 16;
+
+/// Bumped by [`clear_piece_caches`]; each thread drops its memo when it sees a new value.
+static PIECE_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Piece bytes → token count.
+type PieceMap = FxHashMap<Box<[u8]>, u32>;
+
+struct PieceCache {
+    epoch: u64,
+    /// Per vocabulary (by address): piece bytes → token count.
+    maps: Vec<(usize, PieceMap)>,
+}
+
+thread_local! {
+    static PIECES: RefCell<PieceCache> = const { RefCell::new(PieceCache { epoch: 0, maps: Vec::new() }) };
+}
+
+/// Drops every thread's piece → count memo (lazily, at each thread's next count).
+pub fn clear_piece_caches() {
+    PIECE_EPOCH.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Exact token count like [`count`], plus a per-thread memo of multi-token pieces (used by the
+/// whole-history batch path, where pieces repeat across messages). A piece's count does not depend on
+/// its context, so the memo cannot change a result.
+pub fn count_memo(
+    text: &str,
+    which: Split,
+    tok: &'static bpe_openai::Tokenizer,
+    vocab: &Vocab,
+) -> usize {
+    let vocab_id = std::ptr::from_ref(vocab) as usize;
+    let epoch = PIECE_EPOCH.load(Ordering::Relaxed);
+    PIECES.with(|cell| {
+        let Ok(mut memo) = cell.try_borrow_mut() else {
+            return count(text, which, tok, vocab);
+        };
+        if memo.epoch != epoch {
+            memo.maps.clear();
+            memo.epoch = epoch;
+        }
+        let at = match memo.maps.iter().position(|(id, _)| *id == vocab_id) {
+            Some(at) => at,
+            None => {
+                memo.maps.push((vocab_id, FxHashMap::default()));
+                memo.maps.len() - 1
+            }
+        };
+        let Some((_, map)) = memo.maps.get_mut(at) else {
+            return count(text, which, tok, vocab);
+        };
+        let mut total = 0;
+        split(text, which, |piece| {
+            let b = piece.as_bytes();
+            total += if b.len() == 1 || vocab.contains(b) {
+                1
+            } else if b.len() > PIECE_CACHE_MAX_BYTES {
+                tok.bpe.count(b)
+            } else {
+                if let Some(&n) = map.get(b) {
+                    n as usize
+                } else {
+                    let n = tok.bpe.count(b);
+                    if map.len() >= PIECE_CACHE_MAX_ENTRIES {
+                        map.clear();
+                    }
+                    map.insert(Box::from(b), u32::try_from(n).unwrap_or(u32::MAX));
+                    n
+                }
+            };
+        });
+        total
+    })
 }
 
 /// Exact token count: hand-written split, single-token fast path, bpe-openai's linear counter.

@@ -79,6 +79,31 @@ pub fn count(text: &str, enc: Encoding) -> usize {
     }
 }
 
+/// [`count`] with the per-thread piece memo (whole-history batches; see `fast::count_memo`).
+pub fn count_memo(text: &str, enc: Encoding) -> usize {
+    if text.is_empty() {
+        return 0;
+    }
+    match enc {
+        Encoding::Cl100kBase => fast::count_memo(
+            text,
+            fast::Split::Cl100k,
+            bpe_openai::cl100k_base(),
+            &CL100K_VOCAB,
+        ),
+        Encoding::O200kBase => fast::count_memo(
+            text,
+            fast::Split::O200k,
+            bpe_openai::o200k_base(),
+            &O200K_VOCAB,
+        ),
+        _ => match backend(enc) {
+            Backend::Bpe(t) => t.count(text),
+            Backend::Tiktoken(t) => t.encode_ordinary(text).len(),
+        },
+    }
+}
+
 /// The count bpe-openai's own (regex) pre-tokenizer gives; kept as a cross-check of [`fast`].
 pub fn count_reference(text: &str, enc: Encoding) -> usize {
     match backend(enc) {

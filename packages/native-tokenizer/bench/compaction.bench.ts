@@ -1,11 +1,17 @@
 // Compaction on a 2,000-message history: ContextCompactor.checkThreshold / estimateTokens and
-// MessageCompressor.compress (8k budget, hybrid), native vs the JS fallback, with the content caches
-// cleared before every call ("cold") or warm ("hot": the history was seen before, as when an agent
-// re-checks a growing history every turn). `pnpm bench tokenizer`.
+// MessageCompressor.compress (8k budget, hybrid), native vs the JS fallback. `pnpm bench tokenizer`.
+// Both impls run the same adapters with the same caches; only the counter behind them differs.
+//   cold   every cache cleared before each call (content caches and per-message identity caches).
+//   warm   content caches warm, identity caches cleared: the history's texts were counted before but
+//          arrive as new message objects (e.g. a runtime that rebuilds its messages every turn).
+//   hot    same message objects as the previous call: identity-cache hits, no text crosses N-API.
+//   append the realistic agent loop: the previous history plus one new message per call (its text
+//          never seen before), so only the new message is counted.
 import { defineSuite, type SuiteCase } from "@ku0/bench";
 import {
   type AgentMessage,
   ContextCompactor,
+  clearMessageCostCaches,
   clearTokenCache,
   type Message,
   MessageCompressor,
@@ -15,11 +21,11 @@ import { makeText, repoText } from "./corpus.js";
 
 const N = 2000;
 
-function histories(): { messages: Message[]; agent: AgentMessage[] } {
+function histories(n = N, from = 0): { messages: Message[]; agent: AgentMessage[] } {
   const { code } = repoText();
   const messages: Message[] = [];
-  const agent: AgentMessage[] = [{ role: "system", content: "You are a coding agent." }];
-  for (let i = 0; i < N; i++) {
+  const agent: AgentMessage[] = from === 0 ? [{ role: "system", content: "You are a coding agent." }] : [];
+  for (let i = from; i < from + n; i++) {
     const text = makeText(70_000 + i, 200 + ((i * 37) % 1400), code);
     const role = i % 2 === 0 ? "user" : "assistant";
     const m: Message = { role, content: text };
@@ -60,8 +66,13 @@ export default defineSuite({
     const { messages, agent } = histories();
     const cc = new ContextCompactor();
     const cases: SuiteCase[] = [];
-    for (const temp of ["cold", "hot"] as const) {
-      const before = temp === "cold" ? () => clearTokenCache() : undefined;
+    const before = {
+      cold: () => clearTokenCache(),
+      warm: () => clearMessageCostCaches(),
+      hot: undefined,
+    } as const;
+    for (const temp of ["cold", "warm", "hot"] as const) {
+      const beforeEach = before[temp];
       const common = { iterations: temp === "cold" ? 5 : 20, warmup: 1, minTimeMs: 0, maxIterations: 40 };
       cases.push({
         name: `ContextCompactor.checkThreshold ${temp}`,
@@ -69,7 +80,7 @@ export default defineSuite({
           native: withMode("native", () => cc.checkThreshold(messages, "You are a coding agent.")),
           js: withMode("js", () => cc.checkThreshold(messages, "You are a coding agent.")),
         },
-        ...(before ? { beforeEach: before } : {}),
+        ...(beforeEach ? { beforeEach } : {}),
         ...common,
       });
       cases.push({
@@ -78,24 +89,66 @@ export default defineSuite({
           native: withMode("native", () => cc.estimateTokens(messages)),
           js: withMode("js", () => cc.estimateTokens(messages)),
         },
-        ...(before ? { beforeEach: before } : {}),
+        ...(beforeEach ? { beforeEach } : {}),
         ...common,
       });
-      // A fresh compressor per call for "cold" (no identity cache); one long-lived compressor for "hot".
-      const hotNative = new MessageCompressor({ maxTokens: 8000, strategy: "hybrid" });
-      const hotJs = new MessageCompressor({ maxTokens: 8000, strategy: "hybrid" });
-      const compressor = (hot: MessageCompressor) =>
-        temp === "hot" ? hot : new MessageCompressor({ maxTokens: 8000, strategy: "hybrid" });
+      // One long-lived compressor per impl (its identity cache is what "warm"/"cold" invalidate).
+      const nativeC = new MessageCompressor({ maxTokens: 8000, strategy: "hybrid" });
+      const jsC = new MessageCompressor({ maxTokens: 8000, strategy: "hybrid" });
       cases.push({
         name: `MessageCompressor.compress 8k hybrid ${temp}`,
         impls: {
-          native: withMode("native", () => compressor(hotNative).compress(agent)),
-          js: withMode("js", () => compressor(hotJs).compress(agent)),
+          native: withMode("native", () => nativeC.compress(agent)),
+          js: withMode("js", () => jsC.compress(agent)),
         },
-        ...(before ? { beforeEach: before } : {}),
+        ...(beforeEach ? { beforeEach } : {}),
         ...common,
       });
     }
+    // append: each impl grows its own copy of the history by one never-seen message per call.
+    const extra = histories(120, N);
+    const growing = <T>(base: T[], more: T[], run: (h: T[]) => unknown) => {
+      const h = base.slice();
+      let k = 0;
+      return () => {
+        const next = more[k++ % more.length] as T;
+        h.push(next);
+        return run(h);
+      };
+    };
+    const appendCommon = { iterations: 20, warmup: 1, minTimeMs: 0, maxIterations: 40 };
+    const ccN = new ContextCompactor();
+    const ccJ = new ContextCompactor();
+    cases.push({
+      name: "ContextCompactor.checkThreshold append",
+      impls: {
+        native: withMode(
+          "native",
+          growing(messages, extra.messages, (h) => ccN.checkThreshold(h, "You are a coding agent.")),
+        ),
+        js: withMode(
+          "js",
+          growing(messages, extra.messages, (h) => ccJ.checkThreshold(h, "You are a coding agent.")),
+        ),
+      },
+      ...appendCommon,
+    });
+    const mcN = new MessageCompressor({ maxTokens: 8000, strategy: "hybrid", maxTokenCacheEntries: 4096 });
+    const mcJ = new MessageCompressor({ maxTokens: 8000, strategy: "hybrid", maxTokenCacheEntries: 4096 });
+    cases.push({
+      name: "MessageCompressor.compress 8k hybrid append (4,096-entry identity cache)",
+      impls: {
+        native: withMode(
+          "native",
+          growing(agent, extra.agent, (h) => mcN.compress(h)),
+        ),
+        js: withMode(
+          "js",
+          growing(agent, extra.agent, (h) => mcJ.compress(h)),
+        ),
+      },
+      ...appendCommon,
+    });
     return cases;
   },
   extras: () => {

@@ -2,7 +2,7 @@
 import { ku0TypeError } from "@ku0/native-loader";
 import { countTokens } from "./count.js";
 import { jsonText } from "./counter.js";
-import { historySum } from "./history.js";
+import { historyCounts, messageCacheEpoch, sameRefs } from "./history.js";
 import { checkBudget } from "./validate.js";
 
 export interface ToolCall {
@@ -36,6 +36,12 @@ export interface CompactionOptions {
   contextConfig?: ContextManagementConfig;
   /** Ours: the model whose encoding counts tokens (default cl100k_base, like the runtime). */
   model?: string;
+  /**
+   * Ours: remember each message object's token cost while its `content`, `toolCalls`, `toolResults`
+   * and their items/payloads are the same references (default true; both paths). Mutating a tool
+   * argument or result object *in place* is not detected: replace it, or pass `false`.
+   */
+  identityCache?: boolean;
 }
 /** The part of the runtime's `ContextManager` that `applyCompaction` uses. */
 export interface ContextManager {
@@ -75,6 +81,20 @@ function messageTexts(m: Message, out: string[]): void {
   for (const r of m.toolResults ?? []) out.push(jsonText(r?.result));
 }
 
+/** References a message's cost depends on: content, toolCalls, toolResults, each item and payload. */
+function messageRefs(m: Message): unknown[] {
+  const refs: unknown[] = [m.content, m.toolCalls, m.toolResults];
+  for (const c of m.toolCalls ?? []) refs.push(c, c?.arguments);
+  for (const r of m.toolResults ?? []) refs.push(r, r?.result);
+  return refs;
+}
+
+interface CachedCost {
+  epoch: number;
+  refs: unknown[];
+  cost: number;
+}
+
 export class ContextCompactor {
   readonly config: ContextManagementConfig;
   readonly targetThreshold: number;
@@ -82,6 +102,8 @@ export class ContextCompactor {
   readonly maxMessagesToKeep?: number;
   readonly preserveToolInputs: boolean;
   private readonly model?: string;
+  private readonly identity: boolean;
+  private costs = new WeakMap<object, CachedCost>();
 
   constructor(options: CompactionOptions = {}) {
     this.config = options.contextConfig ? { ...options.contextConfig } : { ...DEFAULT_CONTEXT_CONFIG };
@@ -92,18 +114,49 @@ export class ContextCompactor {
     if (options.maxMessagesToKeep !== undefined) this.maxMessagesToKeep = options.maxMessagesToKeep;
     this.preserveToolInputs = options.preserveToolInputs ?? true;
     if (options.model !== undefined) this.model = options.model;
+    this.identity = options.identityCache ?? true;
   }
 
-  private texts(messages: Message[]): string[] {
+  /**
+   * Tokens of `messages` (+ `extra`): costs of messages seen before come from the identity cache; the
+   * texts of the others go to the counter in one (native) call.
+   */
+  private total(messages: Message[], extra?: string): number {
     if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
-    const out: string[] = [];
-    for (const m of messages) messageTexts(m, out);
-    return out;
+    const epoch = messageCacheEpoch();
+    let total = 0;
+    const texts: string[] = [];
+    const missed: { m: Message; refs: unknown[] | undefined; end: number }[] = [];
+    for (const m of messages) {
+      let refs: unknown[] | undefined;
+      if (this.identity && m !== null && typeof m === "object") {
+        refs = messageRefs(m);
+        const hit = this.costs.get(m);
+        if (hit !== undefined && hit.epoch === epoch && sameRefs(hit.refs, refs)) {
+          total += hit.cost;
+          continue;
+        }
+      }
+      messageTexts(m, texts);
+      missed.push({ m, refs, end: texts.length });
+    }
+    if (typeof extra === "string" && extra.length > 0) texts.push(extra);
+    if (texts.length === 0) return total;
+    const counts = historyCounts(texts, this.model);
+    let k = 0;
+    for (const { m, refs, end } of missed) {
+      let cost = 0;
+      for (; k < end; k++) cost += counts[k] as number;
+      total += cost;
+      if (refs !== undefined) this.costs.set(m, { epoch, refs, cost });
+    }
+    for (; k < counts.length; k++) total += counts[k] as number;
+    return total;
   }
 
-  /** Content tokens + JSON tokens of tool-call arguments and tool results (one native call). */
+  /** Content tokens + JSON tokens of tool-call arguments and tool results (at most one native call). */
   estimateTokens(messages: Message[]): number {
-    return historySum(this.texts(messages), this.model);
+    return this.total(messages);
   }
 
   checkThreshold(
@@ -116,9 +169,7 @@ export class ContextCompactor {
     usagePercent: number;
     thresholdPercent: number;
   } {
-    const texts = this.texts(messages);
-    if (typeof systemPrompt === "string" && systemPrompt.length > 0) texts.push(systemPrompt);
-    const currentTokens = historySum(texts, this.model);
+    const currentTokens = this.total(messages, systemPrompt);
     const maxTokens = this.config.maxTokens;
     const usagePercent = maxTokens > 0 ? currentTokens / maxTokens : Number.POSITIVE_INFINITY;
     const thresholdPercent = this.config.compressionThreshold;

@@ -1,6 +1,7 @@
 // The runtime's `utils/tokenCounter` functions (contracts §1.1) beyond countTokens.
 import { ErrorCodes, Ku0Error, ku0TypeError } from "@ku0/native-loader";
 import { countTokens } from "./count.js";
+import { clearMessageCostCaches } from "./history.js";
 import {
   jsCache,
   jsPlanTruncate,
@@ -149,8 +150,9 @@ export function truncateText(text: string, maxTokens: number, options: TruncateO
   return pickedTruncate(text, maxTokens, mode, options.marker ?? "\n…\n", options.model);
 }
 
-/** Clears the content → count caches (native and JS). */
+/** Clears the content → count caches (native and JS) and invalidates the per-message identity caches. */
 export function clearTokenCache(): void {
+  clearMessageCostCaches();
   jsCache.clear();
   tokenizerModule.native()?.clearCountCache();
 }

@@ -32,3 +32,26 @@ export function historyCounts(texts: string[], model?: string): number[] {
 export function historySum(texts: string[], model?: string): number {
   return texts.length === 0 ? 0 : pickedSum(texts, model);
 }
+
+// Per-message identity caches (ContextCompactor, MessageCompressor) remember a message object's token
+// cost while its content and tool data are the same references. They are adapter-level and used in
+// every mode (native, js, shadow), so both paths benefit equally. Bumping the epoch invalidates every
+// such cache at once (`clearTokenCache()` does; `clearMessageCostCaches()` does only this).
+let epoch = 0;
+
+/** The current generation of the per-message identity caches. */
+export function messageCacheEpoch(): number {
+  return epoch;
+}
+
+/** Invalidates every per-message identity cache (content caches are kept). */
+export function clearMessageCostCaches(): void {
+  epoch++;
+}
+
+/** The references a cached message cost depends on (the message's own fields, then each tool item and its payload). */
+export function sameRefs(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

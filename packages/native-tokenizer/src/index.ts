@@ -52,7 +52,7 @@ export {
   type ToolCall,
   type ToolResult,
 } from "./compactor.js";
-export { historyCounts, historySum } from "./history.js";
+export { clearMessageCostCaches, historyCounts, historySum } from "./history.js";
 export {
   type AgentMessage,
   type CompressionConfig,

@@ -2,7 +2,7 @@
 import { ku0TypeError } from "@ku0/native-loader";
 import { countTokens } from "./count.js";
 import { jsonText, truncateText } from "./counter.js";
-import { historyCounts } from "./history.js";
+import { historyCounts, messageCacheEpoch, sameRefs } from "./history.js";
 import { jsPlanTruncate, type Plan, type PlanMessage } from "./jsengine.js";
 import { encodingForModel } from "./model.js";
 import { tokenizerModule } from "./native.js";
@@ -85,10 +85,33 @@ function toPlan(messages: AgentMessage[], texts: string[][]): PlanMessage[] {
   });
 }
 
+/** References a message's cost depends on (its text fields, tool calls and their arguments, tool result). */
+function messageRefs(m: AgentMessage): unknown[] {
+  const refs: unknown[] = [m.role];
+  if (m.role === "tool") refs.push(m.toolName, m.result);
+  else {
+    refs.push(m.content);
+    if (m.role === "assistant" && m.toolCalls) {
+      refs.push(m.toolCalls);
+      if (Array.isArray(m.toolCalls)) for (const c of m.toolCalls) refs.push(c, c?.arguments);
+    }
+  }
+  return refs;
+}
+
+interface CachedCount {
+  epoch: number;
+  refs: unknown[];
+  count: number;
+}
+
 export class MessageCompressor {
   protected config: CompressionConfig;
   private readonly customEstimator: boolean;
-  private byObject = new WeakMap<object, number>();
+  // Two generations of at most `maxTokenCacheEntries` each (a full generation is demoted, not dropped,
+  // so a history slightly longer than the bound does not re-count everything on every call).
+  private byObject = new WeakMap<object, CachedCount>();
+  private previous = new WeakMap<object, CachedCount>();
   private cachedEntries = 0;
 
   constructor(config: Partial<CompressionConfig> = {}) {
@@ -118,7 +141,28 @@ export class MessageCompressor {
   }
   clearCache(): void {
     this.byObject = new WeakMap();
+    this.previous = new WeakMap();
     this.cachedEntries = 0;
+  }
+
+  private remember(m: object, entry: CachedCount): void {
+    if (this.cachedEntries >= (this.config.maxTokenCacheEntries ?? 2000)) {
+      this.previous = this.byObject;
+      this.byObject = new WeakMap();
+      this.cachedEntries = 0;
+    }
+    this.byObject.set(m, entry);
+    this.cachedEntries++;
+  }
+
+  private cached(m: AgentMessage, epoch: number, refs: unknown[]): number | undefined {
+    const cur = this.byObject.get(m);
+    if (cur !== undefined) return cur.epoch === epoch && sameRefs(cur.refs, refs) ? cur.count : undefined;
+    const prev = this.previous.get(m);
+    if (prev === undefined || prev.epoch !== epoch || !sameRefs(prev.refs, refs)) return undefined;
+    this.previous.delete(m);
+    this.remember(m, prev);
+    return prev.count;
   }
 
   /** Per-message counts: object-identity cache, then one batched (native) call for the rest. */
@@ -126,13 +170,23 @@ export class MessageCompressor {
     if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
     const out = new Array<number>(messages.length);
     const missing: number[] = [];
+    const missingRefs: unknown[][] = [];
     const incremental = this.config.incremental !== false;
+    const epoch = messageCacheEpoch();
     messages.forEach((m, i) => {
       if (m === null || typeof m !== "object")
         throw ku0TypeError("ERR_KU0_INVALID_ARG", `messages[${i}] must be an object`);
-      const hit = incremental ? this.byObject.get(m) : undefined;
+      if (!incremental) {
+        missing.push(i);
+        return;
+      }
+      const refs = messageRefs(m);
+      const hit = this.cached(m, epoch, refs);
       if (hit !== undefined) out[i] = hit;
-      else missing.push(i);
+      else {
+        missing.push(i);
+        missingRefs.push(refs);
+      }
     });
     if (missing.length > 0) {
       const texts = missing.map((i) => messageTexts(messages[i] as AgentMessage));
@@ -150,11 +204,12 @@ export class MessageCompressor {
       }
       missing.forEach((i, j) => {
         out[i] = counts[j] as number;
-        if (incremental) {
-          if (this.cachedEntries >= (this.config.maxTokenCacheEntries ?? 2000)) this.clearCache();
-          this.byObject.set(messages[i] as object, counts[j] as number);
-          this.cachedEntries++;
-        }
+        if (incremental)
+          this.remember(messages[i] as object, {
+            epoch,
+            refs: missingRefs[j] as unknown[],
+            count: counts[j] as number,
+          });
       });
     }
     return out;
