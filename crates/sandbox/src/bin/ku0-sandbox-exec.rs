@@ -54,46 +54,10 @@ fn main() {
 }
 
 /// Reads `<decimal length>\n<json>` from fd 0 with raw reads of exactly that many bytes, so the
-/// rest of stdin stays in the pipe for the command.
+/// rest of stdin stays in the pipe for the command (the same framing the prewarmed helper reads).
 #[cfg(target_os = "linux")]
 fn read_policy_from_stdin() -> Result<String, String> {
-    fn read_exact(buf: &mut [u8]) -> Result<(), String> {
-        let mut got = 0;
-        while got < buf.len() {
-            // SAFETY: reading into a valid buffer from fd 0.
-            let n = unsafe { libc::read(0, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
-            if n < 0 {
-                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(std::io::Error::last_os_error().to_string());
-            }
-            if n == 0 {
-                return Err("unexpected end of stdin".into());
-            }
-            got += n as usize;
-        }
-        Ok(())
-    }
-    let mut len = 0usize;
-    let mut digits = 0;
-    loop {
-        let mut b = [0u8; 1];
-        read_exact(&mut b)?;
-        match b[0] {
-            b'\n' if digits > 0 => break,
-            c @ b'0'..=b'9' if digits < 12 => {
-                len = len * 10 + usize::from(c - b'0');
-                digits += 1;
-            }
-            _ => return Err("bad length header".into()),
-        }
-    }
-    if len > 64 << 20 {
-        return Err("policy larger than 64 MiB".into());
-    }
-    let mut buf = vec![0u8; len];
-    read_exact(&mut buf)?;
+    let buf = ku0_sandbox::linux::exec::read_len_prefixed(0)?;
     String::from_utf8(buf).map_err(|e| e.to_string())
 }
 
