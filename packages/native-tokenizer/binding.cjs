@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.ZstdCompressStream = nativeBinding.ZstdCompressStream
+module.exports.ZstdDecompressStream = nativeBinding.ZstdDecompressStream
 module.exports.clearCountCache = nativeBinding.clearCountCache
 module.exports.compress_context = nativeBinding.compress_context
 module.exports.compress_payload_zstd = nativeBinding.compress_payload_zstd

@@ -9,6 +9,30 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * Incremental zstd compressor producing one frame: `push` returns the compressed bytes ready so
+ * far, `finish` ends the frame. Using the stream after `finish` or an error throws
+ * `ERR_KU0_ZSTD_STREAM_FINISHED`.
+ */
+export declare class ZstdCompressStream {
+  constructor(level?: number | undefined | null)
+  push(chunk: Uint8Array): Buffer
+  finish(): Buffer
+}
+
+/**
+ * Incremental zstd decompressor (concatenated frames allowed). The running total of decoded bytes is
+ * capped at `maxOutputBytes` (default 256 MiB, `ERR_KU0_ZSTD_OUTPUT_OUT_OF_RANGE`); `finish` throws
+ * `ERR_KU0_ZSTD_CORRUPT` when the input ended inside a frame.
+ */
+export declare class ZstdDecompressStream {
+  constructor(maxOutputBytes?: number | undefined | null)
+  push(chunk: Uint8Array): Buffer
+  finish(): Buffer
+  /** Decompressed bytes produced so far. */
+  get totalOut(): number
+}
+
 export interface CacheStatsJs {
   entries: number
   capacity: number

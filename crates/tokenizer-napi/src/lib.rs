@@ -569,3 +569,102 @@ pub fn seam_compress_context<'e>(
     result.set("selectedIndices", plan.selected_indices)?;
     Ok(result)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Streaming zstd
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `f` catching panics; a panic poisons the stream (via `abort`) and becomes a typed error.
+fn guarded<S, T>(
+    stream: &mut S,
+    abort: fn(&mut S),
+    f: impl FnOnce(&mut S) -> std::result::Result<T, ZstdError>,
+) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(stream))) {
+        Ok(r) => r.map_err(zstd_stream_err),
+        Err(_) => {
+            abort(stream);
+            Err(Error::new(
+                Status::GenericFailure,
+                "ERR_KU0_NATIVE_PANIC: zstd stream panicked",
+            ))
+        }
+    }
+}
+
+fn zstd_stream_err(e: ZstdError) -> Error {
+    match e {
+        ZstdError::StreamFinished => {
+            Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
+        }
+        e => zstd_err(e),
+    }
+}
+
+/// Incremental zstd compressor producing one frame: `push` returns the compressed bytes ready so
+/// far, `finish` ends the frame. Using the stream after `finish` or an error throws
+/// `ERR_KU0_ZSTD_STREAM_FINISHED`.
+#[napi]
+pub struct ZstdCompressStream {
+    inner: zp::CompressStream,
+}
+
+#[napi]
+impl ZstdCompressStream {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(level: Option<i32>) -> Result<Self> {
+        zp::CompressStream::new(level.unwrap_or(3))
+            .map(|inner| Self { inner })
+            .map_err(zstd_err)
+    }
+
+    #[napi]
+    pub fn push(&mut self, chunk: Uint8Array) -> Result<Buffer> {
+        guarded(&mut self.inner, zp::CompressStream::abort, |s| {
+            s.push(&chunk)
+        })
+        .map(Buffer::from)
+    }
+
+    #[napi]
+    pub fn finish(&mut self) -> Result<Buffer> {
+        guarded(&mut self.inner, zp::CompressStream::abort, |s| s.finish()).map(Buffer::from)
+    }
+}
+
+/// Incremental zstd decompressor (concatenated frames allowed). The running total of decoded bytes is
+/// capped at `maxOutputBytes` (default 256 MiB, `ERR_KU0_ZSTD_OUTPUT_OUT_OF_RANGE`); `finish` throws
+/// `ERR_KU0_ZSTD_CORRUPT` when the input ended inside a frame.
+#[napi]
+pub struct ZstdDecompressStream {
+    inner: zp::DecompressStream,
+}
+
+#[napi]
+impl ZstdDecompressStream {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(max_output_bytes: Option<f64>) -> Result<Self> {
+        zp::DecompressStream::new(max_output(max_output_bytes)?)
+            .map(|inner| Self { inner })
+            .map_err(zstd_err)
+    }
+
+    #[napi]
+    pub fn push(&mut self, chunk: Uint8Array) -> Result<Buffer> {
+        guarded(&mut self.inner, zp::DecompressStream::abort, |s| {
+            s.push(&chunk)
+        })
+        .map(Buffer::from)
+    }
+
+    #[napi]
+    pub fn finish(&mut self) -> Result<Buffer> {
+        guarded(&mut self.inner, zp::DecompressStream::abort, |s| s.finish()).map(Buffer::from)
+    }
+
+    /// Decompressed bytes produced so far.
+    #[napi(getter)]
+    pub fn total_out(&self) -> f64 {
+        self.inner.total_out() as f64
+    }
+}

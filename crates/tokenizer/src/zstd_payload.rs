@@ -24,6 +24,8 @@ pub enum ZstdError {
     TooLarge(usize),
     #[error("zstd failure: {0}")]
     Internal(String),
+    #[error("the stream is finished (finish() was called or an earlier call failed)")]
+    StreamFinished,
 }
 
 impl ZstdError {
@@ -34,6 +36,7 @@ impl ZstdError {
             ZstdError::Corrupt(_) => "ERR_KU0_ZSTD_CORRUPT",
             ZstdError::TooLarge(_) => "ERR_KU0_ZSTD_OUTPUT_OUT_OF_RANGE",
             ZstdError::Internal(_) => "ERR_KU0_ZSTD_FAILURE",
+            ZstdError::StreamFinished => "ERR_KU0_ZSTD_STREAM_FINISHED",
         }
     }
 }
@@ -212,6 +215,162 @@ pub fn decompress_payload(data: &[u8], max_output: usize) -> Option<Vec<u8>> {
     decompress(data, max_output).ok()
 }
 
+// ---------------------------------------------------------------------------------------------
+// Streaming
+// ---------------------------------------------------------------------------------------------
+
+use zstd::stream::raw::{Decoder as RawDecoder, Encoder as RawEncoder, Operation};
+
+fn scratch_buffer(size: usize) -> Vec<u8> {
+    vec![0u8; size.max(4096)]
+}
+
+/// Incremental compressor producing one zstd frame: feed chunks with [`CompressStream::push`] (returns
+/// the compressed bytes that are ready), end with [`CompressStream::finish`]. Any use after `finish`
+/// or after an error fails with [`ZstdError::StreamFinished`].
+pub struct CompressStream {
+    enc: Option<RawEncoder<'static>>,
+    scratch: Vec<u8>,
+}
+
+impl CompressStream {
+    pub fn new(level: i32) -> Result<Self, ZstdError> {
+        let level = check_level(level)?;
+        let enc = RawEncoder::new(level).map_err(|e| ZstdError::Internal(e.to_string()))?;
+        Ok(Self {
+            enc: Some(enc),
+            scratch: scratch_buffer(zstd::zstd_safe::CCtx::out_size()),
+        })
+    }
+
+    /// Compresses `chunk`; returns the output zstd has ready (often empty for small chunks).
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<u8>, ZstdError> {
+        let enc = self.enc.as_mut().ok_or(ZstdError::StreamFinished)?;
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos < chunk.len() {
+            let st = match enc.run_on_buffers(&chunk[pos..], &mut self.scratch) {
+                Ok(st) => st,
+                Err(e) => {
+                    self.enc = None;
+                    return Err(ZstdError::Internal(e.to_string()));
+                }
+            };
+            pos += st.bytes_read;
+            out.extend_from_slice(&self.scratch[..st.bytes_written]);
+        }
+        Ok(out)
+    }
+
+    /// Ends the frame and returns the remaining output; the stream is unusable afterwards.
+    pub fn finish(&mut self) -> Result<Vec<u8>, ZstdError> {
+        let mut enc = self.enc.take().ok_or(ZstdError::StreamFinished)?;
+        let mut out = Vec::new();
+        loop {
+            let mut ob = zstd::zstd_safe::OutBuffer::around(self.scratch.as_mut_slice());
+            let remaining = enc
+                .finish(&mut ob, true)
+                .map_err(|e| ZstdError::Internal(e.to_string()))?;
+            let n = ob.pos();
+            out.extend_from_slice(&self.scratch[..n]);
+            if remaining == 0 {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Marks the stream finished (e.g. after a panic in the caller's wrapper).
+    pub fn abort(&mut self) {
+        self.enc = None;
+    }
+}
+
+/// Incremental decompressor for one or more concatenated frames. The total decoded size is capped at
+/// `max_output` across all pushes (a small bomb fails as soon as it passes the cap, without buffering
+/// more than one scratch buffer past it); [`DecompressStream::finish`] fails on a truncated frame.
+pub struct DecompressStream {
+    dec: Option<RawDecoder<'static>>,
+    scratch: Vec<u8>,
+    max_output: usize,
+    total: usize,
+    /// True when the input so far ends exactly at a frame boundary (and at least one frame was seen).
+    at_boundary: bool,
+}
+
+impl DecompressStream {
+    pub fn new(max_output: usize) -> Result<Self, ZstdError> {
+        let dec = RawDecoder::new().map_err(|e| ZstdError::Internal(e.to_string()))?;
+        Ok(Self {
+            dec: Some(dec),
+            scratch: scratch_buffer(zstd::zstd_safe::DCtx::out_size()),
+            max_output,
+            total: 0,
+            at_boundary: false,
+        })
+    }
+
+    /// Bytes decoded so far.
+    pub fn total_out(&self) -> usize {
+        self.total
+    }
+
+    /// Decodes `chunk`; returns the decompressed bytes it produced.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<u8>, ZstdError> {
+        let r = self.push_inner(chunk);
+        if r.is_err() {
+            self.dec = None;
+        }
+        r
+    }
+
+    fn push_inner(&mut self, chunk: &[u8]) -> Result<Vec<u8>, ZstdError> {
+        let dec = self.dec.as_mut().ok_or(ZstdError::StreamFinished)?;
+        let mut out = Vec::new();
+        let mut pos = 0;
+        loop {
+            let st = dec
+                .run_on_buffers(&chunk[pos..], &mut self.scratch)
+                .map_err(|e| ZstdError::Corrupt(e.to_string()))?;
+            pos += st.bytes_read;
+            if st.remaining == 0 {
+                self.at_boundary = true;
+            } else if st.bytes_read > 0 || st.bytes_written > 0 {
+                self.at_boundary = false;
+            }
+            self.total = self.total.saturating_add(st.bytes_written);
+            if self.total > self.max_output {
+                return Err(ZstdError::TooLarge(self.max_output));
+            }
+            out.extend_from_slice(&self.scratch[..st.bytes_written]);
+            let output_full = st.bytes_written == self.scratch.len();
+            if pos >= chunk.len() && !(output_full && st.remaining != 0) {
+                return Ok(out);
+            }
+            if st.bytes_read == 0 && st.bytes_written == 0 {
+                return Err(ZstdError::Internal("decoder made no progress".into()));
+            }
+        }
+    }
+
+    /// Checks the input ended on a frame boundary; the stream is unusable afterwards.
+    pub fn finish(&mut self) -> Result<Vec<u8>, ZstdError> {
+        self.dec.take().ok_or(ZstdError::StreamFinished)?;
+        if !self.at_boundary {
+            return Err(ZstdError::Corrupt(if self.total == 0 {
+                "no complete zstd frame (empty or truncated input)".into()
+            } else {
+                "truncated frame: input ended inside a zstd frame".into()
+            }));
+        }
+        Ok(Vec::new())
+    }
+
+    /// Marks the stream finished (e.g. after a panic in the caller's wrapper).
+    pub fn abort(&mut self) {
+        self.dec = None;
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -332,5 +491,203 @@ mod tests {
         assert!(with.len() < without.len());
         assert_eq!(decompress_with_dictionary(&with, &dict, 1024).unwrap(), msg);
         assert!(decompress_with_dictionary(&with, b"wrong dictionary bytes", 1024).is_err());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod stream_tests {
+    use super::*;
+
+    /// Deterministic xorshift so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn corpus(n: usize, rng: &mut Rng) -> Vec<u8> {
+        let words: [&[u8]; 6] = [
+            b"fn main() { println!(\"hi\"); }\n",
+            b"{\"role\":\"assistant\",\"content\":\"ok\"} ",
+            "\u{4f60}\u{597d}\u{4e16}\u{754c} ".as_bytes(),
+            "\u{1f600}\u{1f680} ".as_bytes(),
+            b"The quick brown fox jumps over the lazy dog. ",
+            b"",
+        ];
+        let mut v = Vec::with_capacity(n + 64);
+        while v.len() < n {
+            if rng.below(8) == 0 {
+                // incompressible bytes too
+                for _ in 0..rng.below(64) {
+                    v.push(rng.next() as u8);
+                }
+            } else {
+                v.extend_from_slice(words[rng.below(words.len())]);
+            }
+        }
+        v.truncate(n);
+        v
+    }
+
+    fn chunks<'a>(data: &'a [u8], rng: &mut Rng, max: usize) -> Vec<&'a [u8]> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos < data.len() {
+            let n = (rng.below(max) + 1).min(data.len() - pos);
+            out.push(&data[pos..pos + n]);
+            pos += n;
+        }
+        out
+    }
+
+    fn stream_compress(data: &[u8], level: i32, rng: &mut Rng, max: usize) -> Vec<u8> {
+        let mut c = CompressStream::new(level).unwrap();
+        let mut out = Vec::new();
+        for ch in chunks(data, rng, max) {
+            out.extend(c.push(ch).unwrap());
+        }
+        out.extend(c.finish().unwrap());
+        out
+    }
+
+    fn stream_decompress(
+        data: &[u8],
+        limit: usize,
+        rng: &mut Rng,
+        max: usize,
+    ) -> Result<Vec<u8>, ZstdError> {
+        let mut d = DecompressStream::new(limit).unwrap();
+        let mut out = Vec::new();
+        for ch in chunks(data, rng, max) {
+            out.extend(d.push(ch)?);
+        }
+        out.extend(d.finish()?);
+        Ok(out)
+    }
+
+    #[test]
+    fn round_trip_random_chunks() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for (size, max_chunk, level) in [
+            (0usize, 7usize, 3),
+            (1, 1, 1),
+            (5000, 13, 3),
+            (300_000, 70_000, 19),
+            (3 << 20, 300_000, 3),
+            (1 << 20, 4096, -5),
+        ] {
+            let data = corpus(size, &mut rng);
+            let frame = stream_compress(&data, level, &mut rng, max_chunk);
+            // the one-shot decoder agrees with the stream decoder
+            assert_eq!(decompress(&frame, DEFAULT_MAX_OUTPUT).unwrap(), data);
+            let back = stream_decompress(&frame, DEFAULT_MAX_OUTPUT, &mut rng, max_chunk).unwrap();
+            assert_eq!(back, data);
+            // and decodes one-shot frames too
+            let one = compress(&data, level).unwrap();
+            let back =
+                stream_decompress(&one, DEFAULT_MAX_OUTPUT, &mut rng, 1 + max_chunk / 3).unwrap();
+            assert_eq!(back, data);
+        }
+    }
+
+    #[test]
+    fn concatenated_frames() {
+        let mut rng = Rng(7);
+        let a = corpus(10_000, &mut rng);
+        let b = corpus(20_000, &mut rng);
+        let mut frames = compress(&a, 3).unwrap();
+        frames.extend(compress(&b, 3).unwrap());
+        let out = stream_decompress(&frames, DEFAULT_MAX_OUTPUT, &mut rng, 999).unwrap();
+        assert_eq!(out, [a, b].concat());
+    }
+
+    #[test]
+    fn truncated_frame_fails_on_finish() {
+        let mut rng = Rng(11);
+        let data = corpus(200_000, &mut rng);
+        let frame = compress(&data, 3).unwrap();
+        for cut in [1, 5, frame.len() / 2, frame.len() - 1] {
+            let err =
+                stream_decompress(&frame[..cut], DEFAULT_MAX_OUTPUT, &mut rng, 5000).unwrap_err();
+            assert!(matches!(err, ZstdError::Corrupt(_)), "cut {cut}: {err}");
+            assert_eq!(err.code(), "ERR_KU0_ZSTD_CORRUPT");
+        }
+        // nothing pushed at all
+        let mut d = DecompressStream::new(10).unwrap();
+        assert!(matches!(d.finish(), Err(ZstdError::Corrupt(_))));
+    }
+
+    #[test]
+    fn cap_applies_to_running_total() {
+        let bomb = compress(&vec![0u8; 64 << 20], 3).unwrap();
+        let mut d = DecompressStream::new(1 << 20).unwrap();
+        let err = d.push(&bomb).unwrap_err();
+        assert!(matches!(err, ZstdError::TooLarge(_)));
+        assert_eq!(err.code(), "ERR_KU0_ZSTD_OUTPUT_OUT_OF_RANGE");
+        // the decoder stopped right after the cap instead of inflating the whole bomb
+        assert!(d.total_out() <= (1 << 20) + dctx_out_size());
+        assert!(matches!(d.push(b"x"), Err(ZstdError::StreamFinished)));
+        // running total across pushes: each push is small, the sum is not
+        let mut rng = Rng(3);
+        let data = corpus(100_000, &mut rng);
+        let frame = compress(&data, 3).unwrap();
+        let err = stream_decompress(&frame, 99_999, &mut rng, 500).unwrap_err();
+        assert!(matches!(err, ZstdError::TooLarge(99_999)));
+        assert_eq!(
+            stream_decompress(&frame, 100_000, &mut rng, 500).unwrap(),
+            data
+        );
+    }
+
+    fn dctx_out_size() -> usize {
+        zstd::zstd_safe::DCtx::out_size().max(4096)
+    }
+
+    #[test]
+    fn corrupt_input_fails() {
+        let mut d = DecompressStream::new(DEFAULT_MAX_OUTPUT).unwrap();
+        let err = d.push(b"definitely not a zstd frame").unwrap_err();
+        assert_eq!(err.code(), "ERR_KU0_ZSTD_CORRUPT");
+        let mut rng = Rng(5);
+        let data = corpus(50_000, &mut rng);
+        let mut frame = compress(&data, 3).unwrap();
+        let mid = frame.len() / 2;
+        frame[mid] ^= 0xff;
+        frame[mid + 1] ^= 0x5a;
+        // either an error, or (checksum-less frames) different bytes — never the original silently
+        match stream_decompress(&frame, DEFAULT_MAX_OUTPUT, &mut rng, 777) {
+            Ok(out) => assert_ne!(out, data),
+            Err(e) => assert_eq!(e.code(), "ERR_KU0_ZSTD_CORRUPT"),
+        }
+    }
+
+    #[test]
+    fn finished_streams_reject_use() {
+        let mut c = CompressStream::new(3).unwrap();
+        c.push(b"abc").unwrap();
+        let frame = c.finish().unwrap();
+        assert_eq!(decompress(&frame, 10).unwrap(), b"abc");
+        assert!(matches!(c.push(b"x"), Err(ZstdError::StreamFinished)));
+        assert!(matches!(c.finish(), Err(ZstdError::StreamFinished)));
+        assert_eq!(
+            ZstdError::StreamFinished.code(),
+            "ERR_KU0_ZSTD_STREAM_FINISHED"
+        );
+        let mut d = DecompressStream::new(10).unwrap();
+        assert_eq!(d.push(&frame).unwrap(), b"abc");
+        assert!(d.finish().unwrap().is_empty());
+        assert!(matches!(d.push(&frame), Err(ZstdError::StreamFinished)));
+        assert!(matches!(
+            CompressStream::new(99),
+            Err(ZstdError::LevelOutOfRange(99))
+        ));
     }
 }

@@ -115,6 +115,11 @@ export function makeText(seed: number, targetChars: number, code: string): strin
   return s;
 }
 
+/** The "2 MB mixed corpus" (code, prose, JSON chat, CJK, emoji), shared by the count and zstd benches. */
+export function mixedCorpus2MB(code: string): string {
+  return Array.from({ length: 50 }, (_, i) => makeText(9000 + i, 40_000, code)).join("\n");
+}
+
 /** A 50 KB run of letters with no split point (the pathological input for quadratic BPE). */
 export function unsplittableRun(bytes = 50_000): string {
   const next = rng(50);

@@ -1,9 +1,10 @@
 // countTokens: ms per 10k tokens, cl100k and o200k, on ~10k-token texts, native vs the JS fallback
-// (tiktoken WASM) vs gpt-tokenizer, js-tiktoken and @microsoft/tiktokenizer. `pnpm bench tokenizer`.
+// (tiktoken WASM) vs gpt-tokenizer, js-tiktoken and @microsoft/tiktokenizer, plus one count of the whole
+// 2 MB mixed corpus. `pnpm bench tokenizer`.
 import { defineSuite, type SuiteCase } from "@ku0/bench";
 import { jsCount } from "../src/js.js";
 import { tokenizerModule } from "../src/native.js";
-import { makeText, repoText } from "./corpus.js";
+import { makeText, mixedCorpus2MB, repoText } from "./corpus.js";
 import { type Enc, gptTokenizer, jsTiktoken, msTiktokenizer, type Peer } from "./peers.js";
 
 const native = tokenizerModule.requireNative();
@@ -20,6 +21,7 @@ export default defineSuite({
   cases: () => {
     const { code } = repoText();
     const hotText = makeText(1, 40_000, code);
+    const big = mixedCorpus2MB(code);
     const stream = Array.from({ length: STREAM }, (_, i) => makeText(1000 + i, 40_000, code));
     const cases: SuiteCase[] = [];
     for (const enc of ["cl100k_base", "o200k_base"] as Enc[]) {
@@ -70,6 +72,23 @@ export default defineSuite({
         minTimeMs: 0,
         maxIterations: STREAM,
         unit: per10k(streamTokens),
+      });
+      // The issue's "2 MB mixed corpus" (the zstd bench's corpus): one call over the whole text, no caches
+      // on the native side.
+      const bigTokens = native.countTokensUncached(big, model);
+      cases.push({
+        name: `${enc} 2 MB mixed corpus (${(Buffer.byteLength(big) / 1e6).toFixed(2)} MB, ${bigTokens} tokens)`,
+        impls: {
+          native: () => native.countTokensUncached(big, model),
+          js: () => jsCount(big, enc),
+          ...peerImpls((p) => () => p.count(big)),
+        },
+        compare: peerNames,
+        warmup: 0,
+        iterations: 3,
+        minTimeMs: 0,
+        maxIterations: 3,
+        unit: per10k(bigTokens),
       });
       // Cold: the peers' merge caches cleared before every call (untimed).
       const cold = Object.fromEntries(

@@ -3,7 +3,7 @@
 import { createRequire } from "node:module";
 import { defineSuite, type Extra, type SuiteCase } from "@ku0/bench";
 import { tokenizerModule } from "../src/native.js";
-import { makeText, repoText } from "./corpus.js";
+import { makeText, mixedCorpus2MB, repoText } from "./corpus.js";
 
 const require = createRequire(import.meta.url);
 
@@ -36,9 +36,7 @@ function peers(): { codecs: Record<string, Codec>; missing: string[] } {
 
 function inputs(): Record<string, Buffer> {
   const { code } = repoText();
-  const corpus = Buffer.from(
-    Array.from({ length: 50 }, (_, i) => makeText(9000 + i, 40_000, code)).join("\n"),
-  );
+  const corpus = Buffer.from(mixedCorpus2MB(code));
   const chat = Buffer.from(
     JSON.stringify(
       Array.from({ length: 3000 }, (_, i) => ({
@@ -106,6 +104,50 @@ export default defineSuite({
         });
       }
     }
+    // Streaming vs one-shot on the 2 MB corpus, level 3, 64 KB chunks (the ZstdCompressStream /
+    // ZstdDecompressStream classes behind createZstd*Stream).
+    const data = inputs()["2 MB mixed corpus"] as Buffer;
+    const mb = data.length / 1e6;
+    const unit = { label: "MB/s", scale: (ms: number) => mb / (ms / 1000) };
+    const chunk = 64 * 1024;
+    const pieces = (buf: Buffer) => {
+      const out: Buffer[] = [];
+      for (let i = 0; i < buf.length; i += chunk) out.push(buf.subarray(i, i + chunk));
+      return out;
+    };
+    const plain = pieces(data);
+    const frame = b.zstdCompress(data, 3);
+    const framePieces = pieces(frame);
+    const common = { iterations: 10, warmup: 1, minTimeMs: 0, maxIterations: 40 };
+    cases.push({
+      name: `2 MB mixed corpus compress level 3, streaming in 64 KB chunks`,
+      impls: {
+        "native one-shot": () => b.zstdCompress(data, 3).length,
+        "native stream": () => {
+          const s = new b.ZstdCompressStream(3);
+          let n = 0;
+          for (const p of plain) n += s.push(p).length;
+          return n + s.finish().length;
+        },
+      },
+      compare: false,
+      unit,
+      ...common,
+    });
+    cases.push({
+      name: `2 MB mixed corpus decompress level 3, streaming in 64 KB chunks`,
+      impls: {
+        "native one-shot": () => b.zstdDecompress(frame).length,
+        "native stream": () => {
+          const s = new b.ZstdDecompressStream();
+          let n = 0;
+          for (const p of framePieces) n += s.push(p).length;
+          return n + s.finish().length;
+        },
+      },
+      unit,
+      ...common,
+    });
     return cases;
   },
   extras: () => {

@@ -22,12 +22,17 @@ export type {
   NativeToolCall,
   NativeToolResult,
 } from "./types.js";
+export type { ZstdStreamCompressor, ZstdStreamDecompressor } from "./zstd.js";
 export {
+  createZstdCompressStream,
+  createZstdDecompressStream,
   zstdCompress,
   zstdCompressAsync,
+  zstdCompressTransform,
   zstdCompressWithDictionary,
   zstdDecompress,
   zstdDecompressAsync,
+  zstdDecompressTransform,
   zstdDecompressWithDictionary,
   zstdTrainDictionary,
 } from "./zstd.js";

@@ -1,4 +1,5 @@
 // Plain zstd buffers and dictionaries (native only; JS mode throws ERR_KU0_NATIVE_UNAVAILABLE).
+import { Transform } from "node:stream";
 import { ku0TypeError } from "@ku0/native-loader";
 import { zstdBinding } from "./counter.js";
 import { tokenizerModule } from "./native.js";
@@ -75,4 +76,91 @@ export function zstdDecompressWithDictionary(
   checkLimit(maxOutputBytes);
   const b = zstdBinding();
   return tokenizerModule.callNative(() => b.zstdDecompressWithDictionary(data, dictionary, maxOutputBytes));
+}
+
+/** Incremental compressor (one frame): `push` returns the compressed bytes ready so far, `finish` ends it. */
+export interface ZstdStreamCompressor {
+  push(chunk: Uint8Array): Buffer;
+  finish(): Buffer;
+}
+
+/** Incremental decompressor: `push` returns decoded bytes; `finish` throws `ERR_KU0_ZSTD_CORRUPT` on a truncated frame. */
+export interface ZstdStreamDecompressor {
+  push(chunk: Uint8Array): Buffer;
+  finish(): Buffer;
+  /** Decompressed bytes produced so far (the `maxOutputBytes` cap applies to this running total). */
+  readonly totalOut: number;
+}
+
+/**
+ * Streaming zstd compression for large payloads (native only). Using the stream after `finish()` or
+ * after an error throws `ERR_KU0_ZSTD_STREAM_FINISHED`.
+ */
+export function createZstdCompressStream(level?: number): ZstdStreamCompressor {
+  checkLevel(level);
+  const b = zstdBinding();
+  const s = tokenizerModule.callNative(() => new b.ZstdCompressStream(level));
+  return {
+    push(chunk) {
+      checkBytes(chunk, "chunk");
+      return tokenizerModule.callNative(() => s.push(chunk));
+    },
+    finish: () => tokenizerModule.callNative(() => s.finish()),
+  };
+}
+
+/**
+ * Streaming zstd decompression (concatenated frames allowed, native only). The decoded running total
+ * is capped at `maxOutputBytes` (default 256 MiB; `ERR_KU0_ZSTD_OUTPUT_OUT_OF_RANGE`), so a small bomb
+ * fails as soon as it passes the cap.
+ */
+export function createZstdDecompressStream(maxOutputBytes?: number): ZstdStreamDecompressor {
+  checkLimit(maxOutputBytes);
+  const b = zstdBinding();
+  const s = tokenizerModule.callNative(() => new b.ZstdDecompressStream(maxOutputBytes));
+  return {
+    push(chunk) {
+      checkBytes(chunk, "chunk");
+      return tokenizerModule.callNative(() => s.push(chunk));
+    },
+    finish: () => tokenizerModule.callNative(() => s.finish()),
+    get totalOut() {
+      return s.totalOut;
+    },
+  };
+}
+
+function toTransform(s: { push(chunk: Uint8Array): Buffer; finish(): Buffer }): Transform {
+  return new Transform({
+    transform(chunk: unknown, encoding, callback) {
+      try {
+        const bytes = typeof chunk === "string" ? Buffer.from(chunk, encoding) : (chunk as Uint8Array);
+        const out = s.push(bytes);
+        callback(null, out.length > 0 ? out : undefined);
+      } catch (err) {
+        callback(err as Error);
+      }
+    },
+    flush(callback) {
+      try {
+        const out = s.finish();
+        callback(null, out.length > 0 ? out : undefined);
+      } catch (err) {
+        callback(err as Error);
+      }
+    },
+  });
+}
+
+/** `node:stream` Transform compressing its input into one zstd frame (native only; thrown synchronously in `js` mode). */
+export function zstdCompressTransform(level?: number): Transform {
+  return toTransform(createZstdCompressStream(level));
+}
+
+/**
+ * `node:stream` Transform decompressing zstd; errors (`ERR_KU0_ZSTD_CORRUPT` for corrupt or truncated
+ * input, `ERR_KU0_ZSTD_OUTPUT_OUT_OF_RANGE` past `maxOutputBytes`) are emitted as stream errors.
+ */
+export function zstdDecompressTransform(maxOutputBytes?: number): Transform {
+  return toTransform(createZstdDecompressStream(maxOutputBytes));
 }
