@@ -53,55 +53,52 @@ pub fn preload(enc: Encoding) {
     }
 }
 
-/// Number of tokens of `text` in `enc`, without materializing the token vector
-/// (for the bpe-openai encodings).
-pub fn count(text: &str, enc: Encoding) -> usize {
-    if text.is_empty() {
-        return 0;
-    }
+/// The hand-written splitter, bpe-openai tokenizer and vocabulary of the encodings with a fast path.
+fn fast_parts(
+    enc: Encoding,
+) -> Option<(
+    fast::Split,
+    &'static bpe_openai::Tokenizer,
+    &'static fast::Vocab,
+)> {
     match enc {
-        Encoding::Cl100kBase => fast::count(
-            text,
+        Encoding::Cl100kBase => Some((
             fast::Split::Cl100k,
             bpe_openai::cl100k_base(),
             &CL100K_VOCAB,
-        ),
-        Encoding::O200kBase => fast::count(
-            text,
-            fast::Split::O200k,
-            bpe_openai::o200k_base(),
-            &O200K_VOCAB,
-        ),
-        _ => match backend(enc) {
-            Backend::Bpe(t) => t.count(text),
-            Backend::Tiktoken(t) => t.encode_ordinary(text).len(),
-        },
+        )),
+        Encoding::O200kBase => Some((fast::Split::O200k, bpe_openai::o200k_base(), &O200K_VOCAB)),
+        _ => None,
     }
+}
+
+/// Count through the fast path when `enc` has one (with `fast_count`), else through its backend.
+fn count_with(
+    text: &str,
+    enc: Encoding,
+    fast_count: fn(&str, fast::Split, &'static bpe_openai::Tokenizer, &fast::Vocab) -> usize,
+) -> usize {
+    if text.is_empty() {
+        return 0;
+    }
+    if let Some((split, tok, vocab)) = fast_parts(enc) {
+        return fast_count(text, split, tok, vocab);
+    }
+    match backend(enc) {
+        Backend::Bpe(t) => t.count(text),
+        Backend::Tiktoken(t) => t.encode_ordinary(text).len(),
+    }
+}
+
+/// Number of tokens of `text` in `enc`, without materializing the token vector
+/// (for the bpe-openai encodings).
+pub fn count(text: &str, enc: Encoding) -> usize {
+    count_with(text, enc, fast::count)
 }
 
 /// [`count`] with the per-thread piece memo (whole-history batches; see `fast::count_memo`).
 pub fn count_memo(text: &str, enc: Encoding) -> usize {
-    if text.is_empty() {
-        return 0;
-    }
-    match enc {
-        Encoding::Cl100kBase => fast::count_memo(
-            text,
-            fast::Split::Cl100k,
-            bpe_openai::cl100k_base(),
-            &CL100K_VOCAB,
-        ),
-        Encoding::O200kBase => fast::count_memo(
-            text,
-            fast::Split::O200k,
-            bpe_openai::o200k_base(),
-            &O200K_VOCAB,
-        ),
-        _ => match backend(enc) {
-            Backend::Bpe(t) => t.count(text),
-            Backend::Tiktoken(t) => t.encode_ordinary(text).len(),
-        },
-    }
+    count_with(text, enc, fast::count_memo)
 }
 
 /// The count bpe-openai's own (regex) pre-tokenizer gives; kept as a cross-check of [`fast`].
