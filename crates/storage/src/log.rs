@@ -529,6 +529,60 @@ fn create_segment(dir: &Path, base: u64, opts: &LogOptions) -> Result<(File, Pat
     Ok((file, path))
 }
 
+/// Where a replay enters one segment of its plan.
+enum SegmentEntry {
+    /// The whole segment lies before the start: the next segment must begin at `next`.
+    Skip { next: u64 },
+    /// Read records from `offset`, whose first record has sequence id `seq`.
+    ReadFrom { offset: u64, seq: u64 },
+}
+
+/// Checks that segment `base` continues the previous one (`expected`), then uses its sparse index
+/// (when sealed) to skip it entirely or to seek close to `start`.
+fn segment_entry(
+    expected: Option<u64>,
+    base: u64,
+    path: &Path,
+    idx: Option<&SegIndex>,
+    start: u64,
+) -> Result<SegmentEntry> {
+    if let Some(e) = expected
+        && e != base
+    {
+        return Err(Error::Corruption {
+            path: path.to_path_buf(),
+            offset: 0,
+            seq: Some(e),
+            reason: format!("segment starts at sequence id {base}, expected {e}"),
+        });
+    }
+    let Some(i) = idx else {
+        return Ok(SegmentEntry::ReadFrom {
+            offset: SEG_HEADER,
+            seq: base,
+        });
+    };
+    if i.last_seq < start && base < start {
+        return Ok(SegmentEntry::Skip {
+            next: i.last_seq + 1,
+        });
+    }
+    if start <= base {
+        return Ok(SegmentEntry::ReadFrom {
+            offset: SEG_HEADER,
+            seq: base,
+        });
+    }
+    let p = i.entries.partition_point(|e| e.0 <= start);
+    Ok(match p.checked_sub(1).and_then(|k| i.entries.get(k)) {
+        Some(&(seq, offset)) => SegmentEntry::ReadFrom { offset, seq },
+        None => SegmentEntry::ReadFrom {
+            offset: SEG_HEADER,
+            seq: base,
+        },
+    })
+}
+
 impl EventLog {
     /// Opens (creating if needed) the log in `dir`, recovering from a crash if necessary.
     pub fn open(dir: impl AsRef<Path>, opts: LogOptions) -> Result<EventLog> {
@@ -996,30 +1050,12 @@ impl EventLog {
             if out.len() >= limit {
                 break;
             }
-            if let Some(e) = expected
-                && e != base
-            {
-                return Err(Error::Corruption {
-                    path,
-                    offset: 0,
-                    seq: Some(e),
-                    reason: format!("segment starts at sequence id {base}, expected {e}"),
-                });
-            }
-            if idx.as_ref().is_some_and(|i| i.last_seq < start) && base < start {
-                expected = idx.map(|i| i.last_seq + 1);
-                continue;
-            }
-            let (off, seq0) = match &idx {
-                Some(i) if start > base => {
-                    let p = i.entries.partition_point(|e| e.0 <= start);
-                    if p == 0 {
-                        (SEG_HEADER, base)
-                    } else {
-                        (i.entries[p - 1].1, i.entries[p - 1].0)
-                    }
+            let (off, seq0) = match segment_entry(expected, base, &path, idx.as_deref(), start)? {
+                SegmentEntry::Skip { next } => {
+                    expected = Some(next);
+                    continue;
                 }
-                _ => (SEG_HEADER, base),
+                SegmentEntry::ReadFrom { offset, seq } => (offset, seq),
             };
             let map = Arc::new(Mapping::map(&path, end)?);
             let map_index = out.maps.len() as u32;
@@ -1063,30 +1099,12 @@ impl EventLog {
             if out.len() >= limit {
                 break;
             }
-            if let Some(e) = expected
-                && e != base
-            {
-                return Err(Error::Corruption {
-                    path,
-                    offset: 0,
-                    seq: Some(e),
-                    reason: format!("segment starts at sequence id {base}, expected {e}"),
-                });
-            }
-            if idx.as_ref().is_some_and(|i| i.last_seq < start) && base < start {
-                expected = idx.map(|i| i.last_seq + 1);
-                continue;
-            }
-            let (off, seq0) = match &idx {
-                Some(i) if start > base => {
-                    let p = i.entries.partition_point(|e| e.0 <= start);
-                    if p == 0 {
-                        (SEG_HEADER, base)
-                    } else {
-                        (i.entries[p - 1].1, i.entries[p - 1].0)
-                    }
+            let (off, seq0) = match segment_entry(expected, base, &path, idx.as_deref(), start)? {
+                SegmentEntry::Skip { next } => {
+                    expected = Some(next);
+                    continue;
                 }
-                _ => (SEG_HEADER, base),
+                SegmentEntry::ReadFrom { offset, seq } => (offset, seq),
             };
             let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
             let next = read_range(
