@@ -3,8 +3,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type AgentMessage,
-  ContextCompactor,
   type CompressionResult,
+  ContextCompactor,
   countTokens,
   createContextCompactor,
   createMessageCompressor,
@@ -108,7 +108,12 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
     expect(c.preserveToolInputs).toBe(true);
     const d = new ContextCompactor({
       targetThreshold: 7,
-      contextConfig: { maxTokens: 10, compressionThreshold: 0.5, preserveLastN: 2, compressionStrategy: "truncate" },
+      contextConfig: {
+        maxTokens: 10,
+        compressionThreshold: 0.5,
+        preserveLastN: 2,
+        compressionStrategy: "truncate",
+      },
     });
     expect(d.targetThreshold).toBe(7);
     expect(d.maxMessagesToKeep).toBe(2);
@@ -133,7 +138,12 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
 
   it("checkThreshold: system prompt included, needsCompression at >= the threshold", () => {
     const c = new ContextCompactor({
-      contextConfig: { maxTokens: 10, compressionThreshold: 0.5, preserveLastN: 2, compressionStrategy: "truncate" },
+      contextConfig: {
+        maxTokens: 10,
+        compressionThreshold: 0.5,
+        preserveLastN: 2,
+        compressionStrategy: "truncate",
+      },
     });
     expect(c.checkThreshold([{ role: "user", content: "one two three" }], "four five")).toEqual({
       needsCompression: true,
@@ -153,7 +163,12 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
 
   it("getMessagesToPreserve: from the earliest of the last N user messages", () => {
     const c = new ContextCompactor({
-      contextConfig: { maxTokens: 1000, compressionThreshold: 0.8, preserveLastN: 2, compressionStrategy: "hybrid" },
+      contextConfig: {
+        maxTokens: 1000,
+        compressionThreshold: 0.8,
+        preserveLastN: 2,
+        compressionStrategy: "hybrid",
+      },
     });
     const msgs: Message[] = [
       { role: "user", content: "u1" },
@@ -163,7 +178,10 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
       { role: "user", content: "u3" },
       { role: "assistant", content: "a3" },
     ];
-    expect(c.getMessagesToPreserve(msgs)).toEqual({ preserved: msgs.slice(2), toSummarize: msgs.slice(0, 2) });
+    expect(c.getMessagesToPreserve(msgs)).toEqual({
+      preserved: msgs.slice(2),
+      toSummarize: msgs.slice(0, 2),
+    });
     // fewer user messages than N: from the first one found, not from the start
     const few: Message[] = [{ role: "assistant", content: "hi" }, ...msgs.slice(4)];
     expect(c.getMessagesToPreserve(few)).toEqual({ preserved: few.slice(1), toSummarize: few.slice(0, 1) });
@@ -177,7 +195,12 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
     ];
     expect(c.getMessagesToPreserve(msgs)).toEqual({ preserved: [], toSummarize: msgs });
     const zero = new ContextCompactor({
-      contextConfig: { maxTokens: 100, compressionThreshold: 0.8, preserveLastN: 0, compressionStrategy: "hybrid" },
+      contextConfig: {
+        maxTokens: 100,
+        compressionThreshold: 0.8,
+        preserveLastN: 0,
+        compressionStrategy: "hybrid",
+      },
     });
     expect(zero.getMessagesToPreserve([{ role: "user", content: "u" }]).preserved).toEqual([]);
     // current-turn results with nothing preserved: a new assistant message carries them
@@ -189,7 +212,12 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
 
   it("getMessagesToPreserve: current-turn tool results merge by callId into the last message", () => {
     const c = new ContextCompactor({
-      contextConfig: { maxTokens: 1000, compressionThreshold: 0.8, preserveLastN: 1, compressionStrategy: "hybrid" },
+      contextConfig: {
+        maxTokens: 1000,
+        compressionThreshold: 0.8,
+        preserveLastN: 1,
+        compressionStrategy: "hybrid",
+      },
     });
     const last: Message = {
       role: "assistant",
@@ -241,7 +269,11 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
     const prompt = c.generateSummaryPrompt(
       [
         { role: "user", content: "fix the parser" },
-        { role: "assistant", content: "looking", toolCalls: [{ id: "1", name: "grep", arguments: { q: "parse" } }] },
+        {
+          role: "assistant",
+          content: "looking",
+          toolCalls: [{ id: "1", name: "grep", arguments: { q: "parse" } }],
+        },
       ],
       {
         facts: [{ type: "decision", content: "use a PEG" }],
@@ -249,7 +281,15 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
         scratchpad: "note to self",
       },
     );
-    for (const part of ["use a PEG", "ship", "plan", "note to self", "fix the parser", "grep", '{"q":"parse"}'])
+    for (const part of [
+      "use a PEG",
+      "ship",
+      "plan",
+      "note to self",
+      "fix the parser",
+      "grep",
+      '{"q":"parse"}',
+    ])
       expect(prompt).toContain(part);
   });
 
@@ -291,7 +331,12 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
     expect(r.metrics?.compressionTimeMs).toBeGreaterThanOrEqual(0);
     // without originals: nothing known to be saved
     const bare = c.applyCompaction(cm as never, "ctx1", "s", recent);
-    expect(bare.metrics).toMatchObject({ originalTokens: 0, tokensSaved: 0, compressionRatio: 0, qualityScore: 1 });
+    expect(bare.metrics).toMatchObject({
+      originalTokens: 0,
+      tokensSaved: 0,
+      compressionRatio: 0,
+      qualityScore: 1,
+    });
     expect(bare.messagesBefore).toBe(1);
   });
 
@@ -330,7 +375,9 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
       }),
     ).toBe(countTokens("hi") + 100);
     const result = { success: true, content: [{ type: "text", text: "done" }] };
-    expect(c.estimateMessageTokens({ role: "tool", toolName: "read", result })).toBe(estimateJsonTokens(result));
+    expect(c.estimateMessageTokens({ role: "tool", toolName: "read", result })).toBe(
+      estimateJsonTokens(result),
+    );
     const msgs: AgentMessage[] = [
       { role: "system", content: "sys" },
       { role: "user", content: "hi" },
@@ -364,7 +411,12 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
   });
 
   it("compress sliding_window: system + last preserveCount, then by importance while they fit", () => {
-    const c = new MessageCompressor({ strategy: "sliding_window", maxTokens: 60, preserveCount: 2, minMessages: 0 });
+    const c = new MessageCompressor({
+      strategy: "sliding_window",
+      maxTokens: 60,
+      preserveCount: 2,
+      minMessages: 0,
+    });
     const msgs: AgentMessage[] = [
       { role: "system", content: "rules" },
       { role: "user", content: ten },
@@ -389,12 +441,22 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
     });
     expect(typeof r.metadata?.timestamp).toBe("number");
     // "summarize" without the async API is the sliding window
-    const s = new MessageCompressor({ strategy: "summarize", maxTokens: 60, preserveCount: 2, minMessages: 0 });
+    const s = new MessageCompressor({
+      strategy: "summarize",
+      maxTokens: 60,
+      preserveCount: 2,
+      minMessages: 0,
+    });
     expect(s.compress(msgs).messages).toEqual(r.messages);
   });
 
   it("compress sliding_window: tops up to minMessages with the newest left-out messages", () => {
-    const c = new MessageCompressor({ strategy: "sliding_window", maxTokens: 10, preserveCount: 1, minMessages: 3 });
+    const c = new MessageCompressor({
+      strategy: "sliding_window",
+      maxTokens: 10,
+      preserveCount: 1,
+      minMessages: 3,
+    });
     const msgs: AgentMessage[] = [1, 2, 3, 4].map((i) => ({ role: "user", content: `${ten} ${i}` }));
     const r = c.compress(msgs);
     expect(r.messages).toEqual(msgs.slice(1));
@@ -429,7 +491,9 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
     for (const maxTokens of [5, 60, 100, 200, 1000])
       for (const preserveCount of [0, 1, 2, 3]) {
         const r = new MessageCompressor({ strategy: "truncate", maxTokens, preserveCount }).compress(msgs);
-        expect(r.messages.includes(msgs[1] as AgentMessage)).toBe(r.messages.includes(msgs[2] as AgentMessage));
+        expect(r.messages.includes(msgs[1] as AgentMessage)).toBe(
+          r.messages.includes(msgs[2] as AgentMessage),
+        );
       }
   });
 
@@ -469,7 +533,9 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
     expect(c.compressWithMaxTokens(msgs, 500).totalTokens).toBeLessThanOrEqual(500);
     expect((await c.compressWithMaxTokensAsync(msgs, 300)).totalTokens).toBeLessThanOrEqual(300);
     expect(c.getMaxTokens()).toBe(2000);
-    expect(() => c.compressWithMaxTokens(msgs, -1)).toThrow(expect.objectContaining({ code: "ERR_KU0_BUDGET_OUT_OF_RANGE" }));
+    expect(() => c.compressWithMaxTokens(msgs, -1)).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_BUDGET_OUT_OF_RANGE" }),
+    );
   });
 
   it("compressAsync: summarizes everything but system and preserved messages", async () => {
@@ -484,7 +550,10 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
     c.setSummarizer({ summarize: async (m) => `summary of ${m.length}` });
     const msgs: AgentMessage[] = [
       { role: "system", content: "sys" },
-      ...Array.from({ length: 10 }, (_, i) => ({ role: "user" as const, content: `message ${i} `.repeat(10) })),
+      ...Array.from({ length: 10 }, (_, i) => ({
+        role: "user" as const,
+        content: `message ${i} `.repeat(10),
+      })),
     ];
     const r = await c.compressAsync(msgs);
     expect(r.messages).toEqual([
@@ -496,7 +565,11 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
     expect(r.removedCount).toBe(7);
     expect(r.compressionRatio).toBeCloseTo(1 - 4 / 11);
     expect(r.totalTokens).toBe(c.calculateTotalTokens(r.messages));
-    expect(r.metadata).toMatchObject({ strategy: "summarize", preservedIndices: [0, 9, 10], summary: "summary of 8" });
+    expect(r.metadata).toMatchObject({
+      strategy: "summarize",
+      preservedIndices: [0, 9, 10],
+      summary: "summary of 8",
+    });
     expect(summarized).toEqual([8]);
     expect(compressed).toEqual([r]);
     // the synchronous API never summarizes and never calls onCompress
@@ -533,7 +606,12 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
     c.compress(msgs);
     expect(calls).toBe(4);
     // truncation with a custom estimator cuts to its counts
-    const t = new MessageCompressor({ strategy: "truncate", maxTokens: 80, preserveCount: 1, estimateTokens: (s) => s.length });
+    const t = new MessageCompressor({
+      strategy: "truncate",
+      maxTokens: 80,
+      preserveCount: 1,
+      estimateTokens: (s) => s.length,
+    });
     const r = t.compress([
       { role: "user", content: "x".repeat(500) },
       { role: "user", content: "tail" },
@@ -572,7 +650,10 @@ describe("kill switch: re-read on every construction", () => {
     expect(status().active).toBe("native");
     process.env.TOKENIZER_RS_DISABLE_NATIVE = "yes";
     new ContextCompactor();
-    expect(status()).toMatchObject({ active: "js", reason: "kill switch TOKENIZER_RS_DISABLE_NATIVE is set" });
+    expect(status()).toMatchObject({
+      active: "js",
+      reason: "kill switch TOKENIZER_RS_DISABLE_NATIVE is set",
+    });
   });
 });
 

@@ -64,12 +64,12 @@ export { clearMessageCostCaches, historyCounts, historySum } from "./history.js"
 export {
   type AgentMessage,
   type CompressionConfig,
+  type CompressionMetrics as MessageCompressionMetrics,
   type CompressionResult,
   type CompressionStrategy,
   createMessageCompressor,
   type ISummarizer,
   type MCPToolResult,
-  type CompressionMetrics as MessageCompressionMetrics,
   MessageCompressor,
   SmartMessageCompressor,
 } from "./messageCompression.js";

@@ -229,7 +229,7 @@ export function planUnits(messages: PlanMessage[]): number[] {
       if ((m.results ?? []).some((r) => r.callId !== undefined && r.callId !== "")) return;
       if (open && open.pending.length > 0) {
         const byName = m.toolName === undefined ? -1 : open.pending.indexOf(m.toolName);
-        open.pending.splice(byName >= 0 ? byName : 0, 1);
+        open.pending.splice(Math.max(byName, 0), 1);
         union(i, open.at);
       }
     } else open = undefined;

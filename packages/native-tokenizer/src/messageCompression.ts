@@ -372,8 +372,7 @@ export class MessageCompressor {
     const n = messages.length;
     const preserved = this.preservedOf(messages);
     const chosen = new Set(preserved);
-    const rank = (m: AgentMessage) =>
-      importance(m, messages.indexOf(m), n, this.config.preserveCount);
+    const rank = (m: AgentMessage) => importance(m, messages.indexOf(m), n, this.config.preserveCount);
     const candidates = messages.filter((m) => !chosen.has(m)).sort((a, b) => rank(b) - rank(a));
     const selected = [...preserved];
     let tokens = costs.sum(selected);
