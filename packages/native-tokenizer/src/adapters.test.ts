@@ -529,7 +529,7 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
 
   it("compressWithMaxTokens(+Async): a temporary budget, restored afterwards", async () => {
     const msgs = agentHistory(rng(5), 120);
-    const c = new MessageCompressor({ maxTokens: 2000, strategy: "truncate" });
+    const c = new MessageCompressor({ maxTokens: 2000, strategy: "truncate", preserveCount: 0 });
     expect(c.compressWithMaxTokens(msgs, 500).totalTokens).toBeLessThanOrEqual(500);
     expect((await c.compressWithMaxTokensAsync(msgs, 300)).totalTokens).toBeLessThanOrEqual(300);
     expect(c.getMaxTokens()).toBe(2000);
