@@ -9,6 +9,7 @@ import {
   createContextCompactor,
   createMessageCompressor,
   estimateJsonTokens,
+  type MCPToolResult,
   type Message,
   MessageCompressor,
   SmartMessageCompressor,
@@ -421,7 +422,7 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
       { role: "system", content: "rules" },
       { role: "user", content: ten },
       { role: "assistant", content: ten },
-      { role: "tool", toolName: "t", result: { content: [{ type: "text", text: ten }] } },
+      { role: "tool", toolName: "t", result: { success: true, content: [{ type: "text", text: ten }] } },
       { role: "user", content: ten },
       { role: "assistant", content: ten },
       { role: "user", content: ten },
@@ -481,7 +482,7 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
   });
 
   it("compress truncate: an id-less tool message is kept or dropped with its assistant message", () => {
-    const big = { success: true, content: [{ type: "text", text: "data ".repeat(100) }] };
+    const big: MCPToolResult = { success: true, content: [{ type: "text", text: "data ".repeat(100) }] };
     const msgs: AgentMessage[] = [
       { role: "user", content: "question" },
       { role: "assistant", content: "reading", toolCalls: [{ name: "read", arguments: { p: 1 } }] },

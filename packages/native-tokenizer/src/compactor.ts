@@ -48,14 +48,13 @@ export interface CompactionOptions {
 /** The parts of the runtime's `ContextManager` that `applyCompaction` uses. */
 export interface ContextManager {
   get(contextId: string): unknown;
-  updateScratchpad(contextId: string, note: string, mode: "append" | "replace" | string): unknown;
+  updateScratchpad(contextId: string, note: string, mode: "append"): unknown;
 }
 /** The fields of the runtime's `AgentContext` that `generateSummaryPrompt` reads (all optional here). */
 export interface AgentContext {
   facts?: { type?: string; content?: string }[];
   progress?: { currentObjective?: string; completedSteps?: string[]; pendingSteps?: string[] };
   scratchpad?: string;
-  [key: string]: unknown;
 }
 /** The runtime's `CompressionMetrics` (Track H.2). */
 export interface CompressionMetrics {

@@ -63,6 +63,8 @@ export {
 export { clearMessageCostCaches, historyCounts, historySum } from "./history.js";
 export {
   type AgentMessage,
+  type AgentMessageLike,
+  type AgentToolCall,
   type CompressionConfig,
   type CompressionMetrics as MessageCompressionMetrics,
   type CompressionResult,
@@ -70,6 +72,8 @@ export {
   createMessageCompressor,
   type ISummarizer,
   type MCPToolResult,
+  type MCPToolResultLike,
   MessageCompressor,
   SmartMessageCompressor,
+  type ToolContent,
 } from "./messageCompression.js";

@@ -10,22 +10,46 @@ import { tokenizerModule } from "./native.js";
 import type { NativeMessage } from "./types.js";
 import { checkBudget } from "./validate.js";
 
+/** Content parts of a tool result (the runtime's three kinds). */
+export type ToolContent =
+  | { type: "text"; text: string }
+  | { type: "image"; data: string; mimeType: string }
+  | { type: "resource"; uri: string; mimeType?: string };
+/** The runtime's tool result shape (its `error.code` is a string union there; any string here). */
 export interface MCPToolResult {
-  success?: boolean;
-  content?: { type: string; text?: string; [k: string]: unknown }[];
-  error?: unknown;
-  [key: string]: unknown;
+  success: boolean;
+  content: ToolContent[];
+  error?: { code: string; message: string; details?: unknown };
+  meta?: { durationMs: number; toolName: string; sandboxed: boolean; outputSpool?: unknown };
 }
 export interface AgentToolCall {
   id?: string;
   name: string;
-  arguments?: Record<string, unknown>;
-  [key: string]: unknown;
+  arguments: Record<string, unknown>;
 }
 export type AgentMessage =
   | { role: "system" | "user"; content: string }
   | { role: "assistant"; content: string; toolCalls?: AgentToolCall[] }
   | { role: "tool"; toolName: string; result: MCPToolResult };
+
+/**
+ * What the compressor needs of a message. The methods are generic over it, so the runtime's own
+ * `AgentMessage` (whose tool result type is stricter than ours) goes in and comes back out unchanged.
+ */
+export type AgentMessageLike =
+  | { role: "system" | "user"; content: string }
+  | {
+      role: "assistant";
+      content: string;
+      toolCalls?: readonly { id?: string; name: string; arguments?: Record<string, unknown> }[];
+    }
+  | { role: "tool"; toolName: string; result: unknown };
+
+/** What `compressToolResult` needs of a tool result (the runtime's `MCPToolResult` fits). */
+export interface MCPToolResultLike {
+  success?: boolean;
+  content?: readonly { type: string; text?: string }[];
+}
 
 export type CompressionStrategy = "sliding_window" | "summarize" | "truncate" | "hybrid";
 
@@ -36,12 +60,12 @@ export interface ISummarizer {
 /** The runtime's compressor callbacks (exported from the package root as `MessageCompressionMetrics`). */
 export interface CompressionMetrics {
   /** Called after an LLM summarization (the only compression that reports it, as in the runtime). */
-  onCompress?: (result: CompressionResult) => void;
-  onSummarize?: (originalCount: number, summaryTokens: number) => void;
+  onCompress?(result: CompressionResult): void;
+  onSummarize?(originalCount: number, summaryTokens: number): void;
 }
 
-export interface CompressionResult {
-  messages: AgentMessage[];
+export interface CompressionResult<M = AgentMessage> {
+  messages: M[];
   /** Tokens of `messages`. */
   totalTokens: number;
   removedCount: number;
@@ -75,10 +99,12 @@ export interface CompressionConfig {
   model?: string;
 }
 
+type Msg = AgentMessageLike;
+
 /** A history being compressed: each message's cost (the first occurrence of an object counts). */
 interface Costs {
-  of(m: AgentMessage): number;
-  sum(ms: AgentMessage[]): number;
+  of(m: Msg): number;
+  sum(ms: Msg[]): number;
 }
 
 interface CachedCount {
@@ -88,14 +114,14 @@ interface CachedCount {
 }
 
 /** References a message's cost depends on. */
-function messageRefs(m: AgentMessage): unknown[] {
+function messageRefs(m: Msg): unknown[] {
   const refs: unknown[] = [m.role, (m as { content?: unknown }).content];
   if (m.role === "tool") refs.push(m.result);
   if (m.role === "assistant") refs.push(m.toolCalls, m.toolCalls?.length);
   return refs;
 }
 
-function toNativeMessages(messages: AgentMessage[]): NativeMessage[] {
+function toNativeMessages(messages: Msg[]): NativeMessage[] {
   return messages.map((m) => {
     if (m.role === "tool") return { role: "tool", toolName: m.toolName, result: m.result };
     if (m.role === "assistant") {
@@ -112,7 +138,7 @@ function toNativeMessages(messages: AgentMessage[]): NativeMessage[] {
   });
 }
 
-function importance(m: AgentMessage, index: number, n: number, preserveCount: number): number {
+function importance(m: Msg, index: number, n: number, preserveCount: number): number {
   if (m.role === "system") return 1;
   if (index >= n - preserveCount) return 0.9;
   if (m.role === "user") return 0.7;
@@ -183,7 +209,7 @@ export class MessageCompressor {
     this.cachedEntries++;
   }
 
-  private cached(m: AgentMessage, epoch: number, refs: unknown[]): number | undefined {
+  private cached(m: Msg, epoch: number, refs: unknown[]): number | undefined {
     const cur = this.byObject.get(m);
     if (cur !== undefined) return cur.epoch === epoch && sameRefs(cur.refs, refs) ? cur.count : undefined;
     const prev = this.previous.get(m);
@@ -210,7 +236,7 @@ export class MessageCompressor {
    * call of an assistant message, JSON tokens of a tool message's result. Cached per message object;
    * the rest go to the counter in one (native) call.
    */
-  private counts(messages: AgentMessage[]): number[] {
+  private counts(messages: Msg[]): number[] {
     if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
     const out = new Array<number>(messages.length);
     const epoch = messageCacheEpoch();
@@ -250,29 +276,29 @@ export class MessageCompressor {
     return out;
   }
 
-  private costs(messages: AgentMessage[]): Costs {
+  private costs(messages: Msg[]): Costs {
     const counts = this.counts(messages);
-    const byObj = new Map<AgentMessage, number>();
+    const byObj = new Map<Msg, number>();
     messages.forEach((m, i) => {
       if (!byObj.has(m)) byObj.set(m, counts[i] as number);
     });
-    const of = (m: AgentMessage) => byObj.get(m) ?? (this.counts([m])[0] as number);
+    const of = (m: Msg) => byObj.get(m) ?? (this.counts([m])[0] as number);
     return { of, sum: (ms) => ms.reduce((a, m) => a + of(m), 0) };
   }
 
-  estimateMessageTokens(message: AgentMessage): number {
+  estimateMessageTokens(message: Msg): number {
     return this.counts([message])[0] as number;
   }
 
-  calculateTotalTokens(messages: AgentMessage[]): number {
+  calculateTotalTokens(messages: Msg[]): number {
     return this.counts(messages).reduce((a, b) => a + b, 0);
   }
 
-  private empty(): CompressionResult {
+  private empty(): CompressionResult<Msg> {
     return { messages: [], totalTokens: 0, removedCount: 0, summarizedCount: 0, compressionRatio: 0 };
   }
 
-  private fits(messages: AgentMessage[], totalTokens: number): CompressionResult {
+  private fits(messages: Msg[], totalTokens: number): CompressionResult<Msg> {
     return {
       messages: [...messages],
       totalTokens,
@@ -284,14 +310,18 @@ export class MessageCompressor {
   }
 
   /** Compresses `messages` to `maxTokens` with the configured strategy (summarize: sliding window here). */
-  compress(messages: AgentMessage[]): CompressionResult {
+  compress<M extends Msg = AgentMessage>(messages: M[]): CompressionResult<M> {
+    return this.compressSync(messages) as CompressionResult<M>;
+  }
+
+  private compressSync(messages: Msg[]): CompressionResult<Msg> {
     if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
     if (messages.length === 0) return this.empty();
     const costs = this.costs(messages);
     const total = costs.sum(messages);
     if (total <= this.config.maxTokens) return this.fits(messages, total);
     const strategy = this.config.strategy;
-    let r: CompressionResult;
+    let r: CompressionResult<Msg>;
     if (strategy === "truncate") r = this.truncate(messages, costs, messages);
     else if (strategy === "hybrid") {
       r = this.slidingWindow(messages, costs);
@@ -314,7 +344,11 @@ export class MessageCompressor {
   }
 
   /** Like `compress`, with a summarizer for `summarize`/`hybrid` when `enableSummarization` is set. */
-  async compressAsync(messages: AgentMessage[]): Promise<CompressionResult> {
+  async compressAsync<M extends Msg = AgentMessage>(messages: M[]): Promise<CompressionResult<M>> {
+    return (await this.compressAsyncImpl(messages)) as CompressionResult<M>;
+  }
+
+  private async compressAsyncImpl(messages: Msg[]): Promise<CompressionResult<Msg>> {
     if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
     if (messages.length === 0) return this.empty();
     const costs = this.costs(messages);
@@ -323,10 +357,13 @@ export class MessageCompressor {
     const { strategy, enableSummarization } = this.config;
     if ((strategy === "summarize" || strategy === "hybrid") && this.summarizer && enableSummarization)
       return this.summarize(messages, costs, this.summarizer);
-    return this.compress(messages);
+    return this.compressSync(messages);
   }
 
-  compressWithMaxTokens(messages: AgentMessage[], maxTokens: number): CompressionResult {
+  compressWithMaxTokens<M extends Msg = AgentMessage>(
+    messages: M[],
+    maxTokens: number,
+  ): CompressionResult<M> {
     checkBudget(maxTokens, "maxTokens");
     const saved = this.config.maxTokens;
     this.config.maxTokens = maxTokens;
@@ -337,7 +374,10 @@ export class MessageCompressor {
     }
   }
 
-  async compressWithMaxTokensAsync(messages: AgentMessage[], maxTokens: number): Promise<CompressionResult> {
+  async compressWithMaxTokensAsync<M extends Msg = AgentMessage>(
+    messages: M[],
+    maxTokens: number,
+  ): Promise<CompressionResult<M>> {
     checkBudget(maxTokens, "maxTokens");
     const saved = this.config.maxTokens;
     this.config.maxTokens = maxTokens;
@@ -349,11 +389,11 @@ export class MessageCompressor {
   }
 
   /** System messages, then the last `preserveCount` (each object once). */
-  private preservedOf(messages: AgentMessage[]): AgentMessage[] {
-    const out: AgentMessage[] = messages.filter((m) => m.role === "system");
+  private preservedOf(messages: Msg[]): Msg[] {
+    const out: Msg[] = messages.filter((m) => m.role === "system");
     const seen = new Set(out);
     for (let i = Math.max(0, messages.length - this.config.preserveCount); i < messages.length; i++) {
-      const m = messages[i] as AgentMessage;
+      const m = messages[i] as Msg;
       if (!seen.has(m)) {
         seen.add(m);
         out.push(m);
@@ -368,11 +408,11 @@ export class MessageCompressor {
    * then the newest left-out messages until `minMessages` are kept. The same selection as the
    * runtime's, returned in input order (the runtime returns selection order; see the README).
    */
-  private slidingWindow(messages: AgentMessage[], costs: Costs): CompressionResult {
+  private slidingWindow(messages: Msg[], costs: Costs): CompressionResult<Msg> {
     const n = messages.length;
     const preserved = this.preservedOf(messages);
     const chosen = new Set(preserved);
-    const rank = (m: AgentMessage) => importance(m, messages.indexOf(m), n, this.config.preserveCount);
+    const rank = (m: Msg) => importance(m, messages.indexOf(m), n, this.config.preserveCount);
     const candidates = messages.filter((m) => !chosen.has(m)).sort((a, b) => rank(b) - rank(a));
     const selected = [...preserved];
     let tokens = costs.sum(selected);
@@ -384,15 +424,15 @@ export class MessageCompressor {
       tokens += c;
     }
     while (selected.length < this.config.minMessages && n > selected.length) {
-      let next: AgentMessage | undefined;
+      let next: Msg | undefined;
       for (let i = n - 1; i >= 0 && next === undefined; i--)
-        if (!chosen.has(messages[i] as AgentMessage)) next = messages[i];
+        if (!chosen.has(messages[i] as Msg)) next = messages[i];
       if (next === undefined) break;
       selected.push(next);
       chosen.add(next);
       tokens = costs.sum(selected);
     }
-    const ordered: AgentMessage[] = [];
+    const ordered: Msg[] = [];
     for (const m of messages) {
       if (chosen.delete(m)) ordered.push(m);
     }
@@ -412,7 +452,7 @@ export class MessageCompressor {
    * estimator this is `compressContext` (native or exact JS); with a custom one, the same plan on its
    * counts. Indices are reported against `input`.
    */
-  private truncate(list: AgentMessage[], costs: Costs, input: AgentMessage[]): CompressionResult {
+  private truncate(list: Msg[], costs: Costs, input: Msg[]): CompressionResult<Msg> {
     const max = this.config.maxTokens;
     const preserve = this.config.preserveCount;
     const n = list.length;
@@ -427,12 +467,12 @@ export class MessageCompressor {
         )
       : planCompressContext(native, max, preserve, this.config.model);
     const out = plan.selectedIndices.map((i) => {
-      const m = list[i] as AgentMessage;
+      const m = list[i] as Msg;
       return plan.truncatedIndex === i && m.role !== "tool"
         ? { ...m, content: plan.truncatedContent ?? "" }
         : m;
     });
-    const result: CompressionResult = {
+    const result: CompressionResult<Msg> = {
       messages: out,
       totalTokens: plan.totalTokens,
       removedCount: n - out.length,
@@ -445,7 +485,7 @@ export class MessageCompressor {
         timestamp: Date.now(),
         strategy: this.config.strategy,
         preservedIndices: plan.selectedIndices
-          .map((i) => input.indexOf(list[i] as AgentMessage))
+          .map((i) => input.indexOf(list[i] as Msg))
           .filter((i) => i >= 0),
       };
     return result;
@@ -467,25 +507,25 @@ export class MessageCompressor {
 
   /** LLM summarization of everything but system and preserved messages; sliding window on failure. */
   private async summarize(
-    messages: AgentMessage[],
+    messages: Msg[],
     costs: Costs,
     summarizer: ISummarizer,
-  ): Promise<CompressionResult> {
+  ): Promise<CompressionResult<Msg>> {
     const n = messages.length;
     const preserved = this.preservedOf(messages);
     const keep = new Set(preserved);
     const older = messages.filter((m) => !keep.has(m) && m.role !== "system");
     if (older.length === 0) return this.slidingWindow(messages, costs);
     try {
-      const summary = await summarizer.summarize(older);
+      const summary = await summarizer.summarize(older as AgentMessage[]);
       this.config.metrics?.onSummarize?.(older.length, this.config.estimateTokens(summary));
-      const out: AgentMessage[] = [
+      const out: Msg[] = [
         ...messages.filter((m) => m.role === "system"),
         { role: "system", content: `[Conversation Summary]\n${summary}` },
         ...preserved.filter((m) => m.role !== "system"),
       ];
       const totalTokens = this.calculateTotalTokens(out);
-      const result: CompressionResult = {
+      const result: CompressionResult<Msg> = {
         messages: out,
         totalTokens,
         removedCount: n - out.length,
@@ -499,7 +539,7 @@ export class MessageCompressor {
           summary,
         },
       };
-      this.config.metrics?.onCompress?.(result);
+      this.config.metrics?.onCompress?.(result as CompressionResult);
       return result;
     } catch {
       return this.slidingWindow(messages, costs);
@@ -520,7 +560,7 @@ export class SmartMessageCompressor extends MessageCompressor {
    * For a successful result, text parts over `maxToolResultTokens` (by `estimateTokens`) are cut to
    * that many tokens: head and tail around an elision marker, at token boundaries.
    */
-  compressToolResult(result: MCPToolResult): MCPToolResult {
+  compressToolResult<R extends MCPToolResultLike = MCPToolResult>(result: R): R {
     if (!result?.success || !Array.isArray(result.content) || result.content.length === 0) return result;
     const content = result.content.map((item) => {
       if (item?.type !== "text" || !item.text) return item;
