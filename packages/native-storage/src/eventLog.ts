@@ -16,6 +16,7 @@ export type Backend = "native" | "js";
 const decoder = new TextDecoder();
 
 function pickBackend(explicit: Backend | undefined): Backend {
+  storageModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
   if (explicit === "js") return "js";
   if (explicit === "native") {
     storageModule.requireNative();
