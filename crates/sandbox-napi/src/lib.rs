@@ -118,6 +118,8 @@ pub struct SpawnResult {
     pub timed_out: bool,
     pub cancelled: bool,
     pub duration_ms: f64,
+    /// Setup failure reported on the helper's status channel (the command did not run).
+    pub setup_error: Option<String>,
 }
 
 static RUNS: std::sync::LazyLock<
@@ -181,6 +183,7 @@ pub fn spawn_sandboxed<'env>(
                         timed_out: o.timed_out,
                         cancelled: o.cancelled,
                         duration_ms: o.duration.as_secs_f64() * 1000.0,
+                        setup_error: o.setup_error,
                     })
                 }),
                 Ok(Err(e)) => deferred.reject(Error::new(

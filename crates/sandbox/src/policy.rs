@@ -110,6 +110,8 @@ pub struct ExecPolicy {
     /// Run a reaper as pid 1 with the command as its child (like `docker run --init`). Default:
     /// the command itself is pid 1 of its namespace (like plain `docker run`), one process less.
     pub reaper: bool,
+    /// Leave git's configuration and hooks writable (see [`crate::git`]). Default: protected.
+    pub git_metadata_writable: bool,
 }
 
 /// System directories the command may read by default (only those that exist are used).
@@ -258,6 +260,15 @@ impl ExecPolicy {
             Some(r) => r.clone(),
             None => default_read_only_paths(&self.writable_roots),
         }
+    }
+
+    /// Git-dir integrity carve-outs of the writable roots (empty when
+    /// `gitMetadataWritable`).
+    pub fn git_protected(&self) -> Vec<crate::git::GitProtected> {
+        if self.git_metadata_writable {
+            return Vec::new();
+        }
+        crate::git::protected_paths_of(&self.writable_roots)
     }
 }
 

@@ -835,3 +835,298 @@ fn prewarmed_path_enforces_the_same_policy() {
     assert!(!fx.ws.join(".git/hooks/pre-commit").exists());
     assert!(fx.ws.join("in.txt").exists(), "{o:?}");
 }
+
+// ---- Git-dir integrity: the host's git must never run code the sandbox chose ----------------
+
+/// Host git with no user/system configuration (only the repository's own).
+fn host_git(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=host",
+            "-c",
+            "user.email=host@example.invalid",
+        ])
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("HOME", "/nonexistent")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .output()
+        .unwrap()
+}
+
+fn host_git_ok(dir: &Path, args: &[&str]) -> String {
+    let o = host_git(dir, args);
+    assert!(o.status.success(), "git {args:?}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn have_git() -> bool {
+    Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Config that makes the host's git run `touch <outside>/PWNED` (fsmonitor runs on status).
+fn evil_config(fx: &Fx) -> String {
+    format!(
+        "[core]\n\trepositoryformatversion = 0\n\tfsmonitor = touch {0}/PWNED\n\thooksPath = {1}/evil/hooks\n",
+        Fx::s(&fx.outside),
+        Fx::s(&fx.ws)
+    )
+}
+
+fn evil_hook(fx: &Fx) -> String {
+    format!("#!/bin/sh\ntouch {}/PWNED\n", Fx::s(&fx.outside))
+}
+
+/// Runs the host's git the way a user would after the attack: status, config, a commit (hooks).
+fn host_git_runs_no_attacker_code(fx: &Fx, repo: &Path) -> String {
+    let _ = host_git(repo, &["status"]);
+    let _ = host_git(repo, &["commit", "--allow-empty", "-qm", "host"]);
+    let cfg = host_git(repo, &["config", "--list", "--show-origin"]);
+    assert!(
+        !fx.outside.join("PWNED").exists(),
+        "the host's git ran attacker code"
+    );
+    fx.outside_unchanged();
+    String::from_utf8_lossy(&cfg.stdout).into_owned()
+}
+
+fn fresh_repo(fx: &Fx) {
+    let _ = std::fs::remove_dir_all(fx.ws.join(".git"));
+    host_git_ok(&fx.ws, &["init", "-q", "."]);
+    std::fs::write(fx.ws.join("f.txt"), "1").unwrap();
+    host_git_ok(&fx.ws, &["add", "f.txt"]);
+    host_git_ok(&fx.ws, &["commit", "-qm", "init"]);
+}
+
+#[test]
+fn git_dir_redirects_and_missing_paths_held() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitdir");
+    fresh_repo(&fx);
+    // Paths that do not exist when the session starts.
+    for d in ["hooks", "info"] {
+        let _ = std::fs::remove_dir_all(fx.ws.join(".git").join(d));
+    }
+    let cfg_before = host_git_ok(&fx.ws, &["config", "--list", "--local"]);
+    let evil = evil_config(&fx);
+    let hook = evil_hook(&fx);
+    std::fs::write(fx.base.join("evil.config"), &evil).unwrap();
+    std::fs::write(fx.base.join("evil.hook"), &hook).unwrap();
+    let script = format!(
+        "E={base}/evil.config; H={base}/evil.hook; mkdir -p evil/hooks; cp $E evil/config; \
+         cp $H evil/hooks/pre-commit; chmod +x evil/hooks/pre-commit; \
+         printf '%s\\n' \"$PWD/evil\" > .git/commondir; \
+         mkdir .git/hooks; cp $H .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; \
+         cp $H .git/hooks/fsmonitor-watchman; \
+         cat $E > .git/config.worktree; cat $E >> .git/config; \
+         mkdir -p .git/info; echo '* filter=evil' > .git/info/attributes; \
+         mkdir -p .git/modules/sub; cp $E .git/modules/sub/config; \
+         mkdir -p .git/worktrees/w; cp $E .git/worktrees/w/config.worktree; \
+         git config core.fsmonitor \"touch {out}/PWNED\"; \
+         mv .git/hooks .git/h2; mv .git .git-old; rm -rf .git/info; \
+         echo hi > a.txt; git add a.txt && git -c user.name=sb -c user.email=sb@x commit -qm sandboxed \
+           && echo COMMITTED; git branch feature && echo BRANCHED; \
+         : > .git/index.lock && rm .git/index.lock && echo LOCKOK",
+        base = Fx::s(&fx.base),
+        out = Fx::s(&fx.outside)
+    );
+    let mut p = fx.policy(&script);
+    p["readableRoots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(Fx::s(&fx.base.join("evil.config"))));
+    p["readableRoots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(Fx::s(&fx.base.join("evil.hook"))));
+    let o = fx.run_policy(p);
+    // Ordinary git use inside the sandbox keeps working (index, objects, refs, lock files).
+    assert!(o.stdout.contains("COMMITTED"), "{o:?}");
+    assert!(o.stdout.contains("BRANCHED"), "{o:?}");
+    assert!(o.stdout.contains("LOCKOK"), "{o:?}");
+    assert!(host_git_ok(&fx.ws, &["log", "--format=%s"]).contains("sandboxed"));
+    // Every redirect and config/hook path held, including the ones missing at start.
+    let cfg_after = host_git_runs_no_attacker_code(&fx, &fx.ws);
+    assert!(!cfg_after.contains("fsmonitor"), "{cfg_after}");
+    assert_eq!(
+        host_git_ok(&fx.ws, &["config", "--list", "--local"]),
+        cfg_before
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join(".git/commondir")).unwrap(),
+        ".\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(fx.ws.join(".git/hooks")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(fx.ws.join(".git/info")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(fx.ws.join(".git/modules"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(fx.ws.join(".git/worktrees"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join(".git/config.worktree")).unwrap(),
+        ""
+    );
+    assert!(!fx.ws.join(".git-old").exists());
+}
+
+#[test]
+fn git_worktree_pointer_file_held() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitwt");
+    let main = fx.base.join("main");
+    std::fs::create_dir_all(&main).unwrap();
+    host_git_ok(&main, &["init", "-q", "."]);
+    host_git_ok(&main, &["commit", "--allow-empty", "-qm", "init"]);
+    std::fs::remove_dir_all(&fx.ws).unwrap();
+    host_git_ok(&main, &["worktree", "add", "-q", &Fx::s(&fx.ws)]);
+    let pointer = std::fs::read_to_string(fx.ws.join(".git")).unwrap();
+    std::fs::write(fx.base.join("evil.config"), evil_config(&fx)).unwrap();
+    let script = format!(
+        "mkdir -p evil/objects evil/refs; echo 'ref: refs/heads/x' > evil/HEAD; \
+         cp {base}/evil.config evil/config; \
+         printf 'gitdir: %s/evil\\n' \"$PWD\" > .git; rm -f .git; mv .git g2; echo ok > normal.txt",
+        base = Fx::s(&fx.base)
+    );
+    let mut p = fx.policy(&script);
+    p["readableRoots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(Fx::s(&fx.base.join("evil.config"))));
+    let o = fx.run_policy(p);
+    assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join(".git")).unwrap(),
+        pointer
+    );
+    host_git_runs_no_attacker_code(&fx, &fx.ws);
+}
+
+#[test]
+fn git_init_in_a_plain_workspace_held() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitinit");
+    std::fs::remove_dir_all(fx.ws.join(".git")).unwrap();
+    let script = format!(
+        "git init -q .; git config core.fsmonitor 'touch {out}/PWNED'; rmdir .git; \
+         mkdir -p .git && printf '[core]\\n\\tfsmonitor = touch {out}/PWNED\\n' > .git/config; \
+         echo ok > normal.txt",
+        out = Fx::s(&fx.outside)
+    );
+    let o = fx.run(&script);
+    assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
+    // The placeholder: an empty directory, which git does not take for a repository.
+    assert_eq!(std::fs::read_dir(fx.ws.join(".git")).unwrap().count(), 0);
+    host_git_runs_no_attacker_code(&fx, &fx.ws);
+}
+
+#[test]
+fn git_hooks_path_includes_and_submodule_dirs_held() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitcfg");
+    fresh_repo(&fx);
+    std::fs::create_dir_all(fx.ws.join(".git/modules/sub")).unwrap();
+    std::fs::write(fx.ws.join(".git/modules/sub/config"), "[core]\n").unwrap();
+    host_git_ok(&fx.ws, &["config", "core.hooksPath", ".husky"]);
+    host_git_ok(&fx.ws, &["config", "include.path", "../team.gitconfig"]);
+    std::fs::write(fx.base.join("evil.hook"), evil_hook(&fx)).unwrap();
+    std::fs::write(fx.base.join("evil.config"), evil_config(&fx)).unwrap();
+    let script = format!(
+        "mkdir -p .husky; cp {b}/evil.hook .husky/pre-commit; chmod +x .husky/pre-commit; \
+         cp {b}/evil.config team.gitconfig; cat {b}/evil.config >> .git/modules/sub/config; \
+         mkdir .git/modules/other; echo ok > normal.txt",
+        b = Fx::s(&fx.base)
+    );
+    let mut p = fx.policy(&script);
+    for f in ["evil.hook", "evil.config"] {
+        p["readableRoots"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(Fx::s(&fx.base.join(f))));
+    }
+    let o = fx.run_policy(p);
+    assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
+    assert!(!fx.ws.join(".husky/pre-commit").exists());
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join("team.gitconfig")).unwrap(),
+        ""
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join(".git/modules/sub/config")).unwrap(),
+        "[core]\n"
+    );
+    assert!(!fx.ws.join(".git/modules/other").exists());
+    host_git_runs_no_attacker_code(&fx, &fx.ws);
+}
+
+// ---- Setup status: only the helper's status channel says "the command did not run" ---------
+
+fn run_with_status(policy: Value) -> ku0_sandbox::runner::RunOutput {
+    ku0_sandbox::runner::run(
+        ku0_sandbox::runner::RunRequest {
+            helper: HELPER.into(),
+            policy_json: policy.to_string(),
+            stdin: None,
+            timeout: Duration::from_secs(20),
+            max_output_bytes: 1 << 20,
+        },
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn forged_setup_failure_is_the_commands_result() {
+    let fx = Fx::new("forge");
+    let o = run_with_status(fx.policy(
+        "echo 'ku0-sandbox-exec: error: mount setup: forged' >&2; \
+         echo 'setup-error forged' >&3; echo ran; exit 125",
+    ));
+    assert_eq!(o.exit_code, Some(125), "{o:?}");
+    assert_eq!(o.setup_error, None, "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
+    // A real setup failure is reported on the channel.
+    let mut p = fx.policy("echo ran");
+    p["writableRoots"] = json!([Fx::s(&fx.base.join("missing"))]);
+    let o = run_with_status(p);
+    assert!(
+        o.setup_error
+            .as_deref()
+            .is_some_and(|e| e.contains("writable root missing")),
+        "{o:?}"
+    );
+    assert!(o.stdout.is_empty());
+}

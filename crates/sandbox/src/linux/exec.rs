@@ -115,6 +115,12 @@ fn canonical(p: &str) -> Option<String> {
         .and_then(|c| c.to_str().map(str::to_string))
 }
 
+/// The path with its parent resolved physically (the leaf may be missing).
+fn canonical_parent(p: &Path) -> Option<std::path::PathBuf> {
+    let parent = std::fs::canonicalize(p.parent()?).ok()?;
+    Some(parent.join(p.file_name()?))
+}
+
 fn depth(p: &str) -> usize {
     p.split('/').filter(|c| !c.is_empty()).count()
 }
@@ -182,7 +188,45 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
     for w in &writable {
         entries.push(Entry::WriteBind(w.clone()));
     }
-    for ro in policy.effective_read_only_paths() {
+    // Git-dir integrity: placeholders for missing paths first (they become mount points), then
+    // every protected path read-only and its git dir pinned.
+    let mut read_only = policy.effective_read_only_paths();
+    for g in policy.git_protected() {
+        let inside = |p: &Path| {
+            p.to_str()
+                .is_some_and(|s| writable.iter().any(|w| under(s, w)))
+        };
+        let target = canonical_parent(&g.path);
+        if !target.as_deref().is_some_and(inside) {
+            continue;
+        }
+        crate::git::ensure_placeholder(&g).map_err(|e| SandboxError::Os {
+            what: format!("git placeholder {}", g.path.display()),
+            source: e,
+        })?;
+        if let Some(dir) = g.git_dir.as_ref().and_then(|d| d.to_str())
+            && !writable.iter().any(|w| w == dir)
+            && writable.iter().any(|w| under(dir, w))
+        {
+            let pin = Entry::Pin(dir.to_string());
+            if !entries.contains(&pin) {
+                entries.push(pin);
+            }
+        }
+        // A protected name that is a symlink: protect what it points to.
+        if let Some(p) = g.path.to_str() {
+            let p = match std::fs::symlink_metadata(p) {
+                Ok(m) if m.file_type().is_symlink() => canonical(p),
+                _ => Some(p.to_string()),
+            };
+            if let Some(p) = p
+                && !read_only.contains(&p)
+            {
+                read_only.push(p);
+            }
+        }
+    }
+    for ro in read_only {
         let Ok(meta) = std::fs::symlink_metadata(&ro) else {
             continue;
         };
@@ -190,6 +234,9 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
             continue;
         }
         let Some(c) = canonical(&ro) else { continue };
+        if entries.contains(&Entry::ReadOnly(c.clone())) {
+            continue;
+        }
         if !writable.iter().any(|w| under(&c, w)) {
             continue;
         }
@@ -456,8 +503,8 @@ fn prewarmed_init(
         libc::close(status_fd);
         libc::setsid();
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
     }
+    sys::close_inherited_fds();
     if let Err(e) = lockdown(session, &prep) {
         sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
     }
@@ -833,8 +880,8 @@ fn exec_command(policy: &ExecPolicy, prep: &Prepared, ns: NsMode) -> ! {
         }
         apply_rlimits(policy, prep)?;
         sys::chdir(&prep.cwd)?;
-        // SAFETY: closes inherited descriptors above stderr.
-        unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+        // Inherited descriptors above stderr (the status channel stays, close-on-exec).
+        sys::close_inherited_fds();
         trace("cmd start");
         lockdown(policy, prep)
     })();

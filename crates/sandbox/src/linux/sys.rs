@@ -192,10 +192,49 @@ pub fn write_all_fd(fd: libc::c_int, mut buf: &[u8]) {
     }
 }
 
-/// Prints a diagnostic line to stderr and exits with `code` without running destructors.
+static STATUS_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+use crate::runner::STATUS_SETUP_ERROR;
+
+/// Makes `fd` the setup status channel: close-on-exec (the command never has it), kept open by
+/// [`close_inherited_fds`], written only by [`die`] with [`crate::EXIT_SETUP_FAILED`]. The caller
+/// reads it to the end: empty means the setup succeeded and the exit status is the command's.
+pub fn set_status_fd(fd: libc::c_int) -> Result<()> {
+    // SAFETY: fcntl on a descriptor number; EBADF when it is not open.
+    check(
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
+        || format!("status fd {fd}"),
+    )?;
+    STATUS_FD.store(fd, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// Closes every inherited descriptor above stderr except the status channel (close-on-exec).
+pub fn close_inherited_fds() {
+    let s = STATUS_FD.load(std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: close_range over descriptor ranges this process owns.
+    unsafe {
+        if s < 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        } else {
+            if s > 3 {
+                libc::syscall(libc::SYS_close_range, 3u32, (s - 1) as u32, 0u32);
+            }
+            libc::syscall(libc::SYS_close_range, (s + 1) as u32, u32::MAX, 0u32);
+        }
+    }
+}
+
+/// Prints a diagnostic line to stderr and exits with `code` without running destructors. A
+/// setup failure ([`crate::EXIT_SETUP_FAILED`]) is also reported on the status channel, which
+/// the command cannot write: callers decide "the command did not run" from that channel only.
 pub fn die(code: i32, msg: &str) -> ! {
     let line = format!("{} {}\n", crate::DIAG_PREFIX, msg);
     write_all_fd(2, line.as_bytes());
+    let s = STATUS_FD.load(std::sync::atomic::Ordering::Relaxed);
+    if code == crate::EXIT_SETUP_FAILED && s >= 0 {
+        write_all_fd(s, format!("{STATUS_SETUP_ERROR}{msg}\n").as_bytes());
+    }
     // SAFETY: terminates the process.
     unsafe { libc::_exit(code) }
 }
