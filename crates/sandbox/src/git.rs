@@ -175,7 +175,12 @@ fn config_paths(file: &Path) -> Vec<(bool, String)> {
 /// command cannot `git init` a repository whose config the host would read), and the protected
 /// names of the git dir it leads to (and of that git dir's `commondir`).
 pub fn protected_paths(root: &Path) -> Vec<GitProtected> {
-    let mut out = Vec::new();
+    // ku0's own workspace metadata: read-only, and uncreatable when missing.
+    let mut out = vec![GitProtected {
+        path: root.join(".ku0"),
+        placeholder: Some(Placeholder::Dir),
+        git_dir: None,
+    }];
     let dot = root.join(".git");
     match std::fs::symlink_metadata(&dot) {
         Err(_) => out.push(GitProtected {
@@ -258,9 +263,9 @@ mod tests {
     fn lists_git_dir_names_and_missing_dot_git() {
         let ws = tmp("plain");
         let l = protected_paths(&ws);
-        assert_eq!(l.len(), 1);
-        assert_eq!(l[0].path, ws.join(".git"));
-        assert_eq!(l[0].placeholder, Some(Placeholder::Dir));
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[1].path, ws.join(".git"));
+        assert_eq!(l[1].placeholder, Some(Placeholder::Dir));
         std::fs::create_dir(ws.join(".git")).unwrap();
         let l = protected_paths(&ws);
         for (name, _) in GIT_DIR_PROTECTED {

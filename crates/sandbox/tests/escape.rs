@@ -1130,3 +1130,100 @@ fn forged_setup_failure_is_the_commands_result() {
     );
     assert!(o.stdout.is_empty());
 }
+
+// ---- No host information by default -------------------------------------------------------
+
+#[test]
+fn network_none_has_its_own_empty_network_namespace() {
+    let fx = Fx::new("netns-none");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let o = fx.run(
+        "readlink /proc/self/ns/net; cat /proc/net/tcp /proc/net/tcp6 /proc/net/unix; \
+                    cat /proc/net/route; echo END",
+    );
+    let ns = o.stdout.lines().next().unwrap_or("").to_string();
+    assert!(ns.starts_with("net:["), "{o:?}");
+    assert_ne!(
+        Path::new(&ns),
+        host_ns,
+        "shares the host's network namespace"
+    );
+    let hex = format!(":{port:04X}");
+    assert!(!o.stdout.contains(&hex), "host listener visible: {o:?}");
+    assert!(o.stdout.contains("END"));
+    // The route table of an empty namespace has only its header.
+    let routes: Vec<_> = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("Iface") || l.contains('\t'))
+        .filter(|l| !l.starts_with("Iface"))
+        .collect();
+    assert!(routes.is_empty(), "routes visible: {routes:?}");
+}
+
+#[test]
+fn proc_keys_and_host_wide_proc_files_hidden() {
+    let fx = Fx::new("prockeys");
+    // A key the host session can see (best effort: keyrings may be unavailable).
+    let desc = std::ffi::CString::new(format!("ku0-esc-key-{}", std::process::id())).unwrap();
+    let ty = std::ffi::CString::new("user").unwrap();
+    // SAFETY: add_key with valid strings and a small payload into the session keyring.
+    unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            ty.as_ptr(),
+            desc.as_ptr(),
+            b"x".as_ptr(),
+            1usize,
+            -3i32,
+        )
+    };
+    let o = fx.run(
+        "for f in /proc/keys /proc/key-users /proc/timer_list /proc/sched_debug; do \
+           if [ -e $f ]; then c=$(cat $f 2>/dev/null | wc -c); echo \"$f $c\"; fi; done; echo END",
+    );
+    assert!(o.stdout.contains("END"), "{o:?}");
+    for line in o.stdout.lines().filter(|l| l.starts_with("/proc/")) {
+        assert!(
+            line.ends_with(" 0"),
+            "host information readable: {line} ({o:?})"
+        );
+    }
+    assert!(!o.stdout.contains(desc.to_str().unwrap()));
+}
+
+#[test]
+fn full_network_scopes_abstract_unix_sockets_unless_asked() {
+    let fx = Fx::new("abstract-full");
+    let name = format!("ku0-esc-full-{}", std::process::id());
+    // SAFETY: plain socket calls on a zeroed sockaddr_un with an abstract name.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as u16;
+    for (i, b) in name.bytes().enumerate() {
+        addr.sun_path[i + 1] = b as libc::c_char;
+    }
+    let len = (2 + 1 + name.len()) as u32;
+    assert_eq!(
+        unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_un).cast(), len) },
+        0
+    );
+    assert_eq!(unsafe { libc::listen(fd, 4) }, 0);
+    let abi = ku0_sandbox::linux::fs_rules::kernel_abi();
+    let mut p = fx.policy(&format!("$A abstract {name}"));
+    p["network"] = json!({"mode": "full"});
+    let o = fx.run_policy(p.clone());
+    if abi >= 6 {
+        assert_eq!(o.code, Some(3), "{o:?}");
+    }
+    p["network"] = json!({"mode": "full", "abstractUnix": true});
+    let o = fx.run_policy(p);
+    assert_eq!(
+        o.code,
+        Some(0),
+        "the policy can ask for host abstract sockets: {o:?}"
+    );
+    unsafe { libc::close(fd) };
+}

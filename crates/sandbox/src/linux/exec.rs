@@ -575,18 +575,28 @@ fn read_command(
     (policy, prep)
 }
 
-/// Enters the namespaces. Returns what could be entered.
-fn enter_namespaces(require: bool) -> Result<NsMode> {
+/// Enters the namespaces. Returns what could be entered. `own_net`: a fresh network namespace
+/// with only loopback (network `none`: no host sockets, listeners, routes or abstract sockets
+/// are visible or reachable).
+fn enter_namespaces(require: bool, own_net: bool) -> Result<NsMode> {
     // SAFETY: trivial getters.
     let (uid, gid, euid) = unsafe { (libc::getuid(), libc::getgid(), libc::geteuid()) };
-    let base = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+    let net = if own_net { libc::CLONE_NEWNET } else { 0 };
+    let base =
+        libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | net;
     if sys::unshare(libc::CLONE_NEWUSER | base).is_ok() {
         sys::write_file("/proc/self/setgroups", "deny")?;
         sys::write_file("/proc/self/uid_map", &format!("{uid} {uid} 1"))?;
         sys::write_file("/proc/self/gid_map", &format!("{gid} {gid} 1"))?;
+        if own_net {
+            super::netns::lo_up()?;
+        }
         return Ok(NsMode::Full);
     }
     if euid == 0 && sys::unshare(base).is_ok() {
+        if own_net {
+            super::netns::lo_up()?;
+        }
         return Ok(NsMode::RootNoUserns);
     }
     if require {
@@ -611,6 +621,20 @@ fn bind(src_root: &str, path: &str, is_dir: bool) -> Result<()> {
 }
 
 const EMPTY_FILE: &str = "/.ku0-empty";
+/// /proc files that show host-wide information (key descriptions, timers, scheduler state,
+/// kernel memory) or act on the host (sysrq): replaced by an empty unreadable file.
+pub const PROC_MASKED_FILES: &[&str] = &[
+    "/proc/keys",
+    "/proc/key-users",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/kcore",
+    "/proc/latency_stats",
+    "/proc/timer_stats",
+    "/proc/sysrq-trigger",
+];
+/// /proc directories with host hardware details: replaced by an empty unreadable tmpfs.
+pub const PROC_MASKED_DIRS: &[&str] = &["/proc/acpi", "/proc/scsi"];
 /// Where a long `sh -c` script is placed inside the sandbox (read-only root tmpfs).
 const SCRIPT_FILE: &str = "/.ku0-command.sh";
 /// Longest `sh -c` argument passed inline (execve's per-argument limit is 128 KiB).
@@ -685,6 +709,24 @@ fn build_mounts(prep: &Prepared) -> Result<()> {
     })?;
 
     let ro = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+    // Host information in the fresh /proc that the pid namespace does not scope.
+    for f in PROC_MASKED_FILES {
+        if std::fs::symlink_metadata(f).is_ok() {
+            sys::mount(Some(EMPTY_FILE), f, None, libc::MS_BIND, None)?;
+            sys::mount_setattr(f, false, ro)?;
+        }
+    }
+    for d in PROC_MASKED_DIRS {
+        if std::fs::symlink_metadata(d).is_ok() {
+            sys::mount(
+                Some("tmpfs"),
+                d,
+                Some("tmpfs"),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+                Some("mode=000,size=4k"),
+            )?;
+        }
+    }
     for e in &prep.entries {
         match e {
             Entry::Tmpfs { path, size } => {
@@ -902,6 +944,7 @@ fn lockdown(policy: &ExecPolicy, prep: &Prepared) -> Result<()> {
             rw_files: &prep.rw_files,
             network: policy.network.mode,
             proxy_port: policy.network.proxy_port,
+            scope_abstract_unix: !policy.network.abstract_unix,
         })?;
         trace("landlock");
         if policy.require.landlock && enforcement == Enforcement::None {
@@ -1003,7 +1046,9 @@ fn run_mode(policy: &ExecPolicy, prewarm: bool) -> Result<std::convert::Infallib
     if let (Some(pid), Some(ino)) = (policy.network.netns_pid, policy.network.netns_ino) {
         super::netns::join(pid, ino)?;
     }
-    let ns = enter_namespaces(policy.require.namespaces)?;
+    let own_net = policy.network.mode == crate::policy::NetworkMode::None
+        && policy.network.netns_pid.is_none();
+    let ns = enter_namespaces(policy.require.namespaces, own_net)?;
     trace("namespaces");
     let status_pipe = pipe_cloexec()?;
     let life_pipe = pipe_cloexec()?;

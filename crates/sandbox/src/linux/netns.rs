@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use super::sys;
 use crate::{Result, SandboxError};
 
-fn lo_up() -> Result<()> {
+/// Brings the loopback interface of the current network namespace up.
+pub(crate) fn lo_up() -> Result<()> {
     // SAFETY: plain socket + ioctl on a zeroed ifreq naming "lo".
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
