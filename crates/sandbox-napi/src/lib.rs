@@ -359,7 +359,7 @@ impl napi::Task for WriteBeneathTask {
 }
 
 /// [`read_file_beneath`] on the libuv pool: the event loop never waits on the sandbox's files.
-#[napi(catch_unwind)]
+#[napi(catch_unwind, ts_return_type = "Promise<Buffer>")]
 pub fn read_file_beneath_async(
     root: String,
     rel_path: String,
@@ -372,7 +372,7 @@ pub fn read_file_beneath_async(
 }
 
 /// [`write_file_beneath`] on the libuv pool (the data is copied before the call returns).
-#[napi(catch_unwind)]
+#[napi(catch_unwind, ts_return_type = "Promise<void>")]
 pub fn write_file_beneath_async(
     root: String,
     rel_path: String,
