@@ -1227,3 +1227,36 @@ fn full_network_scopes_abstract_unix_sockets_unless_asked() {
     );
     unsafe { libc::close(fd) };
 }
+
+// ---- Resource accounting without cgroups --------------------------------------------------
+
+#[test]
+fn memory_limit_counts_shared_memory_without_cgroups() {
+    let fx = Fx::new("shmem");
+    for kind in ["memfd", "anon", "sysv"] {
+        let mut p = fx.policy(&format!("$A shmem {kind} 384"));
+        p["limits"]["memoryBytes"] = json!(128u64 << 20);
+        let o = fx.run_policy(p);
+        assert_eq!(
+            o.code,
+            Some(3),
+            "{kind}: 384 MiB pinned with a 128 MiB limit: {o:?}"
+        );
+    }
+    // The private /tmp (tmpfs) is capped by the memory limit as well.
+    let mut p = fx.policy("head -c 200000000 /dev/zero > /tmp/fill; echo rc=$?; wc -c < /tmp/fill");
+    p["limits"]["memoryBytes"] = json!(128u64 << 20);
+    let o = fx.run_policy(p);
+    let size: u64 = o
+        .stdout
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(size <= 128 << 20, "tmpfs above the limit: {o:?}");
+    // Without a memory limit, shared memory stays available.
+    let mut p = fx.policy("$A shmem memfd 16");
+    p["limits"].as_object_mut().unwrap().remove("memoryBytes");
+    let o = fx.run_policy(p);
+    assert_eq!(o.code, Some(0), "{o:?}");
+}

@@ -60,5 +60,11 @@ export {
   type SandboxPolicy,
   scrubEnv,
 } from "./policy.js";
-export { decide as decideEgress, EgressProxy, hostAllowed, isPrivateAddress } from "./proxy.js";
+export {
+  DEFAULT_PROXY_MAX_CONNECTIONS,
+  decide as decideEgress,
+  EgressProxy,
+  hostAllowed,
+  isPrivateAddress,
+} from "./proxy.js";
 export { nativeUsable, type SandboxStatus, status } from "./status.js";

@@ -1039,8 +1039,18 @@ fn run_mode(policy: &ExecPolicy, prewarm: bool) -> Result<std::convert::Infallib
     } else {
         super::cgroup::CgroupGuard::default()
     };
-    if !cgroups.memory_limited {
-        prep.data_limit = policy.limits.memory_bytes;
+    if !cgroups.memory_limited
+        && let Some(mem) = policy.limits.memory_bytes
+    {
+        // RLIMIT_DATA per process does not count shared memory: refuse the ways to pin it and
+        // keep the private /tmp (tmpfs pages) within the limit too.
+        prep.data_limit = Some(mem);
+        prep.filters.push(seccomp::shared_memory_filter()?);
+        for e in prep.entries.iter_mut() {
+            if let Entry::Tmpfs { size, .. } = e {
+                *size = (*size).min(mem);
+            }
+        }
     }
     trace("cgroups");
     if let (Some(pid), Some(ino)) = (policy.network.netns_pid, policy.network.netns_ino) {
