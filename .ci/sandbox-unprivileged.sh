@@ -67,6 +67,6 @@ for b in "${bins[@]}"; do
 done
 
 echo "== sandbox (unprivileged): adapter vitest suite"
-(cd packages/native-sandbox && as_user node ./node_modules/vitest/vitest.mjs run)
+(cd packages/native-sandbox && as_user node ./node_modules/vitest/vitest.mjs run --configLoader runner)
 
 echo "== sandbox (unprivileged): done in $(($(date +%s) - start)) s"

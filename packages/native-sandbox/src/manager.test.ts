@@ -58,6 +58,17 @@ describe("status", () => {
     expect(s.guarantees.enforced.join("\n")).toMatch(/landlock filesystem rules/);
     expect(s.guarantees.enforced.join("\n")).toMatch(/seccomp/);
     expect(s.kernel?.landlockAbi).toBeGreaterThanOrEqual(1);
+    // Per class (issue #12): each hardening class reports what it enforces here.
+    expect(Object.keys(s.guarantees.byClass).sort()).toEqual([
+      "gitIntegrity",
+      "hostFileHelpers",
+      "hostInformation",
+      "preflightAgreement",
+      "resourceAccounting",
+      "setupStatus",
+    ]);
+    for (const g of Object.values(s.guarantees.byClass)) expect(g.enforced.length).toBeGreaterThan(0);
+    expect(s.guarantees.byClass.gitIntegrity.enforced.join("\n")).toMatch(/commondir/);
   });
 });
 
