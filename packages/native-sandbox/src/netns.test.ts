@@ -21,14 +21,15 @@ beforeAll(() => {
     join(ws, "flood.js"),
     `const net = require("node:net");
 const port = Number(process.argv[2]);
-let connected = 0, closed = 0, errors = 0;
+let connected = 0, closed = 0, errors = 0, refused = 0;
 for (let i = 0; i < 400; i++) {
   const s = net.connect(port, "127.0.0.1");
   s.on("connect", () => connected++);
   s.on("close", () => closed++);
   s.on("error", () => errors++);
+  s.on("data", (d) => { if (String(d).includes("ERR_KU0_SANDBOX_CONN_LIMIT")) refused++; });
 }
-setTimeout(() => { console.log(JSON.stringify({ connected, closed, errors })); process.exit(0); }, 2500);
+setTimeout(() => { console.log(JSON.stringify({ connected, closed, errors, refused })); process.exit(0); }, 2500);
 `,
   );
 });

@@ -42,6 +42,8 @@ pub(crate) fn lo_up() -> Result<()> {
 /// costs two threads with [`FORWARD_STACK`] stacks and two descriptors in the keeper, so a
 /// session costs the host at most ~256 small threads, whatever the command does.
 pub const KEEPER_MAX_CONNECTIONS: usize = 128;
+/// What a refused connection reads (the egress proxy answers the same beyond its own cap).
+const CONN_LIMIT_REPLY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nX-Ku0-Error: ERR_KU0_SANDBOX_CONN_LIMIT\r\nConnection: close\r\n\r\n";
 /// Stack size of a forwarding thread (they only copy through a 8 KiB buffer).
 const FORWARD_STACK: usize = 64 * 1024;
 
@@ -115,8 +117,11 @@ pub fn run_keeper(proxy_socket: &Path) -> Result<std::convert::Infallible> {
     for stream in listener.incoming().flatten() {
         use std::sync::atomic::Ordering;
         if active.fetch_add(1, Ordering::AcqRel) >= KEEPER_MAX_CONNECTIONS {
-            // Refused: closed before any thread or proxy connection is spent on it.
+            // Refused with the proxy's typed answer, before any thread or proxy connection is
+            // spent on it (a fresh socket's send buffer takes the short reply without blocking).
             active.fetch_sub(1, Ordering::AcqRel);
+            let mut stream = stream;
+            let _ = stream.write_all(CONN_LIMIT_REPLY);
             drop(stream);
             continue;
         }
