@@ -14,6 +14,12 @@ if [ "$(id -u)" != 0 ]; then
   exit 0
 fi
 
+for tool in setpriv useradd; do
+  if ! command -v "$tool" >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq util-linux passwd >/dev/null
+  fi
+done
+
 user=ku0-unpriv
 if ! id -u "$user" >/dev/null 2>&1; then
   useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
