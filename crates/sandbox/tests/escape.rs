@@ -1260,3 +1260,39 @@ fn memory_limit_counts_shared_memory_without_cgroups() {
     let o = fx.run_policy(p);
     assert_eq!(o.code, Some(0), "{o:?}");
 }
+
+#[test]
+fn git_dangling_hooks_symlink_target_held() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitdangle");
+    fresh_repo(&fx);
+    let _ = std::fs::remove_dir_all(fx.ws.join(".git/hooks"));
+    // A link planted before the session (e.g. by an older, unprotected run) to a missing directory.
+    std::os::unix::fs::symlink("../shared-hooks", fx.ws.join(".git/hooks")).unwrap();
+    std::fs::write(fx.base.join("evil.hook"), evil_hook(&fx)).unwrap();
+    let script = format!(
+        "mkdir -p shared-hooks; cp {b}/evil.hook shared-hooks/pre-commit; chmod +x shared-hooks/pre-commit; \
+         rm -f .git/hooks; mv .git/hooks .git/h2; mkdir -p .git/hooks; \
+         cp {b}/evil.hook .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; echo ok > normal.txt",
+        b = Fx::s(&fx.base)
+    );
+    let mut p = fx.policy(&script);
+    p["readableRoots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(Fx::s(&fx.base.join("evil.hook"))));
+    let o = fx.run_policy(p);
+    assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
+    assert!(!fx.ws.join("shared-hooks/pre-commit").exists(), "{o:?}");
+    // The link itself could not be removed or replaced.
+    assert!(
+        std::fs::symlink_metadata(fx.ws.join(".git/hooks"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    host_git_runs_no_attacker_code(&fx, &fx.ws);
+}

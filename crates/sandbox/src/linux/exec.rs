@@ -55,6 +55,11 @@ enum Entry {
     /// Bind a directory onto itself (rw) so it cannot be renamed or replaced.
     Pin(String),
     ReadOnly(String),
+    /// A symlink inside a writable root that git follows: an empty stand-in is bound onto the
+    /// link itself, so the link cannot be removed and replaced (its target is read-only).
+    LinkPin {
+        path: String,
+    },
     Deny {
         path: String,
         dir: bool,
@@ -70,6 +75,7 @@ impl Entry {
             | Entry::Symlink { path, .. }
             | Entry::Pin(path)
             | Entry::ReadOnly(path)
+            | Entry::LinkPin { path, .. }
             | Entry::Deny { path, .. } => path,
         }
     }
@@ -81,6 +87,7 @@ impl Entry {
             Entry::WriteBind(_) => 3,
             Entry::Pin(_) => 4,
             Entry::ReadOnly(_) => 5,
+            Entry::LinkPin { .. } => 5,
             Entry::Deny { .. } => 6,
         }
     }
@@ -191,7 +198,19 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
     // Git-dir integrity: placeholders for missing paths first (they become mount points), then
     // every protected path read-only and its git dir pinned.
     let mut read_only = policy.effective_read_only_paths();
-    for g in policy.git_protected() {
+    for mut g in policy.git_protected() {
+        // A protected name that is a symlink: protect what it points to (a dangling link's
+        // target gets the placeholder) and pin the link itself.
+        let mut link = None;
+        if std::fs::symlink_metadata(&g.path).is_ok_and(|m| m.file_type().is_symlink()) {
+            match crate::paths::resolve(&g.path, Path::new("/")) {
+                Ok(r) => {
+                    link = canonical_parent(&g.path);
+                    g.path = r.path;
+                }
+                Err(_) => continue,
+            }
+        }
         let inside = |p: &Path| {
             p.to_str()
                 .is_some_and(|s| writable.iter().any(|w| under(s, w)))
@@ -200,10 +219,19 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
         if !target.as_deref().is_some_and(inside) {
             continue;
         }
-        crate::git::ensure_placeholder(&g).map_err(|e| SandboxError::Os {
-            what: format!("git placeholder {}", g.path.display()),
-            source: e,
-        })?;
+        match crate::git::ensure_placeholder(&g) {
+            Ok(()) => {}
+            // Where this uid cannot create the path, the command (same uid) cannot either.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::PermissionDenied
+                    || e.raw_os_error() == Some(libc::EROFS) => {}
+            Err(e) => {
+                return Err(SandboxError::Os {
+                    what: format!("git placeholder {}", g.path.display()),
+                    source: e,
+                });
+            }
+        }
         if let Some(dir) = g.git_dir.as_ref().and_then(|d| d.to_str())
             && !writable.iter().any(|w| w == dir)
             && writable.iter().any(|w| under(dir, w))
@@ -213,17 +241,17 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
                 entries.push(pin);
             }
         }
-        // A protected name that is a symlink: protect what it points to.
-        if let Some(p) = g.path.to_str() {
-            let p = match std::fs::symlink_metadata(p) {
-                Ok(m) if m.file_type().is_symlink() => canonical(p),
-                _ => Some(p.to_string()),
-            };
-            if let Some(p) = p
-                && !read_only.contains(&p)
-            {
-                read_only.push(p);
-            }
+        if let Some(p) = g.path.to_str()
+            && !read_only.iter().any(|r| r == p)
+        {
+            read_only.push(p.to_string());
+        }
+        if let Some(l) = link.as_ref().and_then(|l| l.to_str())
+            && writable.iter().any(|w| under(l, w))
+        {
+            entries.push(Entry::LinkPin {
+                path: l.to_string(),
+            });
         }
     }
     for ro in read_only {
@@ -771,6 +799,12 @@ fn build_mounts(prep: &Prepared) -> Result<()> {
                 let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(true);
                 bind("", path, is_dir)?;
                 sys::mount_setattr(path, true, ro)?;
+            }
+            Entry::LinkPin { path, .. } => {
+                // A directory cannot be mounted onto a symlink (the kernel wants matching
+                // types): the empty unreadable stand-in file pins it. The target itself is
+                // protected by its own read-only entry.
+                sys::bind_onto_link(EMPTY_FILE, path, ro)?;
             }
             Entry::Deny { path, dir } => {
                 if std::fs::symlink_metadata(path).is_err() {
