@@ -59,6 +59,8 @@ pub struct GitProtected {
     pub placeholder: Option<Placeholder>,
     /// The git directory that contains `path` (pinned so it cannot be renamed away).
     pub git_dir: Option<PathBuf>,
+    /// Only the entry itself matters (a `.git` symlink): pin the link, leave its target writable.
+    pub link_only: bool,
 }
 
 /// Reads a `.git` file (`gitdir: <path>`) and returns the target, relative to `base`.
@@ -84,6 +86,7 @@ fn push_git_dir(git_dir: &Path, out: &mut Vec<GitProtected>, depth: usize) {
             path: git_dir.join(name),
             placeholder: Some(*placeholder),
             git_dir: Some(git_dir.clone()),
+            link_only: false,
         });
     }
     // Files and directories the config names: `core.hooksPath` (husky and friends keep hooks in
@@ -104,6 +107,7 @@ fn push_git_dir(git_dir: &Path, out: &mut Vec<GitProtected>, depth: usize) {
                     Placeholder::File("")
                 }),
                 git_dir: None,
+                link_only: false,
             });
         }
     }
@@ -180,6 +184,7 @@ pub fn protected_paths(root: &Path) -> Vec<GitProtected> {
         path: root.join(".ku0"),
         placeholder: Some(Placeholder::Dir),
         git_dir: None,
+        link_only: false,
     }];
     let dot = root.join(".git");
     match std::fs::symlink_metadata(&dot) {
@@ -189,18 +194,32 @@ pub fn protected_paths(root: &Path) -> Vec<GitProtected> {
             // without it.
             placeholder: Some(Placeholder::Dir),
             git_dir: None,
+            link_only: false,
         }),
         Ok(m) if m.is_file() => {
             out.push(GitProtected {
                 path: dot.clone(),
                 placeholder: None,
                 git_dir: None,
+                link_only: false,
             });
             if let Some(target) = read_gitfile(&dot, root) {
                 push_git_dir(&target, &mut out, 0);
             }
         }
-        Ok(_) => push_git_dir(&dot, &mut out, 0),
+        Ok(m) => {
+            if m.file_type().is_symlink() {
+                // `.git -> elsewhere`: the link must not be replaceable by a directory of the
+                // command's choosing; the git dir it leads to keeps its ordinary rules.
+                out.push(GitProtected {
+                    path: dot.clone(),
+                    placeholder: None,
+                    git_dir: None,
+                    link_only: true,
+                });
+            }
+            push_git_dir(&dot, &mut out, 0)
+        }
     }
     out
 }

@@ -174,7 +174,12 @@ pub fn default_read_only_paths(writable_roots: &[String]) -> Vec<String> {
 /// enforcers.
 pub fn protected_in_roots(writable_roots: &[String]) -> Vec<String> {
     let mut out = default_read_only_paths(writable_roots);
-    for g in crate::git::protected_paths_of(writable_roots) {
+    // A `.git` symlink is pinned by the helper but not listed: the preflight resolves every
+    // listed path, and its target (the git dir) must stay writable.
+    for g in crate::git::protected_paths_of(writable_roots)
+        .into_iter()
+        .filter(|g| !g.link_only)
+    {
         let p = g.path.to_string_lossy().into_owned();
         if !out.contains(&p) {
             out.push(p);

@@ -1296,3 +1296,36 @@ fn git_dangling_hooks_symlink_target_held() {
     );
     host_git_runs_no_attacker_code(&fx, &fx.ws);
 }
+
+#[test]
+fn git_symlinked_dot_git_cannot_be_replaced() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitlink");
+    fresh_repo(&fx);
+    std::fs::rename(fx.ws.join(".git"), fx.ws.join("repo.git")).unwrap();
+    std::os::unix::fs::symlink("repo.git", fx.ws.join(".git")).unwrap();
+    std::fs::write(fx.base.join("evil.config"), evil_config(&fx)).unwrap();
+    let script = format!(
+        "rm -f .git; mv .git g2; mkdir -p evil/objects evil/refs; echo 'ref: refs/heads/x' > evil/HEAD; \
+         cp {b}/evil.config evil/config; ln -sfn evil .git; \
+         echo hi > a.txt; git add a.txt && git -c user.name=sb -c user.email=sb@x commit -qm sandboxed \
+           && echo COMMITTED",
+        b = Fx::s(&fx.base)
+    );
+    let mut p = fx.policy(&script);
+    p["readableRoots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(Fx::s(&fx.base.join("evil.config"))));
+    let o = fx.run_policy(p);
+    assert_eq!(
+        std::fs::read_link(fx.ws.join(".git")).unwrap(),
+        Path::new("repo.git"),
+        "{o:?}"
+    );
+    assert!(o.stdout.contains("COMMITTED"), "{o:?}");
+    host_git_runs_no_attacker_code(&fx, &fx.ws);
+}

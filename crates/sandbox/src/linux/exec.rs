@@ -59,6 +59,9 @@ enum Entry {
     /// link itself, so the link cannot be removed and replaced (its target is read-only).
     LinkPin {
         path: String,
+        /// For a `.git` link: the git dir, so the stand-in is a gitfile (`gitdir: <dir>`) and git
+        /// inside the sandbox keeps working through it.
+        gitdir: Option<String>,
     },
     Deny {
         path: String,
@@ -202,7 +205,19 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
         // A protected name that is a symlink: protect what it points to (a dangling link's
         // target gets the placeholder) and pin the link itself.
         let mut link = None;
-        if std::fs::symlink_metadata(&g.path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let is_link = std::fs::symlink_metadata(&g.path).is_ok_and(|m| m.file_type().is_symlink());
+        if g.link_only {
+            if is_link
+                && let Some(l) =
+                    canonical_parent(&g.path).and_then(|l| l.to_str().map(String::from))
+                && writable.iter().any(|w| under(&l, w))
+            {
+                let gitdir = g.path.to_str().and_then(canonical);
+                entries.push(Entry::LinkPin { path: l, gitdir });
+            }
+            continue;
+        }
+        if is_link {
             match crate::paths::resolve(&g.path, Path::new("/")) {
                 Ok(r) => {
                     link = canonical_parent(&g.path);
@@ -251,6 +266,7 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
         {
             entries.push(Entry::LinkPin {
                 path: l.to_string(),
+                gitdir: None,
             });
         }
     }
@@ -737,6 +753,7 @@ fn build_mounts(prep: &Prepared) -> Result<()> {
     })?;
 
     let ro = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+    let mut links = 0usize;
     // Host information in the fresh /proc that the pid namespace does not scope.
     for f in PROC_MASKED_FILES {
         if std::fs::symlink_metadata(f).is_ok() {
@@ -800,11 +817,26 @@ fn build_mounts(prep: &Prepared) -> Result<()> {
                 bind("", path, is_dir)?;
                 sys::mount_setattr(path, true, ro)?;
             }
-            Entry::LinkPin { path, .. } => {
+            Entry::LinkPin { path, gitdir } => {
                 // A directory cannot be mounted onto a symlink (the kernel wants matching
-                // types): the empty unreadable stand-in file pins it. The target itself is
-                // protected by its own read-only entry.
-                sys::bind_onto_link(EMPTY_FILE, path, ro)?;
+                // types): a stand-in file pins it. For `.git` it is a gitfile leading to the
+                // same git dir; otherwise the empty unreadable file (the target itself is
+                // protected by its own read-only entry).
+                let src = match gitdir {
+                    Some(dir) => {
+                        links += 1;
+                        let f = format!("/.ku0-gitfile-{links}");
+                        std::fs::write(&f, format!("gitdir: {dir}\n")).map_err(|e| {
+                            SandboxError::Os {
+                                what: format!("write {f}"),
+                                source: e,
+                            }
+                        })?;
+                        f
+                    }
+                    None => EMPTY_FILE.to_string(),
+                };
+                sys::bind_onto_link(&src, path, ro)?;
             }
             Entry::Deny { path, dir } => {
                 if std::fs::symlink_metadata(path).is_err() {
