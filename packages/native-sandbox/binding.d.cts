@@ -36,6 +36,12 @@ export declare function defaultReadOnlyInRoot(): Array<string>
 
 export declare function engineVersion(): string
 
+/**
+ * Names inside a git directory that git reads as configuration or runs (read-only in the
+ * sandbox).
+ */
+export declare function gitDirProtectedNames(): Array<string>
+
 export interface PathDecision {
   path: string
   allowed: boolean
@@ -44,10 +50,22 @@ export interface PathDecision {
 }
 
 /**
- * Reads `relPath` beneath `root` with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): any `..`,
- * absolute path or symlink leaving `root` fails (`ERR_KU0_PATH_ESCAPE`), with no check-then-open race.
+ * Every read-only carve-out of these writable roots (defaults plus git-dir integrity paths,
+ * which follow `.git` pointer files, `commondir`, `core.hooksPath` and config includes): the
+ * list the helper mounts read-only. Feed it to `decidePaths` as `readOnly`.
  */
-export declare function readFileBeneath(root: string, relPath: string): Buffer
+export declare function protectedPaths(writableRoots: Array<string>): Array<string>
+
+/**
+ * Reads `relPath` beneath `root` with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): any `..`,
+ * absolute path or symlink leaving `root` fails (`ERR_KU0_PATH_ESCAPE`), with no check-then-open
+ * race. Opened with O_NONBLOCK; non-regular files fail with `ERR_KU0_NOT_REGULAR_FILE`, files
+ * above `maxBytes` (default 64 MiB) with `ERR_KU0_FILE_TOO_LARGE`.
+ */
+export declare function readFileBeneath(root: string, relPath: string, maxBytes?: number | undefined | null): Buffer
+
+/** [`read_file_beneath`] on the libuv pool: the event loop never waits on the sandbox's files. */
+export declare function readFileBeneathAsync(root: string, relPath: string, maxBytes?: number | undefined | null): Promise<Buffer>
 
 export interface SpawnResult {
   /** Exit code of the helper (the command's), absent when killed by a signal. */
@@ -60,6 +78,8 @@ export interface SpawnResult {
   timedOut: boolean
   cancelled: boolean
   durationMs: number
+  /** Setup failure reported on the helper's status channel (the command did not run). */
+  setupError?: string
 }
 
 /**
@@ -74,6 +94,10 @@ export declare function validatePolicy(json: string): string
 
 /**
  * Writes `data` to `relPath` beneath `root` (same resolution rules; refuses hard-linked files
- * with `ERR_KU0_PATH_HARDLINK` before truncating). `mkdirs` creates missing parents beneath root.
+ * with `ERR_KU0_PATH_HARDLINK` and non-regular files before truncating; data above `maxBytes`
+ * fails with `ERR_KU0_FILE_TOO_LARGE`). `mkdirs` creates missing parents beneath root.
  */
-export declare function writeFileBeneath(root: string, relPath: string, data: Buffer, mkdirs?: boolean | undefined | null): void
+export declare function writeFileBeneath(root: string, relPath: string, data: Buffer, mkdirs?: boolean | undefined | null, maxBytes?: number | undefined | null): void
+
+/** [`write_file_beneath`] on the libuv pool (the data is copied before the call returns). */
+export declare function writeFileBeneathAsync(root: string, relPath: string, data: Buffer, mkdirs?: boolean | undefined | null, maxBytes?: number | undefined | null): Promise<void>

@@ -101,6 +101,27 @@ pub fn default_read_only_in_root() -> Vec<String> {
         .collect()
 }
 
+/// Every read-only carve-out of these writable roots (defaults plus git-dir integrity paths,
+/// which follow `.git` pointer files, `commondir`, `core.hooksPath` and config includes): the
+/// list the helper mounts read-only. Feed it to `decidePaths` as `readOnly`.
+#[napi(catch_unwind)]
+pub fn protected_paths(writable_roots: Vec<String>) -> Result<Vec<String>> {
+    if let Some(bad) = writable_roots.iter().find(|r| !r.starts_with('/')) {
+        return Err(invalid(format!("writable root must be absolute: {bad:?}")));
+    }
+    Ok(ku0_sandbox::policy::protected_in_roots(&writable_roots))
+}
+
+/// Names inside a git directory that git reads as configuration or runs (read-only in the
+/// sandbox).
+#[napi]
+pub fn git_dir_protected_names() -> Vec<String> {
+    ku0_sandbox::git::GIT_DIR_PROTECTED
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect()
+}
+
 #[napi]
 pub fn engine_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
@@ -118,6 +139,8 @@ pub struct SpawnResult {
     pub timed_out: bool,
     pub cancelled: bool,
     pub duration_ms: f64,
+    /// Setup failure reported on the helper's status channel (the command did not run).
+    pub setup_error: Option<String>,
 }
 
 static RUNS: std::sync::LazyLock<
@@ -181,6 +204,7 @@ pub fn spawn_sandboxed<'env>(
                         timed_out: o.timed_out,
                         cancelled: o.cancelled,
                         duration_ms: o.duration.as_secs_f64() * 1000.0,
+                        setup_error: o.setup_error,
                     })
                 }),
                 Ok(Err(e)) => deferred.reject(Error::new(
@@ -213,61 +237,155 @@ pub fn cancel_run(run_id: u32) -> bool {
 }
 
 fn io_err(e: std::io::Error) -> Error {
-    let code = match e.raw_os_error() {
-        Some(18) => "ERR_KU0_PATH_ESCAPE", // EXDEV: resolution left the root
-        Some(40) => "ERR_KU0_PATH_ESCAPE", // ELOOP: a symlink where none may be
-        Some(31) => "ERR_KU0_PATH_HARDLINK", // EMLINK: file with several hard links
-        Some(2) => "ERR_KU0_NOT_FOUND",
-        _ => "ERR_KU0_IO",
-    };
+    #[cfg(target_os = "linux")]
+    let code = ku0_sandbox::linux::beneath::error_code(&e);
+    #[cfg(not(target_os = "linux"))]
+    let code = "ERR_KU0_IO";
     Error::new(Status::GenericFailure, format!("{code}: {e}"))
 }
 
-/// Reads `relPath` beneath `root` with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): any `..`,
-/// absolute path or symlink leaving `root` fails (`ERR_KU0_PATH_ESCAPE`), with no check-then-open race.
-#[napi(catch_unwind)]
-pub fn read_file_beneath(root: String, rel_path: String) -> Result<napi::bindgen_prelude::Buffer> {
+/// Size cap in bytes (default: the engine's 64 MiB).
+fn parse_max(v: Option<f64>) -> Result<u64> {
+    match v {
+        None => Ok(ku0_sandbox::policy::DEFAULT_MAX_FILE_BYTES),
+        Some(n) if (0.0..=9_007_199_254_740_991.0).contains(&n) => Ok(n as u64),
+        Some(n) => Err(invalid(format!(
+            "maxBytes must be a non-negative safe integer, got {n}"
+        ))),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unsupported() -> Error {
+    Error::new(Status::GenericFailure, "ERR_KU0_UNSUPPORTED: Linux only")
+}
+
+fn read_impl(root: &str, rel: &str, max: u64) -> Result<Vec<u8>> {
     #[cfg(target_os = "linux")]
     {
-        ku0_sandbox::linux::beneath::read_beneath(Path::new(&root), Path::new(&rel_path))
-            .map(Into::into)
+        ku0_sandbox::linux::beneath::read_beneath_capped(Path::new(root), Path::new(rel), max)
             .map_err(io_err)
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (root, rel_path, io_err);
-        Err(Error::new(
-            Status::GenericFailure,
-            "ERR_KU0_UNSUPPORTED: Linux only",
-        ))
+        let _ = (root, rel, max);
+        Err(unsupported())
     }
 }
 
+fn write_impl(root: &str, rel: &str, data: &[u8], mkdirs: bool, max: u64) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        ku0_sandbox::linux::beneath::write_beneath_capped(
+            Path::new(root),
+            Path::new(rel),
+            data,
+            mkdirs,
+            max,
+        )
+        .map_err(io_err)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (root, rel, data, mkdirs, max);
+        Err(unsupported())
+    }
+}
+
+fn caught<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::new(
+            Status::GenericFailure,
+            "ERR_KU0_NATIVE_PANIC: file helper panicked",
+        ))
+    })
+}
+
+/// Reads `relPath` beneath `root` with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): any `..`,
+/// absolute path or symlink leaving `root` fails (`ERR_KU0_PATH_ESCAPE`), with no check-then-open
+/// race. Opened with O_NONBLOCK; non-regular files fail with `ERR_KU0_NOT_REGULAR_FILE`, files
+/// above `maxBytes` (default 64 MiB) with `ERR_KU0_FILE_TOO_LARGE`.
+#[napi(catch_unwind)]
+pub fn read_file_beneath(
+    root: String,
+    rel_path: String,
+    max_bytes: Option<f64>,
+) -> Result<napi::bindgen_prelude::Buffer> {
+    read_impl(&root, &rel_path, parse_max(max_bytes)?).map(Into::into)
+}
+
 /// Writes `data` to `relPath` beneath `root` (same resolution rules; refuses hard-linked files
-/// with `ERR_KU0_PATH_HARDLINK` before truncating). `mkdirs` creates missing parents beneath root.
+/// with `ERR_KU0_PATH_HARDLINK` and non-regular files before truncating; data above `maxBytes`
+/// fails with `ERR_KU0_FILE_TOO_LARGE`). `mkdirs` creates missing parents beneath root.
 #[napi(catch_unwind)]
 pub fn write_file_beneath(
     root: String,
     rel_path: String,
     data: napi::bindgen_prelude::Buffer,
     mkdirs: Option<bool>,
+    max_bytes: Option<f64>,
 ) -> Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        ku0_sandbox::linux::beneath::write_beneath(
-            Path::new(&root),
-            Path::new(&rel_path),
-            &data,
-            mkdirs.unwrap_or(false),
-        )
-        .map_err(io_err)
+    write_impl(
+        &root,
+        &rel_path,
+        &data,
+        mkdirs.unwrap_or(false),
+        parse_max(max_bytes)?,
+    )
+}
+
+pub struct ReadBeneathTask(String, String, u64);
+impl napi::Task for ReadBeneathTask {
+    type Output = Vec<u8>;
+    type JsValue = napi::bindgen_prelude::Buffer;
+    fn compute(&mut self) -> Result<Vec<u8>> {
+        caught(|| read_impl(&self.0, &self.1, self.2))
     }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (root, rel_path, data, mkdirs, io_err);
-        Err(Error::new(
-            Status::GenericFailure,
-            "ERR_KU0_UNSUPPORTED: Linux only",
-        ))
+    fn resolve(&mut self, _env: napi::Env, o: Vec<u8>) -> Result<Self::JsValue> {
+        Ok(o.into())
     }
+}
+
+pub struct WriteBeneathTask(String, String, Vec<u8>, bool, u64);
+impl napi::Task for WriteBeneathTask {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> Result<()> {
+        caught(|| write_impl(&self.0, &self.1, &self.2, self.3, self.4))
+    }
+    fn resolve(&mut self, _env: napi::Env, _o: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// [`read_file_beneath`] on the libuv pool: the event loop never waits on the sandbox's files.
+#[napi(catch_unwind, ts_return_type = "Promise<Buffer>")]
+pub fn read_file_beneath_async(
+    root: String,
+    rel_path: String,
+    max_bytes: Option<f64>,
+) -> Result<napi::bindgen_prelude::AsyncTask<ReadBeneathTask>> {
+    let max = parse_max(max_bytes)?;
+    Ok(napi::bindgen_prelude::AsyncTask::new(ReadBeneathTask(
+        root, rel_path, max,
+    )))
+}
+
+/// [`write_file_beneath`] on the libuv pool (the data is copied before the call returns).
+#[napi(catch_unwind, ts_return_type = "Promise<void>")]
+pub fn write_file_beneath_async(
+    root: String,
+    rel_path: String,
+    data: napi::bindgen_prelude::Buffer,
+    mkdirs: Option<bool>,
+    max_bytes: Option<f64>,
+) -> Result<napi::bindgen_prelude::AsyncTask<WriteBeneathTask>> {
+    let max = parse_max(max_bytes)?;
+    Ok(napi::bindgen_prelude::AsyncTask::new(WriteBeneathTask(
+        root,
+        rel_path,
+        data.to_vec(),
+        mkdirs.unwrap_or(false),
+        max,
+    )))
 }

@@ -268,6 +268,51 @@ fn main() {
                 println!("FORKED {n}");
                 std::process::exit(0);
             }
+            "shmem" => {
+                // Pin <MiB> of shared memory outside the per-process data limit: a memfd, an
+                // anonymous shared mapping or a SysV segment, each touched page by page.
+                let mib: usize = arg(2).parse().unwrap_or(384);
+                let len = mib << 20;
+                let (fd, flags) = match arg(1).as_str() {
+                    "memfd" => {
+                        let fd = libc::syscall(libc::SYS_memfd_create, c("x").as_ptr(), 0) as i32;
+                        if fd < 0 || libc::ftruncate(fd, len as libc::off_t) < 0 {
+                            verdict(false, "memfd_create");
+                        }
+                        (fd, libc::MAP_SHARED)
+                    }
+                    "sysv" => {
+                        let id = libc::shmget(libc::IPC_PRIVATE, len, libc::IPC_CREAT | 0o600);
+                        if id < 0 {
+                            verdict(false, "shmget");
+                        }
+                        let p = libc::shmat(id, std::ptr::null(), 0);
+                        if p as isize == -1 {
+                            verdict(false, "shmat");
+                        }
+                        for i in (0..len).step_by(4096) {
+                            *(p as *mut u8).add(i) = 1;
+                        }
+                        verdict(true, &format!("pinned {mib} MiB of sysv shm"))
+                    }
+                    _ => (-1, libc::MAP_SHARED | libc::MAP_ANONYMOUS),
+                };
+                let p = libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    flags,
+                    fd,
+                    0,
+                );
+                if p == libc::MAP_FAILED {
+                    verdict(false, "mmap shared");
+                }
+                for i in (0..len).step_by(4096) {
+                    *(p as *mut u8).add(i) = 1;
+                }
+                verdict(true, &format!("pinned {mib} MiB of shared memory"))
+            }
             other => {
                 eprintln!("unknown attack {other}");
                 std::process::exit(2);

@@ -6,6 +6,7 @@
 //! namespaces, mounts, rlimits, capability dropping, Landlock and seccomp before it execs the
 //! command. Nothing runs after `fork` in a multithreaded process.
 
+pub mod git;
 pub mod paths;
 pub mod policy;
 #[cfg(unix)]

@@ -11,7 +11,8 @@ use crate::{Result, SandboxError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
-    /// No sockets except `AF_UNIX` (and no abstract sockets outside the sandbox).
+    /// No sockets except `AF_UNIX` and loopback inside an own, empty network namespace (no host
+    /// sockets, listeners or routes visible; no abstract sockets outside the sandbox).
     #[default]
     None,
     /// TCP egress only to the manager's filtering proxy (see `NetworkPolicy::proxy_port`).
@@ -33,6 +34,9 @@ pub struct NetworkPolicy {
     /// network namespace (checked before joining; a mismatch fails closed).
     pub netns_pid: Option<u32>,
     pub netns_ino: Option<u64>,
+    /// Let the command reach abstract unix sockets outside the sandbox in `full` mode (X11,
+    /// D-Bus, …). Default: scoped to the sandbox (Landlock ABI >= 6) in every mode.
+    pub abstract_unix: bool,
 }
 
 /// Resource limits. `None` means "no limit from us" (the inherited one stays).
@@ -110,6 +114,8 @@ pub struct ExecPolicy {
     /// Run a reaper as pid 1 with the command as its child (like `docker run --init`). Default:
     /// the command itself is pid 1 of its namespace (like plain `docker run`), one process less.
     pub reaper: bool,
+    /// Leave git's configuration and hooks writable (see [`crate::git`]). Default: protected.
+    pub git_metadata_writable: bool,
 }
 
 /// System directories the command may read by default (only those that exist are used).
@@ -145,6 +151,9 @@ pub const DEFAULT_DENIED_HOME: &[&str] = &[
     ".git-credentials",
 ];
 
+/// Default size cap of the host-side file helpers (`read_beneath` / `write_beneath`): 64 MiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// Read-only carve-outs inside each writable root.
 pub const DEFAULT_READ_ONLY_IN_ROOT: &[&str] = &[".git/hooks", ".git/config", ".ku0"];
 
@@ -154,6 +163,26 @@ pub fn default_read_only_paths(writable_roots: &[String]) -> Vec<String> {
     for root in writable_roots {
         for rel in DEFAULT_READ_ONLY_IN_ROOT {
             out.push(format!("{}/{}", root.trim_end_matches('/'), rel));
+        }
+    }
+    out
+}
+
+/// Every read-only carve-out of these writable roots: [`DEFAULT_READ_ONLY_IN_ROOT`] and the
+/// git-dir integrity paths of [`crate::git`]. The helper mounts this list read-only (creating
+/// placeholders for missing git paths) and the preflight refuses writes to it: one list, two
+/// enforcers.
+pub fn protected_in_roots(writable_roots: &[String]) -> Vec<String> {
+    let mut out = default_read_only_paths(writable_roots);
+    // A `.git` symlink is pinned by the helper but not listed: the preflight resolves every
+    // listed path, and its target (the git dir) must stay writable.
+    for g in crate::git::protected_paths_of(writable_roots)
+        .into_iter()
+        .filter(|g| !g.link_only)
+    {
+        let p = g.path.to_string_lossy().into_owned();
+        if !out.contains(&p) {
+            out.push(p);
         }
     }
     out
@@ -258,6 +287,15 @@ impl ExecPolicy {
             Some(r) => r.clone(),
             None => default_read_only_paths(&self.writable_roots),
         }
+    }
+
+    /// Git-dir integrity carve-outs of the writable roots (empty when
+    /// `gitMetadataWritable`).
+    pub fn git_protected(&self) -> Vec<crate::git::GitProtected> {
+        if self.git_metadata_writable {
+            return Vec::new();
+        }
+        crate::git::protected_paths_of(&self.writable_roots)
     }
 }
 

@@ -33,6 +33,9 @@ pub struct RunOutput {
     pub timed_out: bool,
     pub cancelled: bool,
     pub duration: Duration,
+    /// The helper's setup failure, read from its status channel (a pipe the command never
+    /// holds): `Some` means the command did not run, whatever the exit status and stderr say.
+    pub setup_error: Option<String>,
 }
 
 fn push_capped(buf: &mut Vec<u8>, data: &[u8], cap: usize, truncated: &mut bool) {
@@ -51,22 +54,77 @@ fn set_nonblocking(fd: i32) {
     }
 }
 
+/// Descriptor number of the status channel in the helper.
+pub const STATUS_FD: i32 = 3;
+const MAX_STATUS_BYTES: usize = 64 * 1024;
+
+/// The setup error reported on a status channel (`None`: the setup succeeded or never reported).
+pub fn parse_status(buf: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(buf);
+    let msgs: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(STATUS_SETUP_ERROR))
+        .collect();
+    if msgs.is_empty() {
+        None
+    } else {
+        Some(msgs.join("; "))
+    }
+}
+
+/// Prefix of a setup failure line on the status channel (same as the helper's).
+pub const STATUS_SETUP_ERROR: &str = "setup-error ";
+
 /// Runs the helper to completion (or timeout / cancellation).
 pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput> {
     let start = Instant::now();
     let mut cmd = Command::new(&req.helper);
     // The policy goes first on stdin (length-prefixed; the helper reads exactly that much), so
     // neither its size nor its content is limited by or visible in the environment.
+    // Setup status channel: the write end becomes the helper's fd 3 (`--status-fd 3`).
+    let mut sp = [0; 2];
+    // SAFETY: valid out array.
+    if unsafe { libc::pipe2(sp.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(SandboxError::last_os("pipe2"));
+    }
+    // SAFETY: fresh descriptors owned from here on.
+    let (status_r, status_w) = unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::fs::File::from_raw_fd(sp[0]),
+            std::os::fd::OwnedFd::from_raw_fd(sp[1]),
+        )
+    };
+    let w = status_w.as_raw_fd();
     cmd.env_clear()
         .arg("--policy-stdin")
+        .arg("--status-fd")
+        .arg(STATUS_FD.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    let mut child = cmd.spawn().map_err(|e| SandboxError::Os {
+    // SAFETY: dup2/fcntl are async-signal-safe; runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if w == STATUS_FD {
+                if libc::fcntl(w, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(w, STATUS_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let spawned = cmd.spawn();
+    drop(status_w);
+    let mut child = spawned.map_err(|e| SandboxError::Os {
         what: format!("spawn {}", req.helper.display()),
         source: e,
     })?;
+    let mut status = Some(status_r);
+    let mut status_buf: Vec<u8> = Vec::new();
     let pid = child.id() as i32;
     let kill = || {
         // SAFETY: signal the helper's process group, then the helper.
@@ -88,6 +146,7 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
         stdin.as_ref().map(|s| s.as_raw_fd()),
         stdout.as_ref().map(|s| s.as_raw_fd()),
         stderr.as_ref().map(|s| s.as_raw_fd()),
+        status.as_ref().map(|s| s.as_raw_fd()),
     ]
     .into_iter()
     .flatten()
@@ -100,9 +159,17 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
     let mut buf = vec![0u8; 64 * 1024];
     let deadline = start + req.timeout;
     let mut killed = false;
-    while stdout.is_some() || stderr.is_some() {
-        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3);
-        let mut which: Vec<u8> = Vec::with_capacity(3);
+    while stdout.is_some() || stderr.is_some() || status.is_some() {
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(4);
+        let mut which: Vec<u8> = Vec::with_capacity(4);
+        if let Some(s) = &status {
+            fds.push(libc::pollfd {
+                fd: s.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            which.push(3);
+        }
         if let Some(s) = &stdout {
             fds.push(libc::pollfd {
                 fd: s.as_raw_fd(),
@@ -169,6 +236,28 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
                         }
                     }
                 }
+                3 => {
+                    if let Some(s) = status.as_mut() {
+                        loop {
+                            match s.read(&mut buf) {
+                                Ok(0) => {
+                                    status = None;
+                                    break;
+                                }
+                                Ok(k) => {
+                                    let room = MAX_STATUS_BYTES.saturating_sub(status_buf.len());
+                                    status_buf.extend_from_slice(&buf[..k.min(room)]);
+                                }
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                                Err(_) => {
+                                    status = None;
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
                 _ => {
                     let (stream, sink, trunc) = if *w == 1 {
                         (&mut stdout, &mut out.stdout, &mut out.stdout_truncated)
@@ -197,12 +286,13 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
         }
     }
     drop(stdin);
-    let status = child.wait().map_err(|e| SandboxError::Os {
+    let exit = child.wait().map_err(|e| SandboxError::Os {
         what: "wait helper".into(),
         source: e,
     })?;
-    out.exit_code = status.code();
-    out.signal = status.signal();
+    out.exit_code = exit.code();
+    out.signal = exit.signal();
+    out.setup_error = parse_status(&status_buf);
     out.duration = start.elapsed();
     Ok(out)
 }

@@ -835,3 +835,497 @@ fn prewarmed_path_enforces_the_same_policy() {
     assert!(!fx.ws.join(".git/hooks/pre-commit").exists());
     assert!(fx.ws.join("in.txt").exists(), "{o:?}");
 }
+
+// ---- Git-dir integrity: the host's git must never run code the sandbox chose ----------------
+
+/// Host git with no user/system configuration (only the repository's own).
+fn host_git(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=host",
+            "-c",
+            "user.email=host@example.invalid",
+        ])
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("HOME", "/nonexistent")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .output()
+        .unwrap()
+}
+
+fn host_git_ok(dir: &Path, args: &[&str]) -> String {
+    let o = host_git(dir, args);
+    assert!(o.status.success(), "git {args:?}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn have_git() -> bool {
+    Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Config that makes the host's git run `touch <outside>/PWNED` (fsmonitor runs on status).
+fn evil_config(fx: &Fx) -> String {
+    format!(
+        "[core]\n\trepositoryformatversion = 0\n\tfsmonitor = touch {0}/PWNED\n\thooksPath = {1}/evil/hooks\n",
+        Fx::s(&fx.outside),
+        Fx::s(&fx.ws)
+    )
+}
+
+fn evil_hook(fx: &Fx) -> String {
+    format!("#!/bin/sh\ntouch {}/PWNED\n", Fx::s(&fx.outside))
+}
+
+/// Runs the host's git the way a user would after the attack: status, config, a commit (hooks).
+fn host_git_runs_no_attacker_code(fx: &Fx, repo: &Path) -> String {
+    let _ = host_git(repo, &["status"]);
+    let _ = host_git(repo, &["commit", "--allow-empty", "-qm", "host"]);
+    let cfg = host_git(repo, &["config", "--list", "--show-origin"]);
+    assert!(
+        !fx.outside.join("PWNED").exists(),
+        "the host's git ran attacker code"
+    );
+    fx.outside_unchanged();
+    String::from_utf8_lossy(&cfg.stdout).into_owned()
+}
+
+fn fresh_repo(fx: &Fx) {
+    let _ = std::fs::remove_dir_all(fx.ws.join(".git"));
+    host_git_ok(&fx.ws, &["init", "-q", "."]);
+    std::fs::write(fx.ws.join("f.txt"), "1").unwrap();
+    host_git_ok(&fx.ws, &["add", "f.txt"]);
+    host_git_ok(&fx.ws, &["commit", "-qm", "init"]);
+}
+
+#[test]
+fn git_dir_redirects_and_missing_paths_held() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitdir");
+    fresh_repo(&fx);
+    // Paths that do not exist when the session starts.
+    for d in ["hooks", "info"] {
+        let _ = std::fs::remove_dir_all(fx.ws.join(".git").join(d));
+    }
+    let cfg_before = host_git_ok(&fx.ws, &["config", "--list", "--local"]);
+    let evil = evil_config(&fx);
+    let hook = evil_hook(&fx);
+    std::fs::write(fx.base.join("evil.config"), &evil).unwrap();
+    std::fs::write(fx.base.join("evil.hook"), &hook).unwrap();
+    let script = format!(
+        "E={base}/evil.config; H={base}/evil.hook; mkdir -p evil/hooks; cp $E evil/config; \
+         cp $H evil/hooks/pre-commit; chmod +x evil/hooks/pre-commit; \
+         printf '%s\\n' \"$PWD/evil\" > .git/commondir; \
+         mkdir .git/hooks; cp $H .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; \
+         cp $H .git/hooks/fsmonitor-watchman; \
+         cat $E > .git/config.worktree; cat $E >> .git/config; \
+         mkdir -p .git/info; echo '* filter=evil' > .git/info/attributes; \
+         mkdir -p .git/modules/sub; cp $E .git/modules/sub/config; \
+         mkdir -p .git/worktrees/w; cp $E .git/worktrees/w/config.worktree; \
+         git config core.fsmonitor \"touch {out}/PWNED\"; \
+         mv .git/hooks .git/h2; mv .git .git-old; rm -rf .git/info; \
+         echo hi > a.txt; git add a.txt && git -c user.name=sb -c user.email=sb@x commit -qm sandboxed \
+           && echo COMMITTED; git branch feature && echo BRANCHED; \
+         : > .git/index.lock && rm .git/index.lock && echo LOCKOK",
+        base = Fx::s(&fx.base),
+        out = Fx::s(&fx.outside)
+    );
+    let mut p = fx.policy(&script);
+    p["readableRoots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(Fx::s(&fx.base.join("evil.config"))));
+    p["readableRoots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(Fx::s(&fx.base.join("evil.hook"))));
+    let o = fx.run_policy(p);
+    // Ordinary git use inside the sandbox keeps working (index, objects, refs, lock files).
+    assert!(o.stdout.contains("COMMITTED"), "{o:?}");
+    assert!(o.stdout.contains("BRANCHED"), "{o:?}");
+    assert!(o.stdout.contains("LOCKOK"), "{o:?}");
+    assert!(host_git_ok(&fx.ws, &["log", "--format=%s"]).contains("sandboxed"));
+    // Every redirect and config/hook path held, including the ones missing at start.
+    let cfg_after = host_git_runs_no_attacker_code(&fx, &fx.ws);
+    assert!(!cfg_after.contains("fsmonitor"), "{cfg_after}");
+    assert_eq!(
+        host_git_ok(&fx.ws, &["config", "--list", "--local"]),
+        cfg_before
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join(".git/commondir")).unwrap(),
+        ".\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(fx.ws.join(".git/hooks")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(fx.ws.join(".git/info")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(fx.ws.join(".git/modules"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(fx.ws.join(".git/worktrees"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join(".git/config.worktree")).unwrap(),
+        ""
+    );
+    assert!(!fx.ws.join(".git-old").exists());
+}
+
+#[test]
+fn git_worktree_pointer_file_held() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitwt");
+    let main = fx.base.join("main");
+    std::fs::create_dir_all(&main).unwrap();
+    host_git_ok(&main, &["init", "-q", "."]);
+    host_git_ok(&main, &["commit", "--allow-empty", "-qm", "init"]);
+    std::fs::remove_dir_all(&fx.ws).unwrap();
+    host_git_ok(&main, &["worktree", "add", "-q", &Fx::s(&fx.ws)]);
+    let pointer = std::fs::read_to_string(fx.ws.join(".git")).unwrap();
+    std::fs::write(fx.base.join("evil.config"), evil_config(&fx)).unwrap();
+    let script = format!(
+        "mkdir -p evil/objects evil/refs; echo 'ref: refs/heads/x' > evil/HEAD; \
+         cp {base}/evil.config evil/config; \
+         printf 'gitdir: %s/evil\\n' \"$PWD\" > .git; rm -f .git; mv .git g2; echo ok > normal.txt",
+        base = Fx::s(&fx.base)
+    );
+    let mut p = fx.policy(&script);
+    p["readableRoots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(Fx::s(&fx.base.join("evil.config"))));
+    let o = fx.run_policy(p);
+    assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join(".git")).unwrap(),
+        pointer
+    );
+    host_git_runs_no_attacker_code(&fx, &fx.ws);
+}
+
+#[test]
+fn git_init_in_a_plain_workspace_held() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitinit");
+    std::fs::remove_dir_all(fx.ws.join(".git")).unwrap();
+    let script = format!(
+        "git init -q .; git config core.fsmonitor 'touch {out}/PWNED'; rmdir .git; \
+         mkdir -p .git && printf '[core]\\n\\tfsmonitor = touch {out}/PWNED\\n' > .git/config; \
+         echo ok > normal.txt",
+        out = Fx::s(&fx.outside)
+    );
+    let o = fx.run(&script);
+    assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
+    // The placeholder: an empty directory, which git does not take for a repository.
+    assert_eq!(std::fs::read_dir(fx.ws.join(".git")).unwrap().count(), 0);
+    host_git_runs_no_attacker_code(&fx, &fx.ws);
+}
+
+#[test]
+fn git_hooks_path_includes_and_submodule_dirs_held() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitcfg");
+    fresh_repo(&fx);
+    std::fs::create_dir_all(fx.ws.join(".git/modules/sub")).unwrap();
+    std::fs::write(fx.ws.join(".git/modules/sub/config"), "[core]\n").unwrap();
+    host_git_ok(&fx.ws, &["config", "core.hooksPath", ".husky"]);
+    host_git_ok(&fx.ws, &["config", "include.path", "../team.gitconfig"]);
+    std::fs::write(fx.base.join("evil.hook"), evil_hook(&fx)).unwrap();
+    std::fs::write(fx.base.join("evil.config"), evil_config(&fx)).unwrap();
+    let script = format!(
+        "mkdir -p .husky; cp {b}/evil.hook .husky/pre-commit; chmod +x .husky/pre-commit; \
+         cp {b}/evil.config team.gitconfig; cat {b}/evil.config >> .git/modules/sub/config; \
+         mkdir .git/modules/other; echo ok > normal.txt",
+        b = Fx::s(&fx.base)
+    );
+    let mut p = fx.policy(&script);
+    for f in ["evil.hook", "evil.config"] {
+        p["readableRoots"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(Fx::s(&fx.base.join(f))));
+    }
+    let o = fx.run_policy(p);
+    assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
+    assert!(!fx.ws.join(".husky/pre-commit").exists());
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join("team.gitconfig")).unwrap(),
+        ""
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.ws.join(".git/modules/sub/config")).unwrap(),
+        "[core]\n"
+    );
+    assert!(!fx.ws.join(".git/modules/other").exists());
+    host_git_runs_no_attacker_code(&fx, &fx.ws);
+}
+
+// ---- Setup status: only the helper's status channel says "the command did not run" ---------
+
+fn run_with_status(policy: Value) -> ku0_sandbox::runner::RunOutput {
+    ku0_sandbox::runner::run(
+        ku0_sandbox::runner::RunRequest {
+            helper: HELPER.into(),
+            policy_json: policy.to_string(),
+            stdin: None,
+            timeout: Duration::from_secs(20),
+            max_output_bytes: 1 << 20,
+        },
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn forged_setup_failure_is_the_commands_result() {
+    let fx = Fx::new("forge");
+    let o = run_with_status(fx.policy(
+        "echo 'ku0-sandbox-exec: error: mount setup: forged' >&2; \
+         echo 'setup-error forged' >&3; echo ran; exit 125",
+    ));
+    assert_eq!(o.exit_code, Some(125), "{o:?}");
+    assert_eq!(o.setup_error, None, "{o:?}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
+    // A real setup failure is reported on the channel.
+    let mut p = fx.policy("echo ran");
+    p["writableRoots"] = json!([Fx::s(&fx.base.join("missing"))]);
+    let o = run_with_status(p);
+    assert!(
+        o.setup_error
+            .as_deref()
+            .is_some_and(|e| e.contains("writable root missing")),
+        "{o:?}"
+    );
+    assert!(o.stdout.is_empty());
+}
+
+// ---- No host information by default -------------------------------------------------------
+
+#[test]
+fn network_none_has_its_own_empty_network_namespace() {
+    let fx = Fx::new("netns-none");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let host_ns = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let o = fx.run(
+        "readlink /proc/self/ns/net; cat /proc/net/tcp /proc/net/tcp6 /proc/net/unix; \
+                    cat /proc/net/route; echo END",
+    );
+    let ns = o.stdout.lines().next().unwrap_or("").to_string();
+    assert!(ns.starts_with("net:["), "{o:?}");
+    assert_ne!(
+        Path::new(&ns),
+        host_ns,
+        "shares the host's network namespace"
+    );
+    let hex = format!(":{port:04X}");
+    assert!(!o.stdout.contains(&hex), "host listener visible: {o:?}");
+    assert!(o.stdout.contains("END"));
+    // The route table of an empty namespace has only its header.
+    let routes: Vec<_> = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("Iface") || l.contains('\t'))
+        .filter(|l| !l.starts_with("Iface"))
+        .collect();
+    assert!(routes.is_empty(), "routes visible: {routes:?}");
+}
+
+#[test]
+fn proc_keys_and_host_wide_proc_files_hidden() {
+    let fx = Fx::new("prockeys");
+    // A key the host session can see (best effort: keyrings may be unavailable).
+    let desc = std::ffi::CString::new(format!("ku0-esc-key-{}", std::process::id())).unwrap();
+    let ty = std::ffi::CString::new("user").unwrap();
+    // SAFETY: add_key with valid strings and a small payload into the session keyring.
+    unsafe {
+        libc::syscall(
+            libc::SYS_add_key,
+            ty.as_ptr(),
+            desc.as_ptr(),
+            b"x".as_ptr(),
+            1usize,
+            -3i32,
+        )
+    };
+    let o = fx.run(
+        "for f in /proc/keys /proc/key-users /proc/timer_list /proc/sched_debug; do \
+           if [ -e $f ]; then c=$(cat $f 2>/dev/null | wc -c); echo \"$f $c\"; fi; done; echo END",
+    );
+    assert!(o.stdout.contains("END"), "{o:?}");
+    for line in o.stdout.lines().filter(|l| l.starts_with("/proc/")) {
+        assert!(
+            line.ends_with(" 0"),
+            "host information readable: {line} ({o:?})"
+        );
+    }
+    assert!(!o.stdout.contains(desc.to_str().unwrap()));
+}
+
+#[test]
+fn full_network_scopes_abstract_unix_sockets_unless_asked() {
+    let fx = Fx::new("abstract-full");
+    let name = format!("ku0-esc-full-{}", std::process::id());
+    // SAFETY: plain socket calls on a zeroed sockaddr_un with an abstract name.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as u16;
+    for (i, b) in name.bytes().enumerate() {
+        addr.sun_path[i + 1] = b as libc::c_char;
+    }
+    let len = (2 + 1 + name.len()) as u32;
+    assert_eq!(
+        unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_un).cast(), len) },
+        0
+    );
+    assert_eq!(unsafe { libc::listen(fd, 4) }, 0);
+    let abi = ku0_sandbox::linux::fs_rules::kernel_abi();
+    let mut p = fx.policy(&format!("$A abstract {name}"));
+    p["network"] = json!({"mode": "full"});
+    let o = fx.run_policy(p.clone());
+    if abi >= 6 {
+        assert_eq!(o.code, Some(3), "{o:?}");
+    }
+    p["network"] = json!({"mode": "full", "abstractUnix": true});
+    let o = fx.run_policy(p);
+    assert_eq!(
+        o.code,
+        Some(0),
+        "the policy can ask for host abstract sockets: {o:?}"
+    );
+    unsafe { libc::close(fd) };
+}
+
+// ---- Resource accounting without cgroups --------------------------------------------------
+
+#[test]
+fn memory_limit_counts_shared_memory_without_cgroups() {
+    let fx = Fx::new("shmem");
+    for kind in ["memfd", "anon", "sysv"] {
+        let mut p = fx.policy(&format!("$A shmem {kind} 384"));
+        p["limits"]["memoryBytes"] = json!(128u64 << 20);
+        let o = fx.run_policy(p);
+        assert_eq!(
+            o.code,
+            Some(3),
+            "{kind}: 384 MiB pinned with a 128 MiB limit: {o:?}"
+        );
+    }
+    // The private /tmp (tmpfs) is capped by the memory limit as well.
+    let mut p = fx.policy("head -c 200000000 /dev/zero > /tmp/fill; echo rc=$?; wc -c < /tmp/fill");
+    p["limits"]["memoryBytes"] = json!(128u64 << 20);
+    let o = fx.run_policy(p);
+    let size: u64 = o
+        .stdout
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(size <= 128 << 20, "tmpfs above the limit: {o:?}");
+    // Without a memory limit, shared memory stays available.
+    let mut p = fx.policy("$A shmem memfd 16");
+    p["limits"].as_object_mut().unwrap().remove("memoryBytes");
+    let o = fx.run_policy(p);
+    assert_eq!(o.code, Some(0), "{o:?}");
+}
+
+#[test]
+fn git_dangling_hooks_symlink_target_held() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitdangle");
+    fresh_repo(&fx);
+    let _ = std::fs::remove_dir_all(fx.ws.join(".git/hooks"));
+    // A link planted before the session (e.g. by an older, unprotected run) to a missing directory.
+    std::os::unix::fs::symlink("../shared-hooks", fx.ws.join(".git/hooks")).unwrap();
+    std::fs::write(fx.base.join("evil.hook"), evil_hook(&fx)).unwrap();
+    let script = format!(
+        "mkdir -p shared-hooks; cp {b}/evil.hook shared-hooks/pre-commit; chmod +x shared-hooks/pre-commit; \
+         rm -f .git/hooks; mv .git/hooks .git/h2; mkdir -p .git/hooks; \
+         cp {b}/evil.hook .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; echo ok > normal.txt",
+        b = Fx::s(&fx.base)
+    );
+    let mut p = fx.policy(&script);
+    p["readableRoots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(Fx::s(&fx.base.join("evil.hook"))));
+    let o = fx.run_policy(p);
+    assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
+    assert!(!fx.ws.join("shared-hooks/pre-commit").exists(), "{o:?}");
+    // The link itself could not be removed or replaced.
+    assert!(
+        std::fs::symlink_metadata(fx.ws.join(".git/hooks"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    host_git_runs_no_attacker_code(&fx, &fx.ws);
+}
+
+#[test]
+fn git_symlinked_dot_git_cannot_be_replaced() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitlink");
+    fresh_repo(&fx);
+    std::fs::rename(fx.ws.join(".git"), fx.ws.join("repo.git")).unwrap();
+    std::os::unix::fs::symlink("repo.git", fx.ws.join(".git")).unwrap();
+    std::fs::write(fx.base.join("evil.config"), evil_config(&fx)).unwrap();
+    let script = format!(
+        "rm -f .git; mv .git g2; mkdir -p evil/objects evil/refs; echo 'ref: refs/heads/x' > evil/HEAD; \
+         cp {b}/evil.config evil/config; ln -sfn evil .git; \
+         echo hi > a.txt; git add a.txt && git -c user.name=sb -c user.email=sb@x commit -qm sandboxed \
+           && echo COMMITTED",
+        b = Fx::s(&fx.base)
+    );
+    let mut p = fx.policy(&script);
+    p["readableRoots"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(Fx::s(&fx.base.join("evil.config"))));
+    let o = fx.run_policy(p);
+    assert_eq!(
+        std::fs::read_link(fx.ws.join(".git")).unwrap(),
+        Path::new("repo.git"),
+        "{o:?}"
+    );
+    assert!(o.stdout.contains("COMMITTED"), "{o:?}");
+    host_git_runs_no_attacker_code(&fx, &fx.ws);
+}

@@ -1,7 +1,7 @@
 import { homedir, tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { sandboxModule } from "./module.js";
-import { type DecisionRoots, decidePathsJs, type PathDecision } from "./paths.js";
+import { type DecisionRoots, decidePathsJs, type PathDecision, protectedPathsJs } from "./paths.js";
 import { SYSTEM_READABLE_ROOTS } from "./policy.js";
 
 export interface MCPToolCall {
@@ -95,8 +95,9 @@ export class NativeExecutionSandboxAdapter {
     const writable =
       iso === "full" ? allowed : iso === "temp" ? [wd, tmpdir(), ...allowed] : [wd, ...allowed];
     const readable = [...SYSTEM_READABLE_ROOTS, wd, ...allowed];
-    const readOnly = [wd, ...allowed].flatMap((r) => [`${r}/.git/hooks`, `${r}/.git/config`]);
     const native = sandboxModule.mode === "off" ? null : safeNative();
+    // The same carve-outs the helper mounts read-only (one list, two enforcers).
+    const readOnly = native ? native.protectedPaths(writable) : protectedPathsJs(writable);
     const denied = native ? native.defaultDeniedPaths(homedir()) : defaultDeniedJs(homedir());
     return { roots: { writable, readable, readOnly, denied }, cwd: wd };
   }

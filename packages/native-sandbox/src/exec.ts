@@ -1,5 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { constants } from "node:os";
+import type { Readable } from "node:stream";
 import { convertNativeError, Ku0Error } from "@ku0/native-loader";
 import { sandboxModule } from "./module.js";
 import type { ExecPolicy } from "./policy.js";
@@ -38,8 +39,53 @@ export interface RunResult {
   stderrTruncated: boolean;
 }
 
-const DIAG = "ku0-sandbox-exec:";
-const EXIT_SETUP_FAILED = 125;
+/**
+ * The helper reports a setup failure on its status channel (fd 3, `--status-fd 3`), a pipe that
+ * is closed on exec: the command can print anything and exit with any code, only this channel
+ * says "the command did not run".
+ */
+const STATUS_ARGS = ["--status-fd", "3"];
+const STATUS_SETUP_ERROR = "setup-error ";
+
+/** The setup error reported on a status channel, if any. */
+export function parseSetupStatus(buf: Buffer): string | undefined {
+  const msgs = buf
+    .toString("utf8")
+    .split("\n")
+    .filter((l) => l.startsWith(STATUS_SETUP_ERROR))
+    .map((l) => l.slice(STATUS_SETUP_ERROR.length));
+  return msgs.length > 0 ? msgs.join("; ") : undefined;
+}
+
+/** The helper's child process: stdin/stdout/stderr plus the status channel as fd 3. */
+type HelperChild = ChildProcessWithoutNullStreams;
+
+function statusStream(child: HelperChild): Readable | undefined {
+  return (child.stdio as unknown as (Readable | null | undefined)[])[3] ?? undefined;
+}
+
+function spawnHelper(helper: string, mode: string): HelperChild {
+  return spawn(helper, [mode, ...STATUS_ARGS], {
+    env: {},
+    stdio: ["pipe", "pipe", "pipe", "pipe"],
+    detached: true,
+  }) as unknown as HelperChild;
+}
+
+/** Collects the status channel (small; capped). */
+function collectStatus(child: HelperChild): () => Buffer {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const st = statusStream(child);
+  st?.on("data", (b: Buffer) => {
+    if (size < 65536) {
+      chunks.push(b);
+      size += b.length;
+    }
+  });
+  st?.on("error", () => {});
+  return () => Buffer.concat(chunks);
+}
 
 /** Collects a stream up to `cap` bytes and keeps draining (no back-pressure deadlock). */
 class Capped {
@@ -125,8 +171,8 @@ async function runNative(b: NonNullable<ReturnType<typeof safeBinding>>, o: RunO
       throw convertNativeError(e);
     }
     const stderr = r.stderr.toString("utf8");
-    if (r.exitCode === EXIT_SETUP_FAILED && stderr.startsWith(DIAG) && !r.timedOut && !r.cancelled) {
-      throw new Ku0Error("ERR_KU0_SANDBOX_SETUP", stderr.trim());
+    if (typeof r.setupError === "string" && !r.timedOut && !r.cancelled) {
+      throw new Ku0Error("ERR_KU0_SANDBOX_SETUP", r.setupError);
     }
     const signal = r.signal ? signalName(r.signal) : null;
     return {
@@ -198,13 +244,16 @@ export function commandMessage(p: ExecPolicy): CommandMessage {
  * Node's event loop alive.
  */
 export class WarmHelper {
-  readonly child: ChildProcessWithoutNullStreams;
+  readonly child: HelperChild;
+  /** The status channel's content so far. */
+  readonly status: () => Buffer;
   private early: { err: boolean; b: Buffer }[] = [];
   private sink: ((err: boolean, b: Buffer) => void) | undefined;
   private exited = false;
 
   constructor(helper: string, session: ExecPolicy) {
-    this.child = spawn(helper, ["--prewarm"], { env: {}, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    this.child = spawnHelper(helper, "--prewarm");
+    this.status = collectStatus(this.child);
     this.child.stdin.on("error", () => {});
     for (const part of frame(Buffer.from(JSON.stringify(session)))) this.child.stdin.write(part);
     this.child.stdout.on("data", (b: Buffer) =>
@@ -223,7 +272,12 @@ export class WarmHelper {
   }
 
   private setRef(on: boolean): void {
-    const streams = [this.child.stdin, this.child.stdout, this.child.stderr] as unknown as {
+    const streams = [
+      this.child.stdin,
+      this.child.stdout,
+      this.child.stderr,
+      statusStream(this.child),
+    ] as unknown as {
       ref?: () => void;
       unref?: () => void;
       _handle?: { ref?: () => void; unref?: () => void };
@@ -276,13 +330,8 @@ function runNode(o: RunOptions, warm?: WarmHelper): Promise<RunResult> {
     // The policy goes first on stdin, length-prefixed (no environment size limit, nothing in
     // /proc/<pid>/environ); the helper reads exactly that much and leaves the rest to the command.
     // A prewarmed helper already has the session policy and only gets the command message.
-    const child = warm
-      ? warm.child
-      : spawn(o.helper, ["--policy-stdin"], {
-          env: {},
-          stdio: ["pipe", "pipe", "pipe"],
-          detached: true,
-        });
+    const child = warm ? warm.child : spawnHelper(o.helper, "--policy-stdin");
+    const status = warm ? warm.status : collectStatus(child);
     const out = new Capped(o.maxOutputBytes);
     const err = new Capped(o.maxOutputBytes);
     let timedOut = false;
@@ -353,8 +402,9 @@ function runNode(o: RunOptions, warm?: WarmHelper): Promise<RunResult> {
     child.on("close", (code, signal) =>
       finish(() => {
         const stderr = err.text();
-        if (code === EXIT_SETUP_FAILED && stderr.startsWith(DIAG) && !timedOut && !aborted) {
-          rejectPromise(new Ku0Error("ERR_KU0_SANDBOX_SETUP", stderr.trim()));
+        const setupError = parseSetupStatus(status());
+        if (setupError !== undefined && !timedOut && !aborted) {
+          rejectPromise(new Ku0Error("ERR_KU0_SANDBOX_SETUP", setupError));
           return;
         }
         const signo = signal ? (constants.signals[signal] ?? 0) : 0;

@@ -1,8 +1,12 @@
+import { execFileSync } from "node:child_process";
 import {
+  closeSync,
   existsSync,
+  ftruncateSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -11,7 +15,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileBeneath, writeFileBeneath } from "./files.js";
+import { readFileBeneath, readFileBeneathAsync, writeFileBeneath, writeFileBeneathAsync } from "./files.js";
 
 let base: string;
 let ws: string;
@@ -62,5 +66,61 @@ describe("openat2-confined file operations", () => {
     expect(() => readFileBeneath("rel", "a")).toThrow(
       expect.objectContaining({ code: "ERR_KU0_INVALID_ARG" }),
     );
+  });
+});
+
+describe("host-side helpers cannot hang or balloon", () => {
+  beforeAll(() => {
+    // What a sandboxed command can plant in its workspace: a FIFO and a sparse 1 GiB file.
+    execFileSync("mkfifo", [join(ws, "fifo")]);
+    const fd = openSync(join(ws, "sparse"), "w");
+    ftruncateSync(fd, 1024 * 1024 * 1024);
+    closeSync(fd);
+  });
+
+  it("a planted FIFO is refused without blocking (sync and async, read and write)", async () => {
+    const t = performance.now();
+    const notRegular = expect.objectContaining({ code: "ERR_KU0_NOT_REGULAR_FILE" });
+    expect(() => readFileBeneath(ws, "fifo")).toThrow(notRegular);
+    expect(() => writeFileBeneath(ws, "fifo", "x")).toThrow(notRegular);
+    await expect(readFileBeneathAsync(ws, "fifo")).rejects.toThrow(notRegular);
+    await expect(writeFileBeneathAsync(ws, "fifo", "x")).rejects.toThrow(notRegular);
+    expect(performance.now() - t).toBeLessThan(1000);
+  });
+
+  it("a sparse 1 GiB file is refused by size, not read into memory", async () => {
+    const rss = process.memoryUsage().rss;
+    const tooLarge = expect.objectContaining({ code: "ERR_KU0_FILE_TOO_LARGE" });
+    expect(() => readFileBeneath(ws, "sparse")).toThrow(tooLarge);
+    await expect(readFileBeneathAsync(ws, "sparse")).rejects.toThrow(tooLarge);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it("maxBytes is an option, validated, and applies to writes", async () => {
+    writeFileBeneath(ws, "five.txt", "12345");
+    expect(() => readFileBeneath(ws, "five.txt", { maxBytes: 4 })).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_FILE_TOO_LARGE" }),
+    );
+    expect(readFileBeneath(ws, "five.txt", { maxBytes: 5 }).toString()).toBe("12345");
+    expect(() => writeFileBeneath(ws, "five.txt", "123456", { maxBytes: 5 })).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_FILE_TOO_LARGE" }),
+    );
+    expect(readFileSync(join(ws, "five.txt"), "utf8")).toBe("12345");
+    expect(() => readFileBeneath(ws, "five.txt", { maxBytes: -1 })).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_OUT_OF_RANGE" }),
+    );
+    await writeFileBeneathAsync(ws, "async/a.txt", "async", { mkdirs: true });
+    expect((await readFileBeneathAsync(ws, "async/a.txt")).toString()).toBe("async");
+  });
+
+  it("the async variants leave the event loop free", async () => {
+    writeFileBeneath(ws, "big.bin", Buffer.alloc(32 * 1024 * 1024, 7));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const reads = Array.from({ length: 8 }, () => readFileBeneathAsync(ws, "big.bin"));
+    const bufs = await Promise.all(reads);
+    clearInterval(timer);
+    expect(bufs.every((b) => b.length === 32 * 1024 * 1024)).toBe(true);
+    expect(ticks).toBeGreaterThan(0);
   });
 });

@@ -78,12 +78,102 @@ export function probeKernel(helper: string): KernelProbe {
   return probe;
 }
 
+/** What is enforced for one attack class (see the README's "What is and is not enforced"). */
+export interface ClassGuarantee {
+  enforced: string[];
+  notEnforced: string[];
+}
+
+/** The hardening classes reported one by one. */
+export type GuaranteeClass =
+  | "gitIntegrity"
+  | "preflightAgreement"
+  | "resourceAccounting"
+  | "hostFileHelpers"
+  | "hostInformation"
+  | "setupStatus";
+
 /** Per-guarantee report derived from the probe: what this kernel enforces and what it does not. */
 export interface Guarantees {
   /** Every guarantee the default policy needs is enforced (else the sandbox refuses to run). */
   usable: boolean;
   enforced: string[];
   notEnforced: string[];
+  /** The same, by attack class. */
+  byClass: Record<GuaranteeClass, ClassGuarantee>;
+}
+
+function noClasses(why: string): Record<GuaranteeClass, ClassGuarantee> {
+  const none = (): ClassGuarantee => ({ enforced: [], notEnforced: [why] });
+  return {
+    gitIntegrity: none(),
+    preflightAgreement: none(),
+    resourceAccounting: none(),
+    hostFileHelpers: none(),
+    hostInformation: none(),
+    setupStatus: none(),
+  };
+}
+
+function classGuarantees(
+  p: KernelProbe,
+  ns: boolean,
+  cgroupMemory: boolean,
+): Record<GuaranteeClass, ClassGuarantee> {
+  const c = (enforced: string[], notEnforced: string[] = []): ClassGuarantee => ({ enforced, notEnforced });
+  return {
+    gitIntegrity: ns
+      ? c(
+          [
+            "git config, config.worktree, commondir, hooks, info, modules, worktrees, .git pointer files, core.hooksPath and include.path targets read-only; missing ones created as git-neutral placeholders and mounted read-only",
+            "ordinary git use keeps working (index, objects, refs, lock files)",
+          ],
+          [
+            "nested repositories with their own .git directory inside the workspace (pre-1.7.8 submodule layout) are not protected",
+          ],
+        )
+      : c([], ["git-dir integrity needs the mount namespace"]),
+    preflightAgreement: c(
+      ["preflight refuses writes to the same carve-out list the helper mounts read-only (protectedPaths)"],
+      [
+        "a denied home path that does not exist at session start is not hidden by the kernel when home is writable",
+      ],
+    ),
+    resourceAccounting: cgroupMemory
+      ? c([
+          "memory cgroup counts shared memory",
+          "netns keeper: 128 concurrent connections, proxy: typed 503 beyond",
+        ])
+      : c(
+          [
+            "memory limit without cgroups: memfd_create, memfd_secret, shmget and anonymous shared mmap refused; private /tmp capped at the limit",
+            "netns keeper: at most 128 concurrent connections per session (64 KiB thread stacks); egress proxy refuses more with 503 ERR_KU0_SANDBOX_CONN_LIMIT",
+          ],
+          ["file-backed shared mappings of workspace files count toward the file system, not the limit"],
+        ),
+    hostFileHelpers: c([
+      "readFileBeneath/writeFileBeneath: O_NONBLOCK, non-regular files refused (ERR_KU0_NOT_REGULAR_FILE), maxBytes cap (default 64 MiB), async variants on the libuv pool",
+    ]),
+    hostInformation: c(
+      [
+        ...(ns
+          ? [
+              "network none: own network namespace (loopback only)",
+              "/proc/keys, key-users, timer_list, sched_debug, kcore, sysrq-trigger masked",
+            ]
+          : []),
+        ...(p.landlockScopes
+          ? [
+              "abstract unix sockets scoped to the sandbox in every network mode (unless network.abstractUnix)",
+            ]
+          : []),
+      ],
+      p.landlockScopes ? [] : ["abstract unix sockets are not scoped in full mode (Landlock ABI 6 needed)"],
+    ),
+    setupStatus: c([
+      "setup failures reported on a close-on-exec status pipe (fd 3), never parsed from stderr",
+    ]),
+  };
 }
 
 export function guaranteesFrom(
@@ -96,10 +186,16 @@ export function guaranteesFrom(
       usable: false,
       enforced: [],
       notEnforced: [`platform ${platform}: not implemented (Linux only)`],
+      byClass: noClasses(`platform ${platform}: not implemented (Linux only)`),
     };
   }
   if (!p)
-    return { usable: false, enforced: [], notEnforced: ["helper executable ku0-sandbox-exec not found"] };
+    return {
+      usable: false,
+      enforced: [],
+      notEnforced: ["helper executable ku0-sandbox-exec not found"],
+      byClass: noClasses("helper executable ku0-sandbox-exec not found"),
+    };
   const enforced: string[] = [];
   const missing: string[] = [];
   const add = (ok: boolean, what: string, weaker?: string) => {
@@ -150,5 +246,10 @@ export function guaranteesFrom(
     "network allowlist: per-session network namespace (loopback only) + host-checking egress proxy",
   );
   const usable = p.landlockFs && p.seccomp && p.seccompX8664Filters && ns;
-  return { usable, enforced, notEnforced: missing };
+  const byClass = classGuarantees(p, ns, cgroups && p.euid === 0 && p.cgroupMemory);
+  for (const g of Object.values(byClass)) {
+    enforced.push(...g.enforced);
+    missing.push(...g.notEnforced);
+  }
+  return { usable, enforced, notEnforced: missing, byClass };
 }

@@ -18,7 +18,15 @@ export {
   type NativeBashExecutorOptions,
 } from "./bash.js";
 export { type CommandMessage, type RunOptions, type RunResult, runSandboxed, WarmHelper } from "./exec.js";
-export { readFileBeneath, writeFileBeneath } from "./files.js";
+export {
+  DEFAULT_MAX_FILE_BYTES,
+  type ReadBeneathOptions,
+  readFileBeneath,
+  readFileBeneathAsync,
+  type WriteBeneathOptions,
+  writeFileBeneath,
+  writeFileBeneathAsync,
+} from "./files.js";
 export { findHelper, type Guarantees, guaranteesFrom, type KernelProbe, probeKernel } from "./helper.js";
 export {
   NativeSandboxContext,
@@ -34,7 +42,15 @@ export {
 } from "./manager.js";
 export { sandboxModule, VERSION } from "./module.js";
 export { AllowlistNetwork, type AllowlistNetworkInfo } from "./netns.js";
-export { type DecisionRoots, decidePathsJs, type PathDecision, resolvePhysical } from "./paths.js";
+export {
+  type DecisionRoots,
+  decidePathsJs,
+  GIT_DIR_PROTECTED_NAMES,
+  type PathDecision,
+  protectedPathsJs,
+  READ_ONLY_IN_ROOT,
+  resolvePhysical,
+} from "./paths.js";
 export {
   buildExecPolicy,
   DEFAULT_MAX_OUTPUT_BYTES,
@@ -44,5 +60,11 @@ export {
   type SandboxPolicy,
   scrubEnv,
 } from "./policy.js";
-export { decide as decideEgress, EgressProxy, hostAllowed, isPrivateAddress } from "./proxy.js";
+export {
+  DEFAULT_PROXY_MAX_CONNECTIONS,
+  decide as decideEgress,
+  EgressProxy,
+  hostAllowed,
+  isPrivateAddress,
+} from "./proxy.js";
 export { nativeUsable, type SandboxStatus, status } from "./status.js";

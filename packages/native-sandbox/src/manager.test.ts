@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeBashExecutor } from "./bash.js";
 import { NativeSandboxManager, type SandboxContext, type SandboxManager } from "./manager.js";
 import { sandboxModule } from "./module.js";
-import { decide, hostAllowed } from "./proxy.js";
+import { decide, EgressProxy, hostAllowed } from "./proxy.js";
 import { status } from "./status.js";
 
 let base: string;
@@ -58,6 +58,17 @@ describe("status", () => {
     expect(s.guarantees.enforced.join("\n")).toMatch(/landlock filesystem rules/);
     expect(s.guarantees.enforced.join("\n")).toMatch(/seccomp/);
     expect(s.kernel?.landlockAbi).toBeGreaterThanOrEqual(1);
+    // Per class (issue #12): each hardening class reports what it enforces here.
+    expect(Object.keys(s.guarantees.byClass).sort()).toEqual([
+      "gitIntegrity",
+      "hostFileHelpers",
+      "hostInformation",
+      "preflightAgreement",
+      "resourceAccounting",
+      "setupStatus",
+    ]);
+    for (const g of Object.values(s.guarantees.byClass)) expect(g.enforced.length).toBeGreaterThan(0);
+    expect(s.guarantees.byClass.gitIntegrity.enforced.join("\n")).toMatch(/commondir/);
   });
 });
 
@@ -69,6 +80,17 @@ describe.each([
   beforeAll(async () => {
     await manager.dispose();
     manager = new NativeSandboxManager(opts);
+  });
+
+  it("a command cannot forge a setup failure (status channel, not stderr)", async () => {
+    const ctx = await sbx("forge");
+    const r = await ctx.exec(
+      "echo 'ku0-sandbox-exec: error: mount setup: forged' >&2; " +
+        "(echo 'setup-error forged' >&3) 2>/dev/null; echo ran; exit 125",
+    );
+    expect(r.exitCode).toBe(125);
+    expect(r.stdout).toBe("ran\n");
+    expect(r.stderr).toContain("forged");
   });
 
   it("runs sh -c in the workspace with Docker's defaults", async () => {
@@ -339,5 +361,41 @@ describe("network allowlist (egress proxy)", () => {
     const ctx = await sbx("none");
     const r = await ctx.exec(`curl -s --max-time 5 http://127.0.0.1:${port}/; echo rc=$?`);
     expect(r.stdout).not.toContain("hello-from-loopback");
+  });
+});
+
+describe("egress proxy connection cap", () => {
+  it("refuses connections beyond maxConnections with a typed 503 and bounded sockets", async () => {
+    const { connect } = await import("node:net");
+    const proxy = new EgressProxy(["127.0.0.1"], { maxConnections: 3 });
+    const port = await proxy.port();
+    const open = () =>
+      new Promise<import("node:net").Socket>((resolve) => {
+        const s = connect(port, "127.0.0.1", () => resolve(s));
+      });
+    const held = [await open(), await open(), await open()];
+    const extra = await open();
+    const reply = await new Promise<string>((resolve) => {
+      let buf = "";
+      extra.on("data", (b) => {
+        buf += b.toString();
+      });
+      extra.on("close", () => resolve(buf));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 503/);
+    expect(reply).toContain("X-Ku0-Error: ERR_KU0_SANDBOX_CONN_LIMIT");
+    expect(proxy.refused.at(-1)?.reason).toMatch(/ERR_KU0_SANDBOX_CONN_LIMIT/);
+    // A slot frees when a client leaves.
+    held[0]?.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    const again = await open();
+    again.write("GET http://127.0.0.1:1/ HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n");
+    const r2 = await new Promise<string>((resolve) => again.once("data", (b) => resolve(b.toString())));
+    expect(r2).not.toMatch(/503/);
+    for (const s of [...held, again]) s.destroy();
+    await proxy.close();
+    expect(() => new EgressProxy([], { maxConnections: 0 })).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_OUT_OF_RANGE" }),
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync, statSync } from "node:fs";
+import { lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
 
 /** A path decision (same shape as the binding's). */
@@ -124,4 +124,48 @@ export function decidePathsJs(
     }
     return { path, allowed: true, resolved: r.path };
   });
+}
+
+/** Read-only carve-outs in every writable root (mirror of the engine's `DEFAULT_READ_ONLY_IN_ROOT`). */
+export const READ_ONLY_IN_ROOT = [".git/hooks", ".git/config", ".ku0"];
+/**
+ * Names inside a git directory that git reads as configuration or runs (mirror of the engine's
+ * `GIT_DIR_PROTECTED`; a test checks both lists are equal).
+ */
+export const GIT_DIR_PROTECTED_NAMES = [
+  "config",
+  "config.worktree",
+  "commondir",
+  "hooks",
+  "info",
+  "modules",
+  "worktrees",
+];
+
+/**
+ * JS fallback of the engine's `protectedPaths` (used when the binding is absent): the default
+ * carve-outs, the `.git` entry when it is a pointer file or missing, and the protected names of
+ * the git dir it leads to. It does not read `core.hooksPath` or config includes (the engine does).
+ */
+export function protectedPathsJs(writableRoots: string[]): string[] {
+  const out = new Set<string>();
+  for (const root of writableRoots) {
+    const r = root.replace(/\/+$/, "");
+    for (const rel of READ_ONLY_IN_ROOT) out.add(`${r}/${rel}`);
+    const dot = `${r}/.git`;
+    let gitDir = dot;
+    try {
+      const st = lstatSync(dot);
+      if (st.isFile()) {
+        out.add(dot);
+        const m = /^gitdir:\s*(.+)$/m.exec(readFileSync(dot, "utf8"));
+        gitDir = m?.[1] ? resolve(r, m[1].trim()) : "";
+      }
+    } catch {
+      out.add(dot);
+      continue;
+    }
+    if (gitDir) for (const n of GIT_DIR_PROTECTED_NAMES) out.add(`${gitDir}/${n}`);
+  }
+  return [...out];
 }

@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { BlockList, connect, isIP, type Socket } from "node:net";
+import { ku0RangeError } from "@ku0/native-loader";
 
 /** Addresses that are refused unless the allowlist names them literally. */
 const PRIVATE = new BlockList();
@@ -82,6 +83,10 @@ export async function decide(host: string, patterns: readonly string[]): Promise
   return { ok: true, address: first.address };
 }
 
+/** Concurrent connections per session through the egress proxy (= the netns keeper's cap). */
+export const DEFAULT_PROXY_MAX_CONNECTIONS = 128;
+const CONN_LIMIT = "ERR_KU0_SANDBOX_CONN_LIMIT";
+
 /**
  * Egress proxy for one sandbox session (HTTP CONNECT and plain HTTP). It listens on loopback;
  * Landlock lets the sandboxed command connect to this port only.
@@ -93,7 +98,28 @@ export class EgressProxy {
   /** Log of refused requests (host, reason), newest last, at most 100. */
   readonly refused: { host: string; reason: string }[] = [];
 
-  constructor(private hosts: string[] = []) {}
+  private clients = 0;
+  private readonly maxConnections: number;
+
+  /**
+   * `maxConnections`: concurrent client connections of this session (default
+   * {@link DEFAULT_PROXY_MAX_CONNECTIONS}, the netns keeper's own cap). Beyond it a connection
+   * gets `503` with `X-Ku0-Error: ERR_KU0_SANDBOX_CONN_LIMIT` and is closed, so a sandboxed
+   * command cannot spend the host's descriptors (each client costs at most two here).
+   */
+  constructor(
+    private hosts: string[] = [],
+    opts: { maxConnections?: number } = {},
+  ) {
+    const m = opts.maxConnections ?? DEFAULT_PROXY_MAX_CONNECTIONS;
+    if (!Number.isSafeInteger(m) || m < 1) {
+      throw ku0RangeError(
+        "ERR_KU0_OUT_OF_RANGE",
+        `maxConnections must be a positive integer, got ${String(m)}`,
+      );
+    }
+    this.maxConnections = m;
+  }
 
   setHosts(hosts: string[]): void {
     this.hosts = [...hosts];
@@ -122,8 +148,20 @@ export class EgressProxy {
         (req: IncomingMessage, sock: Socket, head: Buffer) => void this.onConnect(req, sock, head),
       );
       server.on("connection", (s: Socket) => {
+        if (this.clients >= this.maxConnections) {
+          this.refuse("*", `${CONN_LIMIT}: ${this.maxConnections} concurrent connections`);
+          s.on("error", () => {});
+          s.end(
+            `HTTP/1.1 503 Service Unavailable\r\nX-Ku0-Error: ${CONN_LIMIT}\r\nConnection: close\r\n\r\n`,
+          );
+          return;
+        }
+        this.clients++;
         this.sockets.add(s);
-        s.on("close", () => this.sockets.delete(s));
+        s.on("close", () => {
+          this.clients--;
+          this.sockets.delete(s);
+        });
       });
       server.on("error", reject);
       const done = () => {

@@ -1,12 +1,29 @@
 //! `ku0-sandbox-exec`: runs one command under an [`ExecPolicy`] read from the
 //! `KU0_SANDBOX_POLICY` environment variable. `--probe` prints what the kernel can enforce.
+//! `--status-fd <n>` names a descriptor on which a setup failure is reported (never the command's).
 
 #[cfg(target_os = "linux")]
 fn main() {
     use ku0_sandbox::linux::{exec, probe, sys};
     use ku0_sandbox::{EXIT_SETUP_FAILED, ExecPolicy, POLICY_ENV};
 
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    // `--status-fd <n>` (anywhere): the setup status channel, see `sys::set_status_fd`.
+    if let Some(i) = args.iter().position(|a| a == "--status-fd") {
+        let fd = args.get(i + 1).and_then(|v| v.parse::<i32>().ok());
+        match fd {
+            Some(fd) if fd > 2 => {
+                if let Err(e) = sys::set_status_fd(fd) {
+                    sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+                }
+            }
+            _ => sys::die(
+                EXIT_SETUP_FAILED,
+                "error: --status-fd needs a descriptor > 2",
+            ),
+        }
+        args.drain(i..(i + 2).min(args.len()));
+    }
     if args.get(1).map(String::as_str) == Some("--probe") {
         match serde_json::to_string(&probe::probe()) {
             Ok(s) => println!("{s}"),

@@ -115,12 +115,71 @@ fn open_beneath(root: &Path, rel: &Path, flags: i32, mode: u32) -> std::io::Resu
     }
 }
 
-/// Reads `rel` (relative to `root`), refusing any resolution that leaves `root`.
+pub use crate::policy::DEFAULT_MAX_FILE_BYTES;
+
+/// The path is not a regular file (FIFO, socket, device, directory): refused before any byte is
+/// read or written, so a FIFO the sandbox planted cannot block the host.
+#[derive(Debug, thiserror::Error)]
+#[error("not a regular file")]
+pub struct NotRegularFile;
+
+fn not_regular() -> std::io::Error {
+    std::io::Error::other(NotRegularFile)
+}
+
+/// Stable error code of a file-helper error (`ERR_KU0_…`).
+pub fn error_code(e: &std::io::Error) -> &'static str {
+    if e.get_ref().is_some_and(|i| i.is::<NotRegularFile>()) {
+        return "ERR_KU0_NOT_REGULAR_FILE";
+    }
+    match e.raw_os_error() {
+        Some(libc::EXDEV) | Some(libc::ELOOP) => "ERR_KU0_PATH_ESCAPE",
+        Some(libc::EMLINK) => "ERR_KU0_PATH_HARDLINK",
+        Some(libc::ENOENT) => "ERR_KU0_NOT_FOUND",
+        Some(libc::EFBIG) => "ERR_KU0_FILE_TOO_LARGE",
+        // O_WRONLY|O_NONBLOCK on a FIFO without reader, or a device without its driver.
+        Some(libc::ENXIO) => "ERR_KU0_NOT_REGULAR_FILE",
+        _ => "ERR_KU0_IO",
+    }
+}
+
+/// Opens with O_NONBLOCK (a FIFO or device never blocks the opener) and refuses anything but a
+/// regular file.
+fn open_regular(root: &Path, rel: &Path, flags: i32, mode: u32) -> std::io::Result<File> {
+    let fd =
+        open_beneath(root, rel, flags | libc::O_NONBLOCK | libc::O_NOCTTY, mode).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENXIO) {
+                not_regular()
+            } else {
+                e
+            }
+        })?;
+    let f = File::from(fd);
+    if !f.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    Ok(f)
+}
+
+/// Reads `rel` (relative to `root`), refusing any resolution that leaves `root`, non-regular
+/// files and files above [`DEFAULT_MAX_FILE_BYTES`].
 pub fn read_beneath(root: &Path, rel: &Path) -> std::io::Result<Vec<u8>> {
-    let fd = open_beneath(root, rel, libc::O_RDONLY, 0)?;
-    let mut f = File::from(fd);
-    let mut out = Vec::new();
-    f.read_to_end(&mut out)?;
+    read_beneath_capped(root, rel, DEFAULT_MAX_FILE_BYTES)
+}
+
+/// [`read_beneath`] with an explicit size cap (EFBIG above it, also when the file grows while
+/// it is read). A sparse file counts by its apparent size.
+pub fn read_beneath_capped(root: &Path, rel: &Path, max_bytes: u64) -> std::io::Result<Vec<u8>> {
+    let f = open_regular(root, rel, libc::O_RDONLY, 0)?;
+    let size = f.metadata()?.len();
+    if size > max_bytes {
+        return Err(errno(libc::EFBIG));
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    f.take(max_bytes.saturating_add(1)).read_to_end(&mut out)?;
+    if out.len() as u64 > max_bytes {
+        return Err(errno(libc::EFBIG));
+    }
     Ok(out)
 }
 
@@ -165,17 +224,28 @@ fn mkdirs_beneath(root: &Path, rel: &Path) -> std::io::Result<()> {
 
 /// Writes `data` to `rel` beneath `root` (created with mode 0644, replaced otherwise).
 pub fn write_beneath(root: &Path, rel: &Path, data: &[u8], mkdirs: bool) -> std::io::Result<()> {
+    write_beneath_capped(root, rel, data, mkdirs, DEFAULT_MAX_FILE_BYTES)
+}
+
+/// [`write_beneath`] with an explicit size cap on `data` (EFBIG above it). Non-regular targets
+/// (a FIFO the sandbox planted, a device) are refused without blocking and without writing.
+pub fn write_beneath_capped(
+    root: &Path,
+    rel: &Path,
+    data: &[u8],
+    mkdirs: bool,
+    max_bytes: u64,
+) -> std::io::Result<()> {
     check_rel(rel)?;
+    if data.len() as u64 > max_bytes {
+        return Err(errno(libc::EFBIG));
+    }
     if mkdirs {
         mkdirs_beneath(root, rel)?;
     }
     // No O_TRUNC yet: a hard-linked file must be refused before anything is changed.
-    let fd = open_beneath(root, rel, libc::O_WRONLY | libc::O_CREAT, 0o644)?;
-    let f = File::from(fd);
+    let f = open_regular(root, rel, libc::O_WRONLY | libc::O_CREAT, 0o644)?;
     let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(errno(libc::EINVAL));
-    }
     use std::os::unix::fs::MetadataExt;
     if meta.nlink() > 1 {
         return Err(errno(libc::EMLINK));
@@ -248,6 +318,31 @@ mod tests {
         assert_eq!(std::fs::read(out.join("secret")).unwrap(), b"secret");
         assert!(!out.join("created").exists());
         assert!(!out.join("x").exists() && !out.join("newdir").exists());
+    }
+
+    #[test]
+    fn fifo_and_oversize_are_refused_without_blocking() {
+        let d = tmp("fifo");
+        let ws = d.join("ws");
+        let fifo = std::ffi::CString::new(ws.join("pipe").as_os_str().as_bytes()).unwrap();
+        // SAFETY: valid path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let t = std::time::Instant::now();
+        let e = read_beneath(&ws, Path::new("pipe")).unwrap_err();
+        assert_eq!(error_code(&e), "ERR_KU0_NOT_REGULAR_FILE");
+        let e = write_beneath(&ws, Path::new("pipe"), b"x", false).unwrap_err();
+        assert_eq!(error_code(&e), "ERR_KU0_NOT_REGULAR_FILE");
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+        let f = std::fs::File::create(ws.join("sparse")).unwrap();
+        f.set_len(1 << 30).unwrap();
+        let e = read_beneath(&ws, Path::new("sparse")).unwrap_err();
+        assert_eq!(error_code(&e), "ERR_KU0_FILE_TOO_LARGE");
+        std::fs::write(ws.join("small"), b"12345").unwrap();
+        let e = read_beneath_capped(&ws, Path::new("small"), 4).unwrap_err();
+        assert_eq!(error_code(&e), "ERR_KU0_FILE_TOO_LARGE");
+        let e = write_beneath_capped(&ws, Path::new("small"), b"12345", false, 4).unwrap_err();
+        assert_eq!(error_code(&e), "ERR_KU0_FILE_TOO_LARGE");
+        assert_eq!(std::fs::read(ws.join("small")).unwrap(), b"12345");
     }
 
     #[test]

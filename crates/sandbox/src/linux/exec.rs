@@ -55,6 +55,14 @@ enum Entry {
     /// Bind a directory onto itself (rw) so it cannot be renamed or replaced.
     Pin(String),
     ReadOnly(String),
+    /// A symlink inside a writable root that git follows: an empty stand-in is bound onto the
+    /// link itself, so the link cannot be removed and replaced (its target is read-only).
+    LinkPin {
+        path: String,
+        /// For a `.git` link: the git dir, so the stand-in is a gitfile (`gitdir: <dir>`) and git
+        /// inside the sandbox keeps working through it.
+        gitdir: Option<String>,
+    },
     Deny {
         path: String,
         dir: bool,
@@ -70,6 +78,7 @@ impl Entry {
             | Entry::Symlink { path, .. }
             | Entry::Pin(path)
             | Entry::ReadOnly(path)
+            | Entry::LinkPin { path, .. }
             | Entry::Deny { path, .. } => path,
         }
     }
@@ -81,6 +90,7 @@ impl Entry {
             Entry::WriteBind(_) => 3,
             Entry::Pin(_) => 4,
             Entry::ReadOnly(_) => 5,
+            Entry::LinkPin { .. } => 5,
             Entry::Deny { .. } => 6,
         }
     }
@@ -113,6 +123,12 @@ fn canonical(p: &str) -> Option<String> {
     std::fs::canonicalize(p)
         .ok()
         .and_then(|c| c.to_str().map(str::to_string))
+}
+
+/// The path with its parent resolved physically (the leaf may be missing).
+fn canonical_parent(p: &Path) -> Option<std::path::PathBuf> {
+    let parent = std::fs::canonicalize(p.parent()?).ok()?;
+    Some(parent.join(p.file_name()?))
 }
 
 fn depth(p: &str) -> usize {
@@ -182,7 +198,79 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
     for w in &writable {
         entries.push(Entry::WriteBind(w.clone()));
     }
-    for ro in policy.effective_read_only_paths() {
+    // Git-dir integrity: placeholders for missing paths first (they become mount points), then
+    // every protected path read-only and its git dir pinned.
+    let mut read_only = policy.effective_read_only_paths();
+    for mut g in policy.git_protected() {
+        // A protected name that is a symlink: protect what it points to (a dangling link's
+        // target gets the placeholder) and pin the link itself.
+        let mut link = None;
+        let is_link = std::fs::symlink_metadata(&g.path).is_ok_and(|m| m.file_type().is_symlink());
+        if g.link_only {
+            if is_link
+                && let Some(l) =
+                    canonical_parent(&g.path).and_then(|l| l.to_str().map(String::from))
+                && writable.iter().any(|w| under(&l, w))
+            {
+                let gitdir = g.path.to_str().and_then(canonical);
+                entries.push(Entry::LinkPin { path: l, gitdir });
+            }
+            continue;
+        }
+        if is_link {
+            match crate::paths::resolve(&g.path, Path::new("/")) {
+                Ok(r) => {
+                    link = canonical_parent(&g.path);
+                    g.path = r.path;
+                }
+                Err(_) => continue,
+            }
+        }
+        let inside = |p: &Path| {
+            p.to_str()
+                .is_some_and(|s| writable.iter().any(|w| under(s, w)))
+        };
+        let target = canonical_parent(&g.path);
+        if !target.as_deref().is_some_and(inside) {
+            continue;
+        }
+        match crate::git::ensure_placeholder(&g) {
+            Ok(()) => {}
+            // Where this uid cannot create the path, the command (same uid) cannot either.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::PermissionDenied
+                    || e.raw_os_error() == Some(libc::EROFS) => {}
+            Err(e) => {
+                return Err(SandboxError::Os {
+                    what: format!("git placeholder {}", g.path.display()),
+                    source: e,
+                });
+            }
+        }
+        if let Some(dir) = g.git_dir.as_ref().and_then(|d| d.to_str())
+            && !writable.iter().any(|w| w == dir)
+            && writable.iter().any(|w| under(dir, w))
+        {
+            let pin = Entry::Pin(dir.to_string());
+            if !entries.contains(&pin) {
+                entries.push(pin);
+            }
+        }
+        if let Some(p) = g.path.to_str()
+            && !read_only.iter().any(|r| r == p)
+        {
+            read_only.push(p.to_string());
+        }
+        if let Some(l) = link.as_ref().and_then(|l| l.to_str())
+            && writable.iter().any(|w| under(l, w))
+        {
+            entries.push(Entry::LinkPin {
+                path: l.to_string(),
+                gitdir: None,
+            });
+        }
+    }
+    for ro in read_only {
         let Ok(meta) = std::fs::symlink_metadata(&ro) else {
             continue;
         };
@@ -190,6 +278,9 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
             continue;
         }
         let Some(c) = canonical(&ro) else { continue };
+        if entries.contains(&Entry::ReadOnly(c.clone())) {
+            continue;
+        }
         if !writable.iter().any(|w| under(&c, w)) {
             continue;
         }
@@ -456,8 +547,8 @@ fn prewarmed_init(
         libc::close(status_fd);
         libc::setsid();
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
     }
+    sys::close_inherited_fds();
     if let Err(e) = lockdown(session, &prep) {
         sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
     }
@@ -528,18 +619,28 @@ fn read_command(
     (policy, prep)
 }
 
-/// Enters the namespaces. Returns what could be entered.
-fn enter_namespaces(require: bool) -> Result<NsMode> {
+/// Enters the namespaces. Returns what could be entered. `own_net`: a fresh network namespace
+/// with only loopback (network `none`: no host sockets, listeners, routes or abstract sockets
+/// are visible or reachable).
+fn enter_namespaces(require: bool, own_net: bool) -> Result<NsMode> {
     // SAFETY: trivial getters.
     let (uid, gid, euid) = unsafe { (libc::getuid(), libc::getgid(), libc::geteuid()) };
-    let base = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+    let net = if own_net { libc::CLONE_NEWNET } else { 0 };
+    let base =
+        libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | net;
     if sys::unshare(libc::CLONE_NEWUSER | base).is_ok() {
         sys::write_file("/proc/self/setgroups", "deny")?;
         sys::write_file("/proc/self/uid_map", &format!("{uid} {uid} 1"))?;
         sys::write_file("/proc/self/gid_map", &format!("{gid} {gid} 1"))?;
+        if own_net {
+            super::netns::lo_up()?;
+        }
         return Ok(NsMode::Full);
     }
     if euid == 0 && sys::unshare(base).is_ok() {
+        if own_net {
+            super::netns::lo_up()?;
+        }
         return Ok(NsMode::RootNoUserns);
     }
     if require {
@@ -564,6 +665,20 @@ fn bind(src_root: &str, path: &str, is_dir: bool) -> Result<()> {
 }
 
 const EMPTY_FILE: &str = "/.ku0-empty";
+/// /proc files that show host-wide information (key descriptions, timers, scheduler state,
+/// kernel memory) or act on the host (sysrq): replaced by an empty unreadable file.
+pub const PROC_MASKED_FILES: &[&str] = &[
+    "/proc/keys",
+    "/proc/key-users",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/kcore",
+    "/proc/latency_stats",
+    "/proc/timer_stats",
+    "/proc/sysrq-trigger",
+];
+/// /proc directories with host hardware details: replaced by an empty unreadable tmpfs.
+pub const PROC_MASKED_DIRS: &[&str] = &["/proc/acpi", "/proc/scsi"];
 /// Where a long `sh -c` script is placed inside the sandbox (read-only root tmpfs).
 const SCRIPT_FILE: &str = "/.ku0-command.sh";
 /// Longest `sh -c` argument passed inline (execve's per-argument limit is 128 KiB).
@@ -638,6 +753,25 @@ fn build_mounts(prep: &Prepared) -> Result<()> {
     })?;
 
     let ro = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+    let mut links = 0usize;
+    // Host information in the fresh /proc that the pid namespace does not scope.
+    for f in PROC_MASKED_FILES {
+        if std::fs::symlink_metadata(f).is_ok() {
+            sys::mount(Some(EMPTY_FILE), f, None, libc::MS_BIND, None)?;
+            sys::mount_setattr(f, false, ro)?;
+        }
+    }
+    for d in PROC_MASKED_DIRS {
+        if std::fs::symlink_metadata(d).is_ok() {
+            sys::mount(
+                Some("tmpfs"),
+                d,
+                Some("tmpfs"),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+                Some("mode=000,size=4k"),
+            )?;
+        }
+    }
     for e in &prep.entries {
         match e {
             Entry::Tmpfs { path, size } => {
@@ -682,6 +816,27 @@ fn build_mounts(prep: &Prepared) -> Result<()> {
                 let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(true);
                 bind("", path, is_dir)?;
                 sys::mount_setattr(path, true, ro)?;
+            }
+            Entry::LinkPin { path, gitdir } => {
+                // A directory cannot be mounted onto a symlink (the kernel wants matching
+                // types): a stand-in file pins it. For `.git` it is a gitfile leading to the
+                // same git dir; otherwise the empty unreadable file (the target itself is
+                // protected by its own read-only entry).
+                let src = match gitdir {
+                    Some(dir) => {
+                        links += 1;
+                        let f = format!("/.ku0-gitfile-{links}");
+                        std::fs::write(&f, format!("gitdir: {dir}\n")).map_err(|e| {
+                            SandboxError::Os {
+                                what: format!("write {f}"),
+                                source: e,
+                            }
+                        })?;
+                        f
+                    }
+                    None => EMPTY_FILE.to_string(),
+                };
+                sys::bind_onto_link(&src, path, ro)?;
             }
             Entry::Deny { path, dir } => {
                 if std::fs::symlink_metadata(path).is_err() {
@@ -833,8 +988,8 @@ fn exec_command(policy: &ExecPolicy, prep: &Prepared, ns: NsMode) -> ! {
         }
         apply_rlimits(policy, prep)?;
         sys::chdir(&prep.cwd)?;
-        // SAFETY: closes inherited descriptors above stderr.
-        unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+        // Inherited descriptors above stderr (the status channel stays, close-on-exec).
+        sys::close_inherited_fds();
         trace("cmd start");
         lockdown(policy, prep)
     })();
@@ -855,6 +1010,7 @@ fn lockdown(policy: &ExecPolicy, prep: &Prepared) -> Result<()> {
             rw_files: &prep.rw_files,
             network: policy.network.mode,
             proxy_port: policy.network.proxy_port,
+            scope_abstract_unix: !policy.network.abstract_unix,
         })?;
         trace("landlock");
         if policy.require.landlock && enforcement == Enforcement::None {
@@ -949,14 +1105,26 @@ fn run_mode(policy: &ExecPolicy, prewarm: bool) -> Result<std::convert::Infallib
     } else {
         super::cgroup::CgroupGuard::default()
     };
-    if !cgroups.memory_limited {
-        prep.data_limit = policy.limits.memory_bytes;
+    if !cgroups.memory_limited
+        && let Some(mem) = policy.limits.memory_bytes
+    {
+        // RLIMIT_DATA per process does not count shared memory: refuse the ways to pin it and
+        // keep the private /tmp (tmpfs pages) within the limit too.
+        prep.data_limit = Some(mem);
+        prep.filters.push(seccomp::shared_memory_filter()?);
+        for e in prep.entries.iter_mut() {
+            if let Entry::Tmpfs { size, .. } = e {
+                *size = (*size).min(mem);
+            }
+        }
     }
     trace("cgroups");
     if let (Some(pid), Some(ino)) = (policy.network.netns_pid, policy.network.netns_ino) {
         super::netns::join(pid, ino)?;
     }
-    let ns = enter_namespaces(policy.require.namespaces)?;
+    let own_net = policy.network.mode == crate::policy::NetworkMode::None
+        && policy.network.netns_pid.is_none();
+    let ns = enter_namespaces(policy.require.namespaces, own_net)?;
     trace("namespaces");
     let status_pipe = pipe_cloexec()?;
     let life_pipe = pipe_cloexec()?;

@@ -31,6 +31,8 @@ pub struct FsRules<'a> {
     pub rw_files: &'a [String],
     pub network: NetworkMode,
     pub proxy_port: Option<u16>,
+    /// Scope abstract unix sockets to the sandbox (Landlock ABI >= 6) in every network mode.
+    pub scope_abstract_unix: bool,
 }
 
 fn add_path(
@@ -62,9 +64,10 @@ pub fn apply(rules: &FsRules<'_>) -> Result<Enforcement> {
     if rules.network != NetworkMode::Full {
         ruleset = ruleset
             .handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)
-            .map_err(err)?
-            .scope(Scope::AbstractUnixSocket)
             .map_err(err)?;
+    }
+    if rules.network != NetworkMode::Full || rules.scope_abstract_unix {
+        ruleset = ruleset.scope(Scope::AbstractUnixSocket).map_err(err)?;
     }
     ruleset = ruleset.scope(Scope::Signal).map_err(err)?;
     let mut created = ruleset.create().map_err(err)?;

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use super::sys;
 use crate::{Result, SandboxError};
 
-fn lo_up() -> Result<()> {
+/// Brings the loopback interface of the current network namespace up.
+pub(crate) fn lo_up() -> Result<()> {
     // SAFETY: plain socket + ioctl on a zeroed ifreq naming "lo".
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
@@ -37,6 +38,22 @@ fn lo_up() -> Result<()> {
     Ok(())
 }
 
+/// Concurrent connections one keeper forwards (one session); more are closed at once. Each
+/// costs two threads with [`FORWARD_STACK`] stacks and two descriptors in the keeper, so a
+/// session costs the host at most ~256 small threads, whatever the command does.
+pub const KEEPER_MAX_CONNECTIONS: usize = 128;
+/// What a refused connection reads (the egress proxy answers the same beyond its own cap).
+const CONN_LIMIT_REPLY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nX-Ku0-Error: ERR_KU0_SANDBOX_CONN_LIMIT\r\nConnection: close\r\n\r\n";
+/// Stack size of a forwarding thread (they only copy through a 8 KiB buffer).
+const FORWARD_STACK: usize = 64 * 1024;
+
+fn spawn_small(f: impl FnOnce() + Send + 'static) -> Option<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .stack_size(FORWARD_STACK)
+        .spawn(f)
+        .ok()
+}
+
 fn forward(tcp: std::net::TcpStream, path: PathBuf) {
     let Ok(unix) = UnixStream::connect(&path) else {
         return;
@@ -44,10 +61,12 @@ fn forward(tcp: std::net::TcpStream, path: PathBuf) {
     let (Ok(mut tcp_r), Ok(mut unix_w)) = (tcp.try_clone(), unix.try_clone()) else {
         return;
     };
-    let up = std::thread::spawn(move || {
+    let Some(up) = spawn_small(move || {
         let _ = std::io::copy(&mut tcp_r, &mut unix_w);
         let _ = unix_w.shutdown(std::net::Shutdown::Write);
-    });
+    }) else {
+        return;
+    };
     let mut unix_r = unix;
     let mut tcp_w = tcp;
     let _ = std::io::copy(&mut unix_r, &mut tcp_w);
@@ -94,9 +113,28 @@ pub fn run_keeper(proxy_socket: &Path) -> Result<std::convert::Infallible> {
         }
     });
     let path = proxy_socket.to_path_buf();
+    let active = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for stream in listener.incoming().flatten() {
+        use std::sync::atomic::Ordering;
+        if active.fetch_add(1, Ordering::AcqRel) >= KEEPER_MAX_CONNECTIONS {
+            // Refused with the proxy's typed answer, before any thread or proxy connection is
+            // spent on it (a fresh socket's send buffer takes the short reply without blocking).
+            active.fetch_sub(1, Ordering::AcqRel);
+            let mut stream = stream;
+            let _ = stream.write_all(CONN_LIMIT_REPLY);
+            drop(stream);
+            continue;
+        }
         let p = path.clone();
-        std::thread::spawn(move || forward(stream, p));
+        let a = active.clone();
+        if spawn_small(move || {
+            forward(stream, p);
+            a.fetch_sub(1, Ordering::AcqRel);
+        })
+        .is_none()
+        {
+            active.fetch_sub(1, Ordering::AcqRel);
+        }
     }
     Err(SandboxError::Unavailable(
         "forwarder listener closed".into(),

@@ -255,6 +255,48 @@ pub fn build_filters(network: NetworkMode) -> Result<Vec<BpfProgram>> {
     Ok(vec![prefix])
 }
 
+/// Extra filter when a memory limit is requested but no memory cgroup enforces it: shared memory
+/// is not counted by RLIMIT_DATA, so every way to pin it fails with EPERM — `memfd_create`,
+/// `memfd_secret`, SysV `shmget`, and anonymous shared `mmap` (MAP_SHARED or
+/// MAP_SHARED_VALIDATE with MAP_ANONYMOUS). File-backed shared mappings stay allowed (their
+/// pages are the file system's: /tmp is capped by its tmpfs size, which the helper lowers to the
+/// memory limit). x86_64 numbers, like [`build_filters`].
+pub fn shared_memory_filter() -> Result<BpfProgram> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    rules.insert(libc::SYS_memfd_create, always());
+    rules.insert(libc::SYS_memfd_secret, always());
+    rules.insert(libc::SYS_shmget, always());
+    let anon = libc::MAP_ANONYMOUS as u64;
+    let share_type = (libc::MAP_SHARED | libc::MAP_PRIVATE) as u64; // the low two bits
+    rules.insert(
+        libc::SYS_mmap,
+        vec![
+            rule(vec![
+                cond(3, Len::Dword, Op::MaskedEq(anon), anon)?,
+                cond(
+                    3,
+                    Len::Dword,
+                    Op::MaskedEq(share_type),
+                    libc::MAP_SHARED as u64,
+                )?,
+            ])?,
+            rule(vec![
+                cond(3, Len::Dword, Op::MaskedEq(anon), anon)?,
+                cond(3, Len::Dword, Op::MaskedEq(share_type), share_type)?,
+            ])?,
+        ],
+    );
+    SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        seccompiler::TargetArch::x86_64,
+    )
+    .map_err(err)?
+    .try_into()
+    .map_err(err)
+}
+
 /// Installs the filters on the calling thread (no-new-privs must already be set).
 pub fn apply(filters: &[BpfProgram]) -> Result<()> {
     for f in filters {
@@ -281,5 +323,6 @@ mod tests {
             assert_eq!(f.len(), 1);
             assert!(f[0].len() > 50);
         }
+        assert!(shared_memory_filter().unwrap().len() > 5);
     }
 }

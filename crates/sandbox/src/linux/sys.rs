@@ -79,6 +79,62 @@ pub fn mount_setattr(path: &str, recursive: bool, set: u64) -> Result<()> {
     check(rc as libc::c_int, || format!("mount_setattr {path}"))
 }
 
+/// Binds `src` (recursively, with `attrs` set) onto `target` without following a symlink at
+/// `target`'s last component: the link itself becomes the mount point, so it can be neither
+/// removed nor replaced (EBUSY) and lookups through it see `src`.
+pub fn bind_onto_link(src: &str, target: &str, attrs: u64) -> Result<()> {
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    const AT_EMPTY_PATH: libc::c_uint = 0x1000;
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+    let s = cstr(src)?;
+    let t = cstr(target)?;
+    let empty = cstr("")?;
+    // SAFETY: open_tree with a valid path; the fd is closed below on every path.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            s.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | AT_RECURSIVE,
+        )
+    } as libc::c_int;
+    check(fd, || format!("open_tree {src}"))?;
+    let attr = MountAttr {
+        attr_set: attrs,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: the detached tree's fd, an empty path and an attr struct of the declared size.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            empty.as_ptr(),
+            AT_EMPTY_PATH | AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    } as libc::c_int;
+    let r = check(rc, || format!("mount_setattr {src}")).and_then(|()| {
+        // SAFETY: move the detached tree onto the target; no MOVE_MOUNT_T_SYMLINKS.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_move_mount,
+                fd,
+                empty.as_ptr(),
+                libc::AT_FDCWD,
+                t.as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH,
+            )
+        } as libc::c_int;
+        check(rc, || format!("move_mount {src} -> {target}"))
+    });
+    // SAFETY: closing our descriptor.
+    unsafe { libc::close(fd) };
+    r
+}
+
 pub fn pivot_root(new_root: &str, put_old: &str) -> Result<()> {
     let a = cstr(new_root)?;
     let b = cstr(put_old)?;
@@ -192,10 +248,49 @@ pub fn write_all_fd(fd: libc::c_int, mut buf: &[u8]) {
     }
 }
 
-/// Prints a diagnostic line to stderr and exits with `code` without running destructors.
+static STATUS_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+use crate::runner::STATUS_SETUP_ERROR;
+
+/// Makes `fd` the setup status channel: close-on-exec (the command never has it), kept open by
+/// [`close_inherited_fds`], written only by [`die`] with [`crate::EXIT_SETUP_FAILED`]. The caller
+/// reads it to the end: empty means the setup succeeded and the exit status is the command's.
+pub fn set_status_fd(fd: libc::c_int) -> Result<()> {
+    // SAFETY: fcntl on a descriptor number; EBADF when it is not open.
+    check(
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
+        || format!("status fd {fd}"),
+    )?;
+    STATUS_FD.store(fd, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// Closes every inherited descriptor above stderr except the status channel (close-on-exec).
+pub fn close_inherited_fds() {
+    let s = STATUS_FD.load(std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: close_range over descriptor ranges this process owns.
+    unsafe {
+        if s < 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        } else {
+            if s > 3 {
+                libc::syscall(libc::SYS_close_range, 3u32, (s - 1) as u32, 0u32);
+            }
+            libc::syscall(libc::SYS_close_range, (s + 1) as u32, u32::MAX, 0u32);
+        }
+    }
+}
+
+/// Prints a diagnostic line to stderr and exits with `code` without running destructors. A
+/// setup failure ([`crate::EXIT_SETUP_FAILED`]) is also reported on the status channel, which
+/// the command cannot write: callers decide "the command did not run" from that channel only.
 pub fn die(code: i32, msg: &str) -> ! {
     let line = format!("{} {}\n", crate::DIAG_PREFIX, msg);
     write_all_fd(2, line.as_bytes());
+    let s = STATUS_FD.load(std::sync::atomic::Ordering::Relaxed);
+    if code == crate::EXIT_SETUP_FAILED && s >= 0 {
+        write_all_fd(s, format!("{STATUS_SETUP_ERROR}{msg}\n").as_bytes());
+    }
     // SAFETY: terminates the process.
     unsafe { libc::_exit(code) }
 }
