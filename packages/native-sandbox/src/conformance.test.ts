@@ -233,6 +233,18 @@ describe.each([
     expect(manager.listSandboxes()).toEqual([]);
   });
 
+  it("dispose() also disposes the injected fallback manager", async () => {
+    let disposed = 0;
+    const fallback = new ContractManager(ws);
+    fallback.dispose = async () => {
+      disposed += 1;
+    };
+    const m = new NativeSandboxManager({ workspacePath: ws, fallback });
+    await m.createSandbox("f");
+    await m.dispose();
+    expect(disposed).toBe(1);
+  });
+
   it("the runtime's executor shape: (manager, { sessionId, workspacePath }) maps cwd and returns six fields", async () => {
     const exec = createNativeBashExecutor(manager, { sessionId: "bash-s", workspacePath: ws });
     const r = await exec.execute("pwd", { cwd: join(ws, "sub") });

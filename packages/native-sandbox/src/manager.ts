@@ -91,7 +91,10 @@ export interface NativeSandboxManagerOptions {
   containerWorkspacePath?: string;
   /** Overrides merged over Docker's defaults for sandboxes created without a policy. */
   defaultPolicy?: Partial<SandboxPolicy>;
-  /** Used when `KU0_NATIVE_SANDBOX=off` (or auto and the native sandbox is unusable). */
+  /**
+   * Used when `KU0_NATIVE_SANDBOX=off` (or auto and the native sandbox is unusable). Owned by this manager:
+   * `dispose()` disposes it too (the Docker manager's container pool would otherwise outlive it).
+   */
   fallback?: SandboxManager;
   /** Workspace for sessions created without `workspacePath` (default: process.cwd()). */
   defaultWorkspacePath?: string;
@@ -390,6 +393,7 @@ export class NativeSandboxManager implements SandboxManager {
     await Promise.all(ids.map((id) => this.closeSandbox(id)));
     await Promise.all([...this.networks.values()].map((n) => n.close()));
     this.networks.clear();
+    await this.opts.fallback?.dispose();
   }
 }
 
