@@ -17,7 +17,7 @@ export declare class NativeImportGraph {
   /** Drops the outgoing edges of file `id`. */
   removeFile(id: number): void
   getImports(id: number): Uint32Array
-  /** Direct or transitive (BFS) dependents of file `id`, never `id` itself. */
+  /** Direct or transitive (BFS) dependents of file `id`; `id` itself too when it lies on an import cycle (as in the runtime). */
   getDependents(id: number, transitive: boolean): Uint32Array
 }
 

@@ -434,7 +434,7 @@ impl NativeImportGraph {
         Uint32Array::new(self.inner.imports_of(id).to_vec())
     }
 
-    /// Direct or transitive (BFS) dependents of file `id`, never `id` itself.
+    /// Direct or transitive (BFS) dependents of file `id`; `id` itself too when it lies on an import cycle (as in the runtime).
     #[napi(catch_unwind)]
     pub fn get_dependents(&mut self, id: u32, transitive: bool) -> Uint32Array {
         Uint32Array::new(self.inner.dependents_of(id, transitive))

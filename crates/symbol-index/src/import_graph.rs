@@ -2,7 +2,8 @@
 //!
 //! Orders match the runtime's `ImportGraph` (JS `Set` insertion order): a file's imports in first-seen
 //! order, a file's direct dependents in the order they (last) added the edge, transitive dependents in BFS
-//! visit order. Fix over the runtime: a file is never among its own dependents.
+//! visit order. As in the runtime, a file on an import cycle (or importing itself) is among its own
+//! dependents.
 
 use std::collections::HashMap;
 
@@ -87,11 +88,7 @@ impl ImportGraph {
         if transitive {
             self.bfs(id)
         } else {
-            self.dependents[id as usize]
-                .iter()
-                .copied()
-                .filter(|&d| d != id)
-                .collect()
+            self.dependents[id as usize].clone()
         }
     }
 
@@ -154,7 +151,7 @@ impl ImportGraph {
         ids.into_iter().map(|d| &*self.paths[d as usize]).collect()
     }
 
-    /// The runtime's BFS (visited marked on dequeue), without the start file.
+    /// The runtime's BFS (visited marked on dequeue); the start file is listed when a cycle reaches it.
     fn bfs(&mut self, start: u32) -> Vec<u32> {
         let epoch = self.next_epoch();
         let mut queue: Vec<u32> = self.dependents[start as usize].clone();
@@ -167,9 +164,7 @@ impl ImportGraph {
                 continue;
             }
             self.stamp[cur as usize] = epoch;
-            if cur != start {
-                out.push(cur);
-            }
+            out.push(cur);
             for &n in &self.dependents[cur as usize] {
                 if self.stamp[n as usize] != epoch {
                     queue.push(n);
@@ -196,10 +191,15 @@ mod tests {
         g.update_file_imports("/c", ["/b", "/b"]);
         g.update_file_imports("/a", ["/c", "/a"]);
         assert_eq!(g.get_imports("/c"), vec!["/b"]);
-        assert_eq!(g.get_dependents("/a", false), vec!["/b"]);
-        assert_eq!(g.get_dependents("/a", true), vec!["/b", "/c"]);
+        // "/a" imports itself and lies on the cycle a <- b <- c <- a: the runtime lists it.
+        assert_eq!(g.get_dependents("/a", false), vec!["/b", "/a"]);
+        assert_eq!(g.get_dependents("/a", true), vec!["/b", "/a", "/c"]);
         g.remove_file("/c");
+        assert_eq!(g.get_dependents("/a", true), vec!["/b", "/a"]);
+        g.update_file_imports("/a", ["/c"]);
         assert_eq!(g.get_dependents("/a", true), vec!["/b"]);
+        g.update_file_imports("/c", ["/b"]);
+        assert_eq!(g.get_dependents("/a", true), vec!["/b", "/c", "/a"]);
         assert!(g.get_dependents("/zzz", true).is_empty());
     }
 }

@@ -73,7 +73,7 @@ describe.each([
     const r = a.preflight(call("file:rename", { from: "ok.txt", to: "link/stolen.txt" }), {});
     expect(r.allowed).toBe(false);
     expect(r.riskTags).toContain("symlink");
-    const post = a.postflight(call("bash:execute", { command: "ls" }), {}, { exitCode: 0 }, 12);
+    const post = a.postflight(call("bash:execute", { command: "ls" }), {}, { success: true }, 12);
     expect(post).toMatchObject({
       toolName: "bash:execute",
       command: "ls",
@@ -138,9 +138,15 @@ describe("fsIsolation modes", () => {
       workingDirectory: ws,
       ...(allowedRoots ? { allowedRoots } : {}),
     });
-  it("none allows everything and reports unsandboxed", () => {
+  it("none allows every path; sandboxed reports the sandbox type, as in the runtime", () => {
     const r = mk("none").preflight(call("file:write", { path: "/etc/passwd" }), {});
-    expect(r).toMatchObject({ allowed: true, sandboxed: false });
+    expect(r).toMatchObject({ allowed: true, sandboxed: true, affectedPaths: ["/etc/passwd"] });
+    const none = new NativeExecutionSandboxAdapter({
+      type: "none",
+      networkAccess: "full",
+      fsIsolation: "none",
+    });
+    expect(none.preflight(call("file:write", { path: "/etc/passwd" }), {}).sandboxed).toBe(false);
   });
   it("temp adds the temp dir; full allows only allowedRoots", () => {
     const tmpFile = join(tmpdir(), `ku0-adapter-temp-${process.pid}.txt`);

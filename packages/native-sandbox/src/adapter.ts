@@ -1,5 +1,6 @@
 import { homedir, tmpdir } from "node:os";
 import { resolve } from "node:path";
+import { ku0TypeError } from "@ku0/native-loader";
 import { sandboxModule } from "./module.js";
 import { type DecisionRoots, decidePathsJs, type PathDecision, protectedPathsJs } from "./paths.js";
 import { SYSTEM_READABLE_ROOTS } from "./policy.js";
@@ -12,6 +13,8 @@ export interface MCPToolCall {
 export interface ToolContext {
   workingDirectory?: string;
   cwd?: string;
+  /** The runtime's `ToolContext.security`: its `sandbox` is used when the adapter has no config of its own. */
+  security?: { sandbox?: ExecutionSandboxConfig; [k: string]: unknown };
   [k: string]: unknown;
 }
 export interface MCPToolResult {
@@ -33,7 +36,10 @@ export interface PreflightResult {
   sandboxed: boolean;
   reason?: string;
   riskTags?: string[];
+  /** The paths named by the call, as written (the runtime's meaning). */
   affectedPaths?: string[];
+  /** Extension: each checked path resolved physically (symlinks, `..`), in `affectedPaths` order. */
+  resolvedPaths?: string[];
 }
 export interface PostflightResult {
   toolName: string;
@@ -44,30 +50,22 @@ export interface PostflightResult {
   sandboxed: boolean;
 }
 
-const PATH_KEYS = [
-  "path",
-  "srcPath",
-  "sourcePath",
-  "destPath",
-  "targetPath",
-  "from",
-  "to",
-  "imagePath",
-  "audioPath",
-];
+// The runtime's order: `path`, then `paths[]`, then the single-path keys below.
+const PATH_KEYS = ["srcPath", "sourcePath", "destPath", "targetPath", "from", "to", "imagePath", "audioPath"];
 const READ_OPS = new Set(["read", "list", "info"]);
 const WRITE_OPS = new Set(["write", "create", "delete", "rename", "move"]);
 
-/** Paths named by a tool call's arguments (contract §3.2). */
+/** Paths named by a tool call's arguments, in the runtime's order (`path`, `paths[]`, `srcPath`, …). */
 export function collectPaths(call: MCPToolCall): string[] {
   const args = call.arguments ?? {};
   const out: string[] = [];
+  if (typeof args.path === "string") out.push(args.path);
+  const list = args.paths;
+  if (Array.isArray(list)) for (const v of list) if (typeof v === "string") out.push(v);
   for (const k of PATH_KEYS) {
     const v = args[k];
-    if (typeof v === "string" && v.length > 0) out.push(v);
+    if (typeof v === "string") out.push(v);
   }
-  const list = args.paths;
-  if (Array.isArray(list)) for (const v of list) if (typeof v === "string" && v.length > 0) out.push(v);
   return out;
 }
 
@@ -82,16 +80,32 @@ export function operationOf(name: string): string {
  * writes, and match protected paths case-insensitively. The OS sandbox stays the real boundary.
  */
 export class NativeExecutionSandboxAdapter {
-  constructor(private readonly config: ExecutionSandboxConfig) {
+  /**
+   * `config` is the runtime's `SandboxConfig`; without one (the runtime's `createExecutionSandboxAdapter()`
+   * takes none), each call uses `context.security.sandbox`, as the runtime's default adapter does.
+   */
+  constructor(private readonly config?: ExecutionSandboxConfig) {
     sandboxModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
   }
 
-  private roots(context: ToolContext | undefined): { roots: DecisionRoots; cwd: string } {
-    const wd = resolve(
-      this.config.workingDirectory ?? context?.workingDirectory ?? context?.cwd ?? process.cwd(),
-    );
-    const allowed = (this.config.allowedRoots ?? []).map((r) => resolve(wd, r));
-    const iso = this.config.fsIsolation;
+  private configFor(context: ToolContext | undefined): ExecutionSandboxConfig {
+    const config = this.config ?? context?.security?.sandbox;
+    if (!config || typeof config !== "object") {
+      throw ku0TypeError(
+        "ERR_KU0_INVALID_ARG",
+        "no sandbox config: pass one to the adapter or in context.security.sandbox",
+      );
+    }
+    return config;
+  }
+
+  private roots(
+    config: ExecutionSandboxConfig,
+    context: ToolContext | undefined,
+  ): { roots: DecisionRoots; cwd: string } {
+    const wd = resolve(config.workingDirectory ?? context?.workingDirectory ?? context?.cwd ?? process.cwd());
+    const allowed = (config.allowedRoots ?? []).map((r) => resolve(wd, r));
+    const iso = config.fsIsolation;
     const writable =
       iso === "full" ? allowed : iso === "temp" ? [wd, tmpdir(), ...allowed] : [wd, ...allowed];
     const readable = [...SYSTEM_READABLE_ROOTS, wd, ...allowed];
@@ -114,36 +128,34 @@ export class NativeExecutionSandboxAdapter {
   }
 
   preflight(call: MCPToolCall, context?: ToolContext): PreflightResult {
+    const config = this.configFor(context);
     const op = operationOf(call.name);
-    const paths = collectPaths(call);
-    const sandboxed = this.config.fsIsolation !== "none";
+    const affectedPaths = collectPaths(call);
+    const paths = affectedPaths.filter((p) => p.length > 0);
+    // The runtime's meaning: a sandbox type other than "none" is configured.
+    const sandboxed = config.type !== "none";
     const riskTags: string[] = [];
     if (op === "execute" || op === "exec" || op === "run" || call.name.startsWith("bash"))
       riskTags.push("exec");
-    if (this.config.fsIsolation === "none") {
-      return { allowed: true, sandboxed: false, riskTags, affectedPaths: paths };
+    if (config.fsIsolation === "none") {
+      return { allowed: true, sandboxed, ...(riskTags.length ? { riskTags } : {}), affectedPaths };
     }
-    const { roots, cwd } = this.roots(context);
+    const { roots, cwd } = this.roots(config, context);
     const access: "read" | "write" = READ_OPS.has(op) ? "read" : "write";
     if (!READ_OPS.has(op) && !WRITE_OPS.has(op) && paths.length > 0) riskTags.push("unknown-operation");
     const decisions = paths.length ? this.decide(roots, paths, cwd, access) : [];
-    const affectedPaths = decisions.map((d) => d.resolved);
+    const resolvedPaths = decisions.map((d) => d.resolved);
     const refused = decisions.find((d) => !d.allowed);
     for (const d of decisions) {
       if (d.resolved !== resolve(cwd, d.path)) riskTags.push("symlink");
       if (!d.allowed) riskTags.push(access === "write" ? "write-outside-roots" : "read-outside-roots");
     }
     const tags = [...new Set(riskTags)];
+    const extra = { ...(tags.length ? { riskTags: tags } : {}), affectedPaths, resolvedPaths };
     if (refused) {
-      return {
-        allowed: false,
-        sandboxed,
-        reason: refused.reason ?? "path refused",
-        riskTags: tags,
-        affectedPaths,
-      };
+      return { allowed: false, sandboxed, reason: refused.reason ?? "path refused", ...extra };
     }
-    return { allowed: true, sandboxed, riskTags: tags, affectedPaths };
+    return { allowed: true, sandboxed, ...extra };
   }
 
   postflight(
@@ -152,26 +164,27 @@ export class NativeExecutionSandboxAdapter {
     result: MCPToolResult,
     durationMs: number,
   ): PostflightResult {
-    const command = typeof call.arguments?.command === "string" ? call.arguments.command : undefined;
-    const exitCode =
-      typeof result?.exitCode === "number"
-        ? result.exitCode
-        : typeof result?.success === "boolean"
-          ? result.success
-            ? 0
-            : 1
-          : undefined;
-    const { cwd } = this.roots(context);
-    const paths = collectPaths(call).map((p) => resolve(cwd, p));
+    const config = this.configFor(context);
+    const args = call.arguments ?? {};
+    const command =
+      typeof args.command === "string" ? args.command : typeof args.cmd === "string" ? args.cmd : undefined;
+    // The runtime's fields: exit code from `success`, the paths as written, sandboxed = type != none.
     return {
       toolName: call.name,
-      ...(command !== undefined ? { command } : {}),
+      command,
       durationMs,
-      ...(exitCode !== undefined ? { exitCode } : {}),
-      ...(paths.length ? { affectedPaths: paths } : {}),
-      sandboxed: this.config.fsIsolation !== "none",
+      exitCode: result?.success ? 0 : 1,
+      affectedPaths: collectPaths(call),
+      sandboxed: config.type !== "none",
     };
   }
+}
+
+/** The runtime's factory: an adapter that takes its config from each call's `context.security.sandbox`. */
+export function createExecutionSandboxAdapter(
+  config?: ExecutionSandboxConfig,
+): NativeExecutionSandboxAdapter {
+  return new NativeExecutionSandboxAdapter(config);
 }
 
 function safeNative() {

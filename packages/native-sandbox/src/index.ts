@@ -1,5 +1,6 @@
 export {
   collectPaths,
+  createExecutionSandboxAdapter,
   type ExecutionSandboxConfig,
   type MCPToolCall,
   type MCPToolResult,
@@ -13,6 +14,7 @@ export {
 export {
   type BashExecuteOptions,
   type BashExecuteResult,
+  createNativeBashExecutor,
   type IBashExecutor,
   NativeBashExecutor,
   type NativeBashExecutorOptions,

@@ -43,17 +43,22 @@ export interface SandboxInfo {
   id: string;
   containerId: string;
   image: string;
-  status: "running" | "stopped";
+  /** Optional in the runtime's type (its Docker manager leaves it out); ours always sets it. */
+  status?: string;
   workspacePath: string;
   containerWorkspacePath: string;
   policy: SandboxPolicy;
   createdAt: number;
   lastUsedAt: number;
-  backend: "native-linux";
+  /** Extension: which backend runs the session. */
+  backend?: string;
 }
 export interface SandboxContext {
   id: string;
+  containerId: string;
+  image: string;
   workspacePath: string;
+  containerWorkspacePath: string;
   policy: SandboxPolicy;
   createdAt: number;
   lastUsedAt: number;
@@ -72,9 +77,24 @@ export interface SandboxManager {
 }
 
 export interface NativeSandboxManagerOptions {
+  /** The runtime's option name for the default workspace (same as `defaultWorkspacePath`). */
+  workspacePath?: string;
+  /** The runtime's option: the image name reported by `info()` for sessions created without one. */
+  image?: string;
+  /**
+   * Docker-only options of the runtime's `DockerSandboxManagerOptions`, accepted so the same option
+   * object can be passed; the native backend has no container, so they have no effect on it.
+   */
+  docker?: unknown;
+  assetManager?: unknown;
+  pool?: unknown;
+  containerWorkspacePath?: string;
   /** Overrides merged over Docker's defaults for sandboxes created without a policy. */
   defaultPolicy?: Partial<SandboxPolicy>;
-  /** Used when `KU0_NATIVE_SANDBOX=off` (or auto and the native sandbox is unusable). */
+  /**
+   * Used when `KU0_NATIVE_SANDBOX=off` (or auto and the native sandbox is unusable). Owned by this manager:
+   * `dispose()` disposes it too (the Docker manager's container pool would otherwise outlive it).
+   */
   fallback?: SandboxManager;
   /** Workspace for sessions created without `workspacePath` (default: process.cwd()). */
   defaultWorkspacePath?: string;
@@ -101,13 +121,17 @@ export interface NativeSandboxManagerOptions {
 /** One native sandbox session: commands run through `sh -c` in the workspace. */
 export class NativeSandboxContext implements SandboxContext {
   readonly id: string;
+  /** `native-<id>` (there is no container). */
+  readonly containerId: string;
+  readonly image: string;
   readonly workspacePath: string;
+  /** Commands see the workspace at its host path, so this equals `workspacePath`. */
+  readonly containerWorkspacePath: string;
   readonly policy: SandboxPolicy;
   readonly createdAt: number;
   lastUsedAt: number;
   private readonly running = new Set<() => void>();
   private disposed = false;
-  private readonly image: string;
   private warm: WarmHelper | undefined;
   private warming: Promise<void> | undefined;
 
@@ -122,11 +146,13 @@ export class NativeSandboxContext implements SandboxContext {
     private readonly onDispose: (id: string) => void,
   ) {
     this.id = id;
+    this.containerId = `native-${id}`;
     this.workspacePath = workspacePath;
+    this.containerWorkspacePath = workspacePath;
     this.policy = policy;
     this.createdAt = Date.now();
     this.lastUsedAt = this.createdAt;
-    this.image = image ?? "native-linux";
+    this.image = image ?? opts.image ?? "native-linux";
     if (this.opts.prewarm !== false) this.scheduleWarm();
   }
 
@@ -216,11 +242,11 @@ export class NativeSandboxContext implements SandboxContext {
   info(): SandboxInfo {
     return {
       id: this.id,
-      containerId: `native-${this.id}`,
+      containerId: this.containerId,
       image: this.image,
       status: this.disposed ? "stopped" : "running",
       workspacePath: this.workspacePath,
-      containerWorkspacePath: this.workspacePath,
+      containerWorkspacePath: this.containerWorkspacePath,
       policy: this.policy,
       createdAt: this.createdAt,
       lastUsedAt: this.lastUsedAt,
@@ -289,6 +315,13 @@ export class NativeSandboxManager implements SandboxManager {
 
   async getSandbox(id: string, config?: SandboxSessionConfig): Promise<SandboxContext> {
     const existing = this.sessions.get(id);
+    const fallback = this.opts.fallback;
+    if (existing && this.delegated.has(id) && fallback) {
+      // A delegated session stays with its manager (the Docker one restarts a stopped container here).
+      const ctx = await fallback.getSandbox(id, config);
+      this.sessions.set(id, ctx);
+      return ctx;
+    }
     if (existing && !config?.newContainer) return existing;
     if (existing) await this.closeSandbox(id);
     return this.createSandbox(id, config);
@@ -306,7 +339,9 @@ export class NativeSandboxManager implements SandboxManager {
     }
     const policy: SandboxPolicy = { ...DEFAULT_POLICY, ...this.opts.defaultPolicy, ...config.policy };
     validatePolicy(policy);
-    const ws = resolve(config.workspacePath ?? this.opts.defaultWorkspacePath ?? process.cwd());
+    const ws = resolve(
+      config.workspacePath ?? this.opts.workspacePath ?? this.opts.defaultWorkspacePath ?? process.cwd(),
+    );
     if (!isAbsolute(ws) || !existsSync(ws) || !statSync(ws).isDirectory()) {
       throw ku0TypeError("ERR_KU0_INVALID_ARG", `workspacePath must be an existing directory: ${ws}`);
     }
@@ -358,6 +393,7 @@ export class NativeSandboxManager implements SandboxManager {
     await Promise.all(ids.map((id) => this.closeSandbox(id)));
     await Promise.all([...this.networks.values()].map((n) => n.close()));
     this.networks.clear();
+    await this.opts.fallback?.dispose();
   }
 }
 

@@ -9,7 +9,7 @@ type NativeImports = InstanceType<SymbolIndexBinding["NativeImportGraph"]>;
 /**
  * Drop-in for the runtime's `ImportGraph` (contracts §2.2): reverse-edge BFS over u32 file ids natively
  * (paths are interned here, so only typed arrays cross the boundary), the JS fallback otherwise.
- * Fix: a file is never among its own dependents.
+ * As in the runtime, a file on an import cycle is among its own (transitive) dependents.
  */
 export class ImportGraph {
   private native: NativeImports | undefined;

@@ -9,8 +9,8 @@ export function checkImports(imports: unknown): string[] {
 }
 
 /**
- * The JS fallback of the runtime's `ImportGraph` (contracts §2.2), with the fix that a file is never among
- * its own dependents.
+ * The JS fallback of the runtime's `ImportGraph`: as in the runtime, a file on an import cycle (or importing
+ * itself) is among its own dependents.
  */
 export class JsImportGraph {
   private readonly importsByFile = new Map<string, Set<string>>();
@@ -57,7 +57,7 @@ export class JsImportGraph {
     const key = resolvePath(filePath);
     const direct = this.dependentsByFile.get(key);
     if (!direct || direct.size === 0) return [];
-    if (!transitive) return Array.from(direct).filter((file) => file !== key);
+    if (!transitive) return Array.from(direct);
     const visited = new Set<string>();
     const queue = Array.from(direct);
     for (let index = 0; index < queue.length; index += 1) {
@@ -70,7 +70,6 @@ export class JsImportGraph {
         if (!visited.has(item)) queue.push(item);
       }
     }
-    visited.delete(key);
     return Array.from(visited);
   }
 }
