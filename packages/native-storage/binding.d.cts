@@ -62,12 +62,12 @@ export declare class NativeEventLog {
 }
 export type JsEventLog = NativeEventLog
 
-/**
- * The runtime's native seam (`@ku0/storage-engine-rs`): events under `<root>/events`,
- * checkpoints under `<root>/checkpoints`, same formats as the adapters.
- */
 export declare class StorageEngine {
-  constructor(rootDir: string)
+  /**
+   * `durability` defaults to `sync`: the runtime's engine fdatasyncs every `appendEvent`
+   * before returning, and the seam keeps that promise unless told otherwise.
+   */
+  constructor(rootDir: string, durability?: string | undefined | null)
   saveCheckpoint(id: string, data: Uint8Array): void
   loadCheckpoint(id: string): Uint8Array | null
   deleteCheckpoint(id: string): boolean
