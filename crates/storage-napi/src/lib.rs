@@ -521,8 +521,17 @@ impl StorageEngine {
     /// `durability` defaults to `sync`: the runtime's engine fdatasyncs every `appendEvent`
     /// before returning, and the seam keeps that promise unless told otherwise.
     #[napi(constructor)]
-    pub fn new(root_dir: String, durability: Option<String>) -> napi::Result<Self> {
+    /// `allow_runtime_layout` is for the one-shot import only, which opens the root while the
+    /// runtime's original files are still there.
+    pub fn new(
+        root_dir: String,
+        durability: Option<String>,
+        allow_runtime_layout: Option<bool>,
+    ) -> napi::Result<Self> {
         let root = PathBuf::from(root_dir);
+        if allow_runtime_layout != Some(true) {
+            ku0_storage::runtime_layout::refuse_runtime_layout(&root).map_err(to_napi)?;
+        }
         let opts = LogOptions {
             durability: match durability {
                 Some(d) => d.parse::<Durability>().map_err(to_napi)?,

@@ -164,7 +164,9 @@ export class StorageEngine implements NativeStorageEngine {
       keys.push(claimInProcess(join(rootDir, "checkpoints")));
       this.impl =
         this.backend === "native"
-          ? (storageModule.callNative((b) => new b.StorageEngine(rootDir, durability)) as SeamImpl)
+          ? (storageModule.callNative(
+              (b) => new b.StorageEngine(rootDir, durability, !layoutCheck),
+            ) as SeamImpl)
           : new JsStorageEngine(rootDir, durability);
     } catch (err) {
       for (const k of keys) releaseInProcess(k);
@@ -225,5 +227,19 @@ export class StorageEngine implements NativeStorageEngine {
       this.closed = true;
       for (const k of this.keys) releaseInProcess(k);
     }
+  }
+}
+
+/**
+ * The runtime's `isNativeStorageEngineAvailable()`: true when the native binding loads and the module
+ * flag allows it (`KU0_NATIVE_STORAGE` not `js`, no `KU0_STORAGE_ENGINE_DISABLE_NATIVE`). Our
+ * `StorageEngine` also works without it (JS fallback); the runtime's classes refuse to build an engine
+ * when this is false, exactly as with their own package.
+ */
+export function isNativeStorageEngineAvailable(): boolean {
+  try {
+    return storageModule.native() !== null;
+  } catch {
+    return false;
   }
 }

@@ -1,6 +1,12 @@
 export { crc32c } from "@ku0/native-loader";
 export { CheckpointStorage, serializeCheckpoint } from "./checkpointStorage.js";
-export { JsStorageEngine, SEAM_OFFSET, StorageEngine, type StorageEngineOptions } from "./engine.js";
+export {
+  isNativeStorageEngineAvailable,
+  JsStorageEngine,
+  SEAM_OFFSET,
+  StorageEngine,
+  type StorageEngineOptions,
+} from "./engine.js";
 export { CompatErrorCodes, StorageErrorCodes, validateCheckpointId } from "./errors.js";
 export { type Backend, EventBatch, EventLog } from "./eventLog.js";
 export { JsCheckpointStore } from "./js/checkpoint.js";
