@@ -1,5 +1,5 @@
 // The runtime's raw storage seam (`NativeStorageEngine` of @ku0/storage-engine-rs) on both backends.
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Ku0Error } from "@ku0/native-loader";
 import { invalidArg, outOfRange, StorageErrorCodes, validateCheckpointId } from "./errors.js";
 import type { Backend } from "./eventLog.js";
@@ -242,4 +242,50 @@ export function isNativeStorageEngineAvailable(): boolean {
   } catch {
     return false;
   }
+}
+
+interface SharedEngine {
+  engine: StorageEngine;
+  refs: number;
+}
+
+const shared = new Map<string, SharedEngine>();
+
+/**
+ * The default engine of the runtime-compatible classes: one `StorageEngine` per root and process,
+ * shared by reference count, so a `RustCheckpointStorage` and a `NativeTaskGraphEventLog` on the same
+ * root (as the runtime's cowork server builds them) both work. `release()` closes it with the last user.
+ */
+export function acquireSharedEngine(
+  rootDir: string,
+  backend: Backend | undefined,
+): { engine: StorageEngine; release: () => void } {
+  if (typeof rootDir !== "string" || rootDir.length === 0)
+    throw invalidArg("rootDir must be a non-empty string");
+  const key = resolve(rootDir);
+  let entry = shared.get(key);
+  if (entry && backend !== undefined && entry.engine.backend !== backend)
+    throw new Ku0Error(
+      StorageErrorCodes.locked,
+      `${key} is already open in this process on the ${entry.engine.backend} backend, not ${backend}`,
+    );
+  if (!entry) {
+    entry = { engine: new StorageEngine(rootDir, { backend }), refs: 0 };
+    shared.set(key, entry);
+  }
+  entry.refs++;
+  const held = entry;
+  let released = false;
+  return {
+    engine: held.engine,
+    release: () => {
+      if (released) return;
+      released = true;
+      held.refs--;
+      if (held.refs === 0) {
+        shared.delete(key);
+        held.engine.close();
+      }
+    },
+  };
 }

@@ -5,7 +5,7 @@ import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { deepEqual, Ku0Error } from "@ku0/native-loader";
 import { decode, encode } from "@msgpack/msgpack";
-import { StorageEngine } from "./engine.js";
+import { acquireSharedEngine, type StorageEngine } from "./engine.js";
 import { invalidArg, outOfRange, StorageErrorCodes } from "./errors.js";
 import type { Backend } from "./eventLog.js";
 import type {
@@ -199,6 +199,7 @@ export class RustCheckpointStorage implements ICheckpointStorage {
   private readonly minDeltaSavingsRatio: number;
   private readonly engine: NativeStorageEngine;
   private readonly ownEngine: StorageEngine | undefined;
+  private readonly releaseEngine: (() => void) | undefined;
   private readonly index = new Map<string, CheckpointIndexEntry>();
   private readonly latestByAgent = new Map<string, string>();
   private loading: Promise<void> | undefined;
@@ -228,7 +229,9 @@ export class RustCheckpointStorage implements ICheckpointStorage {
     if (config.engine !== undefined) {
       this.engine = checkEngine(config.engine);
     } else {
-      this.ownEngine = new StorageEngine(rootDir, { backend: config.backend });
+      const held = acquireSharedEngine(rootDir, config.backend);
+      this.ownEngine = held.engine;
+      this.releaseEngine = held.release;
       this.engine = this.ownEngine;
     }
   }
@@ -381,9 +384,12 @@ export class RustCheckpointStorage implements ICheckpointStorage {
     return e ? { ...e } : null;
   }
 
-  /** Extension: closes the default engine (releases its directory locks); no-op for an injected one. */
+  /**
+   * Extension: lets go of the default engine (closed, releasing its directory locks, when no other
+   * instance on the same root uses it); no-op for an injected engine.
+   */
   close(): void {
-    this.ownEngine?.close();
+    this.releaseEngine?.();
   }
 
   private async loadChain(id: string, seen: Set<string>): Promise<Checkpoint | null> {

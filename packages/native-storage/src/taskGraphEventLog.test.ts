@@ -2,8 +2,9 @@
 // injected engine, covering every member of the audit table.
 import { encode } from "@msgpack/msgpack";
 import { afterAll, describe, expect, it } from "vitest";
+import { RustCheckpointStorage } from "./rustCheckpointStorage.js";
 import { NativeTaskGraphEventLog } from "./taskGraphEventLog.js";
-import { backends, cleanup, event, tmp } from "./testing/helpers.js";
+import { backends, checkpoint, cleanup, event, tmp } from "./testing/helpers.js";
 import { MemoryEngine } from "./testing/memoryEngine.js";
 
 afterAll(cleanup);
@@ -77,5 +78,26 @@ describe.each(variants)("NativeTaskGraphEventLog (%s)", (variant) => {
     expect(() => new NativeTaskGraphEventLog({ rootDir: "x", engine: garbage }).replay(0)).toThrow(
       expect.objectContaining({ code: "ERR_KU0_STORAGE_CORRUPT" }),
     );
+  });
+});
+
+describe.each(backends())("runtime classes sharing one root (%s)", (backend) => {
+  it("a checkpoint storage and an event log on the same rootDir share one engine, as in the runtime", async () => {
+    const rootDir = tmp("tgl-shared");
+    const store = new RustCheckpointStorage({ rootDir, backend });
+    const log = new NativeTaskGraphEventLog({ rootDir, backend });
+    expect(log.append(event(1))).toBe(0);
+    await store.save(checkpoint("c", "a", 0));
+    const other = backend === "js" ? "native" : "js";
+    if (backends().length === 2)
+      expect(() => new NativeTaskGraphEventLog({ rootDir, backend: other })).toThrow(
+        expect.objectContaining({ code: "ERR_KU0_STORAGE_LOCKED" }),
+      );
+    store.close();
+    expect(log.replay(0).map((e) => e.id)).toEqual(["evt-1"]);
+    log.close();
+    const again = new NativeTaskGraphEventLog({ rootDir, backend });
+    expect(again.append(event(2))).toBe(1);
+    again.close();
   });
 });

@@ -3,7 +3,7 @@
 
 import { Ku0Error } from "@ku0/native-loader";
 import { decode, encode } from "@msgpack/msgpack";
-import { StorageEngine } from "./engine.js";
+import { acquireSharedEngine, type StorageEngine } from "./engine.js";
 import { invalidArg, outOfRange, StorageErrorCodes, seqArg } from "./errors.js";
 import type { Backend } from "./eventLog.js";
 import { checkEngine } from "./rustCheckpointStorage.js";
@@ -30,6 +30,7 @@ function safeNumber(v: unknown, what: string): number {
 export class NativeTaskGraphEventLog implements TaskGraphEventLog {
   private readonly engine: NativeStorageEngine;
   private readonly ownEngine: StorageEngine | undefined;
+  private readonly releaseEngine: (() => void) | undefined;
 
   constructor(config: NativeTaskGraphEventLogConfig) {
     if (config === null || typeof config !== "object") throw invalidArg("config must be an object");
@@ -38,7 +39,9 @@ export class NativeTaskGraphEventLog implements TaskGraphEventLog {
     } else {
       if (typeof config.rootDir !== "string" || config.rootDir.length === 0)
         throw invalidArg("rootDir must be a non-empty string");
-      this.ownEngine = new StorageEngine(config.rootDir, { backend: config.backend });
+      const held = acquireSharedEngine(config.rootDir, config.backend);
+      this.ownEngine = held.engine;
+      this.releaseEngine = held.release;
       this.engine = this.ownEngine;
     }
   }
@@ -74,8 +77,11 @@ export class NativeTaskGraphEventLog implements TaskGraphEventLog {
     return safeNumber(this.engine.pruneEvents(BigInt(beforeSequenceId)), "pruneEvents");
   }
 
-  /** Extension: closes the default engine (releases its directory locks); no-op for an injected one. */
+  /**
+   * Extension: lets go of the default engine (closed, releasing its directory locks, when no other
+   * instance on the same root uses it); no-op for an injected engine.
+   */
   close(): void {
-    this.ownEngine?.close();
+    this.releaseEngine?.();
   }
 }
