@@ -1,5 +1,6 @@
 export { crc32c } from "@ku0/native-loader";
 export { CheckpointStorage, serializeCheckpoint } from "./checkpointStorage.js";
+export { type CrossCheckResult, crossCheckRoot } from "./crossCheck.js";
 export {
   isNativeStorageEngineAvailable,
   JsStorageEngine,

@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { crossCheckRoot } from "./crossCheck.js";
 import { StorageEngine } from "./engine.js";
 import { importRuntimeStorage, readRuntimeCheckpointFile, readRuntimeEventLog } from "./runtimeImport.js";
 import { RustCheckpointStorage } from "./rustCheckpointStorage.js";
@@ -160,6 +161,19 @@ describe.each(backends())("import of the runtime's layout (%s)", (backend) => {
     fs.rmSync(join(root, "checkpoints", "a0.full.msgpack"));
     await expect(importRuntimeStorage(root, { backend })).rejects.toThrow(/a0\.full\.msgpack/);
     expect(fs.existsSync(join(root, "events"))).toBe(false);
+  });
+});
+
+describe("cross-path check after import", () => {
+  it.runIf(backends().length === 2)("native and js read the imported root identically", async () => {
+    const root = tmp("imp-cross");
+    writeRuntimeEvents(root, [event(0), event(1), event(2)]);
+    runtimeCheckpointDir(root);
+    await importRuntimeStorage(root, { backend: "native" });
+    const store = new RustCheckpointStorage({ rootDir: root, backend: "js" });
+    await store.save(checkpoint("a3", "agent-a", 3)); // a JS-written delta on top of a native chain
+    store.close();
+    expect(await crossCheckRoot(root)).toEqual({ rootDir: root, events: 3, checkpoints: 5, mismatches: [] });
   });
 });
 
