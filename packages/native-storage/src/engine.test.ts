@@ -2,9 +2,10 @@
 import fs from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { StorageEngine } from "./engine.js";
+import { isNativeStorageEngineAvailable, StorageEngine } from "./engine.js";
 import { EventLog } from "./eventLog.js";
-import { backends, cleanup, tmp } from "./testing/helpers.js";
+import { storageModule } from "./native.js";
+import { backends, cleanup, nativeAvailable, tmp } from "./testing/helpers.js";
 
 afterAll(cleanup);
 const enc = new TextEncoder();
@@ -115,5 +116,18 @@ describe("StorageEngine seam across backends", () => {
     expect(b.replayEvents(0n).map(txt)).toEqual(["n0", "j1"]);
     expect(txt(b.loadCheckpoint("k") as Uint8Array)).toBe("blob");
     b.close();
+  });
+});
+
+describe("isNativeStorageEngineAvailable", () => {
+  it("is true exactly when the binding loads and the flag allows native", () => {
+    try {
+      storageModule.setMode("js");
+      expect(isNativeStorageEngineAvailable()).toBe(false);
+      storageModule.setMode("auto");
+      expect(isNativeStorageEngineAvailable()).toBe(nativeAvailable());
+    } finally {
+      storageModule.setMode(undefined);
+    }
   });
 });

@@ -1,5 +1,5 @@
 // The runtime seam (contracts §4.3): require the .node and construct StorageEngine(rootDir).
-import { readdirSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -39,6 +39,11 @@ run("StorageEngine seam from the .node file", () => {
     expect(() => eng.saveCheckpoint("../x", enc.encode("x"))).toThrow(/ERR_KU0_INVALID_ID/);
     expect(() => new b.StorageEngine(root)).toThrow(/ERR_KU0_STORAGE_LOCKED/);
     eng.close();
+    // A root still in the runtime's own layout is refused (the import opens it with the override).
+    const rt = tmp("seam-rt");
+    writeFileSync(join(rt, "events.log"), Buffer.alloc(0));
+    expect(() => new b.StorageEngine(rt)).toThrow(/ERR_KU0_STORAGE_NEEDS_IMPORT/);
+    new b.StorageEngine(rt, undefined, true).close();
     // The seam's directories are ordinary adapter directories.
     const log = new EventLog(join(root, "events"), { backend: "js" });
     expect(log.replayBatch(0).text(0)).toBe("two");
