@@ -81,8 +81,10 @@ describe.each(backends())("import of the runtime's layout (%s)", (backend) => {
     expect(() => new NativeTaskGraphEventLog({ rootDir: root, backend })).toThrow(
       expect.objectContaining({ code: "ERR_KU0_STORAGE_NEEDS_IMPORT" }),
     );
+    fs.writeFileSync(join(root, "checkpoints", ".tmpAb12Cd"), "unfinished save");
     const res = await importRuntimeStorage(root, { backend });
     expect(res).toMatchObject({
+      ignoredFiles: [".tmpAb12Cd"],
       events: 25,
       firstEventSeq: 0,
       lastEventSeq: 24,
@@ -198,6 +200,6 @@ describe("runtime layout readers and the CLI", () => {
     const out = execFileSync(process.execPath, [cli, root, "--backend", "js"], { encoding: "utf8" });
     expect(JSON.parse(out)).toMatchObject({ events: 2, lastEventSeq: 1 });
     const again = execFileSync(process.execPath, [cli, root, "--backend", "js"], { encoding: "utf8" });
-    expect(JSON.parse(again)).toMatchObject({ events: 0, backupDir: null });
+    expect(JSON.parse(again)).toMatchObject({ events: 0, backupDir: null, ignoredFiles: [] });
   });
 });

@@ -88,6 +88,19 @@ export interface ImportResult {
   verifiedCheckpoints: number;
   /** Where the runtime's original files were moved. */
   backupDir: string | null;
+  /** Dot-files in `checkpoints/` left as they are (the runtime's unfinished `.tmp…` saves). */
+  ignoredFiles: string[];
+}
+
+function dotFiles(rootDir: string): string[] {
+  try {
+    return fs
+      .readdirSync(join(rootDir, RUNTIME_CHECKPOINT_DIR))
+      .filter((n) => n.startsWith(".") && !n.endsWith(".tmp"))
+      .sort();
+  } catch {
+    return [];
+  }
 }
 
 async function verifyIndex(store: RustCheckpointStorage): Promise<number> {
@@ -137,6 +150,7 @@ export async function importRuntimeStorage(
       checkpointFiles: [],
       verifiedCheckpoints: 0,
       backupDir: null,
+      ignoredFiles: dotFiles(rootDir),
     };
 
   // 1. Read and check everything.
@@ -213,5 +227,6 @@ export async function importRuntimeStorage(
     checkpointFiles: blobs.map((b) => b.key),
     verifiedCheckpoints: verified,
     backupDir,
+    ignoredFiles: dotFiles(rootDir),
   };
 }

@@ -120,6 +120,17 @@ describe.each(variants)("RustCheckpointStorage (%s)", (variant) => {
     store.close();
   });
 
+  it("writes a full record when the checkpoint carries fields outside the Checkpoint type", async () => {
+    const { store } = make(variant, tmp("rcs-extra"), { minDeltaSavingsRatio: 0.99 });
+    const base = checkpoint("f0", "a", 1, { metadata: { p: "q".repeat(400) } });
+    const next = { ...step(base, "f1", 1), extra: { kept: true } } as Checkpoint;
+    await store.save(base);
+    await store.save(next);
+    expect(await store.load("f1")).toEqual(next);
+    expect((await store.entry("f1"))?.isDelta).toBe(false);
+    store.close();
+  });
+
   it("list filters by status/agentType/createdAfter/createdBefore, sorts and limits like the runtime", async () => {
     const { store } = make(variant, tmp("rcs-list"));
     await store.save(checkpoint("l1", "a", 10, { status: "completed", agentType: "x" }));

@@ -133,6 +133,16 @@ function stripNulls(rec: CheckpointRecord): CheckpointRecord {
 
 const OPTIONAL_SCALARS = ["task", "agentType", "agentId", "status", "currentStep", "maxSteps"] as const;
 const LISTS = ["childCheckpointIds", "messages", "pendingToolCalls", "completedToolCalls"] as const;
+const KNOWN_FIELDS = new Set<string>([
+  "id",
+  "version",
+  "createdAt",
+  ...OPTIONAL_SCALARS,
+  "metadata",
+  "error",
+  "parentCheckpointId",
+  ...LISTS,
+]);
 
 function listDelta<T>(base: T[] | undefined, next: T[]): DeltaList<T> | undefined {
   const b = base ?? [];
@@ -151,6 +161,8 @@ export function diffCheckpoint(base: Checkpoint, next: Checkpoint): CheckpointDe
   const dd = d as unknown as Record<string, unknown>;
   const bb = base as unknown as Record<string, unknown>;
   const nn = next as unknown as Record<string, unknown>;
+  // Fields outside the Checkpoint type have no place in a delta (the runtime's reader drops them).
+  for (const k of Object.keys(nn)) if (!KNOWN_FIELDS.has(k) && nn[k] !== undefined) return null;
   for (const k of [...OPTIONAL_SCALARS, "metadata", "error", "parentCheckpointId"] as const) {
     if (deepEqual(bb[k], nn[k])) continue;
     if (nn[k] === undefined || nn[k] === null) return null;
