@@ -116,7 +116,12 @@ export interface PlanJs {
 export interface PlanMessageJs {
   content?: string
   callIds?: Array<string>
+  /** Names of the tool calls, parallel to `callIds`. */
+  callNames?: Array<string>
   results?: Array<PlanResultJs>
+  /** A `role: "tool"` message (answers the assistant message before it when it has no call id). */
+  toolMessage?: boolean
+  toolName?: string
 }
 
 export interface PlanResultJs {

@@ -230,7 +230,12 @@ pub struct PlanResultJs {
 pub struct PlanMessageJs {
     pub content: Option<String>,
     pub call_ids: Option<Vec<String>>,
+    /// Names of the tool calls, parallel to `callIds`.
+    pub call_names: Option<Vec<String>>,
     pub results: Option<Vec<PlanResultJs>>,
+    /// A `role: "tool"` message (answers the assistant message before it when it has no call id).
+    pub tool_message: Option<bool>,
+    pub tool_name: Option<String>,
 }
 
 #[napi(object)]
@@ -272,12 +277,15 @@ pub fn plan_compress_context(
         .map(|m| PlanMessage {
             content: m.content,
             call_ids: m.call_ids.unwrap_or_default(),
+            call_names: m.call_names.unwrap_or_default(),
             results: m
                 .results
                 .unwrap_or_default()
                 .into_iter()
                 .map(|r| (r.call_id, r.json))
                 .collect(),
+            tool_message: m.tool_message.unwrap_or(false),
+            tool_name: m.tool_name,
         })
         .collect();
     Ok(plan_js(&msgs, max, preserve, enc(model.as_deref())))
@@ -509,11 +517,15 @@ pub fn seam_compress_context<'e>(
             .ok_or_else(|| invalid("ERR_KU0_INVALID_ARG", format!("messages[{i}] is missing")))?;
         let content: Option<String> = m.get("content").ok().flatten();
         let mut call_ids = Vec::new();
+        let mut call_names = Vec::new();
         if let Some(calls) = m.get::<Vec<Object>>("toolCalls").ok().flatten() {
             for c in calls {
-                call_ids.push(c.get::<String>("id")?.unwrap_or_default());
+                call_ids.push(c.get::<String>("id").ok().flatten().unwrap_or_default());
+                call_names.push(c.get::<String>("name").ok().flatten().unwrap_or_default());
             }
         }
+        let role: Option<String> = m.get("role").ok().flatten();
+        let tool_name: Option<String> = m.get("toolName").ok().flatten();
         let mut results = Vec::new();
         if let Some(rs) = m.get::<Vec<Object>>("toolResults").ok().flatten() {
             for r in rs {
@@ -530,7 +542,10 @@ pub fn seam_compress_context<'e>(
         plan_msgs.push(PlanMessage {
             content,
             call_ids,
+            call_names,
             results,
+            tool_message: role.as_deref() == Some("tool"),
+            tool_name,
         });
         originals.push(m);
     }

@@ -11,13 +11,21 @@ pub const TOOL_CALL_COST: usize = 50;
 /// A message that does not fit is kept truncated only if more than this many tokens remain.
 pub const MIN_TRUNCATE_BUDGET: usize = 50;
 
-/// What the planner needs of a message: its content, its tool-call ids, and its tool results
-/// (call id, when known, and `JSON.stringify(result)`).
+/// What the planner needs of a message: its content, its tool-call ids (and names), its tool results
+/// (call id, when known, and `JSON.stringify(result)`), and whether it is a `role: "tool"` message
+/// (the runtime's `AgentMessage` tool message carries a `toolName` and no call id).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanMessage {
     pub content: Option<String>,
+    /// One entry per tool call; an empty id means "no id" (the runtime sends `id: ""` then).
     pub call_ids: Vec<String>,
+    /// The tool calls' names, parallel to `call_ids` (may be shorter when names are unknown).
+    pub call_names: Vec<String>,
     pub results: Vec<(Option<String>, String)>,
+    /// A `role: "tool"` message: without a call id it answers the assistant message before it.
+    pub tool_message: bool,
+    /// The `toolName` of a tool message.
+    pub tool_name: Option<String>,
 }
 
 /// The selection: indices into the input (chronological), an optional truncated content for one
@@ -41,7 +49,13 @@ pub fn message_cost(m: &PlanMessage, enc: Encoding) -> usize {
             .sum::<usize>()
 }
 
-/// Groups messages joined by tool call ids (a call and its result(s) travel together).
+/// Groups a tool call with its result(s) so they are kept or dropped together.
+///
+/// - By id: messages sharing a non-empty call id (a call's id, a result's `callId`) are one unit.
+/// - By position: a tool message with no call id answers the nearest assistant message with tool
+///   calls before it, as long as only tool messages lie between them. It takes the first unanswered
+///   call with its `toolName` (else the first unanswered call); once every call of that assistant
+///   message is answered, further id-less tool messages stand alone.
 fn units(messages: &[PlanMessage]) -> Vec<usize> {
     let n = messages.len();
     let mut parent: Vec<usize> = (0..n).collect();
@@ -52,23 +66,53 @@ fn units(messages: &[PlanMessage]) -> Vec<usize> {
         }
         x
     }
+    fn union(p: &mut [usize], i: usize, j: usize) {
+        let (a, b) = (find(p, i), find(p, j));
+        p[a.max(b)] = a.min(b);
+    }
     let mut owner: HashMap<&str, usize> = HashMap::new();
+    // The assistant message whose calls are being answered, and the names of its unanswered calls.
+    let mut open: Option<(usize, Vec<Option<&str>>)> = None;
     for (i, m) in messages.iter().enumerate() {
         let ids = m
             .call_ids
             .iter()
             .map(String::as_str)
-            .chain(m.results.iter().filter_map(|(id, _)| id.as_deref()));
+            .chain(m.results.iter().filter_map(|(id, _)| id.as_deref()))
+            .filter(|id| !id.is_empty());
         for id in ids {
             match owner.get(id) {
-                Some(&j) => {
-                    let (a, b) = (find(&mut parent, i), find(&mut parent, j));
-                    parent[a.max(b)] = a.min(b);
-                }
+                Some(&j) => union(&mut parent, i, j),
                 None => {
                     owner.insert(id, i);
                 }
             }
+        }
+        if !m.call_ids.is_empty() {
+            let names = (0..m.call_ids.len())
+                .map(|k| m.call_names.get(k).map(String::as_str))
+                .collect();
+            open = Some((i, names));
+        } else if m.tool_message {
+            let has_id = m
+                .results
+                .iter()
+                .any(|(id, _)| id.as_deref().is_some_and(|s| !s.is_empty()));
+            if has_id {
+                continue;
+            }
+            if let Some((a, pending)) = open.as_mut()
+                && !pending.is_empty()
+            {
+                let by_name = m
+                    .tool_name
+                    .as_deref()
+                    .and_then(|name| pending.iter().position(|p| *p == Some(name)));
+                pending.remove(by_name.unwrap_or(0));
+                union(&mut parent, i, *a);
+            }
+        } else {
+            open = None;
         }
     }
     (0..n).map(|i| find(&mut parent, i)).collect()
@@ -196,12 +240,11 @@ mod tests {
         let call = PlanMessage {
             content: Some("calling".into()),
             call_ids: vec!["c1".into()],
-            results: vec![],
+            ..Default::default()
         };
         let result = PlanMessage {
-            content: None,
-            call_ids: vec![],
             results: vec![(Some("c1".into()), "\"ok\"".into())],
+            ..Default::default()
         };
         let ms = vec![msg(&"x ".repeat(300)), call, result, msg("final")];
         // preserve only the last 2: the result's call is pulled in too
@@ -210,5 +253,63 @@ mod tests {
         // budget too small for the pair: neither is kept
         let p = plan_truncate(&ms, 10, 1, Encoding::Cl100kBase);
         assert_eq!(p.selected, vec![3]);
+    }
+
+    fn assistant(calls: &[(&str, &str)]) -> PlanMessage {
+        PlanMessage {
+            content: Some("using tools".into()),
+            call_ids: calls.iter().map(|(id, _)| (*id).to_owned()).collect(),
+            call_names: calls.iter().map(|(_, n)| (*n).to_owned()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn tool(name: &str, json: &str) -> PlanMessage {
+        PlanMessage {
+            results: vec![(None, json.to_owned())],
+            tool_message: true,
+            tool_name: Some(name.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn idless_tool_messages_pair_by_position_and_name() {
+        let ms = vec![
+            msg("first question"),
+            assistant(&[("", "read"), ("", "grep")]),
+            tool("grep", "\"g\""),
+            tool("read", "\"r\""),
+            tool("read", "\"extra\""), // both calls answered: stands alone
+            msg("next"),
+            tool("read", "\"stray\""), // no assistant with calls before it
+        ];
+        let u = units(&ms);
+        assert_eq!(u[2], u[1]);
+        assert_eq!(u[3], u[1]);
+        assert_ne!(u[4], u[1]);
+        assert_ne!(u[6], u[5]);
+        // empty ids never join unrelated calls
+        let ms = vec![assistant(&[("", "a")]), msg("x"), assistant(&[("", "a")])];
+        let u = units(&ms);
+        assert_ne!(u[0], u[2]);
+    }
+
+    #[test]
+    fn small_budget_never_keeps_an_orphan_tool_result() {
+        let big = "\"".to_owned() + &"data ".repeat(100) + "\"";
+        let ms = vec![
+            msg("question"),
+            assistant(&[("", "read")]),
+            tool("read", &big),
+            msg("answer"),
+        ];
+        for preserve in 0..=ms.len() {
+            for max in [0, 5, 60, 120, 200, 1000] {
+                let p = plan_truncate(&ms, max, preserve, Encoding::Cl100kBase);
+                let has = |i: usize| p.selected.contains(&i);
+                assert_eq!(has(1), has(2), "max {max} preserve {preserve}: {p:?}");
+            }
+        }
     }
 }

@@ -46,6 +46,36 @@ function makeModule(
 }
 
 describe("mode selection", () => {
+  it("refreshEnv re-reads kill switches and the mode variable, keeping the loaded binding", () => {
+    const env: Env = {};
+    const { mod, loads } = makeModule(env);
+    expect(mod.active()).toBe("native");
+    env.FAKE_RS_DISABLE_NATIVE = "true";
+    expect(mod.active()).toBe("native"); // read at definition until refreshed
+    mod.refreshEnv();
+    expect(mod.status()).toMatchObject({
+      mode: "js",
+      active: "js",
+      reason: "kill switch FAKE_RS_DISABLE_NATIVE is set",
+    });
+    delete env.FAKE_RS_DISABLE_NATIVE;
+    env.KU0_NATIVE_FAKE = "shadow";
+    mod.refreshEnv();
+    expect(mod.mode).toBe("shadow");
+    env.KU0_NATIVE_FAKE = "bogus";
+    mod.refreshEnv();
+    expect(() => mod.mode).toThrow(Ku0TypeError);
+    delete env.KU0_NATIVE_FAKE;
+    mod.refreshEnv();
+    expect(mod.active()).toBe("native");
+    expect(loads()).toBe(1);
+    // a programmatic override still wins over the environment
+    mod.setMode("js");
+    env.KU0_NATIVE_FAKE = "native";
+    mod.refreshEnv();
+    expect(mod.mode).toBe("js");
+  });
+
   it("defaults to auto and uses native when the binding loads", () => {
     const { mod, double } = makeModule({});
     expect(mod.mode).toBe("auto");

@@ -94,6 +94,15 @@ export class NativeModule<B> {
     }
   }
 
+  /**
+   * Re-read the mode variable and the kill switches (e.g. `TOKENIZER_RS_DISABLE_NATIVE`) from the
+   * environment, keeping a programmatic override and the loaded binding. Adapter constructors call it,
+   * so flipping a kill switch takes effect for every object constructed afterwards, as in the runtime.
+   */
+  refreshEnv(): void {
+    this.readEnv();
+  }
+
   /** The configured mode (programmatic override first, then the environment). Throws on an invalid env value. */
   get mode(): Mode {
     if (this.override) return this.override;

@@ -82,7 +82,9 @@ export function operationOf(name: string): string {
  * writes, and match protected paths case-insensitively. The OS sandbox stays the real boundary.
  */
 export class NativeExecutionSandboxAdapter {
-  constructor(private readonly config: ExecutionSandboxConfig) {}
+  constructor(private readonly config: ExecutionSandboxConfig) {
+    sandboxModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
+  }
 
   private roots(context: ToolContext | undefined): { roots: DecisionRoots; cwd: string } {
     const wd = resolve(

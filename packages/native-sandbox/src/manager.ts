@@ -250,7 +250,9 @@ export class NativeSandboxManager implements SandboxManager {
   private readonly delegated = new Set<string>();
   private readonly networks = new Map<string, AllowlistNetwork>();
 
-  constructor(private readonly opts: NativeSandboxManagerOptions = {}) {}
+  constructor(private readonly opts: NativeSandboxManagerOptions = {}) {
+    sandboxModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
+  }
 
   /** Which backend new sessions use, or why none can. */
   private backend(): { kind: "native"; helper: string } | { kind: "fallback"; manager: SandboxManager } {

@@ -119,6 +119,26 @@ describe("StorageEngine seam across backends", () => {
   });
 });
 
+describe("kill switch", () => {
+  it("KU0_STORAGE_ENGINE_DISABLE_NATIVE set after load applies to the next construction", () => {
+    const before = process.env.KU0_STORAGE_ENGINE_DISABLE_NATIVE;
+    try {
+      process.env.KU0_STORAGE_ENGINE_DISABLE_NATIVE = "1";
+      const off = new StorageEngine(tmp("kill-on"));
+      expect(off.backend).toBe("js");
+      off.close();
+      delete process.env.KU0_STORAGE_ENGINE_DISABLE_NATIVE;
+      const on = new StorageEngine(tmp("kill-off"));
+      expect(on.backend).toBe(nativeAvailable() && process.env.KU0_NATIVE_STORAGE !== "js" ? "native" : "js");
+      on.close();
+    } finally {
+      if (before === undefined) delete process.env.KU0_STORAGE_ENGINE_DISABLE_NATIVE;
+      else process.env.KU0_STORAGE_ENGINE_DISABLE_NATIVE = before;
+      storageModule.refreshEnv();
+    }
+  });
+});
+
 describe("isNativeStorageEngineAvailable", () => {
   it("is true exactly when the binding loads and the flag allows native", () => {
     try {

@@ -31,11 +31,13 @@ export function storageStatus() {
 
 /**
  * The backend a new instance uses: `explicit` when given (`native` throws ERR_KU0_NATIVE_UNAVAILABLE
- * if the binding cannot load), else the module flag.
+ * if the binding cannot load), else the module flag, re-read from the environment on every call so
+ * `KU0_NATIVE_STORAGE` / `KU0_STORAGE_ENGINE_DISABLE_NATIVE` set after load apply to new instances.
  */
 export function pickBackend(explicit: "native" | "js" | undefined): "native" | "js" {
   if (explicit !== undefined && explicit !== "native" && explicit !== "js")
     throw invalidArg(`backend must be "native" or "js", got ${JSON.stringify(explicit)}`);
+  storageModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
   if (explicit === "js") return "js";
   if (explicit === "native") {
     storageModule.requireNative();

@@ -83,6 +83,7 @@ export function status() {
  * both are maintained, JS answers) or `js`. A graph keeps its path for its lifetime.
  */
 export function choosePath(): "native" | "js" | "shadow" {
+  symbolIndexModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
   if (symbolIndexModule.mode === "shadow") {
     try {
       symbolIndexModule.requireNative();

@@ -1,10 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// Conformance of the runtime-facing classes, on both backends: every member listed in the README's
+// audit table, checked against the runtime's documented behaviour (written for this repo).
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type AgentMessage,
+  type CompressionResult,
   ContextCompactor,
   countTokens,
   createContextCompactor,
   createMessageCompressor,
+  estimateJsonTokens,
+  type MCPToolResult,
   type Message,
   MessageCompressor,
   SmartMessageCompressor,
@@ -27,21 +32,26 @@ function history(next: () => number, n: number): Message[] {
   return out;
 }
 
+/** Runtime-shaped history: tool messages carry `toolName` and no call id; some calls have no id. */
 function agentHistory(next: () => number, n: number): AgentMessage[] {
   const out: AgentMessage[] = [{ role: "system", content: "You are a helpful agent." }];
   for (let i = 0; i < n; i++) {
     const r = next();
-    if (r < 0.2) {
+    if (r < 0.25) {
+      const names = next() < 0.5 ? ["read"] : ["read", "grep"];
       out.push({
         role: "assistant",
         content: randomText(next, 40),
-        toolCalls: [{ id: `t${i}`, name: "read", arguments: { p: i } }],
+        toolCalls: names.map((name, k) =>
+          next() < 0.5 ? { name, arguments: { p: i } } : { id: `t${i}.${k}`, name, arguments: { p: i } },
+        ),
       });
-      out.push({
-        role: "tool",
-        toolName: "read",
-        result: { success: true, content: [{ type: "text", text: randomText(next, 300) }] },
-      });
+      for (const name of names.reverse())
+        out.push({
+          role: "tool",
+          toolName: name,
+          result: { success: true, content: [{ type: "text", text: randomText(next, 300) }] },
+        });
     } else
       out.push({
         role: r < 0.6 ? "user" : "assistant",
@@ -51,13 +61,41 @@ function agentHistory(next: () => number, n: number): AgentMessage[] {
   return out;
 }
 
+/** Every kept tool message keeps the assistant message it answers, and vice versa. */
+function expectNoOrphans(input: AgentMessage[], output: AgentMessage[]): void {
+  const kept = new Set(output);
+  let owner: AgentMessage | undefined;
+  for (const m of input) {
+    if (m.role === "assistant" && m.toolCalls && m.toolCalls.length > 0) owner = m;
+    else if (m.role !== "tool") owner = undefined;
+    else if (owner) expect(kept.has(m)).toBe(kept.has(owner));
+  }
+}
+
+function withoutTimestamp(r: CompressionResult): CompressionResult {
+  if (!r.metadata) return r;
+  const { timestamp: _t, ...rest } = r.metadata;
+  return { ...r, metadata: { ...rest, timestamp: 0 } };
+}
+
+function contextManager(exists = true) {
+  const notes: [string, string, string][] = [];
+  return {
+    notes,
+    get: (id: string) => (exists ? { id, facts: [], progress: {}, scratchpad: "" } : undefined),
+    updateScratchpad: (id: string, note: string, mode: string) => {
+      notes.push([id, note, mode]);
+    },
+  };
+}
+
 describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)", (mode) => {
   beforeAll(() => tokenizerModule.setMode(mode));
   afterAll(() => tokenizerModule.setMode(undefined));
 
   it("runs on the requested backend", () => expect(status().active).toBe(mode));
 
-  it("has the runtime defaults and estimates content + tool JSON", () => {
+  it("constructor: the runtime's defaults", () => {
     const c = createContextCompactor();
     expect(c.config).toEqual({
       maxTokens: 128000,
@@ -66,6 +104,24 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
       compressionStrategy: "hybrid",
     });
     expect(c.targetThreshold).toBe(102400);
+    expect(c.maxMessagesToKeep).toBe(5);
+    expect(c.maxToolResultAge).toBe(3);
+    expect(c.preserveToolInputs).toBe(true);
+    const d = new ContextCompactor({
+      targetThreshold: 7,
+      contextConfig: {
+        maxTokens: 10,
+        compressionThreshold: 0.5,
+        preserveLastN: 2,
+        compressionStrategy: "truncate",
+      },
+    });
+    expect(d.targetThreshold).toBe(7);
+    expect(d.maxMessagesToKeep).toBe(2);
+  });
+
+  it("estimateTokens: content + JSON of each tool call's arguments + JSON of each tool result", () => {
+    const c = new ContextCompactor();
     const msgs: Message[] = [
       { role: "user", content: "hello world" },
       {
@@ -81,7 +137,7 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
     expect(c.estimateTokens([])).toBe(0);
   });
 
-  it("checkThreshold adds the system prompt and uses >=", () => {
+  it("checkThreshold: system prompt included, needsCompression at >= the threshold", () => {
     const c = new ContextCompactor({
       contextConfig: {
         maxTokens: 10,
@@ -90,9 +146,7 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
         compressionStrategy: "truncate",
       },
     });
-    expect(c.targetThreshold).toBe(5);
-    const r = c.checkThreshold([{ role: "user", content: "one two three" }], "four five");
-    expect(r).toEqual({
+    expect(c.checkThreshold([{ role: "user", content: "one two three" }], "four five")).toEqual({
       needsCompression: true,
       currentTokens: 5,
       maxTokens: 10,
@@ -100,11 +154,15 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
       thresholdPercent: 0.5,
     });
     expect(c.checkThreshold([{ role: "user", content: "one" }]).needsCompression).toBe(false);
+  });
+
+  it("needsCompaction: strictly above targetThreshold", () => {
+    const c = new ContextCompactor({ targetThreshold: 5 });
     expect(c.needsCompaction([{ role: "user", content: "one two three four five" }])).toBe(false);
     expect(c.needsCompaction([{ role: "user", content: "one two three four five six" }])).toBe(true);
   });
 
-  it("getMessagesToPreserve keeps from the Nth last user message and merges tool results", () => {
+  it("getMessagesToPreserve: from the earliest of the last N user messages", () => {
     const c = new ContextCompactor({
       contextConfig: {
         maxTokens: 1000,
@@ -117,54 +175,177 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
       { role: "user", content: "u1" },
       { role: "assistant", content: "a1" },
       { role: "user", content: "u2" },
-      { role: "assistant", content: "a2", toolResults: [{ callId: "x", result: "old" }] },
+      { role: "assistant", content: "a2" },
       { role: "user", content: "u3" },
-      { role: "assistant", content: "a3", toolResults: [{ callId: "x", result: "old" }] },
+      { role: "assistant", content: "a3" },
     ];
-    const { preserved, toSummarize } = c.getMessagesToPreserve(msgs, [
-      { callId: "x", result: "new" },
-      { callId: "y", result: "more" },
-    ]);
-    expect(toSummarize).toEqual(msgs.slice(0, 2));
-    expect(preserved.slice(0, 3)).toEqual(msgs.slice(2, 5));
-    expect(preserved[3]?.toolResults).toEqual([
-      { callId: "x", result: "new" },
-      { callId: "y", result: "more" },
-    ]);
-    expect(msgs[5]?.toolResults?.[0]?.result).toBe("old");
+    expect(c.getMessagesToPreserve(msgs)).toEqual({
+      preserved: msgs.slice(2),
+      toSummarize: msgs.slice(0, 2),
+    });
+    // fewer user messages than N: from the first one found, not from the start
+    const few: Message[] = [{ role: "assistant", content: "hi" }, ...msgs.slice(4)];
+    expect(c.getMessagesToPreserve(few)).toEqual({ preserved: few.slice(1), toSummarize: few.slice(0, 1) });
   });
 
-  it("pruneToolResults replaces results older than maxToolResultAge", () => {
+  it("getMessagesToPreserve: no user message (or preserveLastN 0) preserves nothing", () => {
+    const c = new ContextCompactor();
+    const msgs: Message[] = [
+      { role: "system", content: "s" },
+      { role: "assistant", content: "a" },
+    ];
+    expect(c.getMessagesToPreserve(msgs)).toEqual({ preserved: [], toSummarize: msgs });
+    const zero = new ContextCompactor({
+      contextConfig: {
+        maxTokens: 100,
+        compressionThreshold: 0.8,
+        preserveLastN: 0,
+        compressionStrategy: "hybrid",
+      },
+    });
+    expect(zero.getMessagesToPreserve([{ role: "user", content: "u" }]).preserved).toEqual([]);
+    // current-turn results with nothing preserved: a new assistant message carries them
+    const results = [{ callId: "t", result: 1 }];
+    expect(c.getMessagesToPreserve(msgs, results).preserved).toEqual([
+      { role: "assistant", content: "", toolResults: results },
+    ]);
+  });
+
+  it("getMessagesToPreserve: current-turn tool results merge by callId into the last message", () => {
+    const c = new ContextCompactor({
+      contextConfig: {
+        maxTokens: 1000,
+        compressionThreshold: 0.8,
+        preserveLastN: 1,
+        compressionStrategy: "hybrid",
+      },
+    });
+    const last: Message = {
+      role: "assistant",
+      content: "a",
+      toolResults: [
+        { callId: "x", result: "old" },
+        { callId: "z", result: "keep" },
+      ],
+    };
+    const msgs: Message[] = [{ role: "user", content: "u" }, last];
+    const { preserved } = c.getMessagesToPreserve(msgs, [
+      { callId: "x", result: "new" },
+      { callId: "y", result: "more" },
+    ]);
+    expect(preserved[1]?.toolResults).toEqual([
+      { callId: "x", result: "new" },
+      { callId: "z", result: "keep" },
+      { callId: "y", result: "more" },
+    ]);
+    expect(last.toolResults?.[0]?.result).toBe("old"); // input untouched
+  });
+
+  it("pruneToolResults: older than maxToolResultAge, placeholder from size, every result counted", () => {
     const c = new ContextCompactor({ maxToolResultAge: 1 });
     const msgs: Message[] = [
-      { role: "assistant", content: "a", toolResults: [{ callId: "1", result: "abcdef" }] },
-      { role: "assistant", content: "b", toolResults: [{ callId: "2", result: { k: 1 } }] },
-      { role: "assistant", content: "c", toolResults: [{ callId: "3", result: "keep" }] },
+      {
+        role: "assistant",
+        content: "a",
+        toolResults: [
+          { callId: "1", result: "abcdef", size: 6 },
+          { callId: "2", result: { k: 1 } },
+        ],
+      },
+      { role: "assistant", content: "b", toolResults: [{ callId: "3", result: "keep" }] },
+      { role: "assistant", content: "c" },
     ];
     const r = c.pruneToolResults(msgs, 2);
-    expect(r.prunedCount).toBe(1);
-    expect(r.messages[0]?.toolResults?.[0]?.result).toBe("[Pruned: 6 chars]");
+    expect(r.prunedCount).toBe(2);
+    expect(r.messages[0]?.toolResults).toEqual([
+      { callId: "1", result: "[Pruned: 6 chars]", size: 6 },
+      { callId: "2", result: "[Pruned: unknown chars]" },
+    ]);
     expect(r.messages.slice(1)).toEqual(msgs.slice(1));
+    expect(c.pruneToolResults(msgs, 0).prunedCount).toBe(0);
   });
 
-  it("applyCompaction appends to the scratchpad and reports metrics", () => {
-    const notes: [string, string, string][] = [];
-    const cm = { updateScratchpad: (id: string, note: string, m: string) => notes.push([id, note, m]) };
+  it("generateSummaryPrompt: facts, objective, steps, scratchpad and the conversation", () => {
+    const c = new ContextCompactor();
+    const prompt = c.generateSummaryPrompt(
+      [
+        { role: "user", content: "fix the parser" },
+        {
+          role: "assistant",
+          content: "looking",
+          toolCalls: [{ id: "1", name: "grep", arguments: { q: "parse" } }],
+        },
+      ],
+      {
+        facts: [{ type: "decision", content: "use a PEG" }],
+        progress: { currentObjective: "ship", completedSteps: ["plan"], pendingSteps: [] },
+        scratchpad: "note to self",
+      },
+    );
+    for (const part of [
+      "use a PEG",
+      "ship",
+      "plan",
+      "note to self",
+      "fix the parser",
+      "grep",
+      '{"q":"parse"}',
+    ])
+      expect(prompt).toContain(part);
+  });
+
+  it("applyCompaction: the runtime's result shape and metrics", () => {
+    const cm = contextManager();
     const c = new ContextCompactor();
     const original: Message[] = [
       { role: "user", content: "a long discussion ".repeat(50) },
-      { role: "user", content: "recent" },
+      { role: "assistant", content: "more of it ".repeat(20) },
     ];
-    const r = c.applyCompaction(cm, "ctx1", "summary text", original.slice(1), original, 2);
-    expect(notes[0]?.[0]).toBe("ctx1");
-    expect(notes[0]?.[1]).toMatch(/^\[Compaction @ \d{4}-\d\d-\d\dT.*Z\]\nsummary text$/);
-    expect(notes[0]?.[2]).toBe("append");
-    expect(r.metrics.originalTokens).toBe(c.estimateTokens(original));
-    expect(r.metrics.compressedTokens).toBe(countTokens("summary text") + countTokens("recent"));
-    expect(r.metrics.tokensSaved).toBe(r.metrics.originalTokens - r.metrics.compressedTokens);
-    expect(r.metrics.strategy).toBe("hybrid");
-    expect(r.metrics.toolResultsPruned).toBe(2);
-    expect(c.generateSummaryPrompt(original, { goal: "ship it" })).toContain("goal: ship it");
+    const recent: Message[] = [{ role: "user", content: "recent" }];
+    const r = c.applyCompaction(cm as never, "ctx1", "summary text", recent, original, 2);
+    expect(cm.notes).toHaveLength(1);
+    expect(cm.notes[0]?.[0]).toBe("ctx1");
+    expect(cm.notes[0]?.[1]).toMatch(/^\[Compaction @ \d{4}-\d\d-\d\dT.*Z\]\nsummary text$/);
+    expect(cm.notes[0]?.[2]).toBe("append");
+    const originalTokens = c.estimateTokens(original);
+    const compressedTokens = countTokens("summary text") + countTokens("recent");
+    const saved = originalTokens - compressedTokens;
+    expect(r).toEqual({
+      compacted: true,
+      summary: "summary text",
+      messagesBefore: 3,
+      messagesAfter: 1,
+      tokensSaved: saved,
+      originalMessages: original,
+      metrics: {
+        originalTokens,
+        compressedTokens,
+        tokensSaved: saved,
+        compressionRatio: saved / originalTokens,
+        compressionTimeMs: r.metrics?.compressionTimeMs,
+        strategy: "hybrid",
+        qualityScore: 0.75, // 0.5 + 0.5 * 1 recent / 2 summarized
+        messagesSummarized: 2,
+        toolResultsPruned: 2,
+      },
+    });
+    expect(r.metrics?.compressionTimeMs).toBeGreaterThanOrEqual(0);
+    // without originals: nothing known to be saved
+    const bare = c.applyCompaction(cm as never, "ctx1", "s", recent);
+    expect(bare.metrics).toMatchObject({
+      originalTokens: 0,
+      tokensSaved: 0,
+      compressionRatio: 0,
+      qualityScore: 1,
+    });
+    expect(bare.messagesBefore).toBe(1);
+  });
+
+  it("applyCompaction: compacted false and no write when the context does not exist", () => {
+    const cm = contextManager(false);
+    const r = new ContextCompactor().applyCompaction(cm as never, "nope", "s", [], []);
+    expect(r).toEqual({ compacted: false, messagesBefore: 0, messagesAfter: 0 });
+    expect(cm.notes).toHaveLength(0);
   });
 });
 
@@ -172,64 +353,201 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
   beforeAll(() => tokenizerModule.setMode(mode));
   afterAll(() => tokenizerModule.setMode(undefined));
 
-  it("returns messages unchanged within budget", () => {
+  const ten = "alpha ".repeat(10).trim(); // 10 tokens
+
+  it("constructor defaults, getMaxTokens, createMessageCompressor", () => {
     const c = createMessageCompressor();
+    expect(c).toBeInstanceOf(MessageCompressor);
     expect(c.getMaxTokens()).toBe(8000);
+    expect(new MessageCompressor({ maxTokens: 12 }).getMaxTokens()).toBe(12);
+  });
+
+  it("estimateMessageTokens: content, 50 per tool call, JSON of a tool result", () => {
+    const c = new MessageCompressor();
+    expect(c.estimateMessageTokens({ role: "user", content: "hello world" })).toBe(2);
+    expect(
+      c.estimateMessageTokens({
+        role: "assistant",
+        content: "hi",
+        toolCalls: [
+          { name: "a", arguments: { x: 1 } },
+          { name: "b", arguments: {} },
+        ],
+      }),
+    ).toBe(countTokens("hi") + 100);
+    const result = { success: true, content: [{ type: "text", text: "done" }] };
+    expect(c.estimateMessageTokens({ role: "tool", toolName: "read", result })).toBe(
+      estimateJsonTokens(result),
+    );
+    const msgs: AgentMessage[] = [
+      { role: "system", content: "sys" },
+      { role: "user", content: "hi" },
+    ];
+    expect(c.calculateTotalTokens(msgs)).toBe(countTokens("sys") + countTokens("hi"));
+  });
+
+  it("compress: empty input and input that fits", () => {
+    const c = new MessageCompressor({ maxTokens: 100 });
+    expect(c.compress([])).toEqual({
+      messages: [],
+      totalTokens: 0,
+      removedCount: 0,
+      summarizedCount: 0,
+      compressionRatio: 0,
+    });
     const msgs: AgentMessage[] = [
       { role: "system", content: "sys" },
       { role: "user", content: "hi" },
     ];
     const r = c.compress(msgs);
-    expect(r.messages).toEqual(msgs);
-    expect(r.removedCount).toBe(0);
-    expect(c.calculateTotalTokens(msgs)).toBe(countTokens("sys") + countTokens("hi"));
+    expect(r).toEqual({
+      messages: msgs,
+      totalTokens: 2,
+      removedCount: 0,
+      summarizedCount: 0,
+      compressionRatio: 0,
+      utilization: 2,
+    });
+    expect(r.messages).not.toBe(msgs);
   });
 
-  it("sliding_window keeps system + last preserveCount, fills by importance, chronological", () => {
+  it("compress sliding_window: system + last preserveCount, then by importance while they fit", () => {
     const c = new MessageCompressor({
       strategy: "sliding_window",
       maxTokens: 60,
       preserveCount: 2,
       minMessages: 0,
     });
-    const ten = "alpha ".repeat(10).trim(); // 10 tokens
     const msgs: AgentMessage[] = [
       { role: "system", content: "rules" },
       { role: "user", content: ten },
       { role: "assistant", content: ten },
-      { role: "tool", toolName: "t", result: { content: [{ type: "text", text: ten }] } },
+      { role: "tool", toolName: "t", result: { success: true, content: [{ type: "text", text: ten }] } },
       { role: "user", content: ten },
       { role: "assistant", content: ten },
       { role: "user", content: ten },
     ];
     const r = c.compress(msgs);
-    const idx = r.messages.map((m) => msgs.indexOf(m));
-    expect(idx).toEqual([...idx].sort((a, b) => a - b));
-    expect(idx).toContain(0);
-    expect(idx.slice(-2)).toEqual([5, 6]);
-    expect(r.compressedTokens).toBeLessThanOrEqual(60);
-    expect(idx).toContain(4); // user (0.7) before assistant/tool
+    // 1 (rules) + 20 preserved; users (0.7) 1 and 4 fit (41), then the assistant (0.5) fits (51)
+    expect(r.messages.map((m) => msgs.indexOf(m))).toEqual([0, 1, 2, 4, 5, 6]);
+    expect(r.totalTokens).toBe(51);
+    expect(r.removedCount).toBe(1);
+    expect(r.summarizedCount).toBe(0);
+    expect(r.compressionRatio).toBeCloseTo(1 - 6 / 7);
+    expect(r.utilization).toBeCloseTo(85);
+    expect(r.metadata).toMatchObject({
+      strategy: "sliding_window",
+      preservedIndices: [0, 1, 2, 4, 5, 6],
+      summary: "Compressed 1 messages using sliding_window strategy",
+    });
+    expect(typeof r.metadata?.timestamp).toBe("number");
+    // "summarize" without the async API is the sliding window
+    const s = new MessageCompressor({
+      strategy: "summarize",
+      maxTokens: 60,
+      preserveCount: 2,
+      minMessages: 0,
+    });
+    expect(s.compress(msgs).messages).toEqual(r.messages);
   });
 
-  it("hybrid truncates to the budget and appending re-counts only new messages", () => {
-    const next = rng(11);
-    const msgs = agentHistory(next, 200);
-    const c = new MessageCompressor({ maxTokens: 2000 });
+  it("compress sliding_window: tops up to minMessages with the newest left-out messages", () => {
+    const c = new MessageCompressor({
+      strategy: "sliding_window",
+      maxTokens: 10,
+      preserveCount: 1,
+      minMessages: 3,
+    });
+    const msgs: AgentMessage[] = [1, 2, 3, 4].map((i) => ({ role: "user", content: `${ten} ${i}` }));
     const r = c.compress(msgs);
-    expect(r.compressedTokens).toBeLessThanOrEqual(2000);
-    expect(r.messages.length).toBeLessThan(msgs.length);
-    const total = c.calculateTotalTokens(msgs);
-    const grown = [...msgs, { role: "user" as const, content: "one more" }];
-    expect(c.calculateTotalTokens(grown)).toBe(total + countTokens("one more"));
-    // re-entrant with a different budget
-    const [a, b] = [c.compressWithMaxTokens(msgs, 500), c.compressWithMaxTokens(msgs, 3000)];
-    expect(a.compressedTokens).toBeLessThanOrEqual(500);
-    expect(b.compressedTokens).toBeLessThanOrEqual(3000);
-    expect(c.getMaxTokens()).toBe(2000);
+    expect(r.messages).toEqual(msgs.slice(1));
+    expect(r.totalTokens).toBe(c.calculateTotalTokens(msgs.slice(1)));
   });
 
-  it("summarizes older messages when a summarizer is set", async () => {
-    const c = new MessageCompressor({ maxTokens: 100, enableSummarization: true, preserveCount: 2 });
+  it("compress truncate: keeps the tail, fills newest-first, cuts one message, reports indices", () => {
+    const c = new MessageCompressor({ strategy: "truncate", maxTokens: 120, preserveCount: 1 });
+    const long = "word ".repeat(200);
+    const msgs: AgentMessage[] = [
+      { role: "user", content: long },
+      { role: "assistant", content: long },
+      { role: "user", content: "short one" },
+      { role: "assistant", content: "last" },
+    ];
+    const r = c.compress(msgs);
+    expect(r.messages.slice(1)).toEqual(msgs.slice(2));
+    expect(long.startsWith((r.messages[0] as { content: string }).content)).toBe(true);
+    expect(r.totalTokens).toBeLessThanOrEqual(120);
+    expect(r.removedCount).toBe(1);
+    expect(r.metadata?.preservedIndices).toEqual([1, 2, 3]);
+  });
+
+  it("compress truncate: an id-less tool message is kept or dropped with its assistant message", () => {
+    const big: MCPToolResult = { success: true, content: [{ type: "text", text: "data ".repeat(100) }] };
+    const msgs: AgentMessage[] = [
+      { role: "user", content: "question" },
+      { role: "assistant", content: "reading", toolCalls: [{ name: "read", arguments: { p: 1 } }] },
+      { role: "tool", toolName: "read", result: big },
+      { role: "user", content: "thanks" },
+    ];
+    for (const maxTokens of [5, 60, 100, 200, 1000])
+      for (const preserveCount of [0, 1, 2, 3]) {
+        const r = new MessageCompressor({ strategy: "truncate", maxTokens, preserveCount }).compress(msgs);
+        expect(r.messages.includes(msgs[1] as AgentMessage)).toBe(
+          r.messages.includes(msgs[2] as AgentMessage),
+        );
+      }
+  });
+
+  it("compress truncate: no orphaned call or result on random runtime-shaped histories", () => {
+    const next = rng(11);
+    for (let h = 0; h < 20; h++) {
+      const msgs = agentHistory(next, 30 + Math.floor(next() * 60));
+      const maxTokens = 50 + Math.floor(next() * 1500);
+      const c = new MessageCompressor({ maxTokens, strategy: "truncate", preserveCount: h % 4 });
+      const r = c.compress(msgs);
+      expectNoOrphans(msgs, r.messages);
+      if (h % 4 === 0) expect(r.totalTokens).toBeLessThanOrEqual(maxTokens);
+    }
+  });
+
+  it("compress hybrid: the window first, truncation only when the window is still over budget", () => {
+    const big = "word ".repeat(300);
+    const msgs: AgentMessage[] = [
+      { role: "system", content: "rules" },
+      { role: "user", content: big },
+      { role: "user", content: ten },
+    ];
+    // the window keeps rules + the last message (11 tokens) and fits: no truncation
+    const w = new MessageCompressor({ maxTokens: 100, preserveCount: 1, minMessages: 0 }).compress(msgs);
+    expect(w.messages).toEqual([msgs[0], msgs[2]]);
+    // minMessages 3 pulls the big message back in (311 > 100): truncation cuts it to the rest
+    const r = new MessageCompressor({ maxTokens: 100, preserveCount: 1, minMessages: 3 }).compress(msgs);
+    expect(r.totalTokens).toBeLessThanOrEqual(100);
+    expect(r.messages[r.messages.length - 1]).toBe(msgs[2]);
+    expect(big.startsWith((r.messages[0] as { content: string }).content)).toBe(true);
+    expect(r.metadata?.strategy).toBe("hybrid");
+  });
+
+  it("compressWithMaxTokens(+Async): a temporary budget, restored afterwards", async () => {
+    const msgs = agentHistory(rng(5), 120);
+    const c = new MessageCompressor({ maxTokens: 2000, strategy: "truncate", preserveCount: 0 });
+    expect(c.compressWithMaxTokens(msgs, 500).totalTokens).toBeLessThanOrEqual(500);
+    expect((await c.compressWithMaxTokensAsync(msgs, 300)).totalTokens).toBeLessThanOrEqual(300);
+    expect(c.getMaxTokens()).toBe(2000);
+    expect(() => c.compressWithMaxTokens(msgs, -1)).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_BUDGET_OUT_OF_RANGE" }),
+    );
+  });
+
+  it("compressAsync: summarizes everything but system and preserved messages", async () => {
+    const summarized: number[] = [];
+    const compressed: CompressionResult[] = [];
+    const c = new MessageCompressor({
+      maxTokens: 100,
+      enableSummarization: true,
+      preserveCount: 2,
+      metrics: { onSummarize: (n) => summarized.push(n), onCompress: (r) => compressed.push(r) },
+    });
     c.setSummarizer({ summarize: async (m) => `summary of ${m.length}` });
     const msgs: AgentMessage[] = [
       { role: "system", content: "sys" },
@@ -239,19 +557,104 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
       })),
     ];
     const r = await c.compressAsync(msgs);
-    expect(r.summarized).toBe(true);
-    expect(r.messages[1]).toEqual({ role: "system", content: "[Conversation Summary]\nsummary of 8" });
-    expect(r.messages.slice(-2)).toEqual(msgs.slice(-2));
+    expect(r.messages).toEqual([
+      msgs[0],
+      { role: "system", content: "[Conversation Summary]\nsummary of 8" },
+      ...msgs.slice(-2),
+    ]);
+    expect(r.summarizedCount).toBe(8);
+    expect(r.removedCount).toBe(7);
+    expect(r.compressionRatio).toBeCloseTo(1 - 4 / 11);
+    expect(r.totalTokens).toBe(c.calculateTotalTokens(r.messages));
+    expect(r.metadata).toMatchObject({
+      strategy: "summarize",
+      preservedIndices: [0, 9, 10],
+      summary: "summary of 8",
+    });
+    expect(summarized).toEqual([8]);
+    expect(compressed).toEqual([r]);
+    // the synchronous API never summarizes and never calls onCompress
+    c.compress(msgs);
+    expect(compressed).toHaveLength(1);
+    // a failing summarizer falls back to the sliding window
+    c.setSummarizer({ summarize: async () => Promise.reject(new Error("llm down")) });
+    const w = await c.compressAsync(msgs);
+    expect(w.summarizedCount).toBe(0);
+    expect(w.messages[0]).toBe(msgs[0]);
   });
 
-  it("SmartMessageCompressor shortens big tool results", () => {
-    const c = new SmartMessageCompressor({ maxTokens: 400 });
+  it("a custom estimateTokens is used for content, cached per message and per text", () => {
+    let calls = 0;
+    const c = new MessageCompressor({
+      maxTokens: 1000,
+      estimateTokens: (t) => {
+        calls++;
+        return t.length;
+      },
+    });
+    const msgs: AgentMessage[] = [
+      { role: "user", content: "hello" },
+      { role: "assistant", content: "hello" },
+    ];
+    expect(c.compress(msgs).totalTokens).toBe(10);
+    expect(calls).toBe(1); // same text once
+    c.compress(msgs);
+    expect(calls).toBe(1);
+    msgs.push({ role: "user", content: "another" });
+    expect(c.compress(msgs).totalTokens).toBe(17);
+    expect(calls).toBe(2);
+    c.clearCache();
+    c.compress(msgs);
+    expect(calls).toBe(4);
+    // truncation with a custom estimator cuts to its counts
+    const t = new MessageCompressor({
+      strategy: "truncate",
+      maxTokens: 80,
+      preserveCount: 1,
+      estimateTokens: (s) => s.length,
+    });
+    const r = t.compress([
+      { role: "user", content: "x".repeat(500) },
+      { role: "user", content: "tail" },
+    ]);
+    expect(r.totalTokens).toBeLessThanOrEqual(80);
+    expect(r.messages).toHaveLength(2);
+  });
+
+  it("SmartMessageCompressor.compressToolResult: cuts successful text parts over maxToolResultTokens", () => {
+    const c = new SmartMessageCompressor({ maxToolResultTokens: 100 });
     const big = { success: true, content: [{ type: "text", text: "line of output\n".repeat(2000) }] };
     const r = c.compressToolResult(big);
     expect(countTokens(r.content?.[0]?.text ?? "")).toBeLessThanOrEqual(100);
     expect(r.content?.[0]?.text).toContain("[truncated]");
+    const failed = { success: false, content: big.content };
+    expect(c.compressToolResult(failed)).toBe(failed);
     const small = { success: true, content: [{ type: "text", text: "ok" }] };
-    expect(c.compressToolResult(small)).toBe(small);
+    expect(c.compressToolResult(small)).toEqual(small);
+  });
+});
+
+describe("kill switch: re-read on every construction", () => {
+  afterEach(() => {
+    delete process.env.TOKENIZER_RS_DISABLE_NATIVE;
+    tokenizerModule.reset();
+  });
+  it("TOKENIZER_RS_DISABLE_NATIVE set before a constructor turns the native path off", () => {
+    tokenizerModule.reset();
+    new MessageCompressor();
+    expect(status().active).toBe("native");
+    process.env.TOKENIZER_RS_DISABLE_NATIVE = "1";
+    new MessageCompressor();
+    expect(status().active).toBe("js");
+    delete process.env.TOKENIZER_RS_DISABLE_NATIVE;
+    new ContextCompactor();
+    expect(status().active).toBe("native");
+    process.env.TOKENIZER_RS_DISABLE_NATIVE = "yes";
+    new ContextCompactor();
+    expect(status()).toMatchObject({
+      active: "js",
+      reason: "kill switch TOKENIZER_RS_DISABLE_NATIVE is set",
+    });
   });
 });
 
@@ -272,7 +675,7 @@ describe("adapters: native vs JS (differential)", () => {
         return {
           est: cc.estimateTokens(msgs),
           check: cc.checkThreshold(msgs, "system"),
-          comp: mc.compress(agent),
+          comp: withoutTimestamp(mc.compress(agent)),
         };
       };
       tokenizerModule.setMode("native");

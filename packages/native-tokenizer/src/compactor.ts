@@ -3,17 +3,19 @@ import { ku0TypeError } from "@ku0/native-loader";
 import { countTokens } from "./count.js";
 import { jsonText } from "./counter.js";
 import { historyCounts, messageCacheEpoch, sameRefs } from "./history.js";
+import { tokenizerModule } from "./native.js";
 import { checkBudget } from "./validate.js";
 
 export interface ToolCall {
-  id?: string;
+  id: string;
   name: string;
   arguments: Record<string, unknown>;
 }
 export interface ToolResult {
   callId: string;
   result: unknown;
-  [key: string]: unknown;
+  /** Approximate size of the result in characters (used in the pruned placeholder). */
+  size?: number;
 }
 export interface Message {
   role: "user" | "assistant" | "system";
@@ -43,28 +45,53 @@ export interface CompactionOptions {
    */
   identityCache?: boolean;
 }
-/** The part of the runtime's `ContextManager` that `applyCompaction` uses. */
+/** The parts of the runtime's `ContextManager` that `applyCompaction` uses. */
 export interface ContextManager {
-  updateScratchpad(contextId: string, note: string, mode: "append" | "replace" | string): unknown;
+  get(contextId: string): unknown;
+  updateScratchpad(contextId: string, note: string, mode: "append"): unknown;
 }
-export type AgentContext = Record<string, unknown>;
-export interface CompactionMetrics {
+/** The fields of the runtime's `AgentContext` that `generateSummaryPrompt` reads (all optional here). */
+export interface AgentContext {
+  facts?: { type?: string; content?: string }[];
+  progress?: { currentObjective?: string; completedSteps?: string[]; pendingSteps?: string[] };
+  scratchpad?: string;
+}
+/** The runtime's `CompressionMetrics` (Track H.2). */
+export interface CompressionMetrics {
   originalTokens: number;
   compressedTokens: number;
   tokensSaved: number;
+  /** `tokensSaved / originalTokens` (0 when there were no original tokens): higher = more compression. */
   compressionRatio: number;
   compressionTimeMs: number;
-  strategy: ContextManagementConfig["compressionStrategy"];
+  strategy: "summarize" | "truncate" | "hybrid" | "prune";
+  /** `min(1, 0.5 + 0.5 * recentMessages / messagesSummarized)` (1 when nothing was summarized). */
   qualityScore: number;
-  messagesCompacted: number;
-  messagesPreserved: number;
+  messagesSummarized: number;
   toolResultsPruned: number;
 }
+/** Alias kept for code written against earlier versions of this package. */
+export type CompactionMetrics = CompressionMetrics;
+/** The runtime's `CompactionResult`. */
 export interface CompactionResult {
-  success: boolean;
-  summary: string;
-  preservedMessages: Message[];
-  metrics: CompactionMetrics;
+  compacted: boolean;
+  summary?: string;
+  messagesBefore: number;
+  messagesAfter: number;
+  tokensSaved?: number;
+  originalMessages?: Message[];
+  metrics?: CompressionMetrics;
+}
+export interface PruneResult {
+  messages: Message[];
+  prunedCount: number;
+}
+export interface ThresholdCheckResult {
+  needsCompression: boolean;
+  currentTokens: number;
+  maxTokens: number;
+  usagePercent: number;
+  thresholdPercent: number;
 }
 
 export const DEFAULT_CONTEXT_CONFIG: ContextManagementConfig = {
@@ -99,19 +126,20 @@ export class ContextCompactor {
   readonly config: ContextManagementConfig;
   readonly targetThreshold: number;
   readonly maxToolResultAge: number;
-  readonly maxMessagesToKeep?: number;
+  readonly maxMessagesToKeep: number;
   readonly preserveToolInputs: boolean;
   private readonly model?: string;
   private readonly identity: boolean;
   private costs = new WeakMap<object, CachedCost>();
 
   constructor(options: CompactionOptions = {}) {
+    tokenizerModule.refreshEnv();
     this.config = options.contextConfig ? { ...options.contextConfig } : { ...DEFAULT_CONTEXT_CONFIG };
     checkBudget(this.config.maxTokens, "contextConfig.maxTokens");
     this.targetThreshold =
       options.targetThreshold ?? Math.floor(this.config.maxTokens * this.config.compressionThreshold);
     this.maxToolResultAge = options.maxToolResultAge ?? 3;
-    if (options.maxMessagesToKeep !== undefined) this.maxMessagesToKeep = options.maxMessagesToKeep;
+    this.maxMessagesToKeep = options.maxMessagesToKeep ?? this.config.preserveLastN;
     this.preserveToolInputs = options.preserveToolInputs ?? true;
     if (options.model !== undefined) this.model = options.model;
     this.identity = options.identityCache ?? true;
@@ -159,19 +187,10 @@ export class ContextCompactor {
     return this.total(messages);
   }
 
-  checkThreshold(
-    messages: Message[],
-    systemPrompt?: string,
-  ): {
-    needsCompression: boolean;
-    currentTokens: number;
-    maxTokens: number;
-    usagePercent: number;
-    thresholdPercent: number;
-  } {
+  checkThreshold(messages: Message[], systemPrompt?: string): ThresholdCheckResult {
     const currentTokens = this.total(messages, systemPrompt);
     const maxTokens = this.config.maxTokens;
-    const usagePercent = maxTokens > 0 ? currentTokens / maxTokens : Number.POSITIVE_INFINITY;
+    const usagePercent = currentTokens / maxTokens;
     const thresholdPercent = this.config.compressionThreshold;
     return {
       needsCompression: usagePercent >= thresholdPercent,
@@ -186,78 +205,105 @@ export class ContextCompactor {
     return this.estimateTokens(messages) > this.targetThreshold;
   }
 
+  /**
+   * Splits at the earliest of the last `preserveLastN` user messages: it and everything after are
+   * preserved. No user message (or `preserveLastN <= 0`) preserves nothing. Current-turn tool results
+   * are merged by `callId` into the last preserved message (a new assistant message when nothing is
+   * preserved).
+   */
   getMessagesToPreserve(
     messages: Message[],
-    currentTurnToolResults?: ToolResult[],
+    currentTurnToolResults: ToolResult[] = [],
   ): { preserved: Message[]; toSummarize: Message[] } {
-    const n = this.config.preserveLastN;
+    if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
+    const wanted = this.config.preserveLastN;
     let start = messages.length;
-    if (n > 0) {
-      let users = 0;
-      start = 0;
-      for (let i = messages.length - 1; i >= 0; i--) {
-        if (messages[i]?.role === "user" && ++users === n) {
-          start = i;
-          break;
-        }
+    let users = 0;
+    for (let i = messages.length - 1; i >= 0 && users < wanted; i--) {
+      if (messages[i]?.role === "user") {
+        start = i;
+        users++;
       }
     }
     const preserved = messages.slice(start);
     const toSummarize = messages.slice(0, start);
-    if (currentTurnToolResults && currentTurnToolResults.length > 0 && preserved.length > 0) {
-      const last = preserved[preserved.length - 1] as Message;
-      const merged = [...(last.toolResults ?? [])];
-      for (const r of currentTurnToolResults) {
-        const at = merged.findIndex((x) => x.callId === r.callId);
-        if (at >= 0) merged[at] = r;
-        else merged.push(r);
-      }
-      preserved[preserved.length - 1] = { ...last, toolResults: merged };
+    if (!currentTurnToolResults || currentTurnToolResults.length === 0) return { preserved, toSummarize };
+    if (preserved.length === 0) {
+      preserved.push({ role: "assistant", content: "", toolResults: currentTurnToolResults });
+      return { preserved, toSummarize };
     }
+    const last = preserved[preserved.length - 1] as Message;
+    const byId = new Map<string, ToolResult>();
+    for (const r of last.toolResults ?? []) byId.set(r.callId, r);
+    for (const r of currentTurnToolResults) byId.set(r.callId, r);
+    preserved[preserved.length - 1] = { ...last, toolResults: [...byId.values()] };
     return { preserved, toSummarize };
   }
 
-  pruneToolResults(messages: Message[], currentTurn: number): { messages: Message[]; prunedCount: number } {
+  /**
+   * Replaces every tool result of messages older than `maxToolResultAge` turns (`currentTurn - index`)
+   * by `[Pruned: <size> chars]` (`size` from the result, else `unknown`); counts each replaced result.
+   */
+  pruneToolResults(messages: Message[], currentTurn: number): PruneResult {
+    if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
     let prunedCount = 0;
     const out = messages.map((m, index) => {
-      if (!m.toolResults || m.toolResults.length === 0) return m;
-      if (currentTurn - index <= this.maxToolResultAge) return m;
-      const toolResults = m.toolResults.map((r) => {
-        const text = typeof r.result === "string" ? r.result : jsonText(r.result);
-        if (text.startsWith("[Pruned:")) return r;
-        prunedCount++;
-        return { ...r, result: `[Pruned: ${text.length} chars]` };
-      });
+      if (!m.toolResults || currentTurn - index <= this.maxToolResultAge) return m;
+      prunedCount += m.toolResults.length;
+      const toolResults = m.toolResults.map((r) => ({
+        ...r,
+        result: `[Pruned: ${r.size ?? "unknown"} chars]`,
+      }));
       return { ...m, toolResults };
     });
     return { messages: out, prunedCount };
   }
 
+  /**
+   * A prompt asking a model to summarize `messages`, with the context's facts, current objective and
+   * steps, and scratchpad. The wording is ours; the information included is the runtime's.
+   */
   generateSummaryPrompt(messages: Message[], context: AgentContext = {}): string {
+    const facts = Array.isArray(context?.facts) ? context.facts : [];
+    const progress = context?.progress ?? {};
     const lines = [
-      "Summarize the conversation below so the work can continue without it.",
-      "Keep: the user's goals and constraints, decisions made, files and symbols touched, tool results that still matter, open questions and next steps.",
-      "Be concise and factual; do not invent details.",
+      "Write a short bullet-point summary of the conversation below so the work can go on without it.",
       "",
+      "## What is known",
     ];
-    const facts = Object.entries(context ?? {}).filter(
-      ([, v]) =>
-        v !== undefined && v !== null && (typeof v !== "object" || Object.keys(v as object).length > 0),
-    );
-    if (facts.length > 0) {
-      lines.push("## Context");
-      for (const [k, v] of facts) lines.push(`- ${k}: ${typeof v === "string" ? v : jsonText(v)}`);
-      lines.push("");
+    for (const f of facts) lines.push(`- (${f?.type ?? "fact"}) ${f?.content ?? ""}`);
+    if (facts.length === 0) lines.push("- nothing recorded");
+    if (progress.currentObjective) {
+      const list = (xs?: string[]) => (xs && xs.length > 0 ? xs.join(", ") : "none");
+      lines.push(
+        `Objective: ${progress.currentObjective}`,
+        `Done: ${list(progress.completedSteps)}`,
+        `To do: ${list(progress.pendingSteps)}`,
+      );
     }
-    lines.push("## Conversation");
+    lines.push("", "## Scratchpad", context?.scratchpad || "(empty)", "", "## Conversation");
     for (const m of messages) {
-      lines.push(`[${m.role}] ${m.content ?? ""}`);
-      for (const c of m.toolCalls ?? []) lines.push(`  → tool ${c.name}(${jsonText(c.arguments)})`);
-      for (const r of m.toolResults ?? []) lines.push(`  ← result ${r.callId}: ${jsonText(r.result)}`);
+      let text = `${String(m.role).toUpperCase()}: ${m.content ?? ""}`;
+      for (const c of m.toolCalls ?? [])
+        text += `\n  tool call ${c.name} ${jsonText(c.arguments).slice(0, 100)}`;
+      lines.push(text);
     }
+    lines.push(
+      "",
+      "## Keep",
+      "- decisions about design and architecture",
+      "- what was learned about the code (files, functions, details)",
+      "- progress so far, open problems and next steps",
+      "- anything else needed to continue",
+      "Leave out raw tool output and long explanations.",
+    );
     return lines.join("\n");
   }
 
+  /**
+   * Appends the summary to the context's scratchpad and reports the runtime's metrics. When the
+   * context manager has no context `contextId`, nothing is written and `compacted` is false.
+   */
   applyCompaction(
     contextManager: ContextManager,
     contextId: string,
@@ -267,25 +313,26 @@ export class ContextCompactor {
     toolResultsPruned = 0,
   ): CompactionResult {
     const started = performance.now();
+    if (!contextManager.get(contextId)) return { compacted: false, messagesBefore: 0, messagesAfter: 0 };
+    const originalTokens = originalMessages ? this.estimateTokens(originalMessages) : 0;
+    const compressedTokens = countTokens(summary, this.model) + this.estimateTokens(recentMessages);
+    const tokensSaved = Math.max(0, originalTokens - compressedTokens);
+    const compressionRatio = originalTokens > 0 ? tokensSaved / originalTokens : 0;
+    const messagesSummarized = originalMessages ? originalMessages.length : 0;
+    const kept = messagesSummarized > 0 ? recentMessages.length / messagesSummarized : 1;
+    const qualityScore = Math.min(1, 0.5 + kept * 0.5);
     contextManager.updateScratchpad(
       contextId,
       `[Compaction @ ${new Date().toISOString()}]\n${summary}`,
       "append",
     );
-    const original = originalMessages ?? recentMessages;
-    const originalTokens = this.estimateTokens(original);
-    const summaryTokens = countTokens(summary, this.model);
-    const compressedTokens = summaryTokens + this.estimateTokens(recentMessages);
-    const tokensSaved = Math.max(0, originalTokens - compressedTokens);
-    const compressionRatio = originalTokens > 0 ? compressedTokens / originalTokens : 1;
-    // Quality: a summary that is neither empty nor longer than what it replaced scores highest.
-    const replaced = Math.max(1, originalTokens - this.estimateTokens(recentMessages));
-    const qualityScore =
-      summaryTokens === 0 ? 0 : Math.max(0, Math.min(1, 1 - summaryTokens / (replaced * 2)));
     return {
-      success: true,
+      compacted: true,
       summary,
-      preservedMessages: recentMessages,
+      messagesBefore: messagesSummarized + recentMessages.length,
+      messagesAfter: recentMessages.length,
+      tokensSaved,
+      originalMessages,
       metrics: {
         originalTokens,
         compressedTokens,
@@ -294,8 +341,7 @@ export class ContextCompactor {
         compressionTimeMs: performance.now() - started,
         strategy: this.config.compressionStrategy,
         qualityScore,
-        messagesCompacted: Math.max(0, original.length - recentMessages.length),
-        messagesPreserved: recentMessages.length,
+        messagesSummarized,
         toolResultsPruned,
       },
     };

@@ -29,7 +29,18 @@ function randomHistory(next: () => number, n: number): NativeMessage[] {
   let call = 0;
   for (let i = 0; i < n; i++) {
     const r = next();
-    if (r < 0.15 && i + 1 < n) {
+    if (r < 0.07 && i + 1 < n) {
+      // the runtime's AgentMessage shape: calls without ids, answered by `role: "tool"` messages
+      const names = next() < 0.5 ? ["read_file"] : ["read_file", "grep"];
+      out.push({
+        role: "assistant",
+        content: randomText(next, 30),
+        toolCalls: names.map((name) => ({ id: "", name, arguments: { n: i } })),
+      });
+      for (const name of names.reverse())
+        out.push({ role: "tool", toolName: name, result: randomText(next, 200) });
+      i += names.length;
+    } else if (r < 0.15 && i + 1 < n) {
       const id = `call_${call++}`;
       out.push({
         role: "assistant",

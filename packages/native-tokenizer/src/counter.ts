@@ -44,8 +44,14 @@ export function toPlanMessages(messages: readonly NativeMessage[]): PlanMessage[
       throw ku0TypeError("ERR_KU0_INVALID_ARG", `messages[${i}] must be an object`);
     const p: PlanMessage = {};
     if (typeof m.content === "string") p.content = m.content;
-    if (Array.isArray(m.toolCalls) && m.toolCalls.length > 0)
-      p.callIds = m.toolCalls.map((c) => String(c?.id ?? ""));
+    if (Array.isArray(m.toolCalls) && m.toolCalls.length > 0) {
+      p.callIds = m.toolCalls.map((c) => (typeof c?.id === "string" ? c.id : ""));
+      p.callNames = m.toolCalls.map((c) => (typeof c?.name === "string" ? c.name : ""));
+    }
+    if (m.role === "tool") {
+      p.toolMessage = true;
+      if (typeof m.toolName === "string") p.toolName = m.toolName;
+    }
     const results: { callId?: string; json: string }[] = [];
     if (Array.isArray(m.toolResults))
       for (const r of m.toolResults) {

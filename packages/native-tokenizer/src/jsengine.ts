@@ -169,8 +169,14 @@ export const MIN_TRUNCATE_BUDGET = 50;
 
 export interface PlanMessage {
   content?: string;
+  /** One per tool call; `""` means the call has no id. */
   callIds?: string[];
+  /** The tool calls' names, parallel to `callIds`. */
+  callNames?: string[];
   results?: { callId?: string; json: string }[];
+  /** A `role: "tool"` message: without a call id it answers the assistant message before it. */
+  toolMessage?: boolean;
+  toolName?: string;
 }
 
 export interface Plan {
@@ -188,7 +194,8 @@ export function jsMessageCost(m: PlanMessage, enc: EncodingName, cache = jsCache
   return cost;
 }
 
-function units(messages: PlanMessage[]): number[] {
+/** The JS twin of `units` in crates/tokenizer/src/context.rs (by id, then by position and toolName). */
+export function planUnits(messages: PlanMessage[]): number[] {
   const parent = messages.map((_, i) => i);
   const find = (x: number): number => {
     while (parent[x] !== x) {
@@ -197,21 +204,35 @@ function units(messages: PlanMessage[]): number[] {
     }
     return x;
   };
+  const union = (i: number, j: number) => {
+    const a = find(i);
+    const b = find(j);
+    parent[Math.max(a, b)] = Math.min(a, b);
+  };
   const owner = new Map<string, number>();
+  let open: { at: number; pending: (string | undefined)[] } | undefined;
   messages.forEach((m, i) => {
     const ids = [
       ...(m.callIds ?? []),
       ...(m.results ?? []).flatMap((r) => (r.callId !== undefined ? [r.callId] : [])),
     ];
     for (const id of ids) {
+      if (id === "") continue;
       const j = owner.get(id);
       if (j === undefined) owner.set(id, i);
-      else {
-        const a = find(i);
-        const b = find(j);
-        parent[Math.max(a, b)] = Math.min(a, b);
-      }
+      else union(i, j);
     }
+    const calls = m.callIds ?? [];
+    if (calls.length > 0) {
+      open = { at: i, pending: calls.map((_, k) => m.callNames?.[k]) };
+    } else if (m.toolMessage) {
+      if ((m.results ?? []).some((r) => r.callId !== undefined && r.callId !== "")) return;
+      if (open && open.pending.length > 0) {
+        const byName = m.toolName === undefined ? -1 : open.pending.indexOf(m.toolName);
+        open.pending.splice(Math.max(byName, 0), 1);
+        union(i, open.at);
+      }
+    } else open = undefined;
   });
   return messages.map((_, i) => find(i));
 }
@@ -223,12 +244,33 @@ export function jsPlanTruncate(
   preserveLastN: number,
   enc: EncodingName,
 ): Plan {
-  const costs = messages.map((m) => jsMessageCost(m, enc));
+  return planWith(
+    messages,
+    messages.map((m) => jsMessageCost(m, enc)),
+    maxTokens,
+    preserveLastN,
+    (content, budget) => jsTruncate(content, budget, "head", "", enc),
+  );
+}
+
+/**
+ * The planner on given per-message costs: keep the last `preserveLastN` messages (whole units), fill
+ * the budget newest-first with whole units, keep the first that does not fit cut by `cut` when it is
+ * a lone message with content and more than 50 tokens remain. `cut(content, budget)` returns the cut
+ * text and its cost (at most `budget`).
+ */
+export function planWith(
+  messages: PlanMessage[],
+  costs: number[],
+  maxTokens: number,
+  preserveLastN: number,
+  cut: (content: string, budget: number) => { text: string; tokens: number },
+): Plan {
   const inputTokens = costs.reduce((a, b) => a + b, 0);
   const n = messages.length;
   if (inputTokens <= maxTokens)
     return { selectedIndices: messages.map((_, i) => i), totalTokens: inputTokens, inputTokens };
-  const unitOf = units(messages);
+  const unitOf = planUnits(messages);
   const members = new Map<number, number[]>();
   unitOf.forEach((u, i) => {
     const list = members.get(u);
@@ -268,7 +310,7 @@ export function jsPlanTruncate(
       (m.callIds?.length ?? 0) === 0 &&
       (m.results?.length ?? 0) === 0
     ) {
-      const t = jsTruncate(m.content, remaining, "head", "", enc);
+      const t = cut(m.content, remaining);
       if (t.tokens > 0) {
         keep[i] = true;
         used += t.tokens;
