@@ -64,10 +64,18 @@ export type JsEventLog = NativeEventLog
 
 /**
  * The runtime's native seam (`@ku0/storage-engine-rs`): events under `<root>/events`,
- * checkpoints under `<root>/checkpoints`, same formats as the adapters.
+ * checkpoints under `<root>/checkpoints`, same formats as the adapters. Like the runtime's engine,
+ * the seam numbers events from 0: seam id `n` is the log's sequence id `n + 1` (the on-disk log
+ * keeps its 1-based ids; `SEAM_OFFSET` maps them both ways).
  */
 export declare class StorageEngine {
-  constructor(rootDir: string)
+  /**
+   * `durability` defaults to `sync`: the runtime's engine fdatasyncs every `appendEvent`
+   * before returning, and the seam keeps that promise unless told otherwise.
+   * `allow_runtime_layout` is for the one-shot import only, which opens the root while the
+   * runtime's original files are still there.
+   */
+  constructor(rootDir: string, durability?: string | undefined | null, allowRuntimeLayout?: boolean | undefined | null)
   saveCheckpoint(id: string, data: Uint8Array): void
   loadCheckpoint(id: string): Uint8Array | null
   deleteCheckpoint(id: string): boolean

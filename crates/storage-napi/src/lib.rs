@@ -504,8 +504,12 @@ impl JsCheckpointStore {
     }
 }
 
+const SEAM_OFFSET: u64 = 1;
+
 /// The runtime's native seam (`@ku0/storage-engine-rs`): events under `<root>/events`,
-/// checkpoints under `<root>/checkpoints`, same formats as the adapters.
+/// checkpoints under `<root>/checkpoints`, same formats as the adapters. Like the runtime's engine,
+/// the seam numbers events from 0: seam id `n` is the log's sequence id `n + 1` (the on-disk log
+/// keeps its 1-based ids; `SEAM_OFFSET` maps them both ways).
 #[napi]
 pub struct StorageEngine {
     log: Arc<EventLog>,
@@ -514,10 +518,28 @@ pub struct StorageEngine {
 
 #[napi]
 impl StorageEngine {
+    /// `durability` defaults to `sync`: the runtime's engine fdatasyncs every `appendEvent`
+    /// before returning, and the seam keeps that promise unless told otherwise.
     #[napi(constructor)]
-    pub fn new(root_dir: String) -> napi::Result<Self> {
+    /// `allow_runtime_layout` is for the one-shot import only, which opens the root while the
+    /// runtime's original files are still there.
+    pub fn new(
+        root_dir: String,
+        durability: Option<String>,
+        allow_runtime_layout: Option<bool>,
+    ) -> napi::Result<Self> {
         let root = PathBuf::from(root_dir);
-        let log = EventLog::open(root.join("events"), LogOptions::default()).map_err(to_napi)?;
+        if allow_runtime_layout != Some(true) {
+            ku0_storage::runtime_layout::refuse_runtime_layout(&root).map_err(to_napi)?;
+        }
+        let opts = LogOptions {
+            durability: match durability {
+                Some(d) => d.parse::<Durability>().map_err(to_napi)?,
+                None => Durability::Sync,
+            },
+            ..LogOptions::default()
+        };
+        let log = EventLog::open(root.join("events"), opts).map_err(to_napi)?;
         let ckpt = CheckpointStore::open(root.join("checkpoints"), CheckpointOptions::default())
             .map_err(to_napi)?;
         Ok(StorageEngine {
@@ -559,13 +581,13 @@ impl StorageEngine {
     pub fn append_event(&self, data: Uint8Array) -> napi::Result<BigInt> {
         self.log
             .append(TYPE_BYTES, &data)
-            .map(BigInt::from)
+            .map(|seq| BigInt::from(seq.saturating_sub(SEAM_OFFSET)))
             .map_err(to_napi)
     }
 
     #[napi(catch_unwind)]
     pub fn replay_events(&self, from: BigInt, limit: Option<u32>) -> napi::Result<Vec<Uint8Array>> {
-        let from = bigint_arg(&from, "from")?;
+        let from = bigint_arg(&from, "from")?.saturating_add(SEAM_OFFSET);
         let b = self
             .log
             .replay(from, limit.map(|l| l as usize))
@@ -577,7 +599,7 @@ impl StorageEngine {
 
     #[napi(catch_unwind)]
     pub fn prune_events(&self, before: BigInt) -> napi::Result<BigInt> {
-        let before = bigint_arg(&before, "before")?;
+        let before = bigint_arg(&before, "before")?.saturating_add(SEAM_OFFSET);
         self.log.prune(before).map(BigInt::from).map_err(to_napi)
     }
 

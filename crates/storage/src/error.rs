@@ -28,6 +28,10 @@ pub enum Error {
     TooLarge { size: u64, max: u64 },
     #[error("invalid argument: {0}")]
     InvalidArg(String),
+    #[error(
+        "{root} holds data in the runtime's @ku0/storage-engine-rs layout ({files}); run `ku0-storage-import {root}` once before opening it"
+    )]
+    NeedsImport { root: PathBuf, files: String },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -44,6 +48,7 @@ impl Error {
             Error::InvalidId { .. } => "ERR_KU0_INVALID_ID",
             Error::TooLarge { .. } => "ERR_KU0_PAYLOAD_TOO_LARGE",
             Error::InvalidArg(_) => "ERR_KU0_INVALID_ARG",
+            Error::NeedsImport { .. } => "ERR_KU0_STORAGE_NEEDS_IMPORT",
         }
     }
 

@@ -3,7 +3,7 @@ import { invalidArg, outOfRange, StorageErrorCodes, validateCheckpointId } from 
 import type { Backend } from "./eventLog.js";
 import { JsCheckpointStore } from "./js/checkpoint.js";
 import { claimInProcess, releaseInProcess } from "./js/fsutil.js";
-import { storageModule } from "./native.js";
+import { pickBackend, storageModule } from "./native.js";
 import type {
   Checkpoint,
   CheckpointBackend,
@@ -18,16 +18,6 @@ import type {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function pickBackend(explicit: Backend | undefined): Backend {
-  storageModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
-  if (explicit === "js") return "js";
-  if (explicit === "native") {
-    storageModule.requireNative();
-    return "native";
-  }
-  return storageModule.native() ? "native" : "js";
-}
 
 function finiteNumber(v: unknown, name: string): number {
   if (typeof v !== "number" || !Number.isFinite(v)) throw invalidArg(`${name} must be a finite number`);

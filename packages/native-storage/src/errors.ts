@@ -57,3 +57,9 @@ export function validateCheckpointId(id: unknown): string {
   if (/^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])$/.test(stem)) bad("is a reserved Windows device name");
   return id;
 }
+
+/** Codes of the runtime-compatible layer (index.json + engine records, runtime-layout import). */
+export const CompatErrorCodes = {
+  /** A directory still holds data in the runtime's own layout: run the one-shot import first. */
+  needsImport: "ERR_KU0_STORAGE_NEEDS_IMPORT",
+} as const;

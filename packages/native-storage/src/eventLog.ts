@@ -2,7 +2,7 @@ import { Ku0Error } from "@ku0/native-loader";
 import { invalidArg, StorageErrorCodes, seqArg } from "./errors.js";
 import { claimInProcess, releaseInProcess } from "./js/fsutil.js";
 import { JsEventLog, TYPE_JSON } from "./js/log.js";
-import { storageModule } from "./native.js";
+import { pickBackend, storageModule } from "./native.js";
 import type {
   EventLogOptions,
   LogBackend,
@@ -14,16 +14,6 @@ import type {
 export type Backend = "native" | "js";
 
 const decoder = new TextDecoder();
-
-function pickBackend(explicit: Backend | undefined): Backend {
-  storageModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
-  if (explicit === "js") return "js";
-  if (explicit === "native") {
-    storageModule.requireNative();
-    return "native";
-  }
-  return storageModule.native() ? "native" : "js";
-}
 
 /** Bulk replay result with lazy decoding: nothing is parsed until asked for. */
 export class EventBatch {

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { defineNativeModule } from "@ku0/native-loader";
 import type * as Binding from "../binding.cjs";
+import { invalidArg } from "./errors.js";
 
 const require = createRequire(import.meta.url);
 
@@ -26,4 +27,21 @@ storageModule.setDetails({ format: "ku0 storage format v1 (docs/storage.md)", js
 /** `{ module, mode, active, version, loadError? }` for the storage module. */
 export function storageStatus() {
   return storageModule.status();
+}
+
+/**
+ * The backend a new instance uses: `explicit` when given (`native` throws ERR_KU0_NATIVE_UNAVAILABLE
+ * if the binding cannot load), else the module flag, re-read from the environment on every call so
+ * `KU0_NATIVE_STORAGE` / `KU0_STORAGE_ENGINE_DISABLE_NATIVE` set after load apply to new instances.
+ */
+export function pickBackend(explicit: "native" | "js" | undefined): "native" | "js" {
+  if (explicit !== undefined && explicit !== "native" && explicit !== "js")
+    throw invalidArg(`backend must be "native" or "js", got ${JSON.stringify(explicit)}`);
+  storageModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
+  if (explicit === "js") return "js";
+  if (explicit === "native") {
+    storageModule.requireNative();
+    return "native";
+  }
+  return storageModule.native() ? "native" : "js";
 }

@@ -1,5 +1,5 @@
 // The runtime seam (contracts §4.3): require the .node and construct StorageEngine(rootDir).
-import { readdirSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -20,13 +20,14 @@ run("StorageEngine seam from the .node file", () => {
     const root = tmp("seam");
     const eng = new b.StorageEngine(root);
     const enc = new TextEncoder();
-    expect(eng.appendEvent(enc.encode("one"))).toBe(1n);
-    expect(eng.appendEvent(enc.encode("two"))).toBe(2n);
-    expect(eng.appendEvent(enc.encode("three"))).toBe(3n);
-    const r = eng.replayEvents(2n);
+    // Numbered from 0 like the runtime's engine (the log underneath keeps its 1-based ids).
+    expect(eng.appendEvent(enc.encode("one"))).toBe(0n);
+    expect(eng.appendEvent(enc.encode("two"))).toBe(1n);
+    expect(eng.appendEvent(enc.encode("three"))).toBe(2n);
+    const r = eng.replayEvents(1n);
     expect(r.map((x) => Buffer.from(x).toString())).toEqual(["two", "three"]);
-    expect(eng.replayEvents(1n, 1).map((x) => Buffer.from(x).toString())).toEqual(["one"]);
-    expect(eng.pruneEvents(2n)).toBe(1n);
+    expect(eng.replayEvents(0n, 1).map((x) => Buffer.from(x).toString())).toEqual(["one"]);
+    expect(eng.pruneEvents(1n)).toBe(1n);
     expect(eng.replayEvents(0n)).toHaveLength(2);
     expect(() => eng.replayEvents(-1n)).toThrow(/ERR_KU0_OUT_OF_RANGE/);
     eng.saveCheckpoint("c1", enc.encode("state-1"));
@@ -38,6 +39,11 @@ run("StorageEngine seam from the .node file", () => {
     expect(() => eng.saveCheckpoint("../x", enc.encode("x"))).toThrow(/ERR_KU0_INVALID_ID/);
     expect(() => new b.StorageEngine(root)).toThrow(/ERR_KU0_STORAGE_LOCKED/);
     eng.close();
+    // A root still in the runtime's own layout is refused (the import opens it with the override).
+    const rt = tmp("seam-rt");
+    writeFileSync(join(rt, "events.log"), Buffer.alloc(0));
+    expect(() => new b.StorageEngine(rt)).toThrow(/ERR_KU0_STORAGE_NEEDS_IMPORT/);
+    new b.StorageEngine(rt, undefined, true).close();
     // The seam's directories are ordinary adapter directories.
     const log = new EventLog(join(root, "events"), { backend: "js" });
     expect(log.replayBatch(0).text(0)).toBe("two");

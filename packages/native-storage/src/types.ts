@@ -193,3 +193,17 @@ export interface CheckpointBackend {
   damaged(): string[];
   close(): void;
 }
+
+/**
+ * The runtime's raw storage seam (`NativeStorageEngine` in `@ku0/storage-engine-rs`): opaque checkpoint
+ * blobs by key and an append-only event log numbered from 0. `StorageEngine` implements it on both
+ * backends; `RustCheckpointStorage` and `NativeTaskGraphEventLog` accept any object that does.
+ */
+export interface NativeStorageEngine {
+  saveCheckpoint(id: string, data: Uint8Array): void;
+  loadCheckpoint(id: string): Uint8Array | null;
+  deleteCheckpoint(id: string): boolean;
+  appendEvent(data: Uint8Array): bigint;
+  replayEvents(from: bigint, limit?: number): Uint8Array[];
+  pruneEvents(before: bigint): bigint;
+}

@@ -1,0 +1,100 @@
+// Writes directories in the runtime's own storage layout, from its documented/source format
+// (docs/storage.md §"Runtime layout"): `<root>/events.log`, `<root>/checkpoints/<key>` zstd frames,
+// `<root>/index.json`, `<root>/.storage.lock`. Written from the format description, not the runtime's code.
+import fs from "node:fs";
+import { join } from "node:path";
+import { encode } from "@msgpack/msgpack";
+import type { CheckpointIndexEntry, CheckpointRecord } from "../rustCheckpointStorage.js";
+import type { Checkpoint } from "../types.js";
+
+const ZSTD_MAGIC = 0xfd2fb528;
+const MAX_RAW_BLOCK = 128 * 1024;
+
+/** A valid zstd frame holding `data` in raw (stored) blocks: single segment, 4-byte content size. */
+export function zstdStoredFrame(data: Uint8Array): Buffer {
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(9);
+  head.writeUInt32LE(ZSTD_MAGIC, 0);
+  head[4] = (2 << 6) | (1 << 5); // Frame_Content_Size_flag = 2 (4 bytes), Single_Segment_flag
+  head.writeUInt32LE(data.length, 5);
+  parts.push(head);
+  let off = 0;
+  do {
+    const n = Math.min(MAX_RAW_BLOCK, data.length - off);
+    const last = off + n >= data.length ? 1 : 0;
+    const bh = Buffer.alloc(3);
+    const v = last | (0 << 1) | (n << 3); // Block_Type 0 = Raw
+    bh[0] = v & 0xff;
+    bh[1] = (v >> 8) & 0xff;
+    bh[2] = (v >> 16) & 0xff;
+    parts.push(bh, Buffer.from(data.subarray(off, off + n)));
+    off += n;
+  } while (off < data.length);
+  return Buffer.concat(parts);
+}
+
+/** The runtime engine's event record: seq u64 LE, payload length u32 LE, payload. */
+export function runtimeEventRecord(seq: number, payload: Uint8Array): Buffer {
+  const h = Buffer.alloc(12);
+  h.writeBigUInt64LE(BigInt(seq), 0);
+  h.writeUInt32LE(payload.length, 8);
+  return Buffer.concat([h, Buffer.from(payload)]);
+}
+
+export interface RuntimeFixture {
+  root: string;
+  events: unknown[];
+  checkpoints: Checkpoint[];
+}
+
+/** Appends events (MessagePack, as the runtime's task-graph log encodes them) to `<root>/events.log`. */
+export function writeRuntimeEvents(
+  root: string,
+  events: unknown[],
+  firstSeq = 0,
+  tornTail?: Uint8Array,
+): void {
+  fs.mkdirSync(root, { recursive: true });
+  const recs = events.map((e, i) => runtimeEventRecord(firstSeq + i, encode(e)));
+  if (tornTail) recs.push(Buffer.from(tornTail));
+  fs.writeFileSync(join(root, "events.log"), Buffer.concat(recs));
+  fs.writeFileSync(join(root, ".storage.lock"), "");
+}
+
+/**
+ * Writes checkpoint records the way the runtime's persistence package stores them: MessagePack (nil
+ * for undefined fields), zstd-framed in `<root>/checkpoints/<id>.<kind>.msgpack`, plus `index.json`.
+ * `records` are given explicitly so a test controls every full/delta record and chain.
+ */
+export function writeRuntimeCheckpoints(
+  root: string,
+  records: { record: CheckpointRecord; summary: Checkpoint; chainLength: number }[],
+  indexFileName = "index.json",
+): CheckpointIndexEntry[] {
+  const dir = join(root, "checkpoints");
+  fs.mkdirSync(dir, { recursive: true });
+  const entries: CheckpointIndexEntry[] = [];
+  for (const { record, summary, chainLength } of records) {
+    const id = record.kind === "full" ? record.checkpoint.id : record.delta.id;
+    const fileName = `${id}.${record.kind}.msgpack`;
+    fs.writeFileSync(join(dir, fileName), zstdStoredFrame(encode(record)));
+    entries.push({
+      id,
+      fileName,
+      agentId: summary.agentId,
+      agentType: summary.agentType,
+      task: summary.task,
+      status: summary.status,
+      createdAt: summary.createdAt,
+      currentStep: summary.currentStep,
+      maxSteps: summary.maxSteps,
+      hasError: Boolean(summary.error),
+      isDelta: record.kind === "delta",
+      ...(record.kind === "delta" ? { baseId: record.baseId } : {}),
+      chainLength,
+    });
+  }
+  fs.writeFileSync(join(root, indexFileName), JSON.stringify({ entries }, null, 2));
+  fs.writeFileSync(join(root, ".storage.lock"), "");
+  return entries;
+}
