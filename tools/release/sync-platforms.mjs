@@ -15,6 +15,7 @@ export function platformManifest(main, triple) {
     version: main.version,
     description: `${main.name} native binding for ${t.rust}`,
     license: main.license,
+    type: "commonjs",
     main: node,
     files: sandbox ? [node, helperFile(triple)] : [node],
     os: [t.os],
@@ -46,8 +47,8 @@ export function expectedMain(main) {
   return next;
 }
 
-/** Returns the list of drifted files; writes them unless `check`. */
-export function syncPlatforms(root = REPO, check = false) {
+/** Returns the list of drifted files; writes them unless `check` (`readmes: false` skips the READMEs). */
+export function syncPlatforms(root = REPO, check = false, { readmes = true } = {}) {
   const drift = [];
   for (const pkg of workspacePackages(root)) {
     if (!pkg.native) continue;
@@ -69,6 +70,7 @@ export function syncPlatforms(root = REPO, check = false) {
           writeJson(path, want);
         }
       }
+      if (!readmes) continue;
       const readme = join(dir, "README.md");
       const text = platformReadme(main, triple);
       if (!existsSync(readme) || readFileSync(readme, "utf8") !== text) {
