@@ -88,11 +88,11 @@ try {
         : ["install", "--reporter=append-only"];
     time(`${pm} install`, () => execFileSync(pm, args, { cwd: project, env: scrubbed, stdio: "inherit" }));
 
-    const smoke = (mod, mode) => {
+    const smoke = (mod, mode, extraEnv = {}) => {
       try {
         const out = execFileSync(process.execPath, ["smoke.mjs", mod.name], {
           cwd: project,
-          env: { ...scrubbed, [mod.flag]: mode },
+          env: { ...scrubbed, [mod.flag]: mode, ...extraEnv },
           encoding: "utf8",
           stdio: ["ignore", "pipe", "pipe"],
         });
@@ -187,6 +187,14 @@ try {
         `npm: a stale platform package is refused by name (${stale.status.loadError})`,
       );
       writeFileSync(platformJson, original);
+      // The explicit-path override still wins over the packaged binding.
+      const node = join(dirname(platformJson), `ku0-tokenizer.${triple}.node`);
+      const explicit = smoke(MODULES[0], "native", { KU0_NATIVE_TOKENIZER_PATH: node });
+      check(
+        explicit.status.active === "native" &&
+          explicit.status.details?.bindingSource === `KU0_NATIVE_TOKENIZER_PATH=${node}`,
+        `npm: KU0_NATIVE_TOKENIZER_PATH loads the named .node (${explicit.status.details?.bindingSource})`,
+      );
     }
   }
 } finally {
