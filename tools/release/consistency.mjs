@@ -3,6 +3,7 @@
 // point at the workspace (packed as the exact version), and no loader hard-codes a version.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { bumpBindings } from "./bump-bindings.mjs";
 import { workspacePackages } from "./lib.mjs";
 import { syncPlatforms } from "./sync-platforms.mjs";
 

@@ -15,6 +15,8 @@ import { packAll } from "./pack.mjs";
 import { verifyTarballs } from "./verify.mjs";
 
 const skipBuild = process.argv.includes("--skip-build");
+// The copy builds into (and place-artifacts.mjs reads the sandbox helper from) this repo's target dir.
+process.env.CARGO_TARGET_DIR ??= join(REPO, "target");
 const started = performance.now();
 const gitStatus = () => execFileSync("git", ["status", "--porcelain"], { cwd: REPO, encoding: "utf8" });
 const statusBefore = gitStatus();
@@ -52,10 +54,10 @@ try {
   }
   const before = versions(copy);
   run("pnpm", ["install", "--frozen-lockfile", "--prefer-offline", "--reporter=silent"]);
-  run("pnpm", ["exec", "changeset", "version"]);
+  run("pnpm", ["run", "release:version"]);
   const after = versions(copy);
   const problems = checkConsistency(copy);
-  if (!skipBuild) run("pnpm", ["run", "build"], { CARGO_TARGET_DIR: join(REPO, "target") });
+  if (!skipBuild) run("pnpm", ["run", "build"]);
   const packed = packAll(join(tmp, "out"), { root: copy });
   problems.push(...(await verifyTarballs(packed)));
   // The generated binding.cjs checks the platform package version too: it must have been regenerated.

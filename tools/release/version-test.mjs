@@ -6,6 +6,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { bumpBindings } from "./bump-bindings.mjs";
 import { checkConsistency, versions } from "./consistency.mjs";
 import { REPO } from "./lib.mjs";
 
@@ -21,7 +22,7 @@ try {
   })
     .split("\n")
     .filter((f) =>
-      /(^|\/)package\.json$|^pnpm-workspace\.yaml$|^\.changeset\/config\.json$|^packages\/[^/]+\/src\/(native|module)\.ts$/.test(
+      /(^|\/)package\.json$|^pnpm-workspace\.yaml$|^\.changeset\/config\.json$|^packages\/[^/]+\/(src\/(native|module)\.ts|binding\.cjs)$/.test(
         f,
       ),
     );
