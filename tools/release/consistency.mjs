@@ -13,6 +13,7 @@ export function checkConsistency(root) {
   const problems = syncPlatforms(root, true, { readmes: false }).map(
     (f) => `${f} differs from what sync-platforms.mjs derives`,
   );
+  problems.push(...bumpBindings(root, true).map((f) => `${f} embeds another version than package.json`));
   for (const pkg of workspacePackages(root)) {
     const { name, version } = pkg.manifest;
     for (const p of pkg.platforms) {

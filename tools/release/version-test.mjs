@@ -44,6 +44,8 @@ try {
     cwd: tmp,
     stdio: ["ignore", "ignore", "inherit"],
   });
+  // What `pnpm release:version` runs after `changeset version` (the napi-generated binding.cjs embeds it).
+  bumpBindings(tmp);
   const after = versions(tmp);
   problems.push(...checkConsistency(tmp).map((p) => `after changeset version: ${p}`));
   const bump = (v, part) => {
