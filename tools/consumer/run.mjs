@@ -109,9 +109,11 @@ try {
       for (const mod of MODULES) {
         const native = smoke(mod, "native");
         const loadError = native.status.loadError ? ` (${native.status.loadError})` : "";
+        // The sandbox enforces only on Linux: elsewhere its binding loads but it reports itself unusable.
+        const enforces = mod.name !== "sandbox" || process.platform === "linux";
         check(
-          native.status.active === "native",
-          `${pm}: ${mod.name} active natively with ${mod.flag}=native${loadError}`,
+          native.status.active === (enforces ? "native" : "js"),
+          `${pm}: ${mod.name} ${enforces ? "active natively" : "not usable on this OS"} with ${mod.flag}=native${loadError}`,
         );
         const source = String(native.status.details?.bindingSource ?? "");
         check(
@@ -120,7 +122,7 @@ try {
         );
         const fallback = smoke(mod, mod.off);
         check(fallback.status.active === "js", `${pm}: ${mod.name} ${mod.flag}=${mod.off} answers from JS`);
-        if (mod.name === "sandbox") {
+        if (mod.name === "sandbox" && enforces) {
           check(
             native.answers.stdout === "sandboxed\n" && native.answers.exitCode === 0,
             `${pm}: sandbox ran a command natively (${JSON.stringify(native.answers)})`,
@@ -138,7 +140,7 @@ try {
             typeof fallback.answers.error === "string",
             `${pm}: sandbox off refuses commands (${fallback.answers.error})`,
           );
-        } else {
+        } else if (mod.name !== "sandbox") {
           if (mod.name === "storage") {
             check(
               isDeepStrictEqual(native.backends, { log: "native", checkpoints: "native" }),
@@ -162,7 +164,9 @@ try {
       });
       const statuses = JSON.parse(cjs.trim().split("\n").pop());
       check(
-        statuses.every(([, active]) => active === "native"),
+        statuses.every(
+          ([name, active]) => active === "native" || (name === "sandbox" && process.platform !== "linux"),
+        ),
         `${pm}: require() of every CJS entry works, all active natively: ${JSON.stringify(statuses)}`,
       );
     });

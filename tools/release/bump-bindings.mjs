@@ -4,6 +4,7 @@
 // `binding.cjs` never disagrees with package.json. `--check` only reports (exit 1).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { REPO, workspacePackages } from "./lib.mjs";
 
 const PATTERNS = [/(bindingPackageVersion !== ')([^']*)(')/g, /(mismatch, expected )(\S+)( but got)/g];
@@ -28,7 +29,7 @@ export function bumpBindings(root = REPO, check = false) {
   return stale;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const check = process.argv.includes("--check");
   const stale = bumpBindings(REPO, check);
   if (check && stale.length > 0) {

@@ -4,6 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { REPO, workspacePackages } from "./lib.mjs";
 import { placeArtifacts } from "./place-artifacts.mjs";
 
@@ -42,7 +43,7 @@ export function packAll(outDir, { root = REPO, log = console.log } = {}) {
   return packed;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const out = process.argv[2];
   if (!out) throw new Error("usage: node tools/release/pack.mjs <out-dir>");
   for (const p of packAll(out)) console.log(`${p.name}@${p.version}\t${p.tarball}`);

@@ -6,6 +6,7 @@
 // package is complete, per module.
 import { chmodSync, copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { helperFile, hostTriple, REPO, TRIPLES, workspacePackages } from "./lib.mjs";
 
 export function placeArtifacts(root = REPO, log = console.log) {
@@ -38,7 +39,7 @@ export function placeArtifacts(root = REPO, log = console.log) {
   return complete;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const complete = placeArtifacts();
   // --require-all: the release job refuses to publish a module unless every platform package is complete.
   if (process.argv.includes("--require-all")) {

@@ -3,6 +3,7 @@
 // description live in one place. `--check` only reports drift (exit 1), for tests and the release dry run.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { helperFile, REPO, readJson, TRIPLES, workspacePackages, writeJson } from "./lib.mjs";
 
 export function platformManifest(main, triple) {
@@ -82,7 +83,7 @@ export function syncPlatforms(root = REPO, check = false, { readmes = true } = {
   return drift;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const check = process.argv.includes("--check");
   const drift = syncPlatforms(REPO, check);
   if (check && drift.length > 0) {
