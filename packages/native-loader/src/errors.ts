@@ -44,6 +44,7 @@ export const ErrorCodes = {
   nativeUnavailable: "ERR_KU0_NATIVE_UNAVAILABLE",
   nativePanic: "ERR_KU0_NATIVE_PANIC",
   nativeFailure: "ERR_KU0_NATIVE_FAILURE",
+  nativeVersionMismatch: "ERR_KU0_NATIVE_VERSION_MISMATCH",
 } as const;
 
 const CODE_PREFIX = /^(ERR_KU0_[A-Z0-9_]+):\s*/;

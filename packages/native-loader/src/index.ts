@@ -1,3 +1,4 @@
+export { loadPlatformBinding, type ModuleManifest, type PlatformBinding, readManifest } from "./binding.js";
 export { crc32c, crc32cUpdate } from "./crc32c.js";
 export { deepEqual } from "./equal.js";
 export {

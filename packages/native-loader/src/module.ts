@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { loadPlatformBinding, readManifest } from "./binding.js";
 import { deepEqual } from "./equal.js";
 import { convertNativeError, ErrorCodes, Ku0Error, Ku0TypeError } from "./errors.js";
 import { type Env, type Mode, modeFromEnv, parseMode } from "./flags.js";
@@ -16,10 +17,16 @@ export interface NativeModuleSpec<B> {
   killSwitches?: readonly string[];
   /** Environment variable naming an explicit `.node` file to load instead of the packaged one. */
   pathEnvVar: string;
-  /** Package version reported by `status()`. */
-  version: string;
-  /** Loads the packaged binding (usually `require("../binding.cjs")`, the napi-rs generated loader). */
-  loadBinding: () => B;
+  /**
+   * Absolute path of the module's own `package.json`: its version, name and napi `binaryName` locate the
+   * binding (a local `<binaryName>.<triple>.node`, else the platform package `<name>-<triple>` at the same
+   * version; see `loadPlatformBinding`).
+   */
+  packageJson?: string;
+  /** Package version reported by `status()`; defaults to the version in `packageJson`. */
+  version?: string;
+  /** Loads the binding some other way (tests); takes precedence over `packageJson`. */
+  loadBinding?: () => B;
   /** Throws when the binding does not behave; a binding that fails it is never used. */
   selfCheck: (binding: B) => void;
   /** Environment to read; defaults to `process.env`. */
@@ -76,7 +83,11 @@ export class NativeModule<B> {
   constructor(spec: NativeModuleSpec<B>) {
     this.spec = spec;
     this.module = spec.module;
-    this.version = spec.version;
+    const version = spec.version ?? (spec.packageJson ? readManifest(spec.packageJson).version : undefined);
+    if (version === undefined) {
+      throw new Ku0TypeError(ErrorCodes.invalidArg, `${spec.module}: spec needs packageJson or version`);
+    }
+    this.version = version;
     this.readEnv();
   }
 
@@ -143,10 +154,16 @@ export class NativeModule<B> {
   private load(): LoadResult<B> {
     if (this.loaded) return this.loaded;
     const explicit = this.env[this.spec.pathEnvVar];
-    const source = explicit ? `${this.spec.pathEnvVar}=${explicit}` : "packaged binding";
+    let source = explicit ? `${this.spec.pathEnvVar}=${explicit}` : "packaged binding";
     let binding: B;
     try {
-      binding = explicit ? (requireFromHere(explicit) as B) : this.spec.loadBinding();
+      if (explicit) binding = requireFromHere(explicit) as B;
+      else if (this.spec.loadBinding) binding = this.spec.loadBinding();
+      else if (this.spec.packageJson) {
+        const found = loadPlatformBinding<B>(this.spec.packageJson);
+        binding = found.binding;
+        source = found.source;
+      } else throw new Error("spec has neither loadBinding nor packageJson");
     } catch (err) {
       this.loaded = { error: `failed to load ${source}: ${(err as Error).message ?? String(err)}`, source };
       return this.loaded;

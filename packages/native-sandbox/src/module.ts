@@ -1,12 +1,14 @@
-import { createRequire } from "node:module";
-import { defineNativeModule } from "@ku0/native-loader";
+import { fileURLToPath } from "node:url";
+import { defineNativeModule, readManifest } from "@ku0/native-loader";
 import type * as Binding from "../binding.cjs";
 
-const require = createRequire(import.meta.url);
+/** This package's own manifest: the one place its version, name and napi binaryName live. */
+const packageJson = fileURLToPath(new URL("../package.json", import.meta.url));
 
 export type SandboxBinding = typeof Binding;
 
-export const VERSION = "0.1.0";
+/** This package's version, read from its package.json. */
+export const VERSION = readManifest(packageJson).version;
 
 /**
  * The sandbox module: `KU0_NATIVE_SANDBOX` = auto | native | off; the runtime's kill switch
@@ -20,7 +22,7 @@ export const sandboxModule = defineNativeModule<SandboxBinding>({
   killSwitches: ["SANDBOX_RS_DISABLE_NATIVE"],
   pathEnvVar: "KU0_NATIVE_SANDBOX_PATH",
   version: VERSION,
-  loadBinding: () => require("../binding.cjs") as SandboxBinding,
+  packageJson,
   selfCheck: (b) => {
     const [d] = b.decidePaths(
       { writable: ["/tmp"], readable: [], readOnly: [], denied: [] },

@@ -1,9 +1,10 @@
-import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { defineNativeModule } from "@ku0/native-loader";
 import type * as Binding from "../binding.cjs";
 import { invalidArg } from "./errors.js";
 
-const require = createRequire(import.meta.url);
+/** This package's own manifest: the one place its version, name and napi binaryName live. */
+const packageJson = fileURLToPath(new URL("../package.json", import.meta.url));
 
 export type StorageBinding = typeof Binding;
 
@@ -14,8 +15,7 @@ export const storageModule = defineNativeModule<StorageBinding>({
   modes: ["auto", "native", "js"],
   killSwitches: ["KU0_STORAGE_ENGINE_DISABLE_NATIVE"],
   pathEnvVar: "KU0_NATIVE_STORAGE_PATH",
-  version: "0.1.0",
-  loadBinding: () => require("../binding.cjs") as StorageBinding,
+  packageJson,
   selfCheck: (b) => {
     if (b.selfCheck() !== 0xe3069283) throw new Error("CRC32C check value mismatch");
     if (typeof b.NativeEventLog !== "function" || typeof b.NativeCheckpointStore !== "function")

@@ -1,12 +1,14 @@
-import { createRequire } from "node:module";
-import { convertNativeError, defineNativeModule } from "@ku0/native-loader";
+import { fileURLToPath } from "node:url";
+import { convertNativeError, defineNativeModule, readManifest } from "@ku0/native-loader";
 import type * as Binding from "../binding.cjs";
 
-const require = createRequire(import.meta.url);
+/** This package's own manifest: the one place its version, name and napi binaryName live. */
+const packageJson = fileURLToPath(new URL("../package.json", import.meta.url));
 
 export type SymbolIndexBinding = typeof Binding;
 
-export const VERSION = "0.1.0";
+/** This package's version, read from its package.json. */
+export const VERSION = readManifest(packageJson).version;
 
 /** Names whose `localeCompare` order the native collator must reproduce for the binding to be used. */
 const COLLATION_PROBE = [
@@ -69,7 +71,7 @@ export const symbolIndexModule = defineNativeModule<SymbolIndexBinding>({
   killSwitches: ["KU0_SYMBOL_INDEX_DISABLE_NATIVE"],
   pathEnvVar: "KU0_NATIVE_SYMBOL_INDEX_PATH",
   version: VERSION,
-  loadBinding: () => require("../binding.cjs") as SymbolIndexBinding,
+  packageJson,
   selfCheck,
 });
 

@@ -1,12 +1,14 @@
-import { createRequire } from "node:module";
-import { defineNativeModule } from "@ku0/native-loader";
+import { fileURLToPath } from "node:url";
+import { defineNativeModule, readManifest } from "@ku0/native-loader";
 import type * as Binding from "../binding.cjs";
 
-const require = createRequire(import.meta.url);
+/** This package's own manifest: the one place its version, name and napi binaryName live. */
+const packageJson = fileURLToPath(new URL("../package.json", import.meta.url));
 
 export type TokenizerBinding = typeof Binding;
 
-export const VERSION = "0.1.0";
+/** This package's version, read from its package.json. */
+export const VERSION = readManifest(packageJson).version;
 
 /** The tokenizer's native module: mode from `KU0_NATIVE_TOKENIZER`, kill switch `TOKENIZER_RS_DISABLE_NATIVE`. */
 export const tokenizerModule = defineNativeModule<TokenizerBinding>({
@@ -16,7 +18,7 @@ export const tokenizerModule = defineNativeModule<TokenizerBinding>({
   killSwitches: ["TOKENIZER_RS_DISABLE_NATIVE"],
   pathEnvVar: "KU0_NATIVE_TOKENIZER_PATH",
   version: VERSION,
-  loadBinding: () => require("../binding.cjs") as TokenizerBinding,
+  packageJson,
   selfCheck: (b) => {
     if (b.countTokens("hello world", "gpt-4") !== 2)
       throw new Error("self-check: countTokens('hello world') !== 2");

@@ -1,0 +1,44 @@
+// The CommonJS entry of a package, built after `tsc` (run from the package directory):
+// dist/index.js (ESM) -> dist/index.cjs (one CJS bundle of this package's own files; dependencies stay
+// `require`d), and every dist/**/*.d.ts -> .d.cts with relative specifiers pointing at .cjs, so the
+// `require` condition has CommonJS types. Node 20 cannot `require()` ESM by default, hence a real build.
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { build } from "esbuild";
+
+const dist = join(process.cwd(), "dist");
+const META_URL = "__ku0ImportMetaUrl";
+
+await build({
+  entryPoints: [join(dist, "index.js")],
+  outfile: join(dist, "index.cjs"),
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  packages: "external",
+  // `import.meta.url` has no CJS meaning: point it at the bundle itself (same depth as dist/index.js, so
+  // `new URL("../package.json", import.meta.url)` still finds the package root).
+  define: { "import.meta.url": META_URL },
+  banner: { js: `const ${META_URL} = require("node:url").pathToFileURL(__filename).href;` },
+  logLevel: "warning",
+});
+
+function* declarations(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* declarations(path);
+    else if (entry.name.endsWith(".d.ts")) yield path;
+  }
+}
+
+const RELATIVE_JS = /((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']+)\.js\2/g;
+let count = 0;
+for (const path of declarations(dist)) {
+  const text = readFileSync(path, "utf8")
+    .replace(RELATIVE_JS, "$1$2$3.cjs$2")
+    .replace(/\n\/\/# sourceMappingURL=.*\n?$/, "\n");
+  writeFileSync(path.replace(/\.d\.ts$/, ".d.cts"), text);
+  count++;
+}
+console.log(`build-cjs: dist/index.cjs + ${count} .d.cts`);

@@ -1,0 +1,67 @@
+// Shared facts for the release scripts: the platform triples and the native modules of this workspace.
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** napi-rs platform suffix -> Rust target and the npm `os`/`cpu`/`libc` fields of its platform package. */
+export const TRIPLES = {
+  "linux-x64-gnu": { rust: "x86_64-unknown-linux-gnu", os: "linux", cpu: "x64", libc: "glibc" },
+  "linux-x64-musl": { rust: "x86_64-unknown-linux-musl", os: "linux", cpu: "x64", libc: "musl" },
+  "linux-arm64-gnu": { rust: "aarch64-unknown-linux-gnu", os: "linux", cpu: "arm64", libc: "glibc" },
+  "darwin-x64": { rust: "x86_64-apple-darwin", os: "darwin", cpu: "x64" },
+  "darwin-arm64": { rust: "aarch64-apple-darwin", os: "darwin", cpu: "arm64" },
+  "win32-x64-msvc": { rust: "x86_64-pc-windows-msvc", os: "win32", cpu: "x64" },
+};
+
+/** The sandbox's helper executable, shipped in the sandbox's platform packages as a `bin`. */
+export const SANDBOX_HELPER = "ku0-sandbox-exec";
+export const helperFile = (triple) => (triple.startsWith("win32") ? `${SANDBOX_HELPER}.exe` : SANDBOX_HELPER);
+
+export const readJson = (path) => JSON.parse(readFileSync(path, "utf8"));
+export const writeJson = (path, value) => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+
+/** This machine's napi-rs triple (same rule as `platformTriple()` in @ku0/native-loader). */
+export function hostTriple() {
+  const { platform, arch } = process;
+  if (platform === "linux") {
+    const glibc = process.report?.getReport?.().header?.glibcVersionRuntime;
+    return `linux-${arch}-${glibc ? "gnu" : "musl"}`;
+  }
+  if (platform === "win32") return `win32-${arch}-msvc`;
+  return `${platform}-${arch}`;
+}
+
+/**
+ * Every publishable package under `root/packages`: `{ dir, manifest, native }` where `native` is true for a
+ * module with napi platform packages; the platform packages come as `platforms: [{ triple, dir, manifest }]`.
+ */
+export function workspacePackages(root = REPO) {
+  const out = [];
+  for (const name of readdirSync(join(root, "packages")).sort()) {
+    const dir = join(root, "packages", name);
+    let manifest;
+    try {
+      manifest = readJson(join(dir, "package.json"));
+    } catch {
+      continue;
+    }
+    if (manifest.private) continue;
+    const native = Boolean(manifest.napi?.binaryName);
+    const platforms = native
+      ? Object.keys(TRIPLES).map((triple) => {
+          const pdir = join(dir, "npm", triple);
+          let pmanifest;
+          try {
+            pmanifest = readJson(join(pdir, "package.json"));
+          } catch {
+            pmanifest = undefined;
+          }
+          return { triple, dir: pdir, manifest: pmanifest };
+        })
+      : [];
+    out.push({ dir, manifest, native, platforms });
+  }
+  return out;
+}
