@@ -1,7 +1,7 @@
 //! The symbol index: columnar symbols with interned strings and u32 ids, roaring postings of character
 //! bigrams/trigrams over the distinct normalized strings, and the runtime's exact scoring and order.
 
-use std::cell::OnceCell;
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -31,6 +31,8 @@ const GRAM_SLOTS: usize = BIGRAMS + ALPHABET * ALPHABET * ALPHABET;
 pub enum IndexError {
     #[error("ERR_KU0_INDEX_FULL: the index holds at most {MAX_SYMBOLS} symbols")]
     Full,
+    #[error("ERR_KU0_INDEX_FULL: the index holds at most 4 GiB of distinct strings")]
+    StringsFull,
     #[error("ERR_KU0_COLLATOR: {0}")]
     Collator(String),
 }
@@ -275,12 +277,13 @@ struct FileEntry {
 }
 
 /// Raw strings with their lazily computed ICU sort keys.
-pub(crate) type RawPool = Pool<OnceCell<Box<[u8]>>>;
+pub(crate) type RawPool = Pool<()>;
 
 pub struct SymbolIndex {
     /// Raw strings: names, files, containers, details.
-    /// Raw strings; data = the ICU sort key, computed the first time the string takes part in a tie.
-    raw: Pool<OnceCell<Box<[u8]>>>,
+    raw: RawPool,
+    /// ICU sort keys of raw strings by raw id, computed the first time a string takes part in a tie.
+    sort_keys: RefCell<HashMap<u32, Box<[u8]>>>,
     /// Distinct normalized strings; data = tagged postings (symbol id | field << 30).
     norms: Pool<Vec<u32>>,
     /// Kinds; data = lowercase form.
@@ -322,6 +325,7 @@ impl SymbolIndex {
                 .map_err(|e| IndexError::Collator(e.to_string()))?;
         Ok(Self {
             raw: Pool::default(),
+            sort_keys: RefCell::new(HashMap::new()),
             norms: Pool::default(),
             kinds: Pool::default(),
             words: Pool::default(),
@@ -366,12 +370,21 @@ impl SymbolIndex {
     ) -> Result<(usize, usize), IndexError>
     where
         I: IntoIterator<Item = SymbolInput<'a>>,
-        I::IntoIter: ExactSizeIterator,
+        I::IntoIter: ExactSizeIterator + Clone,
     {
         let iter = symbols.into_iter();
         let old = self.files.get(path).map_or(0, |f| f.symbols.len());
         if self.live - old + iter.len() > MAX_SYMBOLS {
             return Err(IndexError::Full);
+        }
+        // Every string of the update could be new; normalized strings are at most twice as long.
+        let bytes = iter.clone().fold(0usize, |n, s| {
+            n.saturating_add(s.name.len() + s.file.len())
+                .saturating_add(s.container.map_or(0, str::len))
+                .saturating_add(s.detail.map_or(0, str::len))
+        });
+        if !self.raw.fits(bytes) || !self.norms.fits(bytes.saturating_mul(2)) {
+            return Err(IndexError::StringsFull);
         }
         let removed = self.remove_file_symbols(path);
         let mut ids = Vec::with_capacity(iter.len());
@@ -580,13 +593,19 @@ impl SymbolIndex {
         if n > MAX_SYMBOLS {
             return Err(format!("{n} symbols exceed the index limit"));
         }
+        let bytes = strings
+            .iter()
+            .fold(0usize, |n, s| n.saturating_add(s.len()));
+        if !self.raw.fits(bytes) || !self.norms.fits(bytes.saturating_mul(2)) {
+            return Err("the strings exceed the index limit".into());
+        }
         let mut raw_ids = vec![UNSET; strings.len()];
         let mut kind_ids = vec![UNSET; strings.len()];
         let mut norm_ids = vec![UNSET; strings.len()];
         let mut raw_of = |pool: &mut RawPool, si: u32| -> u32 {
             let slot = &mut raw_ids[si as usize];
             if *slot == UNSET {
-                *slot = pool.acquire(strings[si as usize], OnceCell::new).0;
+                *slot = pool.acquire(strings[si as usize], || ()).0;
             } else {
                 pool.add_ref(*slot);
             }
@@ -664,18 +683,14 @@ impl SymbolIndex {
         let id = self.alloc_symbol();
         let seq = self.take_seq();
         let row = Row {
-            name: self.raw.acquire(s.name, OnceCell::new).0,
-            file: self.raw.acquire(s.file, OnceCell::new).0,
+            name: self.raw.acquire(s.name, || ()).0,
+            file: self.raw.acquire(s.file, || ()).0,
             kind: self
                 .kinds
                 .acquire(s.kind, || s.kind.to_lowercase().into())
                 .0,
-            container: s
-                .container
-                .map_or(NONE, |c| self.raw.acquire(c, OnceCell::new).0),
-            detail: s
-                .detail
-                .map_or(NONE, |d| self.raw.acquire(d, OnceCell::new).0),
+            container: s.container.map_or(NONE, |c| self.raw.acquire(c, || ()).0),
+            detail: s.detail.map_or(NONE, |d| self.raw.acquire(d, || ()).0),
             norm_name: self.acquire_norm(s.name, id, TAG_NAME),
             // The runtime treats an empty container/detail like an absent one (`container ? … : ""`).
             norm_container: match s.container {
@@ -714,8 +729,8 @@ impl SymbolIndex {
                 }
             }
             for raw in [r.name, r.file, r.container, r.detail] {
-                if raw != NONE {
-                    self.raw.release(raw);
+                if raw != NONE && self.raw.release(raw).is_some() {
+                    self.sort_keys.get_mut().remove(&raw);
                 }
             }
             self.kinds.release(r.kind);
@@ -798,7 +813,7 @@ impl SymbolIndex {
         let mut norms = RoaringBitmap::new();
         for w in &words {
             if let Some(e) = self.words.get(w) {
-                norms |= &e.data;
+                norms |= e.data;
             }
         }
         for id in &norms {
@@ -837,9 +852,15 @@ impl SymbolIndex {
             (Some(ea), Some(eb)) => {
                 // Byte order of ICU sort keys = the collator's order (checked against `compare` and JS
                 // `localeCompare` by the package's differential tests).
-                let ka = ea.data.get_or_init(|| sort_key(&self.collator, &ea.s));
-                let kb = eb.data.get_or_init(|| sort_key(&self.collator, &eb.s));
-                ka.cmp(kb)
+                let mut keys = self.sort_keys.borrow_mut();
+                for (id, s) in [(a, ea.s), (b, eb.s)] {
+                    keys.entry(id)
+                        .or_insert_with(|| sort_key(&self.collator, s));
+                }
+                match (keys.get(&a), keys.get(&b)) {
+                    (Some(ka), Some(kb)) => ka.cmp(kb),
+                    _ => Ordering::Equal,
+                }
             }
             _ => Ordering::Equal,
         }
@@ -860,7 +881,7 @@ impl SymbolIndex {
                 if allowed.len() <= id as usize {
                     allowed.resize(id as usize + 1, false);
                 }
-                allowed[id as usize] = kinds.iter().any(|k| **k == *e.data);
+                allowed[id as usize] = kinds.iter().any(|k| **k == **e.data);
             }
             allowed
         });
@@ -884,7 +905,7 @@ impl SymbolIndex {
                 let Some(e) = self.norms.get(norm) else {
                     continue;
                 };
-                for &p in &e.data {
+                for &p in e.data {
                     let sym = (p & SYM_MASK) as usize;
                     let weight = if p >> TAG_SHIFT == TAG_NAME { 2 } else { 1 };
                     let slot = &mut self.scores[sym];
@@ -955,7 +976,7 @@ impl SymbolIndex {
             if score == 0 {
                 continue;
             }
-            for &p in &e.data {
+            for &p in e.data {
                 if p >> TAG_SHIFT == TAG_NAME && kind_ok((p & SYM_MASK) as usize) {
                     candidates.push(Hit {
                         id: p & SYM_MASK,
@@ -1047,7 +1068,7 @@ impl SymbolIndex {
                 break;
             }
             let Some(e) = self.norms.get(n) else { continue };
-            for &p in &e.data {
+            for &p in e.data {
                 if p >> TAG_SHIFT != TAG_NAME {
                     continue;
                 }
@@ -1072,7 +1093,7 @@ impl SymbolIndex {
                 break;
             }
             let Some(e) = self.norms.get(n) else { continue };
-            for &p in &e.data {
+            for &p in e.data {
                 let sym = (p & SYM_MASK) as usize;
                 let tag = p >> TAG_SHIFT;
                 let r = &self.rows[sym];
@@ -1210,11 +1231,10 @@ impl SymbolIndex {
             .iter()
             .map(|(k, v)| k.len() + v.symbols.capacity() * 4 + 48)
             .sum();
-        let sort_keys = self
-            .raw
-            .iter()
-            .map(|(_, e)| e.data.get().map_or(0, |k| k.len()))
-            .sum::<usize>();
+        let sort_keys = {
+            let keys = self.sort_keys.borrow();
+            keys.capacity() * (4 + 16 + 1) + keys.values().map(|k| k.len()).sum::<usize>()
+        };
         let word_postings = self
             .words
             .iter()
