@@ -150,4 +150,40 @@ fn main() {
             bytes as f64 / n
         );
     }
+    // Optional: one query per line, limit 20, each timed (best of 3); the slowest are printed.
+    let Some(queries) = std::env::args().nth(2) else {
+        return;
+    };
+    let queries = std::fs::read_to_string(&queries).unwrap_or_default();
+    let opts = ku0_symbol_index::QueryOptions {
+        limit: 20,
+        ..Default::default()
+    };
+    let mut times: Vec<(f64, &str)> = queries
+        .lines()
+        .map(|q| {
+            let best = (0..3)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    std::hint::black_box(idx.query(q, &opts));
+                    start.elapsed().as_secs_f64() * 1e3
+                })
+                .fold(f64::INFINITY, f64::min);
+            (best, q)
+        })
+        .collect();
+    times.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let at = |q: f64| times[((1.0 - q) * times.len() as f64) as usize].0;
+    if !times.is_empty() {
+        println!(
+            "queries {} (best of 3 each): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            times.len(),
+            at(0.5),
+            at(0.99),
+            times[0].0
+        );
+    }
+    for (ms, q) in times.iter().take(10) {
+        println!("  {ms:>8.3} ms  {q}");
+    }
 }

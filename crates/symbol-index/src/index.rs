@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use icu_collator::options::CollatorOptions;
 use icu_collator::{CollatorBorrowed, CollatorPreferences};
@@ -271,6 +272,24 @@ impl Grams {
     }
 }
 
+/// Hasher for `u32` ids (the sort-key table is probed on every tie of a query): one multiply.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (u64::from(n) ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 #[derive(Default)]
 struct FileEntry {
     symbols: Vec<u32>,
@@ -283,7 +302,7 @@ pub struct SymbolIndex {
     /// Raw strings: names, files, containers, details.
     raw: RawPool,
     /// ICU sort keys of raw strings by raw id, computed the first time a string takes part in a tie.
-    sort_keys: RefCell<HashMap<u32, Box<[u8]>>>,
+    sort_keys: RefCell<HashMap<u32, Box<[u8]>, BuildHasherDefault<IdHasher>>>,
     /// Distinct normalized strings; data = tagged postings (symbol id | field << 30).
     norms: Pool<Vec<u32>>,
     /// Kinds; data = lowercase form.
@@ -325,7 +344,7 @@ impl SymbolIndex {
                 .map_err(|e| IndexError::Collator(e.to_string()))?;
         Ok(Self {
             raw: Pool::default(),
-            sort_keys: RefCell::new(HashMap::new()),
+            sort_keys: RefCell::new(HashMap::default()),
             norms: Pool::default(),
             kinds: Pool::default(),
             words: Pool::default(),
@@ -954,7 +973,7 @@ impl SymbolIndex {
         let kind_ok = |sym: usize| match kinds {
             None => true,
             Some(k) => {
-                let lower = self.kinds.get(self.rows[sym].kind).map_or("", |e| &*e.data);
+                let lower = self.kinds.get(self.rows[sym].kind).map_or("", |e| e.data);
                 k.iter().any(|x| x == lower)
             }
         };
@@ -971,8 +990,8 @@ impl SymbolIndex {
                 .norm_masks
                 .get(id as usize)
                 .copied()
-                .unwrap_or_else(|| crate::fuzzy::name_mask(&e.s));
-            let score = crate::fuzzy::fuzzy_score_masked(&terms, &e.s, mask);
+                .unwrap_or_else(|| crate::fuzzy::name_mask(e.s));
+            let score = crate::fuzzy::fuzzy_score_masked(&terms, e.s, mask);
             if score == 0 {
                 continue;
             }

@@ -373,7 +373,7 @@ mod tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let s = format!("k{}", seed % 3_000);
-            if seed % 3 == 0 {
+            if seed.is_multiple_of(3) {
                 if let Some(&(id, refs)) = model.get(&s) {
                     let freed = p.release(id).is_some();
                     assert_eq!(freed, refs == 1, "step {step}");
