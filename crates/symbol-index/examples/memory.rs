@@ -88,6 +88,7 @@ fn main() {
         }
     };
     let before = snapshot();
+    let clock = std::time::Instant::now();
     let mut start = 0;
     while start < rows.len() {
         let key = rows[start][0];
@@ -115,10 +116,15 @@ fn main() {
         }
         start = end;
     }
+    let build_ms = clock.elapsed().as_secs_f64() * 1e3;
     let after = snapshot();
     let n = idx.stats().0 as f64;
     let per = |x: isize| x as f64 / n;
-    println!("symbols {} files {}", idx.stats().0, idx.stats().1);
+    println!(
+        "symbols {} files {} built in {build_ms:.1} ms",
+        idx.stats().0,
+        idx.stats().1
+    );
     println!(
         "live heap bytes   {:>10}  {:>7.1} B/symbol",
         after.0 - before.0,

@@ -303,6 +303,11 @@ pub struct SymbolIndex {
     raw: RawPool,
     /// ICU sort keys of raw strings by raw id, computed the first time a string takes part in a tie.
     sort_keys: RefCell<HashMap<u32, Box<[u8]>, BuildHasherDefault<IdHasher>>>,
+    /// Per raw id: its normalized-string id (`NONE` = normalizes to nothing, `UNSET` = not known) and that
+    /// string's generation, so a repeated name/container/detail is not normalized and looked up again.
+    raw_norm: Vec<(u32, u32)>,
+    /// Per normalized-string id: bumped when the string is dropped (invalidates `raw_norm` entries).
+    norm_gen: Vec<u32>,
     /// Distinct normalized strings; data = tagged postings (symbol id | field << 30).
     norms: Pool<Vec<u32>>,
     /// Kinds; data = lowercase form.
@@ -345,6 +350,8 @@ impl SymbolIndex {
         Ok(Self {
             raw: Pool::default(),
             sort_keys: RefCell::new(HashMap::default()),
+            raw_norm: Vec::new(),
+            norm_gen: Vec::new(),
             norms: Pool::default(),
             kinds: Pool::default(),
             words: Pool::default(),
@@ -459,6 +466,9 @@ impl SymbolIndex {
             let Some(e) = self.norms.remove(norm) else {
                 continue;
             };
+            if let Some(g) = self.norm_gen.get_mut(norm as usize) {
+                *g = g.wrapping_add(1);
+            }
             if let Some(r) = self.norm_roles.get_mut(norm as usize) {
                 *r = 0;
             }
@@ -529,32 +539,54 @@ impl SymbolIndex {
         }
     }
 
-    fn acquire_norm(&mut self, raw: &str, sym: u32, tag: u32) -> u32 {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        normalize_into(raw, &mut scratch);
-        let id = if scratch.is_empty() {
-            NONE
+    /// Normalized-string id of raw string `raw_id` (text `raw`), from the per-raw-string cache when it is
+    /// still valid, and the posting of symbol `sym` in field `tag` on it.
+    fn acquire_norm(&mut self, raw: &str, raw_id: u32, sym: u32, tag: u32) -> u32 {
+        let (cached, generation) = self
+            .raw_norm
+            .get(raw_id as usize)
+            .copied()
+            .unwrap_or((UNSET, 0));
+        let valid = cached == NONE
+            || (cached != UNSET
+                && self.norm_gen.get(cached as usize) == Some(&generation)
+                && self.norms.get(cached).is_some());
+        let id = if valid {
+            cached
         } else {
-            let (id, created) = self.norms.acquire(&scratch, Vec::new);
-            if created {
-                self.link_words(&scratch, id);
-                if self.norm_masks.len() <= id as usize {
-                    self.norm_masks.resize(id as usize + 1, 0);
-                }
-                self.norm_masks[id as usize] = crate::fuzzy::name_mask(&scratch);
-            }
-            if let Some(e) = self.norms.get_mut(id) {
-                e.data.push(sym | (tag << TAG_SHIFT));
-            }
-            if let Some(r) = self.norm_roles.get_mut(id as usize) {
-                *r |= 1 << tag;
+            let mut scratch = std::mem::take(&mut self.scratch);
+            normalize_into(raw, &mut scratch);
+            let id = if scratch.is_empty() {
+                NONE
             } else {
-                self.norm_roles.resize(id as usize + 1, 0);
-                self.norm_roles[id as usize] = 1 << tag;
+                let (id, created) = self.norms.acquire(&scratch, Vec::new);
+                if created {
+                    self.link_words(&scratch, id);
+                    if self.norm_masks.len() <= id as usize {
+                        self.norm_masks.resize(id as usize + 1, 0);
+                    }
+                    self.norm_masks[id as usize] = crate::fuzzy::name_mask(&scratch);
+                }
+                id
+            };
+            self.scratch = scratch;
+            let generation = if id == NONE {
+                0
+            } else {
+                if self.norm_gen.len() <= id as usize {
+                    self.norm_gen.resize(id as usize + 1, 0);
+                }
+                self.norm_gen[id as usize]
+            };
+            if self.raw_norm.len() <= raw_id as usize {
+                self.raw_norm.resize(raw_id as usize + 1, (UNSET, 0));
             }
+            self.raw_norm[raw_id as usize] = (id, generation);
             id
         };
-        self.scratch = scratch;
+        if id != NONE {
+            self.link_norm(id, sym, tag);
+        }
         id
     }
 
@@ -701,23 +733,26 @@ impl SymbolIndex {
     fn insert_symbol(&mut self, s: &SymbolInput<'_>) -> u32 {
         let id = self.alloc_symbol();
         let seq = self.take_seq();
+        let name = self.raw.acquire(s.name, || ()).0;
+        let container = s.container.map_or(NONE, |c| self.raw.acquire(c, || ()).0);
+        let detail = s.detail.map_or(NONE, |d| self.raw.acquire(d, || ()).0);
         let row = Row {
-            name: self.raw.acquire(s.name, || ()).0,
+            name,
             file: self.raw.acquire(s.file, || ()).0,
             kind: self
                 .kinds
                 .acquire(s.kind, || s.kind.to_lowercase().into())
                 .0,
-            container: s.container.map_or(NONE, |c| self.raw.acquire(c, || ()).0),
-            detail: s.detail.map_or(NONE, |d| self.raw.acquire(d, || ()).0),
-            norm_name: self.acquire_norm(s.name, id, TAG_NAME),
+            container,
+            detail,
+            norm_name: self.acquire_norm(s.name, name, id, TAG_NAME),
             // The runtime treats an empty container/detail like an absent one (`container ? … : ""`).
             norm_container: match s.container {
-                Some(c) if !c.is_empty() => self.acquire_norm(c, id, TAG_CONTAINER),
+                Some(c) if !c.is_empty() => self.acquire_norm(c, container, id, TAG_CONTAINER),
                 _ => NONE,
             },
             norm_detail: match s.detail {
-                Some(d) if !d.is_empty() => self.acquire_norm(d, id, TAG_DETAIL),
+                Some(d) if !d.is_empty() => self.acquire_norm(d, detail, id, TAG_DETAIL),
                 _ => NONE,
             },
             pos: [0; 4],
@@ -750,6 +785,9 @@ impl SymbolIndex {
             for raw in [r.name, r.file, r.container, r.detail] {
                 if raw != NONE && self.raw.release(raw).is_some() {
                     self.sort_keys.get_mut().remove(&raw);
+                    if let Some(slot) = self.raw_norm.get_mut(raw as usize) {
+                        *slot = (UNSET, 0);
+                    }
                 }
             }
             self.kinds.release(r.kind);
@@ -1238,6 +1276,8 @@ impl SymbolIndex {
     /// [`SymbolIndex::heap_bytes`] by part: `(name, bytes)`.
     pub fn heap_breakdown(&self) -> Vec<(&'static str, usize)> {
         let cols = self.rows.heap_bytes()
+            + self.raw_norm.capacity() * 8
+            + self.norm_gen.capacity() * 4
             + self.pos_ext.capacity() * (4 + 32 + 1)
             + (self.scores.capacity() + self.free.capacity()) * 4
             + self.norm_masks.capacity() * 8
@@ -1501,5 +1541,43 @@ mod tests {
         idx.update_file("/w/a.ts", vec![sym("odd", "Function", None, 1.0)])
             .unwrap();
         assert!(idx.pos_ext.is_empty());
+    }
+
+    #[test]
+    fn normalized_string_cache_survives_string_reuse() {
+        let mut idx = SymbolIndex::new().unwrap();
+        let with_detail = |name: &'static str, detail: &'static str| SymbolInput {
+            detail: Some(detail),
+            file: "/w/x.ts",
+            ..sym(name, "Function", None, 1.0)
+        };
+        // "/w/x.ts" is a file (kept alive by `keeper`) and, for `user`, a detail (normalized).
+        idx.update_file("/w/x.ts", vec![with_detail("keeper", "plain")])
+            .unwrap();
+        idx.update_file("/w/u.ts", vec![with_detail("user", "/w/x.ts")])
+            .unwrap();
+        let q = |idx: &mut SymbolIndex, text: &str| -> Vec<String> {
+            let hits = idx.query(
+                text,
+                &QueryOptions {
+                    limit: 10,
+                    ..QueryOptions::default()
+                },
+            );
+            hits.iter()
+                .map(|h| idx.symbol(h.id).unwrap().name.to_owned())
+                .collect()
+        };
+        assert_eq!(q(&mut idx, "ts"), vec!["user"]);
+        // The detail's normalized string is dropped while the raw string lives on as a file; its id is
+        // then reused for another string.
+        idx.update_file("/w/u.ts", vec![]).unwrap();
+        idx.update_file("/w/o.ts", vec![with_detail("other", "something else")])
+            .unwrap();
+        idx.update_file("/w/u.ts", vec![with_detail("again", "/w/x.ts")])
+            .unwrap();
+        assert_eq!(q(&mut idx, "ts"), vec!["again"]);
+        assert_eq!(q(&mut idx, "something"), vec!["other"]);
+        assert_eq!(q(&mut idx, "w x ts"), vec!["again"]);
     }
 }

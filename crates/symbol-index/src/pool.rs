@@ -58,6 +58,9 @@ pub struct Pool<T> {
     entries: Vec<Option<Entry<T>>>,
     /// Entry ids by hash (`NONE` = empty); a power of two long, at most 3/4 full.
     table: Vec<u32>,
+    /// Per slot: 7 bits of the hash with the top bit set (0 = empty), so a probe reads two short arrays
+    /// and touches an entry only when the tag matches.
+    tags: Vec<u8>,
     free: Vec<u32>,
     live: usize,
 }
@@ -69,6 +72,7 @@ impl<T> Default for Pool<T> {
             dead: 0,
             entries: Vec::new(),
             table: Vec::new(),
+            tags: Vec::new(),
             free: Vec::new(),
             live: 0,
         }
@@ -90,6 +94,10 @@ impl<T> Pool<T> {
         (hash_bytes(s.as_bytes()) >> 32) as u32
     }
 
+    fn tag(h: u32) -> u8 {
+        0x80 | (h >> 25) as u8
+    }
+
     fn hash_of(&self, id: u32) -> u32 {
         self.entries
             .get(id as usize)
@@ -103,17 +111,19 @@ impl<T> Pool<T> {
         }
         let mask = self.table.len() - 1;
         let h = Self::hash(s);
+        let tag = Self::tag(h);
         let mut i = h as usize & mask;
         loop {
-            let id = self.table[i];
-            if id == NONE {
+            let t = self.tags[i];
+            if t == 0 {
                 return None;
             }
-            if let Some(Some(e)) = self.entries.get(id as usize)
+            if t == tag
+                && let Some(Some(e)) = self.entries.get(self.table[i] as usize)
                 && e.hash == h
                 && self.text(e) == s
             {
-                return Some(id);
+                return Some(self.table[i]);
             }
             i = (i + 1) & mask;
         }
@@ -123,6 +133,7 @@ impl<T> Pool<T> {
         if (self.live + 1) * 4 > self.table.len() * 3 {
             let size = (self.table.len() * 2).max(16);
             let old = std::mem::replace(&mut self.table, vec![NONE; size]);
+            self.tags = vec![0; size];
             for other in old {
                 if other != NONE {
                     let oh = self.hash_of(other);
@@ -136,10 +147,11 @@ impl<T> Pool<T> {
     fn table_place(&mut self, id: u32, h: u32) {
         let mask = self.table.len() - 1;
         let mut i = h as usize & mask;
-        while self.table[i] != NONE {
+        while self.tags[i] != 0 {
             i = (i + 1) & mask;
         }
         self.table[i] = id;
+        self.tags[i] = Self::tag(h);
     }
 
     /// Removes `id` (hash `h`) from the table, shifting the rest of its probe run back.
@@ -172,10 +184,12 @@ impl<T> Pool<T> {
             };
             if !stays {
                 self.table[i] = other;
+                self.tags[i] = self.tags[j];
                 i = j;
             }
         }
         self.table[i] = NONE;
+        self.tags[i] = 0;
     }
 
     /// Whether `extra` more bytes of strings fit (after a compaction if needed).
@@ -257,6 +271,7 @@ impl<T> Pool<T> {
         if self.live == 0 {
             self.arena = String::new();
             self.table = Vec::new();
+            self.tags = Vec::new();
             self.dead = 0;
         } else if self.dead > COMPACT_MIN_DEAD && self.dead * 2 > self.arena.len() {
             self.compact();
@@ -315,7 +330,7 @@ impl<T> Pool<T> {
     pub fn heap_bytes(&self) -> usize {
         self.arena.capacity()
             + self.entries.capacity() * std::mem::size_of::<Option<Entry<T>>>()
-            + self.table.capacity() * 4
+            + self.table.capacity() * 5
             + self.free.capacity() * 4
     }
 }
