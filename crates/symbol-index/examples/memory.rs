@@ -156,6 +156,55 @@ fn main() {
             bytes as f64 / n
         );
     }
+    // One-file updates: every 13th file re-indexed with the same symbols (replace + insert), each timed
+    // (best of 3).
+    let mut files: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start;
+        while end < rows.len() && rows[end][0] == rows[start][0] {
+            end += 1;
+        }
+        files.push((start, end));
+        start = end;
+    }
+    let mut updates: Vec<f64> = files
+        .iter()
+        .step_by(13)
+        .map(|&(start, end)| {
+            let input: Vec<SymbolInput<'_>> = rows[start..end]
+                .iter()
+                .map(|f| SymbolInput {
+                    name: f[1],
+                    kind: f[2],
+                    file: f[3],
+                    container: (f[4] != "\0").then_some(f[4]),
+                    detail: (f[5] != "\0").then_some(f[5]),
+                    line: num(f[6]),
+                    column: num(f[7]),
+                    end_line: num(f[8]),
+                    end_column: num(f[9]),
+                })
+                .collect();
+            (0..3)
+                .map(|_| {
+                    let clock = std::time::Instant::now();
+                    let _ = std::hint::black_box(idx.update_file(rows[start][0], input.clone()));
+                    clock.elapsed().as_secs_f64() * 1e3
+                })
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
+    updates.sort_by(f64::total_cmp);
+    if let Some(&max) = updates.last() {
+        let at = |q: f64| updates[((updates.len() - 1) as f64 * q) as usize];
+        println!(
+            "one-file updates {} (best of 3 each): p50 {:.3} ms, p99 {:.3} ms, max {max:.3} ms",
+            updates.len(),
+            at(0.5),
+            at(0.99)
+        );
+    }
     // Optional: one query per line, limit 20, each timed (best of 3); the slowest are printed.
     let Some(queries) = std::env::args().nth(2) else {
         return;
