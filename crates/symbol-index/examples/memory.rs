@@ -1,9 +1,10 @@
 //! Where the index's memory goes: builds an index file by file from a TSV corpus (written by
 //! `packages/native-symbol-index/bench/dump-corpus.ts`) and prints the heap the process really holds
 //! (live allocations and bytes seen by a counting allocator, their usable size, RSS) beside the index's
-//! own accounting.
+//! own accounting; then one-file update timings and, given a query file (one query per line), query
+//! timings at limit 20 with the slowest queries.
 //!
-//! `cargo run --release -p ku0-symbol-index --example memory -- /tmp/corpus.tsv`
+//! `cargo run --release -p ku0-symbol-index --example memory -- /tmp/corpus.tsv [/tmp/queries.txt]`
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
