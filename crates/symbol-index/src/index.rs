@@ -404,12 +404,19 @@ impl SymbolIndex {
             return Err(IndexError::Full);
         }
         // Every string of the update could be new; normalized strings are at most twice as long.
-        let bytes = iter.clone().fold(0usize, |n, s| {
-            n.saturating_add(s.name.len() + s.file.len())
-                .saturating_add(s.container.map_or(0, str::len))
-                .saturating_add(s.detail.map_or(0, str::len))
+        let (bytes, kind_bytes) = iter.clone().fold((0usize, 0usize), |(n, k), s| {
+            (
+                n.saturating_add(s.name.len())
+                    .saturating_add(s.file.len())
+                    .saturating_add(s.container.map_or(0, str::len))
+                    .saturating_add(s.detail.map_or(0, str::len)),
+                k.saturating_add(s.kind.len()),
+            )
         });
-        if !self.raw.fits(bytes) || !self.norms.fits(bytes.saturating_mul(2)) {
+        if !self.raw.fits(bytes)
+            || !self.norms.fits(bytes.saturating_mul(2))
+            || !self.kinds.fits(kind_bytes)
+        {
             return Err(IndexError::StringsFull);
         }
         let removed = self.remove_file_symbols(path);
