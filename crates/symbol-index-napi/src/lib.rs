@@ -52,9 +52,8 @@ fn limit_from_f64(limit: f64) -> i64 {
     }
 }
 
-fn required(x: &Option<String>) -> Result<&str> {
-    x.as_deref()
-        .ok_or_else(|| invalid("name, kind and file are required"))
+fn required(x: Option<&str>) -> Result<&str> {
+    x.ok_or_else(|| invalid("name, kind and file are required"))
 }
 
 /// Packed query results: per hit five strings (name, kind, file, container, detail; absent = 0xFFFFFFFF
@@ -159,20 +158,30 @@ impl NativeSymbolGraph {
             return Err(invalid("packed symbol arrays have inconsistent lengths"));
         }
         let units: &[u16] = &strings;
-        let mut fields: Vec<Option<String>> = Vec::with_capacity(lens.len());
+        // All fields decoded into one UTF-8 buffer (one allocation per call, not one per field), each field
+        // decoded on its own like `String::from_utf16_lossy` of its units.
+        let mut text = String::with_capacity(units.len() + units.len() / 8);
+        let mut ranges: Vec<Option<(usize, usize)>> = Vec::with_capacity(lens.len());
         let mut at = 0usize;
         for &len in lens {
             if len == ABSENT {
-                fields.push(None);
+                ranges.push(None);
                 continue;
             }
             let end = at
                 .checked_add(len as usize)
                 .filter(|&e| e <= units.len())
                 .ok_or_else(|| invalid("packed string lengths exceed the text"))?;
-            fields.push(Some(String::from_utf16_lossy(&units[at..end])));
+            let start = text.len();
+            text.extend(
+                char::decode_utf16(units[at..end].iter().copied())
+                    .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)),
+            );
+            ranges.push(Some((start, text.len())));
             at = end;
         }
+        let fields: Vec<Option<&str>> =
+            ranges.iter().map(|r| r.map(|(s, e)| &text[s..e])).collect();
         if at != units.len() {
             return Err(invalid("packed string lengths do not cover the text"));
         }
@@ -182,11 +191,11 @@ impl NativeSymbolGraph {
             let f = &fields[i * FIELDS..(i + 1) * FIELDS];
             let n = &nums[i * NUMS..(i + 1) * NUMS];
             inputs.push(SymbolInput {
-                name: required(&f[0])?,
-                kind: required(&f[1])?,
-                file: required(&f[2])?,
-                container: f[3].as_deref(),
-                detail: f[4].as_deref(),
+                name: required(f[0])?,
+                kind: required(f[1])?,
+                file: required(f[2])?,
+                container: f[3],
+                detail: f[4],
                 line: n[0],
                 column: n[1],
                 end_line: n[2],

@@ -1,9 +1,10 @@
 //! The symbol index: columnar symbols with interned strings and u32 ids, roaring postings of character
 //! bigrams/trigrams over the distinct normalized strings, and the runtime's exact scoring and order.
 
-use std::cell::OnceCell;
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use icu_collator::options::CollatorOptions;
 use icu_collator::{CollatorBorrowed, CollatorPreferences};
@@ -11,6 +12,7 @@ use roaring::RoaringBitmap;
 
 use crate::normalize::{normalize_into, score_token, tokenize};
 use crate::pool::{NONE, Pool};
+use crate::rows::{Chunked, POS_EXTERNAL, Row, pack_pos};
 
 const TAG_SHIFT: u32 = 30;
 /// Cache slot not filled yet (distinct from `NONE`, which caches "normalizes to nothing").
@@ -30,6 +32,8 @@ const GRAM_SLOTS: usize = BIGRAMS + ALPHABET * ALPHABET * ALPHABET;
 pub enum IndexError {
     #[error("ERR_KU0_INDEX_FULL: the index holds at most {MAX_SYMBOLS} symbols")]
     Full,
+    #[error("ERR_KU0_INDEX_FULL: the index holds at most 4 GiB of distinct strings")]
+    StringsFull,
     #[error("ERR_KU0_COLLATOR: {0}")]
     Collator(String),
 }
@@ -219,18 +223,91 @@ impl TopK {
     }
 }
 
+/// Gram postings: a slot table over all bigrams/trigrams pointing into the bitmaps of the grams in use
+/// (most of the 48k possible grams never occur, and an empty bitmap still costs its struct).
+struct Grams {
+    slot: Box<[u32]>,
+    sets: Vec<RoaringBitmap>,
+    empty: RoaringBitmap,
+}
+
+impl Grams {
+    fn new() -> Self {
+        Self {
+            slot: vec![NONE; GRAM_SLOTS].into_boxed_slice(),
+            sets: Vec::new(),
+            empty: RoaringBitmap::new(),
+        }
+    }
+
+    fn get(&self, g: usize) -> &RoaringBitmap {
+        match self.slot[g] {
+            NONE => &self.empty,
+            i => &self.sets[i as usize],
+        }
+    }
+
+    fn insert(&mut self, g: usize, word: u32) {
+        if self.slot[g] == NONE {
+            self.slot[g] = self.sets.len() as u32;
+            self.sets.push(RoaringBitmap::new());
+        }
+        self.sets[self.slot[g] as usize].insert(word);
+    }
+
+    fn remove(&mut self, g: usize, word: u32) {
+        if let Some(set) = self.sets.get_mut(self.slot[g] as usize) {
+            set.remove(word);
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.slot.len() * 4
+            + self.sets.capacity() * std::mem::size_of::<RoaringBitmap>()
+            + self
+                .sets
+                .iter()
+                .map(RoaringBitmap::serialized_size)
+                .sum::<usize>()
+    }
+}
+
+/// Hasher for `u32` ids (the sort-key table is probed on every tie of a query): one multiply.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (u64::from(n) ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 #[derive(Default)]
 struct FileEntry {
     symbols: Vec<u32>,
 }
 
 /// Raw strings with their lazily computed ICU sort keys.
-pub(crate) type RawPool = Pool<OnceCell<Box<[u8]>>>;
+pub(crate) type RawPool = Pool<()>;
 
 pub struct SymbolIndex {
     /// Raw strings: names, files, containers, details.
-    /// Raw strings; data = the ICU sort key, computed the first time the string takes part in a tie.
-    raw: Pool<OnceCell<Box<[u8]>>>,
+    raw: RawPool,
+    /// ICU sort keys of raw strings by raw id, computed the first time a string takes part in a tie.
+    sort_keys: RefCell<HashMap<u32, Box<[u8]>, BuildHasherDefault<IdHasher>>>,
+    /// Per raw id: its normalized-string id (`NONE` = normalizes to nothing, `UNSET` = not known) and that
+    /// string's generation, so a repeated name/container/detail is not normalized and looked up again.
+    raw_norm: Vec<(u32, u32)>,
+    /// Per normalized-string id: bumped when the string is dropped (invalidates `raw_norm` entries).
+    norm_gen: Vec<u32>,
     /// Distinct normalized strings; data = tagged postings (symbol id | field << 30).
     norms: Pool<Vec<u32>>,
     /// Kinds; data = lowercase form.
@@ -238,25 +315,20 @@ pub struct SymbolIndex {
     /// Distinct words (2+ chars) of the normalized strings; data = ids of the normalized strings holding it.
     words: Pool<RoaringBitmap>,
     /// Character bigram/trigram postings over word ids.
-    grams: Vec<RoaringBitmap>,
+    grams: Grams,
     /// Normalized strings whose last posting went away during an update; dropped after the new symbols are
     /// in, so re-indexing unchanged content does not churn the word and gram postings.
     dead_norms: Vec<u32>,
-    // Columns indexed by symbol id.
-    name: Vec<u32>,
-    kind: Vec<u32>,
-    file: Vec<u32>,
-    container: Vec<u32>,
-    detail: Vec<u32>,
-    norm_name: Vec<u32>,
-    norm_container: Vec<u32>,
-    norm_detail: Vec<u32>,
-    pos: Vec<[f64; 4]>,
-    seq: Vec<u64>,
+    /// The symbol table, indexed by symbol id.
+    rows: Chunked<Row>,
+    /// Positions that are not four exact `u32`s (row `pos[0]` = `POS_EXTERNAL`), by symbol id.
+    pos_ext: HashMap<u32, [f64; 4]>,
     free: Vec<u32>,
     files: HashMap<Box<str>, FileEntry>,
-    next_seq: u64,
+    /// Next insertion sequence number (live rows are renumbered densely when it would overflow).
+    next_seq: u32,
     live: usize,
+    /// Per-symbol score scratch of unlimited queries (sized on first use).
     scores: Vec<u32>,
     touched: Vec<u32>,
     norm_scores: Vec<u32>,
@@ -277,21 +349,16 @@ impl SymbolIndex {
                 .map_err(|e| IndexError::Collator(e.to_string()))?;
         Ok(Self {
             raw: Pool::default(),
+            sort_keys: RefCell::new(HashMap::default()),
+            raw_norm: Vec::new(),
+            norm_gen: Vec::new(),
             norms: Pool::default(),
             kinds: Pool::default(),
             words: Pool::default(),
-            grams: vec![RoaringBitmap::new(); GRAM_SLOTS],
+            grams: Grams::new(),
             dead_norms: Vec::new(),
-            name: Vec::new(),
-            kind: Vec::new(),
-            file: Vec::new(),
-            container: Vec::new(),
-            detail: Vec::new(),
-            norm_name: Vec::new(),
-            norm_container: Vec::new(),
-            norm_detail: Vec::new(),
-            pos: Vec::new(),
-            seq: Vec::new(),
+            rows: Chunked::default(),
+            pos_ext: HashMap::new(),
             free: Vec::new(),
             files: HashMap::new(),
             next_seq: 0,
@@ -329,12 +396,28 @@ impl SymbolIndex {
     ) -> Result<(usize, usize), IndexError>
     where
         I: IntoIterator<Item = SymbolInput<'a>>,
-        I::IntoIter: ExactSizeIterator,
+        I::IntoIter: ExactSizeIterator + Clone,
     {
         let iter = symbols.into_iter();
         let old = self.files.get(path).map_or(0, |f| f.symbols.len());
         if self.live - old + iter.len() > MAX_SYMBOLS {
             return Err(IndexError::Full);
+        }
+        // Every string of the update could be new; normalized strings are at most twice as long.
+        let (bytes, kind_bytes) = iter.clone().fold((0usize, 0usize), |(n, k), s| {
+            (
+                n.saturating_add(s.name.len())
+                    .saturating_add(s.file.len())
+                    .saturating_add(s.container.map_or(0, str::len))
+                    .saturating_add(s.detail.map_or(0, str::len)),
+                k.saturating_add(s.kind.len()),
+            )
+        });
+        if !self.raw.fits(bytes)
+            || !self.norms.fits(bytes.saturating_mul(2))
+            || !self.kinds.fits(kind_bytes)
+        {
+            return Err(IndexError::StringsFull);
         }
         let removed = self.remove_file_symbols(path);
         let mut ids = Vec::with_capacity(iter.len());
@@ -369,7 +452,7 @@ impl SymbolIndex {
                 let mut grams = std::mem::take(&mut self.gram_scratch);
                 grams_of(word, &mut grams);
                 for &g in &grams {
-                    self.grams[g].insert(wid);
+                    self.grams.insert(g, wid);
                 }
                 self.gram_scratch = grams;
             }
@@ -390,6 +473,9 @@ impl SymbolIndex {
             let Some(e) = self.norms.remove(norm) else {
                 continue;
             };
+            if let Some(g) = self.norm_gen.get_mut(norm as usize) {
+                *g = g.wrapping_add(1);
+            }
             if let Some(r) = self.norm_roles.get_mut(norm as usize) {
                 *r = 0;
             }
@@ -404,7 +490,7 @@ impl SymbolIndex {
                     let mut grams = std::mem::take(&mut self.gram_scratch);
                     grams_of(&w.s, &mut grams);
                     for &g in &grams {
-                        self.grams[g].remove(wid);
+                        self.grams.remove(g, wid);
                     }
                     self.gram_scratch = grams;
                 }
@@ -416,47 +502,98 @@ impl SymbolIndex {
         if let Some(id) = self.free.pop() {
             return id;
         }
-        let id = self.name.len() as u32;
-        self.name.push(NONE);
-        self.kind.push(NONE);
-        self.file.push(NONE);
-        self.container.push(NONE);
-        self.detail.push(NONE);
-        self.norm_name.push(NONE);
-        self.norm_container.push(NONE);
-        self.norm_detail.push(NONE);
-        self.pos.push([0.0; 4]);
-        self.seq.push(0);
-        self.scores.push(0);
+        let id = self.rows.len() as u32;
+        self.rows.push(Row::default());
         id
     }
 
-    fn acquire_norm(&mut self, raw: &str, sym: u32, tag: u32) -> u32 {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        normalize_into(raw, &mut scratch);
-        let id = if scratch.is_empty() {
-            NONE
+    /// The next insertion sequence number; renumbers the live rows densely (same order) when the
+    /// counter would overflow.
+    fn take_seq(&mut self) -> u32 {
+        if self.next_seq == u32::MAX {
+            let mut live: Vec<(u32, u32)> = (0..self.rows.len())
+                .filter(|&i| self.rows[i].name != NONE)
+                .map(|i| (self.rows[i].seq, i as u32))
+                .collect();
+            live.sort_unstable();
+            for (n, &(_, id)) in live.iter().enumerate() {
+                self.rows[id as usize].seq = n as u32;
+            }
+            self.next_seq = live.len() as u32;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    fn set_pos(&mut self, id: u32, p: [f64; 4]) {
+        self.rows[id as usize].pos = match pack_pos(p) {
+            Some(exact) => exact,
+            None => {
+                self.pos_ext.insert(id, p);
+                [POS_EXTERNAL, 0, 0, 0]
+            }
+        };
+    }
+
+    /// Line, column, endLine, endColumn of symbol `id`.
+    fn pos_of(&self, id: u32) -> [f64; 4] {
+        let r = &self.rows[id as usize];
+        if r.pos[0] == POS_EXTERNAL {
+            self.pos_ext.get(&id).copied().unwrap_or([0.0; 4])
         } else {
-            let (id, created) = self.norms.acquire(&scratch, Vec::new);
-            if created {
-                self.link_words(&scratch, id);
-                if self.norm_masks.len() <= id as usize {
-                    self.norm_masks.resize(id as usize + 1, 0);
-                }
-                self.norm_masks[id as usize] = crate::fuzzy::name_mask(&scratch);
-            }
-            if let Some(e) = self.norms.get_mut(id) {
-                e.data.push(sym | (tag << TAG_SHIFT));
-            }
-            if let Some(r) = self.norm_roles.get_mut(id as usize) {
-                *r |= 1 << tag;
+            r.pos.map(f64::from)
+        }
+    }
+
+    /// Normalized-string id of raw string `raw_id` (text `raw`), from the per-raw-string cache when it is
+    /// still valid, and the posting of symbol `sym` in field `tag` on it.
+    fn acquire_norm(&mut self, raw: &str, raw_id: u32, sym: u32, tag: u32) -> u32 {
+        let (cached, generation) = self
+            .raw_norm
+            .get(raw_id as usize)
+            .copied()
+            .unwrap_or((UNSET, 0));
+        let valid = cached == NONE
+            || (cached != UNSET
+                && self.norm_gen.get(cached as usize) == Some(&generation)
+                && self.norms.get(cached).is_some());
+        let id = if valid {
+            cached
+        } else {
+            let mut scratch = std::mem::take(&mut self.scratch);
+            normalize_into(raw, &mut scratch);
+            let id = if scratch.is_empty() {
+                NONE
             } else {
-                self.norm_roles.resize(id as usize + 1, 0);
-                self.norm_roles[id as usize] = 1 << tag;
+                let (id, created) = self.norms.acquire(&scratch, Vec::new);
+                if created {
+                    self.link_words(&scratch, id);
+                    if self.norm_masks.len() <= id as usize {
+                        self.norm_masks.resize(id as usize + 1, 0);
+                    }
+                    self.norm_masks[id as usize] = crate::fuzzy::name_mask(&scratch);
+                }
+                id
+            };
+            self.scratch = scratch;
+            let generation = if id == NONE {
+                0
+            } else {
+                if self.norm_gen.len() <= id as usize {
+                    self.norm_gen.resize(id as usize + 1, 0);
+                }
+                self.norm_gen[id as usize]
+            };
+            if self.raw_norm.len() <= raw_id as usize {
+                self.raw_norm.resize(raw_id as usize + 1, (UNSET, 0));
             }
+            self.raw_norm[raw_id as usize] = (id, generation);
             id
         };
-        self.scratch = scratch;
+        if id != NONE {
+            self.link_norm(id, sym, tag);
+        }
         id
     }
 
@@ -514,33 +651,24 @@ impl SymbolIndex {
         if n > MAX_SYMBOLS {
             return Err(format!("{n} symbols exceed the index limit"));
         }
+        let bytes = strings
+            .iter()
+            .fold(0usize, |n, s| n.saturating_add(s.len()));
+        if !self.raw.fits(bytes) || !self.norms.fits(bytes.saturating_mul(2)) {
+            return Err("the strings exceed the index limit".into());
+        }
         let mut raw_ids = vec![UNSET; strings.len()];
         let mut kind_ids = vec![UNSET; strings.len()];
         let mut norm_ids = vec![UNSET; strings.len()];
         let mut raw_of = |pool: &mut RawPool, si: u32| -> u32 {
             let slot = &mut raw_ids[si as usize];
             if *slot == UNSET {
-                *slot = pool.acquire(strings[si as usize], OnceCell::new).0;
+                *slot = pool.acquire(strings[si as usize], || ()).0;
             } else {
                 pool.add_ref(*slot);
             }
             *slot
         };
-        for col in [
-            &mut self.name,
-            &mut self.kind,
-            &mut self.file,
-            &mut self.container,
-            &mut self.detail,
-            &mut self.norm_name,
-            &mut self.norm_container,
-            &mut self.norm_detail,
-            &mut self.scores,
-        ] {
-            col.reserve(n);
-        }
-        self.pos.reserve(n);
-        self.seq.reserve(n);
         let [names, kinds, file_col, containers, details] = cols;
         let mut i = 0usize;
         for &(key, count) in files {
@@ -552,8 +680,13 @@ impl SymbolIndex {
             for _ in 0..count {
                 let id = self.alloc_symbol();
                 let k = id as usize;
-                self.name[k] = raw_of(&mut self.raw, names[i]);
-                self.file[k] = raw_of(&mut self.raw, file_col[i]);
+                let seq = self.take_seq();
+                let mut row = Row {
+                    seq,
+                    ..Row::default()
+                };
+                row.name = raw_of(&mut self.raw, names[i]);
+                row.file = raw_of(&mut self.raw, file_col[i]);
                 let ks = kinds[i] as usize;
                 if kind_ids[ks] == UNSET {
                     let kind = strings[ks];
@@ -561,13 +694,13 @@ impl SymbolIndex {
                 } else {
                     self.kinds.add_ref(kind_ids[ks]);
                 }
-                self.kind[k] = kind_ids[ks];
-                self.container[k] = if containers[i] == NONE {
+                row.kind = kind_ids[ks];
+                row.container = if containers[i] == NONE {
                     NONE
                 } else {
                     raw_of(&mut self.raw, containers[i])
                 };
-                self.detail[k] = if details[i] == NONE {
+                row.detail = if details[i] == NONE {
                     NONE
                 } else {
                     raw_of(&mut self.raw, details[i])
@@ -576,7 +709,7 @@ impl SymbolIndex {
                 if nn != NONE {
                     self.link_norm(nn, id, TAG_NAME);
                 }
-                self.norm_name[k] = nn;
+                row.norm_name = nn;
                 for (si, tag) in [(containers[i], TAG_CONTAINER), (details[i], TAG_DETAIL)] {
                     // An empty container/detail counts as absent (`container ? … : ""`).
                     let norm = if si == NONE || strings[si as usize].is_empty() {
@@ -588,14 +721,13 @@ impl SymbolIndex {
                         self.link_norm(norm, id, tag);
                     }
                     if tag == TAG_CONTAINER {
-                        self.norm_container[k] = norm;
+                        row.norm_container = norm;
                     } else {
-                        self.norm_detail[k] = norm;
+                        row.norm_detail = norm;
                     }
                 }
-                self.pos[k] = pos(i);
-                self.seq[k] = self.next_seq;
-                self.next_seq += 1;
+                self.rows[k] = row;
+                self.set_pos(id, pos(i));
                 self.live += 1;
                 ids.push(id);
                 i += 1;
@@ -607,32 +739,34 @@ impl SymbolIndex {
 
     fn insert_symbol(&mut self, s: &SymbolInput<'_>) -> u32 {
         let id = self.alloc_symbol();
-        let i = id as usize;
-        self.name[i] = self.raw.acquire(s.name, OnceCell::new).0;
-        self.file[i] = self.raw.acquire(s.file, OnceCell::new).0;
-        self.kind[i] = self
-            .kinds
-            .acquire(s.kind, || s.kind.to_lowercase().into())
-            .0;
-        self.container[i] = s
-            .container
-            .map_or(NONE, |c| self.raw.acquire(c, OnceCell::new).0);
-        self.detail[i] = s
-            .detail
-            .map_or(NONE, |d| self.raw.acquire(d, OnceCell::new).0);
-        self.norm_name[i] = self.acquire_norm(s.name, id, TAG_NAME);
-        // The runtime treats an empty container/detail like an absent one (`container ? … : ""`).
-        self.norm_container[i] = match s.container {
-            Some(c) if !c.is_empty() => self.acquire_norm(c, id, TAG_CONTAINER),
-            _ => NONE,
+        let seq = self.take_seq();
+        let name = self.raw.acquire(s.name, || ()).0;
+        let container = s.container.map_or(NONE, |c| self.raw.acquire(c, || ()).0);
+        let detail = s.detail.map_or(NONE, |d| self.raw.acquire(d, || ()).0);
+        let row = Row {
+            name,
+            file: self.raw.acquire(s.file, || ()).0,
+            kind: self
+                .kinds
+                .acquire(s.kind, || s.kind.to_lowercase().into())
+                .0,
+            container,
+            detail,
+            norm_name: self.acquire_norm(s.name, name, id, TAG_NAME),
+            // The runtime treats an empty container/detail like an absent one (`container ? … : ""`).
+            norm_container: match s.container {
+                Some(c) if !c.is_empty() => self.acquire_norm(c, container, id, TAG_CONTAINER),
+                _ => NONE,
+            },
+            norm_detail: match s.detail {
+                Some(d) if !d.is_empty() => self.acquire_norm(d, detail, id, TAG_DETAIL),
+                _ => NONE,
+            },
+            pos: [0; 4],
+            seq,
         };
-        self.norm_detail[i] = match s.detail {
-            Some(d) if !d.is_empty() => self.acquire_norm(d, id, TAG_DETAIL),
-            _ => NONE,
-        };
-        self.pos[i] = [s.line, s.column, s.end_line, s.end_column];
-        self.seq[i] = self.next_seq;
-        self.next_seq += 1;
+        self.rows[id as usize] = row;
+        self.set_pos(id, [s.line, s.column, s.end_line, s.end_column]);
         self.live += 1;
         id
     }
@@ -645,35 +779,29 @@ impl SymbolIndex {
         // (norm id, tagged posting) pairs to drop, grouped per norm below.
         let mut drops: Vec<(u32, u32)> = Vec::with_capacity(ids.len() * 2);
         for &id in &ids {
-            let i = id as usize;
+            let r = self.rows[id as usize];
             for (norm, tag) in [
-                (self.norm_name[i], TAG_NAME),
-                (self.norm_container[i], TAG_CONTAINER),
-                (self.norm_detail[i], TAG_DETAIL),
+                (r.norm_name, TAG_NAME),
+                (r.norm_container, TAG_CONTAINER),
+                (r.norm_detail, TAG_DETAIL),
             ] {
                 if norm != NONE {
                     drops.push((norm, id | (tag << TAG_SHIFT)));
                 }
             }
-            for raw in [
-                self.name[i],
-                self.file[i],
-                self.container[i],
-                self.detail[i],
-            ] {
-                if raw != NONE {
-                    self.raw.release(raw);
+            for raw in [r.name, r.file, r.container, r.detail] {
+                if raw != NONE && self.raw.release(raw).is_some() {
+                    self.sort_keys.get_mut().remove(&raw);
+                    if let Some(slot) = self.raw_norm.get_mut(raw as usize) {
+                        *slot = (UNSET, 0);
+                    }
                 }
             }
-            self.kinds.release(self.kind[i]);
-            self.name[i] = NONE;
-            self.kind[i] = NONE;
-            self.file[i] = NONE;
-            self.container[i] = NONE;
-            self.detail[i] = NONE;
-            self.norm_name[i] = NONE;
-            self.norm_container[i] = NONE;
-            self.norm_detail[i] = NONE;
+            self.kinds.release(r.kind);
+            if r.pos[0] == POS_EXTERNAL {
+                self.pos_ext.remove(&id);
+            }
+            self.rows[id as usize] = Row::default();
             self.free.push(id);
             self.live -= 1;
         }
@@ -709,22 +837,10 @@ impl SymbolIndex {
         }
         // Give back the space of a shrunk tail so memory does not grow across re-indexing.
         if self.live == 0 {
-            self.free.clear();
-            for col in [
-                &mut self.name,
-                &mut self.kind,
-                &mut self.file,
-                &mut self.container,
-                &mut self.detail,
-                &mut self.norm_name,
-                &mut self.norm_container,
-                &mut self.norm_detail,
-                &mut self.scores,
-            ] {
-                col.clear();
-            }
-            self.pos.clear();
-            self.seq.clear();
+            self.free = Vec::new();
+            self.rows.clear();
+            self.scores = Vec::new();
+            self.pos_ext = HashMap::new();
         }
         ids.len()
     }
@@ -738,21 +854,21 @@ impl SymbolIndex {
         }
         // Words containing the token: a bigram posting is exact; trigram candidates are verified.
         let words: RoaringBitmap = if b.len() == 2 {
-            self.grams[bigram(b[0], b[1])].clone()
+            self.grams.get(bigram(b[0], b[1])).clone()
         } else {
             let mut slots: Vec<usize> = b.windows(3).map(|w| trigram(w[0], w[1], w[2])).collect();
             slots.sort_unstable();
             slots.dedup();
-            slots.sort_by_key(|&g| self.grams[g].len());
+            slots.sort_by_key(|&g| self.grams.get(g).len());
             let Some((&first, rest)) = slots.split_first() else {
                 return;
             };
-            let mut acc = self.grams[first].clone();
+            let mut acc = self.grams.get(first).clone();
             for &g in rest {
                 if acc.len() <= 8 {
                     break; // few enough: verify directly
                 }
-                acc &= &self.grams[g];
+                acc &= self.grams.get(g);
             }
             acc.into_iter()
                 .filter(|&w| self.words.str(w).contains(token))
@@ -761,7 +877,7 @@ impl SymbolIndex {
         let mut norms = RoaringBitmap::new();
         for w in &words {
             if let Some(e) = self.words.get(w) {
-                norms |= &e.data;
+                norms |= e.data;
             }
         }
         for id in &norms {
@@ -774,18 +890,22 @@ impl SymbolIndex {
 
     /// Contract §2.1 order: `Less` means `a` ranks before `b`.
     fn rank_cmp(&self, a: Hit, b: Hit) -> Ordering {
+        let (ra, rb) = (&self.rows[a.id as usize], &self.rows[b.id as usize]);
         b.score
             .cmp(&a.score)
-            .then_with(|| self.raw_cmp(self.name[a.id as usize], self.name[b.id as usize]))
-            .then_with(|| self.raw_cmp(self.file[a.id as usize], self.file[b.id as usize]))
+            .then_with(|| self.raw_cmp(ra.name, rb.name))
+            .then_with(|| self.raw_cmp(ra.file, rb.file))
             .then_with(|| {
-                let (pa, pb) = (&self.pos[a.id as usize], &self.pos[b.id as usize]);
+                if ra.pos[0] != POS_EXTERNAL && rb.pos[0] != POS_EXTERNAL {
+                    return ra.pos[0].cmp(&rb.pos[0]).then(ra.pos[1].cmp(&rb.pos[1]));
+                }
+                let (pa, pb) = (self.pos_of(a.id), self.pos_of(b.id));
                 pa[0]
                     .partial_cmp(&pb[0])
                     .unwrap_or(Ordering::Equal)
                     .then_with(|| pa[1].partial_cmp(&pb[1]).unwrap_or(Ordering::Equal))
             })
-            .then_with(|| self.seq[a.id as usize].cmp(&self.seq[b.id as usize]))
+            .then_with(|| ra.seq.cmp(&rb.seq))
     }
 
     fn raw_cmp(&self, a: u32, b: u32) -> Ordering {
@@ -796,9 +916,15 @@ impl SymbolIndex {
             (Some(ea), Some(eb)) => {
                 // Byte order of ICU sort keys = the collator's order (checked against `compare` and JS
                 // `localeCompare` by the package's differential tests).
-                let ka = ea.data.get_or_init(|| sort_key(&self.collator, &ea.s));
-                let kb = eb.data.get_or_init(|| sort_key(&self.collator, &eb.s));
-                ka.cmp(kb)
+                let mut keys = self.sort_keys.borrow_mut();
+                for (id, s) in [(a, ea.s), (b, eb.s)] {
+                    keys.entry(id)
+                        .or_insert_with(|| sort_key(&self.collator, s));
+                }
+                match (keys.get(&a), keys.get(&b)) {
+                    (Some(ka), Some(kb)) => ka.cmp(kb),
+                    _ => Ordering::Equal,
+                }
             }
             _ => Ordering::Equal,
         }
@@ -819,7 +945,7 @@ impl SymbolIndex {
                 if allowed.len() <= id as usize {
                     allowed.resize(id as usize + 1, false);
                 }
-                allowed[id as usize] = kinds.iter().any(|k| **k == *e.data);
+                allowed[id as usize] = kinds.iter().any(|k| **k == **e.data);
             }
             allowed
         });
@@ -833,6 +959,9 @@ impl SymbolIndex {
         }
         let mut touched = std::mem::take(&mut self.touched);
         touched.clear();
+        if self.scores.len() < self.rows.len() {
+            self.scores.resize(self.rows.len(), 0);
+        }
         let mut matched = Vec::new();
         for token in &tokens {
             self.match_token(token, &mut matched);
@@ -840,7 +969,7 @@ impl SymbolIndex {
                 let Some(e) = self.norms.get(norm) else {
                     continue;
                 };
-                for &p in &e.data {
+                for &p in e.data {
                     let sym = (p & SYM_MASK) as usize;
                     let weight = if p >> TAG_SHIFT == TAG_NAME { 2 } else { 1 };
                     let slot = &mut self.scores[sym];
@@ -858,7 +987,7 @@ impl SymbolIndex {
             *slot = 0;
             if let Some(a) = &allowed
                 && !a
-                    .get(self.kind[sym as usize] as usize)
+                    .get(self.rows[sym as usize].kind as usize)
                     .copied()
                     .unwrap_or(false)
             {
@@ -889,7 +1018,7 @@ impl SymbolIndex {
         let kind_ok = |sym: usize| match kinds {
             None => true,
             Some(k) => {
-                let lower = self.kinds.get(self.kind[sym]).map_or("", |e| &*e.data);
+                let lower = self.kinds.get(self.rows[sym].kind).map_or("", |e| e.data);
                 k.iter().any(|x| x == lower)
             }
         };
@@ -906,12 +1035,12 @@ impl SymbolIndex {
                 .norm_masks
                 .get(id as usize)
                 .copied()
-                .unwrap_or_else(|| crate::fuzzy::name_mask(&e.s));
-            let score = crate::fuzzy::fuzzy_score_masked(&terms, &e.s, mask);
+                .unwrap_or_else(|| crate::fuzzy::name_mask(e.s));
+            let score = crate::fuzzy::fuzzy_score_masked(&terms, e.s, mask);
             if score == 0 {
                 continue;
             }
-            for &p in &e.data {
+            for &p in e.data {
                 if p >> TAG_SHIFT == TAG_NAME && kind_ok((p & SYM_MASK) as usize) {
                     candidates.push(Hit {
                         id: p & SYM_MASK,
@@ -991,7 +1120,10 @@ impl SymbolIndex {
         let ns = |n: u32| if n == NONE { 0 } else { nscores[n as usize] };
         let kind_ok = |sym: usize| match allowed {
             None => true,
-            Some(a) => a.get(self.kind[sym] as usize).copied().unwrap_or(false),
+            Some(a) => a
+                .get(self.rows[sym].kind as usize)
+                .copied()
+                .unwrap_or(false),
         };
         let mut heap = TopK::new(k);
         // Phase 1: symbols whose name matches; score = 2·S(name) + S(container) + S(detail).
@@ -1000,7 +1132,7 @@ impl SymbolIndex {
                 break;
             }
             let Some(e) = self.norms.get(n) else { continue };
-            for &p in &e.data {
+            for &p in e.data {
                 if p >> TAG_SHIFT != TAG_NAME {
                     continue;
                 }
@@ -1008,7 +1140,8 @@ impl SymbolIndex {
                 if !kind_ok(sym) {
                     continue;
                 }
-                let score = 2 * s + ns(self.norm_container[sym]) + ns(self.norm_detail[sym]);
+                let r = &self.rows[sym];
+                let score = 2 * s + ns(r.norm_container) + ns(r.norm_detail);
                 heap.offer(
                     self,
                     Hit {
@@ -1024,16 +1157,17 @@ impl SymbolIndex {
                 break;
             }
             let Some(e) = self.norms.get(n) else { continue };
-            for &p in &e.data {
+            for &p in e.data {
                 let sym = (p & SYM_MASK) as usize;
                 let tag = p >> TAG_SHIFT;
-                if tag == TAG_NAME || ns(self.norm_name[sym]) > 0 {
+                let r = &self.rows[sym];
+                if tag == TAG_NAME || ns(r.norm_name) > 0 {
                     continue;
                 }
                 let score = if tag == TAG_CONTAINER {
-                    s + ns(self.norm_detail[sym])
+                    s + ns(r.norm_detail)
                 } else {
-                    if ns(self.norm_container[sym]) > 0 {
+                    if ns(r.norm_container) > 0 {
                         continue; // visited through its container
                     }
                     s
@@ -1075,18 +1209,18 @@ impl SymbolIndex {
 
     /// The stored symbol `id` (from a [`Hit`]).
     pub fn symbol(&self, id: u32) -> Option<SymbolView<'_>> {
-        let i = id as usize;
-        if *self.name.get(i)? == NONE {
+        let r = self.rows.get(id as usize)?;
+        if r.name == NONE {
             return None;
         }
         let opt = |raw: u32| (raw != NONE).then(|| self.raw.str(raw));
-        let p = self.pos[i];
+        let p = self.pos_of(id);
         Some(SymbolView {
-            name: self.raw.str(self.name[i]),
-            kind: self.kinds.str(self.kind[i]),
-            file: self.raw.str(self.file[i]),
-            container: opt(self.container[i]),
-            detail: opt(self.detail[i]),
+            name: self.raw.str(r.name),
+            kind: self.kinds.str(r.kind),
+            file: self.raw.str(r.file),
+            container: opt(r.container),
+            detail: opt(r.detail),
             line: p[0],
             column: p[1],
             end_line: p[2],
@@ -1115,11 +1249,11 @@ impl SymbolIndex {
     /// Files in the order of their symbols' insertion sequence (each file's symbols are contiguous in it),
     /// with their symbol ids in insertion order. Files without symbols come first.
     pub(crate) fn files_in_seq_order(&self) -> Vec<(&str, &[u32])> {
-        let mut files: Vec<(Option<u64>, &str, &[u32])> = self
+        let mut files: Vec<(Option<u32>, &str, &[u32])> = self
             .files
             .iter()
             .map(|(k, v)| {
-                let first = v.symbols.first().map(|&id| self.seq[id as usize]);
+                let first = v.symbols.first().map(|&id| self.rows[id as usize].seq);
                 (first, &**k, v.symbols.as_slice())
             })
             .collect();
@@ -1129,20 +1263,12 @@ impl SymbolIndex {
 
     /// Raw-string ids of symbol `id`: name, file, container, detail (`NONE` = absent), and its kind id.
     pub(crate) fn symbol_ids(&self, id: u32) -> ([u32; 4], u32) {
-        let i = id as usize;
-        (
-            [
-                self.name[i],
-                self.file[i],
-                self.container[i],
-                self.detail[i],
-            ],
-            self.kind[i],
-        )
+        let r = &self.rows[id as usize];
+        ([r.name, r.file, r.container, r.detail], r.kind)
     }
 
     pub(crate) fn symbol_pos(&self, id: u32) -> [f64; 4] {
-        self.pos[id as usize]
+        self.pos_of(id)
     }
 
     pub(crate) fn raw_pool(&self) -> (&RawPool, &Pool<Box<str>>) {
@@ -1151,50 +1277,47 @@ impl SymbolIndex {
 
     /// Approximate bytes owned by the index (columns, pools, postings).
     pub fn heap_bytes(&self) -> usize {
-        let cols = (self.name.capacity()
-            + self.kind.capacity()
-            + self.file.capacity()
-            + self.container.capacity()
-            + self.detail.capacity()
-            + self.norm_name.capacity()
-            + self.norm_container.capacity()
-            + self.norm_detail.capacity()
-            + self.scores.capacity()
-            + self.free.capacity())
-            * 4
-            + self.pos.capacity() * 32
+        self.heap_breakdown().iter().map(|x| x.1).sum()
+    }
+
+    /// [`SymbolIndex::heap_bytes`] by part: `(name, bytes)`.
+    pub fn heap_breakdown(&self) -> Vec<(&'static str, usize)> {
+        let cols = self.rows.heap_bytes()
+            + self.raw_norm.capacity() * 8
+            + self.norm_gen.capacity() * 4
+            + self.pos_ext.capacity() * (4 + 32 + 1)
+            + (self.scores.capacity() + self.free.capacity()) * 4
             + self.norm_masks.capacity() * 8
             + self.norm_roles.capacity()
-            + self.norm_scores.capacity() * 4
-            + self.seq.capacity() * 8;
+            + self.norm_scores.capacity() * 4;
         let postings: usize = self.norms.iter().map(|(_, e)| e.data.capacity() * 4).sum();
-        let grams: usize = self
-            .grams
-            .iter()
-            .map(|g| g.serialized_size() + std::mem::size_of::<RoaringBitmap>())
-            .sum();
+        let grams = self.grams.heap_bytes();
         let files: usize = self
             .files
             .iter()
             .map(|(k, v)| k.len() + v.symbols.capacity() * 4 + 48)
             .sum();
-        cols + postings
-            + grams
-            + files
-            + self.raw.heap_bytes()
-            + self
-                .raw
-                .iter()
-                .map(|(_, e)| e.data.get().map_or(0, |k| k.len()))
-                .sum::<usize>()
-            + self.norms.heap_bytes()
-            + self.words.heap_bytes()
-            + self
-                .words
-                .iter()
-                .map(|(_, w)| w.data.serialized_size())
-                .sum::<usize>()
-            + self.kinds.heap_bytes()
+        let sort_keys = {
+            let keys = self.sort_keys.borrow();
+            keys.capacity() * (4 + 16 + 1) + keys.values().map(|k| k.len()).sum::<usize>()
+        };
+        let word_postings = self
+            .words
+            .iter()
+            .map(|(_, w)| w.data.serialized_size())
+            .sum::<usize>();
+        vec![
+            ("columns", cols),
+            ("raw strings", self.raw.heap_bytes()),
+            ("sort keys", sort_keys),
+            ("kinds", self.kinds.heap_bytes()),
+            ("norm strings", self.norms.heap_bytes()),
+            ("norm postings", postings),
+            ("words", self.words.heap_bytes()),
+            ("word postings", word_postings),
+            ("gram postings", grams),
+            ("files", files),
+        ]
     }
 }
 
@@ -1288,7 +1411,7 @@ mod tests {
                 .collect();
             idx.update_file("/w/a.ts", input).unwrap();
         }
-        assert!(idx.name.len() <= 100);
+        assert!(idx.rows.len() <= 100);
         assert_eq!(names(&mut idx, "number1", 3, None).len(), 3);
     }
 
@@ -1313,7 +1436,7 @@ mod tests {
                 .collect();
             idx.update_file("/w/a.ts", input).unwrap();
             sizes.push((
-                idx.name.len(),
+                idx.rows.len(),
                 idx.norms.capacity(),
                 idx.words.capacity(),
                 idx.raw.capacity(),
@@ -1334,7 +1457,7 @@ mod tests {
         assert_eq!(idx.norms.iter().count(), 0);
         assert_eq!(idx.words.iter().count(), 0);
         assert_eq!(idx.raw.iter().count(), 0);
-        assert!(idx.grams.iter().all(RoaringBitmap::is_empty));
+        assert!(idx.grams.sets.iter().all(RoaringBitmap::is_empty));
     }
 
     #[test]
@@ -1356,5 +1479,112 @@ mod tests {
         assert_eq!(got, vec!["ab", "Ab"]);
         assert_eq!(idx.locale_compare("a_b", "ab"), Ordering::Less);
         assert_eq!(idx.locale_compare("é", "f"), Ordering::Less);
+    }
+
+    #[test]
+    fn sequence_renumbering_keeps_insertion_order() {
+        let mut idx = SymbolIndex::new().unwrap();
+        idx.next_seq = u32::MAX - 3;
+        let a = vec![
+            sym("same", "Function", None, 1.0),
+            sym("same", "Function", None, 1.0),
+        ];
+        idx.update_file("/w/a.ts", a.clone()).unwrap();
+        idx.update_file("/w/b.ts", a.clone()).unwrap();
+        idx.update_file("/w/c.ts", a).unwrap();
+        // Six identical symbols: only the insertion sequence orders them, across the renumbering.
+        let order = idx.query(
+            "same",
+            &QueryOptions {
+                limit: 100,
+                ..QueryOptions::default()
+            },
+        );
+        let ids: Vec<u32> = order.iter().map(|h| h.id).collect();
+        let mut by_seq = ids.clone();
+        by_seq.sort_by_key(|&id| idx.rows[id as usize].seq);
+        assert_eq!(ids, by_seq);
+        assert_eq!(idx.file_symbols("/w/a.ts"), ids[..2].to_vec());
+        assert!(idx.next_seq < 10, "renumbered densely: {}", idx.next_seq);
+    }
+
+    #[test]
+    fn inexact_positions_round_trip() {
+        let mut idx = SymbolIndex::new().unwrap();
+        let odd = [-1.0, 0.5, -0.0, 1e15];
+        let input: Vec<SymbolInput<'_>> = odd
+            .iter()
+            .map(|&x| SymbolInput {
+                column: x,
+                ..sym("odd", "Function", None, 3.0)
+            })
+            .chain([sym("odd", "Function", None, 2.0)])
+            .collect();
+        idx.update_file("/w/a.ts", input).unwrap();
+        let hits = idx.query(
+            "odd",
+            &QueryOptions {
+                limit: -0,
+                ..QueryOptions::default()
+            },
+        );
+        assert!(hits.is_empty());
+        let hits = idx.query(
+            "odd",
+            &QueryOptions {
+                limit: 10,
+                ..QueryOptions::default()
+            },
+        );
+        let cols: Vec<f64> = hits
+            .iter()
+            .map(|h| idx.symbol(h.id).unwrap().column)
+            .collect();
+        // Line 2 first, then line 3 by column.
+        assert_eq!(cols.len(), 5);
+        assert_eq!(cols[1..], [-1.0, -0.0, 0.5, 1e15]);
+        assert!(cols[2].is_sign_negative());
+        assert_eq!(idx.pos_ext.len(), 4);
+        idx.update_file("/w/a.ts", vec![sym("odd", "Function", None, 1.0)])
+            .unwrap();
+        assert!(idx.pos_ext.is_empty());
+    }
+
+    #[test]
+    fn normalized_string_cache_survives_string_reuse() {
+        let mut idx = SymbolIndex::new().unwrap();
+        let with_detail = |name: &'static str, detail: &'static str| SymbolInput {
+            detail: Some(detail),
+            file: "/w/x.ts",
+            ..sym(name, "Function", None, 1.0)
+        };
+        // "/w/x.ts" is a file (kept alive by `keeper`) and, for `user`, a detail (normalized).
+        idx.update_file("/w/x.ts", vec![with_detail("keeper", "plain")])
+            .unwrap();
+        idx.update_file("/w/u.ts", vec![with_detail("user", "/w/x.ts")])
+            .unwrap();
+        let q = |idx: &mut SymbolIndex, text: &str| -> Vec<String> {
+            let hits = idx.query(
+                text,
+                &QueryOptions {
+                    limit: 10,
+                    ..QueryOptions::default()
+                },
+            );
+            hits.iter()
+                .map(|h| idx.symbol(h.id).unwrap().name.to_owned())
+                .collect()
+        };
+        assert_eq!(q(&mut idx, "ts"), vec!["user"]);
+        // The detail's normalized string is dropped while the raw string lives on as a file; its id is
+        // then reused for another string.
+        idx.update_file("/w/u.ts", vec![]).unwrap();
+        idx.update_file("/w/o.ts", vec![with_detail("other", "something else")])
+            .unwrap();
+        idx.update_file("/w/u.ts", vec![with_detail("again", "/w/x.ts")])
+            .unwrap();
+        assert_eq!(q(&mut idx, "ts"), vec!["again"]);
+        assert_eq!(q(&mut idx, "something"), vec!["other"]);
+        assert_eq!(q(&mut idx, "w x ts"), vec!["again"]);
     }
 }

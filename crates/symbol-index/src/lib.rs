@@ -9,6 +9,7 @@ mod index;
 pub mod normalize;
 pub mod persist;
 mod pool;
+mod rows;
 
 pub use import_graph::ImportGraph;
 pub use index::{

@@ -144,16 +144,16 @@ export function buildCorpus(target: number): Corpus {
   return { files, symbolCount: count, names };
 }
 
-/** Deterministic query sets per type. */
-export function querySets(corpus: Corpus): Record<string, string[]> {
+/** Deterministic query sets per type (`perType` queries each). */
+export function querySets(corpus: Corpus, perType = 25): Record<string, string[]> {
   const names = corpus.names.filter((n) => n.length >= 8);
   const pickN = (n: number, f: (name: string, i: number) => string): string[] =>
     Array.from({ length: n }, (_, i) => f(names[(i * 7919) % names.length] as string, i));
   return {
-    exact: pickN(25, (n) => n),
-    prefix: pickN(25, (n, i) => n.slice(0, 4 + (i % 3))),
-    substring: pickN(25, (n, i) => n.slice(2 + (i % 2), 6 + (i % 3)).toLowerCase()),
-    "multi-word": pickN(25, (n, i) =>
+    exact: pickN(perType, (n) => n),
+    prefix: pickN(perType, (n, i) => n.slice(0, 4 + (i % 3))),
+    substring: pickN(perType, (n, i) => n.slice(2 + (i % 2), 6 + (i % 3)).toLowerCase()),
+    "multi-word": pickN(perType, (n, i) =>
       `${n} ${names[(i * 104729 + 3) % names.length]}`
         .replace(/([a-z])([A-Z])/g, "$1 $2")
         .toLowerCase()
@@ -162,6 +162,12 @@ export function querySets(corpus: Corpus): Record<string, string[]> {
         .join(" "),
     ),
   };
+}
+
+/** `n` queries cycling through the four types of [`querySets`] (exact, prefix, substring, multi-word). */
+export function mixedQueries(corpus: Corpus, n: number): string[] {
+  const sets = Object.values(querySets(corpus, Math.ceil(n / 4)));
+  return Array.from({ length: n }, (_, i) => sets[i % sets.length]?.[Math.floor(i / sets.length)] as string);
 }
 
 /** Fuzzy query sets with the name each query is meant to find (for hit@k). */

@@ -19,6 +19,9 @@ function benchFiles(): string[] {
     } catch {
       continue;
     }
+    // `pnpm bench symbol-index` loads only packages/native-symbol-index's benches (importing another
+    // module's bench would load, and may require, that module's binding).
+    if (wanted.size > 0 && !wanted.has(pkg.replace(/^native-/, ""))) continue;
     for (const f of entries.sort()) if (f.endsWith(".bench.ts")) files.push(join(dir, f));
   }
   return files;

@@ -149,11 +149,13 @@ function ratio(r: number): string {
   return `${(1 / r).toFixed(1)}× faster`;
 }
 
-/** A markdown table per suite: median/p99 per impl and how each compares with the baseline. */
+/** A markdown table per suite: median/p99/max per impl and how each compares with the baseline. */
 export function formatMarkdown(result: SuiteResult): string {
   const lines = [`### ${result.title ?? result.module}`, ""];
-  lines.push("| case | impl | median ms | p99 ms | in unit (median / p99) | vs baseline |");
-  lines.push("| --- | --- | ---: | ---: | ---: | --- |");
+  lines.push(
+    "| case | impl | samples | median ms | p99 ms | max ms | in unit (median / p99) | vs baseline |",
+  );
+  lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const c of result.cases) {
     for (const [name, r] of Object.entries(c.results)) {
       const scaled =
@@ -161,7 +163,9 @@ export function formatMarkdown(result: SuiteResult): string {
           ? `${fmt(r.scaledMedian)} / ${fmt(r.scaledP99)} ${c.unit}`
           : "";
       const vs = name === c.baseline ? "baseline" : ratio(r.vsBaseline);
-      lines.push(`| ${c.name} | ${name} | ${fmt(r.median)} | ${fmt(r.p99)} | ${scaled} | ${vs} |`);
+      lines.push(
+        `| ${c.name} | ${name} | ${r.samples} | ${fmt(r.median)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${scaled} | ${vs} |`,
+      );
     }
   }
   if (result.extras.length > 0) {

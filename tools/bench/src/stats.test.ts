@@ -50,7 +50,8 @@ describe("runSuite", () => {
     expect(c.results.js!.samples).toBeGreaterThanOrEqual(5);
     expect(c.results.js!.scaledMedian).toBeCloseTo(c.results.js!.median * 1000);
     const md = formatMarkdown(result);
-    expect(md).toContain("| sum | native |");
+    expect(md).toContain("| sum | native | ");
+    expect(md).toContain("| median ms | p99 ms | max ms |");
     expect(md).toContain("| rss | 12.500 MB |");
   });
 });
