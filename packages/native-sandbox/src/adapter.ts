@@ -1,8 +1,10 @@
 import { homedir, tmpdir } from "node:os";
 import { resolve } from "node:path";
+import { checkFinite, checkString } from "@ku0/native-loader";
 import { sandboxModule } from "./module.js";
 import { type DecisionRoots, decidePathsJs, type PathDecision } from "./paths.js";
 import { SYSTEM_READABLE_ROOTS } from "./policy.js";
+import { checkAdapterConfig, checkToolCall, checkToolContext } from "./validate.js";
 
 export interface MCPToolCall {
   name: string;
@@ -60,6 +62,7 @@ const WRITE_OPS = new Set(["write", "create", "delete", "rename", "move"]);
 
 /** Paths named by a tool call's arguments (contract §3.2). */
 export function collectPaths(call: MCPToolCall): string[] {
+  checkToolCall(call);
   const args = call.arguments ?? {};
   const out: string[] = [];
   for (const k of PATH_KEYS) {
@@ -72,6 +75,7 @@ export function collectPaths(call: MCPToolCall): string[] {
 }
 
 export function operationOf(name: string): string {
+  checkString(name, "name");
   const i = name.indexOf(":");
   return i >= 0 ? name.slice(i + 1) : name;
 }
@@ -82,7 +86,9 @@ export function operationOf(name: string): string {
  * writes, and match protected paths case-insensitively. The OS sandbox stays the real boundary.
  */
 export class NativeExecutionSandboxAdapter {
-  constructor(private readonly config: ExecutionSandboxConfig) {}
+  constructor(private readonly config: ExecutionSandboxConfig) {
+    checkAdapterConfig(config);
+  }
 
   private roots(context: ToolContext | undefined): { roots: DecisionRoots; cwd: string } {
     const wd = resolve(
@@ -111,6 +117,8 @@ export class NativeExecutionSandboxAdapter {
   }
 
   preflight(call: MCPToolCall, context?: ToolContext): PreflightResult {
+    checkToolCall(call);
+    checkToolContext(context);
     const op = operationOf(call.name);
     const paths = collectPaths(call);
     const sandboxed = this.config.fsIsolation !== "none";
@@ -149,6 +157,9 @@ export class NativeExecutionSandboxAdapter {
     result: MCPToolResult,
     durationMs: number,
   ): PostflightResult {
+    checkToolCall(call);
+    checkToolContext(context);
+    checkFinite(durationMs, "durationMs", { min: 0 });
     const command = typeof call.arguments?.command === "string" ? call.arguments.command : undefined;
     const exitCode =
       typeof result?.exitCode === "number"

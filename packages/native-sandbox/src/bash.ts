@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { ku0TypeError } from "@ku0/native-loader";
 import { NativeSandboxManager, type NativeSandboxManagerOptions, type SandboxContext } from "./manager.js";
 import { DEFAULT_POLICY, type SandboxPolicy } from "./policy.js";
+import { checkExecOptions, checkManagerOptions } from "./validate.js";
 
 export interface BashExecuteOptions {
   cwd?: string;
@@ -33,6 +34,8 @@ export class NativeBashExecutor implements IBashExecutor {
   private ctx: Promise<SandboxContext> | undefined;
 
   constructor(private readonly opts: NativeBashExecutorOptions = {}) {
+    checkManagerOptions(opts);
+    if (opts === null) this.opts = {};
     this.manager = new NativeSandboxManager(opts);
   }
 
@@ -46,6 +49,8 @@ export class NativeBashExecutor implements IBashExecutor {
 
   async execute(command: string, options: BashExecuteOptions = {}): Promise<BashExecuteResult> {
     if (typeof command !== "string") throw ku0TypeError("ERR_KU0_INVALID_ARG", "command must be a string");
+    checkExecOptions(options);
+    if (options === null) options = {};
     const ctx = await this.context();
     const r = await ctx.exec(command, {
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),

@@ -3,6 +3,7 @@ import { constants } from "node:os";
 import { convertNativeError, Ku0Error } from "@ku0/native-loader";
 import { sandboxModule } from "./module.js";
 import type { ExecPolicy } from "./policy.js";
+import { checkRunOptions } from "./validate.js";
 
 export interface RunOptions {
   helper: string;
@@ -73,6 +74,11 @@ class Capped {
  * the whole pid namespace) through PDEATHSIG.
  */
 export function runSandboxed(o: RunOptions): Promise<RunResult> {
+  try {
+    checkRunOptions(o);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   if (o.warm) {
     if (o.warm.alive()) return runNode(o, o.warm);
     o.warm.kill();

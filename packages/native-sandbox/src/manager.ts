@@ -13,6 +13,13 @@ import {
   validatePolicy,
 } from "./policy.js";
 import { nativeUsable } from "./status.js";
+import {
+  checkCommandTimeout,
+  checkExecOptions,
+  checkManagerOptions,
+  checkSandboxId,
+  checkSessionConfig,
+} from "./validate.js";
 
 export interface SandboxSessionConfig {
   newContainer?: boolean;
@@ -167,8 +174,10 @@ export class NativeSandboxContext implements SandboxContext {
   async exec(command: string, options: SandboxExecOptions = {}): Promise<SandboxExecResult> {
     if (this.disposed) throw new Ku0Error("ERR_KU0_SANDBOX_DISPOSED", `sandbox ${this.id} is disposed`);
     if (typeof command !== "string") throw ku0TypeError("ERR_KU0_INVALID_ARG", "command must be a string");
+    checkExecOptions(options);
+    if (options === null) options = {};
     this.lastUsedAt = Date.now();
-    const timeoutMs = options.timeoutMs ?? this.policy.timeoutMs;
+    const timeoutMs = checkCommandTimeout(options.timeoutMs ?? this.policy.timeoutMs);
     const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     if (!(timeoutMs > 0) || !(maxOutputBytes >= 0)) {
       throw ku0TypeError("ERR_KU0_INVALID_ARG", "timeoutMs must be > 0 and maxOutputBytes >= 0");
@@ -250,7 +259,10 @@ export class NativeSandboxManager implements SandboxManager {
   private readonly delegated = new Set<string>();
   private readonly networks = new Map<string, AllowlistNetwork>();
 
-  constructor(private readonly opts: NativeSandboxManagerOptions = {}) {}
+  constructor(private readonly opts: NativeSandboxManagerOptions = {}) {
+    checkManagerOptions(opts);
+    if (opts === null) this.opts = {};
+  }
 
   /** Which backend new sessions use, or why none can. */
   private backend(): { kind: "native"; helper: string } | { kind: "fallback"; manager: SandboxManager } {
@@ -277,6 +289,7 @@ export class NativeSandboxManager implements SandboxManager {
   }
 
   async isAvailable(timeoutMs?: number): Promise<boolean> {
+    if (timeoutMs !== undefined) checkCommandTimeout(timeoutMs);
     try {
       const b = this.backend();
       return b.kind === "native" ? true : await b.manager.isAvailable(timeoutMs);
@@ -286,6 +299,8 @@ export class NativeSandboxManager implements SandboxManager {
   }
 
   async getSandbox(id: string, config?: SandboxSessionConfig): Promise<SandboxContext> {
+    checkSandboxId(id);
+    checkSessionConfig(config);
     const existing = this.sessions.get(id);
     if (existing && !config?.newContainer) return existing;
     if (existing) await this.closeSandbox(id);
@@ -293,8 +308,9 @@ export class NativeSandboxManager implements SandboxManager {
   }
 
   async createSandbox(id: string, config: SandboxSessionConfig = {}): Promise<SandboxContext> {
-    if (typeof id !== "string" || id.length === 0)
-      throw ku0TypeError("ERR_KU0_INVALID_ARG", "id must be a non-empty string");
+    checkSandboxId(id);
+    checkSessionConfig(config);
+    if (config === null) config = {};
     const b = this.backend();
     if (b.kind === "fallback") {
       const ctx = await b.manager.createSandbox(id, config);
@@ -331,6 +347,7 @@ export class NativeSandboxManager implements SandboxManager {
   }
 
   async closeSandbox(id: string): Promise<void> {
+    checkSandboxId(id);
     const ctx = this.sessions.get(id);
     if (!ctx) return;
     this.sessions.delete(id);
@@ -348,6 +365,7 @@ export class NativeSandboxManager implements SandboxManager {
   }
 
   getSandboxInfo(id: string): SandboxInfo | null {
+    checkSandboxId(id);
     return this.sessions.get(id)?.info() ?? null;
   }
 

@@ -1,9 +1,16 @@
 // Drop-in for the runtime's `context/ContextCompactor` (contracts §1.3).
-import { ku0TypeError } from "@ku0/native-loader";
+import {
+  checkArray,
+  checkCallback,
+  checkFinite,
+  checkInt,
+  checkObject,
+  checkOptions,
+} from "@ku0/native-loader";
 import { countTokens } from "./count.js";
 import { jsonText } from "./counter.js";
 import { historyCounts, messageCacheEpoch, sameRefs } from "./history.js";
-import { checkBudget } from "./validate.js";
+import { checkBudget, checkCompactionOptions, checkMessages, checkText } from "./validate.js";
 
 export interface ToolCall {
   id?: string;
@@ -106,6 +113,8 @@ export class ContextCompactor {
   private costs = new WeakMap<object, CachedCost>();
 
   constructor(options: CompactionOptions = {}) {
+    checkCompactionOptions(options);
+    if (options === null) options = {};
     this.config = options.contextConfig ? { ...options.contextConfig } : { ...DEFAULT_CONTEXT_CONFIG };
     checkBudget(this.config.maxTokens, "contextConfig.maxTokens");
     this.targetThreshold =
@@ -122,7 +131,8 @@ export class ContextCompactor {
    * texts of the others go to the counter in one (native) call.
    */
   private total(messages: Message[], extra?: string): number {
-    if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
+    checkMessages(messages);
+    if (extra !== undefined && extra !== null) checkText(extra, "systemPrompt");
     const epoch = messageCacheEpoch();
     let total = 0;
     const texts: string[] = [];
@@ -190,6 +200,9 @@ export class ContextCompactor {
     messages: Message[],
     currentTurnToolResults?: ToolResult[],
   ): { preserved: Message[]; toSummarize: Message[] } {
+    checkMessages(messages);
+    if (currentTurnToolResults !== undefined && currentTurnToolResults !== null)
+      checkArray(currentTurnToolResults, "currentTurnToolResults", (r, at) => checkObject(r, at));
     const n = this.config.preserveLastN;
     let start = messages.length;
     if (n > 0) {
@@ -218,6 +231,8 @@ export class ContextCompactor {
   }
 
   pruneToolResults(messages: Message[], currentTurn: number): { messages: Message[]; prunedCount: number } {
+    checkMessages(messages);
+    checkFinite(currentTurn, "currentTurn");
     let prunedCount = 0;
     const out = messages.map((m, index) => {
       if (!m.toolResults || m.toolResults.length === 0) return m;
@@ -234,6 +249,8 @@ export class ContextCompactor {
   }
 
   generateSummaryPrompt(messages: Message[], context: AgentContext = {}): string {
+    checkMessages(messages);
+    checkOptions(context, "context");
     const lines = [
       "Summarize the conversation below so the work can continue without it.",
       "Keep: the user's goals and constraints, decisions made, files and symbols touched, tool results that still matter, open questions and next steps.",
@@ -266,6 +283,13 @@ export class ContextCompactor {
     originalMessages?: Message[],
     toolResultsPruned = 0,
   ): CompactionResult {
+    checkObject(contextManager, "contextManager");
+    checkCallback(contextManager.updateScratchpad, "contextManager.updateScratchpad");
+    checkText(contextId, "contextId");
+    checkText(summary, "summary");
+    checkMessages(recentMessages, "recentMessages");
+    if (originalMessages !== undefined) checkMessages(originalMessages, "originalMessages");
+    checkInt(toolResultsPruned, "toolResultsPruned");
     const started = performance.now();
     contextManager.updateScratchpad(
       contextId,

@@ -1,12 +1,12 @@
 // Drop-in for the runtime's `orchestrator/messageCompression` (contracts §1.4).
-import { ku0TypeError } from "@ku0/native-loader";
+import { checkArray, checkObject, ku0TypeError } from "@ku0/native-loader";
 import { countTokens } from "./count.js";
 import { jsonText, truncateText } from "./counter.js";
 import { historyCounts, messageCacheEpoch, sameRefs } from "./history.js";
 import { jsPlanTruncate, type Plan, type PlanMessage } from "./jsengine.js";
 import { encodingForModel } from "./model.js";
 import { tokenizerModule } from "./native.js";
-import { checkBudget } from "./validate.js";
+import { checkBudget, checkCompressionConfig, checkMessages, checkSummarizer } from "./validate.js";
 
 export interface MCPToolResult {
   success?: boolean;
@@ -115,6 +115,8 @@ export class MessageCompressor {
   private cachedEntries = 0;
 
   constructor(config: Partial<CompressionConfig> = {}) {
+    checkCompressionConfig(config);
+    if (config === null) config = {};
     this.customEstimator = typeof config.estimateTokens === "function";
     const model = config.model;
     this.config = {
@@ -134,6 +136,7 @@ export class MessageCompressor {
   }
 
   setSummarizer(s: CompressionConfig["summarizer"]): void {
+    checkSummarizer(s);
     this.config.summarizer = s;
   }
   getMaxTokens(): number {
@@ -167,7 +170,7 @@ export class MessageCompressor {
 
   /** Per-message counts: object-identity cache, then one batched (native) call for the rest. */
   private counts(messages: AgentMessage[]): number[] {
-    if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
+    checkMessages(messages);
     const out = new Array<number>(messages.length);
     const missing: number[] = [];
     const missingRefs: unknown[][] = [];
@@ -216,6 +219,7 @@ export class MessageCompressor {
   }
 
   estimateMessageTokens(message: AgentMessage): number {
+    checkObject(message, "message");
     return this.counts([message])[0] as number;
   }
 
@@ -370,6 +374,7 @@ export class SmartMessageCompressor extends MessageCompressor {
   /** Shortens large text parts of a tool result (head + tail around an elision marker) to a quarter of the budget. */
   compressToolResult(r: MCPToolResult): MCPToolResult {
     if (!r || !Array.isArray(r.content)) return r;
+    checkArray(r.content, "result.content");
     const budget = Math.max(64, Math.floor(this.getMaxTokens() / 4));
     let changed = false;
     const content = r.content.map((part) => {
