@@ -306,6 +306,7 @@ async function plan(g: Group, repo: string): Promise<{ calls: Call[]; skipped: s
         });
       }
       if (isOptionsSlot(base[pos])) {
+        emit(`H probe ${target.name} arg${pos}`);
         let keys: string[] = [];
         try {
           keys = await probeKeys(target, ctx, target.baseline(ctx), pos);

@@ -29,7 +29,7 @@ const knownRaw = argv.includes("--known-raw");
 const out = resolve(opt("--out") ?? join(repo, "target", "fuzz-args.json"));
 const seed = Number(opt("--seed") ?? 1);
 /** A call that prints nothing for this long is a hang (its child is killed and the group resumes after it). */
-const CALL_TIMEOUT_MS = Number(opt("--call-timeout-ms") ?? 5_000);
+const CALL_TIMEOUT_MS = Number(opt("--call-timeout-ms") ?? 10_000);
 /** Wall-clock budget per group; the rest of a group past it is reported as not run (and fails the run). */
 const GROUP_BUDGET_MS = Number(opt("--group-budget-s") ?? 120) * 1000;
 /** Restarts per group after crashes and hangs; the rest of a group that keeps dying is reported as not run. */

@@ -107,6 +107,9 @@ const frame = (c: Ctx): Uint8Array => {
     return bytes();
   }
 };
+/** Log options that keep each fresh log cheap (no 32 MiB zero-filled segment per instance). */
+const smallLog = { preallocate: false, segmentSize: 1 << 20 };
+let sharedBatch: unknown;
 const mkd = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 
 export const MODULES: ModuleSpec[] = [
@@ -236,7 +239,7 @@ export const MODULES: ModuleSpec[] = [
         },
       },
       EventLog: {
-        args: (c) => [c.tmp(), { durability: "group" }],
+        args: (c) => [c.tmp(), { durability: "group", ...smallLog }],
         dispose: closeIt,
         methods: {
           append: () => [{ type: "x", taskId: "t" }],
@@ -248,10 +251,14 @@ export const MODULES: ModuleSpec[] = [
         },
       },
       EventBatch: {
+        // One log per process: a batch is immutable, so every call can use the same one.
         make: (c) => {
-          const log = new (c.mod.EventLog as Any)(c.tmp());
-          log.append({ type: "x" });
-          return log.replayBatch(0);
+          if (!sharedBatch) {
+            const log = new (c.mod.EventLog as Any)(c.tmp(), smallLog);
+            log.append({ type: "x" });
+            sharedBatch = log.replayBatch(0);
+          }
+          return sharedBatch;
         },
         methods: {
           sequenceId: () => [0],
@@ -279,7 +286,7 @@ export const MODULES: ModuleSpec[] = [
         },
       },
       JsEventLog: {
-        args: (c) => [c.tmp(), {}],
+        args: (c) => [c.tmp(), { ...smallLog }],
         dispose: closeIt,
         methods: {
           appendJson: () => ['{"a":1}'],
@@ -312,7 +319,7 @@ export const MODULES: ModuleSpec[] = [
         },
       },
       NativeEventLog: {
-        args: (c) => [c.tmp(), {}],
+        args: (c) => [c.tmp(), { ...smallLog }],
         dispose: closeIt,
         methods: {
           appendJson: () => ['{"a":1}'],

@@ -1,4 +1,4 @@
-import { checkObject, Ku0Error } from "@ku0/native-loader";
+import { checkObject, checkOptionalString, Ku0Error } from "@ku0/native-loader";
 import { invalidArg, outOfRange, StorageErrorCodes, validateCheckpointId } from "./errors.js";
 import type { Backend } from "./eventLog.js";
 import { JsCheckpointStore } from "./js/checkpoint.js";
@@ -57,6 +57,7 @@ export class CheckpointStorage implements ICheckpointStorage {
   ) {
     checkCheckpointOptions(options);
     checkDir(dir);
+    options ??= {};
     if (typeof dir !== "string" || dir.length === 0) throw invalidArg("dir must be a non-empty string");
     this.backend = pickBackend(options.backend);
     const opts: CheckpointStorageOptions = { ...options };
@@ -90,6 +91,8 @@ export class CheckpointStorage implements ICheckpointStorage {
       throw invalidArg("checkpoint must be an object");
     validateCheckpointId(checkpoint.id);
     if (typeof checkpoint.agentId !== "string") throw invalidArg("checkpoint.agentId must be a string");
+    for (const key of ["agentType", "task", "status"] as const)
+      checkOptionalString(checkpoint[key], `checkpoint.${key}`);
     const meta: StoredMeta = {
       id: checkpoint.id,
       agentId: checkpoint.agentId,

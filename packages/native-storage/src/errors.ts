@@ -28,7 +28,7 @@ export function outOfRange(message: string): Ku0RangeError {
 /** Validates a sequence-id-like argument: a non-negative safe integer, else RangeError. */
 export function seqArg(value: unknown, name: string): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw outOfRange(`${name} must be a non-negative safe integer, got ${String(value)}`);
+    throw outOfRange(`${name} must be a non-negative safe integer, got ${describeType(value)}`);
   }
   return value;
 }

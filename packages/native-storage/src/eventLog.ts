@@ -95,6 +95,7 @@ export class EventLog implements TaskGraphEventLog {
   ) {
     checkEventLogOptions(options);
     checkDir(dir);
+    options ??= {};
     if (typeof dir !== "string" || dir.length === 0) throw invalidArg("dir must be a non-empty string");
     const durability = options.durability ?? "group";
     if (!["process", "group", "sync"].includes(durability))
