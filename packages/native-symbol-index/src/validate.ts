@@ -167,3 +167,19 @@ export function flattenSymbols(symbols: unknown, sink: FlatSymbolSink): void {
     }
   }
 }
+
+/** Flat `SymbolDescriptor`s (the runtime seam's shape): objects with string name/kind/file and finite positions. */
+export function checkDescriptors(descriptors: unknown): void {
+  checkArray(descriptors, "descriptors", (d) => {
+    if (d === null || typeof d !== "object") {
+      throw ku0TypeError("ERR_KU0_INVALID_SYMBOL", "each descriptor must be an object");
+    }
+    const s = d as Record<string, unknown>;
+    checkString(s.name, "name");
+    checkString(s.kind, "kind");
+    if (s.file !== undefined) checkString(s.file, "file");
+    for (const key of ["line", "column", "endLine", "endColumn"]) checkNumber(s[key], key);
+    for (const key of ["container", "detail"])
+      if (s[key] !== undefined && s[key] !== null) checkString(s[key], key);
+  });
+}
