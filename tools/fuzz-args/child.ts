@@ -29,7 +29,7 @@ export interface PlannedCall {
 
 type Fn = (...args: unknown[]) => unknown;
 
-const ASYNC_SETTLE_MS = 2000;
+const ASYNC_SETTLE_MS = 5000;
 const MAX_POSITIONS = 4;
 
 const pause = new Int32Array(new SharedArrayBuffer(4));

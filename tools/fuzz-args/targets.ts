@@ -485,8 +485,16 @@ export const MODULES: ModuleSpec[] = [
       readFileBeneath: { args: () => ["/tmp", "nonexistent-ku0-fuzz"] },
       writeFileBeneath: { args: (c) => [c.tmp(), "f.txt", Buffer.from("x")] },
       findHelper: { args: () => [{}] },
-      probeKernel: { skip: "spawns the helper binary once per call (covered by runSandboxed)" },
-      guaranteesFrom: { skip: "pure formatter of a probe result (no argument reaches native code)" },
+      probeKernel: { args: (c) => [helperPath(c)] },
+      guaranteesFrom: {
+        args: (c) => {
+          try {
+            return [(c.mod.probeKernel as Any)(helperPath(c))];
+          } catch {
+            return [{}];
+          }
+        },
+      },
       NativeSandboxManager: {
         args: (c) => [{ defaultWorkspacePath: c.tmp(), prewarm: false }],
         methods: {
@@ -517,7 +525,7 @@ export const MODULES: ModuleSpec[] = [
         args: () => [{ command: "true", workspacePath: mkd("ku0-fz-"), policy: policy(), timeoutMs: 5000 }],
       },
       scrubEnv: { args: () => [{ PATH: "/usr/bin" }] },
-      decideEgress: { args: () => ["example.com", ["example.com"]] },
+      decideEgress: { args: () => ["localhost", ["localhost"]] },
       hostAllowed: { args: () => ["example.com", ["example.com"]] },
       isPrivateAddress: { args: () => ["10.0.0.1"] },
       EgressProxy: {

@@ -1,6 +1,7 @@
 // CRC32C (Castagnoli), slicing-by-8 tables, shared by the packages whose on-disk formats carry CRC32C
 // (storage log and checkpoints, symbol-index files). crc32c("123456789") === 0xe3069283.
 import { checkBytes, checkInt } from "./validate.js";
+
 const T = new Uint32Array(8 * 256);
 for (let i = 0; i < 256; i++) {
   let c = i;

@@ -103,6 +103,8 @@ export function checkCallback<F extends (...args: never[]) => unknown>(
 ): F | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "function") throw invalidType(what, "a function", value);
+  if (/^class[\s{]/.test(Function.prototype.toString.call(value)))
+    throw invalidType(what, "a callable function (not a class)", value);
   return value as F;
 }
 

@@ -1,9 +1,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { constants } from "node:os";
-import { convertNativeError, Ku0Error } from "@ku0/native-loader";
+import { checkObject, convertNativeError, Ku0Error } from "@ku0/native-loader";
 import { sandboxModule } from "./module.js";
 import type { ExecPolicy } from "./policy.js";
-import { checkRunOptions } from "./validate.js";
+import { checkHelperPath, checkRunOptions } from "./validate.js";
 
 export interface RunOptions {
   helper: string;
@@ -210,7 +210,14 @@ export class WarmHelper {
   private exited = false;
 
   constructor(helper: string, session: ExecPolicy) {
+    checkHelperPath(helper);
+    checkObject(session, "session");
     this.child = spawn(helper, ["--prewarm"], { env: {}, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    // A helper that cannot be spawned is a dead warm helper (runSandboxed then starts a fresh one),
+    // never an unhandled 'error' event.
+    this.child.on("error", () => {
+      this.exited = true;
+    });
     this.child.stdin.on("error", () => {});
     for (const part of frame(Buffer.from(JSON.stringify(session)))) this.child.stdin.write(part);
     this.child.stdout.on("data", (b: Buffer) =>

@@ -1,6 +1,7 @@
 import { isAbsolute } from "node:path";
 import { ku0TypeError } from "@ku0/native-loader";
 import { sandboxModule } from "./module.js";
+import { checkFileData } from "./validate.js";
 
 function check(root: string, relPath: string): void {
   if (typeof root !== "string" || !isAbsolute(root))
@@ -29,6 +30,8 @@ export function writeFileBeneath(
   options: { mkdirs?: boolean } = {},
 ): void {
   check(root, relPath);
+  checkFileData(data, options);
+  options ??= {};
   const b = sandboxModule.requireNative();
   const buf =
     typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);

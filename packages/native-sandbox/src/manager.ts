@@ -15,6 +15,7 @@ import {
 import { nativeUsable } from "./status.js";
 import {
   checkCommandTimeout,
+  checkContextArgs,
   checkExecOptions,
   checkManagerOptions,
   checkSandboxId,
@@ -128,6 +129,7 @@ export class NativeSandboxContext implements SandboxContext {
     image: string | undefined,
     private readonly onDispose: (id: string) => void,
   ) {
+    checkContextArgs([id, workspacePath, policy, helper, opts, network, image, onDispose]);
     this.id = id;
     this.workspacePath = workspacePath;
     this.policy = policy;
