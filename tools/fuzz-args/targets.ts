@@ -108,8 +108,9 @@ const frame = (c: Ctx): Uint8Array => {
   }
 };
 /** Log options that keep each fresh log cheap (no 32 MiB zero-filled segment per instance). */
-const smallLog = { preallocate: false, segmentSize: 1 << 20 };
+const smallLog = { preallocate: false, segmentSize: 1 << 20, durability: "process" };
 let sharedBatch: unknown;
+let probed: unknown;
 const mkd = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 
 export const MODULES: ModuleSpec[] = [
@@ -239,7 +240,7 @@ export const MODULES: ModuleSpec[] = [
         },
       },
       EventLog: {
-        args: (c) => [c.tmp(), { durability: "group", ...smallLog }],
+        args: (c) => [c.tmp(), { ...smallLog, durability: "group" }],
         dispose: closeIt,
         methods: {
           append: () => [{ type: "x", taskId: "t" }],
@@ -488,11 +489,14 @@ export const MODULES: ModuleSpec[] = [
       probeKernel: { args: (c) => [helperPath(c)] },
       guaranteesFrom: {
         args: (c) => {
-          try {
-            return [(c.mod.probeKernel as Any)(helperPath(c))];
-          } catch {
-            return [{}];
+          if (probed === undefined) {
+            try {
+              probed = (c.mod.probeKernel as Any)(helperPath(c));
+            } catch {
+              probed = {};
+            }
           }
+          return [{ ...(probed as object) }];
         },
       },
       NativeSandboxManager: {
