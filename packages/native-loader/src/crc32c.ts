@@ -1,5 +1,7 @@
 // CRC32C (Castagnoli), slicing-by-8 tables, shared by the packages whose on-disk formats carry CRC32C
 // (storage log and checkpoints, symbol-index files). crc32c("123456789") === 0xe3069283.
+import { checkBytes, checkInt } from "./validate.js";
+
 const T = new Uint32Array(8 * 256);
 for (let i = 0; i < 256; i++) {
   let c = i;
@@ -14,7 +16,8 @@ for (let i = 0; i < 256; i++) {
 }
 
 /** Continues a CRC32C: pass the previous result (0 for a fresh checksum). */
-export function crc32cUpdate(crc: number, buf: Uint8Array, start = 0, end = buf.length): number {
+export function crc32cUpdate(crc: number, buf: Uint8Array, start = 0, end = buf?.length): number {
+  checkRange(crc, buf, start, end);
   let c = ~crc >>> 0;
   let i = start;
   const n8 = start + ((end - start) & ~7);
@@ -41,6 +44,14 @@ export function crc32cUpdate(crc: number, buf: Uint8Array, start = 0, end = buf.
   return ~c >>> 0;
 }
 
-export function crc32c(buf: Uint8Array, start = 0, end = buf.length): number {
+/** O(1) argument checks (this runs per record): `buf` bytes, `start..end` an integer range inside it. */
+function checkRange(crc: unknown, buf: unknown, start: unknown, end: unknown): void {
+  checkInt(crc, "crc", { max: 0xffffffff });
+  const bytes = checkBytes(buf, "buf");
+  const s = checkInt(start, "start", { max: bytes.length });
+  checkInt(end, "end", { min: s, max: bytes.length });
+}
+
+export function crc32c(buf: Uint8Array, start = 0, end = buf?.length): number {
   return crc32cUpdate(0, buf, start, end);
 }

@@ -41,6 +41,7 @@ export function ku0RangeError(code: string, message: string): Ku0RangeError {
 export const ErrorCodes = {
   invalidFlag: "ERR_KU0_INVALID_FLAG",
   invalidArg: "ERR_KU0_INVALID_ARG",
+  outOfRange: "ERR_KU0_OUT_OF_RANGE",
   nativeUnavailable: "ERR_KU0_NATIVE_UNAVAILABLE",
   nativePanic: "ERR_KU0_NATIVE_PANIC",
   nativeFailure: "ERR_KU0_NATIVE_FAILURE",
@@ -61,9 +62,12 @@ export function convertNativeError(err: unknown): Error {
   const message = err instanceof Error ? err.message : String(err);
   const status = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
   const match = CODE_PREFIX.exec(message);
-  if (match) {
-    const code = match[1] as string;
-    const rest = message.slice(match[0].length);
+  // A binding that sets `code` itself (the boundary crate) is taken at its word; older bindings put the code
+  // in front of the message.
+  const ownCode = typeof status === "string" && status.startsWith("ERR_KU0_") ? status : undefined;
+  if (match || ownCode) {
+    const code = ownCode ?? (match?.[1] as string);
+    const rest = match ? message.slice(match[0].length) : message;
     if (code.includes("RANGE") || code.includes("OUT_OF_RANGE"))
       return new Ku0RangeError(code, rest, { cause: err });
     if (status === "InvalidArg" || code === ErrorCodes.invalidArg)

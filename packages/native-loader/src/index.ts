@@ -30,3 +30,28 @@ export {
   type ShadowListener,
 } from "./module.js";
 export { platformTriple } from "./platform.js";
+export {
+  checkArray,
+  checkBoolean,
+  checkBytes,
+  checkCallback,
+  checkEnum,
+  checkFinite,
+  checkInt,
+  checkObject,
+  checkOptionalBoolean,
+  checkOptionalInt,
+  checkOptionalString,
+  checkOptions,
+  checkString,
+  checkStringArray,
+  checkTimeoutMs,
+  describeType,
+  type IntRange,
+  invalidType,
+  MAX_ARRAY_LENGTH,
+  MAX_TIMEOUT_MS,
+  outOfRange,
+  typed,
+  withCode,
+} from "./validate.js";

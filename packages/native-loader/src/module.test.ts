@@ -245,7 +245,86 @@ describe("shadow mode", () => {
   });
 });
 
+describe("shadow mode never changes what the caller gets", () => {
+  it("pickAsync: a synchronous native throw is reported, the JS answer returned, nothing unhandled", async () => {
+    const { mod } = makeModule({ KU0_NATIVE_FAKE: "shadow" });
+    const diffs: ShadowDiff[] = [];
+    mod.onShadowDiff((d) => diffs.push(d));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const syncThrow = mod.pickAsync(
+        "syncThrow",
+        (_b, _x: number): Promise<number> => {
+          throw new Error("native threw before returning a promise");
+        },
+        async (x: number) => x * 2,
+      );
+      await expect(syncThrow(4)).resolves.toBe(8);
+      // A JS rejection with a synchronous native throw: the JS error is what the caller gets.
+      const bothFail = mod.pickAsync(
+        "bothFail",
+        (_b, _x: number): Promise<number> => {
+          throw new Error("native sync");
+        },
+        async (_x: number): Promise<number> => {
+          throw new Ku0TypeError("ERR_KU0_INVALID_ARG", "js says no");
+        },
+      );
+      await expect(bothFail(1)).rejects.toMatchObject({ code: "ERR_KU0_INVALID_ARG" });
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(diffs[0]).toMatchObject({
+      op: "syncThrow",
+      js: 8,
+      nativeError: "native threw before returning a promise",
+    });
+  });
+
+  it("a comparator that throws counts as a mismatch, not an error", async () => {
+    const { mod } = makeModule({ KU0_NATIVE_FAKE: "shadow" });
+    const diffs: ShadowDiff[] = [];
+    mod.onShadowDiff((d) => diffs.push(d));
+    const equal = () => {
+      throw new Error("comparator bug");
+    };
+    const sync = mod.pick(
+      "s",
+      (b, x: number) => b.double(x),
+      (x: number) => x * 2,
+      { equal },
+    );
+    expect(sync(3)).toBe(6);
+    const asyncOp = mod.pickAsync(
+      "a",
+      async (b, x: number) => b.double(x),
+      async (x: number) => x * 2,
+      { equal },
+    );
+    await expect(asyncOp(3)).resolves.toBe(6);
+    expect(diffs.map((d) => d.op)).toEqual(["s", "a"]);
+  });
+});
+
 describe("native errors", () => {
+  it("take a `code` property set by the binding", () => {
+    const range = convertNativeError(
+      Object.assign(new Error("limit too large"), { code: "ERR_KU0_LIMIT_OUT_OF_RANGE" }),
+    );
+    expect(range).toBeInstanceOf(Ku0RangeError);
+    expect((range as Ku0RangeError).code).toBe("ERR_KU0_LIMIT_OUT_OF_RANGE");
+    const invalid = convertNativeError(Object.assign(new Error("bad"), { code: "ERR_KU0_INVALID_ARG" }));
+    expect(invalid).toBeInstanceOf(Ku0TypeError);
+    const other = convertNativeError(Object.assign(new Error("locked"), { code: "ERR_KU0_STORAGE_LOCKED" }));
+    expect(other).toBeInstanceOf(Ku0Error);
+    expect((other as Ku0Error).code).toBe("ERR_KU0_STORAGE_LOCKED");
+    expect(other.message).toBe("locked");
+  });
+
   it("are converted in one place with a stable code", () => {
     const { mod } = makeModule({});
     expect(() => mod.callNative((b) => b.fail())).toThrow(Ku0RangeError);

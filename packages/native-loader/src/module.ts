@@ -3,6 +3,7 @@ import { loadPlatformBinding, readManifest } from "./binding.js";
 import { deepEqual } from "./equal.js";
 import { convertNativeError, ErrorCodes, Ku0Error, Ku0TypeError } from "./errors.js";
 import { type Env, type Mode, modeFromEnv, parseMode } from "./flags.js";
+import { checkObject, checkOptions, describeType, invalidType } from "./validate.js";
 
 const requireFromHere = createRequire(import.meta.url);
 
@@ -132,11 +133,14 @@ export class NativeModule<B> {
       this.override = undefined;
       return;
     }
-    const parsed = parseMode(String(mode), this.spec.modes, `${this.module} mode`);
+    const parsed =
+      typeof mode === "string" ? parseMode(mode, this.spec.modes, `${this.module} mode`) : undefined;
     if (parsed === undefined) {
       throw new Ku0TypeError(
         ErrorCodes.invalidFlag,
-        `mode must be one of ${this.spec.modes.join(", ")}; got ${JSON.stringify(mode)}`,
+        `mode must be one of ${this.spec.modes.join(", ")}; got ${
+          typeof mode === "string" ? JSON.stringify((mode as string).slice(0, 64)) : describeType(mode)
+        }`,
       );
     }
     this.override = parsed;
@@ -234,6 +238,7 @@ export class NativeModule<B> {
 
   /** Merge module-specific facts into `status().details`. */
   setDetails(details: Record<string, unknown>): void {
+    checkObject(details, "details");
     this.details = { ...this.details, ...details };
   }
 
@@ -258,6 +263,7 @@ export class NativeModule<B> {
 
   /** Run `fn` with the binding, converting native errors (and caught panics) into typed JS errors. */
   callNative<R>(fn: (binding: B) => R): R {
+    if (typeof fn !== "function") throw invalidType("fn", "a function", fn);
     const binding = this.requireNative();
     try {
       const result = fn(binding);
@@ -271,6 +277,8 @@ export class NativeModule<B> {
 
   /** Register a shadow-mode listener; `sampleRate` (0..1) applies to the whole module. Returns an unsubscribe. */
   onShadowDiff(listener: ShadowListener, options?: { sampleRate?: number }): () => void {
+    if (typeof listener !== "function") throw invalidType("listener", "a function", listener);
+    checkOptions(options, "options");
     if (options?.sampleRate !== undefined) this.setShadowSampleRate(options.sampleRate);
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -280,7 +288,7 @@ export class NativeModule<B> {
     if (typeof rate !== "number" || !(rate >= 0 && rate <= 1)) {
       throw new Ku0TypeError(
         ErrorCodes.invalidArg,
-        `sampleRate must be a number in [0, 1]; got ${String(rate)}`,
+        `sampleRate must be a number in [0, 1]; got ${describeType(rate)}`,
       );
     }
     this.sampleRate = rate;
@@ -295,6 +303,7 @@ export class NativeModule<B> {
 
   /** Record one shadow comparison; listeners are told only about mismatches. */
   reportDiff(diff: Omit<ShadowDiff, "module">, matched = false): void {
+    checkObject(diff, "diff");
     this.shadowCompared += 1;
     if (matched) return;
     this.shadowMismatches += 1;
@@ -318,6 +327,7 @@ export class NativeModule<B> {
     jsFn: (...args: A) => R,
     options?: { equal?: (js: R, native: R) => boolean },
   ): (...args: A) => R {
+    checkFunctions(nativeFn, jsFn, options);
     const equal = options?.equal ?? deepEqual;
     return (...args: A): R => {
       const route = this.route();
@@ -334,9 +344,12 @@ export class NativeModule<B> {
       if (this.shadowSample()) {
         try {
           const nativeResult = this.callNative((b) => nativeFn(b, ...args));
-          this.reportDiff({ op, args, js: jsResult, native: nativeResult }, equal(jsResult, nativeResult));
+          this.reportDiff(
+            { op, args, js: jsResult, native: nativeResult },
+            safeEqual(equal, jsResult, nativeResult),
+          );
         } catch (nativeErr) {
-          this.reportDiff({ op, args, js: jsResult, nativeError: String((nativeErr as Error).message) });
+          this.reportDiff({ op, args, js: jsResult, nativeError: errorText(nativeErr) });
         }
       }
       return jsResult;
@@ -350,7 +363,7 @@ export class NativeModule<B> {
         op,
         args,
         js: undefined,
-        jsError: String((jsErr as Error).message),
+        jsError: errorText(jsErr),
         native: nativeResult,
       });
     } catch {
@@ -365,6 +378,7 @@ export class NativeModule<B> {
     jsFn: (...args: A) => Promise<R>,
     options?: { equal?: (js: R, native: R) => boolean },
   ): (...args: A) => Promise<R> {
+    checkFunctions(nativeFn, jsFn, options);
     const equal = options?.equal ?? deepEqual;
     return async (...args: A): Promise<R> => {
       const route = this.route();
@@ -373,23 +387,23 @@ export class NativeModule<B> {
       const sampled = this.shadowSample();
       const jsPromise = jsFn(...args);
       if (!sampled) return jsPromise;
-      const nativePromise = this.callNative((b) => nativeFn(b, ...args));
+      // An async wrapper: a synchronous native throw becomes a rejection compared below, never an escape
+      // that would leave `jsPromise` unhandled.
+      const nativePromise = (async () => this.callNative((b) => nativeFn(b, ...args)))();
       const [js, native] = await Promise.allSettled([jsPromise, nativePromise]);
       if (js.status === "fulfilled" && native.status === "fulfilled") {
-        this.reportDiff({ op, args, js: js.value, native: native.value }, equal(js.value, native.value));
+        this.reportDiff(
+          { op, args, js: js.value, native: native.value },
+          safeEqual(equal, js.value, native.value),
+        );
       } else if (js.status === "fulfilled" && native.status === "rejected") {
-        this.reportDiff({
-          op,
-          args,
-          js: js.value,
-          nativeError: String(native.reason?.message ?? native.reason),
-        });
+        this.reportDiff({ op, args, js: js.value, nativeError: errorText(native.reason) });
       } else if (js.status === "rejected" && native.status === "fulfilled") {
         this.reportDiff({
           op,
           args,
           js: undefined,
-          jsError: String(js.reason?.message),
+          jsError: errorText(js.reason),
           native: native.value,
         });
       } else {
@@ -398,6 +412,31 @@ export class NativeModule<B> {
       if (js.status === "rejected") throw js.reason;
       return js.value;
     };
+  }
+}
+
+function checkFunctions(nativeFn: unknown, jsFn: unknown, options: unknown): void {
+  if (typeof nativeFn !== "function") throw invalidType("nativeFn", "a function", nativeFn);
+  if (typeof jsFn !== "function") throw invalidType("jsFn", "a function", jsFn);
+  const o = checkOptions<{ equal?: unknown }>(options, "options");
+  if (o.equal !== undefined && typeof o.equal !== "function")
+    throw invalidType("equal", "a function", o.equal);
+}
+
+/** A comparator that throws counts as a mismatch (shadow mode never changes what the caller gets). */
+function safeEqual<R>(equal: (a: R, b: R) => boolean, a: R, b: R): boolean {
+  try {
+    return equal(a, b);
+  } catch {
+    return false;
+  }
+}
+
+function errorText(err: unknown): string {
+  try {
+    return String(err instanceof Error ? err.message : err);
+  } catch {
+    return "unprintable error";
   }
 }
 

@@ -1,9 +1,10 @@
 import { homedir, tmpdir } from "node:os";
 import { resolve } from "node:path";
-import { ku0TypeError } from "@ku0/native-loader";
+import { checkFinite, checkString, ku0TypeError } from "@ku0/native-loader";
 import { sandboxModule } from "./module.js";
 import { type DecisionRoots, decidePathsJs, type PathDecision, protectedPathsJs } from "./paths.js";
 import { SYSTEM_READABLE_ROOTS } from "./policy.js";
+import { checkAdapterConfig, checkToolCall, checkToolContext } from "./validate.js";
 
 export interface MCPToolCall {
   name: string;
@@ -57,6 +58,7 @@ const WRITE_OPS = new Set(["write", "create", "delete", "rename", "move"]);
 
 /** Paths named by a tool call's arguments, in the runtime's order (`path`, `paths[]`, `srcPath`, …). */
 export function collectPaths(call: MCPToolCall): string[] {
+  checkToolCall(call);
   const args = call.arguments ?? {};
   const out: string[] = [];
   if (typeof args.path === "string") out.push(args.path);
@@ -70,6 +72,7 @@ export function collectPaths(call: MCPToolCall): string[] {
 }
 
 export function operationOf(name: string): string {
+  checkString(name, "name");
   const i = name.indexOf(":");
   return i >= 0 ? name.slice(i + 1) : name;
 }
@@ -86,6 +89,7 @@ export class NativeExecutionSandboxAdapter {
    */
   constructor(private readonly config?: ExecutionSandboxConfig) {
     sandboxModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
+    if (config !== undefined) checkAdapterConfig(config);
   }
 
   private configFor(context: ToolContext | undefined): ExecutionSandboxConfig {
@@ -128,6 +132,8 @@ export class NativeExecutionSandboxAdapter {
   }
 
   preflight(call: MCPToolCall, context?: ToolContext): PreflightResult {
+    checkToolCall(call);
+    checkToolContext(context);
     const config = this.configFor(context);
     const op = operationOf(call.name);
     const affectedPaths = collectPaths(call);
@@ -164,6 +170,9 @@ export class NativeExecutionSandboxAdapter {
     result: MCPToolResult,
     durationMs: number,
   ): PostflightResult {
+    checkToolCall(call);
+    checkToolContext(context);
+    checkFinite(durationMs, "durationMs", { min: 0 });
     const config = this.configFor(context);
     const args = call.arguments ?? {};
     const command =

@@ -7,6 +7,7 @@ import {
   type SandboxManager,
 } from "./manager.js";
 import { DEFAULT_POLICY, type SandboxPolicy } from "./policy.js";
+import { checkExecOptions, checkManagerOptions } from "./validate.js";
 
 export interface BashExecuteOptions {
   cwd?: string;
@@ -69,6 +70,7 @@ export class NativeBashExecutor implements IBashExecutor {
         ...(session.workspacePath !== undefined ? { workspacePath: resolve(session.workspacePath) } : {}),
       };
     } else {
+      checkManagerOptions(first);
       this.opts = first ?? {};
       this.manager = new NativeSandboxManager(this.opts);
       this.owned = true;
@@ -87,6 +89,8 @@ export class NativeBashExecutor implements IBashExecutor {
 
   async execute(command: string, options: BashExecuteOptions = {}): Promise<BashExecuteResult> {
     if (typeof command !== "string") throw ku0TypeError("ERR_KU0_INVALID_ARG", "command must be a string");
+    checkExecOptions(options);
+    if (options === null) options = {};
     const ctx = await this.context();
     let cwd = options.cwd;
     let mapped = command;

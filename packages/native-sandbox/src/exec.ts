@@ -1,9 +1,10 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
-import { convertNativeError, Ku0Error } from "@ku0/native-loader";
+import { checkObject, convertNativeError, Ku0Error } from "@ku0/native-loader";
 import { sandboxModule } from "./module.js";
 import type { ExecPolicy } from "./policy.js";
+import { checkHelperPath, checkRunOptions } from "./validate.js";
 
 export interface RunOptions {
   helper: string;
@@ -119,6 +120,11 @@ class Capped {
  * the whole pid namespace) through PDEATHSIG.
  */
 export function runSandboxed(o: RunOptions): Promise<RunResult> {
+  try {
+    checkRunOptions(o);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   if (o.warm) {
     if (o.warm.alive()) return runNode(o, o.warm);
     o.warm.kill();
@@ -252,7 +258,14 @@ export class WarmHelper {
   private exited = false;
 
   constructor(helper: string, session: ExecPolicy) {
+    checkHelperPath(helper);
+    checkObject(session, "session");
     this.child = spawnHelper(helper, "--prewarm");
+    // A helper that cannot be spawned is a dead warm helper (runSandboxed then starts a fresh one),
+    // never an unhandled 'error' event.
+    this.child.on("error", () => {
+      this.exited = true;
+    });
     this.status = collectStatus(this.child);
     this.child.stdin.on("error", () => {});
     for (const part of frame(Buffer.from(JSON.stringify(session)))) this.child.stdin.write(part);

@@ -1,6 +1,7 @@
 import { isAbsolute } from "node:path";
 import { ku0RangeError, ku0TypeError } from "@ku0/native-loader";
 import { sandboxModule } from "./module.js";
+import { checkFileData } from "./validate.js";
 
 /** Default size cap of the file helpers (the engine's `DEFAULT_MAX_FILE_BYTES`, 64 MiB). */
 export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -79,6 +80,8 @@ export function writeFileBeneath(
   options: WriteBeneathOptions = {},
 ): void {
   check(root, relPath);
+  checkFileData(data, options);
+  options ??= {};
   const max = maxOf(options);
   const buf = toBuffer(data);
   sandboxModule.callNative((b) => b.writeFileBeneath(root, relPath, buf, options.mkdirs ?? false, max));
@@ -92,6 +95,8 @@ export function writeFileBeneathAsync(
   options: WriteBeneathOptions = {},
 ): Promise<void> {
   check(root, relPath);
+  checkFileData(data, options);
+  options ??= {};
   const max = maxOf(options);
   const buf = toBuffer(data);
   return sandboxModule.callNative((b) =>

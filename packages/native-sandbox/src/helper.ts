@@ -3,7 +3,8 @@ import { accessSync, constants } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { platformTriple } from "@ku0/native-loader";
+import { checkBoolean, checkString, Ku0Error, platformTriple } from "@ku0/native-loader";
+import { checkEnvArg, checkHelperPath, checkProbe } from "./validate.js";
 
 /** What `ku0-sandbox-exec --probe` reports about this kernel. */
 export interface KernelProbe {
@@ -55,6 +56,7 @@ function platformPackageHelper(): string | undefined {
  * then the platform package's copy (published installs), then the workspace's cargo target dir.
  */
 export function findHelper(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  checkEnvArg(env);
   const explicit = env.KU0_SANDBOX_EXEC_PATH;
   if (explicit) return executable(explicit) ? explicit : undefined;
   const fromPlatformPackage = platformPackageHelper();
@@ -71,9 +73,21 @@ let probeCache: { helper: string; probe: KernelProbe } | undefined;
 
 /** Runs the helper's probe once per helper path (about a millisecond). */
 export function probeKernel(helper: string): KernelProbe {
+  checkHelperPath(helper);
   if (probeCache?.helper === helper) return probeCache.probe;
-  const out = execFileSync(helper, ["--probe"], { env: {}, encoding: "utf8", timeout: 10_000 });
-  const probe = JSON.parse(out) as KernelProbe;
+  let probe: KernelProbe;
+  try {
+    const out = execFileSync(helper, ["--probe"], { env: {}, encoding: "utf8", timeout: 10_000 });
+    probe = JSON.parse(out) as KernelProbe;
+  } catch (err) {
+    throw new Ku0Error(
+      "ERR_KU0_SANDBOX_PROBE_FAILED",
+      `kernel probe by ${helper} failed: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
   probeCache = { helper, probe };
   return probe;
 }
@@ -181,6 +195,9 @@ export function guaranteesFrom(
   platform: string = process.platform,
   cgroups = false,
 ): Guarantees {
+  checkProbe(p);
+  checkString(platform, "platform");
+  checkBoolean(cgroups, "cgroups");
   if (platform !== "linux") {
     return {
       usable: false,

@@ -13,6 +13,14 @@ import {
   validatePolicy,
 } from "./policy.js";
 import { nativeUsable } from "./status.js";
+import {
+  checkCommandTimeout,
+  checkContextArgs,
+  checkExecOptions,
+  checkManagerOptions,
+  checkSandboxId,
+  checkSessionConfig,
+} from "./validate.js";
 
 export interface SandboxSessionConfig {
   newContainer?: boolean;
@@ -145,6 +153,7 @@ export class NativeSandboxContext implements SandboxContext {
     image: string | undefined,
     private readonly onDispose: (id: string) => void,
   ) {
+    checkContextArgs([id, workspacePath, policy, helper, opts, network, image, onDispose]);
     this.id = id;
     this.containerId = `native-${id}`;
     this.workspacePath = workspacePath;
@@ -193,8 +202,10 @@ export class NativeSandboxContext implements SandboxContext {
   async exec(command: string, options: SandboxExecOptions = {}): Promise<SandboxExecResult> {
     if (this.disposed) throw new Ku0Error("ERR_KU0_SANDBOX_DISPOSED", `sandbox ${this.id} is disposed`);
     if (typeof command !== "string") throw ku0TypeError("ERR_KU0_INVALID_ARG", "command must be a string");
+    checkExecOptions(options);
+    if (options === null) options = {};
     this.lastUsedAt = Date.now();
-    const timeoutMs = options.timeoutMs ?? this.policy.timeoutMs;
+    const timeoutMs = checkCommandTimeout(options.timeoutMs ?? this.policy.timeoutMs);
     const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     if (!(timeoutMs > 0) || !(maxOutputBytes >= 0)) {
       throw ku0TypeError("ERR_KU0_INVALID_ARG", "timeoutMs must be > 0 and maxOutputBytes >= 0");
@@ -278,6 +289,8 @@ export class NativeSandboxManager implements SandboxManager {
 
   constructor(private readonly opts: NativeSandboxManagerOptions = {}) {
     sandboxModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
+    checkManagerOptions(opts);
+    if (opts === null) this.opts = {};
   }
 
   /** Which backend new sessions use, or why none can. */
@@ -305,6 +318,7 @@ export class NativeSandboxManager implements SandboxManager {
   }
 
   async isAvailable(timeoutMs?: number): Promise<boolean> {
+    if (timeoutMs !== undefined) checkCommandTimeout(timeoutMs);
     try {
       const b = this.backend();
       return b.kind === "native" ? true : await b.manager.isAvailable(timeoutMs);
@@ -314,6 +328,8 @@ export class NativeSandboxManager implements SandboxManager {
   }
 
   async getSandbox(id: string, config?: SandboxSessionConfig): Promise<SandboxContext> {
+    checkSandboxId(id);
+    checkSessionConfig(config);
     const existing = this.sessions.get(id);
     const fallback = this.opts.fallback;
     if (existing && this.delegated.has(id) && fallback) {
@@ -328,8 +344,9 @@ export class NativeSandboxManager implements SandboxManager {
   }
 
   async createSandbox(id: string, config: SandboxSessionConfig = {}): Promise<SandboxContext> {
-    if (typeof id !== "string" || id.length === 0)
-      throw ku0TypeError("ERR_KU0_INVALID_ARG", "id must be a non-empty string");
+    checkSandboxId(id);
+    checkSessionConfig(config);
+    if (config === null) config = {};
     const b = this.backend();
     if (b.kind === "fallback") {
       const ctx = await b.manager.createSandbox(id, config);
@@ -368,6 +385,7 @@ export class NativeSandboxManager implements SandboxManager {
   }
 
   async closeSandbox(id: string): Promise<void> {
+    checkSandboxId(id);
     const ctx = this.sessions.get(id);
     if (!ctx) return;
     this.sessions.delete(id);
@@ -385,6 +403,7 @@ export class NativeSandboxManager implements SandboxManager {
   }
 
   getSandboxInfo(id: string): SandboxInfo | null {
+    checkSandboxId(id);
     return this.sessions.get(id)?.info() ?? null;
   }
 

@@ -1,5 +1,6 @@
 import { lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
+import { checkDecisionArgs } from "./validate.js";
 
 /** A path decision (same shape as the binding's). */
 export interface PathDecision {
@@ -83,6 +84,7 @@ export function decidePathsJs(
   cwd: string,
   access: "read" | "write",
 ): PathDecision[] {
+  checkDecisionArgs(roots, paths, cwd, access);
   const res = (l: string[]) =>
     l.flatMap((p) => {
       try {

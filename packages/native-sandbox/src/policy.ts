@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { ku0RangeError, ku0TypeError } from "@ku0/native-loader";
+import { checkBuildArgs, checkScrubArgs } from "./validate.js";
 
 /** The Docker manager's policy shape (contracts §3.1). */
 export interface SandboxPolicy {
@@ -119,6 +120,7 @@ export function scrubEnv(
   extra: Record<string, string> | undefined,
   fixed: Record<string, string>,
 ): Record<string, string> {
+  checkScrubArgs(host, extra, fixed);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(host)) {
     if (v === undefined) continue;
@@ -156,6 +158,7 @@ export interface BuildArgs {
 
 /** Maps the Docker-style policy and exec options onto the helper's policy. */
 export function buildExecPolicy(a: BuildArgs): ExecPolicy {
+  checkBuildArgs(a);
   if (typeof a.command !== "string") throw ku0TypeError("ERR_KU0_INVALID_ARG", "command must be a string");
   if (!isAbsolute(a.workspacePath)) {
     throw ku0TypeError("ERR_KU0_INVALID_ARG", `workspacePath must be absolute: ${a.workspacePath}`);

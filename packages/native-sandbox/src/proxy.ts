@@ -7,7 +7,8 @@ import {
   type ServerResponse,
 } from "node:http";
 import { BlockList, connect, isIP, type Socket } from "node:net";
-import { ku0RangeError } from "@ku0/native-loader";
+import { checkOptions, checkString, ku0RangeError } from "@ku0/native-loader";
+import { checkHostArgs, checkHosts } from "./validate.js";
 
 /** Addresses that are refused unless the allowlist names them literally. */
 const PRIVATE = new BlockList();
@@ -34,6 +35,7 @@ for (const [net, prefix, type] of [
 }
 
 export function isPrivateAddress(ip: string): boolean {
+  checkString(ip, "ip");
   const fam = isIP(ip);
   if (fam === 0) return true;
   return PRIVATE.check(ip, fam === 4 ? "ipv4" : "ipv6");
@@ -47,6 +49,7 @@ function normHost(h: string): string {
 
 /** Exact host or `*.suffix` (subdomains only). IP literals only match when listed exactly. */
 export function hostAllowed(host: string, patterns: readonly string[]): boolean {
+  checkHostArgs(host, patterns);
   const h = normHost(host);
   for (const raw of patterns) {
     const p = normHost(raw);
@@ -64,6 +67,7 @@ export interface Decision {
 
 /** Checks a host and resolves it once; the proxy connects to the checked address only. */
 export async function decide(host: string, patterns: readonly string[]): Promise<Decision> {
+  checkHostArgs(host, patterns);
   const h = normHost(host);
   if (!hostAllowed(h, patterns)) return { ok: false, reason: `host ${h} is not in the allowlist` };
   const literal = patterns.map(normHost).includes(h) && isIP(h) !== 0;
@@ -111,6 +115,9 @@ export class EgressProxy {
     private hosts: string[] = [],
     opts: { maxConnections?: number } = {},
   ) {
+    checkHosts(hosts);
+    checkOptions(opts, "opts");
+    opts ??= {};
     const m = opts.maxConnections ?? DEFAULT_PROXY_MAX_CONNECTIONS;
     if (!Number.isSafeInteger(m) || m < 1) {
       throw ku0RangeError(
@@ -122,6 +129,7 @@ export class EgressProxy {
   }
 
   setHosts(hosts: string[]): void {
+    checkHosts(hosts);
     this.hosts = [...hosts];
   }
 

@@ -1,6 +1,7 @@
 import type { NativeStatus } from "@ku0/native-loader";
 import { findHelper, type Guarantees, guaranteesFrom, type KernelProbe, probeKernel } from "./helper.js";
 import { sandboxModule } from "./module.js";
+import { checkEnvArg } from "./validate.js";
 
 export interface SandboxStatus extends NativeStatus {
   helper?: string;
@@ -12,6 +13,7 @@ const loaderStatus = sandboxModule.status.bind(sandboxModule);
 
 /** Loader status plus exactly which guarantees this kernel provides. */
 export function status(env: NodeJS.ProcessEnv = process.env): SandboxStatus {
+  checkEnvArg(env);
   const base = loaderStatus();
   const helper = findHelper(env);
   let kernel: KernelProbe | undefined;
@@ -46,6 +48,7 @@ export function nativeUsable(env: NodeJS.ProcessEnv = process.env): {
   helper?: string;
   reason?: string;
 } {
+  checkEnvArg(env);
   if (process.platform !== "linux")
     return { ok: false, reason: `platform ${process.platform} is not implemented` };
   const helper = findHelper(env);

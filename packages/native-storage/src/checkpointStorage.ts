@@ -1,4 +1,4 @@
-import { Ku0Error } from "@ku0/native-loader";
+import { checkObject, checkOptionalString, Ku0Error } from "@ku0/native-loader";
 import { invalidArg, outOfRange, StorageErrorCodes, validateCheckpointId } from "./errors.js";
 import type { Backend } from "./eventLog.js";
 import { JsCheckpointStore } from "./js/checkpoint.js";
@@ -15,6 +15,7 @@ import type {
   StoredMeta,
   StoreListFilter,
 } from "./types.js";
+import { checkCheckpointOptions, checkDir, checkListFilter, eventJson } from "./validate.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -26,8 +27,9 @@ function finiteNumber(v: unknown, name: string): number {
 
 /** Serializes with `messages` first so successive checkpoints of an agent share a long prefix. */
 export function serializeCheckpoint(cp: Checkpoint): Uint8Array {
+  checkObject(cp, "checkpoint");
   const { messages, ...rest } = cp;
-  return encoder.encode(JSON.stringify({ messages, ...rest }));
+  return encoder.encode(eventJson({ messages, ...rest }));
 }
 
 /**
@@ -44,6 +46,9 @@ export class CheckpointStorage implements ICheckpointStorage {
     readonly dir: string,
     options: CheckpointStorageOptions & { backend?: Backend } = {},
   ) {
+    checkCheckpointOptions(options);
+    checkDir(dir);
+    options ??= {};
     if (typeof dir !== "string" || dir.length === 0) throw invalidArg("dir must be a non-empty string");
     this.backend = pickBackend(options.backend);
     const opts: CheckpointStorageOptions = { ...options };
@@ -77,6 +82,8 @@ export class CheckpointStorage implements ICheckpointStorage {
       throw invalidArg("checkpoint must be an object");
     validateCheckpointId(checkpoint.id);
     if (typeof checkpoint.agentId !== "string") throw invalidArg("checkpoint.agentId must be a string");
+    for (const key of ["agentType", "task", "status"] as const)
+      checkOptionalString(checkpoint[key], `checkpoint.${key}`);
     const meta: StoredMeta = {
       id: checkpoint.id,
       agentId: checkpoint.agentId,
@@ -100,6 +107,8 @@ export class CheckpointStorage implements ICheckpointStorage {
   }
 
   async list(filter: CheckpointFilter = {}): Promise<CheckpointSummary[]> {
+    checkListFilter(filter);
+    if (filter === null) filter = {};
     const f: StoreListFilter = {};
     if (filter.status !== undefined)
       f.statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
@@ -147,11 +156,13 @@ export class CheckpointStorage implements ICheckpointStorage {
 
   /** Delta chain length of a stored checkpoint (0 = full snapshot), or null when unknown. */
   chainLength(id: string): number | null {
+    validateCheckpointId(id);
     return this.call((s) => s.chainLen(id));
   }
 
   /** Bytes on disk for a checkpoint file. */
   storedSize(id: string): number | null {
+    validateCheckpointId(id);
     return this.call((s) => s.storedSize(id));
   }
 

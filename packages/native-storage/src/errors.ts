@@ -1,4 +1,4 @@
-import { Ku0Error, Ku0RangeError, Ku0TypeError } from "@ku0/native-loader";
+import { describeType, Ku0Error, Ku0RangeError, Ku0TypeError } from "@ku0/native-loader";
 
 export const StorageErrorCodes = {
   corrupt: "ERR_KU0_STORAGE_CORRUPT",
@@ -28,7 +28,7 @@ export function outOfRange(message: string): Ku0RangeError {
 /** Validates a sequence-id-like argument: a non-negative safe integer, else RangeError. */
 export function seqArg(value: unknown, name: string): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw outOfRange(`${name} must be a non-negative safe integer, got ${String(value)}`);
+    throw outOfRange(`${name} must be a non-negative safe integer, got ${describeType(value)}`);
   }
   return value;
 }
@@ -39,10 +39,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 /** Same rules as the engine's `validate_id` (docs/storage.md §3.4). */
 export function validateCheckpointId(id: unknown): string {
   const bad = (reason: string): never => {
-    throw new Ku0TypeError(
-      StorageErrorCodes.invalidId,
-      `invalid checkpoint id ${JSON.stringify(id)}: ${reason}`,
-    );
+    const shown = typeof id === "string" ? JSON.stringify(id.slice(0, 256)) : describeType(id);
+    throw new Ku0TypeError(StorageErrorCodes.invalidId, `invalid checkpoint id ${shown}: ${reason}`);
   };
   if (typeof id !== "string") return bad("not a string");
   if (id.length === 0) bad("empty");

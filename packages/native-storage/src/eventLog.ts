@@ -1,4 +1,4 @@
-import { Ku0Error } from "@ku0/native-loader";
+import { checkString, Ku0Error, withCode } from "@ku0/native-loader";
 import { invalidArg, StorageErrorCodes, seqArg } from "./errors.js";
 import { claimInProcess, releaseInProcess } from "./js/fsutil.js";
 import { JsEventLog, TYPE_JSON } from "./js/log.js";
@@ -10,6 +10,13 @@ import type {
   TaskGraphEvent,
   TaskGraphEventLog,
 } from "./types.js";
+import {
+  checkDir,
+  checkEventLogOptions,
+  checkRecordIndex,
+  checkReplayTables,
+  eventJson,
+} from "./validate.js";
 
 export type Backend = "native" | "js";
 
@@ -17,22 +24,28 @@ const decoder = new TextDecoder();
 
 /** Bulk replay result with lazy decoding: nothing is parsed until asked for. */
 export class EventBatch {
-  constructor(private readonly r: ReplayResult) {}
+  constructor(private readonly r: ReplayResult) {
+    checkReplayTables(r);
+  }
   get length(): number {
     return this.r.seqs.length;
   }
   /** The log-assigned sequence id of record i. */
   sequenceId(i: number): number {
+    checkRecordIndex(i, this.length);
     return this.r.seqs[i] as number;
   }
   /** Append time of record i (ms since epoch). */
   appendedAt(i: number): number {
+    checkRecordIndex(i, this.length);
     return this.r.timestamps[i] as number;
   }
   recordType(i: number): number {
+    checkRecordIndex(i, this.length);
     return this.r.types[i] as number;
   }
   bytes(i: number): Uint8Array {
+    checkRecordIndex(i, this.length);
     const buf = this.r.buffers[this.r.bufferIndex[i] as number] as Uint8Array;
     return buf.subarray(this.r.starts[i] as number, this.r.ends[i] as number);
   }
@@ -40,7 +53,12 @@ export class EventBatch {
     return decoder.decode(this.bytes(i));
   }
   event(i: number): TaskGraphEvent {
-    return JSON.parse(this.text(i)) as TaskGraphEvent;
+    const text = this.text(i);
+    try {
+      return JSON.parse(text) as TaskGraphEvent;
+    } catch (err) {
+      throw withCode(err, `record ${i} is not a JSON event`);
+    }
   }
   /** The raw tables (buffers + per-record buffer index and byte ranges). */
   get raw(): ReplayResult {
@@ -66,6 +84,9 @@ export class EventLog implements TaskGraphEventLog {
     readonly dir: string,
     options: EventLogOptions & { backend?: Backend } = {},
   ) {
+    checkEventLogOptions(options);
+    checkDir(dir);
+    options ??= {};
     if (typeof dir !== "string" || dir.length === 0) throw invalidArg("dir must be a non-empty string");
     const durability = options.durability ?? "group";
     if (!["process", "group", "sync"].includes(durability))
@@ -96,7 +117,7 @@ export class EventLog implements TaskGraphEventLog {
 
   append(event: TaskGraphEvent): number {
     if (event === null || typeof event !== "object") throw invalidArg("event must be an object");
-    const json = JSON.stringify(event);
+    const json = eventJson(event);
     return this.call((l) => l.appendJson(json));
   }
 
@@ -153,6 +174,7 @@ export class EventLog implements TaskGraphEventLog {
 
   /** Test hook: enter the failed state as an fsync error would. */
   injectFailure(message: string): void {
+    checkString(message, "message");
     this.call((l) => l.injectFailure(message));
   }
 

@@ -1,6 +1,12 @@
 import { deepEqual, ku0TypeError } from "@ku0/native-loader";
 import { checkImports, JsImportGraph } from "./js/importGraph.js";
-import { callBinding, choosePath, type SymbolIndexBinding, symbolIndexModule } from "./native.js";
+import {
+  callBinding,
+  choosePath,
+  type SymbolIndexBinding,
+  shadowMutation,
+  symbolIndexModule,
+} from "./native.js";
 import { decodeImports, encodeImports, readIndexFile, WRITER_NATIVE, writeFileAtomic } from "./persist.js";
 import { resolvePath } from "./validate.js";
 
@@ -21,9 +27,24 @@ export class ImportGraph {
   readonly path: "native" | "js" | "shadow";
 
   constructor() {
-    this.path = choosePath();
-    if (this.path !== "js") this.native = symbolIndexModule.callNative((b) => new b.NativeImportGraph());
-    if (this.path !== "native") this.js = new JsImportGraph();
+    let path = choosePath();
+    if (path === "native") this.native = symbolIndexModule.callNative((b) => new b.NativeImportGraph());
+    if (path === "shadow") {
+      try {
+        this.native = symbolIndexModule.callNative((b) => new b.NativeImportGraph());
+      } catch (err) {
+        // Shadow mode never fails the caller: this graph runs on JS alone.
+        symbolIndexModule.reportDiff({
+          op: "new ImportGraph",
+          args: [],
+          js: undefined,
+          nativeError: String(err),
+        });
+        path = "js";
+      }
+    }
+    if (path !== "native") this.js = new JsImportGraph();
+    this.path = path;
   }
 
   /** Writes the graph to `filePath` (`KU0IMPGR`, same on both paths; atomic). Errors: `ERR_KU0_INDEX_IO`. */
@@ -62,8 +83,21 @@ export class ImportGraph {
       throw ku0TypeError("ERR_KU0_INVALID_ARG", "bytes must be a Uint8Array");
     }
     const files = decodeImports(bytes);
-    const native =
-      this.path !== "js" ? symbolIndexModule.callNative((b) => new b.NativeImportGraph()) : undefined;
+    let native: NativeImports | undefined;
+    if (this.path === "native") native = symbolIndexModule.callNative((b) => new b.NativeImportGraph());
+    else if (this.path === "shadow") {
+      try {
+        native = symbolIndexModule.callNative((b) => new b.NativeImportGraph());
+      } catch (err) {
+        symbolIndexModule.reportDiff({
+          op: "ImportGraph.loadBytes",
+          args: [],
+          js: undefined,
+          nativeError: String(err),
+        });
+        native = this.native;
+      }
+    }
     this.native = native;
     this.js = this.path !== "native" ? new JsImportGraph() : undefined;
     this.ids = new Map();
@@ -91,27 +125,35 @@ export class ImportGraph {
   updateFileImports(filePath: string, imports: string[]): void {
     const key = resolvePath(filePath);
     const resolved = checkImports(imports);
-    if (this.native) {
-      const native = this.native;
+    // JS first: in shadow mode its update is what the caller gets, the native side's failure is reported.
+    this.js?.updateFileImports(key, resolved);
+    const native = this.native;
+    if (native) {
       const id = this.intern(key);
       this.order.delete(key);
       this.order.set(key, id);
       const targets = new Uint32Array(resolved.length);
       for (let i = 0; i < resolved.length; i++) targets[i] = this.intern(resolved[i] as string);
-      callBinding(() => native.updateFileImports(id, targets));
+      if (this.path === "native") callBinding(() => native.updateFileImports(id, targets));
+      else
+        shadowMutation("ImportGraph.updateFileImports", [key], undefined, () =>
+          native.updateFileImports(id, targets),
+        );
     }
-    this.js?.updateFileImports(key, resolved);
   }
 
   removeFile(filePath: string): void {
     const key = resolvePath(filePath);
-    if (this.native) {
-      const native = this.native;
+    this.js?.removeFile(key);
+    const native = this.native;
+    if (native) {
       const id = this.ids.get(key);
-      if (id !== undefined) callBinding(() => native.removeFile(id));
+      if (id !== undefined) {
+        if (this.path === "native") callBinding(() => native.removeFile(id));
+        else shadowMutation("ImportGraph.removeFile", [key], undefined, () => native.removeFile(id));
+      }
       this.order.delete(key);
     }
-    this.js?.removeFile(key);
   }
 
   getImports(filePath: string): string[] {

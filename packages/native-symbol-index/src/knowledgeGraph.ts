@@ -1,3 +1,4 @@
+import { checkOptions, invalidType } from "@ku0/native-loader";
 import { ImportGraph } from "./importGraph.js";
 import { SymbolGraph } from "./symbolGraph.js";
 import type { CodeKnowledgeGraph, SymbolQueryOptions, SymbolQueryResult, SymbolStats } from "./types.js";
@@ -8,6 +9,12 @@ export class SymbolKnowledgeGraph implements CodeKnowledgeGraph {
   readonly imports: ImportGraph;
 
   constructor(options: { symbols?: SymbolGraph; imports?: ImportGraph } = {}) {
+    const o = checkOptions<{ symbols?: unknown; imports?: unknown }>(options, "options");
+    if (o.symbols !== undefined && !(o.symbols instanceof SymbolGraph))
+      throw invalidType("options.symbols", "a SymbolGraph", o.symbols);
+    if (o.imports !== undefined && !(o.imports instanceof ImportGraph))
+      throw invalidType("options.imports", "an ImportGraph", o.imports);
+    if (options === null) options = {};
     this.symbols = options.symbols ?? new SymbolGraph();
     this.imports = options.imports ?? new ImportGraph();
   }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { convertNativeError, defineNativeModule, readManifest } from "@ku0/native-loader";
+import { convertNativeError, deepEqual, defineNativeModule, readManifest } from "@ku0/native-loader";
 import type * as Binding from "../binding.cjs";
 
 /** This package's own manifest: the one place its version, name and napi binaryName live. */
@@ -103,5 +103,18 @@ export function callBinding<R>(fn: () => R): R {
     return fn();
   } catch (err) {
     throw convertNativeError(err);
+  }
+}
+
+/**
+ * Shadow mode: the native side of a mutation runs after the JS side (whose answer the caller gets); a native
+ * failure or a different answer is reported as a shadow difference, never thrown.
+ */
+export function shadowMutation(op: string, args: unknown[], js: unknown, fn: () => unknown): void {
+  try {
+    const native = callBinding(fn);
+    if (native !== undefined) symbolIndexModule.reportDiff({ op, args, js, native }, deepEqual(js, native));
+  } catch (err) {
+    symbolIndexModule.reportDiff({ op, args, js, nativeError: String((err as Error)?.message ?? err) });
   }
 }

@@ -1,8 +1,11 @@
+import { checkString } from "@ku0/native-loader";
+
 /**
  * The runtime's normalization (contracts §2.1): split ASCII lowercase/digit → uppercase boundaries with a
  * space, lowercase (full Unicode `toLowerCase`), runs of non-`[a-z0-9]` become one space, trim.
  */
 export function normalizeToken(value: string): string {
+  checkString(value, "value");
   return value
     .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
     .toLowerCase()
@@ -12,6 +15,7 @@ export function normalizeToken(value: string): string {
 
 /** Query tokens: normalized query split on spaces, tokens under 2 chars dropped, de-duplicated. */
 export function tokenize(input: string): string[] {
+  checkString(input, "input");
   const normalized = normalizeToken(input);
   if (!normalized) {
     return [];

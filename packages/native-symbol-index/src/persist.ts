@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { crc32c, Ku0Error } from "@ku0/native-loader";
+import { checkBytes, crc32c, Ku0Error } from "@ku0/native-loader";
 
 /**
  * The `KU0SYMIX` index file format, version 1 — shared by the native engine (`crates/symbol-index/src/
@@ -375,6 +375,7 @@ export function encodeImports(files: Iterable<[string, string[]]>, writer = WRIT
 }
 
 export function decodeImports(input: Uint8Array): [string, string[]][] {
+  checkBytes(input, "bytes");
   const bytes = input.byteOffset % 8 === 0 ? input : input.slice();
   checkFrame(bytes, IMPORTS_MAGIC_BYTES);
   const r = new Reader(bytes);
@@ -407,6 +408,7 @@ export function decodeImports(input: Uint8Array): [string, string[]][] {
 }
 
 export function decodeIndex(input: Uint8Array): DecodedIndex {
+  checkBytes(input, "bytes");
   // Typed-array views need aligned offsets: copy a buffer that does not start on an 8-byte boundary.
   const bytes = input.byteOffset % 8 === 0 ? input : input.slice();
   const writer = checkFrame(bytes);

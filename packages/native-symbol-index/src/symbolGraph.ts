@@ -1,6 +1,12 @@
 import { deepEqual, ku0TypeError } from "@ku0/native-loader";
 import { JsSymbolGraph } from "./js/symbolGraph.js";
-import { callBinding, choosePath, type SymbolIndexBinding, symbolIndexModule } from "./native.js";
+import {
+  callBinding,
+  choosePath,
+  type SymbolIndexBinding,
+  shadowMutation,
+  symbolIndexModule,
+} from "./native.js";
 import { readIndexFile, writeFileAtomic } from "./persist.js";
 import type {
   LspSymbol,
@@ -89,37 +95,56 @@ export class SymbolGraph {
   readonly path: "native" | "js" | "shadow";
 
   constructor() {
-    this.path = choosePath();
-    if (this.path !== "js") {
-      this.native = symbolIndexModule.callNative((b) => new b.NativeSymbolGraph());
+    let path = choosePath();
+    if (path === "native") this.native = symbolIndexModule.callNative((b) => new b.NativeSymbolGraph());
+    if (path === "shadow") {
+      try {
+        this.native = symbolIndexModule.callNative((b) => new b.NativeSymbolGraph());
+      } catch (err) {
+        // Shadow mode never fails the caller: this graph runs on JS alone.
+        symbolIndexModule.reportDiff({
+          op: "new SymbolGraph",
+          args: [],
+          js: undefined,
+          nativeError: String(err),
+        });
+        path = "js";
+      }
     }
-    if (this.path !== "native") {
-      this.js = new JsSymbolGraph();
-    }
+    if (path !== "native") this.js = new JsSymbolGraph();
+    this.path = path;
   }
 
   updateFileSymbols(filePath: string, symbols: LspSymbol[]): { added: number; removed: number } {
     const key = resolvePath(filePath);
-    let result: { added: number; removed: number } | undefined;
-    if (this.native) {
+    const native = this.native;
+    if (this.path === "native" && native) {
       const { text, lens, nums } = packSymbols(symbols);
-      const native = this.native;
       const r = callBinding(() => native.updateFilePacked(key, text, lens, nums));
-      result = { added: r[0] as number, removed: r[1] as number };
+      return { added: r[0] as number, removed: r[1] as number };
     }
-    if (this.js) {
-      result = this.js.updateFileSymbols(key, symbols);
+    // JS answers (js and shadow paths); in shadow mode the native index follows, and its failure or a
+    // different count is a reported difference, never the caller's error.
+    const result = (this.js as JsSymbolGraph).updateFileSymbols(key, symbols);
+    if (native) {
+      shadowMutation("SymbolGraph.updateFileSymbols", [key], result, () => {
+        const { text, lens, nums } = packSymbols(symbols);
+        const r = native.updateFilePacked(key, text, lens, nums);
+        return { added: r[0] as number, removed: r[1] as number };
+      });
     }
-    return result as { added: number; removed: number };
+    return result;
   }
 
   removeFile(filePath: string): void {
     const key = resolvePath(filePath);
-    if (this.native) {
-      const native = this.native;
+    const native = this.native;
+    if (this.path === "native" && native) {
       callBinding(() => native.removeFile(key));
+      return;
     }
     this.js?.removeFile(key);
+    if (native) shadowMutation("SymbolGraph.removeFile", [key], undefined, () => void native.removeFile(key));
   }
 
   query(query: string, options?: SymbolQueryOptions): SymbolQueryResult[] {
@@ -189,7 +214,7 @@ export class SymbolGraph {
 
   /** The file bytes `save` writes. */
   toBytes(): Uint8Array {
-    if (this.native) {
+    if (this.path === "native" && this.native) {
       const native = this.native;
       return callBinding(() => native.toBytes());
     }
@@ -206,7 +231,15 @@ export class SymbolGraph {
     let native: NativeGraph | undefined;
     if (this.native) {
       const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      native = symbolIndexModule.callNative((b) => b.NativeSymbolGraph.fromBytes(buf));
+      const load = () => symbolIndexModule.callNative((b) => b.NativeSymbolGraph.fromBytes(buf));
+      if (this.path === "native") native = load();
+      else {
+        // Shadow: the JS load is the answer; a native failure keeps the old native index (reported).
+        native = this.native;
+        shadowMutation("SymbolGraph.loadBytes", [], undefined, () => {
+          native = load();
+        });
+      }
     }
     this.js = js;
     this.native = native;
@@ -214,6 +247,7 @@ export class SymbolGraph {
 
   /** Bytes owned by the native index (0 on the JS path). */
   nativeHeapBytes(): number {
-    return this.native ? this.native.heapBytes() : 0;
+    const native = this.native;
+    return native ? callBinding(() => native.heapBytes()) : 0;
   }
 }

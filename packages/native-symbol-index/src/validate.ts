@@ -1,10 +1,14 @@
 import * as path from "node:path";
-import { ku0RangeError, ku0TypeError } from "@ku0/native-loader";
+import { checkArray, ku0RangeError, ku0TypeError } from "@ku0/native-loader";
 import type { LspSymbol, SymbolQueryOptions } from "./types.js";
 
 export const DEFAULT_QUERY_LIMIT = 20;
 /** Deeper symbol trees are rejected (also stops cyclic `children` graphs). */
 export const MAX_SYMBOL_DEPTH = 1024;
+/** Most entries in a `kinds` filter. */
+export const MAX_KINDS = 4096;
+/** `limit` is clamped to ±(2^31-1). */
+const LIMIT_BOUND = 2 ** 31 - 1;
 
 export function resolvePath(filePath: unknown, what = "filePath"): string {
   if (typeof filePath !== "string") {
@@ -42,7 +46,9 @@ export function resolveQueryOptions(options: SymbolQueryOptions | undefined | nu
     if (typeof rawLimit !== "number") {
       throw ku0TypeError("ERR_KU0_INVALID_ARG", `limit must be a number, got ${typeof rawLimit}`);
     }
-    limit = Number.isNaN(rawLimit) ? 0 : Math.trunc(rawLimit);
+    // The runtime's `slice(0, limit)`: NaN keeps nothing, fractions truncate, negatives drop from the end.
+    // Clamped to the i32 range, which keeps those semantics for any result count the index can hold.
+    limit = Number.isNaN(rawLimit) ? 0 : Math.max(-LIMIT_BOUND, Math.min(LIMIT_BOUND, Math.trunc(rawLimit)));
   }
   let kinds: string[] | undefined;
   const rawKinds = options.kinds as unknown;
@@ -50,6 +56,7 @@ export function resolveQueryOptions(options: SymbolQueryOptions | undefined | nu
     if (!Array.isArray(rawKinds)) {
       throw ku0TypeError("ERR_KU0_INVALID_ARG", "kinds must be an array of strings");
     }
+    checkArray(rawKinds, "kinds", undefined, MAX_KINDS);
     kinds = rawKinds.map((kind: unknown) => {
       if (typeof kind !== "string") {
         throw ku0TypeError("ERR_KU0_INVALID_ARG", "kinds must be an array of strings");
@@ -104,6 +111,7 @@ export function flattenSymbols(symbols: unknown, sink: FlatSymbolSink): void {
   if (!Array.isArray(symbols)) {
     throw ku0TypeError("ERR_KU0_INVALID_ARG", "symbols must be an array");
   }
+  checkArray(symbols, "symbols");
   const fileCache = new Map<string, string>();
   type Frame = { list: unknown[]; index: number; container: string | undefined };
   const stack: Frame[] = [{ list: symbols, index: 0, container: undefined }];
@@ -145,6 +153,7 @@ export function flattenSymbols(symbols: unknown, sink: FlatSymbolSink): void {
       if (!Array.isArray(children)) {
         throw ku0TypeError("ERR_KU0_INVALID_SYMBOL", "symbol.children must be an array when present");
       }
+      checkArray(children, "symbol.children");
       if (children.length > 0) {
         if (stack.length >= MAX_SYMBOL_DEPTH) {
           throw ku0RangeError(
@@ -157,4 +166,20 @@ export function flattenSymbols(symbols: unknown, sink: FlatSymbolSink): void {
       }
     }
   }
+}
+
+/** Flat `SymbolDescriptor`s (the runtime seam's shape): objects with string name/kind/file and finite positions. */
+export function checkDescriptors(descriptors: unknown): void {
+  checkArray(descriptors, "descriptors", (d) => {
+    if (d === null || typeof d !== "object") {
+      throw ku0TypeError("ERR_KU0_INVALID_SYMBOL", "each descriptor must be an object");
+    }
+    const s = d as Record<string, unknown>;
+    checkString(s.name, "name");
+    checkString(s.kind, "kind");
+    if (s.file !== undefined) checkString(s.file, "file");
+    for (const key of ["line", "column", "endLine", "endColumn"]) checkNumber(s[key], key);
+    for (const key of ["container", "detail"])
+      if (s[key] !== undefined && s[key] !== null) checkString(s[key], key);
+  });
 }

@@ -1,10 +1,17 @@
 // Drop-in for the runtime's `context/ContextCompactor` (contracts §1.3).
-import { ku0TypeError } from "@ku0/native-loader";
+import {
+  checkArray,
+  checkCallback,
+  checkFinite,
+  checkInt,
+  checkObject,
+  checkOptions,
+} from "@ku0/native-loader";
 import { countTokens } from "./count.js";
 import { jsonText } from "./counter.js";
 import { historyCounts, messageCacheEpoch, sameRefs } from "./history.js";
 import { tokenizerModule } from "./native.js";
-import { checkBudget } from "./validate.js";
+import { checkBudget, checkCompactionOptions, checkMessages, checkText } from "./validate.js";
 
 export interface ToolCall {
   id: string;
@@ -134,6 +141,8 @@ export class ContextCompactor {
 
   constructor(options: CompactionOptions = {}) {
     tokenizerModule.refreshEnv();
+    checkCompactionOptions(options);
+    if (options === null) options = {};
     this.config = options.contextConfig ? { ...options.contextConfig } : { ...DEFAULT_CONTEXT_CONFIG };
     checkBudget(this.config.maxTokens, "contextConfig.maxTokens");
     this.targetThreshold =
@@ -150,7 +159,8 @@ export class ContextCompactor {
    * texts of the others go to the counter in one (native) call.
    */
   private total(messages: Message[], extra?: string): number {
-    if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
+    checkMessages(messages);
+    if (extra !== undefined && extra !== null) checkText(extra, "systemPrompt");
     const epoch = messageCacheEpoch();
     let total = 0;
     const texts: string[] = [];
@@ -215,7 +225,9 @@ export class ContextCompactor {
     messages: Message[],
     currentTurnToolResults: ToolResult[] = [],
   ): { preserved: Message[]; toSummarize: Message[] } {
-    if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
+    checkMessages(messages);
+    if (currentTurnToolResults !== undefined && currentTurnToolResults !== null)
+      checkArray(currentTurnToolResults, "currentTurnToolResults", (r, at) => checkObject(r, at));
     const wanted = this.config.preserveLastN;
     let start = messages.length;
     let users = 0;
@@ -245,7 +257,8 @@ export class ContextCompactor {
    * by `[Pruned: <size> chars]` (`size` from the result, else `unknown`); counts each replaced result.
    */
   pruneToolResults(messages: Message[], currentTurn: number): PruneResult {
-    if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
+    checkMessages(messages);
+    checkFinite(currentTurn, "currentTurn");
     let prunedCount = 0;
     const out = messages.map((m, index) => {
       if (!m.toolResults || currentTurn - index <= this.maxToolResultAge) return m;
@@ -264,6 +277,8 @@ export class ContextCompactor {
    * steps, and scratchpad. The wording is ours; the information included is the runtime's.
    */
   generateSummaryPrompt(messages: Message[], context: AgentContext = {}): string {
+    checkMessages(messages);
+    checkOptions(context, "context");
     const facts = Array.isArray(context?.facts) ? context.facts : [];
     const progress = context?.progress ?? {};
     const lines = [
@@ -312,6 +327,13 @@ export class ContextCompactor {
     originalMessages?: Message[],
     toolResultsPruned = 0,
   ): CompactionResult {
+    checkObject(contextManager, "contextManager");
+    checkCallback(contextManager.updateScratchpad, "contextManager.updateScratchpad");
+    checkText(contextId, "contextId");
+    checkText(summary, "summary");
+    checkMessages(recentMessages, "recentMessages");
+    if (originalMessages !== undefined) checkMessages(originalMessages, "originalMessages");
+    checkInt(toolResultsPruned, "toolResultsPruned");
     const started = performance.now();
     if (!contextManager.get(contextId)) return { compacted: false, messagesBefore: 0, messagesAfter: 0 };
     const originalTokens = originalMessages ? this.estimateTokens(originalMessages) : 0;

@@ -1,8 +1,7 @@
-import { ku0TypeError } from "@ku0/native-loader";
 import { jsCache } from "./jsengine.js";
 import { encodingForModel } from "./model.js";
 import { tokenizerModule } from "./native.js";
-import { checkModel, checkText } from "./validate.js";
+import { checkModel, checkText, checkTexts } from "./validate.js";
 
 const pickedCount = tokenizerModule.pick(
   "countTokens",
@@ -31,8 +30,7 @@ export function countTokens(text: string, model?: string): number {
 
 /** Counts for many texts with one model, in one native call. */
 export function countTokensBatch(texts: string[], model?: string): number[] {
-  if (!Array.isArray(texts)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "texts must be an array of strings");
-  for (let i = 0; i < texts.length; i++) checkText(texts[i], `texts[${i}]`);
+  checkTexts(texts);
   checkModel(model);
   return pickedBatch(texts, model);
 }

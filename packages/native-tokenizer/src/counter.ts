@@ -1,5 +1,5 @@
 // The runtime's `utils/tokenCounter` functions (contracts §1.1) beyond countTokens.
-import { ErrorCodes, Ku0Error, ku0TypeError } from "@ku0/native-loader";
+import { checkEnum, checkInt, checkOptions, ErrorCodes, Ku0Error, ku0TypeError } from "@ku0/native-loader";
 import { countTokens } from "./count.js";
 import { clearMessageCostCaches } from "./history.js";
 import {
@@ -14,7 +14,7 @@ import {
 import { encodingForModel } from "./model.js";
 import { tokenizerModule } from "./native.js";
 import type { CompressedContext, CompressedPayload, NativeMessage } from "./types.js";
-import { checkBudget, checkBytes, checkModel, checkText } from "./validate.js";
+import { checkBudget, checkBytes, checkMessages, checkModel, checkText } from "./validate.js";
 
 /** `JSON.stringify(value)`, or `String(value)` when it throws (cycles, BigInt) or yields undefined. */
 export function jsonText(value: unknown): string {
@@ -39,6 +39,7 @@ export function estimateJsonTokens(value: unknown, model?: string): number {
 
 /** Serializes the parts of messages that cost tokens (content, call ids, tool-result JSON). */
 export function toPlanMessages(messages: readonly NativeMessage[]): PlanMessage[] {
+  checkMessages(messages);
   return messages.map((m, i) => {
     if (m === null || typeof m !== "object")
       throw ku0TypeError("ERR_KU0_INVALID_ARG", `messages[${i}] must be an object`);
@@ -80,7 +81,7 @@ export function planCompressContext(
   preserveLastN: number,
   model?: string,
 ): Plan {
-  if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
+  checkMessages(messages);
   checkBudget(maxTokens, "maxTokens");
   checkBudget(preserveLastN, "preserveLastN");
   checkModel(model);
@@ -149,9 +150,10 @@ export interface TruncateOptions {
 export function truncateText(text: string, maxTokens: number, options: TruncateOptions = {}): Truncated {
   checkText(text);
   checkBudget(maxTokens, "maxTokens");
-  const mode = options.mode ?? "head";
-  if (mode !== "head" && mode !== "tail" && mode !== "head_tail")
-    throw ku0TypeError("ERR_KU0_INVALID_ARG", `mode must be head, tail or head_tail, got ${String(mode)}`);
+  checkOptions(options, "options");
+  if (options === null) options = {};
+  if (options.marker !== undefined) checkText(options.marker, "options.marker");
+  const mode = checkEnum(options.mode ?? "head", "options.mode", ["head", "tail", "head_tail"] as const);
   checkModel(options.model);
   return pickedTruncate(text, maxTokens, mode, options.marker ?? "\n…\n", options.model);
 }
@@ -192,8 +194,7 @@ function zstdBinding() {
  */
 export function compressPayloadZstd(value: unknown, minBytes = 2048, level = 3): CompressedPayload | null {
   checkBudget(minBytes, "minBytes");
-  if (typeof level !== "number" || !Number.isFinite(level))
-    throw ku0TypeError("ERR_KU0_INVALID_ARG", `level must be a number, got ${typeof level}`);
+  checkInt(level, "level", { min: -(2 ** 31), max: 2 ** 31 - 1 });
   const b = zstdBinding();
   const json = Buffer.from(jsonText(value), "utf8");
   const r = tokenizerModule.callNative(() => b.compressPayloadBytes(json, minBytes, Math.trunc(level)));

@@ -2,6 +2,7 @@
 import { jsCache } from "./jsengine.js";
 import { encodingForModel } from "./model.js";
 import { tokenizerModule } from "./native.js";
+import { checkModel, checkTexts } from "./validate.js";
 
 const pickedBatch = tokenizerModule.pick(
   "historyCounts",
@@ -25,11 +26,15 @@ const pickedSum = tokenizerModule.pick(
 
 /** Counts of many texts in one crossing (content-cached). */
 export function historyCounts(texts: string[], model?: string): number[] {
+  checkTexts(texts);
+  checkModel(model);
   return texts.length === 0 ? [] : pickedBatch(texts, model);
 }
 
 /** Sum of the counts of many texts in one crossing (content-cached). */
 export function historySum(texts: string[], model?: string): number {
+  checkTexts(texts);
+  checkModel(model);
   return texts.length === 0 ? 0 : pickedSum(texts, model);
 }
 

@@ -2,6 +2,7 @@
 // counts are tiktoken's by construction (pure-JS ports such as js-tiktoken and gpt-tokenizer are not:
 // their regexes classify U+FEFF and other code points differently).
 import { createRequire } from "node:module";
+import { Ku0Error } from "@ku0/native-loader";
 import type { Tiktoken } from "tiktoken";
 import type { EncodingName } from "./model.js";
 
@@ -23,7 +24,17 @@ export function jsEncoder(name: EncodingName): Tiktoken {
 
 export function jsCount(text: string, name: EncodingName): number {
   if (text.length === 0) return 0;
-  return jsEncoder(name).encode_ordinary(text).length;
+  try {
+    return jsEncoder(name).encode_ordinary(text).length;
+  } catch (err) {
+    // tiktoken's WASM traps ("unreachable") on some very long inputs (e.g. a 16 MiB run of one letter):
+    // report that as a typed error rather than an untyped RuntimeError.
+    throw new Ku0Error(
+      "ERR_KU0_JS_TOKENIZER_FAILED",
+      `the JS tokenizer (tiktoken WASM) failed on a text of ${text.length} characters: ${String((err as Error)?.message ?? err)}`,
+      { cause: err },
+    );
+  }
 }
 
 export function jsEncode(text: string, name: EncodingName): Uint32Array {

@@ -1,14 +1,14 @@
 // Drop-in for the runtime's `orchestrator/messageCompression` (contracts §1.4). The strategies, their
 // order of selection and the result fields follow the runtime's source; counting is batched (one
 // native call per history) and "truncate" keeps tool calls and their results together on both paths.
-import { ku0TypeError } from "@ku0/native-loader";
+import { checkArray, checkObject, ku0TypeError } from "@ku0/native-loader";
 import { countTokens } from "./count.js";
 import { jsonText, planCompressContext, toPlanMessages, truncateText } from "./counter.js";
 import { historyCounts, messageCacheEpoch, sameRefs } from "./history.js";
 import { planWith } from "./jsengine.js";
 import { tokenizerModule } from "./native.js";
 import type { NativeMessage } from "./types.js";
-import { checkBudget } from "./validate.js";
+import { checkBudget, checkCompressionConfig, checkMessages, checkSummarizer } from "./validate.js";
 
 /** Content parts of a tool result (the runtime's three kinds). */
 export type ToolContent =
@@ -159,6 +159,8 @@ export class MessageCompressor {
 
   constructor(config: Partial<CompressionConfig> = {}) {
     tokenizerModule.refreshEnv();
+    checkCompressionConfig(config);
+    if (config === null) config = {};
     this.customEstimator = typeof config.estimateTokens === "function";
     const model = config.model;
     this.config = {
@@ -181,6 +183,7 @@ export class MessageCompressor {
   }
 
   setSummarizer(summarizer: ISummarizer): void {
+    checkSummarizer(summarizer);
     this.summarizer = summarizer;
   }
 
@@ -237,7 +240,7 @@ export class MessageCompressor {
    * the rest go to the counter in one (native) call.
    */
   private counts(messages: Msg[]): number[] {
-    if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
+    checkMessages(messages);
     const out = new Array<number>(messages.length);
     const epoch = messageCacheEpoch();
     const missing: { i: number; refs: unknown[]; content?: string; json?: string; calls: number }[] = [];
@@ -287,6 +290,7 @@ export class MessageCompressor {
   }
 
   estimateMessageTokens(message: Msg): number {
+    checkObject(message, "message");
     return this.counts([message])[0] as number;
   }
 
@@ -315,7 +319,7 @@ export class MessageCompressor {
   }
 
   private compressSync(messages: Msg[]): CompressionResult<Msg> {
-    if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
+    checkMessages(messages);
     if (messages.length === 0) return this.empty();
     const costs = this.costs(messages);
     const total = costs.sum(messages);
@@ -349,7 +353,7 @@ export class MessageCompressor {
   }
 
   private async compressAsyncImpl(messages: Msg[]): Promise<CompressionResult<Msg>> {
-    if (!Array.isArray(messages)) throw ku0TypeError("ERR_KU0_INVALID_ARG", "messages must be an array");
+    checkMessages(messages);
     if (messages.length === 0) return this.empty();
     const costs = this.costs(messages);
     const total = costs.sum(messages);
@@ -561,7 +565,9 @@ export class SmartMessageCompressor extends MessageCompressor {
    * that many tokens: head and tail around an elision marker, at token boundaries.
    */
   compressToolResult<R extends MCPToolResultLike = MCPToolResult>(result: R): R {
-    if (!result?.success || !Array.isArray(result.content) || result.content.length === 0) return result;
+    if (!result?.success || !Array.isArray(result.content)) return result;
+    checkArray(result.content, "result.content");
+    if (result.content.length === 0) return result;
     const content = result.content.map((item) => {
       if (item?.type !== "text" || !item.text) return item;
       if (this.config.estimateTokens(item.text) <= this.maxToolResultTokens) return item;

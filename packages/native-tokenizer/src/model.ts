@@ -1,3 +1,5 @@
+import { checkModel } from "./validate.js";
+
 /** tiktoken encodings this package supports. */
 export type EncodingName = "cl100k_base" | "o200k_base" | "p50k_base" | "r50k_base";
 
@@ -16,6 +18,7 @@ function family(name: string, prefix: string): boolean {
  * Same rules as the Rust engine (`Encoding::for_model`); a test keeps them equal.
  */
 export function encodingForModel(model?: string | null): EncodingName {
+  checkModel(model);
   if (model === undefined || model === null) return "cl100k_base";
   const lower = model.trim().toLowerCase();
   if ((ENCODINGS as readonly string[]).includes(lower)) return lower as EncodingName;

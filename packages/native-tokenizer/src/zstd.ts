@@ -1,13 +1,12 @@
 // Plain zstd buffers and dictionaries (native only; JS mode throws ERR_KU0_NATIVE_UNAVAILABLE).
 import { Transform } from "node:stream";
-import { ku0TypeError } from "@ku0/native-loader";
+import { checkArray, checkOptionalInt } from "@ku0/native-loader";
 import { zstdBinding } from "./counter.js";
 import { tokenizerModule } from "./native.js";
 import { checkBudget, checkBytes } from "./validate.js";
 
 function checkLevel(level: unknown): asserts level is number | undefined {
-  if (level !== undefined && (typeof level !== "number" || !Number.isInteger(level)))
-    throw ku0TypeError("ERR_KU0_INVALID_ARG", `level must be an integer, got ${String(level)}`);
+  checkOptionalInt(level, "level", { min: -(2 ** 31), max: 2 ** 31 - 1 });
 }
 
 function checkLimit(limit: unknown): asserts limit is number | undefined {
@@ -48,11 +47,7 @@ export function zstdDecompressAsync(data: Uint8Array, maxOutputBytes?: number): 
 
 /** Trains a dictionary (≤ `maxSize` bytes) from samples of small, similar payloads. */
 export function zstdTrainDictionary(samples: Uint8Array[], maxSize = 16 * 1024): Buffer {
-  if (!Array.isArray(samples))
-    throw ku0TypeError("ERR_KU0_INVALID_ARG", "samples must be an array of Uint8Array");
-  samples.forEach((s, i) => {
-    checkBytes(s, `samples[${i}]`);
-  });
+  checkArray(samples, "samples", (s, at) => checkBytes(s, at));
   checkBudget(maxSize, "maxSize");
   const b = zstdBinding();
   return tokenizerModule.callNative(() => b.zstdTrainDictionary(samples, maxSize));

@@ -3,10 +3,11 @@
 // and delta chains written by the native engine.
 import * as fs from "node:fs";
 import { join } from "node:path";
-import { crc32c, crc32cUpdate, Ku0Error } from "@ku0/native-loader";
+import { checkBytes, checkFinite, crc32c, crc32cUpdate, Ku0Error } from "@ku0/native-loader";
 import { decompress as zstdDecompress } from "fzstd";
 import { corrupt, StorageErrorCodes, validateCheckpointId } from "../errors.js";
 import type { CheckpointBackend, CheckpointStorageOptions, StoredMeta, StoreListFilter } from "../types.js";
+import { checkCheckpointOptions, checkDir, checkStoredMeta, checkStoreFilter } from "../validate.js";
 import { fsyncDir, JsDirLock, readFully, writeFully } from "./fsutil.js";
 
 export const CKPT_MAGIC = Buffer.from("KU0CKPT1", "latin1");
@@ -151,6 +152,9 @@ export class JsCheckpointStore implements CheckpointBackend {
     readonly dir: string,
     options: CheckpointStorageOptions = {},
   ) {
+    checkCheckpointOptions(options);
+    checkDir(dir);
+    if (options === null) options = {};
     this.maxPayload = options.maxPayloadBytes ?? 64 * 1024 * 1024;
     fs.mkdirSync(dir, { recursive: true });
     this.lock = new JsDirLock(dir);
@@ -292,6 +296,8 @@ export class JsCheckpointStore implements CheckpointBackend {
   }
 
   saveSync(meta: StoredMeta, doc: Uint8Array): void {
+    checkStoredMeta(meta);
+    checkBytes(doc, "doc");
     validateCheckpointId(meta.id);
     if (doc.length > this.maxPayload)
       throw new Ku0Error(
@@ -329,6 +335,8 @@ export class JsCheckpointStore implements CheckpointBackend {
   }
 
   list(f: StoreListFilter = {}): StoredMeta[] {
+    checkStoreFilter(f);
+    if (f === null) f = {};
     const v = [...this.entries.values()]
       .map((e) => e.meta)
       .filter((m) => !f.statuses || f.statuses.includes(m.status))
@@ -382,6 +390,8 @@ export class JsCheckpointStore implements CheckpointBackend {
   }
 
   async prune(olderThanMs: number, nowMs: number): Promise<number> {
+    checkFinite(olderThanMs, "olderThanMs");
+    checkFinite(nowMs, "nowMs");
     this.checkOpen();
     const cutoff = nowMs - olderThanMs;
     const victims = [...this.entries.entries()]
@@ -394,10 +404,12 @@ export class JsCheckpointStore implements CheckpointBackend {
   }
 
   chainLen(id: string): number | null {
+    validateCheckpointId(id);
     return this.entries.get(id)?.chain ?? null;
   }
 
   storedSize(id: string): number | null {
+    validateCheckpointId(id);
     try {
       return fs.statSync(this.pathOf(id)).size;
     } catch {

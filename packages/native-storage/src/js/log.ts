@@ -1,9 +1,10 @@
 // JS event log: the same on-disk format as crates/storage/src/log.rs (docs/storage.md §2).
 import * as fs from "node:fs";
 import { join } from "node:path";
-import { crc32c, crc32cUpdate, Ku0Error } from "@ku0/native-loader";
-import { corrupt, invalidArg, StorageErrorCodes } from "../errors.js";
+import { checkBytes, checkInt, checkString, crc32c, crc32cUpdate, Ku0Error } from "@ku0/native-loader";
+import { corrupt, invalidArg, StorageErrorCodes, seqArg } from "../errors.js";
 import type { Durability, EventLogOptions, ReplayResult } from "../types.js";
+import { checkDir, checkEventLogOptions } from "../validate.js";
 import { fsyncDir, ioError, JsDirLock, readFully, writeAtomic, writeFully } from "./fsutil.js";
 
 export const SEG_MAGIC = Buffer.from([0x4b, 0x55, 0x30, 0x4c, 0x4f, 0x47, 0x00, 0x01]);
@@ -246,6 +247,9 @@ export class JsEventLog {
   private scratch = Buffer.alloc(64 * 1024);
 
   constructor(dir: string, options: EventLogOptions = {}) {
+    checkEventLogOptions(options);
+    checkDir(dir);
+    if (options === null) options = {};
     this.dir = dir;
     this.durability = options.durability ?? "group";
     if (!["process", "group", "sync"].includes(this.durability))
@@ -362,11 +366,14 @@ export class JsEventLog {
   }
 
   appendJson(json: string): number {
+    checkString(json, "json");
     const len = Buffer.byteLength(json);
     return this.appendWith(len, TYPE_JSON, (buf) => buf.write(json, REC_HEADER, len, "utf8"));
   }
 
   append(data: Uint8Array, recordType: number = TYPE_BYTES): number {
+    checkBytes(data, "data");
+    checkInt(recordType, "recordType", { max: 0xffff });
     return this.appendWith(data.length, recordType, (buf) => buf.set(data, REC_HEADER));
   }
 
@@ -527,10 +534,12 @@ export class JsEventLog {
   }
 
   injectFailure(message: string): void {
+    checkString(message, "message");
     this.fail(message);
   }
 
   prune(before: number): number {
+    seqArg(before, "before");
     if (this.closed) throw new Ku0Error(StorageErrorCodes.closed, "the store is closed");
     const newFloor = Math.min(before, this.seq);
     if (newFloor <= this.floor) return 0;
@@ -561,6 +570,8 @@ export class JsEventLog {
   }
 
   replay(from: number, limit?: number): ReplayResult {
+    seqArg(from, "from");
+    if (limit !== undefined && limit !== null) seqArg(limit, "limit");
     const max = limit ?? Number.POSITIVE_INFINITY;
     const start = Math.max(from, this.floor);
     const buffers: Buffer[] = [];

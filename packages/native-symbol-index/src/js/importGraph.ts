@@ -1,10 +1,11 @@
-import { ku0TypeError } from "@ku0/native-loader";
+import { checkArray, ku0TypeError } from "@ku0/native-loader";
 import { resolvePath } from "../validate.js";
 
 export function checkImports(imports: unknown): string[] {
   if (!Array.isArray(imports)) {
     throw ku0TypeError("ERR_KU0_INVALID_ARG", "imports must be an array of strings");
   }
+  checkArray(imports, "imports");
   return imports.map((entry: unknown) => resolvePath(entry, "import"));
 }
 

@@ -10,7 +10,14 @@ import type {
   SymbolQueryResult,
   SymbolStats,
 } from "../types.js";
-import { checkQuery, flattenSymbols, resolvePath, resolveQueryOptions, sliceCount } from "../validate.js";
+import {
+  checkDescriptors,
+  checkQuery,
+  flattenSymbols,
+  resolvePath,
+  resolveQueryOptions,
+  sliceCount,
+} from "../validate.js";
 import { fuzzyScore, fuzzyTerms } from "./fuzzy.js";
 
 /** One indexed symbol of the JS fallback; normalized fields are cached (results are unchanged by that). */
@@ -92,6 +99,7 @@ export class JsSymbolGraph {
     descriptors: SymbolDescriptor[],
   ): { added: number; removed: number } {
     const key = resolvePath(filePath);
+    checkDescriptors(descriptors);
     const entries: JsEntry[] = [];
     for (const d of descriptors) {
       const container = d.container ?? undefined;
