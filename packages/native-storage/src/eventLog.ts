@@ -13,7 +13,38 @@ import type {
 
 export type Backend = "native" | "js";
 
+interface CopyResult {
+  data: Uint8Array;
+  offsets: Uint32Array;
+  seqs: Float64Array;
+  timestamps: Float64Array;
+  types: Uint16Array;
+}
+interface NativeCopyReplay {
+  replayCopy(from: number, limit?: number): CopyResult;
+}
+/** The copying replay's one buffer + offset table (n + 1 entries) as a `ReplayResult`. */
+function fromCopy(c: CopyResult): ReplayResult {
+  const n = c.seqs.length;
+  return {
+    buffers: [c.data],
+    bufferIndex: new Uint32Array(n),
+    starts: c.offsets.subarray(0, n),
+    ends: c.offsets.subarray(1, n + 1),
+    seqs: c.seqs,
+    timestamps: c.timestamps,
+    types: c.types,
+  };
+}
+
 const decoder = new TextDecoder();
+/** Records joined per `JSON.parse` in `EventBatch.events()`. */
+const JOIN_CHUNK = 256;
+
+const copyBytes = (src: Uint8Array, dst: Buffer, at: number, s: number, e: number): void => {
+  if (Buffer.isBuffer(src)) src.copy(dst, at, s, e);
+  else dst.set(src.subarray(s, e), at);
+};
 
 /** Bulk replay result with lazy decoding: nothing is parsed until asked for. */
 export class EventBatch {
@@ -42,6 +73,53 @@ export class EventBatch {
   event(i: number): TaskGraphEvent {
     return JSON.parse(this.text(i)) as TaskGraphEvent;
   }
+  /**
+   * Every record decoded, in order. JSON records are joined into one array text and parsed with a
+   * single `JSON.parse` (one UTF-8 decode, one parse) instead of one of each per record; a batch
+   * holding other record types, or one whose joined text does not parse to exactly one value per
+   * record, is decoded record by record (so errors are the same as `event(i)`'s).
+   */
+  events(): TaskGraphEvent[] {
+    const n = this.length;
+    const out = new Array<TaskGraphEvent>(n);
+    for (let lo = 0; lo < n; lo += JOIN_CHUNK) {
+      const hi = Math.min(n, lo + JOIN_CHUNK);
+      if (!this.parseJoined(lo, hi, out)) for (let i = lo; i < hi; i++) out[i] = this.event(i);
+    }
+    return out;
+  }
+
+  /** Parses records [lo, hi) as one JSON array text into out[lo..hi); false if it cannot. */
+  private parseJoined(lo: number, hi: number, out: TaskGraphEvent[]): boolean {
+    const r = this.r;
+    if (hi - lo < 2) return false;
+    let total = hi - lo + 1;
+    for (let i = lo; i < hi; i++) {
+      if (r.types[i] !== TYPE_JSON) return false;
+      total += (r.ends[i] as number) - (r.starts[i] as number);
+    }
+    const joined = Buffer.allocUnsafe(total);
+    joined[0] = 0x5b; // [
+    let at = 1;
+    for (let i = lo; i < hi; i++) {
+      if (i > lo) joined[at++] = 0x2c; // ,
+      const s = r.starts[i] as number;
+      const e = r.ends[i] as number;
+      copyBytes(r.buffers[r.bufferIndex[i] as number] as Uint8Array, joined, at, s, e);
+      at += e - s;
+    }
+    joined[at] = 0x5d; // ]
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(joined.toString("utf8"));
+    } catch {
+      return false; // per-record decoding reports which record is bad
+    }
+    if (!Array.isArray(parsed) || parsed.length !== hi - lo) return false;
+    for (let i = lo; i < hi; i++) out[i] = parsed[i - lo] as TaskGraphEvent;
+    return true;
+  }
+
   /** The raw tables (buffers + per-record buffer index and byte ranges). */
   get raw(): ReplayResult {
     return this.r;
@@ -109,10 +187,52 @@ export class EventLog implements TaskGraphEventLog {
   }
 
   replay(fromSequenceId: number, limit?: number): TaskGraphEvent[] {
-    const batch = this.replayBatch(fromSequenceId, limit);
-    const out = new Array<TaskGraphEvent>(batch.length);
-    for (let i = 0; i < batch.length; i++) out[i] = batch.event(i);
-    return out;
+    return this.replayBatch(fromSequenceId, limit).events();
+  }
+
+  /**
+   * Streaming replay in bounded memory: yields the events from `fromSequenceId` on in arrays of at
+   * most `batchSize` (default 4096), reading the log one batch at a time, so a log far larger than
+   * memory can be replayed. Stops at the log's end as of each read (events appended while
+   * iterating are included if they land before the iterator reaches the end).
+   */
+  async *replayStream(
+    fromSequenceId: number,
+    options: { batchSize?: number; limit?: number } = {},
+  ): AsyncGenerator<TaskGraphEvent[], void, undefined> {
+    for (const batch of this.replayBatches(fromSequenceId, options)) {
+      yield batch.events();
+      // Let other work (and GC of the previous batch's buffers) run between batches.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Synchronous form of `replayStream` yielding lazy `EventBatch`es of at most `batchSize` records. */
+  *replayBatches(
+    fromSequenceId: number,
+    options: { batchSize?: number; limit?: number } = {},
+  ): Generator<EventBatch, void, undefined> {
+    seqArg(fromSequenceId, "fromSequenceId");
+    if (options === null || typeof options !== "object") throw invalidArg("options must be an object");
+    const batchSize = options.batchSize ?? 4096;
+    seqArg(batchSize, "batchSize");
+    if (batchSize < 1) throw invalidArg("batchSize must be at least 1");
+    if (options.limit !== undefined) seqArg(options.limit, "limit");
+    let left = options.limit ?? Number.POSITIVE_INFINITY;
+    let from = fromSequenceId;
+    while (left > 0) {
+      // Native: the copying replay, so a batch holds only its own bytes (a mapped replay would pin
+      // whole segments in RSS until the GC collects their buffers).
+      const n = Math.min(batchSize, left);
+      const batch =
+        this.backend === "native"
+          ? new EventBatch(fromCopy(this.call((l) => (l as unknown as NativeCopyReplay).replayCopy(from, n))))
+          : this.replayBatch(from, n);
+      if (batch.length === 0) return;
+      left -= batch.length;
+      from = batch.sequenceId(batch.length - 1) + 1;
+      yield batch;
+    }
   }
 
   /** Bulk replay: one buffer plus offset tables, decoded lazily. */
