@@ -38,13 +38,6 @@ function fromCopy(c: CopyResult): ReplayResult {
 }
 
 const decoder = new TextDecoder();
-/** Records joined per `JSON.parse` in `EventBatch.events()`. */
-const JOIN_CHUNK = 256;
-
-const copyBytes = (src: Uint8Array, dst: Buffer, at: number, s: number, e: number): void => {
-  if (Buffer.isBuffer(src)) src.copy(dst, at, s, e);
-  else dst.set(src.subarray(s, e), at);
-};
 
 /** Bulk replay result with lazy decoding: nothing is parsed until asked for. */
 export class EventBatch {
@@ -74,50 +67,15 @@ export class EventBatch {
     return JSON.parse(this.text(i)) as TaskGraphEvent;
   }
   /**
-   * Every record decoded, in order. JSON records are joined into one array text and parsed with a
-   * single `JSON.parse` (one UTF-8 decode, one parse) instead of one of each per record; a batch
-   * holding other record types, or one whose joined text does not parse to exactly one value per
-   * record, is decoded record by record (so errors are the same as `event(i)`'s).
+   * Every record decoded, in order (one `JSON.parse` per record). Joining each 256-record chunk into
+   * one array text for a single `JSON.parse` was measured slower than this on V8 12 / Node 20
+   * (`pnpm bench storage`, replay 100k × ~380 B rows), so records are parsed one by one.
    */
   events(): TaskGraphEvent[] {
     const n = this.length;
     const out = new Array<TaskGraphEvent>(n);
-    for (let lo = 0; lo < n; lo += JOIN_CHUNK) {
-      const hi = Math.min(n, lo + JOIN_CHUNK);
-      if (!this.parseJoined(lo, hi, out)) for (let i = lo; i < hi; i++) out[i] = this.event(i);
-    }
+    for (let i = 0; i < n; i++) out[i] = this.event(i);
     return out;
-  }
-
-  /** Parses records [lo, hi) as one JSON array text into out[lo..hi); false if it cannot. */
-  private parseJoined(lo: number, hi: number, out: TaskGraphEvent[]): boolean {
-    const r = this.r;
-    if (hi - lo < 2) return false;
-    let total = hi - lo + 1;
-    for (let i = lo; i < hi; i++) {
-      if (r.types[i] !== TYPE_JSON) return false;
-      total += (r.ends[i] as number) - (r.starts[i] as number);
-    }
-    const joined = Buffer.allocUnsafe(total);
-    joined[0] = 0x5b; // [
-    let at = 1;
-    for (let i = lo; i < hi; i++) {
-      if (i > lo) joined[at++] = 0x2c; // ,
-      const s = r.starts[i] as number;
-      const e = r.ends[i] as number;
-      copyBytes(r.buffers[r.bufferIndex[i] as number] as Uint8Array, joined, at, s, e);
-      at += e - s;
-    }
-    joined[at] = 0x5d; // ]
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(joined.toString("utf8"));
-    } catch {
-      return false; // per-record decoding reports which record is bad
-    }
-    if (!Array.isArray(parsed) || parsed.length !== hi - lo) return false;
-    for (let i = lo; i < hi; i++) out[i] = parsed[i - lo] as TaskGraphEvent;
-    return true;
   }
 
   /** The raw tables (buffers + per-record buffer index and byte ranges). */
