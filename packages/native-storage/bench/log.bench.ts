@@ -266,6 +266,44 @@ function replayCases(): SuiteCase[] {
   ];
 }
 
+// The issue's replay row: 100k events of ~380 B into JS objects, against the floor of one
+// `JSON.parse` of the same events as one array text (already a string, so no I/O or decoding).
+function event380(i: number): TaskGraphEvent {
+  const e = event1k(i);
+  const base = JSON.stringify({ ...e, payload: { i, text: "" } }).length;
+  return { ...e, payload: { i, text: words(80, i).slice(0, 380 - base) } };
+}
+function replay380Case(): SuiteCase {
+  const events = Array.from({ length: REPLAY_N }, (_, i) => event380(i + 1));
+  const text = JSON.stringify(events);
+  const impls: SuiteCase["impls"] = {
+    "floor: one JSON.parse of the same events (one array string)": () =>
+      (JSON.parse(text) as unknown[]).length,
+  };
+  for (const b of backends) {
+    const d = dir(`replay380-${b}`);
+    const w = new EventLog(d, { backend: b, durability: "process" });
+    for (const e of events) w.append(e);
+    w.close();
+    const log = new EventLog(d, { backend: b, durability: "process" });
+    impls[`${b} replay()`] = () => log.replay(1).length;
+    impls[`${b} replayStream (batches of 4096)`] = async () => {
+      let n = 0;
+      for await (const part of log.replayStream(1, { batchSize: 4096 })) n += part.length;
+      return n;
+    };
+  }
+  return {
+    name: `replay ${REPLAY_N / 1000}k × ${JSON.stringify(events[0]).length} B events into JS objects`,
+    impls,
+    baseline: "floor: one JSON.parse of the same events (one array string)",
+    warmup: 1,
+    iterations: 8,
+    minTimeMs: 1500,
+    maxIterations: 30,
+  };
+}
+
 // ~0.7 MB states, built once (untimed); save n is state n % 48 under a fresh id and step.
 const STATES = Array.from({ length: 48 }, (_, i) => state(i + 1));
 const stateN = (n: number): Checkpoint => ({
@@ -357,6 +395,7 @@ export default defineSuite({
       appendCase("sync", 200),
       groupCase(),
       ...replayCases(),
+      replay380Case(),
       ...checkpointCases(),
     ];
   },
@@ -384,6 +423,13 @@ export default defineSuite({
       name: "disk fdatasync after a 1 KB write, p99",
       value: t[Math.floor(t.length * 0.99)] as number,
       unit: "ms",
+    });
+    // What the disk allows for the group-commit case: every fdatasync can cover at most the
+    // 16 appenders' pending events, so 16 / fdatasync time is the ceiling for that case.
+    extras.push({
+      name: `group-commit ceiling from this disk: ${CONCURRENCY} events per fdatasync at the p50 above`,
+      value: (CONCURRENCY * 1000) / (t[Math.floor(t.length / 2)] as number),
+      unit: "durable events/s",
     });
     // Delta ratio: successive checkpoints of one agent vs a full snapshot of the same state.
     if (haveNative) {
