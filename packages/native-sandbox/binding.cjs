@@ -835,13 +835,13 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.cancelRun = nativeBinding.cancelRun
+module.exports.SandboxRun = nativeBinding.SandboxRun
 module.exports.decidePaths = nativeBinding.decidePaths
 module.exports.defaultDeniedPaths = nativeBinding.defaultDeniedPaths
 module.exports.defaultReadableRoots = nativeBinding.defaultReadableRoots
 module.exports.defaultReadOnlyInRoot = nativeBinding.defaultReadOnlyInRoot
 module.exports.engineVersion = nativeBinding.engineVersion
 module.exports.readFileBeneath = nativeBinding.readFileBeneath
-module.exports.spawnSandboxed = nativeBinding.spawnSandboxed
+module.exports.startSandboxed = nativeBinding.startSandboxed
 module.exports.validatePolicy = nativeBinding.validatePolicy
 module.exports.writeFileBeneath = nativeBinding.writeFileBeneath

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod lock;
 pub mod log;
+pub mod seam;
 pub mod util;
 
 pub use checkpoint::{
