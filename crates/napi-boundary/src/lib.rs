@@ -169,6 +169,20 @@ pub fn coded_js_error(env: Env, err: Error) -> Error {
     Error::from(value)
 }
 
+/// Throws `e` as a coded JS error right away and returns the "exception pending" marker napi-rs
+/// passes through untouched. For argument conversion, which runs before an export's guard.
+///
+/// # Safety
+/// `env` must be the live env of the current call.
+pub unsafe fn throw_coded(env: sys::napi_env, e: Error) -> Error {
+    // SAFETY: forwarded from the caller.
+    unsafe { napi::JsError::from(to_js(e)).throw_into(env) };
+    Error::new(
+        Status::PendingException,
+        "ERR_KU0_INVALID_ARG: thrown".to_owned(),
+    )
+}
+
 /// Largest array the boundary converts (elements); larger arrays are rejected before any allocation.
 pub const MAX_ARRAY_LEN: u32 = 1 << 24;
 /// Capacity reserved up front when converting an array; it grows with the elements actually read.
@@ -247,11 +261,14 @@ impl<T: FromNapiValue> FromNapiValue for List<T> {
         // SAFETY: env and value come from napi-rs.
         unsafe { napi::check_status!(sys::napi_is_array(env, v, &mut is_array))? };
         if !is_array {
-            return Err(invalid_arg("expected an array"));
+            // SAFETY: env comes from napi-rs.
+            return Err(unsafe { throw_coded(env, invalid_arg("expected an array")) });
         }
         // SAFETY: checked to be an array above.
         let arr = unsafe { Array::from_napi_value(env, v)? };
-        array_to_vec(&arr, MAX_ARRAY_LEN).map(List)
+        array_to_vec(&arr, MAX_ARRAY_LEN)
+            .map(List)
+            .map_err(|e| unsafe { throw_coded(env, e) })
     }
 }
 
