@@ -240,9 +240,14 @@ describe("native errors", () => {
 
   it("reads the code property and the napi status in cause set by ku0-napi-boundary", () => {
     const boundary = (code: string, message: string, status: string) =>
-      Object.assign(new Error(`${code}: ${message}`, { cause: Object.assign(new Error("napi status"), { code: status }) }), {
-        code,
-      });
+      Object.assign(
+        new Error(`${code}: ${message}`, {
+          cause: Object.assign(new Error("napi status"), { code: status }),
+        }),
+        {
+          code,
+        },
+      );
     const corrupt = convertNativeError(boundary("ERR_KU0_ZSTD_CORRUPT", "bad frame", "InvalidArg"));
     expect(corrupt).toBeInstanceOf(Ku0TypeError);
     expect(corrupt).toMatchObject({ code: "ERR_KU0_ZSTD_CORRUPT", message: "bad frame" });

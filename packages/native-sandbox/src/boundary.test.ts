@@ -1,9 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import { runHostile } from "@ku0/native-loader/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { findHelper } from "./helper.js";
 
@@ -12,21 +12,7 @@ const bindingPath = join(pkg, "binding.cjs");
 const tmp = mkdtempSync(join(tmpdir(), "ku0-sbx-boundary-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs `body` against the raw binding `b` in a child process; returns its `[name, code]` results. */
-function hostile(body: string): { status: number | null; signal: NodeJS.Signals | null; results: [string, string][] } {
-  const script = `
-    const b = require(${JSON.stringify(bindingPath)});
-    const results = [];
-    const sparse = () => { const a = []; a.length = 2 ** 32 - 1; return a; };
-    const call = async (name, f) => {
-      try { await f(); results.push([name, "no error"]); }
-      catch (e) { results.push([name, e && typeof e === "object" ? String(e.code) : "not an object"]); }
-    };
-    (async () => { ${body} })().then(() => console.log(JSON.stringify(results)));`;
-  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 60_000 });
-  const last = r.stdout.trim().split("\n").pop() ?? "[]";
-  return { status: r.status, signal: r.signal, results: r.status === 0 ? JSON.parse(last) : [] };
-}
+const hostile = (body: string) => runHostile(bindingPath, body);
 
 describe("raw binding under hostile arguments", () => {
   it("rejects non-finite and huge timeouts and sizes with ERR_KU0_INVALID_ARG instead of aborting", () => {
@@ -68,7 +54,10 @@ describe("raw binding under hostile arguments", () => {
       await call("escape", () => b.readFileBeneath(${JSON.stringify(tmp)}, "../etc/passwd"));
       await call("missing", () => b.readFileBeneath(${JSON.stringify(tmp)}, "nope.txt"));
     `);
-    expect(Object.fromEntries(r.results)).toEqual({ escape: "ERR_KU0_PATH_ESCAPE", missing: "ERR_KU0_NOT_FOUND" });
+    expect(Object.fromEntries(r.results)).toEqual({
+      escape: "ERR_KU0_PATH_ESCAPE",
+      missing: "ERR_KU0_NOT_FOUND",
+    });
   });
 });
 
