@@ -49,7 +49,10 @@ export function check(text) {
     }
     attrs = [];
     // Brace depth, ignoring braces in strings and char literals (good enough for binding code).
-    const code = raw.replace(/"(\\.|[^"\\])*"/g, '""').replace(/'(\\.|[^'\\])'/g, "''").replace(/\/\/.*$/, "");
+    const code = raw
+      .replace(/"(\\.|[^"\\])*"/g, '""')
+      .replace(/'(\\.|[^'\\])'/g, "''")
+      .replace(/\/\/.*$/, "");
     for (const c of code) {
       if (c === "{") depth++;
       else if (c === "}") {
@@ -113,7 +116,9 @@ if (!process.argv.includes("--self-test")) {
     }
   }
   if (count) {
-    console.error(`check-napi-guard: ${count} export(s) bypass the boundary guard (add #[guard], see crates/napi-boundary)`);
+    console.error(
+      `check-napi-guard: ${count} export(s) bypass the boundary guard (add #[guard], see crates/napi-boundary)`,
+    );
     process.exit(1);
   }
   console.log(`check-napi-guard: every #[napi] export in ${files} file(s) goes through #[guard]`);
