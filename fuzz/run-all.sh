@@ -17,7 +17,8 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/$t"
   cp -r "fuzz/corpus/$t/." "$work/$t/"
   log="$work/$t.log"
-  cargo +nightly fuzz run --features libfuzzer "$t" "$work/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 \
+  # shellcheck disable=SC2086 # FUZZ_ARGS: extra cargo-fuzz flags, e.g. "--target-dir /tmp/fz"
+  cargo +nightly fuzz run --features libfuzzer ${FUZZ_ARGS:-} "$t" "$work/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 \
     -artifact_prefix="$work/$t-" >"$log" 2>&1
   rc=$?
   runs=$(grep -o 'Done [0-9]* runs' "$log" | tail -1 | grep -o '[0-9]*')
