@@ -284,7 +284,15 @@ fn decode_file(b: &[u8]) -> std::result::Result<(Parsed, Vec<u8>), String> {
     let p = parse_file(b, true)?;
     let body = &b[p.body_start..p.body_start + p.body_len];
     let raw = if p.codec == CODEC_ZSTD {
-        let r = zstd::bulk::decompress(body, p.raw_len).map_err(|e| format!("zstd: {e}"))?;
+        // Streamed, never pre-allocated from the header's `raw_len` (untrusted: up to 4 GiB); at most
+        // `raw_len + 1` bytes are decoded, so a mismatch in either direction is caught.
+        use std::io::Read;
+        let dec =
+            zstd::stream::read::Decoder::with_buffer(body).map_err(|e| format!("zstd: {e}"))?;
+        let mut r = Vec::new();
+        dec.take(p.raw_len as u64 + 1)
+            .read_to_end(&mut r)
+            .map_err(|e| format!("zstd: {e}"))?;
         if r.len() != p.raw_len {
             return Err("decompressed length mismatch".into());
         }
