@@ -835,7 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.cancelRun = nativeBinding.cancelRun
+module.exports.SandboxRun = nativeBinding.SandboxRun
 module.exports.decidePaths = nativeBinding.decidePaths
 module.exports.defaultDeniedPaths = nativeBinding.defaultDeniedPaths
 module.exports.defaultReadableRoots = nativeBinding.defaultReadableRoots
@@ -845,7 +845,7 @@ module.exports.gitDirProtectedNames = nativeBinding.gitDirProtectedNames
 module.exports.protectedPaths = nativeBinding.protectedPaths
 module.exports.readFileBeneath = nativeBinding.readFileBeneath
 module.exports.readFileBeneathAsync = nativeBinding.readFileBeneathAsync
-module.exports.spawnSandboxed = nativeBinding.spawnSandboxed
+module.exports.startSandboxed = nativeBinding.startSandboxed
 module.exports.validatePolicy = nativeBinding.validatePolicy
 module.exports.writeFileBeneath = nativeBinding.writeFileBeneath
 module.exports.writeFileBeneathAsync = nativeBinding.writeFileBeneathAsync

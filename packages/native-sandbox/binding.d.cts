@@ -9,8 +9,17 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** Kills the run started with this `runId` (its whole process tree). Returns whether it was running. */
-export declare function cancelRun(runId: number): boolean
+/**
+ * One run of the sandbox helper, returned by [`start_sandboxed`]. `cancel()` kills this run's process
+ * tree and nothing else: the handle is the only way to reach the run (no process-wide table, no
+ * caller-chosen ids), so two worker threads or two copies of the package cannot cancel each other.
+ */
+export declare class SandboxRun {
+  /** Kills the run (its whole process tree). Returns whether it was still running. */
+  cancel(): boolean
+  /** Whether the run has finished (its promise is settled or about to be). */
+  get finished(): boolean
+}
 
 /**
  * Decides each path for `access` ("read" | "write"), resolving `..` and every symlink
@@ -83,11 +92,12 @@ export interface SpawnResult {
 }
 
 /**
- * Spawns the helper from Rust (posix_spawn, no fork of the Node process) on a dedicated thread
- * (not the libuv pool); output drained by `poll`, capped per stream. `runId` lets `cancelRun`
- * kill it.
+ * Spawns the helper from Rust (posix_spawn, no fork of the Node process) on a dedicated thread (not
+ * the libuv pool); output drained by `poll`, capped per stream. Returns `{ run, result }`: the
+ * [`SandboxRun`] handle and the promise of its [`SpawnResult`]. `timeoutMs` must be in
+ * `(0, 2^31 - 1]` and `maxOutputBytes` a non-negative safe integer (`ERR_KU0_INVALID_ARG`).
  */
-export declare function spawnSandboxed(helper: string, policyJson: string, stdin: Buffer | undefined | null, timeoutMs: number, maxOutputBytes: number, runId?: number | undefined | null): Promise<SpawnResult>
+export declare function startSandboxed(helper: string, policyJson: string, stdin: Buffer | undefined | null, timeoutMs: number, maxOutputBytes: number): { run: SandboxRun; result: Promise<SpawnResult> }
 
 /** Validates a JSON `ExecPolicy`; returns it re-serialized (defaults filled in). */
 export declare function validatePolicy(json: string): string

@@ -100,11 +100,14 @@ export interface EventLogOptions {
   durability?: string
   /** Target segment size in bytes (default 32 MiB). */
   segmentSize?: number
-  /** Largest record payload in bytes (default 16 MiB). */
+  /** Largest record payload in bytes (default 16 MiB; at most 2^32 - 65). */
   maxRecordBytes?: number
   /** Zero-fill new segments up front (default true). */
   preallocate?: boolean
-  /** Group mode: microseconds the flusher waits for more appends before each fdatasync (default 200). */
+  /**
+   * Group mode: microseconds the flusher waits for more appends before each fdatasync (default 200,
+   * at most 1 000 000).
+   */
   groupDelayMicros?: number
 }
 

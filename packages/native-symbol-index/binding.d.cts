@@ -12,7 +12,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** Import edges over dense u32 file ids (the TS layer interns the resolved paths); ids cross as typed arrays. */
 export declare class NativeImportGraph {
   constructor()
-  /** Replaces the outgoing edges of file `id`. */
+  /**
+   * Replaces the outgoing edges of file `id`. Ids are dense: a call may name ids below
+   * `known + 1 + imports.length` only (`ERR_KU0_INVALID_ARG` otherwise).
+   */
   updateFileImports(id: number, imports: Uint32Array): void
   /** Drops the outgoing edges of file `id`. */
   removeFile(id: number): void

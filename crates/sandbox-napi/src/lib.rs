@@ -1,24 +1,36 @@
-//! Thin napi binding over `ku0-sandbox`: synchronous path decisions for the preflight adapter
-//! and policy validation. Process spawning is done by the helper executable
-//! (`ku0-sandbox-exec`), started from JavaScript.
+//! Thin napi binding over `ku0-sandbox`: synchronous path decisions for the preflight adapter,
+//! policy validation, beneath-root file I/O, and runs of the helper executable (`ku0-sandbox-exec`)
+//! as [`SandboxRun`] handles. Every export goes through `ku0-napi-boundary` (`#[guard]`).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use ku0_sandbox::ExecPolicy;
+use ku0_napi_boundary::{List, arg, coded, guard};
 use ku0_sandbox::paths::{Access, Roots};
-use napi::{Error, Result, Status};
+use ku0_sandbox::{ExecPolicy, SandboxError};
+use napi::bindgen_prelude::{Buffer, JavaScriptClassExt, Object};
+use napi::{Env, Error, Result};
 use napi_derive::napi;
 
+fn sandbox_err(e: SandboxError) -> Error {
+    coded(e.code(), e.is_argument_error(), e)
+}
+
 fn invalid(msg: impl std::fmt::Display) -> Error {
-    Error::new(Status::InvalidArg, format!("ERR_KU0_INVALID_ARG: {msg}"))
+    sandbox_err(SandboxError::InvalidArg(msg.to_string()))
 }
 
 #[napi(object)]
 pub struct DecisionRoots {
-    pub writable: Vec<String>,
-    pub readable: Vec<String>,
-    pub read_only: Vec<String>,
-    pub denied: Vec<String>,
+    #[napi(ts_type = "Array<string>")]
+    pub writable: List<String>,
+    #[napi(ts_type = "Array<string>")]
+    pub readable: List<String>,
+    #[napi(ts_type = "Array<string>")]
+    pub read_only: List<String>,
+    #[napi(ts_type = "Array<string>")]
+    pub denied: List<String>,
 }
 
 #[napi(object)]
@@ -31,10 +43,11 @@ pub struct PathDecision {
 
 /// Decides each path for `access` ("read" | "write"), resolving `..` and every symlink
 /// physically (dangling leaves and symlinked ancestors included).
+#[guard]
 #[napi(catch_unwind)]
 pub fn decide_paths(
     roots: DecisionRoots,
-    paths: Vec<String>,
+    #[napi(ts_arg_type = "Array<string>")] paths: List<String>,
     cwd: String,
     access: String,
 ) -> Result<Vec<PathDecision>> {
@@ -71,20 +84,23 @@ pub fn decide_paths(
 }
 
 /// Validates a JSON `ExecPolicy`; returns it re-serialized (defaults filled in).
+#[guard]
 #[napi(catch_unwind)]
 pub fn validate_policy(json: String) -> Result<String> {
-    let p = ExecPolicy::from_json(&json).map_err(invalid)?;
-    serde_json::to_string(&p).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+    let p = ExecPolicy::from_json(&json).map_err(sandbox_err)?;
+    serde_json::to_string(&p).map_err(|e| coded(ku0_napi_boundary::NATIVE_FAILURE, false, e))
 }
 
 /// Default denied paths (system secrets plus secrets below `home`).
-#[napi]
+#[guard]
+#[napi(catch_unwind)]
 pub fn default_denied_paths(home: Option<String>) -> Vec<String> {
     ku0_sandbox::policy::default_denied_paths(home.as_deref())
 }
 
 /// Default readable system roots.
-#[napi]
+#[guard]
+#[napi(catch_unwind)]
 pub fn default_readable_roots() -> Vec<String> {
     ku0_sandbox::policy::DEFAULT_READABLE_ROOTS
         .iter()
@@ -93,7 +109,8 @@ pub fn default_readable_roots() -> Vec<String> {
 }
 
 /// Read-only carve-outs applied inside each writable root by default.
-#[napi]
+#[guard]
+#[napi(catch_unwind)]
 pub fn default_read_only_in_root() -> Vec<String> {
     ku0_sandbox::policy::DEFAULT_READ_ONLY_IN_ROOT
         .iter()
@@ -104,8 +121,12 @@ pub fn default_read_only_in_root() -> Vec<String> {
 /// Every read-only carve-out of these writable roots (defaults plus git-dir integrity paths,
 /// which follow `.git` pointer files, `commondir`, `core.hooksPath` and config includes): the
 /// list the helper mounts read-only. Feed it to `decidePaths` as `readOnly`.
+#[guard]
 #[napi(catch_unwind)]
-pub fn protected_paths(writable_roots: Vec<String>) -> Result<Vec<String>> {
+pub fn protected_paths(
+    #[napi(ts_arg_type = "Array<string>")] writable_roots: List<String>,
+) -> Result<Vec<String>> {
+    let writable_roots = writable_roots.into_vec();
     if let Some(bad) = writable_roots.iter().find(|r| !r.starts_with('/')) {
         return Err(invalid(format!("writable root must be absolute: {bad:?}")));
     }
@@ -114,7 +135,8 @@ pub fn protected_paths(writable_roots: Vec<String>) -> Result<Vec<String>> {
 
 /// Names inside a git directory that git reads as configuration or runs (read-only in the
 /// sandbox).
-#[napi]
+#[guard]
+#[napi(catch_unwind)]
 pub fn git_dir_protected_names() -> Vec<String> {
     ku0_sandbox::git::GIT_DIR_PROTECTED
         .iter()
@@ -122,7 +144,8 @@ pub fn git_dir_protected_names() -> Vec<String> {
         .collect()
 }
 
-#[napi]
+#[guard]
+#[napi(catch_unwind)]
 pub fn engine_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
@@ -132,8 +155,8 @@ pub struct SpawnResult {
     /// Exit code of the helper (the command's), absent when killed by a signal.
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
-    pub stdout: napi::bindgen_prelude::Buffer,
-    pub stderr: napi::bindgen_prelude::Buffer,
+    pub stdout: Buffer,
+    pub stderr: Buffer,
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     pub timed_out: bool,
@@ -143,121 +166,109 @@ pub struct SpawnResult {
     pub setup_error: Option<String>,
 }
 
-static RUNS: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<u32, std::sync::Arc<std::sync::atomic::AtomicBool>>>,
-> = std::sync::LazyLock::new(Default::default);
+/// One run of the sandbox helper, returned by [`start_sandboxed`]. `cancel()` kills this run's process
+/// tree and nothing else: the handle is the only way to reach the run (no process-wide table, no
+/// caller-chosen ids), so two worker threads or two copies of the package cannot cancel each other.
+#[napi]
+pub struct SandboxRun {
+    cancel: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+}
 
-/// Spawns the helper from Rust (posix_spawn, no fork of the Node process) on a dedicated thread
-/// (not the libuv pool); output drained by `poll`, capped per stream. `runId` lets `cancelRun`
-/// kill it.
-#[napi(ts_return_type = "Promise<SpawnResult>")]
-pub fn spawn_sandboxed<'env>(
-    env: &'env napi::Env,
+#[guard]
+#[napi]
+impl SandboxRun {
+    /// Kills the run (its whole process tree). Returns whether it was still running.
+    #[napi(catch_unwind)]
+    pub fn cancel(&self) -> bool {
+        let running = !self.done.load(Ordering::Acquire);
+        self.cancel.store(true, Ordering::Release);
+        running
+    }
+
+    /// Whether the run has finished (its promise is settled or about to be).
+    #[napi(getter, catch_unwind)]
+    pub fn finished(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+}
+
+/// Spawns the helper from Rust (posix_spawn, no fork of the Node process) on a dedicated thread (not
+/// the libuv pool); output drained by `poll`, capped per stream. Returns `{ run, result }`: the
+/// [`SandboxRun`] handle and the promise of its [`SpawnResult`]. `timeoutMs` must be in
+/// `(0, 2^31 - 1]` and `maxOutputBytes` a non-negative safe integer (`ERR_KU0_INVALID_ARG`).
+#[guard]
+#[napi(
+    catch_unwind,
+    ts_return_type = "{ run: SandboxRun; result: Promise<SpawnResult> }"
+)]
+pub fn start_sandboxed<'env>(
+    env: &'env Env,
     helper: String,
     policy_json: String,
-    stdin: Option<napi::bindgen_prelude::Buffer>,
+    stdin: Option<Buffer>,
     timeout_ms: f64,
     max_output_bytes: f64,
-    run_id: Option<u32>,
-) -> Result<napi::bindgen_prelude::Object<'env>> {
-    if timeout_ms.is_nan()
-        || timeout_ms <= 0.0
-        || max_output_bytes.is_nan()
-        || max_output_bytes < 0.0
-    {
-        return Err(invalid("timeoutMs must be > 0 and maxOutputBytes >= 0"));
-    }
+) -> Result<Object<'env>> {
+    let timeout = arg::timeout_ms(timeout_ms, "timeoutMs")?;
+    let max_output = arg::count(max_output_bytes, "maxOutputBytes", usize::MAX as u64)?;
+    let max_output_bytes = usize::try_from(max_output).unwrap_or(usize::MAX);
     let (deferred, promise) = env.create_deferred()?;
-    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    if let Some(id) = run_id
-        && let Ok(mut m) = RUNS.lock()
-    {
-        m.insert(id, cancel.clone());
-    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
     let req = ku0_sandbox::runner::RunRequest {
         helper: helper.into(),
         policy_json,
         stdin: stdin.map(|b| b.to_vec()),
-        timeout: std::time::Duration::from_secs_f64(timeout_ms / 1000.0),
-        max_output_bytes: max_output_bytes.min(usize::MAX as f64) as usize,
+        timeout,
+        max_output_bytes,
     };
+    let (thread_cancel, thread_done) = (Arc::clone(&cancel), Arc::clone(&done));
     std::thread::Builder::new()
         .name("ku0-sandbox-run".into())
         .spawn(move || {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                ku0_sandbox::runner::run(req, Some(cancel))
+                ku0_sandbox::runner::run(req, Some(thread_cancel))
             }));
-            if let Some(id) = run_id
-                && let Ok(mut m) = RUNS.lock()
-            {
-                m.remove(&id);
-            }
-            match r {
-                Ok(Ok(o)) => deferred.resolve(move |_env| {
-                    Ok(SpawnResult {
-                        exit_code: o.exit_code,
-                        signal: o.signal,
-                        stdout: o.stdout.into(),
-                        stderr: o.stderr.into(),
-                        stdout_truncated: o.stdout_truncated,
-                        stderr_truncated: o.stderr_truncated,
-                        timed_out: o.timed_out,
-                        cancelled: o.cancelled,
-                        duration_ms: o.duration.as_secs_f64() * 1000.0,
-                        setup_error: o.setup_error,
-                    })
+            thread_done.store(true, Ordering::Release);
+            let r = match r {
+                Ok(r) => r.map_err(sandbox_err),
+                Err(p) => Err(ku0_napi_boundary::panic_error("sandbox runner", &*p)),
+            };
+            deferred.resolve(move |env| match r {
+                Ok(o) => Ok(SpawnResult {
+                    exit_code: o.exit_code,
+                    signal: o.signal,
+                    stdout: o.stdout.into(),
+                    stderr: o.stderr.into(),
+                    stdout_truncated: o.stdout_truncated,
+                    stderr_truncated: o.stderr_truncated,
+                    timed_out: o.timed_out,
+                    cancelled: o.cancelled,
+                    duration_ms: o.duration.as_secs_f64() * 1000.0,
+                    setup_error: o.setup_error,
                 }),
-                Ok(Err(e)) => deferred.reject(Error::new(
-                    Status::GenericFailure,
-                    format!("ERR_KU0_SANDBOX_SPAWN: {e}"),
-                )),
-                Err(_) => deferred.reject(Error::new(
-                    Status::GenericFailure,
-                    "ERR_KU0_NATIVE_PANIC: sandbox runner panicked".to_string(),
-                )),
-            }
+                Err(e) => Err(ku0_napi_boundary::coded_js_error(env, e)),
+            });
         })
-        .map_err(|e| {
-            Error::new(
-                Status::GenericFailure,
-                format!("ERR_KU0_SANDBOX_SPAWN: {e}"),
-            )
-        })?;
-    Ok(promise)
-}
-
-/// Kills the run started with this `runId` (its whole process tree). Returns whether it was running.
-#[napi]
-pub fn cancel_run(run_id: u32) -> bool {
-    RUNS.lock()
-        .ok()
-        .and_then(|m| m.get(&run_id).cloned())
-        .map(|c| c.store(true, std::sync::atomic::Ordering::Relaxed))
-        .is_some()
+        .map_err(|e| sandbox_err(SandboxError::Spawn(e.to_string())))?;
+    let run = SandboxRun { cancel, done }.into_instance(env)?;
+    let mut out = Object::new(env)?;
+    out.set("run", run)?;
+    out.set("result", promise)?;
+    Ok(out)
 }
 
 fn io_err(e: std::io::Error) -> Error {
-    #[cfg(target_os = "linux")]
-    let code = ku0_sandbox::linux::beneath::error_code(&e);
-    #[cfg(not(target_os = "linux"))]
-    let code = "ERR_KU0_IO";
-    Error::new(Status::GenericFailure, format!("{code}: {e}"))
+    sandbox_err(SandboxError::from_file_io(e))
 }
 
 /// Size cap in bytes (default: the engine's 64 MiB).
 fn parse_max(v: Option<f64>) -> Result<u64> {
     match v {
         None => Ok(ku0_sandbox::policy::DEFAULT_MAX_FILE_BYTES),
-        Some(n) if (0.0..=9_007_199_254_740_991.0).contains(&n) => Ok(n as u64),
-        Some(n) => Err(invalid(format!(
-            "maxBytes must be a non-negative safe integer, got {n}"
-        ))),
+        Some(n) => arg::count(n, "maxBytes", 9_007_199_254_740_991),
     }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn unsupported() -> Error {
-    Error::new(Status::GenericFailure, "ERR_KU0_UNSUPPORTED: Linux only")
 }
 
 fn read_impl(root: &str, rel: &str, max: u64) -> Result<Vec<u8>> {
@@ -268,8 +279,8 @@ fn read_impl(root: &str, rel: &str, max: u64) -> Result<Vec<u8>> {
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (root, rel, max);
-        Err(unsupported())
+        let _ = (root, rel, max, io_err);
+        Err(sandbox_err(SandboxError::Unsupported("Linux only".into())))
     }
 }
 
@@ -288,40 +299,29 @@ fn write_impl(root: &str, rel: &str, data: &[u8], mkdirs: bool, max: u64) -> Res
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (root, rel, data, mkdirs, max);
-        Err(unsupported())
+        Err(sandbox_err(SandboxError::Unsupported("Linux only".into())))
     }
-}
-
-fn caught<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(Error::new(
-            Status::GenericFailure,
-            "ERR_KU0_NATIVE_PANIC: file helper panicked",
-        ))
-    })
 }
 
 /// Reads `relPath` beneath `root` with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): any `..`,
 /// absolute path or symlink leaving `root` fails (`ERR_KU0_PATH_ESCAPE`), with no check-then-open
 /// race. Opened with O_NONBLOCK; non-regular files fail with `ERR_KU0_NOT_REGULAR_FILE`, files
 /// above `maxBytes` (default 64 MiB) with `ERR_KU0_FILE_TOO_LARGE`.
+#[guard]
 #[napi(catch_unwind)]
-pub fn read_file_beneath(
-    root: String,
-    rel_path: String,
-    max_bytes: Option<f64>,
-) -> Result<napi::bindgen_prelude::Buffer> {
+pub fn read_file_beneath(root: String, rel_path: String, max_bytes: Option<f64>) -> Result<Buffer> {
     read_impl(&root, &rel_path, parse_max(max_bytes)?).map(Into::into)
 }
 
 /// Writes `data` to `relPath` beneath `root` (same resolution rules; refuses hard-linked files
 /// with `ERR_KU0_PATH_HARDLINK` and non-regular files before truncating; data above `maxBytes`
 /// fails with `ERR_KU0_FILE_TOO_LARGE`). `mkdirs` creates missing parents beneath root.
+#[guard]
 #[napi(catch_unwind)]
 pub fn write_file_beneath(
     root: String,
     rel_path: String,
-    data: napi::bindgen_prelude::Buffer,
+    data: Buffer,
     mkdirs: Option<bool>,
     max_bytes: Option<f64>,
 ) -> Result<()> {
@@ -335,11 +335,13 @@ pub fn write_file_beneath(
 }
 
 pub struct ReadBeneathTask(String, String, u64);
+
+#[guard]
 impl napi::Task for ReadBeneathTask {
     type Output = Vec<u8>;
-    type JsValue = napi::bindgen_prelude::Buffer;
+    type JsValue = Buffer;
     fn compute(&mut self) -> Result<Vec<u8>> {
-        caught(|| read_impl(&self.0, &self.1, self.2))
+        read_impl(&self.0, &self.1, self.2)
     }
     fn resolve(&mut self, _env: napi::Env, o: Vec<u8>) -> Result<Self::JsValue> {
         Ok(o.into())
@@ -347,11 +349,13 @@ impl napi::Task for ReadBeneathTask {
 }
 
 pub struct WriteBeneathTask(String, String, Vec<u8>, bool, u64);
+
+#[guard]
 impl napi::Task for WriteBeneathTask {
     type Output = ();
     type JsValue = ();
     fn compute(&mut self) -> Result<()> {
-        caught(|| write_impl(&self.0, &self.1, &self.2, self.3, self.4))
+        write_impl(&self.0, &self.1, &self.2, self.3, self.4)
     }
     fn resolve(&mut self, _env: napi::Env, _o: ()) -> Result<()> {
         Ok(())
@@ -359,6 +363,7 @@ impl napi::Task for WriteBeneathTask {
 }
 
 /// [`read_file_beneath`] on the libuv pool: the event loop never waits on the sandbox's files.
+#[guard]
 #[napi(catch_unwind, ts_return_type = "Promise<Buffer>")]
 pub fn read_file_beneath_async(
     root: String,
@@ -372,11 +377,12 @@ pub fn read_file_beneath_async(
 }
 
 /// [`write_file_beneath`] on the libuv pool (the data is copied before the call returns).
+#[guard]
 #[napi(catch_unwind, ts_return_type = "Promise<void>")]
 pub fn write_file_beneath_async(
     root: String,
     rel_path: String,
-    data: napi::bindgen_prelude::Buffer,
+    data: Buffer,
     mkdirs: Option<bool>,
     max_bytes: Option<f64>,
 ) -> Result<napi::bindgen_prelude::AsyncTask<WriteBeneathTask>> {

@@ -24,11 +24,13 @@ pub const DIAG_PREFIX: &str = "ku0-sandbox-exec:";
 /// Name of the environment variable that carries the JSON policy to the helper.
 pub const POLICY_ENV: &str = "KU0_SANDBOX_POLICY";
 
-/// Errors of the sandbox engine.
+/// Errors of the sandbox engine; each has a stable code ([`SandboxError::code`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("invalid policy: {0}")]
     InvalidPolicy(String),
+    #[error("invalid argument: {0}")]
+    InvalidArg(String),
     #[error("{what}: {source}")]
     Os {
         what: String,
@@ -41,6 +43,28 @@ pub enum SandboxError {
     Landlock(String),
     #[error("seccomp: {0}")]
     Seccomp(String),
+    /// Resolving a path left its root (`EXDEV`) or met a symlink where none may be (`ELOOP`).
+    #[error("path escapes its root: {0}")]
+    PathEscape(#[source] std::io::Error),
+    /// The file has several hard links (`EMLINK`): writing it could change a file outside the root.
+    #[error("file has several hard links: {0}")]
+    PathHardlink(#[source] std::io::Error),
+    #[error("not found: {0}")]
+    NotFound(#[source] std::io::Error),
+    /// A FIFO, socket, device or directory where a file helper needs a regular file (refused
+    /// before any byte moves, so a FIFO the sandbox planted cannot block the host).
+    #[error("not a regular file: {0}")]
+    NotRegularFile(#[source] std::io::Error),
+    /// The file (or the data to write) is above the helper's `maxBytes` cap (`EFBIG`).
+    #[error("file too large: {0}")]
+    FileTooLarge(#[source] std::io::Error),
+    #[error("I/O error: {0}")]
+    Io(#[source] std::io::Error),
+    #[error("unsupported on this platform: {0}")]
+    Unsupported(String),
+    /// Starting or waiting for the helper process failed.
+    #[error("cannot run the sandbox helper: {0}")]
+    Spawn(String),
 }
 
 impl SandboxError {
@@ -51,6 +75,84 @@ impl SandboxError {
             source: std::io::Error::last_os_error(),
         }
     }
+
+    /// Classifies an error of a beneath-root file operation by its errno.
+    pub fn from_file_io(e: std::io::Error) -> Self {
+        #[cfg(target_os = "linux")]
+        if crate::linux::beneath::is_not_regular_file(&e) {
+            return SandboxError::NotRegularFile(e);
+        }
+        match e.raw_os_error() {
+            Some(libc::EXDEV) | Some(libc::ELOOP) => SandboxError::PathEscape(e),
+            Some(libc::EMLINK) => SandboxError::PathHardlink(e),
+            Some(libc::ENOENT) => SandboxError::NotFound(e),
+            Some(libc::EFBIG) => SandboxError::FileTooLarge(e),
+            // O_WRONLY|O_NONBLOCK on a FIFO without reader, or a device without its driver.
+            Some(libc::ENXIO) => SandboxError::NotRegularFile(e),
+            _ => SandboxError::Io(e),
+        }
+    }
+
+    /// Stable `ERR_KU0_…` code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SandboxError::InvalidPolicy(_) | SandboxError::InvalidArg(_) => "ERR_KU0_INVALID_ARG",
+            SandboxError::Os { .. } => "ERR_KU0_SANDBOX_OS",
+            SandboxError::Unavailable(_) => "ERR_KU0_SANDBOX_UNAVAILABLE",
+            SandboxError::Landlock(_) => "ERR_KU0_SANDBOX_LANDLOCK",
+            SandboxError::Seccomp(_) => "ERR_KU0_SANDBOX_SECCOMP",
+            SandboxError::PathEscape(_) => "ERR_KU0_PATH_ESCAPE",
+            SandboxError::PathHardlink(_) => "ERR_KU0_PATH_HARDLINK",
+            SandboxError::NotFound(_) => "ERR_KU0_NOT_FOUND",
+            SandboxError::NotRegularFile(_) => "ERR_KU0_NOT_REGULAR_FILE",
+            SandboxError::FileTooLarge(_) => "ERR_KU0_FILE_TOO_LARGE",
+            SandboxError::Io(_) => "ERR_KU0_IO",
+            SandboxError::Unsupported(_) => "ERR_KU0_UNSUPPORTED",
+            SandboxError::Spawn(_) => "ERR_KU0_SANDBOX_SPAWN",
+        }
+    }
+
+    /// True for errors caused by the caller's arguments.
+    pub fn is_argument_error(&self) -> bool {
+        matches!(
+            self,
+            SandboxError::InvalidPolicy(_) | SandboxError::InvalidArg(_)
+        )
+    }
 }
 
 pub type Result<T> = std::result::Result<T, SandboxError>;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::SandboxError;
+
+    #[test]
+    fn file_errors_map_by_errno() {
+        let e = |n| std::io::Error::from_raw_os_error(n);
+        assert_eq!(
+            SandboxError::from_file_io(e(libc::EXDEV)).code(),
+            "ERR_KU0_PATH_ESCAPE"
+        );
+        assert_eq!(
+            SandboxError::from_file_io(e(libc::ELOOP)).code(),
+            "ERR_KU0_PATH_ESCAPE"
+        );
+        assert_eq!(
+            SandboxError::from_file_io(e(libc::EMLINK)).code(),
+            "ERR_KU0_PATH_HARDLINK"
+        );
+        assert_eq!(
+            SandboxError::from_file_io(e(libc::ENOENT)).code(),
+            "ERR_KU0_NOT_FOUND"
+        );
+        assert_eq!(
+            SandboxError::from_file_io(e(libc::EACCES)).code(),
+            "ERR_KU0_IO"
+        );
+        let p = SandboxError::InvalidPolicy("x".into());
+        assert!(p.is_argument_error());
+        assert!(!p.to_string().contains("ERR_KU0"));
+    }
+}

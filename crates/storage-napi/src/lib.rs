@@ -1,10 +1,12 @@
 //! N-API binding for `ku0-storage`: type and error conversion only. Replay hands JS one buffer
 //! plus offset tables (no object per event); checkpoint I/O has async variants that run on the
-//! libuv thread pool. Also exports the runtime seam class `StorageEngine` (contracts §4.3).
+//! libuv thread pool. Also exports the runtime seam class `StorageEngine` (contracts §4.3). Every
+//! export goes through `ku0-napi-boundary` (`#[guard]`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ku0_napi_boundary::{List, arg, coded, guard};
 use ku0_storage::log::{TYPE_BYTES, TYPE_JSON};
 use ku0_storage::{
     CheckpointFilter, CheckpointMeta, CheckpointOptions, CheckpointStore, Durability, EventLog,
@@ -14,21 +16,19 @@ use napi::bindgen_prelude::{
     AsyncTask, BigInt, Buffer, BufferSlice, Float64Array, Object, Uint8Array, Uint16Array,
     Uint32Array,
 };
-use napi::{Env, Status, Task};
+use napi::{Env, Task};
 use napi_derive::napi;
 
 fn to_napi(e: ku0_storage::Error) -> napi::Error {
-    let status = if e.is_argument_error() {
-        Status::InvalidArg
-    } else {
-        Status::GenericFailure
-    };
-    napi::Error::new(status, format!("{}: {e}", e.code()))
+    coded(e.code(), e.is_argument_error(), e)
 }
 
 fn range(msg: String) -> napi::Error {
-    napi::Error::new(Status::InvalidArg, format!("ERR_KU0_OUT_OF_RANGE: {msg}"))
+    coded("ERR_KU0_OUT_OF_RANGE", true, msg)
 }
+
+/// Longest group-commit delay accepted (one second): the flusher sleeps this long per batch.
+const MAX_GROUP_DELAY_MICROS: f64 = 1_000_000.0;
 
 fn seq_arg(v: f64, name: &str) -> napi::Result<u64> {
     if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > 9_007_199_254_740_991.0 {
@@ -55,12 +55,13 @@ pub struct EventLogOptions {
     pub durability: Option<String>,
     /// Target segment size in bytes (default 32 MiB).
     pub segment_size: Option<f64>,
-    /// Largest record payload in bytes (default 16 MiB).
-    pub max_record_bytes: Option<u32>,
+    /// Largest record payload in bytes (default 16 MiB; at most 2^32 - 65).
+    pub max_record_bytes: Option<f64>,
     /// Zero-fill new segments up front (default true).
     pub preallocate: Option<bool>,
-    /// Group mode: microseconds the flusher waits for more appends before each fdatasync (default 200).
-    pub group_delay_micros: Option<u32>,
+    /// Group mode: microseconds the flusher waits for more appends before each fdatasync (default 200,
+    /// at most 1 000 000).
+    pub group_delay_micros: Option<f64>,
 }
 
 /// Replayed records: `data.subarray(offsets[i], offsets[i + 1])` is record i's payload.
@@ -78,9 +79,10 @@ pub struct JsEventLog {
     log: Arc<EventLog>,
 }
 
+#[guard]
 #[napi]
 impl JsEventLog {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(dir: String, options: Option<EventLogOptions>) -> napi::Result<Self> {
         let mut o = LogOptions::default();
         if let Some(opts) = options {
@@ -91,13 +93,15 @@ impl JsEventLog {
                 o.segment_size = seq_arg(s, "segmentSize")?;
             }
             if let Some(m) = opts.max_record_bytes {
-                o.max_record = m;
+                let m = arg::count(m, "maxRecordBytes", u64::from(u32::MAX - 64))?;
+                o.max_record = u32::try_from(m).unwrap_or(u32::MAX - 64);
             }
             if let Some(p) = opts.preallocate {
                 o.preallocate = p;
             }
             if let Some(d) = opts.group_delay_micros {
-                o.group_delay = std::time::Duration::from_micros(u64::from(d));
+                let d = arg::integer(d, "groupDelayMicros", 0.0, MAX_GROUP_DELAY_MICROS)?;
+                o.group_delay = std::time::Duration::from_micros(d.unsigned_abs());
             }
         }
         let log = EventLog::open(PathBuf::from(dir), o).map_err(to_napi)?;
@@ -115,9 +119,12 @@ impl JsEventLog {
 
     /// Appends raw bytes with a record type (default 2 = bytes); returns its sequence id.
     #[napi(catch_unwind)]
-    pub fn append(&self, data: Uint8Array, record_type: Option<u32>) -> napi::Result<f64> {
-        let t = u16::try_from(record_type.unwrap_or(u32::from(TYPE_BYTES)))
-            .map_err(|_| range("recordType must fit in 16 bits".into()))?;
+    pub fn append(&self, data: Uint8Array, record_type: Option<f64>) -> napi::Result<f64> {
+        let t = match record_type {
+            None => TYPE_BYTES,
+            Some(t) => u16::try_from(arg::count(t, "recordType", u64::from(u16::MAX))?)
+                .map_err(|_| range("recordType must fit in 16 bits".into()))?,
+        };
         self.log.append(t, &data).map(|s| s as f64).map_err(to_napi)
     }
 
@@ -196,10 +203,16 @@ impl JsEventLog {
     /// concurrent flushes share one fdatasync.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn flush<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
-        let (deferred, promise) = env.create_deferred::<(), fn(Env) -> napi::Result<()>>()?;
+        type Settle = Box<dyn FnOnce(Env) -> napi::Result<()> + Send>;
+        let (deferred, promise) = env.create_deferred::<(), Settle>()?;
         self.log.flush_notify(Box::new(move |res| match res {
-            Ok(()) => deferred.resolve(|_| Ok(())),
-            Err(e) => deferred.reject(to_napi(e)),
+            Ok(()) => deferred.resolve(Box::new(|_| Ok(()))),
+            Err(e) => {
+                let e = to_napi(e);
+                deferred.resolve(Box::new(move |env| {
+                    Err(ku0_napi_boundary::coded_js_error(env, e))
+                }))
+            }
         }));
         Ok(promise)
     }
@@ -239,7 +252,7 @@ impl JsEventLog {
 
 #[napi(object)]
 pub struct CheckpointStoreOptions {
-    pub max_chain: Option<u32>,
+    pub max_chain: Option<f64>,
     pub max_payload_bytes: Option<f64>,
     pub level: Option<i32>,
     pub compress: Option<bool>,
@@ -293,11 +306,12 @@ impl From<CheckpointMeta> for NativeCheckpointMeta {
 
 #[napi(object)]
 pub struct NativeListFilter {
-    pub statuses: Option<Vec<String>>,
+    #[napi(ts_type = "Array<string>")]
+    pub statuses: Option<List<String>>,
     pub agent_type: Option<String>,
     pub created_after: Option<f64>,
     pub created_before: Option<f64>,
-    pub limit: Option<u32>,
+    pub limit: Option<f64>,
     /// "createdAt" (default) | "status".
     pub sort_by: Option<String>,
     /// "asc" | "desc" (default).
@@ -310,14 +324,18 @@ pub struct JsCheckpointStore {
 }
 
 pub struct SaveTask(Arc<CheckpointStore>, Option<CheckpointMeta>, Vec<u8>);
+#[guard]
 impl Task for SaveTask {
     type Output = ();
     type JsValue = ();
     fn compute(&mut self) -> napi::Result<()> {
-        let meta = self
-            .1
-            .take()
-            .ok_or_else(|| napi::Error::from_reason("save task ran twice"))?;
+        let meta = self.1.take().ok_or_else(|| {
+            coded(
+                ku0_napi_boundary::NATIVE_FAILURE,
+                false,
+                "save task ran twice",
+            )
+        })?;
         self.0.save(meta, &self.2).map_err(to_napi)
     }
     fn resolve(&mut self, _env: Env, _o: ()) -> napi::Result<()> {
@@ -326,6 +344,7 @@ impl Task for SaveTask {
 }
 
 pub struct LoadTask(Arc<CheckpointStore>, String);
+#[guard]
 impl Task for LoadTask {
     type Output = Option<Vec<u8>>;
     type JsValue = Option<Buffer>;
@@ -338,6 +357,7 @@ impl Task for LoadTask {
 }
 
 pub struct DeleteTask(Arc<CheckpointStore>, String);
+#[guard]
 impl Task for DeleteTask {
     type Output = bool;
     type JsValue = bool;
@@ -350,6 +370,7 @@ impl Task for DeleteTask {
 }
 
 pub struct PruneTask(Arc<CheckpointStore>, f64, f64);
+#[guard]
 impl Task for PruneTask {
     type Output = u64;
     type JsValue = f64;
@@ -369,41 +390,42 @@ fn filter_from(f: Option<NativeListFilter>) -> napi::Result<CheckpointFilter> {
         None | Some("createdAt") => SortBy::CreatedAt,
         Some("status") => SortBy::Status,
         Some(o) => {
-            return Err(napi::Error::new(
-                Status::InvalidArg,
-                format!("ERR_KU0_INVALID_ARG: sortBy {o:?}"),
-            ));
+            return Err(ku0_napi_boundary::invalid_arg(format!("sortBy {o:?}")));
         }
     };
     let ascending = match f.sort_order.as_deref() {
         None | Some("desc") => false,
         Some("asc") => true,
         Some(o) => {
-            return Err(napi::Error::new(
-                Status::InvalidArg,
-                format!("ERR_KU0_INVALID_ARG: sortOrder {o:?}"),
-            ));
+            return Err(ku0_napi_boundary::invalid_arg(format!("sortOrder {o:?}")));
         }
     };
     Ok(CheckpointFilter {
-        statuses: f.statuses,
+        statuses: f.statuses.map(List::into_vec),
         agent_type: f.agent_type,
         created_after: f.created_after,
         created_before: f.created_before,
-        limit: f.limit.map(|l| l as usize),
+        limit: match f.limit {
+            Some(l) => {
+                Some(usize::try_from(arg::count(l, "limit", u64::MAX)?).unwrap_or(usize::MAX))
+            }
+            None => None,
+        },
         sort_by,
         ascending,
     })
 }
 
+#[guard]
 #[napi]
 impl JsCheckpointStore {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(dir: String, options: Option<CheckpointStoreOptions>) -> napi::Result<Self> {
         let mut o = CheckpointOptions::default();
         if let Some(opts) = options {
             if let Some(c) = opts.max_chain {
-                o.max_chain = c;
+                let c = arg::count(c, "maxChain", u64::from(u32::MAX))?;
+                o.max_chain = u32::try_from(c).unwrap_or(u32::MAX);
             }
             if let Some(m) = opts.max_payload_bytes {
                 o.max_payload =
@@ -474,8 +496,14 @@ impl JsCheckpointStore {
 
     /// Deletes checkpoints with createdAt < nowMs - olderThanMs; resolves to how many.
     #[napi(ts_return_type = "Promise<number>")]
-    pub fn prune(&self, older_than_ms: f64, now_ms: f64) -> AsyncTask<PruneTask> {
-        AsyncTask::new(PruneTask(Arc::clone(&self.store), older_than_ms, now_ms))
+    pub fn prune(&self, older_than_ms: f64, now_ms: f64) -> napi::Result<AsyncTask<PruneTask>> {
+        arg::finite(older_than_ms, "olderThanMs")?;
+        arg::finite(now_ms, "nowMs")?;
+        Ok(AsyncTask::new(PruneTask(
+            Arc::clone(&self.store),
+            older_than_ms,
+            now_ms,
+        )))
     }
 
     #[napi]
@@ -504,7 +532,7 @@ impl JsCheckpointStore {
     }
 }
 
-const SEAM_OFFSET: u64 = 1;
+const SEAM_OFFSET: u64 = ku0_storage::seam::EVENT_ID_OFFSET;
 
 /// The runtime's native seam (`@ku0/storage-engine-rs`): events under `<root>/events`,
 /// checkpoints under `<root>/checkpoints`, same formats as the adapters. Like the runtime's engine,
@@ -516,51 +544,32 @@ pub struct StorageEngine {
     ckpt: Arc<CheckpointStore>,
 }
 
+#[guard]
 #[napi]
 impl StorageEngine {
-    /// `durability` defaults to `sync`: the runtime's engine fdatasyncs every `appendEvent`
-    /// before returning, and the seam keeps that promise unless told otherwise.
-    #[napi(constructor)]
-    /// `allow_runtime_layout` is for the one-shot import only, which opens the root while the
-    /// runtime's original files are still there.
+    /// `durability` defaults to `sync` (the runtime's engine fdatasyncs every `appendEvent`);
+    /// `allow_runtime_layout` is for the one-shot import only (see `ku0_storage::seam::SeamOptions`).
+    #[napi(constructor, catch_unwind)]
     pub fn new(
         root_dir: String,
         durability: Option<String>,
         allow_runtime_layout: Option<bool>,
     ) -> napi::Result<Self> {
-        let root = PathBuf::from(root_dir);
-        if allow_runtime_layout != Some(true) {
-            ku0_storage::runtime_layout::refuse_runtime_layout(&root).map_err(to_napi)?;
+        let mut options = ku0_storage::seam::SeamOptions::default();
+        if let Some(d) = durability {
+            options.durability = d.parse::<Durability>().map_err(to_napi)?;
         }
-        let opts = LogOptions {
-            durability: match durability {
-                Some(d) => d.parse::<Durability>().map_err(to_napi)?,
-                None => Durability::Sync,
-            },
-            ..LogOptions::default()
-        };
-        let log = EventLog::open(root.join("events"), opts).map_err(to_napi)?;
-        let ckpt = CheckpointStore::open(root.join("checkpoints"), CheckpointOptions::default())
-            .map_err(to_napi)?;
+        options.allow_runtime_layout = allow_runtime_layout == Some(true);
+        let s = ku0_storage::seam::open(&PathBuf::from(root_dir), options).map_err(to_napi)?;
         Ok(StorageEngine {
-            log: Arc::new(log),
-            ckpt: Arc::new(ckpt),
+            log: Arc::new(s.log),
+            ckpt: Arc::new(s.checkpoints),
         })
     }
 
     #[napi(catch_unwind)]
     pub fn save_checkpoint(&self, id: String, data: Uint8Array) -> napi::Result<()> {
-        let meta = CheckpointMeta {
-            id,
-            agent_id: String::new(),
-            agent_type: String::new(),
-            task: String::new(),
-            status: String::new(),
-            created_at: ku0_storage::util::now_ms() as f64,
-            current_step: 0.0,
-            max_steps: 0.0,
-            has_error: false,
-        };
+        let meta = ku0_storage::seam::checkpoint_meta(id, ku0_storage::util::now_ms() as f64);
         self.ckpt.save(meta, &data).map_err(to_napi)
     }
 
@@ -586,12 +595,15 @@ impl StorageEngine {
     }
 
     #[napi(catch_unwind)]
-    pub fn replay_events(&self, from: BigInt, limit: Option<u32>) -> napi::Result<Vec<Uint8Array>> {
+    pub fn replay_events(&self, from: BigInt, limit: Option<f64>) -> napi::Result<Vec<Uint8Array>> {
         let from = bigint_arg(&from, "from")?.saturating_add(SEAM_OFFSET);
-        let b = self
-            .log
-            .replay(from, limit.map(|l| l as usize))
-            .map_err(to_napi)?;
+        let limit = match limit {
+            Some(l) => {
+                Some(usize::try_from(arg::count(l, "limit", u64::MAX)?).unwrap_or(usize::MAX))
+            }
+            None => None,
+        };
+        let b = self.log.replay(from, limit).map_err(to_napi)?;
         Ok((0..b.len())
             .map(|i| Uint8Array::new(b.payload(i).to_vec()))
             .collect())
@@ -627,6 +639,7 @@ pub struct VerifyResult {
 }
 
 /// Checks every record CRC of an event-log directory without opening it for writing.
+#[guard]
 #[napi(catch_unwind)]
 pub fn verify_event_log(dir: String) -> napi::Result<VerifyResult> {
     let rep = ku0_storage::log::verify_dir(&PathBuf::from(dir), u32::MAX - 64, |_, _, _| {})
@@ -642,6 +655,7 @@ pub fn verify_event_log(dir: String) -> napi::Result<VerifyResult> {
 }
 
 /// Loader self-check: returns CRC32C("123456789") computed by the engine (0xE3069283).
+#[guard]
 #[napi(catch_unwind)]
 pub fn self_check() -> napi::Result<u32> {
     Ok(ku0_storage::util::crc32c(b"123456789"))

@@ -279,6 +279,38 @@ fn parse_file(b: &[u8], check_crc: bool) -> std::result::Result<Parsed, String> 
     })
 }
 
+/// Parses a checkpoint file (CRC checked) and decompresses its body.
+fn decode_file(b: &[u8]) -> std::result::Result<(Parsed, Vec<u8>), String> {
+    let p = parse_file(b, true)?;
+    let body = &b[p.body_start..p.body_start + p.body_len];
+    let raw = if p.codec == CODEC_ZSTD {
+        // Streamed, never pre-allocated from the header's `raw_len` (untrusted: up to 4 GiB); at most
+        // `raw_len + 1` bytes are decoded, so a mismatch in either direction is caught.
+        use std::io::Read;
+        let dec =
+            zstd::stream::read::Decoder::with_buffer(body).map_err(|e| format!("zstd: {e}"))?;
+        let mut r = Vec::new();
+        dec.take(p.raw_len as u64 + 1)
+            .read_to_end(&mut r)
+            .map_err(|e| format!("zstd: {e}"))?;
+        if r.len() != p.raw_len {
+            return Err("decompressed length mismatch".into());
+        }
+        r
+    } else {
+        body.to_vec()
+    };
+    Ok((p, raw))
+}
+
+/// Decodes one checkpoint file's bytes: `(id, is_delta, body)` (a delta body still needs its base),
+/// or why it is damaged (exposed for the fuzz targets and tools).
+#[doc(hidden)]
+pub fn decode_checkpoint_file(b: &[u8]) -> std::result::Result<(String, bool, Vec<u8>), String> {
+    let (p, raw) = decode_file(b)?;
+    Ok((p.entry.meta.id, p.kind == KIND_DELTA, raw))
+}
+
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let mut i = 0;
@@ -583,18 +615,7 @@ impl CheckpointStore {
             }
             Err(e) => return Err(Error::io(&path, e)),
         };
-        let p = parse_file(&b, true).map_err(corrupt)?;
-        let body = &b[p.body_start..p.body_start + p.body_len];
-        let raw = if p.codec == CODEC_ZSTD {
-            let r = zstd::bulk::decompress(body, p.raw_len)
-                .map_err(|e| corrupt(format!("zstd: {e}")))?;
-            if r.len() != p.raw_len {
-                return Err(corrupt("decompressed length mismatch".into()));
-            }
-            r
-        } else {
-            body.to_vec()
-        };
+        let (p, raw) = decode_file(&b).map_err(corrupt)?;
         let doc = if p.kind == KIND_DELTA {
             let Some(bid) = &p.entry.base else {
                 return Err(corrupt("delta without a base id".into()));

@@ -8,6 +8,7 @@ pub mod error;
 pub mod lock;
 pub mod log;
 pub mod runtime_layout;
+pub mod seam;
 pub mod util;
 
 pub use checkpoint::{

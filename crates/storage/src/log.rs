@@ -360,6 +360,14 @@ pub fn encode_index_file(entries: Vec<(u64, u64)>, last_seq: u64, end: u64) -> V
     })
 }
 
+/// Decodes a sparse index file: `(entries, last_seq, end)`, or `None` when damaged (exposed for the
+/// fuzz targets and tools).
+#[doc(hidden)]
+#[allow(clippy::type_complexity)]
+pub fn decode_index_file(b: &[u8]) -> Option<(Vec<(u64, u64)>, u64, u64)> {
+    decode_index(b).map(|i| (i.entries, i.last_seq, i.end))
+}
+
 fn decode_index(b: &[u8]) -> Option<SegIndex> {
     if b.len() < 32 || b[0..8] != IDX_MAGIC {
         return None;

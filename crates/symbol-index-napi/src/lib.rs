@@ -4,11 +4,12 @@
 //! `Float64Array` of positions; query results come back the same way, so a query crosses the boundary a
 //! handful of times instead of once per field.
 
+use ku0_napi_boundary::{List, coded, guard};
 use ku0_symbol_index::{
     ImportGraph as EngineImports, QueryOptions, SymbolIndex as Engine, SymbolInput, SymbolView,
 };
 use napi::bindgen_prelude::{Buffer, Float64Array, Uint32Array, Utf16String};
-use napi::{Error, Result, Status};
+use napi::{Error, Result};
 use napi_derive::napi;
 
 /// Field length marking an absent optional string (container/detail).
@@ -18,17 +19,12 @@ const FIELDS: usize = 5;
 /// Numbers per packed symbol: line, column, endLine, endColumn.
 const NUMS: usize = 4;
 
-fn invalid(msg: impl std::fmt::Display) -> Error {
-    Error::new(Status::InvalidArg, format!("ERR_KU0_INVALID_ARG: {msg}"))
+fn engine_error(e: ku0_symbol_index::Error) -> Error {
+    coded(e.code(), e.is_argument_error(), e)
 }
 
-fn engine_error(e: impl std::fmt::Display) -> Error {
-    let msg = e.to_string();
-    if msg.starts_with("ERR_KU0_") {
-        Error::new(Status::GenericFailure, msg)
-    } else {
-        Error::new(Status::GenericFailure, format!("ERR_KU0_INTERNAL: {msg}"))
-    }
+fn invalid(msg: impl std::fmt::Display) -> Error {
+    engine_error(ku0_symbol_index::Error::InvalidArg(msg.to_string()))
 }
 
 fn utf16_len(s: &str) -> u32 {
@@ -113,9 +109,10 @@ pub struct NativeSymbolGraph {
     inner: Engine,
 }
 
+#[guard]
 #[napi]
 impl NativeSymbolGraph {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new() -> Result<Self> {
         Ok(Self {
             inner: Engine::new().map_err(engine_error)?,
@@ -130,17 +127,11 @@ impl NativeSymbolGraph {
 
     /// A new index from `KU0SYMIX` bytes; damaged or foreign bytes throw `ERR_KU0_INDEX_CORRUPT`,
     /// `ERR_KU0_INDEX_FOREIGN` or `ERR_KU0_INDEX_VERSION`.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn from_bytes(bytes: Buffer) -> Result<Self> {
-        let bytes: &[u8] = &bytes;
-        match std::panic::catch_unwind(|| Engine::from_bytes(bytes)) {
-            Ok(Ok(inner)) => Ok(Self { inner }),
-            Ok(Err(e)) => Err(engine_error(e)),
-            Err(_) => Err(Error::new(
-                Status::GenericFailure,
-                "ERR_KU0_INTERNAL: panic while loading the index",
-            )),
-        }
+        Engine::from_bytes(&bytes)
+            .map(|inner| Self { inner })
+            .map_err(engine_error)
     }
 
     /// Replaces a file's symbols from packed arrays; returns `[added, removed]`.
@@ -221,14 +212,14 @@ impl NativeSymbolGraph {
         &mut self,
         query: String,
         limit: f64,
-        kinds: Option<Vec<String>>,
+        #[napi(ts_arg_type = "Array<string> | undefined | null")] kinds: Option<List<String>>,
         fuzzy: Option<bool>,
     ) -> PackedHits {
         let hits = self.inner.query(
             &query,
             &QueryOptions {
                 limit: limit_from_f64(limit),
-                kinds,
+                kinds: kinds.map(List::into_vec),
                 fuzzy: fuzzy.unwrap_or(false),
             },
         );
@@ -256,25 +247,36 @@ impl NativeSymbolGraph {
 }
 
 /// The runtime's normalization, exposed for parity tests.
+#[guard]
 #[napi(catch_unwind)]
 pub fn normalize_token(value: String) -> String {
     ku0_symbol_index::normalize::normalize(&value)
 }
 
 /// JS-`localeCompare`-compatible comparison (ICU root collation), exposed for parity tests.
+#[guard]
 #[napi(catch_unwind)]
 pub fn locale_compare(a: String, b: String) -> Result<i32> {
     ku0_symbol_index::locale_compare(&a, &b)
         .map(|o| o as i32)
-        .ok_or_else(|| engine_error("collation data unavailable"))
+        .ok_or_else(|| {
+            engine_error(ku0_symbol_index::Error::Collator(
+                "no root collation".into(),
+            ))
+        })
 }
 
 /// Comparison through root-collation sort keys (the index's tie-break), exposed for parity tests.
+#[guard]
 #[napi(catch_unwind)]
 pub fn sort_key_compare(a: String, b: String) -> Result<i32> {
     ku0_symbol_index::sort_key_compare(&a, &b)
         .map(|o| o as i32)
-        .ok_or_else(|| engine_error("collation data unavailable"))
+        .ok_or_else(|| {
+            engine_error(ku0_symbol_index::Error::Collator(
+                "no root collation".into(),
+            ))
+        })
 }
 
 // ---- The runtime's native seam (contracts §2.3): `SymbolIndex` with plain objects. ----
@@ -295,7 +297,8 @@ pub struct SymbolDescriptor {
 #[napi(object)]
 pub struct SymbolIndexQueryOptions {
     pub limit: Option<f64>,
-    pub kinds: Option<Vec<String>>,
+    #[napi(ts_type = "Array<string>")]
+    pub kinds: Option<List<String>>,
 }
 
 #[napi(object)]
@@ -316,9 +319,10 @@ pub struct SymbolIndex {
     inner: Engine,
 }
 
+#[guard]
 #[napi]
 impl SymbolIndex {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new() -> Result<Self> {
         Ok(Self {
             inner: Engine::new().map_err(engine_error)?,
@@ -326,7 +330,11 @@ impl SymbolIndex {
     }
 
     #[napi(catch_unwind)]
-    pub fn update_file(&mut self, path: String, symbols: Vec<SymbolDescriptor>) -> Result<()> {
+    pub fn update_file(
+        &mut self,
+        path: String,
+        #[napi(ts_arg_type = "Array<SymbolDescriptor>")] symbols: List<SymbolDescriptor>,
+    ) -> Result<()> {
         for s in &symbols {
             let nums = [s.line, s.column, s.end_line, s.end_column];
             if nums.iter().any(|n| !n.is_finite()) {
@@ -416,9 +424,10 @@ pub struct NativeImportGraph {
     inner: EngineImports,
 }
 
+#[guard]
 #[napi]
 impl NativeImportGraph {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         Self {
@@ -426,10 +435,11 @@ impl NativeImportGraph {
         }
     }
 
-    /// Replaces the outgoing edges of file `id`.
+    /// Replaces the outgoing edges of file `id`. Ids are dense: a call may name ids below
+    /// `known + 1 + imports.length` only (`ERR_KU0_INVALID_ARG` otherwise).
     #[napi(catch_unwind)]
-    pub fn update_file_imports(&mut self, id: u32, imports: Uint32Array) {
-        self.inner.update_ids(id, &imports);
+    pub fn update_file_imports(&mut self, id: u32, imports: Uint32Array) -> Result<()> {
+        self.inner.update_ids(id, &imports).map_err(engine_error)
     }
 
     /// Drops the outgoing edges of file `id`.

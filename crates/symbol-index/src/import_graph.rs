@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use crate::Error;
+
 #[derive(Default)]
 pub struct ImportGraph {
     ids: HashMap<Box<str>, u32>,
@@ -47,7 +49,28 @@ impl ImportGraph {
     // ---- Id API: callers that intern paths themselves (the TS adapter) use dense u32 file ids. ----
 
     /// Replaces the outgoing edges of file `id` (duplicates collapse to their first occurrence).
-    pub fn update_ids(&mut self, id: u32, imports: &[u32]) {
+    ///
+    /// Ids are dense: a call may only name ids below `known + 1 + imports.len()` (`known` = ids seen
+    /// so far), i.e. it can introduce at most as many new files as it names. An id beyond that is an
+    /// [`Error::InvalidArg`] — tables grow with the input actually given, never from a caller-chosen
+    /// number (an id near 2^32 would otherwise allocate tens of GiB).
+    pub fn update_ids(&mut self, id: u32, imports: &[u32]) -> Result<(), Error> {
+        let bound = self
+            .imports
+            .len()
+            .saturating_add(1)
+            .saturating_add(imports.len());
+        let max = imports.iter().copied().chain([id]).max().unwrap_or(id);
+        if max as usize >= bound {
+            return Err(Error::InvalidArg(format!(
+                "file id {max} is not dense: this call may name ids below {bound}"
+            )));
+        }
+        self.update_ids_unchecked(id, imports);
+        Ok(())
+    }
+
+    fn update_ids_unchecked(&mut self, id: u32, imports: &[u32]) {
         self.ensure(id);
         if let Some(&max) = imports.iter().max() {
             self.ensure(max);
@@ -109,7 +132,7 @@ impl ImportGraph {
     ) {
         let id = self.intern(path);
         let targets: Vec<u32> = imports.into_iter().map(|p| self.intern(p)).collect();
-        self.update_ids(id, &targets);
+        self.update_ids_unchecked(id, &targets);
     }
 
     /// Drops the file's outgoing edges only.
@@ -201,5 +224,24 @@ mod tests {
         g.update_file_imports("/c", ["/b"]);
         assert_eq!(g.get_dependents("/a", true), vec!["/b", "/c", "/a"]);
         assert!(g.get_dependents("/zzz", true).is_empty());
+    }
+
+    #[test]
+    fn ids_are_dense_and_bounded_by_the_call() {
+        let mut g = ImportGraph::new();
+        assert!(g.update_ids(0, &[1, 2]).is_ok());
+        // 3 known ids; this call names 2 → ids up to 5 are fine, 6 is not
+        assert!(g.update_ids(3, &[5]).is_ok());
+        let e = g.update_ids(u32::MAX - 1, &[]).unwrap_err();
+        assert_eq!(e.code(), "ERR_KU0_INVALID_ARG");
+        assert!(g.update_ids(1, &[u32::MAX]).is_err());
+        assert!(g.update_ids(100, &[]).is_err());
+        // a rejected call changes nothing
+        assert_eq!(g.imports_of(1), &[] as &[u32]);
+        assert_eq!(g.dependents_of(5, false), vec![3]);
+        // queries of unknown ids never allocate
+        assert!(g.dependents_of(u32::MAX, true).is_empty());
+        assert!(g.imports_of(u32::MAX).is_empty());
+        g.remove_ids(u32::MAX);
     }
 }

@@ -28,15 +28,8 @@ const ALPHABET: usize = 36;
 const BIGRAMS: usize = ALPHABET * ALPHABET;
 const GRAM_SLOTS: usize = BIGRAMS + ALPHABET * ALPHABET * ALPHABET;
 
-#[derive(Debug, thiserror::Error)]
-pub enum IndexError {
-    #[error("ERR_KU0_INDEX_FULL: the index holds at most {MAX_SYMBOLS} symbols")]
-    Full,
-    #[error("ERR_KU0_INDEX_FULL: the index holds at most 4 GiB of distinct strings")]
-    StringsFull,
-    #[error("ERR_KU0_COLLATOR: {0}")]
-    Collator(String),
-}
+/// Errors of the index (the engine-wide [`crate::Error`]).
+pub type IndexError = crate::Error;
 
 /// One flattened symbol handed to [`SymbolIndex::update_file`].
 #[derive(Debug, Clone, Copy)]

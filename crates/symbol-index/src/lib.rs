@@ -3,6 +3,7 @@
 //! - [`SymbolIndex`]: interned columnar symbols, roaring n-gram postings, the runtime's exact ranking.
 //! - [`ImportGraph`]: file import edges with reverse-edge BFS over u32 ids.
 
+mod error;
 pub mod fuzzy;
 mod import_graph;
 mod index;
@@ -11,6 +12,7 @@ pub mod persist;
 mod pool;
 mod rows;
 
+pub use error::Error;
 pub use import_graph::ImportGraph;
 pub use index::{
     Hit, IndexError, MAX_SYMBOLS, QueryOptions, SymbolIndex, SymbolInput, SymbolView,

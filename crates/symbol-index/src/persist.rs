@@ -30,17 +30,8 @@ pub const WRITER_NATIVE: u32 = 1;
 pub const WRITER_JS: u32 = 2;
 const ABSENT: u32 = u32::MAX;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PersistError {
-    #[error("ERR_KU0_INDEX_FOREIGN: not a ku0 symbol index file (bad magic)")]
-    Foreign,
-    #[error(
-        "ERR_KU0_INDEX_VERSION: index format version {0} is not supported (this build reads version {FORMAT_VERSION})"
-    )]
-    Version(u32),
-    #[error("ERR_KU0_INDEX_CORRUPT: {0}")]
-    Corrupt(String),
-}
+/// Errors of the file format (the engine-wide [`crate::Error`]).
+pub type PersistError = crate::Error;
 
 fn corrupt(msg: impl Into<String>) -> PersistError {
     PersistError::Corrupt(msg.into())
@@ -450,7 +441,7 @@ mod tests {
     fn code(r: Result<SymbolIndex, PersistError>) -> String {
         match r {
             Ok(_) => "ok".into(),
-            Err(e) => e.to_string().split(':').next().unwrap().to_string(),
+            Err(e) => e.code().to_string(),
         }
     }
 

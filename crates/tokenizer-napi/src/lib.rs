@@ -1,9 +1,11 @@
 //! N-API binding for `ku0-tokenizer`. Only type and error conversion lives here: every call crosses
-//! N-API once with whole strings / arrays / buffers, and panics become JS errors (`catch_unwind`).
+//! N-API once with whole strings / arrays / buffers; every export goes through `ku0-napi-boundary`
+//! (`#[guard]`: panics and errors become JS errors with an `ERR_KU0_…` `code`).
 //!
 //! Two naming schemes are exported: the package's camelCase API and the runtime's snake_case seam
 //! (`@ku0/tokenizer-rs`, contracts §1.2), so `TOKENIZER_RS_NATIVE_PATH` can point at this `.node`.
 
+use ku0_napi_boundary::{List, MAX_ARRAY_LEN, arg, array_to_vec, coded, guard};
 use ku0_tokenizer::cache::{SHARED, count_cached, count_cached_many};
 use ku0_tokenizer::context::{PlanMessage, plan_truncate};
 use ku0_tokenizer::truncate::{TruncateMode, truncate};
@@ -21,26 +23,21 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn invalid(code: &str, msg: impl std::fmt::Display) -> Error {
-    Error::new(Status::InvalidArg, format!("{code}: {msg}"))
+fn tok_err(e: ku0_tokenizer::Error) -> Error {
+    coded(e.code(), e.is_argument_error(), e)
 }
 
 fn zstd_err(e: ZstdError) -> Error {
-    let status = match e {
-        ZstdError::Internal(_) => Status::GenericFailure,
-        _ => Status::InvalidArg,
-    };
-    Error::new(status, format!("{}: {e}", e.code()))
+    tok_err(e.into())
+}
+
+fn invalid(msg: impl std::fmt::Display) -> Error {
+    tok_err(ku0_tokenizer::Error::InvalidArg(msg.to_string()))
 }
 
 fn budget(value: f64, name: &str) -> Result<usize> {
-    if !value.is_finite() || value < 0.0 || value.fract() != 0.0 || value > u32::MAX as f64 {
-        return Err(invalid(
-            "ERR_KU0_INVALID_ARG",
-            format!("{name} must be a non-negative integer, got {value}"),
-        ));
-    }
-    Ok(value as usize)
+    let n = arg::count(value, name, u64::from(u32::MAX))?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 fn max_output(limit: Option<f64>) -> Result<usize> {
@@ -55,30 +52,47 @@ fn max_output(limit: Option<f64>) -> Result<usize> {
 // ---------------------------------------------------------------------------------------------
 
 /// Exact tiktoken token count of `text` for `model`'s encoding (content-cached for texts ≥ 64 bytes).
+#[guard]
 #[napi(catch_unwind)]
 pub fn count_tokens(text: String, model: Option<String>) -> u32 {
-    to_u32(count_cached(&text, enc(model.as_deref())))
+    count_one(&text, model.as_deref())
+}
+
+fn count_one(text: &str, model: Option<&str>) -> u32 {
+    to_u32(count_cached(text, enc(model)))
+}
+
+fn count_many(texts: &[String], model: Option<&str>) -> Vec<u32> {
+    count_cached_many(texts, enc(model))
+        .into_iter()
+        .map(to_u32)
+        .collect()
 }
 
 /// Same count, never touching the content cache (benchmarks, cold measurements).
+#[guard]
 #[napi(catch_unwind)]
 pub fn count_tokens_uncached(text: String, model: Option<String>) -> u32 {
     to_u32(count(&text, enc(model.as_deref())))
 }
 
 /// Counts for many texts in one crossing.
+#[guard]
 #[napi(catch_unwind)]
-pub fn count_tokens_batch(texts: Vec<String>, model: Option<String>) -> Vec<u32> {
-    let e = enc(model.as_deref());
-    count_cached_many(&texts, e)
-        .into_iter()
-        .map(to_u32)
-        .collect()
+pub fn count_tokens_batch(
+    #[napi(ts_arg_type = "Array<string>")] texts: List<String>,
+    model: Option<String>,
+) -> Vec<u32> {
+    count_many(&texts, model.as_deref())
 }
 
 /// Sum of the counts of many texts (one crossing, one number back).
+#[guard]
 #[napi(catch_unwind)]
-pub fn count_tokens_sum(texts: Vec<String>, model: Option<String>) -> f64 {
+pub fn count_tokens_sum(
+    #[napi(ts_arg_type = "Array<string>")] texts: List<String>,
+    model: Option<String>,
+) -> f64 {
     let e = enc(model.as_deref());
     count_cached_many(&texts, e)
         .into_iter()
@@ -91,17 +105,12 @@ pub struct CountTask {
     enc: Encoding,
 }
 
+#[guard]
 impl Task for CountTask {
     type Output = usize;
     type JsValue = u32;
     fn compute(&mut self) -> Result<usize> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| count(&self.text, self.enc)))
-            .map_err(|_| {
-                Error::new(
-                    Status::GenericFailure,
-                    "ERR_KU0_NATIVE_PANIC: count panicked",
-                )
-            })
+        Ok(count(&self.text, self.enc))
     }
     fn resolve(&mut self, _env: Env, output: usize) -> Result<u32> {
         Ok(to_u32(output))
@@ -109,6 +118,7 @@ impl Task for CountTask {
 }
 
 /// Counts off the main thread (for inputs of megabytes).
+#[guard]
 #[napi(ts_return_type = "Promise<number>")]
 pub fn count_tokens_async(text: String, model: Option<String>) -> AsyncTask<CountTask> {
     AsyncTask::new(CountTask {
@@ -118,26 +128,24 @@ pub fn count_tokens_async(text: String, model: Option<String>) -> AsyncTask<Coun
 }
 
 /// The encoding name `model` maps to (`cl100k_base`, `o200k_base`, …).
+#[guard]
 #[napi(catch_unwind)]
 pub fn encoding_for_model(model: Option<String>) -> &'static str {
     enc(model.as_deref()).name()
 }
 
 /// Token ids (tiktoken ranks).
+#[guard]
 #[napi(catch_unwind)]
 pub fn encode(text: String, model: Option<String>) -> Uint32Array {
     Uint32Array::new(ku0_tokenizer::encode(&text, enc(model.as_deref())))
 }
 
 /// Text of token ids (a character split at either end becomes U+FFFD).
+#[guard]
 #[napi(catch_unwind)]
 pub fn decode(tokens: Uint32Array, model: Option<String>) -> Result<String> {
-    ku0_tokenizer::decode(&tokens, enc(model.as_deref())).map_err(|e| {
-        Error::new(
-            Status::InvalidArg,
-            format!("ERR_KU0_INVALID_TOKEN_OUT_OF_RANGE: {e}"),
-        )
-    })
+    ku0_tokenizer::decode(&tokens, enc(model.as_deref())).map_err(|e| tok_err(e.into()))
 }
 
 #[napi(object)]
@@ -149,6 +157,7 @@ pub struct CacheStatsJs {
 }
 
 /// Counters of the process-wide content → count cache.
+#[guard]
 #[napi(catch_unwind)]
 pub fn count_cache_stats() -> CacheStatsJs {
     let s = SHARED.stats();
@@ -161,15 +170,19 @@ pub fn count_cache_stats() -> CacheStatsJs {
 }
 
 /// Empties the content → count cache.
+#[guard]
 #[napi(catch_unwind)]
 pub fn clear_count_cache() {
     SHARED.clear();
 }
 
 /// Sets the cache bound (entries per generation; at most twice this many are kept) and clears it.
+#[guard]
 #[napi(catch_unwind)]
-pub fn set_count_cache_capacity(entries: u32) {
-    SHARED.set_capacity(entries as usize);
+pub fn set_count_cache_capacity(entries: f64) -> Result<()> {
+    let n = arg::count(entries, "entries", u64::from(u32::MAX))?;
+    SHARED.set_capacity(usize::try_from(n).unwrap_or(usize::MAX));
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,6 +198,7 @@ pub struct TruncatedJs {
 
 /// Truncates to at most `maxTokens` tokens at token boundaries: mode `head`, `tail` or `head_tail`
 /// (with `marker` between the halves, its tokens counted).
+#[guard]
 #[napi(catch_unwind)]
 pub fn truncate_text(
     text: String,
@@ -199,10 +213,9 @@ pub fn truncate_text(
         "tail" => TruncateMode::Tail,
         "head_tail" | "headTail" | "head+tail" => TruncateMode::HeadTail,
         other => {
-            return Err(invalid(
-                "ERR_KU0_INVALID_ARG",
-                format!("mode must be head, tail or head_tail, got {other:?}"),
-            ));
+            return Err(invalid(format!(
+                "mode must be head, tail or head_tail, got {other:?}"
+            )));
         }
     };
     let t = truncate(
@@ -229,10 +242,13 @@ pub struct PlanResultJs {
 #[napi(object)]
 pub struct PlanMessageJs {
     pub content: Option<String>,
-    pub call_ids: Option<Vec<String>>,
+    #[napi(ts_type = "Array<string>")]
+    pub call_ids: Option<List<String>>,
     /// Names of the tool calls, parallel to `callIds`.
-    pub call_names: Option<Vec<String>>,
-    pub results: Option<Vec<PlanResultJs>>,
+    #[napi(ts_type = "Array<string>")]
+    pub call_names: Option<List<String>>,
+    #[napi(ts_type = "Array<PlanResultJs>")]
+    pub results: Option<List<PlanResultJs>>,
     /// A `role: "tool"` message (answers the assistant message before it when it has no call id).
     pub tool_message: Option<bool>,
     pub tool_name: Option<String>,
@@ -247,8 +263,21 @@ pub struct PlanJs {
     pub input_tokens: u32,
 }
 
+/// `obj[key]` when it is an array; `undefined`/`null`/non-arrays read as absent (the runtime ignores them).
+fn array_prop<'e>(obj: &Object<'e>, key: &str) -> Result<Option<Array<'e>>> {
+    let v: Unknown = obj.get_named_property_unchecked(key)?;
+    if v.get_type()? != ValueType::Object || !v.is_array()? {
+        return Ok(None);
+    }
+    // SAFETY: checked to be an array.
+    Ok(Some(unsafe { v.cast::<Array>()? }))
+}
+
 fn plan_js(messages: &[PlanMessage], max: usize, preserve: usize, e: Encoding) -> PlanJs {
-    let p = plan_truncate(messages, max, preserve, e);
+    plan_js_from(plan_truncate(messages, max, preserve, e))
+}
+
+fn plan_js_from(p: ku0_tokenizer::context::Plan) -> PlanJs {
     let (truncated_index, truncated_content) = match p.truncated {
         Some((i, t)) => (Some(to_u32(i)), Some(t)),
         None => (None, None),
@@ -263,9 +292,10 @@ fn plan_js(messages: &[PlanMessage], max: usize, preserve: usize, e: Encoding) -
 }
 
 /// The "truncate" compression plan for pre-serialized messages (one crossing per history).
+#[guard]
 #[napi(catch_unwind)]
 pub fn plan_compress_context(
-    messages: Vec<PlanMessageJs>,
+    #[napi(ts_arg_type = "Array<PlanMessageJs>")] messages: List<PlanMessageJs>,
     max_tokens: f64,
     preserve_last_n: f64,
     model: Option<String>,
@@ -276,10 +306,11 @@ pub fn plan_compress_context(
         .into_iter()
         .map(|m| PlanMessage {
             content: m.content,
-            call_ids: m.call_ids.unwrap_or_default(),
-            call_names: m.call_names.unwrap_or_default(),
+            call_ids: m.call_ids.map(List::into_vec).unwrap_or_default(),
+            call_names: m.call_names.map(List::into_vec).unwrap_or_default(),
             results: m
                 .results
+                .map(List::into_vec)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|r| (r.call_id, r.json))
@@ -296,6 +327,7 @@ pub fn plan_compress_context(
 // ---------------------------------------------------------------------------------------------
 
 /// Compresses a buffer into one zstd frame.
+#[guard]
 #[napi(catch_unwind)]
 pub fn zstd_compress(data: Uint8Array, level: Option<i32>) -> Result<Buffer> {
     zp::compress(&data, level.unwrap_or(3))
@@ -304,6 +336,7 @@ pub fn zstd_compress(data: Uint8Array, level: Option<i32>) -> Result<Buffer> {
 }
 
 /// Decompresses zstd frames; corrupt/truncated input or output over `maxOutputBytes` (default 256 MiB) throws.
+#[guard]
 #[napi(catch_unwind)]
 pub fn zstd_decompress(data: Uint8Array, max_output_bytes: Option<f64>) -> Result<Buffer> {
     zp::decompress(&data, max_output(max_output_bytes)?)
@@ -318,24 +351,17 @@ pub struct ZstdTask {
     max_output: usize,
 }
 
+#[guard]
 impl Task for ZstdTask {
     type Output = Vec<u8>;
     type JsValue = Buffer;
     fn compute(&mut self) -> Result<Vec<u8>> {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if self.compress {
-                zp::compress(&self.data, self.level)
-            } else {
-                zp::decompress(&self.data, self.max_output)
-            }
-        }))
-        .map_err(|_| {
-            Error::new(
-                Status::GenericFailure,
-                "ERR_KU0_NATIVE_PANIC: zstd panicked",
-            )
-        })?;
-        r.map_err(zstd_err)
+        if self.compress {
+            zp::compress(&self.data, self.level)
+        } else {
+            zp::decompress(&self.data, self.max_output)
+        }
+        .map_err(zstd_err)
     }
     fn resolve(&mut self, _env: Env, output: Vec<u8>) -> Result<Buffer> {
         Ok(Buffer::from(output))
@@ -343,6 +369,7 @@ impl Task for ZstdTask {
 }
 
 /// `zstdCompress` off the main thread.
+#[guard]
 #[napi(ts_return_type = "Promise<Buffer>")]
 pub fn zstd_compress_async(data: Uint8Array, level: Option<i32>) -> AsyncTask<ZstdTask> {
     AsyncTask::new(ZstdTask {
@@ -354,6 +381,7 @@ pub fn zstd_compress_async(data: Uint8Array, level: Option<i32>) -> AsyncTask<Zs
 }
 
 /// `zstdDecompress` off the main thread.
+#[guard]
 #[napi(ts_return_type = "Promise<Buffer>")]
 pub fn zstd_decompress_async(
     data: Uint8Array,
@@ -368,15 +396,21 @@ pub fn zstd_decompress_async(
 }
 
 /// Trains a dictionary of at most `maxSize` bytes from sample payloads.
+#[guard]
 #[napi(catch_unwind)]
-pub fn zstd_train_dictionary(samples: Vec<Uint8Array>, max_size: u32) -> Result<Buffer> {
+pub fn zstd_train_dictionary(
+    #[napi(ts_arg_type = "Array<Uint8Array>")] samples: List<Uint8Array>,
+    max_size: f64,
+) -> Result<Buffer> {
+    let max_size = arg::count(max_size, "maxSize", zp::MAX_DICTIONARY_BYTES as u64)?;
     let refs: Vec<&[u8]> = samples.iter().map(|s| &s[..]).collect();
-    zp::train_dictionary(&refs, max_size as usize)
+    zp::train_dictionary(&refs, usize::try_from(max_size).unwrap_or(usize::MAX))
         .map(Buffer::from)
         .map_err(zstd_err)
 }
 
 /// Compresses with a trained dictionary.
+#[guard]
 #[napi(catch_unwind)]
 pub fn zstd_compress_with_dictionary(
     data: Uint8Array,
@@ -389,6 +423,7 @@ pub fn zstd_compress_with_dictionary(
 }
 
 /// Decompresses with the dictionary used to compress.
+#[guard]
 #[napi(catch_unwind)]
 pub fn zstd_decompress_with_dictionary(
     data: Uint8Array,
@@ -420,6 +455,7 @@ fn payload_js(p: zp::CompressedPayload) -> CompressedPayloadJs {
 }
 
 /// `compressPayloadZstd` on already-serialized JSON bytes.
+#[guard]
 #[napi(catch_unwind)]
 pub fn compress_payload_bytes(
     json: Uint8Array,
@@ -433,6 +469,7 @@ pub fn compress_payload_bytes(
 }
 
 /// `decompressPayloadZstd`: bytes, or null for corrupt/truncated/oversized input.
+#[guard]
 #[napi(catch_unwind)]
 pub fn decompress_payload(
     data: Uint8Array,
@@ -456,18 +493,24 @@ fn json_text(env: &Env, value: Unknown) -> Result<String> {
 }
 
 /// Runtime seam: `count_tokens(text, model)`.
+#[guard]
 #[napi(js_name = "count_tokens", catch_unwind)]
 pub fn seam_count_tokens(text: String, model: Option<String>) -> u32 {
-    count_tokens(text, model)
+    count_one(&text, model.as_deref())
 }
 
 /// Runtime seam: `count_tokens_batch(texts, model)`.
+#[guard]
 #[napi(js_name = "count_tokens_batch", catch_unwind)]
-pub fn seam_count_tokens_batch(texts: Vec<String>, model: Option<String>) -> Vec<u32> {
-    count_tokens_batch(texts, model)
+pub fn seam_count_tokens_batch(
+    #[napi(ts_arg_type = "Array<string>")] texts: List<String>,
+    model: Option<String>,
+) -> Vec<u32> {
+    count_many(&texts, model.as_deref())
 }
 
 /// Runtime seam: `estimate_json_tokens(value, model)`.
+#[guard]
 #[napi(js_name = "estimate_json_tokens", catch_unwind)]
 pub fn seam_estimate_json_tokens(env: Env, value: Unknown, model: Option<String>) -> Result<u32> {
     let text = json_text(&env, value)?;
@@ -475,6 +518,7 @@ pub fn seam_estimate_json_tokens(env: Env, value: Unknown, model: Option<String>
 }
 
 /// Runtime seam: `compress_payload_zstd(value, minBytes, level?)`.
+#[guard]
 #[napi(js_name = "compress_payload_zstd", catch_unwind)]
 pub fn seam_compress_payload_zstd(
     env: Env,
@@ -492,12 +536,14 @@ pub fn seam_compress_payload_zstd(
 }
 
 /// Runtime seam: `decompress_payload_zstd(data)`.
+#[guard]
 #[napi(js_name = "decompress_payload_zstd", catch_unwind)]
 pub fn seam_decompress_payload_zstd(data: Uint8Array) -> Option<Buffer> {
     zp::decompress_payload(&data, DEFAULT_MAX_OUTPUT).map(Buffer::from)
 }
 
 /// Runtime seam: `compress_context(messages, maxTokens, preserveLastN, model?)` → `CompressedContext`.
+#[guard]
 #[napi(js_name = "compress_context", catch_unwind)]
 pub fn seam_compress_context<'e>(
     env: &'e Env,
@@ -509,17 +555,23 @@ pub fn seam_compress_context<'e>(
     let max = budget(max_tokens, "maxTokens")?;
     let preserve = budget(preserve_last_n, "preserveLastN")?;
     let n = messages.len();
-    let mut originals: Vec<Object> = Vec::with_capacity(n as usize);
-    let mut plan_msgs: Vec<PlanMessage> = Vec::with_capacity(n as usize);
+    if n > MAX_ARRAY_LEN {
+        return Err(invalid(format!(
+            "messages has length {n}, over the limit of {MAX_ARRAY_LEN}"
+        )));
+    }
+    // Capacity grows with the messages actually read, never from the (caller-controlled) `length`.
+    let mut originals: Vec<Object> = Vec::new();
+    let mut plan_msgs: Vec<PlanMessage> = Vec::new();
     for i in 0..n {
         let m: Object = messages
             .get(i)?
-            .ok_or_else(|| invalid("ERR_KU0_INVALID_ARG", format!("messages[{i}] is missing")))?;
+            .ok_or_else(|| invalid(format!("messages[{i}] is missing")))?;
         let content: Option<String> = m.get("content").ok().flatten();
         let mut call_ids = Vec::new();
         let mut call_names = Vec::new();
-        if let Some(calls) = m.get::<Vec<Object>>("toolCalls").ok().flatten() {
-            for c in calls {
+        if let Some(calls) = array_prop(&m, "toolCalls")? {
+            for c in array_to_vec::<Object>(&calls, MAX_ARRAY_LEN)? {
                 call_ids.push(c.get::<String>("id").ok().flatten().unwrap_or_default());
                 call_names.push(c.get::<String>("name").ok().flatten().unwrap_or_default());
             }
@@ -527,8 +579,8 @@ pub fn seam_compress_context<'e>(
         let role: Option<String> = m.get("role").ok().flatten();
         let tool_name: Option<String> = m.get("toolName").ok().flatten();
         let mut results = Vec::new();
-        if let Some(rs) = m.get::<Vec<Object>>("toolResults").ok().flatten() {
-            for r in rs {
+        if let Some(rs) = array_prop(&m, "toolResults")? {
+            for r in array_to_vec::<Object>(&rs, MAX_ARRAY_LEN)? {
                 let call_id: Option<String> = r.get("callId").ok().flatten();
                 let value: Unknown = r.get_named_property_unchecked("result")?;
                 let json = json_text(env, value)?;
@@ -549,10 +601,16 @@ pub fn seam_compress_context<'e>(
         });
         originals.push(m);
     }
-    let plan = plan_js(&plan_msgs, max, preserve, enc(model.as_deref()));
+    let e = enc(model.as_deref());
+    let engine_plan = plan_truncate(&plan_msgs, max, preserve, e);
+    let removed = engine_plan.removed_count(plan_msgs.len());
+    let ratio = engine_plan.compression_ratio(plan_msgs.len());
+    let plan = plan_js_from(engine_plan);
     let mut out = env.create_array(to_u32(plan.selected_indices.len()))?;
     for (k, &i) in plan.selected_indices.iter().enumerate() {
-        let orig = &originals[i as usize];
+        let orig = originals
+            .get(i as usize)
+            .ok_or_else(|| invalid("plan index out of range"))?;
         if plan.truncated_index == Some(i) {
             let mut copy = Object::new(env)?;
             for key in Object::keys(orig)? {
@@ -571,15 +629,7 @@ pub fn seam_compress_context<'e>(
     let mut result = Object::new(env)?;
     result.set("messages", out)?;
     result.set("totalTokens", plan.total_tokens)?;
-    result.set(
-        "removedCount",
-        n.saturating_sub(to_u32(plan.selected_indices.len())),
-    )?;
-    let ratio = if n == 0 {
-        0.0
-    } else {
-        1.0 - plan.selected_indices.len() as f64 / n as f64
-    };
+    result.set("removedCount", to_u32(removed))?;
     result.set("compressionRatio", ratio)?;
     result.set("selectedIndices", plan.selected_indices)?;
     Ok(result)
@@ -589,30 +639,19 @@ pub fn seam_compress_context<'e>(
 // Streaming zstd
 // ---------------------------------------------------------------------------------------------
 
-/// Runs `f` catching panics; a panic poisons the stream (via `abort`) and becomes a typed error.
+/// Runs `f` on the stream; a panic poisons the stream (via `abort`) and is re-raised for the
+/// boundary guard to turn into `ERR_KU0_NATIVE_PANIC`.
 fn guarded<S, T>(
     stream: &mut S,
     abort: fn(&mut S),
     f: impl FnOnce(&mut S) -> std::result::Result<T, ZstdError>,
 ) -> Result<T> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(stream))) {
-        Ok(r) => r.map_err(zstd_stream_err),
-        Err(_) => {
+        Ok(r) => r.map_err(zstd_err),
+        Err(p) => {
             abort(stream);
-            Err(Error::new(
-                Status::GenericFailure,
-                "ERR_KU0_NATIVE_PANIC: zstd stream panicked",
-            ))
+            std::panic::resume_unwind(p)
         }
-    }
-}
-
-fn zstd_stream_err(e: ZstdError) -> Error {
-    match e {
-        ZstdError::StreamFinished => {
-            Error::new(Status::GenericFailure, format!("{}: {e}", e.code()))
-        }
-        e => zstd_err(e),
     }
 }
 
@@ -624,6 +663,7 @@ pub struct ZstdCompressStream {
     inner: zp::CompressStream,
 }
 
+#[guard]
 #[napi]
 impl ZstdCompressStream {
     #[napi(constructor, catch_unwind)]
@@ -633,7 +673,7 @@ impl ZstdCompressStream {
             .map_err(zstd_err)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn push(&mut self, chunk: Uint8Array) -> Result<Buffer> {
         guarded(&mut self.inner, zp::CompressStream::abort, |s| {
             s.push(&chunk)
@@ -641,7 +681,7 @@ impl ZstdCompressStream {
         .map(Buffer::from)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn finish(&mut self) -> Result<Buffer> {
         guarded(&mut self.inner, zp::CompressStream::abort, |s| s.finish()).map(Buffer::from)
     }
@@ -655,6 +695,7 @@ pub struct ZstdDecompressStream {
     inner: zp::DecompressStream,
 }
 
+#[guard]
 #[napi]
 impl ZstdDecompressStream {
     #[napi(constructor, catch_unwind)]
@@ -664,7 +705,7 @@ impl ZstdDecompressStream {
             .map_err(zstd_err)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn push(&mut self, chunk: Uint8Array) -> Result<Buffer> {
         guarded(&mut self.inner, zp::DecompressStream::abort, |s| {
             s.push(&chunk)
@@ -672,13 +713,13 @@ impl ZstdDecompressStream {
         .map(Buffer::from)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn finish(&mut self) -> Result<Buffer> {
         guarded(&mut self.inner, zp::DecompressStream::abort, |s| s.finish()).map(Buffer::from)
     }
 
     /// Decompressed bytes produced so far.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn total_out(&self) -> f64 {
         self.inner.total_out() as f64
     }

@@ -38,6 +38,22 @@ pub struct Plan {
     pub input_tokens: usize,
 }
 
+impl Plan {
+    /// How many of `input_len` messages the plan drops.
+    pub fn removed_count(&self, input_len: usize) -> usize {
+        input_len.saturating_sub(self.selected.len())
+    }
+
+    /// The runtime's `compressionRatio`: the fraction of messages dropped (0 for an empty input).
+    pub fn compression_ratio(&self, input_len: usize) -> f64 {
+        if input_len == 0 {
+            0.0
+        } else {
+            1.0 - self.selected.len() as f64 / input_len as f64
+        }
+    }
+}
+
 /// Cost of a message: content tokens + 50 per tool call + JSON tokens of each tool result.
 pub fn message_cost(m: &PlanMessage, enc: Encoding) -> usize {
     let content = m.content.as_deref().map_or(0, |c| count_cached(c, enc));

@@ -10,11 +10,13 @@
 pub mod cache;
 pub mod context;
 mod encoding;
+mod error;
 pub mod fast;
 pub mod truncate;
 pub mod zstd_payload;
 
 pub use encoding::{Encoding, UnknownEncoding};
+pub use error::Error;
 
 use std::sync::LazyLock;
 

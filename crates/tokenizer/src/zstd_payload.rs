@@ -26,6 +26,8 @@ pub enum ZstdError {
     Internal(String),
     #[error("the stream is finished (finish() was called or an earlier call failed)")]
     StreamFinished,
+    #[error("{0}")]
+    InvalidArg(String),
 }
 
 impl ZstdError {
@@ -37,9 +39,18 @@ impl ZstdError {
             ZstdError::TooLarge(_) => "ERR_KU0_ZSTD_OUTPUT_OUT_OF_RANGE",
             ZstdError::Internal(_) => "ERR_KU0_ZSTD_FAILURE",
             ZstdError::StreamFinished => "ERR_KU0_ZSTD_STREAM_FINISHED",
+            ZstdError::InvalidArg(_) => "ERR_KU0_INVALID_ARG",
         }
     }
+
+    /// True for errors caused by the caller's arguments or input bytes.
+    pub fn is_argument_error(&self) -> bool {
+        !matches!(self, ZstdError::Internal(_) | ZstdError::StreamFinished)
+    }
 }
+
+/// Largest dictionary [`train_dictionary`] builds (zstd's own trainer default is 110 KiB).
+pub const MAX_DICTIONARY_BYTES: usize = 16 << 20;
 
 /// Levels zstd accepts (negative = fast modes).
 pub fn level_range() -> (i32, i32) {
@@ -140,6 +151,11 @@ pub fn train_dictionary<S: AsRef<[u8]>>(
     samples: &[S],
     max_size: usize,
 ) -> Result<Vec<u8>, ZstdError> {
+    if max_size == 0 || max_size > MAX_DICTIONARY_BYTES {
+        return Err(ZstdError::InvalidArg(format!(
+            "maxSize must be in 1..={MAX_DICTIONARY_BYTES}, got {max_size}"
+        )));
+    }
     let refs: Vec<&[u8]> = samples.iter().map(AsRef::as_ref).collect();
     let total: usize = refs.iter().map(|s| s.len()).sum();
     let sizes: Vec<usize> = refs.iter().map(|s| s.len()).collect();

@@ -53,21 +53,26 @@ const CODE_PREFIX = /^(ERR_KU0_[A-Z0-9_]+):\s*/;
 /**
  * The one place where errors thrown by a napi binding become typed JS errors.
  *
- * Bindings report `napi::Error` values whose message starts with `ERR_KU0_<WHAT>: `. napi-rs sets
- * `code` to the napi status (`InvalidArg`, `GenericFailure`, …). A Rust panic caught by napi-rs
- * (`catch_unwind`) arrives as an error whose message mentions `panic`.
+ * Bindings throw through `ku0-napi-boundary`: `code` is the `ERR_KU0_<WHAT>` code, the message starts
+ * with `ERR_KU0_<WHAT>: ` and `cause.code` is the napi status (`InvalidArg` marks the caller's
+ * arguments). Errors from older bindings (napi status in `code`, the code only in the message) and a
+ * Rust panic caught by napi-rs itself (message mentions `panic`) are understood too.
  */
 export function convertNativeError(err: unknown): Error {
   if (err instanceof Ku0Error || err instanceof Ku0TypeError || err instanceof Ku0RangeError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const status = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
+  const prop = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
+  const boundaryCode = typeof prop === "string" && prop.startsWith("ERR_KU0_") ? prop : undefined;
+  const cause = err instanceof Error ? (err as Error & { cause?: unknown }).cause : undefined;
+  const status = boundaryCode
+    ? cause instanceof Error
+      ? (cause as Error & { code?: unknown }).code
+      : undefined
+    : prop;
   const match = CODE_PREFIX.exec(message);
-  // A binding that sets `code` itself (the boundary crate) is taken at its word; older bindings put the code
-  // in front of the message.
-  const ownCode = typeof status === "string" && status.startsWith("ERR_KU0_") ? status : undefined;
-  if (match || ownCode) {
-    const code = ownCode ?? (match?.[1] as string);
-    const rest = match ? message.slice(match[0].length) : message;
+  if (match || boundaryCode) {
+    const code = boundaryCode ?? (match?.[1] as string);
+    const rest = match && match[1] === code ? message.slice(match[0].length) : message;
     if (code.includes("RANGE") || code.includes("OUT_OF_RANGE"))
       return new Ku0RangeError(code, rest, { cause: err });
     if (status === "InvalidArg" || code === ErrorCodes.invalidArg)

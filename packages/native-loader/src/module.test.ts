@@ -346,4 +346,29 @@ describe("native errors", () => {
     const other = convertNativeError(new Error("disk on fire"));
     expect((other as Ku0Error).code).toBe("ERR_KU0_NATIVE_FAILURE");
   });
+
+  it("reads the code property and the napi status in cause set by ku0-napi-boundary", () => {
+    const boundary = (code: string, message: string, status: string) =>
+      Object.assign(
+        new Error(`${code}: ${message}`, {
+          cause: Object.assign(new Error("napi status"), { code: status }),
+        }),
+        {
+          code,
+        },
+      );
+    const corrupt = convertNativeError(boundary("ERR_KU0_ZSTD_CORRUPT", "bad frame", "InvalidArg"));
+    expect(corrupt).toBeInstanceOf(Ku0TypeError);
+    expect(corrupt).toMatchObject({ code: "ERR_KU0_ZSTD_CORRUPT", message: "bad frame" });
+    const io = convertNativeError(boundary("ERR_KU0_STORAGE_IO", "disk full", "GenericFailure"));
+    expect(io).toBeInstanceOf(Ku0Error);
+    expect(io).toMatchObject({ code: "ERR_KU0_STORAGE_IO", message: "disk full" });
+    const range = convertNativeError(boundary("ERR_KU0_OUT_OF_RANGE", "too big", "InvalidArg"));
+    expect(range).toBeInstanceOf(Ku0RangeError);
+    const panic = convertNativeError(boundary("ERR_KU0_NATIVE_PANIC", "f panicked: boom", "GenericFailure"));
+    expect(panic).toMatchObject({ code: "ERR_KU0_NATIVE_PANIC" });
+    // a code property without the message prefix still wins
+    const bare = convertNativeError(Object.assign(new Error("no prefix"), { code: "ERR_KU0_X" }));
+    expect(bare).toMatchObject({ code: "ERR_KU0_X", message: "no prefix" });
+  });
 });

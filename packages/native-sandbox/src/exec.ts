@@ -150,29 +150,33 @@ function safeBinding() {
   }
 }
 
-let nextRunId = 1;
-
 async function runNative(b: NonNullable<ReturnType<typeof safeBinding>>, o: RunOptions): Promise<RunResult> {
   if (o.signal?.aborted) return abortedBeforeStart();
-  const id = nextRunId++ % 0x7fffffff;
+  let started: ReturnType<typeof b.startSandboxed>;
+  try {
+    started = b.startSandboxed(
+      o.helper,
+      JSON.stringify(o.policy),
+      o.stdin !== undefined && o.stdin.length > 0 ? Buffer.from(o.stdin) : undefined,
+      o.timeoutMs,
+      o.maxOutputBytes,
+    );
+  } catch (e) {
+    throw convertNativeError(e);
+  }
+  // The run handle is the only way to reach this run: no shared table, no ids to collide.
+  const { run } = started;
   let aborted = false;
   const cancel = () => {
     aborted = true;
-    b.cancelRun(id);
+    run.cancel();
   };
   o.signal?.addEventListener("abort", cancel, { once: true });
   const untrack = o.track?.(cancel);
   try {
-    let r: Awaited<ReturnType<typeof b.spawnSandboxed>>;
+    let r: Awaited<typeof started.result>;
     try {
-      r = await b.spawnSandboxed(
-        o.helper,
-        JSON.stringify(o.policy),
-        o.stdin !== undefined && o.stdin.length > 0 ? Buffer.from(o.stdin) : undefined,
-        o.timeoutMs,
-        o.maxOutputBytes,
-        id,
-      );
+      r = await started.result;
     } catch (e) {
       throw convertNativeError(e);
     }

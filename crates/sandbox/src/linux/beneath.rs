@@ -127,20 +127,15 @@ fn not_regular() -> std::io::Error {
     std::io::Error::other(NotRegularFile)
 }
 
+/// True for the helpers' own "not a regular file" refusal (see [`crate::SandboxError::from_file_io`],
+/// which classifies every file-helper error).
+pub fn is_not_regular_file(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<NotRegularFile>())
+}
+
 /// Stable error code of a file-helper error (`ERR_KU0_…`).
-pub fn error_code(e: &std::io::Error) -> &'static str {
-    if e.get_ref().is_some_and(|i| i.is::<NotRegularFile>()) {
-        return "ERR_KU0_NOT_REGULAR_FILE";
-    }
-    match e.raw_os_error() {
-        Some(libc::EXDEV) | Some(libc::ELOOP) => "ERR_KU0_PATH_ESCAPE",
-        Some(libc::EMLINK) => "ERR_KU0_PATH_HARDLINK",
-        Some(libc::ENOENT) => "ERR_KU0_NOT_FOUND",
-        Some(libc::EFBIG) => "ERR_KU0_FILE_TOO_LARGE",
-        // O_WRONLY|O_NONBLOCK on a FIFO without reader, or a device without its driver.
-        Some(libc::ENXIO) => "ERR_KU0_NOT_REGULAR_FILE",
-        _ => "ERR_KU0_IO",
-    }
+pub fn error_code(e: std::io::Error) -> &'static str {
+    crate::SandboxError::from_file_io(e).code()
 }
 
 /// Opens with O_NONBLOCK (a FIFO or device never blocks the opener) and refuses anything but a
@@ -329,19 +324,19 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
         let t = std::time::Instant::now();
         let e = read_beneath(&ws, Path::new("pipe")).unwrap_err();
-        assert_eq!(error_code(&e), "ERR_KU0_NOT_REGULAR_FILE");
+        assert_eq!(error_code(e), "ERR_KU0_NOT_REGULAR_FILE");
         let e = write_beneath(&ws, Path::new("pipe"), b"x", false).unwrap_err();
-        assert_eq!(error_code(&e), "ERR_KU0_NOT_REGULAR_FILE");
+        assert_eq!(error_code(e), "ERR_KU0_NOT_REGULAR_FILE");
         assert!(t.elapsed() < std::time::Duration::from_secs(1));
         let f = std::fs::File::create(ws.join("sparse")).unwrap();
         f.set_len(1 << 30).unwrap();
         let e = read_beneath(&ws, Path::new("sparse")).unwrap_err();
-        assert_eq!(error_code(&e), "ERR_KU0_FILE_TOO_LARGE");
+        assert_eq!(error_code(e), "ERR_KU0_FILE_TOO_LARGE");
         std::fs::write(ws.join("small"), b"12345").unwrap();
         let e = read_beneath_capped(&ws, Path::new("small"), 4).unwrap_err();
-        assert_eq!(error_code(&e), "ERR_KU0_FILE_TOO_LARGE");
+        assert_eq!(error_code(e), "ERR_KU0_FILE_TOO_LARGE");
         let e = write_beneath_capped(&ws, Path::new("small"), b"12345", false, 4).unwrap_err();
-        assert_eq!(error_code(&e), "ERR_KU0_FILE_TOO_LARGE");
+        assert_eq!(error_code(e), "ERR_KU0_FILE_TOO_LARGE");
         assert_eq!(std::fs::read(ws.join("small")).unwrap(), b"12345");
     }
 
