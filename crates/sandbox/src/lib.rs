@@ -8,7 +8,6 @@
 
 pub mod paths;
 pub mod policy;
-#[cfg(unix)]
 pub mod runner;
 
 #[cfg(target_os = "linux")]
