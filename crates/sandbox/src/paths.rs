@@ -3,8 +3,9 @@
 //! case-insensitive matching for protected paths (so `.GIT/Hooks` on a case-folding file system
 //! is treated like `.git/hooks`).
 
-use std::ffi::OsString;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::{ffi::OsString, path::Component};
 
 #[cfg(unix)]
 const MAX_SYMLINK_HOPS: usize = 40;
