@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export CARGO_TERM_COLOR=never
 
+# x86_64-unknown-linux-gnu, the host, is not repeated here: `pnpm test` already runs clippy (a
+# superset of check) over every crate and target kind, the full test suites and the release build.
 CHECK_TARGETS=(
-  x86_64-unknown-linux-gnu
   x86_64-unknown-linux-musl
   aarch64-unknown-linux-gnu
   x86_64-apple-darwin
@@ -206,7 +207,7 @@ skipped x86_64-pc-windows-gnu || windows_prepare || loud_skip x86_64-pc-windows-
 # ---------------------------------------------------------------------------------------------
 for t in "${CHECK_TARGETS[@]}"; do
   skipped "$t" && continue
-  step "check $t" nice -n 10 cargo_for "$t" check --workspace --all-targets --quiet
+  step "check $t" cargo_for "$t" check --workspace --all-targets --quiet
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ lib_file() { # lib_file <triple> <crate_underscored>
 build_target() {
   local t=$1 plat
   plat=$(platform_of "$t")
-  nice -n 10 cargo_for "$t" build --release --quiet \
+  cargo_for "$t" build --release --quiet \
     -p ku0-sandbox-napi -p ku0-storage-napi -p ku0-symbol-index-napi -p ku0-tokenizer-napi \
     -p ku0-sandbox --bin ku0-sandbox-exec --lib || return 1
   local m bin src
@@ -258,8 +259,8 @@ test_target() {
   local t=$1
   # Engines: unit and integration tests (doctests are host-only). Sandbox: its unit tests only; the
   # escape suite needs the real kernel of that platform (qemu-user cannot emulate seccomp/namespaces).
-  nice -n 10 cargo_for "$t" test --release --quiet "${TEST_PKGS[@]}" --lib --bins --tests &&
-    nice -n 10 cargo_for "$t" test --release --quiet -p ku0-sandbox --lib
+  cargo_for "$t" test --release --quiet "${TEST_PKGS[@]}" --lib --bins --tests &&
+    cargo_for "$t" test --release --quiet -p ku0-sandbox --lib
 }
 for t in aarch64-unknown-linux-gnu x86_64-pc-windows-gnu x86_64-unknown-linux-musl; do
   [[ " ${BUILD_TARGETS[*]} " == *" $t "* ]] || continue
