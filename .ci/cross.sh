@@ -123,9 +123,9 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -L /us
 # and Rust's musl target links statically by default, where cdylibs are dropped. So: no crt-static
 # for the whole musl build (the helper and the tests are dynamically linked against musl too; the
 # tests run here through the musl loader /lib/ld-musl-x86_64.so.1 from Debian's musl package).
-export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER=musl-gcc
+# Debian's musl-gcc has no musl libgcc_s to link a shared object against, so zig links (its own
+# unwinder and musl libc stubs), through cargo-zigbuild.
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=-crt-static"
-export CC_x86_64_unknown_linux_musl=musl-gcc
 
 # Windows (GNU toolchain). napi-build insists on a `libnode.dll` in LIBNODE_PATH for windows-gnu
 # and passes `-lnode`; the bindings enable napi's `dyn-symbols` for this target (symbols come from
@@ -191,7 +191,7 @@ cargo_for() { # cargo_for <triple> <subcommand> args...: cargo, or cargo-zigbuil
   local t=$1 sub=$2
   shift 2
   case $t in
-  *-apple-darwin)
+  *-apple-darwin | x86_64-unknown-linux-musl)
     if [ "$sub" = build ]; then sub=zigbuild; fi
     cargo-zigbuild "$sub" --target "$t" "$@"
     ;;
