@@ -3,12 +3,15 @@
 //! when the kernel refused it.
 #![allow(clippy::unwrap_used)]
 
+#[cfg(target_os = "linux")]
 use std::ffi::CString;
 
+#[cfg(target_os = "linux")]
 fn errno() -> std::io::Error {
     std::io::Error::last_os_error()
 }
 
+#[cfg(target_os = "linux")]
 fn verdict(ok: bool, what: &str) -> ! {
     if ok {
         println!("ESCAPED {what}");
@@ -18,10 +21,12 @@ fn verdict(ok: bool, what: &str) -> ! {
     std::process::exit(3);
 }
 
+#[cfg(target_os = "linux")]
 fn c(s: &str) -> CString {
     CString::new(s).unwrap()
 }
 
+#[cfg(target_os = "linux")]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
@@ -38,11 +43,13 @@ fn main() {
                 let r = libc::syscall(libc::SYS_io_uring_setup, 8u32, params.as_mut_ptr());
                 verdict(r >= 0, "io_uring_setup")
             }
+            #[cfg(target_arch = "x86_64")] // x32 and i386 are x86_64 kernel ABIs
             "x32" => {
                 // getpid through the x32 ABI (syscall number | 0x40000000).
                 let r = libc::syscall(libc::SYS_getpid | 0x4000_0000);
                 verdict(r > 0, "x32 getpid")
             }
+            #[cfg(target_arch = "x86_64")]
             "i386" => {
                 // int 0x80 getpid (i386 nr 20): the arch check kills the process.
                 let mut ret: i64 = 20;
@@ -319,4 +326,11 @@ fn main() {
             }
         }
     }
+}
+
+/// The probes are Linux syscalls; elsewhere there is no sandbox to attack.
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("attack probes exist for Linux only");
+    std::process::exit(2);
 }

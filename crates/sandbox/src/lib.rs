@@ -9,7 +9,6 @@
 pub mod git;
 pub mod paths;
 pub mod policy;
-#[cfg(unix)]
 pub mod runner;
 
 #[cfg(target_os = "linux")]

@@ -3,10 +3,11 @@
 //! case-insensitive matching for protected paths (so `.GIT/Hooks` on a case-folding file system
 //! is treated like `.git/hooks`).
 
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::{ffi::OsString, path::Component};
 
+#[cfg(unix)]
 const MAX_SYMLINK_HOPS: usize = 40;
 
 /// Result of resolving a path for a decision.
@@ -25,7 +26,26 @@ pub struct Resolved {
 /// Resolves `input` (relative to `cwd` when not absolute) physically. Components that do not
 /// exist are appended lexically (a missing directory cannot be a symlink); `..` after a missing
 /// component pops it. Symlink loops and overly long chains are errors.
+///
+/// Only implemented for Unix paths: elsewhere it fails with `ErrorKind::Unsupported`, so every
+/// [`Roots::decide`] denies (fail closed) instead of deciding on a wrong resolution.
 pub fn resolve(input: &Path, cwd: &Path) -> std::io::Result<Resolved> {
+    #[cfg(unix)]
+    {
+        resolve_physical(input, cwd)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (input, cwd);
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "physical path resolution is not implemented on this platform",
+        ))
+    }
+}
+
+#[cfg(unix)]
+fn resolve_physical(input: &Path, cwd: &Path) -> std::io::Result<Resolved> {
     let start = if input.is_absolute() {
         input.to_path_buf()
     } else {
@@ -93,6 +113,7 @@ pub fn resolve(input: &Path, cwd: &Path) -> std::io::Result<Resolved> {
     })
 }
 
+#[cfg(unix)]
 fn push_components(p: &Path, out: &mut Vec<OsString>) {
     for c in p.components() {
         match c {
@@ -118,8 +139,8 @@ pub fn is_within_fold(path: &Path, root: &Path) -> bool {
     }
     r.iter().zip(p.iter()).all(|(a, b)| {
         a.as_os_str()
-            .as_bytes()
-            .eq_ignore_ascii_case(b.as_os_str().as_bytes())
+            .as_encoded_bytes()
+            .eq_ignore_ascii_case(b.as_os_str().as_encoded_bytes())
     })
 }
 
@@ -220,14 +241,14 @@ impl Roots {
                     ));
                 }
                 // Case tricks: a spelling that folds onto `.git` is protected too.
-                if path
-                    .components()
-                    .any(|c| c.as_os_str().as_bytes().eq_ignore_ascii_case(b".git"))
-                    && path.components().any(|c| {
-                        let b = c.as_os_str().as_bytes();
-                        b.eq_ignore_ascii_case(b"hooks") || b.eq_ignore_ascii_case(b"config")
-                    })
-                {
+                if path.components().any(|c| {
+                    c.as_os_str()
+                        .as_encoded_bytes()
+                        .eq_ignore_ascii_case(b".git")
+                }) && path.components().any(|c| {
+                    let b = c.as_os_str().as_encoded_bytes();
+                    b.eq_ignore_ascii_case(b"hooks") || b.eq_ignore_ascii_case(b"config")
+                }) {
                     return deny(format!("{} is git metadata", path.display()));
                 }
                 if resolved.nlink > 1 {
@@ -252,7 +273,7 @@ impl Roots {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;

@@ -3,14 +3,19 @@
 //! timeout and cancellation that SIGKILL the helper's process group (the helper's death takes
 //! the sandbox's pid 1 and so its whole pid namespace with it).
 
-use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+#[cfg(unix)]
+use std::{
+    io::{Read, Write},
+    os::fd::AsRawFd,
+    os::unix::process::{CommandExt, ExitStatusExt},
+    process::{Command, Stdio},
+    sync::atomic::Ordering,
+    time::Instant,
+};
 
 use crate::{Result, SandboxError};
 
@@ -38,6 +43,7 @@ pub struct RunOutput {
     pub setup_error: Option<String>,
 }
 
+#[cfg(unix)]
 fn push_capped(buf: &mut Vec<u8>, data: &[u8], cap: usize, truncated: &mut bool) {
     let room = cap.saturating_sub(buf.len());
     if data.len() > room {
@@ -46,6 +52,7 @@ fn push_capped(buf: &mut Vec<u8>, data: &[u8], cap: usize, truncated: &mut bool)
     buf.extend_from_slice(&data[..data.len().min(room)]);
 }
 
+#[cfg(unix)]
 fn set_nonblocking(fd: i32) {
     // SAFETY: fcntl on an fd we own.
     unsafe {
@@ -76,6 +83,7 @@ pub fn parse_status(buf: &[u8]) -> Option<String> {
 pub const STATUS_SETUP_ERROR: &str = "setup-error ";
 
 /// Runs the helper to completion (or timeout / cancellation).
+#[cfg(unix)]
 pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput> {
     let start = Instant::now();
     let mut cmd = Command::new(&req.helper);
@@ -295,4 +303,13 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
     out.setup_error = parse_status(&status_buf);
     out.duration = start.elapsed();
     Ok(out)
+}
+
+/// Without a Unix process model there is no helper to run: a typed error, never an unsandboxed run.
+#[cfg(not(unix))]
+pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput> {
+    let _ = (req, cancel);
+    Err(SandboxError::Unavailable(
+        "the sandbox is not implemented on this platform".into(),
+    ))
 }

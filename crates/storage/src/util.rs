@@ -1,7 +1,9 @@
 use std::fs::File;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+#[cfg(unix)]
+use crate::error::Error;
+use crate::error::Result;
 
 pub fn crc32c(data: &[u8]) -> u32 {
     crc32c::crc32c(data)

@@ -1,12 +1,29 @@
 #![allow(clippy::unwrap_used)]
 mod common;
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::FileExt;
+use std::fs::{File, OpenOptions};
 use std::sync::Arc;
 
 use ku0_storage::log::{TYPE_BYTES, TYPE_JSON, segment_name, verify_dir};
 use ku0_storage::{Durability, Error, EventLog, LogOptions};
+
+/// Positioned I/O for the corruption tests on every platform (std's `FileExt` differs between Unix
+/// and Windows), over the engine's own helpers.
+trait PositionedIo {
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()>;
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+}
+impl PositionedIo for File {
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        ku0_storage::util::write_all_at(self, buf, offset)
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        match ku0_storage::util::read_at(self, buf, offset)? {
+            n if n == buf.len() => Ok(()),
+            _ => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+}
 
 fn opts(d: Durability, seg: u64) -> LogOptions {
     LogOptions {

@@ -80,6 +80,8 @@ fn read_policy_from_stdin() -> Result<String, String> {
 
 #[cfg(not(target_os = "linux"))]
 fn main() {
-    eprintln!("ku0-sandbox-exec: error: only Linux is implemented");
+    eprintln!(
+        "ku0-sandbox-exec: error: the sandbox is not implemented on this platform (Linux only)"
+    );
     std::process::exit(125);
 }

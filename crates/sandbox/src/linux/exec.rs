@@ -1018,13 +1018,7 @@ fn lockdown(policy: &ExecPolicy, prep: &Prepared) -> Result<()> {
                 "Landlock is not enforced by this kernel (policy requires it)".into(),
             ));
         }
-        if cfg!(target_arch = "x86_64") {
-            seccomp::apply(&prep.filters)?;
-        } else if policy.require.seccomp {
-            return Err(SandboxError::Unavailable(
-                "seccomp filters are only built for x86_64".into(),
-            ));
-        }
+        seccomp::apply(&prep.filters)?;
         trace("seccomp");
         Ok(())
     }

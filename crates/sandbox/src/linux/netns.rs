@@ -24,12 +24,12 @@ pub(crate) fn lo_up() -> Result<()> {
         for (i, b) in b"lo".iter().enumerate() {
             ifr.ifr_name[i] = *b as libc::c_char;
         }
-        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS as libc::Ioctl, &mut ifr) < 0 {
             libc::close(fd);
             return Err(SandboxError::last_os("SIOCGIFFLAGS lo"));
         }
         ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        if libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr) < 0 {
+        if libc::ioctl(fd, libc::SIOCSIFFLAGS as libc::Ioctl, &ifr) < 0 {
             libc::close(fd);
             return Err(SandboxError::last_os("SIOCSIFFLAGS lo"));
         }

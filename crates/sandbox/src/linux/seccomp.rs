@@ -1,4 +1,5 @@
-//! seccomp filters applied to the command (x86_64 only; other architectures fail closed).
+//! seccomp filters applied to the command (x86_64 and aarch64; the program kills any other
+//! audit architecture, and on x86_64 refuses x32 numbers).
 
 use std::collections::BTreeMap;
 
@@ -14,8 +15,22 @@ fn err(e: impl std::fmt::Display) -> SandboxError {
     SandboxError::Seccomp(e.to_string())
 }
 
-const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+// AUDIT_ARCH_* = EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE (linux/audit.h).
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+#[cfg(target_arch = "x86_64")]
+const TARGET_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::x86_64;
+#[cfg(target_arch = "x86_64")]
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 183 | 0x8000_0000 | 0x4000_0000;
+#[cfg(target_arch = "aarch64")]
+const TARGET_ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("ku0-sandbox: seccomp filters exist for x86_64 and aarch64 only");
+/// fchmodat2 (Linux 6.6): numbers from 424 on are the same on every architecture, and the libc
+/// crate does not define this one for aarch64.
+const SYS_FCHMODAT2: i64 = 452;
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 
@@ -57,7 +72,9 @@ const DENIED: &[i64] = &[
     libc::SYS_init_module,
     libc::SYS_finit_module,
     libc::SYS_delete_module,
+    #[cfg(target_arch = "x86_64")] // no such syscall on aarch64
     libc::SYS_iopl,
+    #[cfg(target_arch = "x86_64")] // no such syscall on aarch64
     libc::SYS_ioperm,
     libc::SYS_swapon,
     libc::SYS_swapoff,
@@ -67,6 +84,7 @@ const DENIED: &[i64] = &[
     libc::SYS_name_to_handle_at,
     libc::SYS_quotactl,
     libc::SYS_syslog,
+    #[cfg(target_arch = "x86_64")] // no such syscall on aarch64
     libc::SYS_uselib,
     libc::SYS_vhangup,
     libc::SYS_pidfd_getfd,
@@ -93,6 +111,12 @@ fn cond(arg: u8, len: Len, op: Op, value: u64) -> Result<Cond> {
     Cond::new(arg, len, op, value).map_err(err)
 }
 
+/// An ioctl request number as a filter operand (`c_ulong` on glibc, `c_int` on musl).
+#[allow(clippy::unnecessary_cast)] // a no-op on glibc only
+fn ioctl_nr(req: libc::Ioctl) -> u64 {
+    req as u64
+}
+
 /// Rules matching a mode argument with the setuid or setgid bit.
 fn suid_mode(arg: u8) -> Result<Vec<SeccompRule>> {
     Ok(vec![
@@ -103,9 +127,8 @@ fn suid_mode(arg: u8) -> Result<Vec<SeccompRule>> {
 
 /// Builds the filters for the given network mode, in the order they must be installed.
 pub fn build_filters(network: NetworkMode) -> Result<Vec<BpfProgram>> {
-    let arch = seccompiler::TargetArch::x86_64;
     // Prefix (hand-written; seccompiler has no x32 check and one action per filter):
-    // kill foreign architectures, EPERM for x32 numbers, ENOSYS for the NOSYS list; then the
+    // kill foreign architectures, EPERM for x32 numbers (x86_64), ENOSYS for the NOSYS list; then the
     // seccompiler program (EPERM rules) follows in the same filter, so the kernel verifies and
     // JIT-compiles one program instead of three.
     let k = NOSYS.len();
@@ -121,7 +144,7 @@ pub fn build_filters(network: NetworkMode) -> Result<Vec<BpfProgram>> {
             code: 0x15,
             jt: 1,
             jf: 0,
-            k: AUDIT_ARCH_X86_64,
+            k: AUDIT_ARCH,
         },
         sock_filter {
             code: 0x06,
@@ -136,6 +159,9 @@ pub fn build_filters(network: NetworkMode) -> Result<Vec<BpfProgram>> {
             jf: 0,
             k: 0,
         },
+    ];
+    #[cfg(target_arch = "x86_64")]
+    prefix.extend([
         // if A >= X32_SYSCALL_BIT -> EPERM
         sock_filter {
             code: 0x35,
@@ -149,7 +175,7 @@ pub fn build_filters(network: NetworkMode) -> Result<Vec<BpfProgram>> {
             jf: 0,
             k: SECCOMP_RET_ERRNO | libc::EPERM as u32,
         },
-    ];
+    ]);
     for (i, nr) in NOSYS.iter().enumerate() {
         // jeq nr -> the ENOSYS return placed after the `ja` below
         let jt = u8::try_from(k - i).map_err(err)?;
@@ -186,19 +212,28 @@ pub fn build_filters(network: NetworkMode) -> Result<Vec<BpfProgram>> {
     rules.insert(
         libc::SYS_ioctl,
         vec![
-            rule(vec![cond(1, Len::Dword, Op::Eq, libc::TIOCSTI)?])?,
-            rule(vec![cond(1, Len::Dword, Op::Eq, libc::TIOCLINUX)?])?,
+            rule(vec![cond(1, Len::Dword, Op::Eq, ioctl_nr(libc::TIOCSTI))?])?,
+            rule(vec![cond(
+                1,
+                Len::Dword,
+                Op::Eq,
+                ioctl_nr(libc::TIOCLINUX),
+            )?])?,
         ],
     );
-    rules.insert(libc::SYS_chmod, suid_mode(1)?);
     rules.insert(libc::SYS_fchmod, suid_mode(1)?);
     rules.insert(libc::SYS_fchmodat, suid_mode(2)?);
-    rules.insert(libc::SYS_fchmodat2, suid_mode(2)?);
-    rules.insert(libc::SYS_creat, suid_mode(1)?);
-    rules.insert(libc::SYS_open, suid_mode(2)?);
+    rules.insert(SYS_FCHMODAT2, suid_mode(2)?);
     rules.insert(libc::SYS_openat, suid_mode(3)?);
-    rules.insert(libc::SYS_mknod, suid_mode(1)?);
     rules.insert(libc::SYS_mknodat, suid_mode(2)?);
+    // Legacy path calls: x86_64 only (aarch64 has just the *at forms above).
+    #[cfg(target_arch = "x86_64")]
+    {
+        rules.insert(libc::SYS_chmod, suid_mode(1)?);
+        rules.insert(libc::SYS_creat, suid_mode(1)?);
+        rules.insert(libc::SYS_open, suid_mode(2)?);
+        rules.insert(libc::SYS_mknod, suid_mode(1)?);
+    }
     let af_unix = libc::AF_UNIX as u64;
     match network {
         NetworkMode::None => {
@@ -245,7 +280,7 @@ pub fn build_filters(network: NetworkMode) -> Result<Vec<BpfProgram>> {
         rules,
         SeccompAction::Allow,
         SeccompAction::Errno(libc::EPERM as u32),
-        arch,
+        TARGET_ARCH,
     )
     .map_err(err)?
     .try_into()

@@ -215,7 +215,13 @@ pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> Result<()> {
     check(rc, || format!("prctl {option}"))
 }
 
-pub fn set_rlimit(resource: libc::__rlimit_resource_t, value: u64) -> Result<()> {
+/// Type of the `RLIMIT_*` constants: glibc has its own enum type, musl a plain `c_int`.
+#[cfg(target_env = "gnu")]
+pub type RlimitResource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+pub type RlimitResource = libc::c_int;
+
+pub fn set_rlimit(resource: RlimitResource, value: u64) -> Result<()> {
     let mut cur = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
