@@ -70,10 +70,8 @@ export type JsEventLog = NativeEventLog
  */
 export declare class StorageEngine {
   /**
-   * `durability` defaults to `sync`: the runtime's engine fdatasyncs every `appendEvent`
-   * before returning, and the seam keeps that promise unless told otherwise.
-   * `allow_runtime_layout` is for the one-shot import only, which opens the root while the
-   * runtime's original files are still there.
+   * `durability` defaults to `sync` (the runtime's engine fdatasyncs every `appendEvent`);
+   * `allow_runtime_layout` is for the one-shot import only (see `ku0_storage::seam::SeamOptions`).
    */
   constructor(rootDir: string, durability?: string | undefined | null, allowRuntimeLayout?: boolean | undefined | null)
   saveCheckpoint(id: string, data: Uint8Array): void

@@ -63,6 +63,7 @@ fn set_nonblocking(fd: i32) {
 
 /// Descriptor number of the status channel in the helper.
 pub const STATUS_FD: i32 = 3;
+#[cfg(unix)]
 const MAX_STATUS_BYTES: usize = 64 * 1024;
 
 /// The setup error reported on a status channel (`None`: the setup succeeded or never reported).
