@@ -2,7 +2,7 @@ import { deepEqual, ku0TypeError } from "@ku0/native-loader";
 import { checkImports, JsImportGraph } from "./js/importGraph.js";
 import {
   callBinding,
-  choosePath,
+  openGraph,
   type SymbolIndexBinding,
   shadowMutation,
   symbolIndexModule,
@@ -27,22 +27,8 @@ export class ImportGraph {
   readonly path: "native" | "js" | "shadow";
 
   constructor() {
-    let path = choosePath();
-    if (path === "native") this.native = symbolIndexModule.callNative((b) => new b.NativeImportGraph());
-    if (path === "shadow") {
-      try {
-        this.native = symbolIndexModule.callNative((b) => new b.NativeImportGraph());
-      } catch (err) {
-        // Shadow mode never fails the caller: this graph runs on JS alone.
-        symbolIndexModule.reportDiff({
-          op: "new ImportGraph",
-          args: [],
-          js: undefined,
-          nativeError: String(err),
-        });
-        path = "js";
-      }
-    }
+    const { path, native } = openGraph("new ImportGraph", (b) => new b.NativeImportGraph());
+    this.native = native;
     if (path !== "native") this.js = new JsImportGraph();
     this.path = path;
   }

@@ -97,6 +97,28 @@ export function choosePath(): "native" | "js" | "shadow" {
   return symbolIndexModule.active() === "native" ? "native" : "js";
 }
 
+/**
+ * {@link choosePath} plus the native half of a new graph (`make` on the binding). In shadow mode a
+ * native constructor that throws is reported as a difference and the graph runs on JS alone: shadow
+ * mode never fails the caller.
+ */
+export function openGraph<T>(
+  op: string,
+  make: (b: SymbolIndexBinding) => T,
+): { path: "native" | "js" | "shadow"; native?: T } {
+  const path = choosePath();
+  if (path === "native") return { path, native: symbolIndexModule.callNative(make) };
+  if (path === "shadow") {
+    try {
+      return { path, native: symbolIndexModule.callNative(make) };
+    } catch (err) {
+      symbolIndexModule.reportDiff({ op, args: [], js: undefined, nativeError: String(err) });
+      return { path: "js" };
+    }
+  }
+  return { path };
+}
+
 /** Calls into an existing native object, converting native errors (and caught panics) to typed JS errors. */
 export function callBinding<R>(fn: () => R): R {
   try {

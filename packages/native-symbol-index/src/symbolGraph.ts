@@ -2,7 +2,7 @@ import { deepEqual, ku0TypeError } from "@ku0/native-loader";
 import { JsSymbolGraph } from "./js/symbolGraph.js";
 import {
   callBinding,
-  choosePath,
+  openGraph,
   type SymbolIndexBinding,
   shadowMutation,
   symbolIndexModule,
@@ -95,22 +95,8 @@ export class SymbolGraph {
   readonly path: "native" | "js" | "shadow";
 
   constructor() {
-    let path = choosePath();
-    if (path === "native") this.native = symbolIndexModule.callNative((b) => new b.NativeSymbolGraph());
-    if (path === "shadow") {
-      try {
-        this.native = symbolIndexModule.callNative((b) => new b.NativeSymbolGraph());
-      } catch (err) {
-        // Shadow mode never fails the caller: this graph runs on JS alone.
-        symbolIndexModule.reportDiff({
-          op: "new SymbolGraph",
-          args: [],
-          js: undefined,
-          nativeError: String(err),
-        });
-        path = "js";
-      }
-    }
+    const { path, native } = openGraph("new SymbolGraph", (b) => new b.NativeSymbolGraph());
+    this.native = native;
     if (path !== "native") this.js = new JsSymbolGraph();
     this.path = path;
   }
