@@ -91,19 +91,13 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
     // The policy goes first on stdin (length-prefixed; the helper reads exactly that much), so
     // neither its size nor its content is limited by or visible in the environment.
     // Setup status channel: the write end becomes the helper's fd 3 (`--status-fd 3`).
-    let mut sp = [0; 2];
-    // SAFETY: valid out array.
-    if unsafe { libc::pipe2(sp.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(SandboxError::last_os("pipe2"));
-    }
-    // SAFETY: fresh descriptors owned from here on.
-    let (status_r, status_w) = unsafe {
-        use std::os::fd::FromRawFd;
-        (
-            std::fs::File::from_raw_fd(sp[0]),
-            std::os::fd::OwnedFd::from_raw_fd(sp[1]),
-        )
-    };
+    // std's pipe is close-on-exec on every unix (pipe2 where there is one, pipe + FD_CLOEXEC elsewhere).
+    let (status_r, status_w) = std::io::pipe().map_err(|source| SandboxError::Os {
+        what: "pipe".into(),
+        source,
+    })?;
+    let status_r = std::fs::File::from(std::os::fd::OwnedFd::from(status_r));
+    let status_w = std::os::fd::OwnedFd::from(status_w);
     let w = status_w.as_raw_fd();
     cmd.env_clear()
         .arg("--policy-stdin")
