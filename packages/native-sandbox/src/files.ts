@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { ku0RangeError, ku0TypeError } from "@ku0/native-loader";
+import { checkOptionalInt, ku0TypeError } from "@ku0/native-loader";
 import { sandboxModule } from "./module.js";
 import { checkFileData } from "./validate.js";
 
@@ -24,15 +24,7 @@ function check(root: string, relPath: string): void {
 }
 
 function maxOf(o: ReadBeneathOptions | undefined): number | undefined {
-  const m = o?.maxBytes;
-  if (m === undefined) return undefined;
-  if (typeof m !== "number" || !Number.isSafeInteger(m) || m < 0) {
-    throw ku0RangeError(
-      "ERR_KU0_OUT_OF_RANGE",
-      `maxBytes must be a non-negative safe integer, got ${String(m)}`,
-    );
-  }
-  return m;
+  return checkOptionalInt(o?.maxBytes, "maxBytes");
 }
 
 function toBuffer(data: string | Uint8Array): Buffer {

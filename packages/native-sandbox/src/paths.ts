@@ -1,5 +1,6 @@
 import { lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
+import { checkStringArray } from "@ku0/native-loader";
 import { checkDecisionArgs } from "./validate.js";
 
 /** A path decision (same shape as the binding's). */
@@ -150,6 +151,7 @@ export const GIT_DIR_PROTECTED_NAMES = [
  * the git dir it leads to. It does not read `core.hooksPath` or config includes (the engine does).
  */
 export function protectedPathsJs(writableRoots: string[]): string[] {
+  checkStringArray(writableRoots, "writableRoots");
   const out = new Set<string>();
   for (const root of writableRoots) {
     const r = root.replace(/\/+$/, "");

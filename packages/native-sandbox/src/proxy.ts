@@ -7,7 +7,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { BlockList, connect, isIP, type Socket } from "node:net";
-import { checkOptions, checkString, ku0RangeError } from "@ku0/native-loader";
+import { checkOptionalInt, checkOptions, checkString } from "@ku0/native-loader";
 import { checkHostArgs, checkHosts } from "./validate.js";
 
 /** Addresses that are refused unless the allowlist names them literally. */
@@ -118,14 +118,8 @@ export class EgressProxy {
     checkHosts(hosts);
     checkOptions(opts, "opts");
     opts ??= {};
-    const m = opts.maxConnections ?? DEFAULT_PROXY_MAX_CONNECTIONS;
-    if (!Number.isSafeInteger(m) || m < 1) {
-      throw ku0RangeError(
-        "ERR_KU0_OUT_OF_RANGE",
-        `maxConnections must be a positive integer, got ${String(m)}`,
-      );
-    }
-    this.maxConnections = m;
+    this.maxConnections =
+      checkOptionalInt(opts.maxConnections, "maxConnections", { min: 1 }) ?? DEFAULT_PROXY_MAX_CONNECTIONS;
   }
 
   setHosts(hosts: string[]): void {

@@ -1,11 +1,12 @@
 // Cross-path verification of a root: what storage offers instead of a shadow mode. Reads every event
 // and every indexed checkpoint once through the native engine and once through the JS fallback and
 // reports any difference.
-import { deepEqual } from "@ku0/native-loader";
+import { checkOptionalString, checkOptions, deepEqual } from "@ku0/native-loader";
 import { StorageEngine } from "./engine.js";
 import type { Backend } from "./eventLog.js";
 import { RustCheckpointStorage } from "./rustCheckpointStorage.js";
 import type { Checkpoint } from "./types.js";
+import { checkDir } from "./validate.js";
 
 export interface CrossCheckResult {
   rootDir: string;
@@ -42,7 +43,9 @@ export async function crossCheckRoot(
   rootDir: string,
   options: { indexFileName?: string } = {},
 ): Promise<CrossCheckResult> {
-  const indexFileName = options.indexFileName ?? "index.json";
+  checkDir(rootDir, "rootDir");
+  const o = checkOptions<{ indexFileName?: string }>(options, "options");
+  const indexFileName = checkOptionalString(o.indexFileName, "options.indexFileName") ?? "index.json";
   const n = await snapshot(rootDir, "native", indexFileName);
   const j = await snapshot(rootDir, "js", indexFileName);
   const mismatches: string[] = [];

@@ -9,6 +9,7 @@ import { JsEventLog, TYPE_BYTES } from "./js/log.js";
 import { pickBackend, storageModule } from "./native.js";
 import { needsImportError, runtimeLayoutFiles } from "./runtimeLayout.js";
 import type { Durability, NativeStorageEngine } from "./types.js";
+import { checkDir } from "./validate.js";
 
 /**
  * Seam event id `n` is stored as log sequence id `n + SEAM_OFFSET`: the runtime's engine numbers
@@ -68,6 +69,7 @@ export class JsStorageEngine implements NativeStorageEngine {
   private readonly ckpt: JsCheckpointStore;
 
   constructor(rootDir: string, durability: Durability = "sync") {
+    checkDir(rootDir, "rootDir");
     this.log = new JsEventLog(join(rootDir, "events"), { durability });
     try {
       this.ckpt = new JsCheckpointStore(join(rootDir, "checkpoints"), {});
@@ -147,8 +149,7 @@ export class StorageEngine implements NativeStorageEngine {
     readonly rootDir: string,
     options: StorageEngineOptions = {},
   ) {
-    if (typeof rootDir !== "string" || rootDir.length === 0)
-      throw invalidArg("rootDir must be a non-empty string");
+    checkDir(rootDir, "rootDir");
     if (options === null || typeof options !== "object") throw invalidArg("options must be an object");
     const durability = options.durability ?? "sync";
     if (!["process", "group", "sync"].includes(durability))

@@ -18,10 +18,20 @@ import {
 } from "./runtimeLayout.js";
 import { RustCheckpointStorage } from "./rustCheckpointStorage.js";
 import type { NativeStorageEngine } from "./types.js";
+import { checkDir } from "./validate.js";
 
 export interface RuntimeEvent {
   seq: number;
   payload: Uint8Array;
+}
+
+/** Reads a file of the runtime's layout; a file-system failure is a typed `ERR_KU0_STORAGE_IO` naming it. */
+function readRuntimeFile(path: string): Buffer {
+  try {
+    return fs.readFileSync(path);
+  } catch (err) {
+    throw new Ku0Error(StorageErrorCodes.io, `${path}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**
@@ -30,7 +40,8 @@ export interface RuntimeEvent {
  * too) is reported in `tornTailBytes`, anything else is a typed error naming offset and id.
  */
 export function readRuntimeEventLog(path: string): { events: RuntimeEvent[]; tornTailBytes: number } {
-  const buf = fs.readFileSync(path);
+  checkDir(path, "path");
+  const buf = readRuntimeFile(path);
   const events: RuntimeEvent[] = [];
   let off = 0;
   while (off + RUNTIME_EVENT_HEADER <= buf.length) {
@@ -59,7 +70,8 @@ export function readRuntimeEventLog(path: string): { events: RuntimeEvent[]; tor
 
 /** Decompresses one checkpoint file of the runtime engine (a zstd frame), naming it on failure. */
 export function readRuntimeCheckpointFile(path: string): Uint8Array {
-  const raw = fs.readFileSync(path);
+  checkDir(path, "path");
+  const raw = readRuntimeFile(path);
   try {
     return zstdDecompress(raw);
   } catch (err) {

@@ -16,6 +16,7 @@ import type {
   ICheckpointStorage,
   NativeStorageEngine,
 } from "./types.js";
+import { checkDir } from "./validate.js";
 
 /** A list field of a delta: items appended to the base's list, or the whole new list. */
 export type DeltaList<T> = { mode: "append" | "replace"; items: T[] };
@@ -220,8 +221,7 @@ export class RustCheckpointStorage implements ICheckpointStorage {
   constructor(config: RustCheckpointStorageConfig) {
     if (config === null || typeof config !== "object") throw invalidArg("config must be an object");
     const { rootDir, maxDeltaChain = 8, minDeltaSavingsRatio = 0.85, indexFileName = "index.json" } = config;
-    if (typeof rootDir !== "string" || rootDir.length === 0)
-      throw invalidArg("rootDir must be a non-empty string");
+    checkDir(rootDir, "rootDir");
     if (!Number.isSafeInteger(maxDeltaChain) || maxDeltaChain < 0)
       throw outOfRange(`maxDeltaChain must be a non-negative integer, got ${String(maxDeltaChain)}`);
     if (

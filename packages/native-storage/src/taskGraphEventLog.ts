@@ -8,6 +8,7 @@ import { invalidArg, outOfRange, StorageErrorCodes, seqArg } from "./errors.js";
 import type { Backend } from "./eventLog.js";
 import { checkEngine } from "./rustCheckpointStorage.js";
 import type { NativeStorageEngine, TaskGraphEvent, TaskGraphEventLog } from "./types.js";
+import { checkDir } from "./validate.js";
 
 export interface NativeTaskGraphEventLogConfig {
   rootDir: string;
@@ -37,8 +38,7 @@ export class NativeTaskGraphEventLog implements TaskGraphEventLog {
     if (config.engine !== undefined) {
       this.engine = checkEngine(config.engine);
     } else {
-      if (typeof config.rootDir !== "string" || config.rootDir.length === 0)
-        throw invalidArg("rootDir must be a non-empty string");
+      checkDir(config.rootDir, "rootDir");
       const held = acquireSharedEngine(config.rootDir, config.backend);
       this.ownEngine = held.engine;
       this.releaseEngine = held.release;

@@ -50,6 +50,8 @@ export function checkCheckpointOptions(options: unknown): void {
 export function checkDir(dir: unknown, what = "dir"): string {
   const d = checkString(dir, what);
   if (d.length === 0 || d.includes("\0")) throw invalidType(what, "a non-empty path without NUL", d);
+  // PATH_MAX: a longer path can only fail in the file system (untyped ENAMETOOLONG).
+  if (d.length > 4096) throw outOfRange(what, "a path of at most 4096 characters", d.length);
   return d;
 }
 

@@ -5,6 +5,7 @@ import {
   checkFinite,
   checkInt,
   checkObject,
+  checkOptionalString,
   checkOptions,
 } from "@ku0/native-loader";
 import { countTokens } from "./count.js";
@@ -280,7 +281,16 @@ export class ContextCompactor {
     checkMessages(messages);
     checkOptions(context, "context");
     const facts = Array.isArray(context?.facts) ? context.facts : [];
-    const progress = context?.progress ?? {};
+    checkArray(facts, "context.facts");
+    checkOptionalString(context?.scratchpad, "context.scratchpad");
+    const progress = checkOptions<NonNullable<AgentContext["progress"]>>(
+      context?.progress,
+      "context.progress",
+    );
+    checkOptionalString(progress.currentObjective, "context.progress.currentObjective");
+    for (const key of ["completedSteps", "pendingSteps"] as const)
+      if (progress[key] !== undefined && progress[key] !== null)
+        checkArray(progress[key], `context.progress.${key}`);
     const lines = [
       "Write a short bullet-point summary of the conversation below so the work can go on without it.",
       "",

@@ -556,7 +556,7 @@ export class SmartMessageCompressor extends MessageCompressor {
 
   constructor(config: Partial<CompressionConfig & { maxToolResultTokens?: number }> = {}) {
     super(config);
-    this.maxToolResultTokens = config.maxToolResultTokens ?? 500;
+    this.maxToolResultTokens = config?.maxToolResultTokens ?? 500;
     checkBudget(this.maxToolResultTokens, "maxToolResultTokens");
   }
 
