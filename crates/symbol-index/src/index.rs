@@ -554,22 +554,7 @@ impl SymbolIndex {
         let id = if valid {
             cached
         } else {
-            let mut scratch = std::mem::take(&mut self.scratch);
-            normalize_into(raw, &mut scratch);
-            let id = if scratch.is_empty() {
-                NONE
-            } else {
-                let (id, created) = self.norms.acquire(&scratch, Vec::new);
-                if created {
-                    self.link_words(&scratch, id);
-                    if self.norm_masks.len() <= id as usize {
-                        self.norm_masks.resize(id as usize + 1, 0);
-                    }
-                    self.norm_masks[id as usize] = crate::fuzzy::name_mask(&scratch);
-                }
-                id
-            };
-            self.scratch = scratch;
+            let id = self.intern_norm(raw);
             let generation = if id == NONE {
                 0
             } else {
@@ -587,6 +572,28 @@ impl SymbolIndex {
         if id != NONE {
             self.link_norm(id, sym, tag);
         }
+        id
+    }
+
+    /// Normalizes `raw` and interns the result (`NONE` if it normalizes to nothing); a new normalized
+    /// string is linked to its words and gets its fuzzy name mask.
+    fn intern_norm(&mut self, raw: &str) -> u32 {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        normalize_into(raw, &mut scratch);
+        let id = if scratch.is_empty() {
+            NONE
+        } else {
+            let (id, created) = self.norms.acquire(&scratch, Vec::new);
+            if created {
+                self.link_words(&scratch, id);
+                if self.norm_masks.len() <= id as usize {
+                    self.norm_masks.resize(id as usize + 1, 0);
+                }
+                self.norm_masks[id as usize] = crate::fuzzy::name_mask(&scratch);
+            }
+            id
+        };
+        self.scratch = scratch;
         id
     }
 
@@ -610,22 +617,7 @@ impl SymbolIndex {
         if c != UNSET {
             return c;
         }
-        let mut scratch = std::mem::take(&mut self.scratch);
-        normalize_into(s, &mut scratch);
-        let id = if scratch.is_empty() {
-            NONE
-        } else {
-            let (id, created) = self.norms.acquire(&scratch, Vec::new);
-            if created {
-                self.link_words(&scratch, id);
-                if self.norm_masks.len() <= id as usize {
-                    self.norm_masks.resize(id as usize + 1, 0);
-                }
-                self.norm_masks[id as usize] = crate::fuzzy::name_mask(&scratch);
-            }
-            id
-        };
-        self.scratch = scratch;
+        let id = self.intern_norm(s);
         cache[si as usize] = id;
         id
     }
