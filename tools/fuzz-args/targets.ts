@@ -299,6 +299,7 @@ export const MODULES: ModuleSpec[] = [
       },
       serializeCheckpoint: { args: () => [checkpoint("c1")] },
       validateCheckpointId: { args: () => ["c1"] },
+      exportRuntimeStorage: { args: (c) => [c.tmp(), join(c.tmp(), "out"), {}] },
       crc32c: { args: () => [bytes()] },
       storageModule: { methods: { setMode: () => ["js"], setShadowSampleRate: () => [1] } },
     },

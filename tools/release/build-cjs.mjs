@@ -9,20 +9,36 @@ import { build } from "esbuild";
 const dist = join(process.cwd(), "dist");
 const META_URL = "__ku0ImportMetaUrl";
 
-await build({
-  entryPoints: [join(dist, "index.js")],
-  outfile: join(dist, "index.cjs"),
-  bundle: true,
-  format: "cjs",
-  platform: "node",
-  target: "node20",
-  packages: "external",
-  // `import.meta.url` has no CJS meaning: point it at the bundle itself (same depth as dist/index.js, so
-  // `new URL("../package.json", import.meta.url)` still finds the package root).
-  define: { "import.meta.url": META_URL },
-  banner: { js: `const ${META_URL} = require("node:url").pathToFileURL(__filename).href;` },
-  logLevel: "warning",
-});
+// Extra subpath entries (`node build-cjs.mjs sandbox-rs/index`): dist/<entry>.js -> dist/<entry>.cjs. Such a
+// bundle keeps the package's main entry external (`../index.js` -> `../index.cjs`), so both share one copy of
+// the module state (mode overrides, loaded binding).
+const subpaths = process.argv.slice(2);
+const mainExternal = {
+  name: "main-entry-external",
+  setup(b) {
+    b.onResolve({ filter: /^(\.\.\/)+index\.js$/ }, (args) => ({
+      path: args.path.replace(/\.js$/, ".cjs"),
+      external: true,
+    }));
+  },
+};
+for (const entry of ["index", ...subpaths]) {
+  await build({
+    entryPoints: [join(dist, `${entry}.js`)],
+    outfile: join(dist, `${entry}.cjs`),
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    packages: "external",
+    // `import.meta.url` has no CJS meaning: point it at the bundle itself (same depth as dist/index.js, so
+    // `new URL("../package.json", import.meta.url)` still finds the package root).
+    define: { "import.meta.url": META_URL },
+    banner: { js: `const ${META_URL} = require("node:url").pathToFileURL(__filename).href;` },
+    plugins: entry === "index" ? [] : [mainExternal],
+    logLevel: "warning",
+  });
+}
 
 function* declarations(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -41,4 +57,4 @@ for (const path of declarations(dist)) {
   writeFileSync(path.replace(/\.d\.ts$/, ".d.cts"), text);
   count++;
 }
-console.log(`build-cjs: dist/index.cjs + ${count} .d.cts`);
+console.log(`build-cjs: ${["index", ...subpaths].map((e) => `dist/${e}.cjs`).join(", ")} + ${count} .d.cts`);

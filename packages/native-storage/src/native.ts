@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { defineNativeModule } from "@ku0/native-loader";
+import { defineNativeModule, describeType } from "@ku0/native-loader";
 import type * as Binding from "../binding.cjs";
 import { invalidArg } from "./errors.js";
 
@@ -36,7 +36,13 @@ export function storageStatus() {
  */
 export function pickBackend(explicit: "native" | "js" | undefined): "native" | "js" {
   if (explicit !== undefined && explicit !== "native" && explicit !== "js")
-    throw invalidArg(`backend must be "native" or "js", got ${JSON.stringify(explicit)}`);
+    throw invalidArg(
+      `backend must be "native" or "js", got ${
+        typeof explicit === "string"
+          ? JSON.stringify((explicit as string).slice(0, 64))
+          : describeType(explicit)
+      }`,
+    );
   storageModule.refreshEnv(); // kill switch re-read on every construction, as in the runtime
   if (explicit === "js") return "js";
   if (explicit === "native") {

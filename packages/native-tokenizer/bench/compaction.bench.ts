@@ -8,6 +8,7 @@
 //   append the realistic agent loop: the previous history plus one new message per call (its text
 //          never seen before), so only the new message is counted.
 import { defineSuite, type SuiteCase } from "@ku0/bench";
+import { deepEqual } from "@ku0/native-loader";
 import {
   type AgentMessage,
   ContextCompactor,
@@ -46,6 +47,17 @@ function histories(n = N, from = 0): { messages: Message[]; agent: AgentMessage[
     messages.push(m);
   }
   return { messages, agent };
+}
+
+/** `compress` results agree except `metadata.timestamp` (the `Date.now()` of each call). */
+function sameCompression(a: unknown, b: unknown): boolean {
+  const strip = (r: unknown) => {
+    const x = r as { metadata?: Record<string, unknown> };
+    if (!x || typeof x !== "object" || !x.metadata) return r;
+    const { timestamp: _t, ...metadata } = x.metadata;
+    return { ...x, metadata };
+  };
+  return deepEqual(strip(a), strip(b));
 }
 
 function withMode<T>(mode: "native" | "js", f: () => T): () => T {
@@ -101,6 +113,7 @@ export default defineSuite({
           native: withMode("native", () => nativeC.compress(agent)),
           js: withMode("js", () => jsC.compress(agent)),
         },
+        equal: sameCompression,
         ...(beforeEach ? { beforeEach } : {}),
         ...common,
       });
@@ -147,6 +160,7 @@ export default defineSuite({
           growing(agent, extra.agent, (h) => mcJ.compress(h)),
         ),
       },
+      equal: sameCompression,
       ...appendCommon,
     });
     return cases;

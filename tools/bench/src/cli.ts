@@ -1,6 +1,8 @@
-// `pnpm bench [module…]`: runs every packages/*/bench/*.bench.ts (or those of the named modules),
-// prints markdown tables and writes bench/results/<module>.json.
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+// `pnpm bench [module…] [--file=<name>]`: runs every packages/*/bench/*.bench.ts (or those of the named
+// modules; `--file=compaction` only the bench files whose name contains it), prints markdown tables and
+// writes bench/results/<module>.json (with --file, the suites that ran replace theirs in that file and the
+// others are kept).
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Suite } from "./define.js";
@@ -8,6 +10,10 @@ import { formatMarkdown, runSuite, type SuiteResult } from "./run.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith("-")));
+const fileFilter = process.argv
+  .slice(2)
+  .find((a) => a.startsWith("--file="))
+  ?.slice("--file=".length);
 
 function benchFiles(): string[] {
   const files: string[] = [];
@@ -22,7 +28,8 @@ function benchFiles(): string[] {
     // `pnpm bench symbol-index` loads only packages/native-symbol-index's benches (importing another
     // module's bench would load, and may require, that module's binding).
     if (wanted.size > 0 && !wanted.has(pkg.replace(/^native-/, ""))) continue;
-    for (const f of entries.sort()) if (f.endsWith(".bench.ts")) files.push(join(dir, f));
+    for (const f of entries.sort())
+      if (f.endsWith(".bench.ts") && (!fileFilter || f.includes(fileFilter))) files.push(join(dir, f));
   }
   return files;
 }
@@ -46,8 +53,14 @@ for (const file of benchFiles()) {
 
 const outDir = join(root, "bench", "results");
 mkdirSync(outDir, { recursive: true });
-for (const [module, suites] of byModule) {
+for (const [module, ran] of byModule) {
   const path = join(outDir, `${module}.json`);
+  let suites = ran;
+  if (fileFilter && existsSync(path)) {
+    const prev = (JSON.parse(readFileSync(path, "utf8")) as { suites?: SuiteResult[] }).suites ?? [];
+    const titles = new Set(ran.map((r) => r.title));
+    suites = [...prev.filter((p) => !titles.has(p.title)), ...ran];
+  }
   writeFileSync(path, `${JSON.stringify({ module, suites }, null, 2)}\n`);
   process.stderr.write(`wrote ${path.slice(root.length + 1)}\n`);
 }

@@ -4,34 +4,11 @@
 import fs from "node:fs";
 import { join } from "node:path";
 import { encode } from "@msgpack/msgpack";
+import { zstdStoredFrame } from "../js/zstdFrame.js";
 import type { CheckpointIndexEntry, CheckpointRecord } from "../rustCheckpointStorage.js";
 import type { Checkpoint } from "../types.js";
 
-const ZSTD_MAGIC = 0xfd2fb528;
-const MAX_RAW_BLOCK = 128 * 1024;
-
-/** A valid zstd frame holding `data` in raw (stored) blocks: single segment, 4-byte content size. */
-export function zstdStoredFrame(data: Uint8Array): Buffer {
-  const parts: Buffer[] = [];
-  const head = Buffer.alloc(9);
-  head.writeUInt32LE(ZSTD_MAGIC, 0);
-  head[4] = (2 << 6) | (1 << 5); // Frame_Content_Size_flag = 2 (4 bytes), Single_Segment_flag
-  head.writeUInt32LE(data.length, 5);
-  parts.push(head);
-  let off = 0;
-  do {
-    const n = Math.min(MAX_RAW_BLOCK, data.length - off);
-    const last = off + n >= data.length ? 1 : 0;
-    const bh = Buffer.alloc(3);
-    const v = last | (0 << 1) | (n << 3); // Block_Type 0 = Raw
-    bh[0] = v & 0xff;
-    bh[1] = (v >> 8) & 0xff;
-    bh[2] = (v >> 16) & 0xff;
-    parts.push(bh, Buffer.from(data.subarray(off, off + n)));
-    off += n;
-  } while (off < data.length);
-  return Buffer.concat(parts);
-}
+export { zstdStoredFrame };
 
 /** The runtime engine's event record: seq u64 LE, payload length u32 LE, payload. */
 export function runtimeEventRecord(seq: number, payload: Uint8Array): Buffer {
