@@ -340,8 +340,7 @@ export class MessageCompressor {
         ...r.metadata,
         timestamp: Date.now(),
         strategy,
-        preservedIndices:
-          r.metadata?.preservedIndices ?? r.messages.map((m) => messages.indexOf(m)).filter((i) => i >= 0),
+        preservedIndices: r.metadata?.preservedIndices ?? indicesIn(messages, r.messages),
         summary: `Compressed ${n - r.messages.length} messages using ${strategy} strategy`,
       },
     };
@@ -416,8 +415,13 @@ export class MessageCompressor {
     const n = messages.length;
     const preserved = this.preservedOf(messages);
     const chosen = new Set(preserved);
-    const rank = (m: Msg) => importance(m, messages.indexOf(m), n, this.config.preserveCount);
-    const candidates = messages.filter((m) => !chosen.has(m)).sort((a, b) => rank(b) - rank(a));
+    const first = firstIndexOf(messages);
+    const rank = new Map<Msg, number>();
+    for (const m of messages)
+      if (!chosen.has(m) && !rank.has(m))
+        rank.set(m, importance(m, first.get(m) as number, n, this.config.preserveCount));
+    const score = (m: Msg) => rank.get(m) as number;
+    const candidates = messages.filter((m) => !chosen.has(m)).sort((a, b) => score(b) - score(a));
     const selected = [...preserved];
     let tokens = costs.sum(selected);
     for (const m of candidates) {
@@ -488,9 +492,10 @@ export class MessageCompressor {
       result.metadata = {
         timestamp: Date.now(),
         strategy: this.config.strategy,
-        preservedIndices: plan.selectedIndices
-          .map((i) => input.indexOf(list[i] as Msg))
-          .filter((i) => i >= 0),
+        preservedIndices: indicesIn(
+          input,
+          plan.selectedIndices.map((i) => list[i] as Msg),
+        ),
       };
     return result;
   }
@@ -539,7 +544,7 @@ export class MessageCompressor {
         metadata: {
           timestamp: Date.now(),
           strategy: "summarize",
-          preservedIndices: preserved.map((m) => messages.indexOf(m)).filter((i) => i >= 0),
+          preservedIndices: indicesIn(messages, preserved),
           summary,
         },
       };
@@ -584,4 +589,24 @@ export class SmartMessageCompressor extends MessageCompressor {
 
 export function createMessageCompressor(config?: Partial<CompressionConfig>): MessageCompressor {
   return new MessageCompressor(config);
+}
+
+/** Each distinct message object's first index in `list` (what `list.indexOf(m)` returns), built once. */
+function firstIndexOf(list: readonly Msg[]): Map<Msg, number> {
+  const first = new Map<Msg, number>();
+  list.forEach((m, i) => {
+    if (!first.has(m)) first.set(m, i);
+  });
+  return first;
+}
+
+/** `picked.map((m) => list.indexOf(m)).filter((i) => i >= 0)` in linear time. */
+function indicesIn(list: readonly Msg[], picked: readonly Msg[]): number[] {
+  const first = firstIndexOf(list);
+  const out: number[] = [];
+  for (const m of picked) {
+    const i = first.get(m);
+    if (i !== undefined) out.push(i);
+  }
+  return out;
 }
