@@ -14,10 +14,10 @@ use crate::{EXIT_SETUP_FAILED, Result, SandboxError};
 
 static TRACE: std::sync::OnceLock<Option<std::time::Instant>> = std::sync::OnceLock::new();
 
-/// Stage timing for performance work (`KU0_SANDBOX_TRACE=1` in the helper's environment).
+/// Stage timing for performance work ([`crate::TRACE_ENV`] set on a helper run by hand).
 fn trace(stage: &str) {
-    let start = TRACE
-        .get_or_init(|| std::env::var_os("KU0_SANDBOX_TRACE").map(|_| std::time::Instant::now()));
+    let start =
+        TRACE.get_or_init(|| std::env::var_os(crate::TRACE_ENV).map(|_| std::time::Instant::now()));
     if let Some(t) = start {
         let line = format!(
             "ku0-trace {:>8}us pid={} {stage}\n",
@@ -296,6 +296,30 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
         entries.push(Entry::ReadOnly(c));
     }
     for d in policy.effective_denied_paths() {
+        if std::fs::symlink_metadata(&d).is_err() {
+            // Missing at session start: inside a writable root the command could create it, so
+            // it gets a placeholder (like the git paths) that the stand-in is mounted onto.
+            let inside = crate::paths::resolve(Path::new(&d), Path::new("/")).is_ok_and(|r| {
+                !r.exists
+                    && r.path
+                        .to_str()
+                        .is_some_and(|s| writable.iter().any(|w| under(s, w) && s != w))
+            });
+            if inside {
+                match crate::policy::ensure_denied_placeholder(Path::new(&d)) {
+                    Ok(()) => {}
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::PermissionDenied
+                            || e.raw_os_error() == Some(libc::EROFS) => {}
+                    Err(e) => {
+                        return Err(SandboxError::Os {
+                            what: format!("denied-path placeholder {d}"),
+                            source: e,
+                        });
+                    }
+                }
+            }
+        }
         let Ok(meta) = std::fs::symlink_metadata(&d) else {
             continue;
         };
@@ -315,6 +339,38 @@ fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
             });
         }
     }
+    // A protected path must not move away with one of its ancestors (renaming a directory that
+    // contains a mount point is allowed; a nested repository's `vendor/` renamed and recreated
+    // would hand the host a fresh `.git` of the command's choosing): pin every directory between
+    // the writable root and each read-only, link-pinned or denied entry.
+    let mut ancestors: Vec<Entry> = Vec::new();
+    for e in &entries {
+        if !matches!(
+            e,
+            Entry::ReadOnly(_) | Entry::LinkPin { .. } | Entry::Deny { .. } | Entry::Pin(_)
+        ) {
+            continue;
+        }
+        let Some(root) = writable
+            .iter()
+            .filter(|w| under(e.path(), w))
+            .max_by_key(|w| w.len())
+        else {
+            continue;
+        };
+        let mut cur = Path::new(e.path()).parent();
+        while let Some(a) = cur.and_then(|a| a.to_str()) {
+            if a == root || !under(a, root) {
+                break;
+            }
+            let pin = Entry::Pin(a.to_string());
+            if !entries.contains(&pin) && !ancestors.contains(&pin) {
+                ancestors.push(pin);
+            }
+            cur = Path::new(a).parent();
+        }
+    }
+    entries.extend(ancestors);
     entries.sort_by(|a, b| {
         depth(a.path())
             .cmp(&depth(b.path()))
