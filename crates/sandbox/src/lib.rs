@@ -129,7 +129,10 @@ impl SandboxError {
 pub type Result<T> = std::result::Result<T, SandboxError>;
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "tests: an unexpected error should fail the test with its message"
+)]
 mod tests {
     use super::SandboxError;
 

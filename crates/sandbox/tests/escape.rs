@@ -2,7 +2,10 @@
 //! helper and the `attack` example) and asserts that the attempt failed AND its target is
 //! unchanged. Network tests only target servers this test starts on loopback.
 #![cfg(target_os = "linux")]
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: an unexpected error should fail loudly with its message"
+)]
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
