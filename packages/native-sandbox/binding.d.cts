@@ -22,6 +22,12 @@ export declare class BeneathFile {
    */
   read(maxBytes: number): Promise<Buffer>
   /**
+   * Fills `buffer` (up to 16 MiB of it) with the next bytes on the libuv pool; resolves to the
+   * count, fewer than its length only at end of file (0 = end). The buffer is JS memory (the
+   * garbage collector sees it), and must not be touched until the promise settles.
+   */
+  readInto(buffer: Buffer): Promise<number>
+  /**
    * Appends `data` on the libuv pool (copied before the call returns).
    * `ERR_KU0_FILE_TOO_LARGE` (nothing written) when it would pass the open's `maxBytes`.
    */

@@ -450,6 +450,29 @@ impl napi::Task for StreamReadTask {
     }
 }
 
+pub struct StreamReadIntoTask(SharedStream, Buffer);
+
+#[guard]
+impl napi::Task for StreamReadIntoTask {
+    type Output = u32;
+    type JsValue = u32;
+    fn compute(&mut self) -> Result<u32> {
+        match stream_lock(&self.0).as_mut() {
+            #[cfg(target_os = "linux")]
+            Some(s) => s
+                .read_into(&mut self.1)
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+                .map_err(io_err),
+            #[cfg(not(target_os = "linux"))]
+            Some(s) => match *s {},
+            None => Err(closed()),
+        }
+    }
+    fn resolve(&mut self, _env: napi::Env, n: u32) -> Result<u32> {
+        Ok(n)
+    }
+}
+
 pub struct StreamWriteTask(SharedStream, Vec<u8>);
 
 #[guard]
@@ -501,6 +524,23 @@ impl BeneathFile {
         Ok(napi::bindgen_prelude::AsyncTask::new(StreamReadTask(
             Arc::clone(&self.inner),
             usize::try_from(max).unwrap_or(16 << 20),
+        )))
+    }
+
+    /// Fills `buffer` (up to 16 MiB of it) with the next bytes on the libuv pool; resolves to the
+    /// count, fewer than its length only at end of file (0 = end). The buffer is JS memory (the
+    /// garbage collector sees it), and must not be touched until the promise settles.
+    #[napi(catch_unwind, ts_return_type = "Promise<number>")]
+    pub fn read_into(
+        &self,
+        buffer: Buffer,
+    ) -> Result<napi::bindgen_prelude::AsyncTask<StreamReadIntoTask>> {
+        if buffer.is_empty() {
+            return Err(invalid("buffer must not be empty"));
+        }
+        Ok(napi::bindgen_prelude::AsyncTask::new(StreamReadIntoTask(
+            Arc::clone(&self.inner),
+            buffer,
         )))
     }
 

@@ -144,7 +144,7 @@ impl Out {
 fn run_policy(policy: Value, timeout: Duration) -> Out {
     let mut child = Command::new(HELPER)
         .env_clear()
-        .env("KU0_SANDBOX_POLICY", policy.to_string())
+        .env(ku0_sandbox::POLICY_ENV, policy.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -380,7 +380,7 @@ fn parent_environment_not_leaked() {
     let fx = Fx::new("environ");
     let mut child = Command::new(HELPER)
         .env(
-            "KU0_SANDBOX_POLICY",
+            ku0_sandbox::POLICY_ENV,
             fx.policy("env; cat /proc/1/environ; cat /proc/$PPID/environ; echo")
                 .to_string(),
         )
@@ -398,7 +398,7 @@ fn parent_environment_not_leaked() {
         .unwrap();
     child.wait().unwrap();
     assert!(!out.contains("sk-LEAKED"), "{out}");
-    assert!(!out.contains("KU0_SANDBOX_POLICY"), "{out}");
+    assert!(!out.contains(ku0_sandbox::POLICY_ENV), "{out}");
 }
 
 #[test]

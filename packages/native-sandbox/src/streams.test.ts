@@ -88,7 +88,9 @@ describe.each([
     global.gc?.();
     const rss = process.memoryUsage().rss;
     let peak = rss;
+    let ticks = 0;
     const timer = setInterval(() => {
+      ticks++;
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 5);
     const c = counter();
@@ -96,6 +98,8 @@ describe.each([
     clearInterval(timer);
     peak = Math.max(peak, process.memoryUsage().rss);
     expect(c.bytes()).toBe(GiB);
+    // The event loop kept running while the file streamed (each chunk is read off the loop).
+    expect(ticks).toBeGreaterThan(10);
     // 1 MiB chunks: the growth is the stream buffers and allocator slack, far below the file.
     expect(peak - rss).toBeLessThan(96 * MiB);
   }, 120_000);
@@ -159,7 +163,36 @@ describe.each([
     expect(() => createReadStreamBeneath(ws, "a", { chunkBytes: 0 })).toThrow(
       expect.objectContaining({ code: "ERR_KU0_OUT_OF_RANGE" }),
     );
+    expect(() => createReadStreamBeneath(ws, "a", 5 as never)).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_INVALID_ARG" }),
+    );
     expect(() => createWriteStreamBeneath(ws, "a", { mkdirs: "yes" as never })).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_INVALID_ARG" }),
+    );
+  });
+});
+
+describe("the binding's BeneathFile handle", () => {
+  it("read, readInto, write and close run off the loop; a closed handle is a typed error", async () => {
+    const b = sandboxModule.requireNative();
+    const w = await b.openBeneath(ws, "handle/h.txt", "write", true);
+    await w.write(Buffer.from("hello "));
+    await w.write(Buffer.from("world"));
+    await w.close();
+    await w.close();
+    await expect(w.write(Buffer.from("x"))).rejects.toThrow(/closed/);
+    const r = await b.openBeneath(ws, "handle/h.txt", "read");
+    expect((await r.read(5)).toString()).toBe("hello");
+    const buf = Buffer.alloc(8);
+    expect(await r.readInto(buf)).toBe(6);
+    expect(buf.subarray(0, 6).toString()).toBe(" world");
+    expect((await r.read(5)).length).toBe(0);
+    await r.close();
+    expect(() => r.read(0)).toThrow(expect.objectContaining({ code: "ERR_KU0_INVALID_ARG" }));
+    expect(() => r.readInto(Buffer.alloc(0))).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_INVALID_ARG" }),
+    );
+    expect(() => b.openBeneath(ws, "x", "append" as never)).toThrow(
       expect.objectContaining({ code: "ERR_KU0_INVALID_ARG" }),
     );
   });

@@ -2,7 +2,13 @@ import { constants } from "node:fs";
 import { type FileHandle, mkdir, open, readlink, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, sep } from "node:path";
 import { Readable, Writable } from "node:stream";
-import { checkOptionalBoolean, checkOptionalInt, Ku0Error, ku0TypeError } from "@ku0/native-loader";
+import {
+  checkOptionalBoolean,
+  checkOptionalInt,
+  checkOptions,
+  Ku0Error,
+  ku0TypeError,
+} from "@ku0/native-loader";
 import { sandboxModule } from "./native.js";
 import { resolvePhysical } from "./paths.js";
 
@@ -55,7 +61,12 @@ function openNative(
   return sandboxModule
     .callNative((b) => b.openBeneath(root, relPath, mode, mkdirs, maxBytes))
     .then((f) => ({
-      read: (max) => sandboxModule.callNative(() => f.read(max)),
+      // The chunk is allocated here (GC-accounted memory) and filled on the libuv pool.
+      read: async (max) => {
+        const buf = Buffer.allocUnsafe(max);
+        const n = await sandboxModule.callNative(() => f.readInto(buf));
+        return n === max ? buf : buf.subarray(0, n);
+      },
       write: (data) => sandboxModule.callNative(() => f.write(data)),
       close: () => sandboxModule.callNative(() => f.close()),
     }));
@@ -240,6 +251,7 @@ export function createReadStreamBeneath(
   options: ReadStreamBeneathOptions = {},
 ): Readable {
   checkArgs(root, relPath);
+  checkOptions(options, "options");
   const chunk = checkChunk(options?.chunkBytes);
   const max = checkOptionalInt(options?.maxBytes, "maxBytes");
   let file: ChunkFile | undefined;
@@ -284,6 +296,7 @@ export function createWriteStreamBeneath(
   options: WriteStreamBeneathOptions = {},
 ): Writable {
   checkArgs(root, relPath);
+  checkOptions(options, "options");
   const mkdirs = checkOptionalBoolean(options?.mkdirs, "mkdirs") ?? false;
   const max = checkOptionalInt(options?.maxBytes, "maxBytes");
   let file: ChunkFile | undefined;

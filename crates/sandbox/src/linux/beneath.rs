@@ -325,6 +325,29 @@ impl BeneathStream {
         Ok(buf)
     }
 
+    /// Fills `buf` (at most [`MAX_CHUNK_BYTES`] of it) from the file; returns how many bytes were
+    /// read, fewer than asked only at end of file (0 = end). EFBIG as [`Self::read_chunk`].
+    pub fn read_into(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.write {
+            return Err(errno(libc::EBADF));
+        }
+        let want = buf.len().min(MAX_CHUNK_BYTES);
+        let mut got = 0;
+        while got < want {
+            match self.file.read(&mut buf[got..want]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        self.done += got as u64;
+        if self.done > self.limit {
+            return Err(errno(libc::EFBIG));
+        }
+        Ok(got)
+    }
+
     /// Appends `data`; EFBIG (nothing written) when it would pass `limit`.
     pub fn write_chunk(&mut self, data: &[u8]) -> std::io::Result<()> {
         if !self.write {
@@ -340,7 +363,10 @@ impl BeneathStream {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "tests: an unexpected error should fail the test with its message"
+)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
@@ -456,6 +482,15 @@ mod tests {
             total += c.len() as u64;
         }
         assert_eq!(total, (DEFAULT_MAX_FILE_BYTES + 1) * 2);
+        std::fs::write(ws.join("seven"), b"1234567").unwrap();
+        let mut r = BeneathStream::open_read(&ws, Path::new("seven"), None).unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(r.read_into(&mut buf).unwrap(), 4);
+        assert_eq!(&buf, b"1234");
+        assert_eq!(r.read_into(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"567");
+        assert_eq!(r.read_into(&mut buf).unwrap(), 0);
+        assert_eq!(r.position(), 7);
         let e = BeneathStream::open_read(&ws, Path::new("sparse"), Some(10)).unwrap_err();
         assert_eq!(error_code(e), "ERR_KU0_FILE_TOO_LARGE");
         let mut w = BeneathStream::open_write(&ws, Path::new("n/out.bin"), true, Some(6)).unwrap();
