@@ -229,7 +229,7 @@ fn repo_paths(repo: &Path, top: bool, out: &mut Vec<GitProtected>) {
 /// Deepest directory level below a writable root searched for nested repositories.
 pub const NESTED_MAX_DEPTH: usize = 6;
 /// Most directories read while searching one writable root (the search stops there).
-pub const NESTED_MAX_DIRS: usize = 4096;
+pub const NESTED_MAX_DIRS: usize = 1024;
 /// Most nested repositories protected per writable root.
 pub const NESTED_MAX_REPOS: usize = 64;
 /// Directory names never searched for nested repositories (large trees of installed or built

@@ -46,7 +46,7 @@ export const POLICY_DEFAULTS = {
   "maxFileBytes": 67108864,
   "nestedRepositories": {
     "maxDepth": 6,
-    "maxDirs": 4096,
+    "maxDirs": 1024,
     "maxRepos": 64,
     "skip": [
       "node_modules",

@@ -144,7 +144,7 @@ function classGuarantees(
             "nested repositories (own .git directory, file or symlink: vendored repos, submodule checkouts) found at session start get the same protection; they and their parent directories are pinned (cannot be renamed or removed)",
           ],
           [
-            "nested repositories deeper than 6 levels, beyond the first 64 per writable root or the first 4096 directories searched, or inside node_modules, .pnpm-store, target, .venv, __pycache__, .cache are not protected",
+            "nested repositories deeper than 6 levels, beyond the first 64 per writable root or the first 1024 directories searched, or inside node_modules, .pnpm-store, target, .venv, __pycache__, .cache are not protected",
             "repositories the command itself creates during the session are not protected (the host should not run git in them)",
           ],
         )
