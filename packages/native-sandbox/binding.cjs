@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.BeneathFile = nativeBinding.BeneathFile
 module.exports.SandboxRun = nativeBinding.SandboxRun
 module.exports.decidePaths = nativeBinding.decidePaths
 module.exports.defaultDeniedPaths = nativeBinding.defaultDeniedPaths
@@ -842,6 +843,8 @@ module.exports.defaultReadableRoots = nativeBinding.defaultReadableRoots
 module.exports.defaultReadOnlyInRoot = nativeBinding.defaultReadOnlyInRoot
 module.exports.engineVersion = nativeBinding.engineVersion
 module.exports.gitDirProtectedNames = nativeBinding.gitDirProtectedNames
+module.exports.openBeneath = nativeBinding.openBeneath
+module.exports.policyDefaults = nativeBinding.policyDefaults
 module.exports.protectedPaths = nativeBinding.protectedPaths
 module.exports.readFileBeneath = nativeBinding.readFileBeneath
 module.exports.readFileBeneathAsync = nativeBinding.readFileBeneathAsync

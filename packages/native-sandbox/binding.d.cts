@@ -10,6 +10,33 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * An open regular file beneath a root (from [`open_beneath`]): `read(maxBytes)` / `write(data)`
+ * move one bounded chunk on the libuv pool, so files of any size stream in bounded memory without
+ * blocking the event loop. `close()` releases the descriptor (also on garbage collection).
+ */
+export declare class BeneathFile {
+  /**
+   * Reads the next chunk of at most `maxBytes` (1 B to 16 MiB) on the libuv pool; an empty
+   * buffer means end of file. `ERR_KU0_FILE_TOO_LARGE` when the file grew past the open's
+   * `maxBytes`.
+   */
+  read(maxBytes: number): Promise<Buffer>
+  /**
+   * Fills `buffer` (up to 16 MiB of it) with the next bytes on the libuv pool; resolves to the
+   * count, fewer than its length only at end of file (0 = end). The buffer is JS memory (the
+   * garbage collector sees it), and must not be touched until the promise settles.
+   */
+  readInto(buffer: Buffer): Promise<number>
+  /**
+   * Appends `data` on the libuv pool (copied before the call returns).
+   * `ERR_KU0_FILE_TOO_LARGE` (nothing written) when it would pass the open's `maxBytes`.
+   */
+  write(data: Buffer): Promise<void>
+  /** Closes the descriptor on the libuv pool (after a chunk in flight); idempotent. */
+  close(): Promise<void>
+}
+
+/**
  * One run of the sandbox helper, returned by [`start_sandboxed`]. `cancel()` kills this run's process
  * tree and nothing else: the handle is the only way to reach the run (no process-wide table, no
  * caller-chosen ids), so two worker threads or two copies of the package cannot cancel each other.
@@ -51,12 +78,26 @@ export declare function engineVersion(): string
  */
 export declare function gitDirProtectedNames(): Array<string>
 
+/**
+ * Opens `relPath` beneath `root` for streaming, on the libuv pool: `mode` "read" or "write"
+ * (created or truncated; `mkdirs` creates missing parents beneath root). Same resolution and
+ * checks as [`read_file_beneath`] / [`write_file_beneath`] (no escape, O_NONBLOCK, regular files
+ * only, one hard link for writes) but no whole-file cap unless `maxBytes` is given.
+ */
+export declare function openBeneath(root: string, relPath: string, mode: string, mkdirs?: boolean | undefined | null, maxBytes?: number | undefined | null): Promise<BeneathFile>
+
 export interface PathDecision {
   path: string
   allowed: boolean
   resolved: string
   reason?: string
 }
+
+/**
+ * Every policy default as JSON (readable roots, denied paths, carve-outs, git names, nested
+ * repository bounds, file cap): the source of `defaults.json` in the package.
+ */
+export declare function policyDefaults(): string
 
 /**
  * Every read-only carve-out of these writable roots (defaults plus git-dir integrity paths,

@@ -4,6 +4,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
+import { Readable, Writable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { HOSTILE, HOSTILE_CODE } from "./hostile.js";
 import { type Ctx, type ExportSpec, MODULES } from "./targets.js";
@@ -217,13 +218,38 @@ function settle(p: Promise<unknown>): Promise<Outcome> {
   });
 }
 
+/**
+ * A Node stream reports failures on its `error` event (as `fs.createReadStream` does), so the
+ * harness listens like a caller must: reads a readable to its end, ends a writable, and classifies
+ * the first error (an unlistened `error` event would be an uncaught exception of the harness).
+ */
+function settleStream(s: NodeJS.EventEmitter & { resume?: () => void; end?: () => void }): Promise<Outcome> {
+  return settle(
+    new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.once("close", () => resolve());
+      if (typeof s.resume === "function") s.resume();
+      else if (typeof s.end === "function") s.end();
+    }),
+  );
+}
+
+function isNodeStream(v: unknown): v is NodeJS.EventEmitter & { resume?: () => void; end?: () => void } {
+  return v instanceof Readable || v instanceof Writable;
+}
+
 async function runOne(target: Target, ctx: Ctx, args: unknown[]): Promise<Outcome> {
   let out: Outcome;
   let inst: unknown;
   try {
     const r = await target.invoke(ctx, args);
     inst = r.inst;
-    out = r.value instanceof Promise ? await settle(r.value) : { kind: "ok" };
+    out =
+      r.value instanceof Promise
+        ? await settle(r.value)
+        : isNodeStream(r.value)
+          ? await settleStream(r.value)
+          : { kind: "ok" };
   } catch (err) {
     out = classify(err);
   }

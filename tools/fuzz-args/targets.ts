@@ -486,6 +486,9 @@ export const MODULES: ModuleSpec[] = [
       },
       readFileBeneath: { args: () => ["/tmp", "nonexistent-ku0-fuzz"] },
       writeFileBeneath: { args: (c) => [c.tmp(), "f.txt", Buffer.from("x")] },
+      createReadStreamBeneath: { args: () => ["/tmp", "nonexistent-ku0-fuzz"] },
+      createWriteStreamBeneath: { args: (c) => [c.tmp(), "f.txt", { mkdirs: true }] },
+      nestedRepositoriesJs: { args: (c) => [c.tmp()] },
       findHelper: { args: () => [{}] },
       probeKernel: { args: (c) => [helperPath(c)] },
       guaranteesFrom: {
@@ -556,6 +559,7 @@ export const MODULES: ModuleSpec[] = [
       },
       validatePolicy: { args: () => ["{}"] },
       writeFileBeneath: { args: (c) => [c.tmp(), "f.txt", Buffer.from("x"), false] },
+      openBeneath: { args: () => ["/tmp", "nonexistent-ku0-fuzz", "read"] },
     },
   },
 ];

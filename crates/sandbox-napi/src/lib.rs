@@ -91,6 +91,14 @@ pub fn validate_policy(json: String) -> Result<String> {
     serde_json::to_string(&p).map_err(|e| coded(ku0_napi_boundary::NATIVE_FAILURE, false, e))
 }
 
+/// Every policy default as JSON (readable roots, denied paths, carve-outs, git names, nested
+/// repository bounds, file cap): the source of `defaults.json` in the package.
+#[guard]
+#[napi(catch_unwind)]
+pub fn policy_defaults() -> String {
+    ku0_sandbox::policy::defaults_json()
+}
+
 /// Default denied paths (system secrets plus secrets below `home`).
 #[guard]
 #[napi(catch_unwind)]
@@ -394,4 +402,231 @@ pub fn write_file_beneath_async(
         mkdirs.unwrap_or(false),
         max,
     )))
+}
+
+#[cfg(target_os = "linux")]
+type Stream = ku0_sandbox::linux::beneath::BeneathStream;
+/// Stand-in where the engine has no beneath-root streams (never constructed).
+#[cfg(not(target_os = "linux"))]
+type Stream = std::convert::Infallible;
+
+type SharedStream = Arc<std::sync::Mutex<Option<Stream>>>;
+
+fn stream_lock(s: &SharedStream) -> std::sync::MutexGuard<'_, Option<Stream>> {
+    // A panic while the lock was held left the stream consistent (each call is one syscall
+    // loop); keep using it.
+    s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn closed() -> Error {
+    sandbox_err(SandboxError::Io(std::io::Error::other("file is closed")))
+}
+
+/// An open regular file beneath a root (from [`open_beneath`]): `read(maxBytes)` / `write(data)`
+/// move one bounded chunk on the libuv pool, so files of any size stream in bounded memory without
+/// blocking the event loop. `close()` releases the descriptor (also on garbage collection).
+#[napi]
+pub struct BeneathFile {
+    inner: SharedStream,
+}
+
+pub struct StreamReadTask(SharedStream, usize);
+
+#[guard]
+impl napi::Task for StreamReadTask {
+    type Output = Vec<u8>;
+    type JsValue = Buffer;
+    fn compute(&mut self) -> Result<Vec<u8>> {
+        match stream_lock(&self.0).as_mut() {
+            #[cfg(target_os = "linux")]
+            Some(s) => s.read_chunk(self.1).map_err(io_err),
+            #[cfg(not(target_os = "linux"))]
+            Some(s) => match *s {},
+            None => Err(closed()),
+        }
+    }
+    fn resolve(&mut self, _env: napi::Env, o: Vec<u8>) -> Result<Self::JsValue> {
+        Ok(o.into())
+    }
+}
+
+pub struct StreamReadIntoTask(SharedStream, Buffer);
+
+#[guard]
+impl napi::Task for StreamReadIntoTask {
+    type Output = u32;
+    type JsValue = u32;
+    fn compute(&mut self) -> Result<u32> {
+        match stream_lock(&self.0).as_mut() {
+            #[cfg(target_os = "linux")]
+            Some(s) => s
+                .read_into(&mut self.1)
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+                .map_err(io_err),
+            #[cfg(not(target_os = "linux"))]
+            Some(s) => match *s {},
+            None => Err(closed()),
+        }
+    }
+    fn resolve(&mut self, _env: napi::Env, n: u32) -> Result<u32> {
+        Ok(n)
+    }
+}
+
+pub struct StreamWriteTask(SharedStream, Vec<u8>);
+
+#[guard]
+impl napi::Task for StreamWriteTask {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> Result<()> {
+        match stream_lock(&self.0).as_mut() {
+            #[cfg(target_os = "linux")]
+            Some(s) => s.write_chunk(&self.1).map_err(io_err),
+            #[cfg(not(target_os = "linux"))]
+            Some(s) => match *s {},
+            None => Err(closed()),
+        }
+    }
+    fn resolve(&mut self, _env: napi::Env, _o: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub struct StreamCloseTask(SharedStream);
+
+#[guard]
+impl napi::Task for StreamCloseTask {
+    type Output = ();
+    type JsValue = ();
+    fn compute(&mut self) -> Result<()> {
+        // Waits for a chunk in flight, then closes the descriptor (a second close is a no-op).
+        drop(stream_lock(&self.0).take());
+        Ok(())
+    }
+    fn resolve(&mut self, _env: napi::Env, _o: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[guard]
+#[napi]
+impl BeneathFile {
+    /// Reads the next chunk of at most `maxBytes` (1 B to 16 MiB) on the libuv pool; an empty
+    /// buffer means end of file. `ERR_KU0_FILE_TOO_LARGE` when the file grew past the open's
+    /// `maxBytes`.
+    #[napi(catch_unwind, ts_return_type = "Promise<Buffer>")]
+    pub fn read(&self, max_bytes: f64) -> Result<napi::bindgen_prelude::AsyncTask<StreamReadTask>> {
+        let max = arg::count(max_bytes, "maxBytes", 16 << 20)?;
+        if max == 0 {
+            return Err(invalid("maxBytes must be at least 1"));
+        }
+        Ok(napi::bindgen_prelude::AsyncTask::new(StreamReadTask(
+            Arc::clone(&self.inner),
+            usize::try_from(max).unwrap_or(16 << 20),
+        )))
+    }
+
+    /// Fills `buffer` (up to 16 MiB of it) with the next bytes on the libuv pool; resolves to the
+    /// count, fewer than its length only at end of file (0 = end). The buffer is JS memory (the
+    /// garbage collector sees it), and must not be touched until the promise settles.
+    #[napi(catch_unwind, ts_return_type = "Promise<number>")]
+    pub fn read_into(
+        &self,
+        buffer: Buffer,
+    ) -> Result<napi::bindgen_prelude::AsyncTask<StreamReadIntoTask>> {
+        if buffer.is_empty() {
+            return Err(invalid("buffer must not be empty"));
+        }
+        Ok(napi::bindgen_prelude::AsyncTask::new(StreamReadIntoTask(
+            Arc::clone(&self.inner),
+            buffer,
+        )))
+    }
+
+    /// Appends `data` on the libuv pool (copied before the call returns).
+    /// `ERR_KU0_FILE_TOO_LARGE` (nothing written) when it would pass the open's `maxBytes`.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn write(&self, data: Buffer) -> Result<napi::bindgen_prelude::AsyncTask<StreamWriteTask>> {
+        Ok(napi::bindgen_prelude::AsyncTask::new(StreamWriteTask(
+            Arc::clone(&self.inner),
+            data.to_vec(),
+        )))
+    }
+
+    /// Closes the descriptor on the libuv pool (after a chunk in flight); idempotent.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn close(&self) -> napi::bindgen_prelude::AsyncTask<StreamCloseTask> {
+        napi::bindgen_prelude::AsyncTask::new(StreamCloseTask(Arc::clone(&self.inner)))
+    }
+}
+
+pub struct OpenBeneathTask {
+    root: String,
+    rel: String,
+    write: bool,
+    mkdirs: bool,
+    limit: Option<u64>,
+}
+
+#[guard]
+impl napi::Task for OpenBeneathTask {
+    type Output = SharedStream;
+    type JsValue = BeneathFile;
+    fn compute(&mut self) -> Result<SharedStream> {
+        #[cfg(target_os = "linux")]
+        {
+            let (root, rel) = (Path::new(&self.root), Path::new(&self.rel));
+            let s = if self.write {
+                Stream::open_write(root, rel, self.mkdirs, self.limit)
+            } else {
+                Stream::open_read(root, rel, self.limit)
+            };
+            s.map(|s| Arc::new(std::sync::Mutex::new(Some(s))))
+                .map_err(io_err)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (self.write, self.mkdirs, self.limit);
+            Err(sandbox_err(SandboxError::Unsupported("Linux only".into())))
+        }
+    }
+    fn resolve(&mut self, _env: napi::Env, inner: SharedStream) -> Result<BeneathFile> {
+        Ok(BeneathFile { inner })
+    }
+}
+
+/// Opens `relPath` beneath `root` for streaming, on the libuv pool: `mode` "read" or "write"
+/// (created or truncated; `mkdirs` creates missing parents beneath root). Same resolution and
+/// checks as [`read_file_beneath`] / [`write_file_beneath`] (no escape, O_NONBLOCK, regular files
+/// only, one hard link for writes) but no whole-file cap unless `maxBytes` is given.
+#[guard]
+#[napi(catch_unwind, ts_return_type = "Promise<BeneathFile>")]
+pub fn open_beneath(
+    root: String,
+    rel_path: String,
+    mode: String,
+    mkdirs: Option<bool>,
+    max_bytes: Option<f64>,
+) -> Result<napi::bindgen_prelude::AsyncTask<OpenBeneathTask>> {
+    let write = match mode.as_str() {
+        "read" => false,
+        "write" => true,
+        other => {
+            return Err(invalid(format!(
+                "mode must be read or write, got {other:?}"
+            )));
+        }
+    };
+    let limit = match max_bytes {
+        None => None,
+        Some(n) => Some(arg::count(n, "maxBytes", 9_007_199_254_740_991)?),
+    };
+    Ok(napi::bindgen_prelude::AsyncTask::new(OpenBeneathTask {
+        root,
+        rel: rel_path,
+        write,
+        mkdirs: mkdirs.unwrap_or(false),
+        limit,
+    }))
 }

@@ -1,7 +1,10 @@
 //! Attack probes run *inside* the sandbox by the escape tests. Each subcommand attempts one
 //! escape and prints `ESCAPED` (exit 0) when the attempt succeeded, `BLOCKED <reason>` (exit 3)
 //! when the kernel refused it.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: an unexpected error should fail loudly with its message"
+)]
 
 #[cfg(target_os = "linux")]
 use std::ffi::CString;

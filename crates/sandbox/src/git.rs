@@ -177,7 +177,9 @@ fn config_paths(file: &Path) -> Vec<(bool, String)> {
 /// Everything git reads as configuration or runs for the repository rooted at `root`: the
 /// `.git` entry itself when it is a file (worktree or submodule pointer) or missing (so the
 /// command cannot `git init` a repository whose config the host would read), and the protected
-/// names of the git dir it leads to (and of that git dir's `commondir`).
+/// names of the git dir it leads to (and of that git dir's `commondir`); then the same for every
+/// repository nested below `root` that [`nested_repositories`] finds (vendored repos, submodule
+/// checkouts, pre-1.7.8 submodules with their own `.git` directory).
 pub fn protected_paths(root: &Path) -> Vec<GitProtected> {
     // ku0's own workspace metadata: read-only, and uncreatable when missing.
     let mut out = vec![GitProtected {
@@ -186,42 +188,101 @@ pub fn protected_paths(root: &Path) -> Vec<GitProtected> {
         git_dir: None,
         link_only: false,
     }];
-    let dot = root.join(".git");
+    repo_paths(root, true, &mut out);
+    for nested in nested_repositories(root) {
+        repo_paths(&nested, false, &mut out);
+    }
+    out
+}
+
+/// The `.git` entry of `repo` and the protected names of its git dir. `top`: a missing `.git` gets
+/// a placeholder (only for the writable root itself; nested repos are found by their `.git`).
+fn repo_paths(repo: &Path, top: bool, out: &mut Vec<GitProtected>) {
+    let dot = repo.join(".git");
+    let entry = |placeholder, link_only| GitProtected {
+        path: dot.clone(),
+        placeholder,
+        git_dir: None,
+        link_only,
+    };
     match std::fs::symlink_metadata(&dot) {
-        Err(_) => out.push(GitProtected {
-            path: dot,
-            // An empty directory is not a repository: git keeps searching the parents, as
-            // without it.
-            placeholder: Some(Placeholder::Dir),
-            git_dir: None,
-            link_only: false,
-        }),
+        // An empty directory is not a repository: git keeps searching the parents, as without it.
+        Err(_) if top => out.push(entry(Some(Placeholder::Dir), false)),
+        Err(_) => {}
         Ok(m) if m.is_file() => {
-            out.push(GitProtected {
-                path: dot.clone(),
-                placeholder: None,
-                git_dir: None,
-                link_only: false,
-            });
-            if let Some(target) = read_gitfile(&dot, root) {
-                push_git_dir(&target, &mut out, 0);
+            out.push(entry(None, false));
+            if let Some(target) = read_gitfile(&dot, repo) {
+                push_git_dir(&target, out, 0);
             }
         }
         Ok(m) => {
             if m.file_type().is_symlink() {
                 // `.git -> elsewhere`: the link must not be replaceable by a directory of the
                 // command's choosing; the git dir it leads to keeps its ordinary rules.
-                out.push(GitProtected {
-                    path: dot.clone(),
-                    placeholder: None,
-                    git_dir: None,
-                    link_only: true,
-                });
+                out.push(entry(None, true));
             }
-            push_git_dir(&dot, &mut out, 0)
+            push_git_dir(&dot, out, 0)
         }
     }
-    out
+}
+
+/// Deepest directory level below a writable root searched for nested repositories.
+pub const NESTED_MAX_DEPTH: usize = 6;
+/// Most directories read while searching one writable root (the search stops there).
+pub const NESTED_MAX_DIRS: usize = 1024;
+/// Most nested repositories protected per writable root.
+pub const NESTED_MAX_REPOS: usize = 64;
+/// Directory names never searched for nested repositories (large trees of installed or built
+/// files; a repository inside them is not protected).
+pub const NESTED_SKIP: &[&str] = &[
+    "node_modules",
+    ".pnpm-store",
+    "target",
+    ".venv",
+    "__pycache__",
+    ".cache",
+    ".ku0",
+];
+
+/// Repositories nested below `root` (a directory with a `.git` directory, file or symlink),
+/// breadth first, without following symlinks, not inside `.git` or [`NESTED_SKIP`] names, at most
+/// [`NESTED_MAX_DEPTH`] levels deep, [`NESTED_MAX_DIRS`] directories read and
+/// [`NESTED_MAX_REPOS`] found. Sorted by name at each level, so the result is deterministic.
+pub fn nested_repositories(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut queue = std::collections::VecDeque::from([(root.to_path_buf(), 0usize)]);
+    let mut read = 0usize;
+    while let Some((dir, depth)) = queue.pop_front() {
+        if read >= NESTED_MAX_DIRS || found.len() >= NESTED_MAX_REPOS {
+            break;
+        }
+        read += 1;
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut subdirs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter(|e| {
+                let n = e.file_name();
+                n != ".git" && !NESTED_SKIP.iter().any(|s| n == *s)
+            })
+            .map(|e| e.path())
+            .collect();
+        subdirs.sort();
+        for sub in subdirs {
+            if std::fs::symlink_metadata(sub.join(".git")).is_ok() {
+                if found.len() >= NESTED_MAX_REPOS {
+                    break;
+                }
+                found.push(sub.clone());
+            }
+            if depth + 1 < NESTED_MAX_DEPTH {
+                queue.push_back((sub, depth + 1));
+            }
+        }
+    }
+    found
 }
 
 /// Protected paths of several writable roots (order kept, duplicates dropped).
@@ -267,7 +328,10 @@ pub fn ensure_placeholder(p: &GitProtected) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "tests: an unexpected error should fail the test with its message"
+)]
 mod tests {
     use super::*;
 
@@ -353,5 +417,42 @@ mod tests {
             ".\n"
         );
         assert!(ws.join(".git/hooks").is_dir());
+    }
+
+    #[test]
+    fn nested_repositories_are_protected_within_bounds() {
+        let ws = tmp("nested");
+        std::fs::create_dir_all(ws.join(".git/modules/sub")).unwrap();
+        std::fs::create_dir_all(ws.join("vendor/lib/.git")).unwrap();
+        std::fs::create_dir_all(ws.join("sub")).unwrap();
+        std::fs::write(ws.join("sub/.git"), "gitdir: ../.git/modules/sub\n").unwrap();
+        std::fs::create_dir_all(ws.join("node_modules/pkg/.git")).unwrap();
+        std::fs::create_dir_all(ws.join("a/b/c/d/e/f/g/.git")).unwrap();
+        let n = nested_repositories(&ws);
+        assert_eq!(n, vec![ws.join("sub"), ws.join("vendor/lib")]);
+        let l = protected_paths(&ws);
+        assert!(l.iter().any(|p| p.path == ws.join("vendor/lib/.git/hooks")));
+        assert!(
+            l.iter()
+                .any(|p| p.path == ws.join("vendor/lib/.git/config"))
+        );
+        assert!(
+            l.iter()
+                .any(|p| p.path == ws.join("sub/.git") && p.placeholder.is_none())
+        );
+        assert!(
+            l.iter()
+                .any(|p| p.path == ws.join(".git/modules/sub/hooks"))
+        );
+        assert!(
+            !l.iter()
+                .any(|p| p.path.starts_with(ws.join("node_modules")))
+        );
+        // No placeholder `.git` in plain subdirectories.
+        assert!(!l.iter().any(|p| p.path == ws.join("a/.git")));
+        for i in 0..(NESTED_MAX_REPOS + 5) {
+            std::fs::create_dir_all(ws.join(format!("many/r{i:03}/.git"))).unwrap();
+        }
+        assert_eq!(nested_repositories(&ws).len(), NESTED_MAX_REPOS);
     }
 }

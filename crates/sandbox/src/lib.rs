@@ -2,9 +2,11 @@
 //! enforcement used by the `ku0-sandbox-exec` helper executable.
 //!
 //! The helper is a small single-threaded program: the (multithreaded) Node process spawns it
-//! with the policy in the `KU0_SANDBOX_POLICY` environment variable, and the helper applies
+//! with an empty environment and the policy framed at the start of stdin (`--policy-stdin` /
+//! `--prewarm`: `<len>\n<json>`, the rest of stdin is the command's), and the helper applies
 //! namespaces, mounts, rlimits, capability dropping, Landlock and seccomp before it execs the
-//! command. Nothing runs after `fork` in a multithreaded process.
+//! command. Nothing runs after `fork` in a multithreaded process. Run by hand, the helper also
+//! takes the policy from [`POLICY_ENV`] and prints stage timings when [`TRACE_ENV`] is set.
 
 pub mod git;
 pub mod paths;
@@ -20,8 +22,12 @@ pub use policy::{ExecPolicy, Limits, NetworkMode, NetworkPolicy};
 pub const EXIT_SETUP_FAILED: i32 = 125;
 /// Prefix of every diagnostic line the helper writes to stderr.
 pub const DIAG_PREFIX: &str = "ku0-sandbox-exec:";
-/// Name of the environment variable that carries the JSON policy to the helper.
+/// Environment variable a helper run by hand reads the JSON policy from (the spawners send it on
+/// stdin instead and give the helper an empty environment).
 pub const POLICY_ENV: &str = "KU0_SANDBOX_POLICY";
+/// Environment variable that makes a helper run by hand print stage timings to stderr (never set
+/// by the spawners, whose helpers get an empty environment).
+pub const TRACE_ENV: &str = "KU0_SANDBOX_TRACE";
 
 /// Errors of the sandbox engine; each has a stable code ([`SandboxError::code`]).
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +129,10 @@ impl SandboxError {
 pub type Result<T> = std::result::Result<T, SandboxError>;
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "tests: an unexpected error should fail the test with its message"
+)]
 mod tests {
     use super::SandboxError;
 

@@ -2,7 +2,10 @@
 //! helper and the `attack` example) and asserts that the attempt failed AND its target is
 //! unchanged. Network tests only target servers this test starts on loopback.
 #![cfg(target_os = "linux")]
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: an unexpected error should fail loudly with its message"
+)]
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -141,7 +144,7 @@ impl Out {
 fn run_policy(policy: Value, timeout: Duration) -> Out {
     let mut child = Command::new(HELPER)
         .env_clear()
-        .env("KU0_SANDBOX_POLICY", policy.to_string())
+        .env(ku0_sandbox::POLICY_ENV, policy.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -377,7 +380,7 @@ fn parent_environment_not_leaked() {
     let fx = Fx::new("environ");
     let mut child = Command::new(HELPER)
         .env(
-            "KU0_SANDBOX_POLICY",
+            ku0_sandbox::POLICY_ENV,
             fx.policy("env; cat /proc/1/environ; cat /proc/$PPID/environ; echo")
                 .to_string(),
         )
@@ -395,7 +398,7 @@ fn parent_environment_not_leaked() {
         .unwrap();
     child.wait().unwrap();
     assert!(!out.contains("sk-LEAKED"), "{out}");
-    assert!(!out.contains("KU0_SANDBOX_POLICY"), "{out}");
+    assert!(!out.contains(ku0_sandbox::POLICY_ENV), "{out}");
 }
 
 #[test]
@@ -1090,6 +1093,70 @@ fn git_hooks_path_includes_and_submodule_dirs_held() {
     );
     assert!(!fx.ws.join(".git/modules/other").exists());
     host_git_runs_no_attacker_code(&fx, &fx.ws);
+}
+
+#[test]
+fn nested_repository_hooks_and_config_held() {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return;
+    }
+    let fx = Fx::new("gitnested");
+    fresh_repo(&fx);
+    // A vendored repository with its own `.git` directory, two levels down, without hooks/ yet.
+    let nested = fx.ws.join("vendor/lib");
+    std::fs::create_dir_all(&nested).unwrap();
+    host_git_ok(&nested, &["init", "-q", "."]);
+    std::fs::remove_dir_all(nested.join(".git/hooks")).unwrap();
+    std::fs::write(nested.join("g.txt"), "1").unwrap();
+    host_git_ok(&nested, &["add", "g.txt"]);
+    host_git_ok(&nested, &["commit", "-qm", "init"]);
+    let config_before = std::fs::read_to_string(nested.join(".git/config")).unwrap();
+    std::fs::write(fx.base.join("evil.hook"), evil_hook(&fx)).unwrap();
+    std::fs::write(fx.base.join("evil.config"), evil_config(&fx)).unwrap();
+    let script = format!(
+        "cd vendor/lib; mkdir -p .git/hooks; cp {b}/evil.hook .git/hooks/pre-commit; \
+         chmod +x .git/hooks/pre-commit; cat {b}/evil.config >> .git/config; \
+         mv .git .git-old; mkdir .git; cp {b}/evil.config .git/config; cd ../..; \
+         mv vendor vendor-old; mv vendor/lib vendor/lib-old; mkdir -p vendor/lib/.git; \
+         cp {b}/evil.config vendor/lib/.git/config; echo ok > vendor/lib/normal.txt",
+        b = Fx::s(&fx.base)
+    );
+    let mut p = fx.policy(&script);
+    for f in ["evil.hook", "evil.config"] {
+        p["readableRoots"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!(Fx::s(&fx.base.join(f))));
+    }
+    let o = fx.run_policy(p);
+    assert!(nested.join("normal.txt").exists(), "{o:?}");
+    assert_eq!(
+        std::fs::read_to_string(nested.join(".git/config")).unwrap(),
+        config_before
+    );
+    assert!(!nested.join(".git/hooks/pre-commit").exists());
+    assert!(!nested.join(".git-old").exists());
+    assert!(!fx.ws.join("vendor-old").exists() && !fx.ws.join("vendor/lib-old").exists());
+    host_git_runs_no_attacker_code(&fx, &nested);
+}
+
+#[test]
+fn missing_denied_home_path_uncreatable_when_home_is_writable() {
+    let fx = Fx::new("deniedmissing");
+    // Home is the writable root; `.aws` and `.netrc` do not exist at session start.
+    let mut p = fx.policy(
+        "mkdir -p $HOME/.aws && echo KEY > $HOME/.aws/credentials; echo machine > $HOME/.netrc; \
+         rm -rf $HOME/.aws $HOME/.netrc; mkdir $HOME/.aws; echo ok > $HOME/normal.txt",
+    );
+    p["writableRoots"] = json!([Fx::s(&fx.home)]);
+    p["cwd"] = json!(Fx::s(&fx.home));
+    let o = fx.run_policy(p);
+    assert!(fx.home.join("normal.txt").exists(), "{o:?}");
+    assert!(!fx.home.join(".aws/credentials").exists(), "{o:?}");
+    // What stays on the host: the empty placeholders.
+    assert_eq!(std::fs::read_dir(fx.home.join(".aws")).unwrap().count(), 0);
+    assert_eq!(std::fs::read(fx.home.join(".netrc")).unwrap(), b"");
 }
 
 // ---- Setup status: only the helper's status channel says "the command did not run" ---------

@@ -1,7 +1,8 @@
 import { homedir, tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { checkFinite, checkString, ku0TypeError } from "@ku0/native-loader";
-import { sandboxModule } from "./module.js";
+import { POLICY_DEFAULTS } from "./defaults.generated.js";
+import { sandboxModule } from "./native.js";
 import { type DecisionRoots, decidePathsJs, type PathDecision, protectedPathsJs } from "./paths.js";
 import { SYSTEM_READABLE_ROOTS } from "./policy.js";
 import { checkAdapterConfig, checkToolCall, checkToolContext } from "./validate.js";
@@ -204,30 +205,12 @@ function safeNative() {
   }
 }
 
+/** The engine's `default_denied_paths` from the generated defaults (the JS fallback's only copy). */
 function defaultDeniedJs(home: string): string[] {
-  const sys = [
-    "/etc/shadow",
-    "/etc/shadow-",
-    "/etc/gshadow",
-    "/etc/gshadow-",
-    "/etc/sudoers",
-    "/etc/sudoers.d",
-    "/etc/ssh",
-    "/etc/ssl/private",
-    "/root",
+  const rel = POLICY_DEFAULTS.deniedHome;
+  const h = home.replace(/\/+$/, "");
+  return [
+    ...POLICY_DEFAULTS.deniedSystem,
+    ...(home.startsWith("/") && h.length > 0 ? rel.map((r) => `${h}/${r}`) : []),
   ];
-  const rel = [
-    ".ssh",
-    ".aws",
-    ".gnupg",
-    ".kube",
-    ".docker",
-    ".azure",
-    ".config/gcloud",
-    ".netrc",
-    ".npmrc",
-    ".pypirc",
-    ".git-credentials",
-  ];
-  return [...sys, ...(home && home !== "/" ? rel.map((r) => `${home}/${r}`) : [])];
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeExecutionSandboxAdapter } from "./adapter.js";
 import { NativeSandboxManager } from "./manager.js";
-import { sandboxModule } from "./module.js";
+import { sandboxModule } from "./native.js";
 import { GIT_DIR_PROTECTED_NAMES, protectedPathsJs, READ_ONLY_IN_ROOT } from "./paths.js";
 
 // One decision, two enforcers: the preflight (file tools on the host) and the kernel policy (the
@@ -64,8 +64,12 @@ describe("preflight and kernel policy derive from one list", () => {
     const carveOuts = b.protectedPaths([ws]);
     expect(carveOuts).toContain(join(ws, ".ku0"));
     expect(carveOuts).toContain(join(ws, ".git", "commondir"));
-    // Denied paths that exist (a missing one is not a mount point: see docs/sandbox.md).
-    const denied = b.defaultDeniedPaths(ws).filter((p) => p.startsWith(ws) && existsSync(p));
+    // Every denied path under home, existing (.ssh, .aws, .npmrc) or missing at session start (the
+    // helper makes a missing one a placeholder mount point, so the kernel refuses it too).
+    const denied = b.defaultDeniedPaths(ws).filter((p) => p.startsWith(ws));
+    const missingBefore = denied.filter((p) => !existsSync(p));
+    expect(missingBefore).toContain(join(ws, ".netrc"));
+    expect(missingBefore).toContain(join(ws, ".gnupg"));
     const writes = [
       ...carveOuts.flatMap((p) => [p, `${p}/x`]),
       ...denied.flatMap((p) => [p, `${p}/x`]),
@@ -118,5 +122,8 @@ describe("preflight and kernel policy derive from one list", () => {
     expect(pre("write", join(ws, ".git", "hooks", "pre-commit"))).toBe(false);
     expect(pre("write", join(ws, ".git", "index.lock"))).toBe(true);
     expect(pre("read", join(ws, ".ssh", "id_rsa"))).toBe(false);
+    expect(pre("write", join(ws, ".netrc"))).toBe(false);
+    expect(kernel.get(`W ${join(ws, ".netrc")}`)).toBe(false);
+    expect(kernel.get(`W ${join(ws, ".gnupg", "x")}`)).toBe(false);
   });
 });

@@ -20,7 +20,7 @@ import {
   type SandboxManager,
   type SandboxSessionConfig,
 } from "./manager.js";
-import { sandboxModule } from "./module.js";
+import { sandboxModule } from "./native.js";
 import { DEFAULT_POLICY, type SandboxPolicy } from "./policy.js";
 
 let base: string;
@@ -259,11 +259,14 @@ describe.each([
 });
 
 describe.each([
-  ["native path decisions", "auto"],
-  ["JS path decisions", "off"],
-] as const)("ExecutionSandboxAdapter conformance (%s)", (_label, mode) => {
+  ["native path decisions", "native", "native"],
+  ["JS path decisions", "off", "js"],
+] as const)("ExecutionSandboxAdapter conformance (%s)", (_label, mode, backend) => {
   beforeAll(() => sandboxModule.setMode(mode));
   afterAll(() => sandboxModule.setMode(undefined));
+  it("the backend under test is the one named", () => {
+    expect(sandboxModule.active()).toBe(backend);
+  });
   const context = (type: string, fsIsolation = "workspace") => ({
     security: { sandbox: { type, networkAccess: "none", fsIsolation, workingDirectory: ws } },
   });

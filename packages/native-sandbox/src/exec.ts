@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
 import { checkObject, convertNativeError, Ku0Error } from "@ku0/native-loader";
-import { sandboxModule } from "./module.js";
+import { sandboxModule } from "./native.js";
 import type { ExecPolicy } from "./policy.js";
 import { checkHelperPath, checkRunOptions } from "./validate.js";
 

@@ -1,10 +1,11 @@
 import { isAbsolute } from "node:path";
 import { checkOptionalInt, ku0TypeError } from "@ku0/native-loader";
-import { sandboxModule } from "./module.js";
+import { POLICY_DEFAULTS } from "./defaults.generated.js";
+import { sandboxModule } from "./native.js";
 import { checkFileData } from "./validate.js";
 
-/** Default size cap of the file helpers (the engine's `DEFAULT_MAX_FILE_BYTES`, 64 MiB). */
-export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
+/** Default size cap of the whole-file helpers (the engine's `DEFAULT_MAX_FILE_BYTES`, 64 MiB). */
+export const DEFAULT_MAX_FILE_BYTES: number = POLICY_DEFAULTS.maxFileBytes;
 
 export interface ReadBeneathOptions {
   /** Refuse files above this many bytes (`ERR_KU0_FILE_TOO_LARGE`). Default 64 MiB. */
@@ -41,7 +42,8 @@ function toBuffer(data: string | Uint8Array): Buffer {
  * with `O_NONBLOCK`: a FIFO, socket or device fails with `ERR_KU0_NOT_REGULAR_FILE` instead of
  * blocking, and a file above `maxBytes` (default 64 MiB, apparent size) with
  * `ERR_KU0_FILE_TOO_LARGE` before anything is read. Needs the binding (Linux). Prefer
- * {@link readFileBeneathAsync} on a server: it never blocks the event loop.
+ * {@link readFileBeneathAsync} on a server: it never blocks the event loop, and
+ * {@link createReadStreamBeneath} for files of any size (bounded memory, no cap by default).
  */
 export function readFileBeneath(root: string, relPath: string, options?: ReadBeneathOptions): Buffer {
   check(root, relPath);

@@ -141,18 +141,20 @@ function classGuarantees(
           [
             "git config, config.worktree, commondir, hooks, info, modules, worktrees, .git pointer files, core.hooksPath and include.path targets read-only; missing ones created as git-neutral placeholders and mounted read-only",
             "ordinary git use keeps working (index, objects, refs, lock files)",
+            "nested repositories (own .git directory, file or symlink: vendored repos, submodule checkouts) found at session start get the same protection; they and their parent directories are pinned (cannot be renamed or removed)",
           ],
           [
-            "nested repositories with their own .git directory inside the workspace (pre-1.7.8 submodule layout) are not protected",
+            "nested repositories deeper than 6 levels, beyond the first 64 per writable root or the first 1024 directories searched, or inside node_modules, .pnpm-store, target, .venv, __pycache__, .cache are not protected",
+            "repositories the command itself creates during the session are not protected (the host should not run git in them)",
           ],
         )
       : c([], ["git-dir integrity needs the mount namespace"]),
-    preflightAgreement: c(
-      ["preflight refuses writes to the same carve-out list the helper mounts read-only (protectedPaths)"],
-      [
-        "a denied home path that does not exist at session start is not hidden by the kernel when home is writable",
-      ],
-    ),
+    preflightAgreement: ns
+      ? c([
+          "preflight refuses writes to the same carve-out list the helper mounts read-only (protectedPaths)",
+          "a denied path inside a writable root that is missing at session start is created as an empty placeholder (directory 0700, or file 0600 for .netrc/.npmrc/.pypirc/.git-credentials and names with an extension) and hidden like an existing one, so the kernel refuses it as the preflight does",
+        ])
+      : c([], ["the kernel side of the carve-outs needs the mount namespace"]),
     resourceAccounting: cgroupMemory
       ? c([
           "memory cgroup counts shared memory",
@@ -167,6 +169,7 @@ function classGuarantees(
         ),
     hostFileHelpers: c([
       "readFileBeneath/writeFileBeneath: O_NONBLOCK, non-regular files refused (ERR_KU0_NOT_REGULAR_FILE), maxBytes cap (default 64 MiB), async variants on the libuv pool",
+      "createReadStreamBeneath/createWriteStreamBeneath: files of any size chunk by chunk in bounded memory (each chunk on the libuv pool), same open checks, optional maxBytes; JS fallback in off mode with the same checks",
     ]),
     hostInformation: c(
       [

@@ -19,6 +19,7 @@ export {
   NativeBashExecutor,
   type NativeBashExecutorOptions,
 } from "./bash.js";
+export { POLICY_DEFAULTS } from "./defaults.generated.js";
 export { type CommandMessage, type RunOptions, type RunResult, runSandboxed, WarmHelper } from "./exec.js";
 export {
   DEFAULT_MAX_FILE_BYTES,
@@ -42,12 +43,13 @@ export {
   type SandboxManager,
   type SandboxSessionConfig,
 } from "./manager.js";
-export { sandboxModule, VERSION } from "./module.js";
+export { sandboxModule, VERSION } from "./native.js";
 export { AllowlistNetwork, type AllowlistNetworkInfo } from "./netns.js";
 export {
   type DecisionRoots,
   decidePathsJs,
   GIT_DIR_PROTECTED_NAMES,
+  nestedRepositoriesJs,
   type PathDecision,
   protectedPathsJs,
   READ_ONLY_IN_ROOT,
@@ -70,3 +72,10 @@ export {
   isPrivateAddress,
 } from "./proxy.js";
 export { nativeUsable, type SandboxStatus, status } from "./status.js";
+export {
+  createReadStreamBeneath,
+  createWriteStreamBeneath,
+  DEFAULT_STREAM_CHUNK_BYTES,
+  type ReadStreamBeneathOptions,
+  type WriteStreamBeneathOptions,
+} from "./streams.js";

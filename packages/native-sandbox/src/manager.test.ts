@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeBashExecutor } from "./bash.js";
 import { NativeSandboxManager, type SandboxContext, type SandboxManager } from "./manager.js";
-import { sandboxModule } from "./module.js";
+import { sandboxModule } from "./native.js";
 import { decide, EgressProxy, hostAllowed } from "./proxy.js";
 import { status } from "./status.js";
 

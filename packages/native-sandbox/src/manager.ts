@@ -3,7 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { Ku0Error, ku0TypeError } from "@ku0/native-loader";
 import { runSandboxed, WarmHelper } from "./exec.js";
-import { sandboxModule } from "./module.js";
+import { sandboxModule } from "./native.js";
 import { AllowlistNetwork } from "./netns.js";
 import {
   buildExecPolicy,

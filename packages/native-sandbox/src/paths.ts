@@ -1,6 +1,7 @@
-import { lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { checkStringArray } from "@ku0/native-loader";
+import { POLICY_DEFAULTS } from "./defaults.generated.js";
 import { checkDecisionArgs } from "./validate.js";
 
 /** A path decision (same shape as the binding's). */
@@ -129,26 +130,76 @@ export function decidePathsJs(
   });
 }
 
-/** Read-only carve-outs in every writable root (mirror of the engine's `DEFAULT_READ_ONLY_IN_ROOT`). */
-export const READ_ONLY_IN_ROOT = [".git/hooks", ".git/config", ".ku0"];
+/** Read-only carve-outs in every writable root (the engine's `DEFAULT_READ_ONLY_IN_ROOT`). */
+export const READ_ONLY_IN_ROOT: readonly string[] = POLICY_DEFAULTS.readOnlyInRoot;
+/** Names inside a git directory that git reads as configuration or runs (the engine's `GIT_DIR_PROTECTED`). */
+export const GIT_DIR_PROTECTED_NAMES: readonly string[] = POLICY_DEFAULTS.gitDirProtected;
+
 /**
- * Names inside a git directory that git reads as configuration or runs (mirror of the engine's
- * `GIT_DIR_PROTECTED`; a test checks both lists are equal).
+ * The engine's `nested_repositories`: directories below `root` with a `.git` entry, breadth first,
+ * symlinks not followed, `.git` and the skip names not searched, within the same depth, directory
+ * and repository bounds (from the generated defaults), sorted by name at each level.
  */
-export const GIT_DIR_PROTECTED_NAMES = [
-  "config",
-  "config.worktree",
-  "commondir",
-  "hooks",
-  "info",
-  "modules",
-  "worktrees",
-];
+export function nestedRepositoriesJs(root: string): string[] {
+  const { maxDepth, maxDirs, maxRepos, skip } = POLICY_DEFAULTS.nestedRepositories;
+  const found: string[] = [];
+  const queue: Array<[string, number]> = [[root, 0]];
+  let read = 0;
+  while (queue.length > 0) {
+    const [dir, depth] = queue.shift() as [string, number];
+    if (read >= maxDirs || found.length >= maxRepos) break;
+    read++;
+    let names: string[];
+    try {
+      names = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && e.name !== ".git" && !skip.includes(e.name))
+        .map((e) => e.name);
+    } catch {
+      continue;
+    }
+    // Byte order, as Rust sorts paths.
+    names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    for (const name of names) {
+      const sub = `${dir}/${name}`;
+      let hasGit = true;
+      try {
+        lstatSync(`${sub}/.git`);
+      } catch {
+        hasGit = false;
+      }
+      if (hasGit) {
+        if (found.length >= maxRepos) break;
+        found.push(sub);
+      }
+      if (depth + 1 < maxDepth) queue.push([sub, depth + 1]);
+    }
+  }
+  return found;
+}
+
+/** The `.git` entry of `repo` and the protected names of the git dir it leads to. */
+function repoPathsJs(repo: string, top: boolean, out: Set<string>): void {
+  const dot = `${repo}/.git`;
+  let gitDir = dot;
+  try {
+    const st = lstatSync(dot);
+    if (st.isFile()) {
+      out.add(dot);
+      const m = /^gitdir:\s*(.+)$/m.exec(readFileSync(dot, "utf8"));
+      gitDir = m?.[1] ? resolve(repo, m[1].trim()) : "";
+    }
+  } catch {
+    if (top) out.add(dot);
+    return;
+  }
+  if (gitDir) for (const n of GIT_DIR_PROTECTED_NAMES) out.add(`${gitDir}/${n}`);
+}
 
 /**
  * JS fallback of the engine's `protectedPaths` (used when the binding is absent): the default
- * carve-outs, the `.git` entry when it is a pointer file or missing, and the protected names of
- * the git dir it leads to. It does not read `core.hooksPath` or config includes (the engine does).
+ * carve-outs, the `.git` entry when it is a pointer file or missing, the protected names of the
+ * git dir it leads to, and the same for nested repositories. It does not read `core.hooksPath` or
+ * config includes (the engine does).
  */
 export function protectedPathsJs(writableRoots: string[]): string[] {
   checkStringArray(writableRoots, "writableRoots");
@@ -156,20 +207,8 @@ export function protectedPathsJs(writableRoots: string[]): string[] {
   for (const root of writableRoots) {
     const r = root.replace(/\/+$/, "");
     for (const rel of READ_ONLY_IN_ROOT) out.add(`${r}/${rel}`);
-    const dot = `${r}/.git`;
-    let gitDir = dot;
-    try {
-      const st = lstatSync(dot);
-      if (st.isFile()) {
-        out.add(dot);
-        const m = /^gitdir:\s*(.+)$/m.exec(readFileSync(dot, "utf8"));
-        gitDir = m?.[1] ? resolve(r, m[1].trim()) : "";
-      }
-    } catch {
-      out.add(dot);
-      continue;
-    }
-    if (gitDir) for (const n of GIT_DIR_PROTECTED_NAMES) out.add(`${gitDir}/${n}`);
+    repoPathsJs(r, true, out);
+    for (const nested of nestedRepositoriesJs(r)) repoPathsJs(nested, false, out);
   }
   return [...out];
 }

@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { ku0RangeError, ku0TypeError } from "@ku0/native-loader";
+import { POLICY_DEFAULTS } from "./defaults.generated.js";
 import { checkBuildArgs, checkScrubArgs } from "./validate.js";
 
 /** The Docker manager's policy shape (contracts §3.1). */
@@ -72,17 +73,8 @@ export interface ExecPolicy {
   reaper?: boolean;
 }
 
-export const SYSTEM_READABLE_ROOTS = [
-  "/usr",
-  "/bin",
-  "/sbin",
-  "/lib",
-  "/lib32",
-  "/lib64",
-  "/libx32",
-  "/etc",
-  "/opt",
-];
+/** The engine's `DEFAULT_READABLE_ROOTS` (from the generated defaults). */
+export const SYSTEM_READABLE_ROOTS: readonly string[] = POLICY_DEFAULTS.readableRoots;
 /** Extra readable roots for `filesystem: "full"` (still no secrets, still no writes outside). */
 export const FULL_READABLE_EXTRA = ["/home", "/srv", "/var/lib", "/var/cache", "/mnt", "/media"];
 

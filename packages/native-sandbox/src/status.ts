@@ -1,6 +1,6 @@
 import type { NativeStatus } from "@ku0/native-loader";
 import { findHelper, type Guarantees, guaranteesFrom, type KernelProbe, probeKernel } from "./helper.js";
-import { sandboxModule } from "./module.js";
+import { sandboxModule } from "./native.js";
 import { checkEnvArg } from "./validate.js";
 
 export interface SandboxStatus extends NativeStatus {

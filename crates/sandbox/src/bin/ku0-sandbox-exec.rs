@@ -1,5 +1,6 @@
-//! `ku0-sandbox-exec`: runs one command under an [`ExecPolicy`] read from the
-//! `KU0_SANDBOX_POLICY` environment variable. `--probe` prints what the kernel can enforce.
+//! `ku0-sandbox-exec`: runs one command under an [`ExecPolicy`] read from stdin
+//! (`--policy-stdin`, `--prewarm`: `<len>\n<json>`, what the spawners use) or, run by hand, from
+//! the `KU0_SANDBOX_POLICY` environment variable. `--probe` prints what the kernel can enforce.
 //! `--status-fd <n>` names a descriptor on which a setup failure is reported (never the command's).
 
 #[cfg(target_os = "linux")]

@@ -235,24 +235,138 @@ pub fn write_beneath_capped(
     if data.len() as u64 > max_bytes {
         return Err(errno(libc::EFBIG));
     }
+    let mut f = open_write(root, rel, mkdirs)?;
+    f.write_all(data)?;
+    Ok(())
+}
+
+/// Opens `rel` for writing with the rules of [`write_beneath`] (beneath `root`, regular file,
+/// one hard link, O_NONBLOCK) and truncates it only after every check passed.
+fn open_write(root: &Path, rel: &Path, mkdirs: bool) -> std::io::Result<File> {
+    check_rel(rel)?;
     if mkdirs {
         mkdirs_beneath(root, rel)?;
     }
     // No O_TRUNC yet: a hard-linked file must be refused before anything is changed.
     let f = open_regular(root, rel, libc::O_WRONLY | libc::O_CREAT, 0o644)?;
-    let meta = f.metadata()?;
     use std::os::unix::fs::MetadataExt;
-    if meta.nlink() > 1 {
+    if f.metadata()?.nlink() > 1 {
         return Err(errno(libc::EMLINK));
     }
     f.set_len(0)?;
-    let mut f = f;
-    f.write_all(data)?;
-    Ok(())
+    Ok(f)
+}
+
+/// Largest chunk one [`BeneathStream::read_chunk`] returns (bounds the memory of one call).
+pub const MAX_CHUNK_BYTES: usize = 16 << 20;
+
+/// An open regular file beneath a root, read or written chunk by chunk in bounded memory: the
+/// same resolution and checks as [`read_beneath`] / [`write_beneath`] at open, no whole-file
+/// cap unless one is given (the stream fails with EFBIG when it passes `limit` bytes).
+#[derive(Debug)]
+pub struct BeneathStream {
+    file: File,
+    limit: u64,
+    done: u64,
+    write: bool,
+}
+
+impl BeneathStream {
+    /// Opens `rel` beneath `root` for reading. A file already larger than `limit` fails (EFBIG).
+    pub fn open_read(root: &Path, rel: &Path, limit: Option<u64>) -> std::io::Result<Self> {
+        let file = open_regular(root, rel, libc::O_RDONLY, 0)?;
+        let limit = limit.unwrap_or(u64::MAX);
+        if file.metadata()?.len() > limit {
+            return Err(errno(libc::EFBIG));
+        }
+        Ok(BeneathStream {
+            file,
+            limit,
+            done: 0,
+            write: false,
+        })
+    }
+
+    /// Creates or truncates `rel` beneath `root` for writing (hard-linked and non-regular files
+    /// refused before anything changes; `mkdirs` creates missing parents beneath `root`).
+    pub fn open_write(
+        root: &Path,
+        rel: &Path,
+        mkdirs: bool,
+        limit: Option<u64>,
+    ) -> std::io::Result<Self> {
+        Ok(BeneathStream {
+            file: open_write(root, rel, mkdirs)?,
+            limit: limit.unwrap_or(u64::MAX),
+            done: 0,
+            write: true,
+        })
+    }
+
+    /// Bytes read or written so far.
+    pub fn position(&self) -> u64 {
+        self.done
+    }
+
+    /// Reads up to `max` bytes (at most [`MAX_CHUNK_BYTES`]); an empty chunk means end of file.
+    /// EFBIG once more than `limit` bytes were read (a file that grew while it was streamed).
+    pub fn read_chunk(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
+        if self.write {
+            return Err(errno(libc::EBADF));
+        }
+        let want = max.clamp(1, MAX_CHUNK_BYTES);
+        // Reads into the spare capacity (no zeroing), until `want` bytes or end of file.
+        let mut buf = Vec::with_capacity(want);
+        (&mut self.file).take(want as u64).read_to_end(&mut buf)?;
+        self.done += buf.len() as u64;
+        if self.done > self.limit {
+            return Err(errno(libc::EFBIG));
+        }
+        Ok(buf)
+    }
+
+    /// Fills `buf` (at most [`MAX_CHUNK_BYTES`] of it) from the file; returns how many bytes were
+    /// read, fewer than asked only at end of file (0 = end). EFBIG as [`Self::read_chunk`].
+    pub fn read_into(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.write {
+            return Err(errno(libc::EBADF));
+        }
+        let want = buf.len().min(MAX_CHUNK_BYTES);
+        let mut got = 0;
+        while got < want {
+            match self.file.read(&mut buf[got..want]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        self.done += got as u64;
+        if self.done > self.limit {
+            return Err(errno(libc::EFBIG));
+        }
+        Ok(got)
+    }
+
+    /// Appends `data`; EFBIG (nothing written) when it would pass `limit`.
+    pub fn write_chunk(&mut self, data: &[u8]) -> std::io::Result<()> {
+        if !self.write {
+            return Err(errno(libc::EBADF));
+        }
+        if self.done.saturating_add(data.len() as u64) > self.limit {
+            return Err(errno(libc::EFBIG));
+        }
+        self.file.write_all(data)?;
+        self.done += data.len() as u64;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "tests: an unexpected error should fail the test with its message"
+)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
@@ -348,6 +462,61 @@ mod tests {
         std::fs::remove_dir_all(ws.join("sub")).unwrap();
         symlink(d.join("out"), ws.join("sub")).unwrap();
         assert!(write_beneath(&ws, Path::new("sub/secret"), b"pwned", false).is_err());
+        assert_eq!(std::fs::read(d.join("out/secret")).unwrap(), b"secret");
+    }
+
+    #[test]
+    fn streams_any_size_in_chunks_with_the_same_checks() {
+        let d = tmp("stream");
+        let ws = d.join("ws");
+        let f = std::fs::File::create(ws.join("sparse")).unwrap();
+        f.set_len((DEFAULT_MAX_FILE_BYTES + 1) * 2).unwrap();
+        let mut r = BeneathStream::open_read(&ws, Path::new("sparse"), None).unwrap();
+        let mut total = 0u64;
+        loop {
+            let c = r.read_chunk(4 << 20).unwrap();
+            if c.is_empty() {
+                break;
+            }
+            assert!(c.len() <= 4 << 20);
+            total += c.len() as u64;
+        }
+        assert_eq!(total, (DEFAULT_MAX_FILE_BYTES + 1) * 2);
+        std::fs::write(ws.join("seven"), b"1234567").unwrap();
+        let mut r = BeneathStream::open_read(&ws, Path::new("seven"), None).unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(r.read_into(&mut buf).unwrap(), 4);
+        assert_eq!(&buf, b"1234");
+        assert_eq!(r.read_into(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"567");
+        assert_eq!(r.read_into(&mut buf).unwrap(), 0);
+        assert_eq!(r.position(), 7);
+        let e = BeneathStream::open_read(&ws, Path::new("sparse"), Some(10)).unwrap_err();
+        assert_eq!(error_code(e), "ERR_KU0_FILE_TOO_LARGE");
+        let mut w = BeneathStream::open_write(&ws, Path::new("n/out.bin"), true, Some(6)).unwrap();
+        w.write_chunk(b"abc").unwrap();
+        w.write_chunk(b"def").unwrap();
+        assert_eq!(
+            error_code(w.write_chunk(b"g").unwrap_err()),
+            "ERR_KU0_FILE_TOO_LARGE"
+        );
+        drop(w);
+        assert_eq!(std::fs::read(ws.join("n/out.bin")).unwrap(), b"abcdef");
+        let fifo = std::ffi::CString::new(ws.join("pipe").as_os_str().as_bytes()).unwrap();
+        // SAFETY: valid path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        let e = BeneathStream::open_read(&ws, Path::new("pipe"), None).unwrap_err();
+        assert_eq!(error_code(e), "ERR_KU0_NOT_REGULAR_FILE");
+        let e = BeneathStream::open_write(&ws, Path::new("pipe"), false, None).unwrap_err();
+        assert_eq!(error_code(e), "ERR_KU0_NOT_REGULAR_FILE");
+        symlink(d.join("out"), ws.join("link")).unwrap();
+        let e = BeneathStream::open_read(&ws, Path::new("link/secret"), None).unwrap_err();
+        assert_eq!(error_code(e), "ERR_KU0_PATH_ESCAPE");
+        let e = BeneathStream::open_write(&ws, Path::new("link/secret"), false, None).unwrap_err();
+        assert_eq!(error_code(e), "ERR_KU0_PATH_ESCAPE");
+        std::fs::hard_link(d.join("out/secret"), ws.join("hard")).unwrap();
+        let e = BeneathStream::open_write(&ws, Path::new("hard"), false, None).unwrap_err();
+        assert_eq!(error_code(e), "ERR_KU0_PATH_HARDLINK");
         assert_eq!(std::fs::read(d.join("out/secret")).unwrap(), b"secret");
     }
 }

@@ -112,7 +112,10 @@ fn cond(arg: u8, len: Len, op: Op, value: u64) -> Result<Cond> {
 }
 
 /// An ioctl request number as a filter operand (`c_ulong` on glibc, `c_int` on musl).
-#[allow(clippy::unnecessary_cast)] // a no-op on glibc only
+#[allow(
+    clippy::unnecessary_cast,
+    reason = "libc::Ioctl is c_ulong on glibc (the cast is a no-op) but c_int on musl"
+)]
 fn ioctl_nr(req: libc::Ioctl) -> u64 {
     req as u64
 }
@@ -347,7 +350,10 @@ pub fn available() -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "tests: an unexpected error should fail the test with its message"
+)]
 mod tests {
     use super::*;
 
