@@ -9,7 +9,7 @@ use super::rank::TopK;
 use super::{
     Hit, NONE, QueryOptions, SYM_MASK, SymbolIndex, TAG_CONTAINER, TAG_DETAIL, TAG_NAME, TAG_SHIFT,
 };
-use crate::normalize::{score_token, tokenize};
+use crate::normalize::{score_contained, tokenize};
 
 impl SymbolIndex {
     /// The runtime's query: every symbol with a positive score, in contract order, cut at `limit`.
@@ -315,11 +315,10 @@ impl SymbolIndex {
                 norms |= e.data;
             }
         }
+        // Every string here holds the token inside one of its words (bigram postings are exact, trigram
+        // candidates were verified above), so its score is positive and only equality and prefix are left.
         for id in &norms {
-            let score = score_token(token, self.norms.str(id));
-            if score > 0 {
-                out.push((id, score));
-            }
+            out.push((id, score_contained(token, self.norms.str(id))));
         }
     }
 }
