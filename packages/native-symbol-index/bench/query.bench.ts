@@ -71,6 +71,8 @@ interface TailsPhase {
   p50: number;
   p99: number;
   max: number;
+  cpuP99: number;
+  cpuMax: number;
   gcs: number;
   gcMs: number;
 }
@@ -185,7 +187,8 @@ async function cases(): Promise<SuiteCase[]> {
             unit: "ms",
             note:
               `medians of ${REPS}: p50 ${med((p) => p.p50).toFixed(3)} ms, max ${med((p) => p.max).toFixed(2)} ms ` +
-              `(p99 runs ${ps.map((p) => p.p99.toFixed(2)).join(", ")}); ` +
+              `(p99 runs ${ps.map((p) => p.p99.toFixed(2)).join(", ")}); process CPU time per call ` +
+              `p99 ${med((p) => p.cpuP99).toFixed(3)} ms, max ${med((p) => p.cpuMax).toFixed(2)} ms; ` +
               `GCs while measuring ${med((p) => p.gcs)} (${med((p) => p.gcMs).toFixed(1)} ms); ${load}`,
           });
         }

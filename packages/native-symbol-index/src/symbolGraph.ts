@@ -68,28 +68,30 @@ export function packSymbols(symbols: LspSymbol[]): {
   let at = 0;
   let li = 0;
   let ni = 0;
-  const put = (s: string | undefined) => {
-    if (s === undefined) {
-      b.lens[li++] = ABSENT;
-      return;
-    }
-    const n = s.length;
-    if (at + n > b.units.length) b.units = grown(b.units, at + n, (k) => new Uint16Array(k));
-    const units = b.units;
-    for (let i = 0; i < n; i++) units[at + i] = s.charCodeAt(i);
-    at += n;
-    b.lens[li++] = n;
-  };
   try {
     flattenSymbols(symbols, (name, kind, file, line, column, endLine, endColumn, container, detail) => {
+      const need =
+        at + name.length + kind.length + file.length + (container?.length ?? 0) + (detail?.length ?? 0);
+      if (need > b.units.length) b.units = grown(b.units, need, (k) => new Uint16Array(k));
       if (li + 5 > b.lens.length) b.lens = grown(b.lens, li + 5, (k) => new Uint32Array(k));
       if (ni + 4 > b.nums.length) b.nums = grown(b.nums, ni + 4, (k) => new Float64Array(k));
-      put(name);
-      put(kind);
-      put(file);
-      put(container);
-      put(detail);
-      const nums = b.nums;
+      const { units, lens, nums } = b;
+      at = copyUnits(units, at, name);
+      lens[li++] = name.length;
+      at = copyUnits(units, at, kind);
+      lens[li++] = kind.length;
+      at = copyUnits(units, at, file);
+      lens[li++] = file.length;
+      if (container === undefined) lens[li++] = ABSENT;
+      else {
+        at = copyUnits(units, at, container);
+        lens[li++] = container.length;
+      }
+      if (detail === undefined) lens[li++] = ABSENT;
+      else {
+        at = copyUnits(units, at, detail);
+        lens[li++] = detail.length;
+      }
       nums[ni++] = line;
       nums[ni++] = column;
       nums[ni++] = endLine;
@@ -99,6 +101,13 @@ export function packSymbols(symbols: LspSymbol[]): {
     shared = b;
   }
   return { units: b.units.subarray(0, at), lens: b.lens.subarray(0, li), nums: b.nums.subarray(0, ni) };
+}
+
+/** Writes the UTF-16 code units of `s` at `at`; returns the end (a plain loop over locals, which V8 optimizes). */
+function copyUnits(units: Uint16Array, at: number, s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) units[at + i] = s.charCodeAt(i);
+  return at + n;
 }
 
 /** Decodes `queryPacked` output into the runtime's result objects. */
