@@ -34,8 +34,11 @@ export declare class NativeSymbolGraph {
    * `ERR_KU0_INDEX_FOREIGN` or `ERR_KU0_INDEX_VERSION`.
    */
   static fromBytes(bytes: Buffer): NativeSymbolGraph
-  /** Replaces a file's symbols from packed arrays; returns `[added, removed]`. */
-  updateFilePacked(path: string, strings: string, lens: Uint32Array, nums: Float64Array): Array<number>
+  /**
+   * Replaces a file's symbols from packed arrays (`units`: the fields' UTF-16 code units back to back);
+   * returns `[added, removed]`.
+   */
+  updateFilePacked(path: string, units: Uint16Array, lens: Uint32Array, nums: Float64Array): Array<number>
   /** Removes a file; returns whether it was indexed. */
   removeFile(path: string): boolean
   /** The contract query; `limit` has `slice(0, limit)` semantics, `kinds` are already lowercased. */

@@ -1,14 +1,15 @@
 //! napi-rs binding of `ku0-symbol-index`: type and error conversion only.
 //!
-//! Bulk transfer is packed: symbols go in as one UTF-16 string plus a `Uint32Array` of field lengths and a
-//! `Float64Array` of positions; query results come back the same way, so a query crosses the boundary a
-//! handful of times instead of once per field.
+//! Bulk transfer is packed: symbols go in as one `Uint16Array` of UTF-16 code units (the adapter fills a
+//! reused buffer, so packing a file leaves no garbage on the JS heap) plus a `Uint32Array` of field lengths
+//! and a `Float64Array` of positions; query results come back as one string and two typed arrays, so a
+//! query crosses the boundary a handful of times instead of once per field.
 
 use ku0_napi_boundary::{List, coded, guard};
 use ku0_symbol_index::{
     ImportGraph as EngineImports, QueryOptions, SymbolIndex as Engine, SymbolInput, SymbolView,
 };
-use napi::bindgen_prelude::{Buffer, Float64Array, Uint32Array, Utf16String};
+use napi::bindgen_prelude::{Buffer, Float64Array, Uint16Array, Uint32Array};
 use napi::{Error, Result};
 use napi_derive::napi;
 
@@ -134,12 +135,13 @@ impl NativeSymbolGraph {
             .map_err(engine_error)
     }
 
-    /// Replaces a file's symbols from packed arrays; returns `[added, removed]`.
+    /// Replaces a file's symbols from packed arrays (`units`: the fields' UTF-16 code units back to back);
+    /// returns `[added, removed]`.
     #[napi(catch_unwind)]
     pub fn update_file_packed(
         &mut self,
         path: String,
-        strings: Utf16String,
+        units: Uint16Array,
         lens: Uint32Array,
         nums: Float64Array,
     ) -> Result<Vec<u32>> {
@@ -148,7 +150,7 @@ impl NativeSymbolGraph {
         if !lens.len().is_multiple_of(FIELDS) || nums.len() != lens.len() / FIELDS * NUMS {
             return Err(invalid("packed symbol arrays have inconsistent lengths"));
         }
-        let units: &[u16] = &strings;
+        let units: &[u16] = &units;
         // All fields decoded into one UTF-8 buffer (one allocation per call, not one per field), each field
         // decoded on its own like `String::from_utf16_lossy` of its units.
         let mut text = String::with_capacity(units.len() + units.len() / 8);
@@ -428,7 +430,10 @@ pub struct NativeImportGraph {
 #[napi]
 impl NativeImportGraph {
     #[napi(constructor, catch_unwind)]
-    #[allow(clippy::new_without_default)]
+    #[allow(
+        clippy::new_without_default,
+        reason = "a JS class is built with `new`; `Default` would be a second, unexported constructor"
+    )]
     pub fn new() -> Self {
         Self {
             inner: EngineImports::new(),

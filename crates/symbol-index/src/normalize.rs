@@ -77,6 +77,19 @@ pub fn score_token(token: &str, text: &str) -> u32 {
     }
 }
 
+/// [`score_token`] for a `text` already known to contain `token` (found through the gram postings): the
+/// substring search, the costly part on long details, is skipped.
+pub fn score_contained(token: &str, text: &str) -> u32 {
+    debug_assert!(!token.is_empty() && text.contains(token));
+    if text == token {
+        6
+    } else if text.starts_with(token) {
+        4
+    } else {
+        2
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +110,24 @@ mod tests {
         assert_eq!(normalize("数据Loader"), "loader");
         assert_eq!(normalize(""), "");
         assert_eq!(normalize("***"), "");
+    }
+
+    #[test]
+    fn score_contained_is_score_token_for_contained_tokens() {
+        for (token, text) in [
+            ("auth", "auth"),
+            ("auth", "auth service"),
+            ("serv", "auth service"),
+            ("ce", "auth service"),
+            ("ab", "ab ab"),
+            ("login", "class login"),
+        ] {
+            assert_eq!(
+                score_contained(token, text),
+                score_token(token, text),
+                "{token:?} in {text:?}"
+            );
+        }
     }
 
     #[test]

@@ -37,6 +37,7 @@ console.log(
     buildMs,
     rssBytes: after.rss - before.rss,
     heapUsedBytes: after.heapUsed - before.heapUsed,
+    heapTotalBytes: after.heapTotal - before.heapTotal,
     externalBytes: after.external - before.external,
     nurseryBytes: nursery() - nursery0,
     indexBytes: graph.nativeHeapBytes(),

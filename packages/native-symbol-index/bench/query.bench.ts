@@ -66,6 +66,36 @@ interface ChildMemory {
 }
 const childScript = fileURLToPath(new URL("./memory-child.ts", import.meta.url));
 
+/** What `tails-child.ts` prints per phase. */
+interface TailsPhase {
+  p50: number;
+  p99: number;
+  max: number;
+  cpuP99: number;
+  cpuMax: number;
+  gcs: number;
+  gcMs: number;
+}
+interface TailsRun {
+  queries: TailsPhase;
+  updates: TailsPhase;
+}
+const tailsScript = fileURLToPath(new URL("./tails-child.ts", import.meta.url));
+/** Runs per child measurement (memory, tails). */
+const REPS = Number(process.env.KU0_BENCH_SYMBOL_REPS ?? 3);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** The element whose key is the (lower) median. */
+function medianBy<T>(xs: T[], key: (x: T) => number): T {
+  const s = [...xs].sort((a, b) => key(a) - key(b));
+  return s[(s.length - 1) >> 1] as T;
+}
+
 function label(n: number): string {
   return n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`;
 }
@@ -94,31 +124,74 @@ async function cases(): Promise<SuiteCase[]> {
     // process, twice: with default Node flags, and with V8's young generation pre-sized to its default
     // maximum (--min-semi-space-size=16) so its one-time growth under allocation pressure (reported as
     // `nursery`) is not charged to the index.
+    // Each child runs REPS times, native and js interleaved (the machine is shared: a neighbour's load
+    // moves both paths alike), and the median run per path is reported.
     for (const [mode, nodeArgs] of [
       ["young generation pre-sized", ["--min-semi-space-size=16"]],
       ["default node flags", []],
     ] as const) {
-      const rows: Record<string, ChildMemory> = {};
-      for (const path of ["native", "js"] as const) {
-        rows[path] = await runChild<ChildMemory>(childScript, [path, String(size)], {
-          nodeArgs: [...nodeArgs],
-        });
+      const runs: Record<"native" | "js", ChildMemory[]> = { native: [], js: [] };
+      for (let r = 0; r < REPS; r++) {
+        for (const path of ["native", "js"] as const) {
+          runs[path].push(
+            await runChild<ChildMemory>(childScript, [path, String(size)], { nodeArgs: [...nodeArgs] }),
+          );
+        }
       }
-      const nat = rows.native as ChildMemory;
-      const jsm = rows.js as ChildMemory;
+      const rows = {
+        native: medianBy(runs.native, (m) => m.rssBytes),
+        js: medianBy(runs.js, (m) => m.rssBytes),
+      };
+      const nat = rows.native;
+      const jsm = rows.js;
       for (const [path, m] of Object.entries(rows)) {
         extras.push({
           name: `RSS growth after building ${L} · ${path} (${mode})`,
           value: m.rssBytes / m.symbols,
           unit: "B/symbol",
           note:
-            `${(m.rssBytes / 1e6).toFixed(1)} MB; V8 heapUsed ${(m.heapUsedBytes / m.symbols).toFixed(0)} B/symbol; ` +
+            `median of ${REPS}: ${(m.rssBytes / 1e6).toFixed(1)} MB (runs ${runs[path as "native" | "js"]
+              .map((x) => (x.rssBytes / 1e6).toFixed(1))
+              .join(", ")} MB); V8 heapUsed ${(m.heapUsedBytes / m.symbols).toFixed(0)} B/symbol; ` +
             `nursery ${(m.nurseryBytes / 1e6).toFixed(1)} MB` +
             (path === "native"
               ? `; index accounting ${(m.indexBytes / m.symbols).toFixed(0)} B/symbol; ` +
                 `${((100 * nat.rssBytes) / jsm.rssBytes).toFixed(0)}% of js`
               : ""),
         });
+      }
+    }
+    // Latency tails through the adapter, each path in a fresh process (tails-child.ts), native and js
+    // interleaved, REPS times; medians of p50 / p99 / max with the GCs that ran while measuring and the
+    // load average, since tails on a shared machine are mostly scheduling noise.
+    if (size >= 100_000) {
+      const tails: Record<"native" | "js", TailsRun[]> = { native: [], js: [] };
+      const loads: number[] = [];
+      for (let r = 0; r < REPS; r++) {
+        for (const path of ["native", "js"] as const) {
+          loads.push(os.loadavg()[0] as number);
+          tails[path].push(await runChild<TailsRun>(tailsScript, [path, String(size)]));
+        }
+      }
+      const load = `load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (${os.cpus().length} cpus)`;
+      for (const path of ["native", "js"] as const) {
+        for (const phase of ["queries", "updates"] as const) {
+          const ps = tails[path].map((t) => t[phase]);
+          const med = (f: (p: TailsPhase) => number) => median(ps.map(f));
+          extras.push({
+            name:
+              phase === "queries"
+                ? `query p99, 3,000 mixed queries limit 20 @${L} · ${path} (fresh process)`
+                : `one-file update p99 @${L} · ${path} (fresh process)`,
+            value: med((p) => p.p99),
+            unit: "ms",
+            note:
+              `medians of ${REPS}: p50 ${med((p) => p.p50).toFixed(3)} ms, max ${med((p) => p.max).toFixed(2)} ms ` +
+              `(p99 runs ${ps.map((p) => p.p99.toFixed(2)).join(", ")}); process CPU time per call ` +
+              `p99 ${med((p) => p.cpuP99).toFixed(3)} ms, max ${med((p) => p.cpuMax).toFixed(2)} ms; ` +
+              `GCs while measuring ${med((p) => p.gcs)} (${med((p) => p.gcMs).toFixed(1)} ms); ${load}`,
+          });
+        }
       }
     }
     // The issue's workload: 3,000 mixed queries (exact / prefix / substring / multi-word), limit 20, each

@@ -20,27 +20,94 @@ import { checkQuery, flattenSymbols, resolvePath, resolveQueryOptions } from "./
 const ABSENT = 0xffffffff;
 type NativeGraph = InstanceType<SymbolIndexBinding["NativeSymbolGraph"]>;
 
-/** Packs flattened symbols for one native call (one string, two typed arrays). */
-export function packSymbols(symbols: LspSymbol[]): { text: string; lens: Uint32Array; nums: Float64Array } {
-  const parts: string[] = [];
-  const lens: number[] = [];
-  const nums: number[] = [];
-  flattenSymbols(symbols, (name, kind, file, line, column, endLine, endColumn, container, detail) => {
-    parts.push(name, kind, file);
-    lens.push(name.length, kind.length, file.length);
-    if (container === undefined) lens.push(ABSENT);
-    else {
-      parts.push(container);
-      lens.push(container.length);
-    }
-    if (detail === undefined) lens.push(ABSENT);
-    else {
-      parts.push(detail);
-      lens.push(detail.length);
-    }
-    nums.push(line, column, endLine, endColumn);
-  });
-  return { text: parts.join(""), lens: Uint32Array.from(lens), nums: Float64Array.from(nums) };
+interface PackBuffers {
+  units: Uint16Array;
+  lens: Uint32Array;
+  nums: Float64Array;
+}
+
+const newBuffers = (): PackBuffers => ({
+  units: new Uint16Array(1 << 14),
+  lens: new Uint32Array(1 << 10),
+  nums: new Float64Array(1 << 10),
+});
+
+/**
+ * Scratch buffers of {@link packSymbols}, reused by every call and grown by doubling, so packing a file
+ * allocates nothing per symbol on the JS heap. (Before, each update built a joined string and two arrays;
+ * during a bulk build that garbage kept re-touching V8's young generation, which showed up as process RSS
+ * growth beside the native index.) `undefined` while a pack is running: a re-entrant pack (a symbol getter
+ * that indexes) gets buffers of its own.
+ */
+let shared: PackBuffers | undefined = newBuffers();
+
+function grown<T extends Uint16Array | Uint32Array | Float64Array>(
+  buf: T,
+  need: number,
+  make: (n: number) => T,
+): T {
+  let n = buf.length;
+  while (n < need) n *= 2;
+  const next = make(n);
+  next.set(buf);
+  return next;
+}
+
+/**
+ * Packs flattened symbols for one native call: the fields' UTF-16 code units back to back, their lengths
+ * (`0xFFFFFFFF` = absent container/detail) and four numbers per symbol. The arrays are views of reused
+ * buffers, valid until the next `packSymbols` call: pass them to the binding right away.
+ */
+export function packSymbols(symbols: LspSymbol[]): {
+  units: Uint16Array;
+  lens: Uint32Array;
+  nums: Float64Array;
+} {
+  const b = shared ?? newBuffers();
+  shared = undefined;
+  let at = 0;
+  let li = 0;
+  let ni = 0;
+  try {
+    flattenSymbols(symbols, (name, kind, file, line, column, endLine, endColumn, container, detail) => {
+      const need =
+        at + name.length + kind.length + file.length + (container?.length ?? 0) + (detail?.length ?? 0);
+      if (need > b.units.length) b.units = grown(b.units, need, (k) => new Uint16Array(k));
+      if (li + 5 > b.lens.length) b.lens = grown(b.lens, li + 5, (k) => new Uint32Array(k));
+      if (ni + 4 > b.nums.length) b.nums = grown(b.nums, ni + 4, (k) => new Float64Array(k));
+      const { units, lens, nums } = b;
+      at = copyUnits(units, at, name);
+      lens[li++] = name.length;
+      at = copyUnits(units, at, kind);
+      lens[li++] = kind.length;
+      at = copyUnits(units, at, file);
+      lens[li++] = file.length;
+      if (container === undefined) lens[li++] = ABSENT;
+      else {
+        at = copyUnits(units, at, container);
+        lens[li++] = container.length;
+      }
+      if (detail === undefined) lens[li++] = ABSENT;
+      else {
+        at = copyUnits(units, at, detail);
+        lens[li++] = detail.length;
+      }
+      nums[ni++] = line;
+      nums[ni++] = column;
+      nums[ni++] = endLine;
+      nums[ni++] = endColumn;
+    });
+  } finally {
+    shared = b;
+  }
+  return { units: b.units.subarray(0, at), lens: b.lens.subarray(0, li), nums: b.nums.subarray(0, ni) };
+}
+
+/** Writes the UTF-16 code units of `s` at `at`; returns the end (a plain loop over locals, which V8 optimizes). */
+function copyUnits(units: Uint16Array, at: number, s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) units[at + i] = s.charCodeAt(i);
+  return at + n;
 }
 
 /** Decodes `queryPacked` output into the runtime's result objects. */
@@ -105,8 +172,8 @@ export class SymbolGraph {
     const key = resolvePath(filePath);
     const native = this.native;
     if (this.path === "native" && native) {
-      const { text, lens, nums } = packSymbols(symbols);
-      const r = callBinding(() => native.updateFilePacked(key, text, lens, nums));
+      const { units, lens, nums } = packSymbols(symbols);
+      const r = callBinding(() => native.updateFilePacked(key, units, lens, nums));
       return { added: r[0] as number, removed: r[1] as number };
     }
     // JS answers (js and shadow paths); in shadow mode the native index follows, and its failure or a
@@ -114,8 +181,8 @@ export class SymbolGraph {
     const result = (this.js as JsSymbolGraph).updateFileSymbols(key, symbols);
     if (native) {
       shadowMutation("SymbolGraph.updateFileSymbols", [key], result, () => {
-        const { text, lens, nums } = packSymbols(symbols);
-        const r = native.updateFilePacked(key, text, lens, nums);
+        const { units, lens, nums } = packSymbols(symbols);
+        const r = native.updateFilePacked(key, units, lens, nums);
         return { added: r[0] as number, removed: r[1] as number };
       });
     }

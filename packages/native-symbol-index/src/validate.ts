@@ -14,7 +14,31 @@ export function resolvePath(filePath: unknown, what = "filePath"): string {
   if (typeof filePath !== "string") {
     throw ku0TypeError("ERR_KU0_INVALID_ARG", `${what} must be a string, got ${typeof filePath}`);
   }
-  return path.resolve(filePath);
+  return resolved(filePath);
+}
+
+const POSIX = path.sep === "/";
+
+/**
+ * `path.resolve(p)` without its allocations when `p` is already an absolute, normalized POSIX path (the
+ * common case: editors and the runtime hand over resolved paths), where it would return an equal string.
+ * Indexing calls this for every file, and the garbage of `path.resolve` was most of what an update left on
+ * the JS heap.
+ */
+export function resolved(p: string): string {
+  if (
+    POSIX &&
+    p.charCodeAt(0) === 47 &&
+    (p.length === 1 || p.charCodeAt(p.length - 1) !== 47) &&
+    !p.includes("//") &&
+    !p.includes("/./") &&
+    !p.includes("/../") &&
+    !p.endsWith("/.") &&
+    !p.endsWith("/..")
+  ) {
+    return p;
+  }
+  return path.resolve(p);
 }
 
 export function checkQuery(query: unknown): string {
@@ -112,7 +136,9 @@ export function flattenSymbols(symbols: unknown, sink: FlatSymbolSink): void {
     throw ku0TypeError("ERR_KU0_INVALID_ARG", "symbols must be an array");
   }
   checkArray(symbols, "symbols");
-  const fileCache = new Map<string, string>();
+  // Symbols of one call nearly always share one file: a one-entry memo instead of a map.
+  let lastRaw: string | undefined;
+  let lastFile = "";
   type Frame = { list: unknown[]; index: number; container: string | undefined };
   const stack: Frame[] = [{ list: symbols, index: 0, container: undefined }];
   while (stack.length > 0) {
@@ -128,11 +154,11 @@ export function flattenSymbols(symbols: unknown, sink: FlatSymbolSink): void {
     const name = checkString(symbol.name, "name");
     const kind = checkString(symbol.kind, "kind");
     const rawFile = checkString(symbol.file, "file");
-    let file = fileCache.get(rawFile);
-    if (file === undefined) {
-      file = path.resolve(rawFile);
-      fileCache.set(rawFile, file);
+    if (rawFile !== lastRaw) {
+      lastRaw = rawFile;
+      lastFile = resolved(rawFile);
     }
+    const file = lastFile;
     const detail = symbol.detail as unknown;
     if (detail !== undefined && detail !== null && typeof detail !== "string") {
       throw ku0TypeError("ERR_KU0_INVALID_SYMBOL", "symbol.detail must be a string when present");
