@@ -291,8 +291,13 @@ fn read_range(
         f.seek(SeekFrom::Start(off))
             .map_err(|e| Error::io(path, e))?;
         let span = end.saturating_sub(off);
-        // Small limits read small chunks; whole replays read large ones.
-        let mut chunk: u64 = if limit < 1024 { 64 * 1024 } else { 16 << 20 };
+        // The first read is sized to the limit (about 256 bytes a record, at least 64 KiB, at most
+        // 16 MiB; it doubles after every read), so a bounded batch such as one of `replayStream`'s
+        // does not read 16 MiB ahead of its last record.
+        let mut chunk: u64 = u64::try_from(limit)
+            .unwrap_or(u64::MAX)
+            .saturating_mul(256)
+            .clamp(64 * 1024, 16 << 20);
         if limit == usize::MAX {
             out.data.reserve(usize::try_from(span).unwrap_or(0));
         }
