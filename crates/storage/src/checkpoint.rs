@@ -516,7 +516,10 @@ impl CheckpointStore {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the fields of one checkpoint file header, written in one place"
+    )]
     fn write_file(
         &self,
         meta: &CheckpointMeta,

@@ -3,6 +3,8 @@
 //! The on-disk format is specified in `docs/storage.md`; the JS fallback of
 //! `@ku0/native-storage` implements the same bytes.
 
+#![deny(clippy::allow_attributes_without_reason)]
+
 pub mod checkpoint;
 pub mod error;
 pub mod lock;

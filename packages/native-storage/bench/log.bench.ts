@@ -199,6 +199,16 @@ function groupCase(): SuiteCase {
       for (let r = 0; r < ROUNDS * CONCURRENCY; r++) one.run(JSON.stringify(ev(++k)));
     };
   }
+  // The disk's ceiling for this case, measured in the same run: a perfect group commit covers the
+  // 16 appenders' pending events with one fdatasync, so 16 × (16 × 1 KB write + one fdatasync).
+  const ceil = new AppendFile(dir("group-ceiling"));
+  let c = 0;
+  impls[`disk ceiling: ${ROUNDS} fdatasyncs of ${CONCURRENCY} × 1 KB`] = () => {
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let a = 1; a < CONCURRENCY; a++) ceil.append(JSON.stringify(ev(++c)), false);
+      ceil.append(JSON.stringify(ev(++c)), true);
+    }
+  };
   return {
     name: `durable appends: ${CONCURRENCY} concurrent appenders × ${ROUNDS} (append + await flush)`,
     impls,
@@ -276,9 +286,15 @@ function event380(i: number): TaskGraphEvent {
 function replay380Case(): SuiteCase {
   const events = Array.from({ length: REPLAY_N }, (_, i) => event380(i + 1));
   const text = JSON.stringify(events);
+  const texts = events.map((e) => JSON.stringify(e));
   const impls: SuiteCase["impls"] = {
     "floor: one JSON.parse of the same events (one array string)": () =>
       (JSON.parse(text) as unknown[]).length,
+    "floor: one JSON.parse per event of its own string (100k)": () => {
+      let n = 0;
+      for (const t of texts) if (JSON.parse(t)) n++;
+      return n;
+    },
   };
   for (const b of backends) {
     const d = dir(`replay380-${b}`);
@@ -339,6 +355,10 @@ function checkpointCases(): SuiteCase[] {
     fsyncSync(d);
     closeSync(d);
   };
+  // The floor of any durable save on this disk: one small write + one fdatasync, no new file.
+  const one = new AppendFile(join(plainDir, "fdatasync-floor"));
+  let ostep = 0;
+  save["disk floor: one 1 KB write + fdatasync"] = () => one.append(JSON.stringify(ev(++ostep)), true);
   const plainLoad = (id: string) => () =>
     (JSON.parse(readFileSync(join(plainDir, `${id}.json`), "utf8")) as Checkpoint).messages.length;
   loadFull["node readFile + JSON.parse"] = plainLoad("ck-1");

@@ -2,13 +2,12 @@
 // plus the persistence package's `index.json`) into the ku0 format. See docs/storage.md §"Runtime layout".
 import fs from "node:fs";
 import { join } from "node:path";
-import { crc32c, Ku0Error } from "@ku0/native-loader";
+import { Ku0Error } from "@ku0/native-loader";
 import { decompress as zstdDecompress } from "fzstd";
 import { SEAM_OFFSET, StorageEngine, withoutLayoutCheck } from "./engine.js";
 import { CompatErrorCodes, invalidArg, StorageErrorCodes, validateCheckpointId } from "./errors.js";
 import type { Backend } from "./eventLog.js";
-import { writeAtomic } from "./js/fsutil.js";
-import { FLOOR_MAGIC } from "./js/log.js";
+import { writeMarker } from "./js/log.js";
 import {
   IMPORT_BACKUP_DIR,
   RUNTIME_CHECKPOINT_DIR,
@@ -127,11 +126,7 @@ async function verifyIndex(store: RustCheckpointStorage): Promise<number> {
 
 function writeFloor(eventsDir: string, floor: number): void {
   fs.mkdirSync(eventsDir, { recursive: true });
-  const fb = Buffer.alloc(20);
-  FLOOR_MAGIC.copy(fb, 0);
-  fb.writeBigUInt64LE(BigInt(floor), 8);
-  fb.writeUInt32LE(crc32c(fb, 0, 16), 16);
-  writeAtomic(eventsDir, "FLOOR", fb, true);
+  writeMarker(eventsDir, "FLOOR", floor);
 }
 
 /**

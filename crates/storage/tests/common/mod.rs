@@ -1,5 +1,8 @@
-#![allow(clippy::unwrap_used)]
-#![allow(dead_code)]
+#![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of these helpers"
+)]
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -1,4 +1,4 @@
-// JS event log: the same on-disk format as crates/storage/src/log.rs (docs/storage.md §2).
+// JS event log: the same on-disk format as crates/storage/src/log/ (docs/storage.md §2).
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { checkBytes, checkInt, checkString, crc32c, crc32cUpdate, Ku0Error } from "@ku0/native-loader";
@@ -180,8 +180,16 @@ export function scanSegment(buf: Buffer, base: number, maxRecord: number): SegSc
   return { end: off, nextSeq: seq, maxDurable, records, stop, resyncDurable: resync?.durable ?? 0 };
 }
 
-function readFloor(dir: string): number {
-  const path = join(dir, "FLOOR");
+/** The FLOOR (prune floor) and HWM (clean-close durable mark) files: magic, u64 LE seq, CRC32C. */
+export type Marker = "FLOOR" | "HWM";
+
+function markerMagic(marker: Marker): Buffer {
+  return marker === "FLOOR" ? FLOOR_MAGIC : HWM_MAGIC;
+}
+
+/** Reads a marker file of `dir` (0 when it does not exist). */
+export function readMarker(dir: string, marker: Marker): number {
+  const path = join(dir, marker);
   let b: Buffer;
   try {
     b = fs.readFileSync(path);
@@ -189,32 +197,23 @@ function readFloor(dir: string): number {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
     throw ioError(err, `reading ${path}`);
   }
-  if (b.length !== 20 || !b.subarray(0, 8).equals(FLOOR_MAGIC) || crc32c(b, 0, 16) !== b.readUInt32LE(16))
-    throw corrupt(path, 0, undefined, "FLOOR file is malformed or fails its CRC");
+  if (
+    b.length !== 20 ||
+    !b.subarray(0, 8).equals(markerMagic(marker)) ||
+    crc32c(b, 0, 16) !== b.readUInt32LE(16)
+  )
+    throw corrupt(path, 0, undefined, `${marker} file is malformed or fails its CRC`);
   return u64(b, 8);
 }
 
-function readHwm(dir: string): number {
-  const path = join(dir, "HWM");
-  let b: Buffer;
-  try {
-    b = fs.readFileSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw ioError(err, `reading ${path}`);
-  }
-  if (b.length !== 20 || !b.subarray(0, 8).equals(HWM_MAGIC) || crc32c(b, 0, 16) !== b.readUInt32LE(16))
-    throw corrupt(path, 0, undefined, "HWM file is malformed or fails its CRC");
-  return u64(b, 8);
-}
-
-function writeHwm(dir: string, seq: number): void {
+/** Durably replaces a marker file of `dir` with `seq`. */
+export function writeMarker(dir: string, marker: Marker, seq: number): void {
   const b = Buffer.alloc(20);
-  HWM_MAGIC.copy(b, 0);
+  markerMagic(marker).copy(b, 0);
   b.writeUInt32LE(seq >>> 0, 8);
   b.writeUInt32LE(Math.floor(seq / 0x100000000), 12);
   b.writeUInt32LE(crc32c(b, 0, 16), 16);
-  writeAtomic(dir, "HWM", b, true);
+  writeAtomic(dir, marker, b, true);
 }
 
 interface Seg {
@@ -265,7 +264,7 @@ export class JsEventLog {
     try {
       for (const name of fs.readdirSync(dir))
         if (name.endsWith(".tmp")) fs.rmSync(join(dir, name), { force: true });
-      this.floor = readFloor(dir);
+      this.floor = readMarker(dir, "FLOOR");
       const segs: Seg[] = [];
       for (const name of fs.readdirSync(dir)) {
         const base = parseSegmentName(name);
@@ -295,7 +294,7 @@ export class JsEventLog {
       }
       const buf = fs.readFileSync(last.path);
       const scan = scanSegment(buf, last.base, this.maxRecord);
-      const hwm = readHwm(dir);
+      const hwm = readMarker(dir, "HWM");
       if (scan.stop === undefined && scan.nextSeq <= hwm)
         throw corrupt(
           last.path,
@@ -506,7 +505,7 @@ export class JsEventLog {
       try {
         this.flushSync();
         // Durable high-water mark: damage to cleanly closed records is corruption, not a torn tail.
-        writeHwm(this.dir, this.seq - 1);
+        writeMarker(this.dir, "HWM", this.seq - 1);
       } catch (err) {
         error = err;
       }
@@ -546,12 +545,7 @@ export class JsEventLog {
     const firstPresent = this.sealed[0]?.base ?? this.base;
     const firstLive = Math.max(this.floor, firstPresent);
     const removed = Math.max(0, newFloor - firstLive);
-    const fb = Buffer.alloc(20);
-    FLOOR_MAGIC.copy(fb, 0);
-    fb.writeUInt32LE(newFloor >>> 0, 8);
-    fb.writeUInt32LE(Math.floor(newFloor / 0x100000000), 12);
-    fb.writeUInt32LE(crc32c(fb, 0, 16), 16);
-    writeAtomic(this.dir, "FLOOR", fb, true);
+    writeMarker(this.dir, "FLOOR", newFloor);
     this.floor = newFloor;
     let keepFrom = 0;
     for (let i = 0; i < this.sealed.length; i++) {
