@@ -64,6 +64,3 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
-
-#[allow(dead_code)]
-fn probe_costs() {}

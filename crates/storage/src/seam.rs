@@ -85,7 +85,7 @@ pub fn checkpoint_meta(id: String, created_at_ms: f64) -> CheckpointMeta {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod tests {
     use super::*;
 

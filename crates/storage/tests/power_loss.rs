@@ -4,7 +4,7 @@
 //! the disk, in any order) or garbage (torn/garbled sector). Recovery must never return a corrupt or
 //! foreign record and never lose an fsynced one. A flipped bit inside the fsynced region must be
 //! reported as corruption, not truncated away.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod common;
 
 use ku0_storage::log::{TYPE_JSON, segment_name};

@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod common;
 
 use ku0_storage::runtime_layout::{refuse_runtime_layout, runtime_layout_files};

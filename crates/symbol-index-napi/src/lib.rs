@@ -428,7 +428,10 @@ pub struct NativeImportGraph {
 #[napi]
 impl NativeImportGraph {
     #[napi(constructor, catch_unwind)]
-    #[allow(clippy::new_without_default)]
+    #[expect(
+        clippy::new_without_default,
+        reason = "a #[napi(constructor)]: JS calls `new`, a Rust Default would be dead code"
+    )]
     pub fn new() -> Self {
         Self {
             inner: EngineImports::new(),

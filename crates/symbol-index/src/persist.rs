@@ -317,7 +317,7 @@ pub fn decode(bytes: &[u8]) -> Result<SymbolIndex, PersistError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod tests {
     use super::*;
     use crate::index::{QueryOptions, SymbolInput};
