@@ -428,10 +428,6 @@ pub struct NativeImportGraph {
 #[napi]
 impl NativeImportGraph {
     #[napi(constructor, catch_unwind)]
-    #[expect(
-        clippy::new_without_default,
-        reason = "a #[napi(constructor)]: JS calls `new`, a Rust Default would be dead code"
-    )]
     pub fn new() -> Self {
         Self {
             inner: EngineImports::new(),

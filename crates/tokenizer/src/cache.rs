@@ -216,7 +216,7 @@ impl CountCache {
                 out[i] = n;
             }
         }
-        out
+        Ok(out)
     }
 
     /// Drops every entry and resets the counters.

@@ -180,8 +180,9 @@ export function scanSegment(buf: Buffer, base: number, maxRecord: number): SegSc
   return { end: off, nextSeq: seq, maxDurable, records, stop, resyncDurable: resync?.durable ?? 0 };
 }
 
-function readFloor(dir: string): number {
-  const path = join(dir, "FLOOR");
+/** A 20-byte marker file (`FLOOR`, `HWM`): 8-byte magic, u64 value, CRC32C of the first 16 bytes; absent = 0. */
+function readMarker(dir: string, name: "FLOOR" | "HWM", magic: Buffer): number {
+  const path = join(dir, name);
   let b: Buffer;
   try {
     b = fs.readFileSync(path);
@@ -189,23 +190,17 @@ function readFloor(dir: string): number {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
     throw ioError(err, `reading ${path}`);
   }
-  if (b.length !== 20 || !b.subarray(0, 8).equals(FLOOR_MAGIC) || crc32c(b, 0, 16) !== b.readUInt32LE(16))
-    throw corrupt(path, 0, undefined, "FLOOR file is malformed or fails its CRC");
+  if (b.length !== 20 || !b.subarray(0, 8).equals(magic) || crc32c(b, 0, 16) !== b.readUInt32LE(16))
+    throw corrupt(path, 0, undefined, `${name} file is malformed or fails its CRC`);
   return u64(b, 8);
 }
 
+function readFloor(dir: string): number {
+  return readMarker(dir, "FLOOR", FLOOR_MAGIC);
+}
+
 function readHwm(dir: string): number {
-  const path = join(dir, "HWM");
-  let b: Buffer;
-  try {
-    b = fs.readFileSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw ioError(err, `reading ${path}`);
-  }
-  if (b.length !== 20 || !b.subarray(0, 8).equals(HWM_MAGIC) || crc32c(b, 0, 16) !== b.readUInt32LE(16))
-    throw corrupt(path, 0, undefined, "HWM file is malformed or fails its CRC");
-  return u64(b, 8);
+  return readMarker(dir, "HWM", HWM_MAGIC);
 }
 
 function writeHwm(dir: string, seq: number): void {
