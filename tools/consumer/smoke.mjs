@@ -86,7 +86,8 @@ async function storage() {
     out.answers = { replayed: replayed.map((e) => [e.id, e.sequenceId, e.payload]), loaded };
     out.backends = backends;
     out.status = st.status();
-    if (st.storageStatus !== st.status) throw new Error("storageStatus is not the deprecated alias of status");
+    if (st.storageStatus !== st.status)
+      throw new Error("storageStatus is not the deprecated alias of status");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
