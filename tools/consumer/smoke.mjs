@@ -85,7 +85,9 @@ async function storage() {
     cps.close();
     out.answers = { replayed: replayed.map((e) => [e.id, e.sequenceId, e.payload]), loaded };
     out.backends = backends;
-    out.status = st.storageStatus();
+    out.status = st.status();
+    if (st.storageStatus !== st.status)
+      throw new Error("storageStatus is not the deprecated alias of status");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,10 +3,29 @@
 // `require`d), and every dist/**/*.d.ts -> .d.cts with relative specifiers pointing at .cjs, so the
 // `require` condition has CommonJS types. Node 20 cannot `require()` ESM by default, hence a real build.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { build } from "esbuild";
 
 const dist = join(process.cwd(), "dist");
+
+// Test helpers (src/testing.ts, src/testing/**) are excluded by every tsconfig.build.json; one in dist/ is
+// left over from an older build (the build starts with tools/release/clean-dist.mjs) and must not be
+// shipped or cached.
+function* files(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* files(path);
+    else yield path;
+  }
+}
+const stale = [...files(dist)].filter((p) => /(^|[\\/])testing([\\/]|\.)/.test(relative(dist, p)));
+if (stale.length > 0) {
+  console.error(
+    `build-cjs: test helpers in dist/ (stale build output): ${stale.map((p) => relative(dist, p)).join(", ")}`,
+  );
+  console.error("build-cjs: run the package's build (it removes dist/ first) or delete dist/");
+  process.exit(1);
+}
 const META_URL = "__ku0ImportMetaUrl";
 
 // Extra subpath entries (`node build-cjs.mjs sandbox-rs/index`): dist/<entry>.js -> dist/<entry>.cjs. Such a
@@ -41,11 +60,7 @@ for (const entry of ["index", ...subpaths]) {
 }
 
 function* declarations(dir) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) yield* declarations(path);
-    else if (entry.name.endsWith(".d.ts")) yield path;
-  }
+  for (const path of files(dir)) if (path.endsWith(".d.ts")) yield path;
 }
 
 const RELATIVE_JS = /((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']+)\.js\2/g;

@@ -157,6 +157,8 @@ pub fn coded_js_error(env: Env, err: Error) -> Error {
     if err.status == Status::PendingException {
         return err;
     }
+    // SAFETY: `env` is the live env of the current call (napi-rs hands it to the caller), and the
+    // error value is created in that env and used before the call returns.
     let raw = unsafe { napi::JsError::from(to_js(err)).into_value(env.raw()) };
     if raw.is_null() {
         return Error::new(
@@ -268,6 +270,7 @@ impl<T: FromNapiValue> FromNapiValue for List<T> {
         let arr = unsafe { Array::from_napi_value(env, v)? };
         array_to_vec(&arr, MAX_ARRAY_LEN)
             .map(List)
+            // SAFETY: env comes from napi-rs (the live env of this conversion).
             .map_err(|e| unsafe { throw_coded(env, e) })
     }
 }

@@ -1,6 +1,8 @@
-//! Disk full on a real, tiny tmpfs (needs root and mount; skipped with a message otherwise): the
-//! log must enter the failed state, refuse further writes, and keep every acknowledged record
-//! readable; a checkpoint save that hits ENOSPC must fail without damaging stored checkpoints.
+//! Disk full on a real, tiny tmpfs: the log must enter the failed state, refuse further writes, and
+//! keep every acknowledged record readable; a checkpoint save that hits ENOSPC must fail without
+//! damaging stored checkpoints. Needs root and mount(8): without them each test prints
+//! `SKIPPED <test>: <why>` to the terminal (see `common::skip`) and tests nothing;
+//! `KU0_REQUIRE_PRIVILEGED_TESTS=1` turns that into a failure.
 #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod common;
 
@@ -18,24 +20,37 @@ impl Drop for Tmpfs {
     }
 }
 
-fn mount(tag: &str, size: &str) -> Option<Tmpfs> {
-    let dir = common::tmpdir(tag);
-    let ok = Command::new("mount")
+/// Mounts a `size` tmpfs for `test`, or reports why it cannot (`common::skip`) and returns `None`.
+fn mount(test: &str, size: &str) -> Option<Tmpfs> {
+    let dir = common::tmpdir(test);
+    let out = Command::new("mount")
         .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
         .arg(&dir)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("skipping: cannot mount a tmpfs here (needs root)");
-        return None;
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(Tmpfs(dir)),
+        Ok(o) => {
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            common::skip(
+                test,
+                &format!(
+                    "cannot mount a tmpfs (needs root and mount permission): mount exited {}: {}",
+                    o.status,
+                    stderr.trim()
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            common::skip(test, &format!("cannot run mount(8): {e}"));
+            None
+        }
     }
-    Some(Tmpfs(dir))
 }
 
 #[test]
 fn log_on_full_disk_fails_and_stays_readable() {
-    let Some(fs) = mount("full-log", "512k") else {
+    let Some(fs) = mount("log_on_full_disk_fails_and_stays_readable", "512k") else {
         return;
     };
     let opts = LogOptions {
@@ -80,7 +95,7 @@ fn log_on_full_disk_fails_and_stays_readable() {
 
 #[test]
 fn checkpoint_save_on_full_disk_fails_cleanly() {
-    let Some(fs) = mount("full-ckpt", "256k") else {
+    let Some(fs) = mount("checkpoint_save_on_full_disk_fails_cleanly", "256k") else {
         return;
     };
     let s = CheckpointStore::open(

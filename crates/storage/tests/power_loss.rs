@@ -36,11 +36,17 @@ fn opts() -> LogOptions {
     }
 }
 
+/// `KU0_STORAGE_POWERLOSS_ITERATIONS` (default 100); anything but a positive integer fails the test
+/// instead of running zero iterations (a pass that tested nothing) or silently the default.
 fn iterations() -> u64 {
-    std::env::var("KU0_STORAGE_POWERLOSS_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100)
+    match std::env::var("KU0_STORAGE_POWERLOSS_ITERATIONS") {
+        Err(std::env::VarError::NotPresent) => 100,
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n >= 1 => n,
+            _ => panic!("KU0_STORAGE_POWERLOSS_ITERATIONS={v:?} is not a positive integer"),
+        },
+        Err(e) => panic!("KU0_STORAGE_POWERLOSS_ITERATIONS: {e}"),
+    }
 }
 
 #[test]

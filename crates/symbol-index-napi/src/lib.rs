@@ -430,10 +430,6 @@ pub struct NativeImportGraph {
 #[napi]
 impl NativeImportGraph {
     #[napi(constructor, catch_unwind)]
-    #[allow(
-        clippy::new_without_default,
-        reason = "a JS class is built with `new`; `Default` would be a second, unexported constructor"
-    )]
     pub fn new() -> Self {
         Self {
             inner: EngineImports::new(),

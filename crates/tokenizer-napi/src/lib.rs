@@ -62,11 +62,12 @@ fn count_one(text: &str, model: Option<&str>) -> u32 {
     to_u32(count_cached(text, enc(model)))
 }
 
-fn count_many(texts: &[String], model: Option<&str>) -> Vec<u32> {
-    count_cached_many(texts, enc(model))
+fn count_many(texts: &[String], model: Option<&str>) -> Result<Vec<u32>> {
+    Ok(count_cached_many(texts, enc(model))
+        .map_err(tok_err)?
         .into_iter()
         .map(to_u32)
-        .collect()
+        .collect())
 }
 
 /// Same count, never touching the content cache (benchmarks, cold measurements).
@@ -82,7 +83,7 @@ pub fn count_tokens_uncached(text: String, model: Option<String>) -> u32 {
 pub fn count_tokens_batch(
     #[napi(ts_arg_type = "Array<string>")] texts: List<String>,
     model: Option<String>,
-) -> Vec<u32> {
+) -> Result<Vec<u32>> {
     count_many(&texts, model.as_deref())
 }
 
@@ -92,12 +93,13 @@ pub fn count_tokens_batch(
 pub fn count_tokens_sum(
     #[napi(ts_arg_type = "Array<string>")] texts: List<String>,
     model: Option<String>,
-) -> f64 {
+) -> Result<f64> {
     let e = enc(model.as_deref());
-    count_cached_many(&texts, e)
+    Ok(count_cached_many(&texts, e)
+        .map_err(tok_err)?
         .into_iter()
         .map(|n| n as f64)
-        .sum()
+        .sum())
 }
 
 pub struct CountTask {
@@ -505,7 +507,7 @@ pub fn seam_count_tokens(text: String, model: Option<String>) -> u32 {
 pub fn seam_count_tokens_batch(
     #[napi(ts_arg_type = "Array<string>")] texts: List<String>,
     model: Option<String>,
-) -> Vec<u32> {
+) -> Result<Vec<u32>> {
     count_many(&texts, model.as_deref())
 }
 

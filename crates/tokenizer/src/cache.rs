@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{LazyLock, Mutex};
 
-use crate::{Encoding, count, count_memo};
+use crate::{Encoding, Error, count, count_memo};
 
 /// Texts shorter than this are counted directly (hashing them would cost about as much).
 pub const MIN_CACHED_BYTES: usize = 64;
@@ -18,15 +18,40 @@ pub const PARALLEL_MIN_BYTES: usize = 256 * 1024;
 /// At most this many threads count one batch (the calling thread included).
 const MAX_THREADS: usize = 4;
 
-/// Threads per batch: `KU0_TOKENIZER_THREADS` if set (1 = never parallel), else the available
-/// parallelism; at most [`MAX_THREADS`]. Read once per process.
-static THREADS: LazyLock<usize> = LazyLock::new(|| {
-    std::env::var("KU0_TOKENIZER_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, MAX_THREADS)
+/// Threads per batch: `KU0_TOKENIZER_THREADS` if set (an integer >= 1; 1 = never parallel; at most
+/// [`MAX_THREADS`] are used), else the available parallelism, at most [`MAX_THREADS`]. Read once per
+/// process. Any other value is an error (docs/flags.md: an invalid flag is an error, not a silent
+/// default), returned by every batch count as `ERR_KU0_INVALID_FLAG`.
+static THREADS: LazyLock<Result<usize, String>> = LazyLock::new(|| {
+    let raw = std::env::var_os("KU0_TOKENIZER_THREADS");
+    threads_from(raw.as_deref().map(|v| v.to_str().ok_or(v)))
 });
+
+/// The thread count for a `KU0_TOKENIZER_THREADS` value (`Err(raw)` when it is not UTF-8); unset or
+/// blank means the default.
+fn threads_from(raw: Option<Result<&str, &std::ffi::OsStr>>) -> Result<usize, String> {
+    let invalid = |shown: String| {
+        format!(
+            "KU0_TOKENIZER_THREADS={shown} is not a valid thread count; allowed values: an integer >= 1 \
+             (at most {MAX_THREADS} are used), or unset for the available parallelism"
+        )
+    };
+    match raw {
+        None => Ok(default_threads()),
+        Some(Err(os)) => Err(invalid(format!("{os:?}"))),
+        Some(Ok(v)) if v.trim().is_empty() => Ok(default_threads()),
+        Some(Ok(v)) => match v.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n.min(MAX_THREADS)),
+            _ => Err(invalid(format!("{v:?}"))),
+        },
+    }
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_THREADS)
+}
 
 type Key = (u64, usize, Encoding);
 
@@ -101,7 +126,13 @@ impl CountCache {
     /// Counts of many texts: one cache lookup pass, the misses counted in parallel on up to
     /// `available_parallelism()` threads when they add up to at least [`PARALLEL_MIN_BYTES`], then one
     /// insert pass in input order (so the cache ends up exactly as after counting them one by one).
-    pub fn count_many<S: AsRef<str> + Sync>(&self, texts: &[S], enc: Encoding) -> Vec<usize> {
+    /// Fails only with `ERR_KU0_INVALID_FLAG` when `KU0_TOKENIZER_THREADS` holds an invalid value.
+    pub fn count_many<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        enc: Encoding,
+    ) -> Result<Vec<usize>, Error> {
+        let threads = (*THREADS).clone().map_err(Error::InvalidFlag)?;
         let mut out = vec![0usize; texts.len()];
         // (index in `texts`, key or None when the text is too short to cache)
         let mut missing: Vec<(usize, Option<Key>)> = Vec::new();
@@ -135,7 +166,6 @@ impl CountCache {
             Err(_) => missing.extend(keys.into_iter().enumerate()),
         }
         let bytes: usize = missing.iter().map(|&(i, _)| texts[i].as_ref().len()).sum();
-        let threads = *THREADS;
         let counts: Vec<usize> = if threads > 1 && bytes >= PARALLEL_MIN_BYTES && missing.len() > 1
         {
             // Contiguous groups of about equal bytes; the calling thread takes the last one.
@@ -186,7 +216,7 @@ impl CountCache {
                 out[i] = n;
             }
         }
-        out
+        Ok(out)
     }
 
     /// Drops every entry and resets the counters.
@@ -244,14 +274,34 @@ pub fn count_cached(text: &str, enc: Encoding) -> usize {
     SHARED.count(text, enc)
 }
 
-/// Counts of many texts through the process-wide cache (misses counted in parallel when large).
-pub fn count_cached_many<S: AsRef<str> + Sync>(texts: &[S], enc: Encoding) -> Vec<usize> {
+/// Counts of many texts through the process-wide cache (misses counted in parallel when large);
+/// fails only on an invalid `KU0_TOKENIZER_THREADS` (see [`CountCache::count_many`]).
+pub fn count_cached_many<S: AsRef<str> + Sync>(
+    texts: &[S],
+    enc: Encoding,
+) -> Result<Vec<usize>, Error> {
     SHARED.count_many(texts, enc)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threads_flag_is_validated() {
+        let max = MAX_THREADS;
+        assert_eq!(threads_from(None), Ok(default_threads()));
+        assert_eq!(threads_from(Some(Ok("  "))), Ok(default_threads()));
+        assert_eq!(threads_from(Some(Ok("1"))), Ok(1));
+        assert_eq!(threads_from(Some(Ok(" 2 "))), Ok(2));
+        assert_eq!(threads_from(Some(Ok("64"))), Ok(max));
+        for junk in ["0", "-1", "two", "1.5", "4x"] {
+            let e = threads_from(Some(Ok(junk))).unwrap_err();
+            assert!(e.starts_with("KU0_TOKENIZER_THREADS="), "{e}");
+            assert!(e.contains(junk), "{e}");
+        }
+    }
 
     #[test]
     fn caches_and_bounds() {
@@ -286,12 +336,21 @@ mod tests {
         assert!(big.iter().map(String::len).sum::<usize>() >= PARALLEL_MIN_BYTES);
         let c2 = CountCache::new(1000);
         let want: Vec<usize> = big.iter().map(|t| count(t, Encoding::O200kBase)).collect();
-        assert_eq!(c2.count_many(&big, Encoding::O200kBase), want);
-        assert_eq!(c2.count_many(&big, Encoding::O200kBase), want); // all hits now
+        assert_eq!(
+            c2.count_many(&big, Encoding::O200kBase).ok(),
+            Some(want.clone())
+        );
+        assert_eq!(
+            c2.count_many(&big, Encoding::O200kBase).ok(),
+            Some(want.clone())
+        ); // all hits now
         assert_eq!(c2.stats().hits, 64);
         // the piece memo (shared by both encodings on this thread) never changes a count
         let want: Vec<usize> = big.iter().map(|t| count(t, Encoding::Cl100kBase)).collect();
-        assert_eq!(c2.count_many(&big, Encoding::Cl100kBase), want);
+        assert_eq!(
+            c2.count_many(&big, Encoding::Cl100kBase).ok(),
+            Some(want.clone())
+        );
         for t in &big {
             assert_eq!(
                 count_memo(t, Encoding::Cl100kBase),

@@ -13,6 +13,9 @@ pub enum Error {
     UnknownEncoding(#[from] UnknownEncoding),
     #[error(transparent)]
     Zstd(#[from] ZstdError),
+    /// An environment flag with a value it does not accept (`KU0_TOKENIZER_THREADS=two`).
+    #[error("{0}")]
+    InvalidFlag(String),
 }
 
 impl Error {
@@ -23,20 +26,24 @@ impl Error {
             Error::InvalidToken(_) => "ERR_KU0_INVALID_TOKEN_OUT_OF_RANGE",
             Error::UnknownEncoding(_) => "ERR_KU0_UNKNOWN_ENCODING",
             Error::Zstd(e) => e.code(),
+            Error::InvalidFlag(_) => "ERR_KU0_INVALID_FLAG",
         }
     }
 
     /// True for errors caused by the caller's arguments or input bytes.
     pub fn is_argument_error(&self) -> bool {
         match self {
-            Error::InvalidArg(_) | Error::InvalidToken(_) | Error::UnknownEncoding(_) => true,
+            Error::InvalidArg(_)
+            | Error::InvalidToken(_)
+            | Error::UnknownEncoding(_)
+            | Error::InvalidFlag(_) => true,
             Error::Zstd(e) => e.is_argument_error(),
         }
     }
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod tests {
     use super::*;
 

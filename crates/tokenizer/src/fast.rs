@@ -195,7 +195,12 @@ impl Text<'_> {
         } else if f & L != 0 {
             return self.run(i, L, false);
         }
-        // \p{N}{1,3}
+        self.digits_punct_or_space(i, c, f, n, false)
+    }
+
+    /// The alternatives both splits end with: `\p{N}{1,3}`, then punctuation (`punct`, `slash` as
+    /// there), then whitespace; `(c, f, n)` is the char at `i`.
+    fn digits_punct_or_space(&self, i: usize, c: char, f: u8, n: usize, slash: bool) -> usize {
         if f & N != 0 {
             let mut e = i + n;
             for _ in 0..2 {
@@ -206,7 +211,7 @@ impl Text<'_> {
             }
             return e;
         }
-        let e = self.punct(i, c, f, false);
+        let e = self.punct(i, c, f, slash);
         if e > 0 {
             return e;
         }
@@ -258,21 +263,7 @@ impl Text<'_> {
                 return e;
             }
         }
-        if f & N != 0 {
-            let mut e = i + n;
-            for _ in 0..2 {
-                match self.at(e) {
-                    Some((_, f2, n2)) if f2 & N != 0 => e += n2,
-                    _ => break,
-                }
-            }
-            return e;
-        }
-        let e = self.punct(i, c, f, true);
-        if e > 0 {
-            return e;
-        }
-        self.whitespace(i)
+        self.digits_punct_or_space(i, c, f, n, true)
     }
 }
 
@@ -423,7 +414,7 @@ pub fn count(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod tests {
     use super::*;
 

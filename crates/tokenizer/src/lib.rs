@@ -156,7 +156,7 @@ pub fn decode(tokens: &[u32], enc: Encoding) -> Result<String, InvalidToken> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod tests {
     use super::*;
 

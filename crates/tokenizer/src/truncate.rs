@@ -119,7 +119,7 @@ pub fn truncate(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod tests {
     use super::*;
 

@@ -14,7 +14,11 @@ afterAll(cleanup);
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, "..");
 const child = join(here, "testing", "crash-child.mjs");
-const total = Number(process.env.KU0_STORAGE_CRASH_ITERATIONS ?? (process.env.CI === "true" ? 1002 : 240));
+// An iteration count that is not a positive integer is an error: NaN or 0 would run no iteration and pass.
+const rawIterations = process.env.KU0_STORAGE_CRASH_ITERATIONS;
+const total = rawIterations === undefined ? (process.env.CI === "true" ? 1002 : 240) : Number(rawIterations);
+if (!Number.isSafeInteger(total) || total < 1)
+  throw new Error(`KU0_STORAGE_CRASH_ITERATIONS=${JSON.stringify(rawIterations)} is not a positive integer`);
 const modes = ["process", "group", "sync"] as const;
 const haveNative = nativeAvailable();
 const backendsUsed: ("native" | "js")[] = haveNative ? ["native", "js"] : ["js"];

@@ -12,7 +12,7 @@ export { CompatErrorCodes, StorageErrorCodes, validateCheckpointId } from "./err
 export { type Backend, EventBatch, EventLog } from "./eventLog.js";
 export { JsCheckpointStore } from "./js/checkpoint.js";
 export { JsEventLog } from "./js/log.js";
-export { storageModule, storageStatus } from "./native.js";
+export { status, storageModule, storageStatus } from "./native.js";
 export { type ExportOptions, type ExportResult, exportRuntimeStorage } from "./runtimeExport.js";
 export {
   type ImportOptions,

@@ -24,10 +24,16 @@ export const storageModule = defineNativeModule<StorageBinding>({
 });
 storageModule.setDetails({ format: "ku0 storage format v1 (docs/storage.md)", jsFallbackFormat: "same" });
 
-/** `{ module, mode, active, version, loadError? }` for the storage module. */
-export function storageStatus() {
+/** `{ module, mode, active, version, loadError? }` for the storage module (the same `status()` every module exports). */
+export function status() {
   return storageModule.status();
 }
+
+/**
+ * The former name of {@link status}, kept so existing imports keep working.
+ * @deprecated Use `status()`, the name every `@ku0/native-*` package exports.
+ */
+export const storageStatus: typeof status = status;
 
 /**
  * The backend a new instance uses: `explicit` when given (`native` throws ERR_KU0_NATIVE_UNAVAILABLE

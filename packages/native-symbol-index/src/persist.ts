@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { checkBytes, crc32c, Ku0Error } from "@ku0/native-loader";
+import type { SymbolSpan } from "./types.js";
 
 /**
  * The `KU0SYMIX` index file format, version 1 — shared by the native engine (`crates/symbol-index/src/
@@ -61,14 +62,7 @@ export interface DecodedIndex {
 }
 
 /** What a writer hands to `encodeIndex`: files in insertion order with their symbols. */
-export interface EncodableSymbol {
-  name: string;
-  kind: string;
-  file: string;
-  line: number;
-  column: number;
-  endLine: number;
-  endColumn: number;
+export interface EncodableSymbol extends SymbolSpan {
   container?: string | undefined;
   detail?: string | undefined;
 }
@@ -265,36 +259,7 @@ class Reader {
     let total = 0;
     for (let i = 0; i < lens.length; i++) total += lens[i] as number;
     this.need(total, "string bytes");
-    const bytes = this.bytes;
-    const at = this.at;
-    const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-    const strings: string[] = new Array(sCount);
-    let text: string;
-    try {
-      text = decoder.decode(bytes.subarray(at, at + total));
-    } catch {
-      throw corrupt("strings are not valid UTF-8");
-    }
-    if (text.length === total) {
-      // All ASCII: byte lengths are UTF-16 lengths.
-      let o = 0;
-      for (let i = 0; i < sCount; i++) {
-        const l = lens[i] as number;
-        strings[i] = text.slice(o, o + l);
-        o += l;
-      }
-    } else {
-      let o = at;
-      for (let i = 0; i < sCount; i++) {
-        const l = lens[i] as number;
-        try {
-          strings[i] = decoder.decode(bytes.subarray(o, o + l));
-        } catch {
-          throw corrupt("string length splits a UTF-8 character");
-        }
-        o += l;
-      }
-    }
+    const strings = decodeStringBytes(this.bytes, this.at, lens, total);
     this.at += total;
     this.align8();
     return strings;
@@ -305,6 +270,43 @@ class Reader {
 }
 
 /** Writes the string table (count, byte lengths, UTF-8, padding) at `at`; returns the end offset. */
+/**
+ * The text of a string table: `lens.length` strings of `lens[i]` UTF-8 bytes each, starting at `at` (the
+ * caller has checked that the `total` bytes are there). One decode when it is all ASCII.
+ */
+function decodeStringBytes(bytes: Uint8Array, at: number, lens: ArrayLike<number>, total: number): string[] {
+  const count = lens.length;
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const strings: string[] = new Array(count);
+  let text: string;
+  try {
+    text = decoder.decode(bytes.subarray(at, at + total));
+  } catch {
+    throw corrupt("strings are not valid UTF-8");
+  }
+  if (text.length === total) {
+    // All ASCII: byte lengths are UTF-16 lengths.
+    let o = 0;
+    for (let i = 0; i < count; i++) {
+      const l = lens[i] as number;
+      strings[i] = text.slice(o, o + l);
+      o += l;
+    }
+  } else {
+    let o = at;
+    for (let i = 0; i < count; i++) {
+      const l = lens[i] as number;
+      try {
+        strings[i] = decoder.decode(bytes.subarray(o, o + l));
+      } catch {
+        throw corrupt("string length splits a UTF-8 character");
+      }
+      o += l;
+    }
+  }
+  return strings;
+}
+
 function stringTableSize(strings: string[]): { lens: Uint32Array; size: number; textBytes: number } {
   const lens = new Uint32Array(strings.length);
   let textBytes = 0;
@@ -444,34 +446,7 @@ export function decodeIndex(input: Uint8Array): DecodedIndex {
   let total = 0;
   for (let i = 0; i < lens.length; i++) total += lens[i] as number;
   need(total, "string bytes");
-  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  const strings: string[] = new Array(sCount);
-  let text: string;
-  try {
-    text = decoder.decode(bytes.subarray(at, at + total));
-  } catch {
-    throw corrupt("strings are not valid UTF-8");
-  }
-  if (text.length === total) {
-    // All ASCII: byte lengths are UTF-16 lengths.
-    let o = 0;
-    for (let i = 0; i < sCount; i++) {
-      const l = lens[i] as number;
-      strings[i] = text.slice(o, o + l);
-      o += l;
-    }
-  } else {
-    let o = at;
-    for (let i = 0; i < sCount; i++) {
-      const l = lens[i] as number;
-      try {
-        strings[i] = decoder.decode(bytes.subarray(o, o + l));
-      } catch {
-        throw corrupt("string length splits a UTF-8 character");
-      }
-      o += l;
-    }
-  }
+  const strings = decodeStringBytes(bytes, at, lens, total);
   at += total;
   align8();
   const fCount = u32("file count");

@@ -1,5 +1,5 @@
-/** A symbol as delivered by the LSP layer (runtime `@ku0/tool-lsp` `LspSymbol`, plus optional `detail`). */
-export interface LspSymbol {
+/** What every symbol shape here has: its name, kind, file and span. */
+export interface SymbolSpan {
   name: string;
   kind: string;
   file: string;
@@ -7,19 +7,16 @@ export interface LspSymbol {
   column: number;
   endLine: number;
   endColumn: number;
+}
+
+/** A symbol as delivered by the LSP layer (runtime `@ku0/tool-lsp` `LspSymbol`, plus optional `detail`). */
+export interface LspSymbol extends SymbolSpan {
   detail?: string;
   children?: LspSymbol[];
 }
 
 /** A flattened, indexed symbol (runtime `SymbolDescriptor`). */
-export interface SymbolDescriptor {
-  name: string;
-  kind: string;
-  file: string;
-  line: number;
-  column: number;
-  endLine: number;
-  endColumn: number;
+export interface SymbolDescriptor extends SymbolSpan {
   container?: string;
   detail?: string;
 }
