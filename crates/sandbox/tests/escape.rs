@@ -529,18 +529,7 @@ fn abstract_and_path_unix_sockets_outside_denied() {
     let fx = Fx::new("unix");
     let name = format!("ku0-esc-{}", std::process::id());
     // Abstract socket in the host namespace.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    addr.sun_family = libc::AF_UNIX as u16;
-    for (i, b) in name.bytes().enumerate() {
-        addr.sun_path[i + 1] = b as libc::c_char;
-    }
-    let len = (2 + 1 + name.len()) as u32;
-    assert_eq!(
-        unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_un).cast(), len) },
-        0
-    );
-    assert_eq!(unsafe { libc::listen(fd, 4) }, 0);
+    let _listener = listen_abstract(&name);
     let sock_path = fx.outside.join("s.sock");
     let l = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
     l.set_nonblocking(true).unwrap();
@@ -549,7 +538,6 @@ fn abstract_and_path_unix_sockets_outside_denied() {
     let o = fx.run(&format!("$A unix {}", Fx::s(&sock_path)));
     assert_eq!(o.code, Some(3), "{o:?}");
     assert!(l.accept().is_err());
-    unsafe { libc::close(fd) };
 }
 
 #[test]
@@ -1265,19 +1253,7 @@ fn proc_keys_and_host_wide_proc_files_hidden() {
 fn full_network_scopes_abstract_unix_sockets_unless_asked() {
     let fx = Fx::new("abstract-full");
     let name = format!("ku0-esc-full-{}", std::process::id());
-    // SAFETY: plain socket calls on a zeroed sockaddr_un with an abstract name.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    addr.sun_family = libc::AF_UNIX as u16;
-    for (i, b) in name.bytes().enumerate() {
-        addr.sun_path[i + 1] = b as libc::c_char;
-    }
-    let len = (2 + 1 + name.len()) as u32;
-    assert_eq!(
-        unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_un).cast(), len) },
-        0
-    );
-    assert_eq!(unsafe { libc::listen(fd, 4) }, 0);
+    let _listener = listen_abstract(&name);
     let abi = ku0_sandbox::linux::fs_rules::kernel_abi();
     let mut p = fx.policy(&format!("$A abstract {name}"));
     p["network"] = json!({"mode": "full"});
@@ -1292,7 +1268,41 @@ fn full_network_scopes_abstract_unix_sockets_unless_asked() {
         Some(0),
         "the policy can ask for host abstract sockets: {o:?}"
     );
-    unsafe { libc::close(fd) };
+}
+
+/// A listening abstract unix socket named `name` in the host's network namespace, closed on drop.
+fn listen_abstract(name: &str) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: socket(2) with constant arguments; the result is checked before it is owned.
+    let raw = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+    assert!(raw >= 0, "socket: {}", std::io::Error::last_os_error());
+    // SAFETY: `raw` is a freshly created descriptor that nothing else owns.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+    // SAFETY: sockaddr_un is plain data; all zeroes is a valid (empty) address.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as u16;
+    assert!(
+        name.len() + 1 < addr.sun_path.len(),
+        "abstract name too long"
+    );
+    for (i, b) in name.bytes().enumerate() {
+        addr.sun_path[i + 1] = b as libc::c_char;
+    }
+    let len = (2 + 1 + name.len()) as u32;
+    use std::os::fd::AsRawFd;
+    // SAFETY: `addr` is a valid sockaddr_un and `len` covers the family, the NUL and the name.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast(),
+            len,
+        )
+    };
+    assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+    // SAFETY: listen(2) on the socket owned above.
+    let rc = unsafe { libc::listen(fd.as_raw_fd(), 4) };
+    assert_eq!(rc, 0, "listen: {}", std::io::Error::last_os_error());
+    fd
 }
 
 // ---- Resource accounting without cgroups --------------------------------------------------

@@ -263,10 +263,8 @@ use crate::runner::STATUS_SETUP_ERROR;
 /// reads it to the end: empty means the setup succeeded and the exit status is the command's.
 pub fn set_status_fd(fd: libc::c_int) -> Result<()> {
     // SAFETY: fcntl on a descriptor number; EBADF when it is not open.
-    check(
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
-        || format!("status fd {fd}"),
-    )?;
+    let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    check(rc, || format!("status fd {fd}"))?;
     STATUS_FD.store(fd, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
