@@ -183,6 +183,70 @@ pub unsafe fn throw_coded(env: sys::napi_env, e: Error) -> Error {
     )
 }
 
+/// An export's argument as `#[guard]` declares it: converted by `T`'s own napi-rs conversion, but a
+/// failure (a number where a `string` is declared, a wrong field type inside an `#[napi(object)]`,
+/// a missing argument) is thrown as a coded JS error (`code: "ERR_KU0_INVALID_ARG"`, the napi status in
+/// `cause.code`) instead of napi-rs's bare status code. `#[guard]` rewrites every plain argument `x: T`
+/// to `x: Arg<T>` (`Option<T>` to `Option<Arg<T>>`, so optional stays optional) and unwraps it before
+/// the body runs; the TypeScript type is pinned to `T`'s with `ts_arg_type`, so `binding.d.cts` does
+/// not change. On success this is `T`'s conversion plus a move: nothing is checked or allocated twice.
+#[repr(transparent)]
+pub struct Arg<T>(pub T);
+
+impl<T> Arg<T> {
+    #[inline(always)]
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: FromNapiValue> FromNapiValue for Arg<T> {
+    #[inline(always)]
+    unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: forwarded from napi-rs.
+        match unsafe { T::from_napi_value(env, v) } {
+            Ok(v) => Ok(Arg(v)),
+            Err(e) => Err(unsafe { arg_error(env, e) }),
+        }
+    }
+}
+
+/// The coded form of a failed argument conversion, thrown right away (see [`throw_coded`]): always
+/// `ERR_KU0_INVALID_ARG` (napi-rs reports a few conversion failures as `GenericFailure`; they are
+/// still the caller's argument), unless it already carries an `ERR_KU0_…` code; the napi status stays
+/// the `cause.code`. An error already thrown (by a nested [`List`], or a throwing getter on the
+/// caller's object) passes through.
+#[cold]
+#[inline(never)]
+unsafe fn arg_error(env: sys::napi_env, e: Error) -> Error {
+    if e.status == Status::PendingException {
+        return e;
+    }
+    let e = if split_code(&e.reason).is_some() {
+        e
+    } else {
+        Error::new(e.status, format!("{INVALID_ARG}: {}", e.reason))
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { throw_coded(env, e) }
+}
+
+impl<T: TypeName> TypeName for Arg<T> {
+    fn type_name() -> &'static str {
+        T::type_name()
+    }
+    fn value_type() -> ValueType {
+        T::value_type()
+    }
+}
+
+impl<T: ValidateNapiValue> ValidateNapiValue for Arg<T> {
+    unsafe fn validate(env: sys::napi_env, v: sys::napi_value) -> napi::Result<sys::napi_value> {
+        // SAFETY: forwarded from napi-rs.
+        unsafe { T::validate(env, v) }
+    }
+}
+
 /// Largest array the boundary converts (elements); larger arrays are rejected before any allocation.
 pub const MAX_ARRAY_LEN: u32 = 1 << 24;
 /// Capacity reserved up front when converting an array; it grows with the elements actually read.
