@@ -12,6 +12,10 @@
 //!   gets `#[napi(ts_arg_type = …)]` with the type napi-derive itself derives for `T` (through
 //!   `napi-derive-backend`), so `binding.d.cts` does not change. Left as they are: `Env`, `This`,
 //!   `Reference`, references and patterns other than a plain name;
+//! - an export with arguments also gets an injected `__ku0_env: napi::Env` (not a JS argument) and runs
+//!   under `ku0_napi_boundary::guard_env`, which re-throws a JavaScript exception the body stopped on
+//!   (a getter or `JSON.stringify` on the caller's value threw) as `ERR_KU0_INVALID_ARG`, unless it
+//!   already has an `ERR_…` code;
 //! - in `impl Task for X`, `compute` runs under `ku0_napi_boundary::guard_compute` and `reject` builds the
 //!   coded JS error (a `Task` cannot return a custom status type).
 //!
@@ -158,10 +162,21 @@ fn rewrite(sig: &mut Signature, block: &mut Block) -> syn::Result<()> {
         quote!({ ::core::result::Result::Ok(#body) })
     };
     sig.output = parse_quote!(-> ::napi::Result<#ok, ::ku0_napi_boundary::Code>);
-    *block = parse_quote!({
-        #(#unwrap)*
-        ::ku0_napi_boundary::guard(#name, move || -> ::napi::Result<#ok> #inner)
-    });
+    // An export that takes arguments can run the caller's JavaScript (getters, Proxy traps, coercions):
+    // it gets the env (injected by napi-rs, invisible to JS and to the TypeScript types) so a pending
+    // JS exception is re-thrown typed. Exports without arguments keep napi-rs's zero-argument path.
+    let takes_args = sig.inputs.iter().any(|a| matches!(a, FnArg::Typed(_)));
+    if takes_args {
+        sig.inputs.push(parse_quote!(__ku0_env: ::napi::Env));
+        *block = parse_quote!({
+            #(#unwrap)*
+            ::ku0_napi_boundary::guard_env(__ku0_env.raw(), #name, move || -> ::napi::Result<#ok> #inner)
+        });
+    } else {
+        *block = parse_quote!({
+            ::ku0_napi_boundary::guard(#name, move || -> ::napi::Result<#ok> #inner)
+        });
+    }
     Ok(())
 }
 

@@ -24,6 +24,7 @@ describe("raw sandbox binding: wrong argument types are ERR_KU0_INVALID_ARG", ()
       () => b.readFileBeneathAsync("/tmp", "a", "1"),
       "NumberExpected",
     ],
+    ["constructor of the run handle (not constructible)", () => new b.SandboxRun(), "InvalidArg"],
     ["run handle, number for string", () => b.startSandboxed(1, "{}", null, 1000, 10), "StringExpected"],
   ])("%s", async (_name, call, cause) => {
     expect(await thrownCode(call)).toBe(`ERR_KU0_INVALID_ARG <- ${cause}`);

@@ -50,6 +50,22 @@ describe("raw storage binding: wrong argument types are ERR_KU0_INVALID_ARG", ()
     expect(await thrownCode(call)).toBe(`ERR_KU0_INVALID_ARG <- ${cause}`);
   });
 
+  it("an options getter that throws is ERR_KU0_INVALID_ARG with the exception as cause", () => {
+    const boom = new Error("boom");
+    let err: { code?: unknown; cause?: unknown } | undefined;
+    try {
+      new b.NativeEventLog(dir(), {
+        get durability() {
+          throw boom;
+        },
+      });
+    } catch (e) {
+      err = e as { code?: unknown; cause?: unknown };
+    }
+    expect(err?.code).toBe("ERR_KU0_INVALID_ARG");
+    expect(err?.cause).toBe(boom);
+  });
+
   it("right types still succeed", async () => {
     const log = new b.NativeEventLog(dir(), { durability: "process" });
     expect(log.appendJson('{"a":1}')).toBe(1);

@@ -25,6 +25,48 @@ describe("raw tokenizer binding: wrong argument types are ERR_KU0_INVALID_ARG", 
     expect(await thrownCode(call)).toBe(`ERR_KU0_INVALID_ARG <- ${cause}`);
   });
 
+  it("a JavaScript exception raised on the caller's value is ERR_KU0_INVALID_ARG, the exception as cause", () => {
+    const caught = (f: () => unknown): { code?: unknown; cause?: unknown } => {
+      try {
+        f();
+      } catch (e) {
+        return e as { code?: unknown; cause?: unknown };
+      }
+      throw new Error("expected a throw");
+    };
+    const boom = new RangeError("boom");
+    // estimate_json_tokens falls back to String(value) when JSON.stringify throws; both throw here.
+    const getter = caught(() =>
+      b.estimate_json_tokens({
+        get a() {
+          throw boom;
+        },
+        toString() {
+          throw boom;
+        },
+      }),
+    );
+    expect(getter.code).toBe("ERR_KU0_INVALID_ARG");
+    expect(getter.cause).toBe(boom);
+    const symbol = caught(() => b.estimate_json_tokens(Symbol("s")));
+    expect(symbol.code).toBe("ERR_KU0_INVALID_ARG");
+    expect(symbol.cause).toBeInstanceOf(TypeError);
+    // An exception that already has an ERR_ code (the caller's own typed error) passes through as is.
+    const mine = Object.assign(new Error("mine"), { code: "ERR_CALLER" });
+    expect(
+      caught(() =>
+        b.estimate_json_tokens({
+          get a() {
+            throw mine;
+          },
+          toString() {
+            throw mine;
+          },
+        }),
+      ),
+    ).toBe(mine);
+  });
+
   it("right types still succeed", async () => {
     expect(b.countTokens("hello world")).toBe(2);
     expect(await b.countTokensAsync("hello world")).toBe(2);
