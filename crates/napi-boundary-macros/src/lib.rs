@@ -170,7 +170,7 @@ fn rewrite(sig: &mut Signature, block: &mut Block) -> syn::Result<()> {
         sig.inputs.push(parse_quote!(__ku0_env: ::napi::Env));
         *block = parse_quote!({
             #(#unwrap)*
-            ::ku0_napi_boundary::guard_env(__ku0_env.raw(), #name, move || -> ::napi::Result<#ok> #inner)
+            ::ku0_napi_boundary::guard_env(__ku0_env, #name, move || -> ::napi::Result<#ok> #inner)
         });
     } else {
         *block = parse_quote!({

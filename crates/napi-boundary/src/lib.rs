@@ -147,14 +147,14 @@ pub fn guard<T>(export: &str, f: impl FnOnce() -> napi::Result<T>) -> napi::Resu
 /// JavaScript exception (thrown by JS the binding ran on the caller's values: a getter, a Proxy trap,
 /// `JSON.stringify`), that exception is re-thrown coded (see [`recode_pending`]).
 pub fn guard_env<T>(
-    env: sys::napi_env,
+    env: Env,
     export: &str,
     f: impl FnOnce() -> napi::Result<T>,
 ) -> napi::Result<T, Code> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
         // SAFETY: `env` is the live env of this call (injected by napi-rs).
-        Ok(Err(e)) => Err(to_js(unsafe { recode_if_js(env, e) })),
+        Ok(Err(e)) => Err(to_js(unsafe { recode_if_js(env.raw(), e) })),
         Err(p) => Err(to_js(panic_error(export, &*p))),
     }
 }
