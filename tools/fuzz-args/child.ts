@@ -238,18 +238,24 @@ function isNodeStream(v: unknown): v is NodeJS.EventEmitter & { resume?: () => v
   return v instanceof Readable || v instanceof Writable;
 }
 
+/**
+ * The promise a call returned inside a plain object (the raw `startSandboxed` returns `{ run, result }`):
+ * settled as the call's outcome, so its rejection is classified instead of going unhandled.
+ */
+function promiseField(v: unknown): Promise<unknown> | undefined {
+  if (v === null || typeof v !== "object" || Object.getPrototypeOf(v) !== Object.prototype) return undefined;
+  for (const x of Object.values(v)) if (x instanceof Promise) return x;
+  return undefined;
+}
+
 async function runOne(target: Target, ctx: Ctx, args: unknown[]): Promise<Outcome> {
   let out: Outcome;
   let inst: unknown;
   try {
     const r = await target.invoke(ctx, args);
     inst = r.inst;
-    out =
-      r.value instanceof Promise
-        ? await settle(r.value)
-        : isNodeStream(r.value)
-          ? await settleStream(r.value)
-          : { kind: "ok" };
+    const p = r.value instanceof Promise ? r.value : promiseField(r.value);
+    out = p ? await settle(p) : isNodeStream(r.value) ? await settleStream(r.value) : { kind: "ok" };
   } catch (err) {
     out = classify(err);
   }

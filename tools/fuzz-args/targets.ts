@@ -550,12 +550,19 @@ export const MODULES: ModuleSpec[] = [
       sandboxModule: { methods: { setMode: () => ["off"], setShadowSampleRate: () => [1] } },
     },
     raw: {
-      cancelRun: { args: () => [1] },
+      // A real run handle (of a helper that does not exist: its result promise rejects, handled here).
+      SandboxRun: {
+        make: (ctx) => {
+          const r = (ctx.mod as Any).startSandboxed("/nonexistent/ku0-sandbox-exec", "{}", null, 5000, 4096);
+          r.result.catch(() => {});
+          return r.run;
+        },
+      },
       decidePaths: { args: () => [roots(), ["/tmp/x"], "/tmp", "read"] },
       defaultDeniedPaths: { args: () => ["/home/x"] },
       readFileBeneath: { args: () => ["/tmp", "nonexistent-ku0-fuzz"] },
-      spawnSandboxed: {
-        args: () => ["/nonexistent/ku0-sandbox-exec", "{}", null, 5000, 4096, 1],
+      startSandboxed: {
+        args: () => ["/nonexistent/ku0-sandbox-exec", "{}", null, 5000, 4096],
       },
       validatePolicy: { args: () => ["{}"] },
       writeFileBeneath: { args: (c) => [c.tmp(), "f.txt", Buffer.from("x"), false] },

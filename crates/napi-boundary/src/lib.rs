@@ -143,6 +143,22 @@ pub fn guard<T>(export: &str, f: impl FnOnce() -> napi::Result<T>) -> napi::Resu
     }
 }
 
+/// [`guard`] for an export that takes arguments (`#[guard]` injects `env`): when the body stops on a
+/// JavaScript exception (thrown by JS the binding ran on the caller's values: a getter, a Proxy trap,
+/// `JSON.stringify`), that exception is re-thrown coded (see [`recode_pending`]).
+pub fn guard_env<T>(
+    env: Env,
+    export: &str,
+    f: impl FnOnce() -> napi::Result<T>,
+) -> napi::Result<T, Code> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        // SAFETY: `env` is the live env of this call (injected by napi-rs).
+        Ok(Err(e)) => Err(to_js(unsafe { recode_if_js(env.raw(), e) })),
+        Err(p) => Err(to_js(panic_error(export, &*p))),
+    }
+}
+
 /// `Task::compute` under `catch_unwind` (the status type of a `Task` is fixed; `reject` codes it).
 pub fn guard_compute<T>(task: &str, f: impl FnOnce() -> napi::Result<T>) -> napi::Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -183,6 +199,218 @@ pub unsafe fn throw_coded(env: sys::napi_env, e: Error) -> Error {
         Status::PendingException,
         "ERR_KU0_INVALID_ARG: thrown".to_owned(),
     )
+}
+
+/// An export's argument as `#[guard]` declares it: converted by `T`'s own napi-rs conversion, but a
+/// failure (a number where a `string` is declared, a wrong field type inside an `#[napi(object)]`,
+/// a missing argument) is thrown as a coded JS error (`code: "ERR_KU0_INVALID_ARG"`, the napi status in
+/// `cause.code`) instead of napi-rs's bare status code. `#[guard]` rewrites every plain argument `x: T`
+/// to `x: Arg<T>` (`Option<T>` to `Option<Arg<T>>`, so optional stays optional) and unwraps it before
+/// the body runs; the TypeScript type is pinned to `T`'s with `ts_arg_type`, so `binding.d.cts` does
+/// not change. On success this is `T`'s conversion plus a move: nothing is checked or allocated twice.
+#[repr(transparent)]
+pub struct Arg<T>(pub T);
+
+impl<T> Arg<T> {
+    #[inline(always)]
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: FromNapiValue> FromNapiValue for Arg<T> {
+    #[inline(always)]
+    unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: forwarded from napi-rs.
+        match unsafe { T::from_napi_value(env, v) } {
+            Ok(v) => Ok(Arg(v)),
+            Err(e) => Err(unsafe { arg_error(env, e) }),
+        }
+    }
+}
+
+/// The coded form of a failed argument conversion, thrown right away (see [`throw_coded`]): always
+/// `ERR_KU0_INVALID_ARG` (napi-rs reports a few conversion failures as `GenericFailure`; they are
+/// still the caller's argument), unless it already carries an `ERR_KU0_…` code; the napi status stays
+/// the `cause.code`. An error already thrown (by a nested [`List`], or a throwing getter on the
+/// caller's object) passes through.
+#[cold]
+#[inline(never)]
+unsafe fn arg_error(env: sys::napi_env, e: Error) -> Error {
+    if e.status == Status::PendingException || unsafe { is_pending(env) } {
+        // SAFETY: forwarded from the caller.
+        return unsafe { recode_pending(env, e) };
+    }
+    let e = if split_code(&e.reason).is_some() {
+        e
+    } else {
+        Error::new(e.status, format!("{INVALID_ARG}: {}", e.reason))
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { throw_coded(env, e) }
+}
+
+impl<T: TypeName> TypeName for Arg<T> {
+    fn type_name() -> &'static str {
+        T::type_name()
+    }
+    fn value_type() -> ValueType {
+        T::value_type()
+    }
+}
+
+impl<T: ValidateNapiValue> ValidateNapiValue for Arg<T> {
+    unsafe fn validate(env: sys::napi_env, v: sys::napi_value) -> napi::Result<sys::napi_value> {
+        // SAFETY: forwarded from napi-rs.
+        unsafe { T::validate(env, v) }
+    }
+}
+
+/// The exception pending in `env` after an export or an argument conversion stopped on it (`e` has
+/// status `PendingException`), made typed: an exception whose `code` is a string starting with `ERR_`
+/// (the caller's own typed error, or one of ours from a nested call) is re-thrown as it is; any other
+/// value is re-thrown as `ERR_KU0_INVALID_ARG` (the only JavaScript a binding runs is on the caller's
+/// values: getters, Proxy traps, `JSON.stringify`, coercions) with the original exception as `cause`.
+/// Also for an `e` that napi-rs already took off the env (it holds the JS exception). Returns the
+/// "exception pending" marker napi-rs passes through.
+///
+/// # Safety
+/// `env` must be the live env of the current call.
+#[cold]
+#[inline(never)]
+pub unsafe fn recode_pending(env: sys::napi_env, e: Error) -> Error {
+    let marker = || {
+        Error::new(
+            Status::PendingException,
+            "ERR_KU0_INVALID_ARG: thrown".to_owned(),
+        )
+    };
+    let mut pending = false;
+    // SAFETY (all napi calls below): `env` is live (caller), values come from it.
+    if unsafe { sys::napi_is_exception_pending(env, &mut pending) } != sys::Status::napi_ok {
+        return marker();
+    }
+    let exc = if pending {
+        let mut exc = std::ptr::null_mut();
+        if unsafe { sys::napi_get_and_clear_last_exception(env, &mut exc) } != sys::Status::napi_ok
+            || exc.is_null()
+        {
+            return marker();
+        }
+        exc
+    } else {
+        // napi-rs already took the exception off the env and holds it in `e` (a failed
+        // `JSON.stringify`/coercion): its `into_value` is that original JS error.
+        let reason = e.reason.clone();
+        let exc = unsafe { napi::JsError::from(e).into_value(env) };
+        if exc.is_null() {
+            return coded(INVALID_ARG, true, reason);
+        }
+        exc
+    };
+    let code = unsafe { string_property(env, exc, c"code") };
+    if code.as_deref().is_some_and(|c| c.starts_with("ERR_")) {
+        unsafe { sys::napi_throw(env, exc) };
+        return marker();
+    }
+    let detail = match unsafe { string_property(env, exc, c"message") } {
+        Some(m) => m,
+        None => format!("a thrown {}", unsafe { raw_type_name(env, exc) }),
+    };
+    let err = Error::new(
+        Status::InvalidArg,
+        format!("{INVALID_ARG}: JavaScript threw while the binding read its arguments: {detail}"),
+    );
+    let obj = unsafe { napi::JsError::from(to_js(err)).into_value(env) };
+    if obj.is_null() {
+        unsafe { sys::napi_throw(env, exc) };
+        return marker();
+    }
+    unsafe {
+        sys::napi_set_named_property(env, obj, c"cause".as_ptr(), exc);
+        sys::napi_throw(env, obj);
+    }
+    marker()
+}
+
+/// Whether a JS exception is pending in `env`.
+///
+/// # Safety
+/// `env` must be the live env of the current call.
+unsafe fn is_pending(env: sys::napi_env) -> bool {
+    let mut pending = false;
+    // SAFETY: forwarded from the caller.
+    unsafe { sys::napi_is_exception_pending(env, &mut pending) == sys::Status::napi_ok && pending }
+}
+
+/// `e` as it should reach napi-rs: when JS threw (an exception is pending, or napi-rs took it into
+/// `e`), that exception re-thrown typed ([`recode_pending`]); else `e` unchanged.
+///
+/// # Safety
+/// `env` must be the live env of the current call.
+#[cold]
+#[inline(never)]
+pub unsafe fn recode_if_js(env: sys::napi_env, e: Error) -> Error {
+    // SAFETY: forwarded from the caller.
+    if e.status == Status::PendingException || unsafe { is_pending(env) } {
+        unsafe { recode_pending(env, e) }
+    } else {
+        e
+    }
+}
+
+/// `value[name]` when `value` is an object or function and that property is a string (at most 512
+/// bytes are read); `None` otherwise, and when reading it throws (the exception is cleared).
+unsafe fn string_property(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    name: &std::ffi::CStr,
+) -> Option<String> {
+    let mut t = 0;
+    // SAFETY (all napi calls below): forwarded from the caller.
+    unsafe { sys::napi_typeof(env, value, &mut t) };
+    if t != sys::ValueType::napi_object && t != sys::ValueType::napi_function {
+        return None;
+    }
+    let mut prop = std::ptr::null_mut();
+    if unsafe { sys::napi_get_named_property(env, value, name.as_ptr(), &mut prop) }
+        != sys::Status::napi_ok
+    {
+        let mut ignored = std::ptr::null_mut();
+        unsafe { sys::napi_get_and_clear_last_exception(env, &mut ignored) };
+        return None;
+    }
+    unsafe { sys::napi_typeof(env, prop, &mut t) };
+    if t != sys::ValueType::napi_string {
+        return None;
+    }
+    let mut buf = [0u8; 513];
+    let mut len = 0usize;
+    if unsafe {
+        sys::napi_get_value_string_utf8(env, prop, buf.as_mut_ptr().cast(), buf.len(), &mut len)
+    } != sys::Status::napi_ok
+    {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&buf[..len.min(512)]).into_owned())
+}
+
+/// `typeof value`, for messages about thrown non-objects.
+unsafe fn raw_type_name(env: sys::napi_env, value: sys::napi_value) -> &'static str {
+    let mut t = -1;
+    // SAFETY: forwarded from the caller.
+    unsafe { sys::napi_typeof(env, value, &mut t) };
+    match t {
+        sys::ValueType::napi_undefined => "undefined",
+        sys::ValueType::napi_null => "null",
+        sys::ValueType::napi_boolean => "boolean",
+        sys::ValueType::napi_number => "number",
+        sys::ValueType::napi_string => "string",
+        sys::ValueType::napi_symbol => "symbol",
+        sys::ValueType::napi_object => "object",
+        sys::ValueType::napi_function => "function",
+        _ => "value",
+    }
 }
 
 /// Largest array the boundary converts (elements); larger arrays are rejected before any allocation.
@@ -246,6 +474,9 @@ pub fn array_to_vec<T: FromNapiValue>(arr: &Array, max: u32) -> napi::Result<Vec
         match arr.get::<T>(i) {
             Ok(Some(v)) => out.push(v),
             Ok(None) => return Err(invalid_arg(format!("array element {i} is missing"))),
+            // JS threw while reading the element (a getter, `null` where an object goes): the
+            // caller's guard or `Arg` re-throws it typed (see `recode_pending`).
+            Err(e) if e.status == Status::PendingException => return Err(e),
             Err(e) => {
                 return Err(invalid_arg(format!(
                     "array element {i} has the wrong type: {}",
@@ -268,10 +499,16 @@ impl<T: FromNapiValue> FromNapiValue for List<T> {
         }
         // SAFETY: checked to be an array above.
         let arr = unsafe { Array::from_napi_value(env, v)? };
-        array_to_vec(&arr, MAX_ARRAY_LEN)
-            .map(List)
-            // SAFETY: env comes from napi-rs (the live env of this conversion).
-            .map_err(|e| unsafe { throw_coded(env, e) })
+        array_to_vec(&arr, MAX_ARRAY_LEN).map(List).map_err(|e| {
+            // SAFETY: env comes from napi-rs.
+            if e.status == Status::PendingException || unsafe { is_pending(env) } {
+                // SAFETY: env comes from napi-rs.
+                unsafe { recode_pending(env, e) }
+            } else {
+                // SAFETY: env comes from napi-rs.
+                unsafe { throw_coded(env, e) }
+            }
+        })
     }
 }
 

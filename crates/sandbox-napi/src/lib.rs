@@ -186,6 +186,15 @@ pub struct SandboxRun {
 #[guard]
 #[napi]
 impl SandboxRun {
+    /// Not constructible from JavaScript (`startSandboxed` returns the runs): without this, napi-rs's
+    /// own stand-in constructor would throw an error with no `ERR_KU0_…` code.
+    #[napi(constructor, catch_unwind, skip_typescript)]
+    pub fn new() -> Result<Self> {
+        Err(invalid(
+            "SandboxRun is not constructible; startSandboxed returns one",
+        ))
+    }
+
     /// Kills the run (its whole process tree). Returns whether it was still running.
     #[napi(catch_unwind)]
     pub fn cancel(&self) -> bool {

@@ -34,3 +34,21 @@ export function runHostile(bindingPath: string, body: string, timeoutMs = 60_000
     results: r.status === 0 ? (JSON.parse(last) as [string, string][]) : [],
   };
 }
+
+/**
+ * Test helper: what `f` throws (or its promise rejects with) as `"code <- cause.code"` (`cause.code` is
+ * the napi status a raw binding's error carries), `"no error"` when it returns or resolves, `"not an
+ * object"` for a non-object throw. For calls that cannot abort the process (wrong argument types).
+ */
+export async function thrownCode(f: () => unknown): Promise<string> {
+  try {
+    await f();
+    return "no error";
+  } catch (e) {
+    if (e === null || typeof e !== "object") return "not an object";
+    const cause = (e as { cause?: unknown }).cause;
+    const causeCode =
+      cause !== null && typeof cause === "object" ? (cause as { code?: unknown }).code : undefined;
+    return `${String((e as { code?: unknown }).code)} <- ${String(causeCode)}`;
+  }
+}
