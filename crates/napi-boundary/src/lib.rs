@@ -224,6 +224,7 @@ impl<T: FromNapiValue> FromNapiValue for Arg<T> {
         // SAFETY: forwarded from napi-rs.
         match unsafe { T::from_napi_value(env, v) } {
             Ok(v) => Ok(Arg(v)),
+            // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
             Err(e) => Err(unsafe { arg_error(env, e) }),
         }
     }
@@ -237,6 +238,7 @@ impl<T: FromNapiValue> FromNapiValue for Arg<T> {
 #[cold]
 #[inline(never)]
 unsafe fn arg_error(env: sys::napi_env, e: Error) -> Error {
+    // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
     if e.status == Status::PendingException || unsafe { is_pending(env) } {
         // SAFETY: forwarded from the caller.
         return unsafe { recode_pending(env, e) };
@@ -287,11 +289,13 @@ pub unsafe fn recode_pending(env: sys::napi_env, e: Error) -> Error {
     };
     let mut pending = false;
     // SAFETY (all napi calls below): `env` is live (caller), values come from it.
+    // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
     if unsafe { sys::napi_is_exception_pending(env, &mut pending) } != sys::Status::napi_ok {
         return marker();
     }
     let exc = if pending {
         let mut exc = std::ptr::null_mut();
+        // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
         if unsafe { sys::napi_get_and_clear_last_exception(env, &mut exc) } != sys::Status::napi_ok
             || exc.is_null()
         {
@@ -302,30 +306,38 @@ pub unsafe fn recode_pending(env: sys::napi_env, e: Error) -> Error {
         // napi-rs already took the exception off the env and holds it in `e` (a failed
         // `JSON.stringify`/coercion): its `into_value` is that original JS error.
         let reason = e.reason.clone();
+        // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
         let exc = unsafe { napi::JsError::from(e).into_value(env) };
         if exc.is_null() {
             return coded(INVALID_ARG, true, reason);
         }
         exc
     };
+    // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
     let code = unsafe { string_property(env, exc, c"code") };
     if code.as_deref().is_some_and(|c| c.starts_with("ERR_")) {
+        // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
         unsafe { sys::napi_throw(env, exc) };
         return marker();
     }
+    // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
     let detail = match unsafe { string_property(env, exc, c"message") } {
         Some(m) => m,
+        // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
         None => format!("a thrown {}", unsafe { raw_type_name(env, exc) }),
     };
     let err = Error::new(
         Status::InvalidArg,
         format!("{INVALID_ARG}: JavaScript threw while the binding read its arguments: {detail}"),
     );
+    // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
     let obj = unsafe { napi::JsError::from(to_js(err)).into_value(env) };
     if obj.is_null() {
+        // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
         unsafe { sys::napi_throw(env, exc) };
         return marker();
     }
+    // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
     unsafe {
         sys::napi_set_named_property(env, obj, c"cause".as_ptr(), exc);
         sys::napi_throw(env, obj);
@@ -353,6 +365,7 @@ unsafe fn is_pending(env: sys::napi_env) -> bool {
 pub unsafe fn recode_if_js(env: sys::napi_env, e: Error) -> Error {
     // SAFETY: forwarded from the caller.
     if e.status == Status::PendingException || unsafe { is_pending(env) } {
+        // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
         unsafe { recode_pending(env, e) }
     } else {
         e
@@ -368,24 +381,29 @@ unsafe fn string_property(
 ) -> Option<String> {
     let mut t = 0;
     // SAFETY (all napi calls below): forwarded from the caller.
+    // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
     unsafe { sys::napi_typeof(env, value, &mut t) };
     if t != sys::ValueType::napi_object && t != sys::ValueType::napi_function {
         return None;
     }
     let mut prop = std::ptr::null_mut();
+    // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
     if unsafe { sys::napi_get_named_property(env, value, name.as_ptr(), &mut prop) }
         != sys::Status::napi_ok
     {
         let mut ignored = std::ptr::null_mut();
+        // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
         unsafe { sys::napi_get_and_clear_last_exception(env, &mut ignored) };
         return None;
     }
+    // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
     unsafe { sys::napi_typeof(env, prop, &mut t) };
     if t != sys::ValueType::napi_string {
         return None;
     }
     let mut buf = [0u8; 513];
     let mut len = 0usize;
+    // SAFETY: `env` is the live env of this call (the caller's contract); values come from it.
     if unsafe {
         sys::napi_get_value_string_utf8(env, prop, buf.as_mut_ptr().cast(), buf.len(), &mut len)
     } != sys::Status::napi_ok
