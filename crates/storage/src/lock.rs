@@ -1,6 +1,6 @@
 //! One writer per directory: an advisory lock on `<dir>/LOCK` that names its holder.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -54,32 +54,33 @@ impl DirLock {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         let mut current = String::new();
-        let _ = file.read_to_string(&mut current);
+        // On Windows the lock below is a mandatory byte-range lock (LockFileEx over the whole file), so
+        // while another handle holds it the holder line cannot be read: remember why for the error.
+        let unreadable = file.read_to_string(&mut current).err();
         let current = current.trim().to_string();
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsRawFd;
-            // A released lock (empty holder line) can stay held for a moment by a child process that
-            // was forked (e.g. by Node's child_process) while the descriptor was open and has not
-            // exec'd yet; retry briefly in that case before reporting the directory as locked.
-            let mut attempts = 0;
-            loop {
-                // SAFETY: valid fd.
-                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-                if rc == 0 {
-                    break;
-                }
-                attempts += 1;
-                if !current.is_empty() || attempts > 100 {
-                    let holder = if current.is_empty() {
-                        "unknown holder".to_string()
-                    } else {
-                        current
-                    };
-                    return Err(Error::Locked { path, holder });
-                }
-                std::thread::sleep(std::time::Duration::from_millis(2));
+        // `File::try_lock`: flock(LOCK_EX | LOCK_NB) on Unix, LockFileEx(exclusive, fail immediately) on
+        // Windows. Either is held per open file (description / handle), so a second open of the same
+        // directory is refused in the same process too, and released when the file is closed.
+        // A released lock (empty holder line) can stay held for a moment by a child process that was
+        // forked (e.g. by Node's child_process) while the descriptor was open and has not exec'd yet;
+        // retry briefly in that case before reporting the directory as locked.
+        let mut attempts = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
             }
+            attempts += 1;
+            if !current.is_empty() || unreadable.is_some() || attempts > 100 {
+                let holder = match (&unreadable, current.is_empty()) {
+                    (_, false) => current,
+                    (Some(e), true) => format!("another handle (holder line unreadable: {e})"),
+                    (None, true) => "unknown holder".to_string(),
+                };
+                return Err(Error::Locked { path, holder });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
         if let Some(pid) = holder_pid(&current)
             && pid != std::process::id()
@@ -111,7 +112,7 @@ impl DirLock {
     pub fn release(&mut self) {
         if let Some(file) = self.file.take() {
             let _ = file.set_len(0);
-            // Dropping the file closes the descriptor, which releases the flock.
+            // Dropping the file closes the descriptor / handle, which releases the lock.
             drop(file);
         }
     }
