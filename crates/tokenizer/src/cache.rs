@@ -15,19 +15,6 @@ pub const MIN_CACHED_BYTES: usize = 64;
 /// Batches whose uncached texts add up to fewer bytes are counted on the calling thread only.
 pub const PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
-/// At most this many threads count one batch (the calling thread included).
-const MAX_THREADS: usize = 4;
-
-/// Threads per batch: `KU0_TOKENIZER_THREADS` if set (1 = never parallel), else the available
-/// parallelism; at most [`MAX_THREADS`]. Read once per process.
-static THREADS: LazyLock<usize> = LazyLock::new(|| {
-    std::env::var("KU0_TOKENIZER_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .clamp(1, MAX_THREADS)
-});
-
 type Key = (u64, usize, Encoding);
 
 struct Generations {
@@ -135,7 +122,7 @@ impl CountCache {
             Err(_) => missing.extend(keys.into_iter().enumerate()),
         }
         let bytes: usize = missing.iter().map(|&(i, _)| texts[i].as_ref().len()).sum();
-        let threads = *THREADS;
+        let threads = crate::fast::threads();
         let counts: Vec<usize> = if threads > 1 && bytes >= PARALLEL_MIN_BYTES && missing.len() > 1
         {
             // Contiguous groups of about equal bytes; the calling thread takes the last one.
