@@ -1,4 +1,4 @@
-// `pnpm bench [module…]`: runs every packages/*/bench/*.bench.ts (or those of the named modules),
+// `pnpm bench [module…] [--only=<file name part>]`: runs every packages/*/bench/*.bench.ts (or those of the named modules),
 // prints markdown tables and writes bench/results/<module>.json.
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -8,6 +8,8 @@ import { formatMarkdown, runSuite, type SuiteResult } from "./run.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const wanted = new Set(process.argv.slice(2).filter((a) => !a.startsWith("-")));
+// `--only=<text>`: only the bench files whose name contains <text> (e.g. `pnpm bench tokenizer --only=quicktok`).
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 
 function benchFiles(): string[] {
   const files: string[] = [];
@@ -22,7 +24,8 @@ function benchFiles(): string[] {
     // `pnpm bench symbol-index` loads only packages/native-symbol-index's benches (importing another
     // module's bench would load, and may require, that module's binding).
     if (wanted.size > 0 && !wanted.has(pkg.replace(/^native-/, ""))) continue;
-    for (const f of entries.sort()) if (f.endsWith(".bench.ts")) files.push(join(dir, f));
+    for (const f of entries.sort())
+      if (f.endsWith(".bench.ts") && (!only || f.includes(only))) files.push(join(dir, f));
   }
   return files;
 }
