@@ -89,6 +89,8 @@ fn class(c: char) -> u8 {
 
 struct Text<'a> {
     s: &'a str,
+    /// `CLASSES.bmp`, dereferenced once per text instead of once per char.
+    bmp: &'static [u8],
 }
 
 impl Text<'_> {
@@ -96,10 +98,12 @@ impl Text<'_> {
     fn at(&self, i: usize) -> Option<(char, u8, usize)> {
         let b = *self.s.as_bytes().get(i)?;
         if b < 0x80 {
-            return Some((b as char, CLASSES.bmp[b as usize], 1));
+            return Some((b as char, self.bmp[b as usize], 1));
         }
         let c = self.s[i..].chars().next()?;
-        Some((c, class(c), c.len_utf8()))
+        let u = c as usize;
+        let f = if u < 0x10000 { self.bmp[u] } else { class(c) };
+        Some((c, f, c.len_utf8()))
     }
 
     /// End of the maximal run of chars whose class intersects `mask` (or, with `negate`, does not).
@@ -286,7 +290,10 @@ pub enum Split {
 
 /// Calls `f` with every pre-tokenized piece of `text`, in order.
 pub fn split(text: &str, which: Split, mut f: impl FnMut(&str)) {
-    let t = Text { s: text };
+    let t = Text {
+        s: text,
+        bmp: &CLASSES.bmp,
+    };
     let mut i = 0;
     while i < text.len() {
         let e = match which {
