@@ -314,6 +314,10 @@ pub fn split(text: &str, which: Split, mut f: impl FnMut(&str)) {
 /// Token bytes → rank (tiktoken rank = bpe-openai token id) of an encoding, plus a dense table of its
 /// 2-byte tokens (the first merge step looks every adjacent byte pair up there, no hashing).
 pub struct Vocab {
+    /// Tokens of 3..=8 bytes, keyed by their bytes packed into a u64 and their length (integer hash and
+    /// compare, no slice hashing or memcmp).
+    short: FxHashMap<(u64, u8), u32>,
+    /// Every token, by its bytes (the longer ones are looked up here).
     ranks: FxHashMap<&'static [u8], u32>,
     pairs: Box<[u32]>,
     bpe: &'static BytePairEncoding,
@@ -322,19 +326,39 @@ pub struct Vocab {
 /// No such token.
 const NONE: u32 = u32::MAX;
 
+/// The key of a 3..=8-byte string in `Vocab::short`.
+#[inline]
+fn pack(b: &[u8]) -> Option<(u64, u8)> {
+    if !(3..=8).contains(&b.len()) {
+        return None;
+    }
+    let mut x = [0u8; 8];
+    x[..b.len()].copy_from_slice(b);
+    Some((u64::from_le_bytes(x), b.len() as u8))
+}
+
 impl Vocab {
     pub fn new(bpe: &'static BytePairEncoding) -> Self {
         let n = bpe.num_tokens() as u32;
         let mut ranks = FxHashMap::with_capacity_and_hasher(n as usize, Default::default());
         let mut pairs = vec![NONE; 1 << 16].into_boxed_slice();
+        let mut short = FxHashMap::default();
         for id in 0..n {
             let b = bpe.token_bytes(id);
             if let [x, y] = *b {
                 pairs[usize::from(x) << 8 | usize::from(y)] = id;
             }
+            if let Some(k) = pack(b) {
+                short.insert(k, id);
+            }
             ranks.insert(b, id);
         }
-        Self { ranks, pairs, bpe }
+        Self {
+            short,
+            ranks,
+            pairs,
+            bpe,
+        }
     }
 
     /// The rank of the token spelled `piece`, or [`NONE`].
@@ -343,7 +367,10 @@ impl Vocab {
         if let [x, y] = *piece {
             return self.pairs[usize::from(x) << 8 | usize::from(y)];
         }
-        self.ranks.get(piece).copied().unwrap_or(NONE)
+        match pack(piece) {
+            Some(k) => self.short.get(&k).copied().unwrap_or(NONE),
+            None => self.ranks.get(piece).copied().unwrap_or(NONE),
+        }
     }
 
     #[inline]
