@@ -1,7 +1,9 @@
-//! `cargo run --release -p ku0-tokenizer --example speed [file]`: ms per 10k tokens, fast vs regex split.
+//! `cargo run --release -p ku0-tokenizer --example speed [file] [min bytes]`: ms per 10k tokens, fast
+//! (parallel over chunks when large), fast on one thread, and bpe-openai's regex split.
 use std::time::Instant;
 
-use ku0_tokenizer::{Encoding, count, count_reference};
+use ku0_tokenizer::fast::{Split, split};
+use ku0_tokenizer::{Encoding, count, count_reference, count_single_thread};
 
 fn main() {
     let path = std::env::args()
@@ -9,14 +11,31 @@ fn main() {
         .unwrap_or_else(|| "README.md".into());
     let src = std::fs::read_to_string(&path).unwrap_or_else(|_| "hello world ".repeat(5000));
     let mut text = String::new();
-    while text.len() < 40_000 {
+    let min: usize = std::env::args()
+        .nth(2)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40_000);
+    while text.len() < min {
         text.push_str(&src);
     }
-    for enc in [Encoding::Cl100kBase, Encoding::O200kBase] {
+    for (enc, which) in [
+        (Encoding::Cl100kBase, Split::Cl100k),
+        (Encoding::O200kBase, Split::O200k),
+    ] {
+        let t0 = Instant::now();
+        let mut pieces = 0usize;
+        for _ in 0..10 {
+            split(&text, which, |p| pieces += p.len());
+        }
+        println!(
+            "{enc} split only: {:.3} ms/call ({pieces} bytes)",
+            t0.elapsed().as_secs_f64() * 100.0
+        );
         let n = count(&text, enc);
         assert_eq!(n, count_reference(&text, enc));
         for (name, f) in [
             ("fast", count as fn(&str, Encoding) -> usize),
+            ("fast 1 thread", count_single_thread),
             ("regex", count_reference),
         ] {
             let t0 = Instant::now();

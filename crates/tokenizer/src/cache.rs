@@ -22,7 +22,7 @@ const MAX_THREADS: usize = 4;
 /// [`MAX_THREADS`] are used), else the available parallelism, at most [`MAX_THREADS`]. Read once per
 /// process. Any other value is an error (docs/flags.md: an invalid flag is an error, not a silent
 /// default), returned by every batch count as `ERR_KU0_INVALID_FLAG`.
-static THREADS: LazyLock<Result<usize, String>> = LazyLock::new(|| {
+pub(crate) static THREADS: LazyLock<Result<usize, String>> = LazyLock::new(|| {
     let raw = std::env::var_os("KU0_TOKENIZER_THREADS");
     threads_from(raw.as_deref().map(|v| v.to_str().ok_or(v)))
 });

@@ -10,8 +10,9 @@ use std::cell::RefCell;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bpe_openai::byte_pair_encoding::BytePairEncoding;
 use regex_syntax::hir::{Class, HirKind};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 const L: u8 = 1; // \p{L}
 const N: u8 = 2; // \p{N}
@@ -88,6 +89,8 @@ fn class(c: char) -> u8 {
 
 struct Text<'a> {
     s: &'a str,
+    /// `CLASSES.bmp`, dereferenced once per text instead of once per char.
+    bmp: &'static [u8],
 }
 
 impl Text<'_> {
@@ -95,10 +98,12 @@ impl Text<'_> {
     fn at(&self, i: usize) -> Option<(char, u8, usize)> {
         let b = *self.s.as_bytes().get(i)?;
         if b < 0x80 {
-            return Some((b as char, CLASSES.bmp[b as usize], 1));
+            return Some((b as char, self.bmp[b as usize], 1));
         }
         let c = self.s[i..].chars().next()?;
-        Some((c, class(c), c.len_utf8()))
+        let u = c as usize;
+        let f = if u < 0x10000 { self.bmp[u] } else { class(c) };
+        Some((c, f, c.len_utf8()))
     }
 
     /// End of the maximal run of chars whose class intersects `mask` (or, with `negate`, does not).
@@ -276,7 +281,10 @@ pub enum Split {
 
 /// Calls `f` with every pre-tokenized piece of `text`, in order.
 pub fn split(text: &str, which: Split, mut f: impl FnMut(&str)) {
-    let t = Text { s: text };
+    let t = Text {
+        s: text,
+        bmp: &CLASSES.bmp,
+    };
     let mut i = 0;
     while i < text.len() {
         let e = match which {
@@ -294,25 +302,145 @@ pub fn split(text: &str, which: Split, mut f: impl FnMut(&str)) {
     }
 }
 
-/// Token byte strings of an encoding, for the "piece is one token" fast path.
+/// Token bytes → rank (tiktoken rank = bpe-openai token id) of an encoding, plus a dense table of its
+/// 2-byte tokens (the first merge step looks every adjacent byte pair up there, no hashing).
 pub struct Vocab {
-    tokens: FxHashSet<&'static [u8]>,
+    /// Tokens of 3..=8 bytes, keyed by their bytes packed into a u64 and their length (integer hash and
+    /// compare, no slice hashing or memcmp).
+    short: FxHashMap<(u64, u8), u32>,
+    /// Every token, by its bytes (the longer ones are looked up here).
+    ranks: FxHashMap<&'static [u8], u32>,
+    pairs: Box<[u32]>,
+    bpe: &'static BytePairEncoding,
+}
+
+/// No such token.
+const NONE: u32 = u32::MAX;
+
+/// The key of a 3..=8-byte string in `Vocab::short`.
+#[inline]
+fn pack(b: &[u8]) -> Option<(u64, u8)> {
+    if !(3..=8).contains(&b.len()) {
+        return None;
+    }
+    let mut x = [0u8; 8];
+    x[..b.len()].copy_from_slice(b);
+    Some((u64::from_le_bytes(x), b.len() as u8))
 }
 
 impl Vocab {
-    pub fn new(bpe: &'static bpe_openai::byte_pair_encoding::BytePairEncoding) -> Self {
+    pub fn new(bpe: &'static BytePairEncoding) -> Self {
         let n = bpe.num_tokens() as u32;
-        let mut tokens = FxHashSet::with_capacity_and_hasher(n as usize, Default::default());
+        let mut ranks = FxHashMap::with_capacity_and_hasher(n as usize, Default::default());
+        let mut pairs = vec![NONE; 1 << 16].into_boxed_slice();
+        let mut short = FxHashMap::default();
         for id in 0..n {
-            tokens.insert(bpe.token_bytes(id));
+            let b = bpe.token_bytes(id);
+            if let [x, y] = *b {
+                pairs[usize::from(x) << 8 | usize::from(y)] = id;
+            }
+            if let Some(k) = pack(b) {
+                short.insert(k, id);
+            }
+            ranks.insert(b, id);
         }
-        Self { tokens }
+        Self {
+            short,
+            ranks,
+            pairs,
+            bpe,
+        }
+    }
+
+    /// The rank of the token spelled `piece`, or [`NONE`].
+    #[inline]
+    fn rank(&self, piece: &[u8]) -> u32 {
+        if let [x, y] = *piece {
+            return self.pairs[usize::from(x) << 8 | usize::from(y)];
+        }
+        match pack(piece) {
+            Some(k) => self.short.get(&k).copied().unwrap_or(NONE),
+            None => self.ranks.get(piece).copied().unwrap_or(NONE),
+        }
     }
 
     #[inline]
     pub fn contains(&self, piece: &[u8]) -> bool {
-        self.tokens.contains(piece)
+        piece.len() == 1 || self.rank(piece) != NONE
     }
+
+    /// Token count of one pre-tokenized piece: one token, tiktoken's merge loop for short pieces,
+    /// bpe-openai's linear backtracking counter for long ones (never quadratic beyond [`MERGE_MAX`]).
+    #[inline]
+    pub fn piece_count(&self, piece: &[u8]) -> usize {
+        if piece.len() == 1 || self.rank(piece) != NONE {
+            1
+        } else if piece.len() <= MERGE_MAX {
+            self.merge_count(piece)
+        } else {
+            self.bpe.count(piece)
+        }
+    }
+
+    /// tiktoken's `byte_pair_merge` (repeatedly merge the adjacent pair whose concatenation has the
+    /// lowest rank, leftmost on ties), counting the parts left, on stack arrays.
+    fn merge_count(&self, piece: &[u8]) -> usize {
+        let n = piece.len();
+        debug_assert!((2..=MERGE_MAX).contains(&n));
+        // Part i spans start[i]..start[i + 1]; rank[i] = rank of parts i and i + 1 merged.
+        let mut start = [0u8; MERGE_MAX + 1];
+        let mut rank = [NONE; MERGE_MAX + 1];
+        for (i, s) in start.iter_mut().enumerate().take(n + 1) {
+            *s = i as u8;
+        }
+        for i in 0..n - 1 {
+            rank[i] = self.pairs[usize::from(piece[i]) << 8 | usize::from(piece[i + 1])];
+        }
+        let mut len = n + 1; // parts + the end sentinel
+        loop {
+            let (mut best, mut at) = (NONE, 0);
+            for (i, &r) in rank[..len - 1].iter().enumerate() {
+                if r < best {
+                    best = r;
+                    at = i;
+                }
+            }
+            if best == NONE {
+                return len - 1;
+            }
+            start.copy_within(at + 2..len, at + 1);
+            rank.copy_within(at + 2..len, at + 1);
+            len -= 1;
+            let span = |i: usize| -> u32 {
+                if i + 2 < len {
+                    self.rank(&piece[usize::from(start[i])..usize::from(start[i + 2])])
+                } else {
+                    NONE
+                }
+            };
+            rank[at] = span(at);
+            if at > 0 {
+                rank[at - 1] = span(at - 1);
+            }
+        }
+    }
+}
+
+/// Pieces up to this many bytes go through tiktoken's (quadratic, but tiny here) merge loop.
+pub const MERGE_MAX: usize = 64;
+
+/// Texts of at least this many bytes are split at pre-tokenizer boundaries and counted on several threads.
+pub const PAR_TEXT_MIN_BYTES: usize = 32 * 1024;
+
+/// Single pieces of at least this many bytes (unsplittable runs) are counted in two halves in parallel,
+/// joined exactly (see [`count_long_piece`]).
+pub const PAR_PIECE_MIN_BYTES: usize = 8 * 1024;
+
+/// Threads per count: the process-wide `KU0_TOKENIZER_THREADS` setting ([`crate::cache::THREADS`],
+/// read once, at most 4). An invalid value makes batch counts fail with `ERR_KU0_INVALID_FLAG`; a
+/// single count, which cannot fail, then stays on the calling thread.
+pub fn threads() -> usize {
+    crate::cache::THREADS.as_ref().map_or(1, |n| *n)
 }
 
 /// Multi-token pieces up to this many bytes are memoized (longer ones rarely repeat).
@@ -344,17 +472,12 @@ pub fn clear_piece_caches() {
 /// Exact token count like [`count`], plus a per-thread memo of multi-token pieces (used by the
 /// whole-history batch path, where pieces repeat across messages). A piece's count does not depend on
 /// its context, so the memo cannot change a result.
-pub fn count_memo(
-    text: &str,
-    which: Split,
-    tok: &'static bpe_openai::Tokenizer,
-    vocab: &Vocab,
-) -> usize {
+pub fn count_memo(text: &str, which: Split, vocab: &Vocab) -> usize {
     let vocab_id = std::ptr::from_ref(vocab) as usize;
     let epoch = PIECE_EPOCH.load(Ordering::Relaxed);
     PIECES.with(|cell| {
         let Ok(mut memo) = cell.try_borrow_mut() else {
-            return count(text, which, tok, vocab);
+            return count_seq(text, which, vocab);
         };
         if memo.epoch != epoch {
             memo.maps.clear();
@@ -368,20 +491,20 @@ pub fn count_memo(
             }
         };
         let Some((_, map)) = memo.maps.get_mut(at) else {
-            return count(text, which, tok, vocab);
+            return count_seq(text, which, vocab);
         };
         let mut total = 0;
         split(text, which, |piece| {
             let b = piece.as_bytes();
-            total += if b.len() == 1 || vocab.contains(b) {
+            total += if b.len() == 1 || vocab.rank(b) != NONE {
                 1
             } else if b.len() > PIECE_CACHE_MAX_BYTES {
-                tok.bpe.count(b)
+                vocab.piece_count(b)
             } else {
                 if let Some(&n) = map.get(b) {
                     n as usize
                 } else {
-                    let n = tok.bpe.count(b);
+                    let n = vocab.merge_count(b);
                     if map.len() >= PIECE_CACHE_MAX_ENTRIES {
                         map.clear();
                     }
@@ -394,23 +517,130 @@ pub fn count_memo(
     })
 }
 
-/// Exact token count: hand-written split, single-token fast path, bpe-openai's linear counter.
-pub fn count(
-    text: &str,
-    which: Split,
-    tok: &'static bpe_openai::Tokenizer,
-    vocab: &Vocab,
-) -> usize {
+/// Exact token count on the calling thread only: hand-written split, then [`Vocab::piece_count`].
+pub fn count_seq(text: &str, which: Split, vocab: &Vocab) -> usize {
+    let mut total = 0;
+    split(text, which, |piece| {
+        total += vocab.piece_count(piece.as_bytes())
+    });
+    total
+}
+
+/// The first position `p ≥ from` where every split of the text has a piece boundary: the byte before
+/// is `\n` and the byte at `p` is an ASCII letter or digit. No alternative of either split regex that
+/// matches a `\n` can go on with a letter or digit (the letter/number alternatives never start with
+/// `\r`/`\n`, the punctuation and whitespace ones end in `[\r\n/]*` / `[\r\n]+`), and no alternative
+/// looks behind, so splitting `text[..p]` and `text[p..]` separately gives the same pieces.
+pub fn boundary_after(text: &[u8], from: usize) -> Option<usize> {
+    let mut i = from.max(1);
+    while i < text.len() {
+        if text[i - 1] == b'\n' && text[i].is_ascii_alphanumeric() {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Exact token count: large texts are cut at [`boundary_after`] points into one chunk per thread,
+/// long single pieces are counted in two exactly-joined halves; everything else as [`count_seq`].
+pub fn count(text: &str, which: Split, vocab: &Vocab) -> usize {
+    let threads = threads();
+    if threads < 2 || text.len() < PAR_TEXT_MIN_BYTES {
+        return count_pieces(text, which, vocab, threads);
+    }
+    let b = text.as_bytes();
+    let mut cuts = vec![0];
+    for k in 1..threads {
+        let target = b.len() * k / threads;
+        let from = target.max(cuts.last().copied().unwrap_or(0) + 1);
+        if let Some(p) = boundary_after(b, from) {
+            cuts.push(p);
+        }
+    }
+    cuts.push(b.len());
+    if cuts.len() <= 2 {
+        return count_pieces(text, which, vocab, threads);
+    }
+    // Cut points are ASCII bytes, so every chunk is valid UTF-8 on char boundaries.
+    let chunks: Vec<&str> = cuts.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+    std::thread::scope(|s| {
+        let (last, rest) = chunks.split_last().unwrap_or((&"", &[]));
+        let handles: Vec<_> = rest
+            .iter()
+            .map(|c| s.spawn(move || count_pieces(c, which, vocab, 1)))
+            .collect();
+        let mut total = count_pieces(last, which, vocab, 1);
+        for (h, c) in handles.into_iter().zip(rest.iter()) {
+            // A worker that could not run (or panicked): count its chunk here.
+            total += h
+                .join()
+                .unwrap_or_else(|_| count_pieces(c, which, vocab, 1));
+        }
+        total
+    })
+}
+
+fn count_pieces(text: &str, which: Split, vocab: &Vocab, threads: usize) -> usize {
     let mut total = 0;
     split(text, which, |piece| {
         let b = piece.as_bytes();
-        total += if b.len() == 1 || vocab.contains(b) {
-            1
+        total += if threads > 1 && b.len() >= PAR_PIECE_MIN_BYTES {
+            count_long_piece(vocab.bpe, b)
         } else {
-            tok.bpe.count(b)
+            vocab.piece_count(b)
         };
     });
     total
+}
+
+/// `[t1, t2]` is the BPE encoding of the bytes of `t1` followed by those of `t2`.
+fn valid_pair(bpe: &BytePairEncoding, t1: u32, t2: u32) -> bool {
+    let mut bytes = bpe.token_bytes(t1).to_vec();
+    bytes.extend_from_slice(bpe.token_bytes(t2));
+    bpe.encode_via_backtracking(&bytes) == [t1, t2]
+}
+
+/// Count of one long piece on two threads. A token sequence is the BPE encoding of its bytes iff
+/// every adjacent pair is the encoding of its own two tokens' bytes (the property bpe-openai's
+/// backtracking encoder rests on). So with `A` = encoding of the first half and `B` of the second,
+/// `A ++ B` is the whole encoding when the pair at the join is valid; otherwise the last `w` tokens of
+/// `A` and the first `w` of `B` are re-encoded together and both joins checked again, for growing `w`;
+/// when no window joins, the piece is counted sequentially. Every path returns the exact count.
+pub fn count_long_piece(bpe: &BytePairEncoding, b: &[u8]) -> usize {
+    let mid = b.len() / 2;
+    let (left, right) = std::thread::scope(|s| {
+        let h = s.spawn(|| bpe.encode_via_backtracking(&b[mid..]));
+        let left = bpe.encode_via_backtracking(&b[..mid]);
+        (left, h.join().ok())
+    });
+    let Some(right) = right else {
+        return bpe.count(b);
+    };
+    let (Some(&l), Some(&r)) = (left.last(), right.first()) else {
+        return left.len() + right.len();
+    };
+    if valid_pair(bpe, l, r) {
+        return left.len() + right.len();
+    }
+    for w in [2usize, 8, 32, 128] {
+        if w > left.len() || w > right.len() {
+            break;
+        }
+        let lkeep = left.len() - w;
+        let s: usize = left[..lkeep].iter().map(|&t| bpe.token_len(t)).sum();
+        let e: usize = mid + right[..w].iter().map(|&t| bpe.token_len(t)).sum::<usize>();
+        let m = bpe.encode_via_backtracking(&b[s..e]);
+        let (Some(&m0), Some(&m1)) = (m.first(), m.last()) else {
+            continue;
+        };
+        let join_left = lkeep == 0 || valid_pair(bpe, left[lkeep - 1], m0);
+        let join_right = w == right.len() || valid_pair(bpe, m1, right[w]);
+        if join_left && join_right {
+            return lkeep + m.len() + (right.len() - w);
+        }
+    }
+    bpe.count(b)
 }
 
 #[cfg(test)]
@@ -441,6 +671,103 @@ mod tests {
                 .map(str::to_owned)
                 .collect();
             assert_eq!(pieces(text, Split::O200k), want, "o200k {text:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod exact_tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn vocabs() -> [(Split, &'static BytePairEncoding, Vocab); 2] {
+        let cl = &bpe_openai::cl100k_base().bpe;
+        let o = &bpe_openai::o200k_base().bpe;
+        [
+            (Split::Cl100k, cl, Vocab::new(cl)),
+            (Split::O200k, o, Vocab::new(o)),
+        ]
+    }
+
+    /// Random text from an alphabet dense in merges, newlines, indentation, digits and non-ASCII.
+    fn text(rng: &mut StdRng, chars: usize) -> String {
+        const ALPHA: &[&str] = &[
+            "a", "e", "t", "s", "in", "er", "the", " ", "  ", "\n", "\n\n", "    ", "\t", "{", "}",
+            "/", "//", "(", ");", "1", "42", "é", "中", "文", "ß", "ſ", "'s", "'LL", "\r\n", "x/",
+            "\n/", "Z", "HTTP", "👋🏽", "\u{301}", "\u{a0}", "=>", "0x", "Ω",
+        ];
+        let mut s = String::new();
+        while s.chars().count() < chars {
+            s.push_str(ALPHA[rng.random_range(0..ALPHA.len())]);
+        }
+        s
+    }
+
+    #[test]
+    fn merge_count_equals_bpe_count() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for (_, bpe, v) in vocabs() {
+            for i in 0..20_000 {
+                let t = text(&mut rng, 1 + i % 40);
+                let b = t.as_bytes();
+                for piece in [b, &b[..b.len().min(MERGE_MAX)]] {
+                    if piece.len() >= 2 && piece.len() <= MERGE_MAX {
+                        assert_eq!(v.merge_count(piece), bpe.count(piece), "{piece:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_cut_at_boundaries_split_like_the_whole() {
+        let mut rng = StdRng::seed_from_u64(8);
+        for (which, _, v) in vocabs() {
+            for _ in 0..30 {
+                let t = text(&mut rng, 4000);
+                let mut whole = Vec::new();
+                split(&t, which, |p| whole.push(p.to_owned()));
+                let b = t.as_bytes();
+                let mut cuts = vec![0];
+                let mut from = 1;
+                while let Some(p) = boundary_after(b, from) {
+                    cuts.push(p);
+                    from = p + 1 + rng.random_range(0..200);
+                }
+                cuts.push(b.len());
+                assert!(cuts.len() > 3);
+                let mut parts = Vec::new();
+                for w in cuts.windows(2) {
+                    split(&t[w[0]..w[1]], which, |p| parts.push(p.to_owned()));
+                }
+                assert_eq!(parts, whole);
+                let big = t.repeat(PAR_TEXT_MIN_BYTES / t.len() + 2);
+                assert_eq!(count(&big, which, &v), count_seq(&big, which, &v));
+            }
+        }
+    }
+
+    #[test]
+    fn long_pieces_join_exactly() {
+        let mut rng = StdRng::seed_from_u64(9);
+        for (_, bpe, _) in vocabs() {
+            for i in 0..40 {
+                let len = 300 + rng.random_range(0..3000);
+                let piece: Vec<u8> = match i % 4 {
+                    0 => (0..len).map(|_| b'a' + rng.random_range(0..26u8)).collect(),
+                    1 => (0..len)
+                        .map(|_| {
+                            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                                [rng.random_range(0..64)]
+                        })
+                        .collect(),
+                    2 => "中文字符の日本語".repeat(len / 20).into_bytes(),
+                    _ => (0..len).map(|_| b"ab"[rng.random_range(0..2)]).collect(),
+                };
+                assert_eq!(count_long_piece(bpe, &piece), bpe.count(&piece), "case {i}");
+            }
         }
     }
 }

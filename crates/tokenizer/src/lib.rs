@@ -55,21 +55,11 @@ pub fn preload(enc: Encoding) {
     }
 }
 
-/// The hand-written splitter, bpe-openai tokenizer and vocabulary of the encodings with a fast path.
-fn fast_parts(
-    enc: Encoding,
-) -> Option<(
-    fast::Split,
-    &'static bpe_openai::Tokenizer,
-    &'static fast::Vocab,
-)> {
+/// The hand-written splitter and vocabulary of the encodings with a fast path.
+fn fast_parts(enc: Encoding) -> Option<(fast::Split, &'static fast::Vocab)> {
     match enc {
-        Encoding::Cl100kBase => Some((
-            fast::Split::Cl100k,
-            bpe_openai::cl100k_base(),
-            &CL100K_VOCAB,
-        )),
-        Encoding::O200kBase => Some((fast::Split::O200k, bpe_openai::o200k_base(), &O200K_VOCAB)),
+        Encoding::Cl100kBase => Some((fast::Split::Cl100k, &CL100K_VOCAB)),
+        Encoding::O200kBase => Some((fast::Split::O200k, &O200K_VOCAB)),
         _ => None,
     }
 }
@@ -78,13 +68,13 @@ fn fast_parts(
 fn count_with(
     text: &str,
     enc: Encoding,
-    fast_count: fn(&str, fast::Split, &'static bpe_openai::Tokenizer, &fast::Vocab) -> usize,
+    fast_count: fn(&str, fast::Split, &fast::Vocab) -> usize,
 ) -> usize {
     if text.is_empty() {
         return 0;
     }
-    if let Some((split, tok, vocab)) = fast_parts(enc) {
-        return fast_count(text, split, tok, vocab);
+    if let Some((split, vocab)) = fast_parts(enc) {
+        return fast_count(text, split, vocab);
     }
     match backend(enc) {
         Backend::Bpe(t) => t.count(text),
@@ -92,10 +82,16 @@ fn count_with(
     }
 }
 
-/// Number of tokens of `text` in `enc`, without materializing the token vector
-/// (for the bpe-openai encodings).
+/// Number of tokens of `text` in `enc`, without materializing the token vector (for the bpe-openai
+/// encodings). Texts of 32 KB or more, and single pieces of 8 KB or more, are counted on up to
+/// `KU0_TOKENIZER_THREADS` threads (exactly; see [`fast::count`]).
 pub fn count(text: &str, enc: Encoding) -> usize {
     count_with(text, enc, fast::count)
+}
+
+/// [`count`] on the calling thread only.
+pub fn count_single_thread(text: &str, enc: Encoding) -> usize {
+    count_with(text, enc, fast::count_seq)
 }
 
 /// [`count`] with the per-thread piece memo (whole-history batches; see `fast::count_memo`).

@@ -22,6 +22,11 @@ import { makeText, repoText } from "./corpus.js";
 
 const N = 2000;
 
+function sameButTimestamp(a: unknown, b: unknown): boolean {
+  const strip = (r: unknown) => JSON.stringify(r, (k, v: unknown) => (k === "timestamp" ? undefined : v));
+  return strip(a) === strip(b);
+}
+
 function histories(n = N, from = 0): { messages: Message[]; agent: AgentMessage[] } {
   const { code } = repoText();
   const messages: Message[] = [];
@@ -144,6 +149,7 @@ export default defineSuite({
           growing(messages, extra.messages, (h) => ccJ.checkThreshold(h, "You are a coding agent.")),
         ),
       },
+      equal: sameButTimestamp,
       ...appendCommon,
     });
     const mcN = new MessageCompressor({ maxTokens: 8000, strategy: "hybrid", maxTokenCacheEntries: 4096 });
