@@ -676,7 +676,7 @@ mod tests {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod exact_tests {
     use super::*;
     use rand::rngs::StdRng;
