@@ -100,7 +100,10 @@ mod tests {
         assert_eq!(a.idle_remaining(Duration::ZERO), None);
         drop(g);
         assert_eq!(a.idle_remaining(Duration::ZERO), Some(Duration::ZERO));
-        assert!(a.idle_remaining(Duration::from_secs(60)).is_some_and(|d| d > Duration::from_secs(59)));
+        assert!(
+            a.idle_remaining(Duration::from_secs(60))
+                .is_some_and(|d| d > Duration::from_secs(59))
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -88,11 +88,16 @@ mod tests {
         assert_eq!(reply.as_ref().map(|r| r.pid), Some(std::process::id()));
 
         assert!(
-            svc.shutdown(Request::new(pb::ShutdownRequest { reason: "test".into() }))
-                .await
-                .is_ok()
+            svc.shutdown(Request::new(pb::ShutdownRequest {
+                reason: "test".into()
+            }))
+            .await
+            .is_ok()
         );
         assert!(rx.has_changed().unwrap_or(false));
-        assert_eq!(*rx.borrow_and_update(), StopReason::Requested("test".into()));
+        assert_eq!(
+            *rx.borrow_and_update(),
+            StopReason::Requested("test".into())
+        );
     }
 }

@@ -186,8 +186,8 @@ impl State {
     /// Writes the state file atomically (temp file, mode 0600, then rename).
     pub fn write(&self, path: &Path) -> Result<(), LifecycleError> {
         let tmp = path.with_extension(format!("json.{}.tmp", self.pid));
-        let json = serde_json::to_vec(self)
-            .map_err(|e| io_err(path)(io::Error::other(e.to_string())))?;
+        let json =
+            serde_json::to_vec(self).map_err(|e| io_err(path)(io::Error::other(e.to_string())))?;
         let mut f = OpenOptions::new()
             .write(true)
             .create(true)
@@ -235,16 +235,26 @@ mod tests {
     use std::os::unix::net::UnixListener;
 
     fn tmpdir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("ku0-sidecar-test-{}-{name}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("ku0-sidecar-test-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         d
     }
 
     #[test]
     fn runtime_dir_precedence() {
-        assert_eq!(default_runtime_dir(Some("/x/y"), Some("/run/user/1")), PathBuf::from("/x/y"));
-        assert_eq!(default_runtime_dir(None, Some("/run/user/1")), PathBuf::from("/run/user/1/ku0"));
-        assert_eq!(default_runtime_dir(Some(""), Some("relative")), PathBuf::from(format!("/tmp/ku0-{}", uid())));
+        assert_eq!(
+            default_runtime_dir(Some("/x/y"), Some("/run/user/1")),
+            PathBuf::from("/x/y")
+        );
+        assert_eq!(
+            default_runtime_dir(None, Some("/run/user/1")),
+            PathBuf::from("/run/user/1/ku0")
+        );
+        assert_eq!(
+            default_runtime_dir(Some(""), Some("relative")),
+            PathBuf::from(format!("/tmp/ku0-{}", uid()))
+        );
     }
 
     #[test]
@@ -264,8 +274,14 @@ mod tests {
         assert_eq!(socket_path(short).ok(), Some(short.join(SOCKET_FILE)));
         let long = PathBuf::from(format!("/tmp/{}", "d".repeat(150)));
         let p = socket_path(&long).ok();
-        assert!(p.as_ref().is_some_and(|p| p.as_os_str().len() <= MAX_SOCKET_PATH));
-        assert!(p.as_ref().is_some_and(|p| p.starts_with(format!("/tmp/ku0-{}", uid()))));
+        assert!(
+            p.as_ref()
+                .is_some_and(|p| p.as_os_str().len() <= MAX_SOCKET_PATH)
+        );
+        assert!(
+            p.as_ref()
+                .is_some_and(|p| p.starts_with(format!("/tmp/ku0-{}", uid())))
+        );
         // stable for the same dir, different for another
         assert_eq!(socket_path(&long).ok(), p);
         let other = PathBuf::from(format!("/tmp/{}", "e".repeat(150)));

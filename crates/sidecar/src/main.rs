@@ -15,7 +15,9 @@ use ku0_sidecar::server::{Config, run};
 const DEFAULT_IDLE_MS: u64 = 10 * 60 * 1000;
 
 fn usage(msg: &str) -> ExitCode {
-    eprintln!("ku0-sidecar: {msg}\nusage: ku0-sidecar [--dir DIR] [--idle-timeout-ms N] [--ready-fd N] | --version");
+    eprintln!(
+        "ku0-sidecar: {msg}\nusage: ku0-sidecar [--dir DIR] [--idle-timeout-ms N] [--ready-fd N] | --version"
+    );
     ExitCode::from(2)
 }
 
@@ -28,7 +30,11 @@ fn main() -> ExitCode {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--version" => {
-                println!("ku0-sidecar {} protocol {}", ku0_sidecar::VERSION, ku0_sidecar::PROTOCOL);
+                println!(
+                    "ku0-sidecar {} protocol {}",
+                    ku0_sidecar::VERSION,
+                    ku0_sidecar::PROTOCOL
+                );
                 return ExitCode::SUCCESS;
             }
             "--dir" => match args.next() {
@@ -47,7 +53,10 @@ fn main() -> ExitCode {
         }
     }
     let dir = dir.unwrap_or_else(|| {
-        default_runtime_dir(env("KU0_SIDECAR_DIR").as_deref(), env("XDG_RUNTIME_DIR").as_deref())
+        default_runtime_dir(
+            env("KU0_SIDECAR_DIR").as_deref(),
+            env("XDG_RUNTIME_DIR").as_deref(),
+        )
     });
     // Test hook for the client's version-mismatch path: pretend to be another release.
     let version = env("KU0_SIDECAR_TEST_VERSION")

@@ -135,7 +135,9 @@ async fn serve(cfg: Config) -> Result<Outcome, LifecycleError> {
             } => r,
         };
         stop_for_signals.send_replace(reason);
-        health.set_not_serving::<TokenizerServer<TokenizerService>>().await;
+        health
+            .set_not_serving::<TokenizerServer<TokenizerService>>()
+            .await;
     };
 
     ready(

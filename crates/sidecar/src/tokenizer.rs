@@ -47,7 +47,8 @@ impl Tokenizer for TokenizerService {
     ) -> Result<Response<pb::CountReply>, Status> {
         let _g = self.activity.enter();
         let r = request.into_inner();
-        let tokens = blocking(move || to_u32(count_cached(&r.text, enc(r.model.as_deref())))).await?;
+        let tokens =
+            blocking(move || to_u32(count_cached(&r.text, enc(r.model.as_deref())))).await?;
         Ok(Response::new(pb::CountReply { tokens }))
     }
 
@@ -121,7 +122,10 @@ mod tests {
             }))
             .await
             .map(|r| r.into_inner().tokens);
-        assert_eq!(got.ok(), Some(to_u32(ku0_tokenizer::count(text, Encoding::O200kBase))));
+        assert_eq!(
+            got.ok(),
+            Some(to_u32(ku0_tokenizer::count(text, Encoding::O200kBase)))
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]

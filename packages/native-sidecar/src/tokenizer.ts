@@ -16,6 +16,17 @@ export interface Truncated {
   truncated: boolean;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const HAS_LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * protobuf strings must be UTF-8: lone surrogates become U+FFFD here, which is also what the in-process
+ * tokenizer counts them as (N-API's UTF-8 conversion does the same).
+ */
+function wf(s: string): string {
+  return HAS_LONE_SURROGATE.test(s) ? s.replace(LONE_SURROGATE, "\uFFFD") : s;
+}
+
 const MODES: Record<TruncateMode, number> = { head: 1, tail: 2, head_tail: 3 };
 
 /**
@@ -28,7 +39,7 @@ export class SidecarTokenizer {
   async countTokens(text: string, model?: string): Promise<number> {
     checkString(text, "text");
     const m = checkOptionalString(model, "model");
-    const r = await this.client.tokenizerCall<object, { tokens: number }>("count", { text, model: m });
+    const r = await this.client.tokenizerCall<object, { tokens: number }>("count", { text: wf(text), model: m });
     return r.tokens;
   }
 
@@ -40,7 +51,7 @@ export class SidecarTokenizer {
   async countTokensBatch(texts: string[], model?: string): Promise<number[]> {
     checkStringArray(texts, "texts");
     const m = checkOptionalString(model, "model");
-    const r = await this.client.tokenizerCall<object, { tokens: number[] }>("countBatch", { texts, model: m });
+    const r = await this.client.tokenizerCall<object, { tokens: number[] }>("countBatch", { texts: texts.map(wf), model: m });
     return r.tokens;
   }
 
@@ -52,10 +63,10 @@ export class SidecarTokenizer {
     const marker = o.marker === undefined ? "\n…\n" : checkString(o.marker, "options.marker");
     const model = checkOptionalString(o.model, "options.model");
     return this.client.tokenizerCall<object, Truncated>("truncate", {
-      text,
+      text: wf(text),
       maxTokens,
       mode: MODES[mode],
-      marker,
+      marker: wf(marker),
       model,
     });
   }
