@@ -15,7 +15,12 @@ const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "proto");
 const MAX_MESSAGE_BYTES = 64 << 20;
 
 type Callback<R> = (err: grpc.ServiceError | null, reply?: R) => void;
-type Unary<Q, R> = (req: Q, meta: grpc.Metadata, opts: grpc.CallOptions, cb: Callback<R>) => grpc.ClientUnaryCall;
+type Unary<Q, R> = (
+  req: Q,
+  meta: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: Callback<R>,
+) => grpc.ClientUnaryCall;
 // biome-ignore lint/suspicious/noExplicitAny: grpc-js generated clients are untyped
 type AnyClient = grpc.Client & Record<string, any>;
 
@@ -205,9 +210,12 @@ export class SidecarClient {
   /** Stops a daemon of another version and waits (bounded) for its process to exit. */
   private async replace(conn: Connection, deadline: number) {
     const pid = conn.hello.pid;
-    await call(conn.control, "shutdown", { reason: "version mismatch" }, Math.max(1, deadline - Date.now())).catch(
-      () => {},
-    );
+    await call(
+      conn.control,
+      "shutdown",
+      { reason: "version mismatch" },
+      Math.max(1, deadline - Date.now()),
+    ).catch(() => {});
     conn.close();
     while (pidAlive(pid) && Date.now() < deadline) await sleep(10);
     if (pidAlive(pid))
@@ -217,7 +225,10 @@ export class SidecarClient {
       );
   }
 
-  private async tryExisting(state: DaemonState | undefined, deadline: number): Promise<Connection | undefined> {
+  private async tryExisting(
+    state: DaemonState | undefined,
+    deadline: number,
+  ): Promise<Connection | undefined> {
     if (!state || !pidAlive(state.pid)) return undefined; // none, or stale (crashed) state
     let conn: Connection;
     try {
@@ -261,6 +272,9 @@ export class SidecarClient {
         `spawned ${binaryPath} reports version ${conn.hello.version} protocol ${conn.hello.protocol}, expected ${this.opts.expectedVersion ?? SIDECAR_VERSION} protocol ${SIDECAR_PROTOCOL}`,
       );
     }
-    throw new SidecarError(SidecarErrorCodes.timeout, `no sidecar daemon within ${this.connectTimeoutMs} ms in ${this.dir}`);
+    throw new SidecarError(
+      SidecarErrorCodes.timeout,
+      `no sidecar daemon within ${this.connectTimeoutMs} ms in ${this.dir}`,
+    );
   }
 }

@@ -1,4 +1,10 @@
-export { type HelloReply, SIDECAR_PROTOCOL, SIDECAR_VERSION, SidecarClient, type SidecarOptions } from "./client.js";
+export {
+  type HelloReply,
+  SIDECAR_PROTOCOL,
+  SIDECAR_VERSION,
+  SidecarClient,
+  type SidecarOptions,
+} from "./client.js";
 export { SidecarError, type SidecarErrorCode, SidecarErrorCodes } from "./errors.js";
 export { type DaemonState, defaultRuntimeDir, readState } from "./paths.js";
 export { resolveBinary } from "./spawn.js";
@@ -7,8 +13,8 @@ export {
   countTokensAsync,
   countTokensBatch,
   SidecarTokenizer,
+  type Truncated,
   type TruncateMode,
   type TruncateOptions,
-  type Truncated,
   truncateText,
 } from "./tokenizer.js";

@@ -32,7 +32,13 @@ export function readState(dir: string): DaemonState | undefined {
       typeof s.version === "string" &&
       typeof s.protocol === "number"
     ) {
-      return { pid: s.pid, socket: s.socket, version: s.version, protocol: s.protocol, startedAtMs: s.startedAtMs ?? 0 };
+      return {
+        pid: s.pid,
+        socket: s.socket,
+        version: s.version,
+        protocol: s.protocol,
+        startedAtMs: s.startedAtMs ?? 0,
+      };
     }
   } catch {
     // missing or half-written: no daemon to talk to

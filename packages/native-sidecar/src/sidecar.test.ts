@@ -55,7 +55,7 @@ function corpus(): string[] {
     "",
     "hello world",
     "The quick brown fox jumps over the lazy dog. ".repeat(40),
-    "fn main() {\n    println!(\"{}\", 1 + 2);\n}\n",
+    'fn main() {\n    println!("{}", 1 + 2);\n}\n',
     "日本語のテキストと中文文本",
     "emoji 🎉👩‍👩‍👧 mixed",
     "   \n\n\t  spaces   ",
@@ -108,7 +108,9 @@ describe(`tokenizer through the sidecar equals in-process @ku0/native-tokenizer 
 
   it("rejects bad arguments with typed errors before any call", async () => {
     const t = tok();
-    await expect(t.countTokens(42 as unknown as string)).rejects.toMatchObject({ code: "ERR_KU0_INVALID_ARG" });
+    await expect(t.countTokens(42 as unknown as string)).rejects.toMatchObject({
+      code: "ERR_KU0_INVALID_ARG",
+    });
     await expect(t.truncateText("x", -1)).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_KU0_/) });
     await expect(t.truncateText("x", 1, { mode: "middle" as TruncateMode })).rejects.toMatchObject({
       code: expect.stringMatching(/^ERR_KU0_/),
@@ -129,7 +131,9 @@ describe("daemon lifecycle", () => {
     expect(statSync(s?.socket ?? "").mode & 0o777).toBe(0o600);
     const b = client({ dir });
     expect((await b.hello()).pid).toBe(h.pid);
-    expect(await new SidecarTokenizer(b).countTokens("shared engine")).toBe(native.countTokens("shared engine"));
+    expect(await new SidecarTokenizer(b).countTokens("shared engine")).toBe(
+      native.countTokens("shared engine"),
+    );
   });
 
   it("two clients racing to spawn end up on one daemon", async () => {
@@ -157,7 +161,11 @@ describe("daemon lifecycle", () => {
 
   it("a daemon of another version is shut down and replaced", async () => {
     const dir = freshDir();
-    const old = client({ dir, env: { ...process.env, KU0_SIDECAR_TEST_VERSION: "0.0.0-old" }, expectedVersion: "0.0.0-old" });
+    const old = client({
+      dir,
+      env: { ...process.env, KU0_SIDECAR_TEST_VERSION: "0.0.0-old" },
+      expectedVersion: "0.0.0-old",
+    });
     const oh = await old.hello();
     expect(oh.version).toBe("0.0.0-old");
     const fresh = client({ dir });

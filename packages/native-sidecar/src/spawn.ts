@@ -6,9 +6,7 @@ import { fileURLToPath } from "node:url";
 import { SidecarError, SidecarErrorCodes } from "./errors.js";
 import { LOG_FILE } from "./paths.js";
 
-export type SpawnResult =
-  | { kind: "ready"; pid: number; protocol: number; socket: string }
-  | { kind: "busy" };
+export type SpawnResult = { kind: "ready"; pid: number; protocol: number; socket: string } | { kind: "busy" };
 
 export interface SpawnOptions {
   binaryPath: string;
@@ -35,7 +33,10 @@ export function resolveBinary(explicit?: string): string {
     return fromEnv;
   }
   const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-  const candidates = [join(root, "target", "release", "ku0-sidecar"), join(root, "target", "debug", "ku0-sidecar")];
+  const candidates = [
+    join(root, "target", "release", "ku0-sidecar"),
+    join(root, "target", "debug", "ku0-sidecar"),
+  ];
   const found = candidates.find((c) => existsSync(c));
   if (!found)
     throw new SidecarError(
@@ -65,7 +66,9 @@ export function spawnDaemon(opts: SpawnOptions): Promise<SpawnResult> {
   } catch (err) {
     closeSync(log);
     return Promise.reject(
-      new SidecarError(SidecarErrorCodes.spawnFailed, `cannot start ${opts.binaryPath}: ${String(err)}`, { cause: err }),
+      new SidecarError(SidecarErrorCodes.spawnFailed, `cannot start ${opts.binaryPath}: ${String(err)}`, {
+        cause: err,
+      }),
     );
   } finally {
     // the child holds its own copy
@@ -96,7 +99,11 @@ export function spawnDaemon(opts: SpawnOptions): Promise<SpawnResult> {
     }, opts.timeoutMs);
     child.once("error", (err) =>
       finish(() =>
-        reject(new SidecarError(SidecarErrorCodes.spawnFailed, `cannot start ${opts.binaryPath}: ${err.message}`, { cause: err })),
+        reject(
+          new SidecarError(SidecarErrorCodes.spawnFailed, `cannot start ${opts.binaryPath}: ${err.message}`, {
+            cause: err,
+          }),
+        ),
       ),
     );
     const onLine = (line: string) => {
@@ -107,7 +114,9 @@ export function spawnDaemon(opts: SpawnOptions): Promise<SpawnResult> {
       } else if (parts[0] === "busy") {
         finish(() => resolve({ kind: "busy" }));
       } else {
-        finish(() => reject(new SidecarError(SidecarErrorCodes.spawnFailed, `ku0-sidecar failed to start: ${line}`)));
+        finish(() =>
+          reject(new SidecarError(SidecarErrorCodes.spawnFailed, `ku0-sidecar failed to start: ${line}`)),
+        );
       }
     };
     if (!pipe) {

@@ -1,4 +1,11 @@
-import { checkInt, checkOptionalString, checkString, checkStringArray, checkEnum, checkOptions } from "@ku0/native-loader";
+import {
+  checkEnum,
+  checkInt,
+  checkOptionalString,
+  checkOptions,
+  checkString,
+  checkStringArray,
+} from "@ku0/native-loader";
 import { SidecarClient } from "./client.js";
 
 export type TruncateMode = "head" | "tail" | "head_tail";
@@ -39,7 +46,10 @@ export class SidecarTokenizer {
   async countTokens(text: string, model?: string): Promise<number> {
     checkString(text, "text");
     const m = checkOptionalString(model, "model");
-    const r = await this.client.tokenizerCall<object, { tokens: number }>("count", { text: wf(text), model: m });
+    const r = await this.client.tokenizerCall<object, { tokens: number }>("count", {
+      text: wf(text),
+      model: m,
+    });
     return r.tokens;
   }
 
@@ -51,7 +61,10 @@ export class SidecarTokenizer {
   async countTokensBatch(texts: string[], model?: string): Promise<number[]> {
     checkStringArray(texts, "texts");
     const m = checkOptionalString(model, "model");
-    const r = await this.client.tokenizerCall<object, { tokens: number[] }>("countBatch", { texts: texts.map(wf), model: m });
+    const r = await this.client.tokenizerCall<object, { tokens: number[] }>("countBatch", {
+      texts: texts.map(wf),
+      model: m,
+    });
     return r.tokens;
   }
 
