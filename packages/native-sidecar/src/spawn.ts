@@ -70,10 +70,8 @@ export function spawnDaemon(opts: SpawnOptions): Promise<SpawnResult> {
         cause: err,
       }),
     );
-  } finally {
-    // the child holds its own copy
   }
-  closeSync(log);
+  closeSync(log); // the child holds its own copy
   const pipe = child.stdio[3] as Readable | null;
   return new Promise<SpawnResult>((resolve, reject) => {
     let buf = "";
