@@ -1,0 +1,177 @@
+//! `ku0.tokenizer.v1.Tokenizer`: the `ku0-tokenizer` engine behind gRPC. Same engine calls as the
+//! N-API binding (content-cached counts, `truncate`), so counts agree with `@ku0/native-tokenizer`.
+
+use ku0_tokenizer::Encoding;
+use ku0_tokenizer::cache::{count_cached, count_cached_many};
+use ku0_tokenizer::truncate::{TruncateMode, truncate};
+use tonic::{Request, Response, Status};
+
+use crate::activity::Activity;
+use crate::pb::tokenizer as pb;
+use crate::pb::tokenizer::tokenizer_server::Tokenizer;
+
+/// Texts per `CountBatch` call (the N-API binding's array limit).
+pub const MAX_BATCH: usize = 1 << 24;
+
+#[derive(Debug, Clone)]
+pub struct TokenizerService {
+    activity: Activity,
+}
+
+impl TokenizerService {
+    pub fn new(activity: Activity) -> Self {
+        Self { activity }
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn enc(model: Option<&str>) -> Encoding {
+    Encoding::for_model(model)
+}
+
+/// Engine work runs on the blocking pool so a megabyte text does not stall the reactor.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("ERR_KU0_SIDECAR_INTERNAL: engine task failed: {e}")))
+}
+
+#[tonic::async_trait]
+impl Tokenizer for TokenizerService {
+    async fn count(
+        &self,
+        request: Request<pb::CountRequest>,
+    ) -> Result<Response<pb::CountReply>, Status> {
+        let _g = self.activity.enter();
+        let r = request.into_inner();
+        let tokens =
+            blocking(move || to_u32(count_cached(&r.text, enc(r.model.as_deref())))).await?;
+        Ok(Response::new(pb::CountReply { tokens }))
+    }
+
+    async fn count_batch(
+        &self,
+        request: Request<pb::CountBatchRequest>,
+    ) -> Result<Response<pb::CountBatchReply>, Status> {
+        let _g = self.activity.enter();
+        let r = request.into_inner();
+        if r.texts.len() > MAX_BATCH {
+            return Err(Status::invalid_argument(format!(
+                "ERR_KU0_INVALID_ARG: texts has {} entries, at most {MAX_BATCH}",
+                r.texts.len()
+            )));
+        }
+        let tokens = blocking(move || {
+            count_cached_many(&r.texts, enc(r.model.as_deref()))
+                .into_iter()
+                .map(to_u32)
+                .collect()
+        })
+        .await?;
+        Ok(Response::new(pb::CountBatchReply { tokens }))
+    }
+
+    async fn truncate(
+        &self,
+        request: Request<pb::TruncateRequest>,
+    ) -> Result<Response<pb::TruncateReply>, Status> {
+        let _g = self.activity.enter();
+        let r = request.into_inner();
+        let mode = match pb::TruncateMode::try_from(r.mode) {
+            Ok(pb::TruncateMode::Head) => TruncateMode::Head,
+            Ok(pb::TruncateMode::Tail) => TruncateMode::Tail,
+            Ok(pb::TruncateMode::HeadTail) => TruncateMode::HeadTail,
+            Ok(pb::TruncateMode::Unspecified) | Err(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "ERR_KU0_INVALID_ARG: mode must be HEAD, TAIL or HEAD_TAIL, got {}",
+                    r.mode
+                )));
+            }
+        };
+        let t = blocking(move || {
+            let max = usize::try_from(r.max_tokens).unwrap_or(usize::MAX);
+            truncate(&r.text, max, mode, &r.marker, enc(r.model.as_deref()))
+        })
+        .await?;
+        Ok(Response::new(pb::TruncateReply {
+            text: t.text,
+            tokens: to_u32(t.tokens),
+            truncated: t.truncated,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc() -> TokenizerService {
+        TokenizerService::new(Activity::new())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn count_matches_the_engine() {
+        let text = "hello world, this is the sidecar";
+        let got = svc()
+            .count(Request::new(pb::CountRequest {
+                text: text.into(),
+                model: Some("gpt-4o".into()),
+            }))
+            .await
+            .map(|r| r.into_inner().tokens);
+        assert_eq!(
+            got.ok(),
+            Some(to_u32(ku0_tokenizer::count(text, Encoding::O200kBase)))
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn batch_and_truncate() {
+        let s = svc();
+        let texts = vec!["a b c".to_string(), String::new(), "ünïcödé 🎉".to_string()];
+        let got = s
+            .count_batch(Request::new(pb::CountBatchRequest {
+                texts: texts.clone(),
+                model: None,
+            }))
+            .await
+            .map(|r| r.into_inner().tokens);
+        let want: Vec<u32> = texts
+            .iter()
+            .map(|t| to_u32(ku0_tokenizer::count(t, Encoding::Cl100kBase)))
+            .collect();
+        assert_eq!(got.ok(), Some(want));
+
+        let long = "word ".repeat(100);
+        let t = s
+            .truncate(Request::new(pb::TruncateRequest {
+                text: long,
+                max_tokens: 10,
+                mode: pb::TruncateMode::Tail as i32,
+                marker: String::new(),
+                model: None,
+            }))
+            .await
+            .map(|r| r.into_inner());
+        let t = t.ok();
+        assert!(t.as_ref().is_some_and(|t| t.truncated && t.tokens <= 10));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn unspecified_mode_is_invalid_argument() {
+        let err = svc()
+            .truncate(Request::new(pb::TruncateRequest {
+                text: "x".into(),
+                max_tokens: 1,
+                mode: 0,
+                marker: String::new(),
+                model: None,
+            }))
+            .await
+            .err();
+        assert_eq!(err.map(|e| e.code()), Some(tonic::Code::InvalidArgument));
+    }
+}

@@ -1,0 +1,20 @@
+export {
+  type HelloReply,
+  SIDECAR_PROTOCOL,
+  SIDECAR_VERSION,
+  SidecarClient,
+  type SidecarOptions,
+} from "./client.js";
+export { SidecarError, type SidecarErrorCode, SidecarErrorCodes } from "./errors.js";
+export { type DaemonState, defaultRuntimeDir, readState } from "./paths.js";
+export { resolveBinary } from "./spawn.js";
+export {
+  countTokens,
+  countTokensAsync,
+  countTokensBatch,
+  SidecarTokenizer,
+  type Truncated,
+  type TruncateMode,
+  type TruncateOptions,
+  truncateText,
+} from "./tokenizer.js";

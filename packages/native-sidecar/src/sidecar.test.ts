@@ -1,0 +1,226 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as native from "@ku0/native-tokenizer";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import {
+  readState,
+  SIDECAR_VERSION,
+  SidecarClient,
+  type SidecarOptions,
+  SidecarTokenizer,
+  type TruncateMode,
+} from "./index.js";
+import { pidAlive } from "./paths.js";
+
+const dirs: string[] = [];
+const clients: SidecarClient[] = [];
+
+function freshDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "ku0sc-"));
+  dirs.push(d);
+  return d;
+}
+
+function client(opts: SidecarOptions = {}): SidecarClient {
+  const c = new SidecarClient({ connectTimeoutMs: 20_000, ...opts });
+  clients.push(c);
+  return c;
+}
+
+async function waitDead(pid: number, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (pidAlive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  return !pidAlive(pid);
+}
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const d of dirs) {
+    const s = readState(d);
+    if (s && pidAlive(s.pid)) {
+      process.kill(s.pid, "SIGTERM");
+      await waitDead(s.pid);
+    }
+  }
+});
+
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Small generated corpus: ASCII prose, code, CJK, emoji, whitespace runs, long repeats, a lone surrogate. */
+function corpus(): string[] {
+  const out = [
+    "",
+    "hello world",
+    "The quick brown fox jumps over the lazy dog. ".repeat(40),
+    'fn main() {\n    println!("{}", 1 + 2);\n}\n',
+    "日本語のテキストと中文文本",
+    "emoji 🎉👩‍👩‍👧 mixed",
+    "   \n\n\t  spaces   ",
+    "<|endoftext|> is plain text here",
+    "lone \ud800 surrogate",
+  ];
+  let seed = 7;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed;
+  };
+  for (let i = 0; i < 20; i++) {
+    let s = "";
+    const n = rand() % 400;
+    for (let j = 0; j < n; j++) s += String.fromCodePoint(32 + (rand() % 0x2ff));
+    out.push(s);
+  }
+  return out;
+}
+
+const MODELS = [undefined, "gpt-4o", "gpt-4", "p50k_base", "r50k_base", "o200k_base", "unknown-model"];
+
+// In-process reference: @ku0/native-tokenizer in its default mode (the N-API binding when built, which
+// `pnpm test` does first; its exact JS fallback otherwise). The backend is in the suite name.
+describe(`tokenizer through the sidecar equals in-process @ku0/native-tokenizer (${native.status().active})`, () => {
+  const dir = freshDir();
+  const tok = () => new SidecarTokenizer(client({ dir }));
+  const texts = corpus();
+
+  describe.each(MODELS)("model %s", (model) => {
+    it("countTokens / countTokensAsync / countTokensBatch", async () => {
+      const t = tok();
+      const want = texts.map((x) => native.countTokens(x, model));
+      const got = await Promise.all(texts.map((x) => t.countTokens(x, model)));
+      expect(got).toEqual(want);
+      expect(await t.countTokensAsync(texts[2] ?? "", model)).toBe(want[2]);
+      expect(await t.countTokensBatch(texts, model)).toEqual(native.countTokensBatch(texts, model));
+    });
+
+    it.each(["head", "tail", "head_tail"] as TruncateMode[])("truncateText %s", async (mode) => {
+      const t = tok();
+      for (const text of texts) {
+        for (const max of [0, 1, 7, 50]) {
+          const want = native.truncateText(text, max, { mode, model });
+          expect(await t.truncateText(text, max, { mode, model })).toEqual(want);
+        }
+      }
+    });
+  });
+
+  it("rejects bad arguments with typed errors before any call", async () => {
+    const t = tok();
+    await expect(t.countTokens(42 as unknown as string)).rejects.toMatchObject({
+      code: "ERR_KU0_INVALID_ARG",
+    });
+    await expect(t.truncateText("x", -1)).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_KU0_/) });
+    await expect(t.truncateText("x", 1, { mode: "middle" as TruncateMode })).rejects.toMatchObject({
+      code: expect.stringMatching(/^ERR_KU0_/),
+    });
+  });
+});
+
+describe("daemon lifecycle", () => {
+  it("spawns: private dir, 0600 socket, state file; a second client reuses it", async () => {
+    const dir = freshDir();
+    const a = client({ dir });
+    const h = await a.hello();
+    expect(h.version).toBe(SIDECAR_VERSION);
+    expect(h.services).toContain("ku0.tokenizer.v1.Tokenizer");
+    const s = readState(dir);
+    expect(s?.pid).toBe(h.pid);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(s?.socket ?? "").mode & 0o777).toBe(0o600);
+    const b = client({ dir });
+    expect((await b.hello()).pid).toBe(h.pid);
+    expect(await new SidecarTokenizer(b).countTokens("shared engine")).toBe(
+      native.countTokens("shared engine"),
+    );
+  });
+
+  it("two clients racing to spawn end up on one daemon", async () => {
+    const dir = freshDir();
+    const [x, y] = await Promise.all([client({ dir }).hello(), client({ dir }).hello()]);
+    expect(x.pid).toBe(y.pid);
+  });
+
+  it("a crashed daemon gives a typed error, then the next call respawns; its stale socket is cleaned", async () => {
+    const dir = freshDir();
+    const c = client({ dir });
+    const t = new SidecarTokenizer(c);
+    expect(await t.countTokens("before")).toBe(native.countTokens("before"));
+    const old = readState(dir);
+    expect(old).toBeDefined();
+    process.kill(old?.pid ?? 0, "SIGKILL");
+    expect(await waitDead(old?.pid ?? 0)).toBe(true);
+    expect(existsSync(old?.socket ?? "")).toBe(true); // left behind by the crash
+    await expect(t.countTokens("during")).rejects.toMatchObject({ code: "ERR_KU0_SIDECAR_UNAVAILABLE" });
+    expect(await t.countTokens("after")).toBe(native.countTokens("after"));
+    const now = readState(dir);
+    expect(now?.pid).not.toBe(old?.pid);
+    expect(now?.socket).toBe(old?.socket);
+  });
+
+  it("a daemon of another version is shut down and replaced", async () => {
+    const dir = freshDir();
+    const old = client({
+      dir,
+      env: { ...process.env, KU0_SIDECAR_TEST_VERSION: "0.0.0-old" },
+      expectedVersion: "0.0.0-old",
+    });
+    const oh = await old.hello();
+    expect(oh.version).toBe("0.0.0-old");
+    const fresh = client({ dir });
+    const nh = await fresh.hello();
+    expect(nh.version).toBe(SIDECAR_VERSION);
+    expect(nh.pid).not.toBe(oh.pid);
+    expect(pidAlive(oh.pid)).toBe(false);
+  });
+
+  it("exits after the idle timeout and removes its socket and state", async () => {
+    const dir = freshDir();
+    const c = client({ dir, idleTimeoutMs: 300 });
+    expect(await new SidecarTokenizer(c).countTokens("x")).toBe(1);
+    const s = readState(dir);
+    expect(await waitDead(s?.pid ?? 0, 10_000)).toBe(true);
+    expect(readState(dir)).toBeUndefined();
+    expect(existsSync(s?.socket ?? "")).toBe(false);
+  });
+
+  it("SIGTERM stops it gracefully (socket and state removed)", async () => {
+    const dir = freshDir();
+    const h = await client({ dir }).hello();
+    const s = readState(dir);
+    process.kill(h.pid, "SIGTERM");
+    expect(await waitDead(h.pid)).toBe(true);
+    expect(readState(dir)).toBeUndefined();
+    expect(existsSync(s?.socket ?? "")).toBe(false);
+    expect(readFileSync(join(dir, "sidecar.log"), "utf8")).toMatch(/Signal\("SIGTERM"\)/);
+  });
+
+  it("shutdownDaemon stops it", async () => {
+    const dir = freshDir();
+    const c = client({ dir });
+    const h = await c.hello();
+    await c.shutdownDaemon("test");
+    expect(await waitDead(h.pid)).toBe(true);
+  });
+
+  it("missing binary is a typed error", async () => {
+    const c = client({ dir: freshDir(), binaryPath: "/nonexistent/ku0-sidecar" });
+    await expect(c.hello()).rejects.toMatchObject({ code: "ERR_KU0_SIDECAR_BINARY_NOT_FOUND" });
+  });
+});
+
+describe("contract files", () => {
+  const root = join(import.meta.dirname, "..", "..", "..");
+  it("the package's proto copy equals proto/ at the repo root", () => {
+    for (const f of ["ku0/sidecar/v1/control.proto", "ku0/tokenizer/v1/tokenizer.proto"]) {
+      expect(readFileSync(join(import.meta.dirname, "..", "proto", f), "utf8")).toBe(
+        readFileSync(join(root, "proto", f), "utf8"),
+      );
+    }
+  });
+  it("SIDECAR_VERSION is the workspace crate version", () => {
+    const cargo = readFileSync(join(root, "Cargo.toml"), "utf8");
+    expect(cargo).toContain(`version = "${SIDECAR_VERSION}"`);
+  });
+});
