@@ -64,13 +64,13 @@ impl Tokenizer for TokenizerService {
                 r.texts.len()
             )));
         }
-        let tokens = blocking(move || {
-            count_cached_many(&r.texts, enc(r.model.as_deref()))
-                .into_iter()
-                .map(to_u32)
-                .collect()
-        })
-        .await?;
+        let tokens = blocking(move || count_cached_many(&r.texts, enc(r.model.as_deref())))
+            .await?
+            // The only failure: an invalid KU0_TOKENIZER_THREADS in the daemon's environment.
+            .map_err(|e| Status::failed_precondition(format!("{}: {e}", e.code())))?
+            .into_iter()
+            .map(to_u32)
+            .collect();
         Ok(Response::new(pb::CountBatchReply { tokens }))
     }
 
