@@ -46,9 +46,14 @@ export async function verifyTarballs(packed, { log = console.log } = {}) {
     if (manifest.version !== p.version) say(`tarball version ${manifest.version} != ${p.version}`);
     if (p.kind === "main") {
       try {
-        execFileSync(process.execPath, [attw, p.tarball, "--format", "ascii", "--no-color", "--no-emoji"], {
-          encoding: "utf8",
-        });
+        // `--profile node16`: every package needs Node >= 20.17 (`engines`), which resolves through
+        // `exports`; node10-style resolution (no `exports`) cannot see subpaths such as
+        // `@ku0/native-sandbox/sandbox-rs` and is not a resolver our users run.
+        execFileSync(
+          process.execPath,
+          [attw, p.tarball, "--profile", "node16", "--format", "ascii", "--no-color", "--no-emoji"],
+          { encoding: "utf8" },
+        );
       } catch (err) {
         say(`attw found problems:\n${err.stdout ?? err.message}`);
       }
