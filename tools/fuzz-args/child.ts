@@ -220,8 +220,9 @@ function settle(p: Promise<unknown>): Promise<Outcome> {
 
 /**
  * A Node stream reports failures on its `error` event (as `fs.createReadStream` does), so the
- * harness listens like a caller must: reads a readable to its end, ends a writable, and classifies
- * the first error (an unlistened `error` event would be an uncaught exception of the harness).
+ * harness listens like a caller must: reads a readable to its end, ends a writable (both for a
+ * duplex such as the zstd Transforms), and classifies the first error (an unlistened `error` event
+ * would be an uncaught exception of the harness).
  */
 function settleStream(s: NodeJS.EventEmitter & { resume?: () => void; end?: () => void }): Promise<Outcome> {
   return settle(
@@ -229,7 +230,7 @@ function settleStream(s: NodeJS.EventEmitter & { resume?: () => void; end?: () =
       s.once("error", reject);
       s.once("close", () => resolve());
       if (typeof s.resume === "function") s.resume();
-      else if (typeof s.end === "function") s.end();
+      if (typeof s.end === "function") s.end();
     }),
   );
 }

@@ -521,6 +521,15 @@ impl napi::Task for StreamCloseTask {
 #[guard]
 #[napi]
 impl BeneathFile {
+    /// Not constructible from JavaScript (`openBeneath` returns the handles): without this, napi-rs's
+    /// own stand-in constructor would throw an error with no `ERR_KU0_…` code.
+    #[napi(constructor, catch_unwind, skip_typescript)]
+    pub fn new() -> Result<Self> {
+        Err(invalid(
+            "BeneathFile is not constructible; openBeneath returns one",
+        ))
+    }
+
     /// Reads the next chunk of at most `maxBytes` (1 B to 16 MiB) on the libuv pool; an empty
     /// buffer means end of file. `ERR_KU0_FILE_TOO_LARGE` when the file grew past the open's
     /// `maxBytes`.
