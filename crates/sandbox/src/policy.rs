@@ -170,30 +170,39 @@ pub fn denied_is_file(path: &std::path::Path) -> bool {
 /// path exists (never replaced) or is a dangling symlink. The caller checks that the path is
 /// inside a writable root (elsewhere the command cannot create it anyway).
 pub fn ensure_denied_placeholder(path: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if std::fs::symlink_metadata(path).is_ok() {
         return Ok(());
     }
     if let Some(parent) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)?;
+        let mut dirs = std::fs::DirBuilder::new();
+        dirs.recursive(true);
+        owner_only_dir(&mut dirs).create(parent)?;
     }
     let r = if denied_is_file(path) {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map(drop)
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).create_new(true);
+        owner_only_file(&mut file).open(path).map(drop)
     } else {
-        std::fs::DirBuilder::new().mode(0o700).create(path)
+        owner_only_dir(&mut std::fs::DirBuilder::new()).create(path)
     };
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         other => other,
     }
+}
+
+/// Directories the placeholders create are the owner's only (0700); no mode bits off Unix.
+fn owner_only_dir(b: &mut std::fs::DirBuilder) -> &mut std::fs::DirBuilder {
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(b, 0o700);
+    b
+}
+
+/// Placeholder files are the owner's only (0600); no mode bits off Unix.
+fn owner_only_file(o: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(o, 0o600);
+    o
 }
 
 /// Default size cap of the host-side file helpers (`read_beneath` / `write_beneath`): 64 MiB.
