@@ -295,6 +295,19 @@ pub fn defaults_ts() -> String {
     )
 }
 
+/// Whether `p` is an absolute path of this host: `/…` on Unix; on Windows a drive-absolute or
+/// UNC path that [`crate::windows::winpath::WinPath`] accepts (no device, stream or short names).
+pub fn is_host_absolute(p: &str) -> bool {
+    #[cfg(windows)]
+    {
+        crate::windows::winpath::WinPath::parse(p).is_ok()
+    }
+    #[cfg(not(windows))]
+    {
+        p.starts_with('/')
+    }
+}
+
 impl ExecPolicy {
     /// Parses and validates a JSON policy.
     pub fn from_json(json: &str) -> Result<Self> {
@@ -310,7 +323,7 @@ impl ExecPolicy {
             return Err(SandboxError::InvalidPolicy("argv is empty".into()));
         }
         let check_path = |p: &str, what: &str| -> Result<()> {
-            if !p.starts_with('/') {
+            if !is_host_absolute(p) {
                 return Err(SandboxError::InvalidPolicy(format!(
                     "{what} must be absolute: {p:?}"
                 )));
