@@ -295,17 +295,17 @@ pub fn defaults_ts() -> String {
     )
 }
 
-/// Whether `p` is an absolute path of this host: `/…` on Unix; on Windows a drive-absolute or
-/// UNC path that [`crate::windows::winpath::WinPath`] accepts (no device, stream or short names).
+/// Whether `p` is absolute for the policy's structural check: `/…` everywhere (a Linux policy
+/// stays valid JSON on every host, e.g. for the binding's `validatePolicy` and the WSL fallback),
+/// and on Windows also a drive-absolute or UNC path that [`crate::windows::winpath::WinPath`]
+/// accepts. The Windows plan ([`crate::windows::plan::plan`]) then refuses every path that is not
+/// a Windows path (a `/…` path is rooted without a drive there).
 pub fn is_host_absolute(p: &str) -> bool {
     #[cfg(windows)]
-    {
-        crate::windows::winpath::WinPath::parse(p).is_ok()
+    if crate::windows::winpath::WinPath::parse(p).is_ok() {
+        return true;
     }
-    #[cfg(not(windows))]
-    {
-        p.starts_with('/')
-    }
+    p.starts_with('/')
 }
 
 impl ExecPolicy {

@@ -80,8 +80,8 @@ fn read_policy_from_stdin() -> Result<String, String> {
 }
 
 /// Windows: `--policy-stdin` runs the command in an AppContainer (**written, not run**: see
-/// `crates/sandbox/src/windows/`); `--echo-args` prints `CommandLineToArgvW(GetCommandLineW())` as
-/// JSON and `--sleep-ms <n>` sleeps (the plumbing tests' child, run under Wine).
+/// `crates/sandbox/src/windows/`); `--echo-args` prints `CommandLineToArgvW(GetCommandLineW())` and
+/// the environment as JSON and `--sleep-ms <n>` sleeps (the plumbing tests' child, run under Wine).
 #[cfg(windows)]
 fn main() {
     use ku0_sandbox::windows::{plan, sys};
@@ -93,7 +93,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("--echo-args") => {
-            println!("{}", serde_json::Value::from(sys::command_line_to_argv()));
+            let env: serde_json::Map<String, serde_json::Value> =
+                std::env::vars().map(|(k, v)| (k, v.into())).collect();
+            let out = serde_json::json!({ "argv": sys::command_line_to_argv(), "env": env });
+            println!("{out}");
             return;
         }
         Some("--sleep-ms") => {
