@@ -277,7 +277,12 @@ test_target() {
   # qemu-user (Debian's 7.2) has no openat2 (ENOSYS), which the sandbox's beneath-root I/O is built on.
   [ "$t" = aarch64-unknown-linux-gnu ] && skip=(--skip linux::beneath)
   cargo_for "$t" test --release --quiet "${TEST_PKGS[@]}" --lib --bins --tests &&
-    cargo_for "$t" test --release --quiet -p ku0-sandbox --lib -- "${skip[@]}"
+    cargo_for "$t" test --release --quiet -p ku0-sandbox --lib -- "${skip[@]}" || return 1
+  # Windows process plumbing (quoting through a real child, pipes, Job Object kill-on-close); Wine
+  # has no AppContainer, so this is never an isolation test.
+  if [ "$t" = x86_64-pc-windows-gnu ]; then
+    cargo_for "$t" test --release --quiet -p ku0-sandbox --test windows_plumbing
+  fi
 }
 for t in aarch64-unknown-linux-gnu x86_64-pc-windows-gnu x86_64-unknown-linux-musl; do
   [[ " ${BUILD_TARGETS[*]} " == *" $t "* ]] || continue

@@ -16,6 +16,9 @@ pub mod runner;
 #[cfg(target_os = "linux")]
 pub mod linux;
 
+/// Windows backend: platform-independent parts everywhere, FFI behind `cfg(windows)`.
+pub mod windows;
+
 pub use policy::{ExecPolicy, Limits, NetworkMode, NetworkPolicy};
 
 /// Exit code the helper uses when the sandbox itself could not be set up (like `env`/`chroot`).

@@ -295,6 +295,19 @@ pub fn defaults_ts() -> String {
     )
 }
 
+/// Whether `p` is absolute for the policy's structural check: `/…` everywhere (a Linux policy
+/// stays valid JSON on every host, e.g. for the binding's `validatePolicy` and the WSL fallback),
+/// and on Windows also a drive-absolute or UNC path that [`crate::windows::winpath::WinPath`]
+/// accepts. The Windows plan ([`crate::windows::plan::plan`]) then refuses every path that is not
+/// a Windows path (a `/…` path is rooted without a drive there).
+pub fn is_host_absolute(p: &str) -> bool {
+    #[cfg(windows)]
+    if crate::windows::winpath::WinPath::parse(p).is_ok() {
+        return true;
+    }
+    p.starts_with('/')
+}
+
 impl ExecPolicy {
     /// Parses and validates a JSON policy.
     pub fn from_json(json: &str) -> Result<Self> {
@@ -310,7 +323,7 @@ impl ExecPolicy {
             return Err(SandboxError::InvalidPolicy("argv is empty".into()));
         }
         let check_path = |p: &str, what: &str| -> Result<()> {
-            if !p.starts_with('/') {
+            if !is_host_absolute(p) {
                 return Err(SandboxError::InvalidPolicy(format!(
                     "{what} must be absolute: {p:?}"
                 )));

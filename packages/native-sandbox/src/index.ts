@@ -32,6 +32,7 @@ export {
 } from "./files.js";
 export { findHelper, type Guarantees, guaranteesFrom, type KernelProbe, probeKernel } from "./helper.js";
 export {
+  type ManagerBackendStatus,
   NativeSandboxContext,
   NativeSandboxManager,
   type NativeSandboxManagerOptions,
@@ -71,7 +72,7 @@ export {
   hostAllowed,
   isPrivateAddress,
 } from "./proxy.js";
-export { nativeUsable, type SandboxStatus, status } from "./status.js";
+export { nativeUsable, type SandboxStatus, status, WINDOWS_NATIVE_REASON } from "./status.js";
 export {
   createReadStreamBeneath,
   createWriteStreamBeneath,
@@ -79,3 +80,12 @@ export {
   type ReadStreamBeneathOptions,
   type WriteStreamBeneathOptions,
 } from "./streams.js";
+export {
+  defaultWslRunner,
+  toWslPath,
+  type WslFallbackOptions,
+  type WslRun,
+  type WslRunner,
+  type WslRunResult,
+  WslSandboxManager,
+} from "./wsl.js";

@@ -21,6 +21,7 @@ import {
   checkSandboxId,
   checkSessionConfig,
 } from "./validate.js";
+import { type WslFallbackOptions, WslSandboxManager } from "./wsl.js";
 
 export interface SandboxSessionConfig {
   newContainer?: boolean;
@@ -124,6 +125,20 @@ export interface NativeSandboxManagerOptions {
   spawner?: "node" | "native";
   /** Host environment the allowlist is taken from (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Fallback when the native sandbox is unavailable and no `fallback` manager is injected: run the
+   * Linux backend inside a WSL distribution (Windows) with the same policy. Off unless configured.
+   */
+  wsl?: WslFallbackOptions;
+  /** The platform the backend is chosen for (default `process.platform`; tests simulate win32). */
+  platform?: NodeJS.Platform;
+}
+
+/** Which backend new sessions of a manager use, and why (`NativeSandboxManager.status()`). */
+export interface ManagerBackendStatus {
+  platform: NodeJS.Platform;
+  backend: "native-linux" | "docker" | "wsl" | "none";
+  reason: string;
 }
 
 /** One native sandbox session: commands run through `sh -c` in the workspace. */
@@ -293,28 +308,71 @@ export class NativeSandboxManager implements SandboxManager {
     if (opts === null) this.opts = {};
   }
 
+  private wslManager: WslSandboxManager | undefined;
+
+  /** The configured fallback: the injected manager (Docker), else WSL when configured. */
+  private fallbackManager(): { manager: SandboxManager; kind: "docker" | "wsl" } | undefined {
+    if (this.opts.fallback) return { manager: this.opts.fallback, kind: "docker" };
+    if (this.opts.wsl) {
+      this.wslManager ??= new WslSandboxManager(this.opts.wsl);
+      return { manager: this.wslManager, kind: "wsl" };
+    }
+    return undefined;
+  }
+
   /** Which backend new sessions use, or why none can. */
-  private backend(): { kind: "native"; helper: string } | { kind: "fallback"; manager: SandboxManager } {
+  private backend():
+    | { kind: "native"; helper: string }
+    | { kind: "fallback"; manager: SandboxManager; via: "docker" | "wsl"; why: string } {
     const mode = sandboxModule.mode;
+    const fb = this.fallbackManager();
     if (mode !== "off") {
-      const u = nativeUsable(this.opts.env ?? process.env);
+      const u = nativeUsable(this.opts.env ?? process.env, this.opts.platform ?? process.platform);
       if (u.ok && u.helper) return { kind: "native", helper: u.helper };
-      if (mode === "native" || !this.opts.fallback) {
+      if (mode === "native" || !fb) {
         throw new Ku0Error(
           "ERR_KU0_NATIVE_UNAVAILABLE",
           `sandbox: native sandbox unavailable (mode ${mode}): ${u.reason ?? "unknown"}` +
-            (this.opts.fallback ? "" : "; no fallback manager injected, refusing to run unsandboxed"),
+            (fb ? "" : "; no fallback manager injected and no WSL configured, refusing to run unsandboxed"),
         );
       }
-      return { kind: "fallback", manager: this.opts.fallback };
+      return {
+        kind: "fallback",
+        manager: fb.manager,
+        via: fb.kind,
+        why: u.reason ?? "native sandbox unavailable",
+      };
     }
-    if (!this.opts.fallback) {
+    if (!fb) {
       throw new Ku0Error(
         "ERR_KU0_SANDBOX_DISABLED",
         "sandbox: KU0_NATIVE_SANDBOX=off (or SANDBOX_RS_DISABLE_NATIVE) and no fallback SandboxManager was injected; refusing to run commands unsandboxed",
       );
     }
-    return { kind: "fallback", manager: this.opts.fallback };
+    return { kind: "fallback", manager: fb.manager, via: fb.kind, why: "KU0_NATIVE_SANDBOX=off" };
+  }
+
+  /** Which backend new sessions would use and why (WSL is probed: the distribution must run the helper). */
+  async status(): Promise<ManagerBackendStatus> {
+    const platform = this.opts.platform ?? process.platform;
+    let b: ReturnType<NativeSandboxManager["backend"]>;
+    try {
+      b = this.backend();
+    } catch (e) {
+      return { platform, backend: "none", reason: `fails closed: ${(e as Error).message}` };
+    }
+    if (b.kind === "native") return { platform, backend: "native-linux", reason: `helper ${b.helper}` };
+    if (b.via === "wsl" && this.wslManager) {
+      const p = await this.wslManager.probe();
+      if (!p.ok)
+        return {
+          platform,
+          backend: "none",
+          reason: `fails closed: ${b.why}; WSL fallback unusable: ${p.reason}`,
+        };
+      return { platform, backend: "wsl", reason: `${b.why}; ${p.reason}` };
+    }
+    return { platform, backend: b.via, reason: `${b.why}; using the injected fallback SandboxManager` };
   }
 
   async isAvailable(timeoutMs?: number): Promise<boolean> {
@@ -331,7 +389,7 @@ export class NativeSandboxManager implements SandboxManager {
     checkSandboxId(id);
     checkSessionConfig(config);
     const existing = this.sessions.get(id);
-    const fallback = this.opts.fallback;
+    const fallback = this.fallbackManager()?.manager;
     if (existing && this.delegated.has(id) && fallback) {
       // A delegated session stays with its manager (the Docker one restarts a stopped container here).
       const ctx = await fallback.getSandbox(id, config);
@@ -349,6 +407,15 @@ export class NativeSandboxManager implements SandboxManager {
     if (config === null) config = {};
     const b = this.backend();
     if (b.kind === "fallback") {
+      if (b.via === "wsl" && this.wslManager) {
+        const p = await this.wslManager.probe();
+        if (!p.ok) {
+          throw new Ku0Error(
+            "ERR_KU0_NATIVE_UNAVAILABLE",
+            `sandbox: ${b.why}; the WSL fallback is unusable (${p.reason}); refusing to run unsandboxed`,
+          );
+        }
+      }
       const ctx = await b.manager.createSandbox(id, config);
       this.sessions.set(id, ctx);
       this.delegated.add(id);
@@ -389,8 +456,9 @@ export class NativeSandboxManager implements SandboxManager {
     const ctx = this.sessions.get(id);
     if (!ctx) return;
     this.sessions.delete(id);
-    if (this.delegated.delete(id) && this.opts.fallback) {
-      await this.opts.fallback.closeSandbox(id);
+    const fallback = this.fallbackManager()?.manager;
+    if (this.delegated.delete(id) && fallback) {
+      await fallback.closeSandbox(id);
       return;
     }
     await ctx.dispose();
@@ -413,6 +481,7 @@ export class NativeSandboxManager implements SandboxManager {
     await Promise.all([...this.networks.values()].map((n) => n.close()));
     this.networks.clear();
     await this.opts.fallback?.dispose();
+    await this.wslManager?.dispose();
   }
 }
 

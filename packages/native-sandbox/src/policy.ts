@@ -1,5 +1,5 @@
 import { homedir } from "node:os";
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, posix, resolve } from "node:path";
 import { ku0RangeError, ku0TypeError } from "@ku0/native-loader";
 import { POLICY_DEFAULTS } from "./defaults.generated.js";
 import { checkBuildArgs, checkScrubArgs } from "./validate.js";
@@ -146,17 +146,20 @@ export interface BuildArgs {
   cgroups?: boolean;
   /** Run a reaper as pid 1 (like `docker run --init`). */
   init?: boolean;
+  /** Resolve paths the POSIX way whatever the host (the WSL fallback builds Linux policies on Windows). */
+  posixPaths?: boolean;
 }
 
 /** Maps the Docker-style policy and exec options onto the helper's policy. */
 export function buildExecPolicy(a: BuildArgs): ExecPolicy {
   checkBuildArgs(a);
   if (typeof a.command !== "string") throw ku0TypeError("ERR_KU0_INVALID_ARG", "command must be a string");
-  if (!isAbsolute(a.workspacePath)) {
+  const [abs, res] = a.posixPaths ? [posix.isAbsolute, posix.resolve] : [isAbsolute, resolve];
+  if (!abs(a.workspacePath)) {
     throw ku0TypeError("ERR_KU0_INVALID_ARG", `workspacePath must be absolute: ${a.workspacePath}`);
   }
-  const ws = resolve(a.workspacePath);
-  const cwd = a.cwd ? resolve(ws, a.cwd) : ws;
+  const ws = res(a.workspacePath);
+  const cwd = a.cwd ? res(ws, a.cwd) : ws;
   const p = a.policy;
   const readable = [...SYSTEM_READABLE_ROOTS, ...(a.extraReadableRoots ?? [])];
   if (p.filesystem === "full") readable.push(...FULL_READABLE_EXTRA);

@@ -42,15 +42,26 @@ export function status(env: NodeJS.ProcessEnv = process.env): SandboxStatus {
   return out;
 }
 
+/**
+ * Windows: the AppContainer backend (crates/sandbox/src/windows) is written, not run: no command is
+ * ever run through it until it has been verified on Windows, so the manager fails closed or uses
+ * the configured fallback (an injected Docker manager, or WSL).
+ */
+export const WINDOWS_NATIVE_REASON =
+  "Windows AppContainer backend is written, not run (unverified on Windows): not enabled; configure a Docker fallback or WSL";
+
 /** Whether the native sandbox can run commands here (helper present, kernel guarantees held). */
-export function nativeUsable(env: NodeJS.ProcessEnv = process.env): {
+export function nativeUsable(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): {
   ok: boolean;
   helper?: string;
   reason?: string;
 } {
   checkEnvArg(env);
-  if (process.platform !== "linux")
-    return { ok: false, reason: `platform ${process.platform} is not implemented` };
+  if (platform === "win32") return { ok: false, reason: WINDOWS_NATIVE_REASON };
+  if (platform !== "linux") return { ok: false, reason: `platform ${platform} is not implemented` };
   const helper = findHelper(env);
   if (!helper) return { ok: false, reason: "helper executable ku0-sandbox-exec not found" };
   try {

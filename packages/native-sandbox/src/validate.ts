@@ -91,6 +91,15 @@ export function checkManagerOptions(options: unknown): void {
   checkOptionalBoolean(o.prewarm, "prewarm");
   if (o.spawner !== undefined) checkEnum(o.spawner, "spawner", SPAWNERS);
   if (o.env !== undefined) checkObject(o.env, "env");
+  if (o.wsl !== undefined) {
+    const w = checkObject<Record<string, unknown>>(o.wsl, "wsl");
+    checkString(w.helper, "wsl.helper");
+    if (w.distribution !== undefined) checkString(w.distribution, "wsl.distribution");
+    if (w.home !== undefined) checkString(w.home, "wsl.home");
+    if (w.runner !== undefined && typeof w.runner !== "function")
+      throw invalidType("wsl.runner", "a function", w.runner);
+  }
+  if (o.platform !== undefined) checkString(o.platform, "platform");
 }
 
 /** A session id: a non-empty string. */
@@ -168,6 +177,7 @@ export function checkBuildArgs(a: unknown): void {
   if (o.extraReadableRoots !== undefined) checkArray(o.extraReadableRoots, "extraReadableRoots", checkString);
   checkOptionalBoolean(o.cgroups, "cgroups");
   checkOptionalBoolean(o.init, "init");
+  checkOptionalBoolean(o.posixPaths, "posixPaths");
 }
 
 /** `scrubEnv(host, extra, fixed)`. */

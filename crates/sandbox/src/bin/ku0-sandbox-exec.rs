@@ -79,7 +79,63 @@ fn read_policy_from_stdin() -> Result<String, String> {
     String::from_utf8(buf).map_err(|e| e.to_string())
 }
 
-#[cfg(not(target_os = "linux"))]
+/// Windows: `--policy-stdin` runs the command in an AppContainer (**written, not run**: see
+/// `crates/sandbox/src/windows/`); `--echo-args` prints `CommandLineToArgvW(GetCommandLineW())` and
+/// the environment as JSON and `--sleep-ms <n>` sleeps (the plumbing tests' child, run under Wine).
+#[cfg(windows)]
+fn main() {
+    use ku0_sandbox::windows::{plan, sys};
+    use ku0_sandbox::{EXIT_SETUP_FAILED, ExecPolicy};
+    fn die(msg: &str) -> ! {
+        eprintln!("ku0-sandbox-exec: {msg}");
+        std::process::exit(EXIT_SETUP_FAILED);
+    }
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("--echo-args") => {
+            let env: serde_json::Map<String, serde_json::Value> =
+                std::env::vars().map(|(k, v)| (k, v.into())).collect();
+            let out = serde_json::json!({ "argv": sys::command_line_to_argv(), "env": env });
+            println!("{out}");
+            return;
+        }
+        Some("--sleep-ms") => {
+            let ms = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(0);
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            return;
+        }
+        Some("--policy-stdin") => {}
+        _ => die("error: usage: ku0-sandbox-exec --policy-stdin | --echo-args | --sleep-ms <n>"),
+    }
+    let json = match sys::read_policy_from_stdin() {
+        Ok(j) => j,
+        Err(e) => die(&format!("error: policy on stdin: {e}")),
+    };
+    let policy = match ExecPolicy::from_json(&json) {
+        Ok(p) => p,
+        Err(e) => die(&format!("error: {e}")),
+    };
+    let host = sys::host_facts(&policy);
+    let git: Vec<String> = if policy.git_metadata_writable {
+        Vec::new()
+    } else {
+        ku0_sandbox::git::protected_paths_of(&policy.writable_roots)
+            .into_iter()
+            .filter(|g| !g.link_only)
+            .map(|g| g.path.to_string_lossy().into_owned())
+            .collect()
+    };
+    let p = match plan::plan(&policy, &host, &git) {
+        Ok(p) => p,
+        Err(e) => die(&format!("error: {e}")),
+    };
+    match sys::run_contained(&p, &policy.argv, &policy.env, sys::own_stdio()) {
+        Ok(code) => std::process::exit(code as i32),
+        Err(e) => die(&format!("error: {e}")),
+    }
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
 fn main() {
     eprintln!(
         "ku0-sandbox-exec: error: the sandbox is not implemented on this platform (Linux only)"
