@@ -189,7 +189,10 @@ fn check(p: &ExecPolicy, inputs: &ProfileInputs, prof: &Profile) {
         Sx::Atom("default".into())
     ])));
     let writes = forms(&top, "allow file-write*");
-    assert_eq!(writes.len(), usize::from(!inputs.writable.is_empty() || inputs.tmpdir.is_some()));
+    assert_eq!(
+        writes.len(),
+        usize::from(!inputs.writable.is_empty() || inputs.tmpdir.is_some())
+    );
     let w = writes.first().copied().unwrap_or(&[]);
     let ro_deny = forms(&top, "deny file-write*");
     let ro_deny = ro_deny.first().copied().unwrap_or(&[]);
@@ -207,7 +210,10 @@ fn check(p: &ExecPolicy, inputs: &ProfileInputs, prof: &Profile) {
     for ro in &inputs.read_only {
         let k = param_of(prof, ro).unwrap();
         assert!(excludes(w, "subpath", &k), "carve-out {ro} not excluded");
-        assert!(mentions(ro_deny, "subpath", &k), "carve-out {ro} not denied");
+        assert!(
+            mentions(ro_deny, "subpath", &k),
+            "carve-out {ro} not denied"
+        );
     }
     for pin in &inputs.pinned {
         let k = param_of(prof, pin).unwrap();
@@ -255,7 +261,10 @@ fn check(p: &ExecPolicy, inputs: &ProfileInputs, prof: &Profile) {
                 1,
                 "exactly one TCP destination"
             );
-            assert!(prof.text.contains(&format!("(remote ip \"localhost:{port}\")")));
+            assert!(
+                prof.text
+                    .contains(&format!("(remote ip \"localhost:{port}\")"))
+            );
         }
         NetworkMode::Full => assert!(all_net && !proxy),
     }
@@ -302,11 +311,7 @@ fn every_policy_combination_is_well_formed() {
                     if p.git_metadata_writable || p.writable_roots.is_empty() {
                         assert!(!prof.params.iter().any(|(_, v)| v.ends_with("/.git")));
                     } else {
-                        assert!(
-                            prof.params
-                                .iter()
-                                .any(|(_, v)| v == "/Users/dev/ws/.git")
-                        );
+                        assert!(prof.params.iter().any(|(_, v)| v == "/Users/dev/ws/.git"));
                     }
                     n += 1;
                 }
@@ -408,7 +413,10 @@ fn hostile_names_never_reach_the_profile_text() {
         let (inputs, prof) = build(&p);
         check(&p, &inputs, &prof);
         assert!(!prof.text.contains(h), "{h:?} leaked into the text");
-        assert!(!prof.text.contains("/Users/"), "a policy path leaked into the text");
+        assert!(
+            !prof.text.contains("/Users/"),
+            "a policy path leaked into the text"
+        );
         // Bytes unchanged in the parameters (NFD stays NFD, NFC stays NFC).
         assert!(param_of(&prof, h).is_some());
         assert!(param_of(&prof, &format!("{h}/secret")).is_some());
@@ -465,7 +473,10 @@ fn hostile_workspace_on_disk_gets_git_carveouts_and_placeholders() {
         std::fs::read_to_string(ws.join(".git/commondir")).unwrap(),
         ".\n"
     );
-    assert!(ws.join(".ssh").is_dir(), "denied placeholder inside the root");
+    assert!(
+        ws.join(".ssh").is_dir(),
+        "denied placeholder inside the root"
+    );
     assert!(ws.join(".netrc").is_file());
     let inputs = ProfileInputs::from_policy(&p, Some("/private/tmp/t"), &canonical_host).unwrap();
     let prof = inputs.render().unwrap();
@@ -521,10 +532,7 @@ fn golden_profiles() {
         let mut now = prof.text.clone();
         now.push_str(";\n; parameters:\n");
         for (k, v) in &prof.params {
-            now.push_str(&format!(
-                "; {k} = {}\n",
-                serde_json::to_string(v).unwrap()
-            ));
+            now.push_str(&format!("; {k} = {}\n", serde_json::to_string(v).unwrap()));
         }
         let path = dir.join(format!("{name}.sb"));
         if update {
@@ -533,7 +541,8 @@ fn golden_profiles() {
         }
         let golden = std::fs::read_to_string(&path).unwrap_or_default();
         assert_eq!(
-            golden, now,
+            golden,
+            now,
             "{} is stale: KU0_UPDATE_GOLDEN=1 cargo test -p ku0-sandbox --test seatbelt_profile",
             path.display()
         );

@@ -411,7 +411,9 @@ impl ProfileInputs {
         }
         r.rule(
             "allow mach-lookup",
-            mach.iter().map(|m| format!("(global-name \"{m}\")")).collect(),
+            mach.iter()
+                .map(|m| format!("(global-name \"{m}\")"))
+                .collect(),
         );
         r.rule(
             "allow file-read*",
@@ -556,7 +558,11 @@ fn parent(p: &str) -> Option<String> {
     if p == "/" {
         return None;
     }
-    Some(if i == 0 { "/".into() } else { p[..i].to_string() })
+    Some(if i == 0 {
+        "/".into()
+    } else {
+        p[..i].to_string()
+    })
 }
 
 #[derive(Default)]
@@ -664,7 +670,10 @@ mod tests {
     fn lexical_canonical_maps_private_links_and_dots() {
         assert_eq!(canonical_lexical("/tmp"), "/private/tmp");
         assert_eq!(canonical_lexical("/tmp/x/../y/./z"), "/private/tmp/y/z");
-        assert_eq!(canonical_lexical("/var/folders/ab"), "/private/var/folders/ab");
+        assert_eq!(
+            canonical_lexical("/var/folders/ab"),
+            "/private/var/folders/ab"
+        );
         assert_eq!(canonical_lexical("/etc//hosts"), "/private/etc/hosts");
         assert_eq!(canonical_lexical("/tmpx"), "/tmpx");
         assert_eq!(canonical_lexical("/private/tmp"), "/private/tmp");
