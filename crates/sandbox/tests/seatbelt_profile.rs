@@ -268,6 +268,42 @@ fn check(p: &ExecPolicy, inputs: &ProfileInputs, prof: &Profile) {
         }
         NetworkMode::Full => assert!(all_net && !proxy),
     }
+    // Processes: only the sandbox's own (no task ports of others, signals and info in-sandbox).
+    assert!(!prof.text.contains("mach-priv-task-port") && !prof.text.contains("process-info-"));
+    for op in ["signal", "process-info*"] {
+        let f = forms(&top, &format!("allow {op}"));
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            f[0],
+            &[Sx::List(vec![
+                Sx::Atom("target".into()),
+                Sx::Atom("same-sandbox".into())
+            ])][..]
+        );
+    }
+    // Devices: writes only to the fixed nodes, never a subpath of /dev but /dev/fd.
+    let dev_w = forms(&top, "allow file-write-data file-ioctl");
+    assert_eq!(dev_w.len(), 1);
+    let mut dev_lits = Vec::new();
+    dev_w[0].iter().for_each(|f| strings(f, &mut dev_lits));
+    assert_eq!(
+        dev_lits,
+        [
+            "/dev/null",
+            "/dev/zero",
+            "/dev/stdout",
+            "/dev/stderr",
+            "/dev/fd"
+        ]
+    );
+    // Unix sockets (none/allowlist): exactly where the command may write.
+    if p.network.mode != NetworkMode::Full {
+        let net = forms(&top, "allow network-bind network-outbound");
+        assert_eq!(net.len(), usize::from(!w.is_empty()));
+        if let Some(n) = net.first() {
+            assert_eq!(*n, w);
+        }
+    }
     for m in MACH_SERVICES_NEVER {
         assert!(!prof.text.contains(m), "{m} must never be allowed");
     }
@@ -499,6 +535,62 @@ fn hostile_workspace_on_disk_gets_git_carveouts_and_placeholders() {
     }
     assert!(inputs.denied.contains(&format!("{real}/.ssh")));
     assert!(!prof.text.contains("allow default)\nx"));
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+/// Worktree pointer files, a symlinked `.git` and a dangling hooks symlink, on disk.
+#[cfg(unix)]
+#[test]
+fn git_pointer_files_and_symlinks_are_carved_out() {
+    use ku0_sandbox::macos::profile::canonical_host;
+    use std::os::unix::fs::symlink;
+    let base = std::env::temp_dir().join(format!("ku0-sb-gitptr-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let main = base.join("main");
+    std::fs::create_dir_all(main.join(".git/worktrees/w")).unwrap();
+    std::fs::write(main.join(".git/worktrees/w/commondir"), "../..\n").unwrap();
+    let wt = base.join("wt");
+    std::fs::create_dir_all(&wt).unwrap();
+    std::fs::write(
+        wt.join(".git"),
+        format!("gitdir: {}\n", main.join(".git/worktrees/w").display()),
+    )
+    .unwrap();
+    let linked = base.join("linked");
+    std::fs::create_dir_all(linked.join("store/real.git")).unwrap();
+    symlink(linked.join("store/real.git"), linked.join(".git")).unwrap();
+    let dangling = base.join("dangling");
+    std::fs::create_dir_all(dangling.join(".git")).unwrap();
+    symlink(dangling.join("hooks-target"), dangling.join(".git/hooks")).unwrap();
+    let roots: Vec<String> = [&main, &wt, &linked, &dangling]
+        .iter()
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect();
+    let p = policy(&serde_json::json!({"argv": ["x"], "writableRoots": roots}).to_string());
+    let inputs = ProfileInputs::from_policy(&p, None, &canonical_host).unwrap();
+    let prof = inputs.render().unwrap();
+    check(&p, &inputs, &prof);
+    let c = |p: std::path::PathBuf| canonical_host(p.to_str().unwrap());
+    for ro in [
+        c(wt.join(".git")),
+        c(main.join(".git/worktrees/w/config.worktree")),
+        c(main.join(".git/worktrees/w/commondir")),
+        c(main.join(".git/config")),
+        c(main.join(".git/hooks")),
+        c(linked.join("store/real.git/config")),
+        c(dangling.join(".git/hooks")),
+        c(dangling.join("hooks-target")),
+    ] {
+        assert!(inputs.read_only.contains(&ro), "{ro} not read-only");
+    }
+    // The `.git` symlink itself is pinned (cannot be replaced); its target stays writable.
+    assert!(
+        inputs.pinned.contains(&c(linked.join(".git")))
+            || inputs
+                .pinned
+                .contains(&format!("{}/.git", c(linked.clone())))
+    );
+    assert!(!inputs.read_only.contains(&c(linked.join("store/real.git"))));
     std::fs::remove_dir_all(&base).unwrap();
 }
 

@@ -189,6 +189,17 @@ pub const PRIVATE_LINKS: &[&str] = &["/tmp", "/var", "/etc"];
 /// Lexical canonical form: `.`/`..`/empty components removed, the [`PRIVATE_LINKS`] mapped into
 /// `/private`. Deterministic (no file system access); the tests and golden profiles use it.
 pub fn canonical_lexical(p: &str) -> String {
+    let out = normalize(p);
+    for link in PRIVATE_LINKS {
+        if out == *link || out.starts_with(&format!("{link}/")) {
+            return format!("/private{out}");
+        }
+    }
+    out
+}
+
+/// `.`, `..` and empty components removed (lexically).
+fn normalize(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for c in p.split('/') {
         match c {
@@ -199,31 +210,29 @@ pub fn canonical_lexical(p: &str) -> String {
             c => parts.push(c),
         }
     }
+    if parts.is_empty() {
+        return "/".into();
+    }
     let mut out = String::new();
     for c in &parts {
         out.push('/');
         out.push_str(c);
     }
-    if out.is_empty() {
-        return "/".into();
-    }
-    for link in PRIVATE_LINKS {
-        if out == *link || out.starts_with(&format!("{link}/")) {
-            return format!("/private{out}");
-        }
-    }
     out
 }
 
-/// Physical canonical form on the host: the longest existing prefix through `realpath` (every
-/// symlink followed; on macOS also the on-disk case and Unicode normalization of each name), the
-/// missing rest appended, then [`canonical_lexical`]. This is the resolution the preflight's
-/// [`crate::paths::resolve`] performs (symlinks), so both enforcers see the same spelling.
+/// Physical canonical form on the host: [`crate::paths::resolve`] (the preflight's resolver:
+/// every symlink followed, dangling leaves too, missing components appended lexically), then the
+/// longest existing prefix through `realpath` (on macOS this also yields the on-disk case and
+/// Unicode normalization of each name), then [`canonical_lexical`]. So the profile and the
+/// preflight see the same spelling.
 pub fn canonical_host(p: &str) -> String {
-    let lex = canonical_lexical(p);
-    let path = std::path::Path::new(&lex);
+    let lex = normalize(p);
+    let phys = crate::paths::resolve(std::path::Path::new(&lex), std::path::Path::new("/"))
+        .map(|r| r.path)
+        .unwrap_or_else(|_| std::path::PathBuf::from(&lex));
     let mut missing: Vec<&std::ffi::OsStr> = Vec::new();
-    let mut cur = Some(path);
+    let mut cur = Some(phys.as_path());
     while let Some(c) = cur {
         if let Ok(real) = std::fs::canonicalize(c) {
             let mut out = real;
@@ -237,7 +246,7 @@ pub fn canonical_host(p: &str) -> String {
         }
         cur = c.parent();
     }
-    lex
+    canonical_lexical(&lex)
 }
 
 /// Every spelling under which the kernel may report `p`: itself and, below a firmlink, the
