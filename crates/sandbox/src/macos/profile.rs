@@ -149,7 +149,8 @@ pub const FIRMLINK_ROOTS: &[&str] = &[
     "/private",
     "/usr/local",
 ];
-const DATA_VOLUME: &str = "/System/Volumes/Data";
+/// Where the data volume is mounted; its firmlinked directories appear there too.
+pub const DATA_VOLUME: &str = "/System/Volumes/Data";
 
 /// Volumes under `/System` that a broader readable root (`/System` itself) must not expose: the
 /// data volume holds every user's files under their alias spelling, the VM volume the swap files.
@@ -227,8 +228,9 @@ fn normalize(p: &str) -> String {
 /// Unicode normalization of each name), then [`canonical_lexical`]. So the profile and the
 /// preflight see the same spelling.
 pub fn canonical_host(p: &str) -> String {
+    // `..` is resolved physically (after the symlink before it), as the kernel does.
     let lex = normalize(p);
-    let phys = crate::paths::resolve(std::path::Path::new(&lex), std::path::Path::new("/"))
+    let phys = crate::paths::resolve(std::path::Path::new(p), std::path::Path::new("/"))
         .map(|r| r.path)
         .unwrap_or_else(|_| std::path::PathBuf::from(&lex));
     let mut missing: Vec<&std::ffi::OsStr> = Vec::new();
@@ -721,6 +723,13 @@ mod tests {
         assert_eq!(
             got,
             canonical_lexical(&format!("{}/missing/x", real.display()))
+        );
+        // `..` after a symlink is physical: link/.. is the link target's parent.
+        std::fs::create_dir_all(d.join("real/sub")).unwrap();
+        std::os::unix::fs::symlink(d.join("real/sub"), d.join("deep")).unwrap();
+        assert_eq!(
+            canonical_host(&format!("{}/deep/../y", d.display())),
+            canonical_lexical(&format!("{}/y", real.display()))
         );
         std::fs::remove_dir_all(&d).unwrap();
     }
