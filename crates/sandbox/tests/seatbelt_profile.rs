@@ -9,9 +9,7 @@
 )]
 
 use ku0_sandbox::ExecPolicy;
-use ku0_sandbox::macos::profile::{
-    MACH_SERVICES_NEVER, Profile, ProfileInputs, canonical_lexical, create_placeholders,
-};
+use ku0_sandbox::macos::profile::{MACH_SERVICES_NEVER, Profile, ProfileInputs, canonical_lexical};
 use ku0_sandbox::policy::NetworkMode;
 
 /// A parsed SBPL form.
@@ -488,7 +486,7 @@ fn slash_is_never_a_root_and_allowlist_needs_a_port() {
 #[cfg(unix)]
 #[test]
 fn hostile_workspace_on_disk_gets_git_carveouts_and_placeholders() {
-    use ku0_sandbox::macos::profile::canonical_host;
+    use ku0_sandbox::macos::profile::{canonical_host, create_placeholders};
     let base = std::env::temp_dir().join(format!("ku0-sb-host-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let ws = base.join("w\"s) (allow default)\nx");

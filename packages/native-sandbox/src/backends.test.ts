@@ -7,6 +7,7 @@ import { BACKENDS, backendFor } from "./backends.js";
 import { POLICY_DEFAULTS } from "./defaults.generated.js";
 import { canonicalDarwin, seatbeltGuarantees, spellingsDarwin } from "./macos.js";
 import { sandboxModule } from "./native.js";
+import { status } from "./status.js";
 
 describe("backend table", () => {
   it("selects the backend by platform and says what has run", () => {
@@ -18,6 +19,13 @@ describe("backend table", () => {
     expect(backendFor("toString")).toBeUndefined();
     for (const b of Object.values(BACKENDS))
       expect(b?.verification).toMatch(/^(tested here|written, not run)$/);
+  });
+
+  it("status() names this platform's backend and whether it has run", () => {
+    const s = status();
+    expect(s.backend).toBe(backendFor()?.name);
+    expect(s.verification).toBe(backendFor()?.verification);
+    if (process.platform === "linux") expect(s.seatbelt).toBeUndefined();
   });
 
   it("keeps Linux path handling the identity", () => {
