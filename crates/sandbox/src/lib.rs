@@ -9,6 +9,7 @@
 //! takes the policy from [`POLICY_ENV`] and prints stage timings when [`TRACE_ENV`] is set.
 
 pub mod git;
+pub mod macos;
 pub mod paths;
 pub mod policy;
 pub mod runner;

@@ -277,6 +277,15 @@ pub fn defaults_json() -> String {
             "skip": crate::git::NESTED_SKIP,
         },
         "maxFileBytes": DEFAULT_MAX_FILE_BYTES,
+        // The macOS (Seatbelt) backend's additions, which its preflight uses too (written, not run).
+        "macos": {
+            "systemReadable": crate::macos::profile::MACOS_SYSTEM_READ,
+            "deniedSystem": crate::macos::profile::MACOS_DENIED_SYSTEM,
+            "privateLinks": crate::macos::profile::PRIVATE_LINKS,
+            "firmlinkRoots": crate::macos::profile::FIRMLINK_ROOTS,
+            "dataVolume": crate::macos::profile::DATA_VOLUME,
+            "hiddenVolumes": crate::macos::profile::SYSTEM_VOLUMES_HIDDEN,
+        },
     });
     let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
     s.push('\n');

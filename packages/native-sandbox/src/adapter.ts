@@ -1,6 +1,7 @@
 import { homedir, tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { checkFinite, checkString, ku0TypeError } from "@ku0/native-loader";
+import { backendFor } from "./backends.js";
 import { POLICY_DEFAULTS } from "./defaults.generated.js";
 import { sandboxModule } from "./native.js";
 import { type DecisionRoots, decidePathsJs, type PathDecision, protectedPathsJs } from "./paths.js";
@@ -113,12 +114,25 @@ export class NativeExecutionSandboxAdapter {
     const iso = config.fsIsolation;
     const writable =
       iso === "full" ? allowed : iso === "temp" ? [wd, tmpdir(), ...allowed] : [wd, ...allowed];
-    const readable = [...SYSTEM_READABLE_ROOTS, wd, ...allowed];
+    // The platform's backend adds its system roots and secrets (macOS) and spells paths its way.
+    const backend = backendFor();
+    const readable = [...SYSTEM_READABLE_ROOTS, ...(backend?.extraReadable ?? []), wd, ...allowed];
     const native = sandboxModule.mode === "off" ? null : safeNative();
     // The same carve-outs the helper mounts read-only (one list, two enforcers).
     const readOnly = native ? native.protectedPaths(writable) : protectedPathsJs(writable);
-    const denied = native ? native.defaultDeniedPaths(homedir()) : defaultDeniedJs(homedir());
-    return { roots: { writable, readable, readOnly, denied }, cwd: wd };
+    const denied = [
+      ...(native ? native.defaultDeniedPaths(homedir()) : defaultDeniedJs(homedir())),
+      ...(backend?.extraDenied ?? []),
+    ];
+    const spell = (list: string[]) => (backend ? list.flatMap((p) => backend.spellings(p)) : list);
+    const roots = {
+      writable: spell(writable),
+      readable: spell(readable),
+      readOnly: spell(readOnly),
+      denied: spell(denied),
+    };
+    const canon = backend?.canonicalize ?? ((p: string) => p);
+    return { roots, cwd: canon(wd) };
   }
 
   private decide(
@@ -150,7 +164,12 @@ export class NativeExecutionSandboxAdapter {
     const { roots, cwd } = this.roots(config, context);
     const access: "read" | "write" = READ_OPS.has(op) ? "read" : "write";
     if (!READ_OPS.has(op) && !WRITE_OPS.has(op) && paths.length > 0) riskTags.push("unknown-operation");
-    const decisions = paths.length ? this.decide(roots, paths, cwd, access) : [];
+    // Paths in the spelling the OS enforcer sees (identity on Linux; on macOS the profile's).
+    const canon = backendFor()?.canonicalize ?? ((p: string) => p);
+    const named = paths.map(canon);
+    const decisions = paths.length
+      ? this.decide(roots, named, cwd, access).map((d, i) => ({ ...d, path: paths[i] as string }))
+      : [];
     const resolvedPaths = decisions.map((d) => d.resolved);
     const refused = decisions.find((d) => !d.allowed);
     for (const d of decisions) {

@@ -43,6 +43,50 @@ export const POLICY_DEFAULTS = {
     "modules",
     "worktrees"
   ],
+  "macos": {
+    "dataVolume": "/System/Volumes/Data",
+    "deniedSystem": [
+      "/Library/Keychains",
+      "/Library/Application Support/com.apple.TCC",
+      "/private/etc/master.passwd",
+      "/private/etc/sudoers",
+      "/private/etc/sudoers.d",
+      "/private/etc/ssh",
+      "/private/var/root"
+    ],
+    "firmlinkRoots": [
+      "/Applications",
+      "/Library",
+      "/Users",
+      "/Volumes",
+      "/cores",
+      "/opt",
+      "/private",
+      "/usr/local"
+    ],
+    "hiddenVolumes": [
+      "/System/Volumes/Data",
+      "/System/Volumes/VM"
+    ],
+    "privateLinks": [
+      "/tmp",
+      "/var",
+      "/etc"
+    ],
+    "systemReadable": [
+      "/usr",
+      "/bin",
+      "/sbin",
+      "/System",
+      "/Library",
+      "/opt/homebrew",
+      "/private/etc",
+      "/private/var/db/dyld",
+      "/private/var/db/timezone",
+      "/private/var/select",
+      "/private/var/db/xcode_select_link"
+    ]
+  },
   "maxFileBytes": 67108864,
   "nestedRepositories": {
     "maxDepth": 6,

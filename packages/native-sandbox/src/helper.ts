@@ -205,8 +205,10 @@ export function guaranteesFrom(
     return {
       usable: false,
       enforced: [],
-      notEnforced: [`platform ${platform}: not implemented (Linux only)`],
-      byClass: noClasses(`platform ${platform}: not implemented (Linux only)`),
+      notEnforced: [
+        `platform ${platform}: no Linux kernel guarantees (see backends.ts for this platform's backend)`,
+      ],
+      byClass: noClasses(`platform ${platform}: no Linux kernel guarantees`),
     };
   }
   if (!p)

@@ -11,6 +11,7 @@ export {
   type PreflightResult,
   type ToolContext,
 } from "./adapter.js";
+export { BACKENDS, backendFor, type SandboxBackend } from "./backends.js";
 export {
   type BashExecuteOptions,
   type BashExecuteResult,
@@ -31,6 +32,13 @@ export {
   writeFileBeneathAsync,
 } from "./files.js";
 export { findHelper, type Guarantees, guaranteesFrom, type KernelProbe, probeKernel } from "./helper.js";
+export {
+  canonicalDarwin,
+  probeSeatbelt,
+  type SeatbeltProbe,
+  seatbeltGuarantees,
+  spellingsDarwin,
+} from "./macos.js";
 export {
   type ManagerBackendStatus,
   NativeSandboxContext,

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { Ku0Error, ku0TypeError } from "@ku0/native-loader";
+import { backendFor } from "./backends.js";
 import { runSandboxed, WarmHelper } from "./exec.js";
 import { sandboxModule } from "./native.js";
 import { AllowlistNetwork } from "./netns.js";
@@ -176,8 +177,13 @@ export class NativeSandboxContext implements SandboxContext {
     this.policy = policy;
     this.createdAt = Date.now();
     this.lastUsedAt = this.createdAt;
-    this.image = image ?? opts.image ?? "native-linux";
-    if (this.opts.prewarm !== false) this.scheduleWarm();
+    this.image = image ?? opts.image ?? nativeBackendName();
+    if (this.prewarm()) this.scheduleWarm();
+  }
+
+  /** Prewarming is on unless disabled, where the platform's backend has it (Linux). */
+  private prewarm(): boolean {
+    return this.opts.prewarm !== false && backendFor()?.prewarm !== false;
   }
 
   private async sessionArgs() {
@@ -185,7 +191,10 @@ export class NativeSandboxContext implements SandboxContext {
     return {
       workspacePath: this.workspacePath,
       policy: this.policy,
-      ...(net ? { proxyPort: net.proxyPort, netnsPid: net.netnsPid, netnsIno: net.netnsIno } : {}),
+      ...(net ? { proxyPort: net.proxyPort } : {}),
+      ...(net?.netnsPid !== undefined && net.netnsIno !== undefined
+        ? { netnsPid: net.netnsPid, netnsIno: net.netnsIno }
+        : {}),
       ...(this.opts.env ? { hostEnv: this.opts.env } : {}),
       ...(this.opts.extraReadableRoots ? { extraReadableRoots: this.opts.extraReadableRoots } : {}),
       ...(this.opts.cgroups ? { cgroups: true } : {}),
@@ -232,7 +241,7 @@ export class NativeSandboxContext implements SandboxContext {
       ...(options.env !== undefined ? { env: options.env } : {}),
       timeoutMs,
     });
-    const warm = this.opts.prewarm === false ? undefined : this.takeWarm();
+    const warm = this.prewarm() ? this.takeWarm() : undefined;
     const onStdout = options.onStdout;
     const onStderr = options.onStderr;
     const running = runSandboxed({
@@ -252,7 +261,7 @@ export class NativeSandboxContext implements SandboxContext {
       },
     });
     // The next command's helper warms up while this one runs.
-    if (this.opts.prewarm !== false) this.scheduleWarm();
+    if (this.prewarm()) this.scheduleWarm();
     const r = await running;
     this.lastUsedAt = Date.now();
     return {
@@ -276,7 +285,7 @@ export class NativeSandboxContext implements SandboxContext {
       policy: this.policy,
       createdAt: this.createdAt,
       lastUsedAt: this.lastUsedAt,
-      backend: "native-linux",
+      backend: nativeBackendName(),
     };
   }
 
@@ -483,6 +492,11 @@ export class NativeSandboxManager implements SandboxManager {
     await this.opts.fallback?.dispose();
     await this.wslManager?.dispose();
   }
+}
+
+/** `native-<backend>` for this platform: `native-linux` or `native-macos-seatbelt` (written, not run). */
+function nativeBackendName(): string {
+  return `native-${backendFor()?.name ?? process.platform}`;
 }
 
 /** A unique id helper for callers that do not care about names. */

@@ -53,7 +53,7 @@ describe("allowlist connection caps (host threads and descriptors stay bounded)"
       let maxThreads = 0;
       let maxFds = 0;
       const sampler = setInterval(() => {
-        maxThreads = Math.max(maxThreads, threadsOf(info.netnsPid));
+        maxThreads = Math.max(maxThreads, threadsOf(info.netnsPid as number));
         maxFds = Math.max(maxFds, readdirSync("/proc/self/fd").length);
       }, 20);
       const policy = buildExecPolicy({

@@ -3,13 +3,15 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ku0Error } from "@ku0/native-loader";
+import { backendFor } from "./backends.js";
 import { EgressProxy } from "./proxy.js";
 
 /** What a command needs to use the session's allowlist network. */
 export interface AllowlistNetworkInfo {
   proxyPort: number;
-  netnsPid: number;
-  netnsIno: number;
+  /** Linux: the keeper owning the session's network namespace (absent on macOS). */
+  netnsPid?: number;
+  netnsIno?: number;
 }
 
 /**
@@ -37,6 +39,11 @@ export class AllowlistNetwork {
   }
 
   private async start(): Promise<AllowlistNetworkInfo> {
+    if (backendFor()?.allowlistNetwork === "loopback") {
+      // macOS (written, not run): no network namespace; the profile lets commands reach only this
+      // loopback port, where the proxy checks every host.
+      return { proxyPort: await this.proxy.port() };
+    }
     this.dir = mkdtempSync(join(tmpdir(), "ku0-egress-"));
     const sock = join(this.dir, "proxy.sock");
     await this.proxy.listenUnix(sock);

@@ -1,40 +1,56 @@
 import type { NativeStatus } from "@ku0/native-loader";
-import { findHelper, type Guarantees, guaranteesFrom, type KernelProbe, probeKernel } from "./helper.js";
+import { backendFor } from "./backends.js";
+import { findHelper, type Guarantees, guaranteesFrom, type KernelProbe } from "./helper.js";
+import type { SeatbeltProbe } from "./macos.js";
 import { sandboxModule } from "./native.js";
 import { checkEnvArg } from "./validate.js";
 
 export interface SandboxStatus extends NativeStatus {
   helper?: string;
+  /** The OS backend for this platform (`linux`, `macos-seatbelt`), absent when there is none. */
+  backend?: string;
+  /** Whether that backend's enforcement has run in this project: "tested here" or "written, not run". */
+  verification?: string;
+  /** Linux: what the kernel can enforce (the helper's probe). */
   kernel?: KernelProbe;
+  /** macOS: whether this process can apply a Seatbelt profile (the helper's probe). */
+  seatbelt?: SeatbeltProbe;
   guarantees: Guarantees;
 }
 
 const loaderStatus = sandboxModule.status.bind(sandboxModule);
 
-/** Loader status plus exactly which guarantees this kernel provides. */
+/** Loader status plus the platform's backend and exactly which guarantees it provides here. */
 export function status(env: NodeJS.ProcessEnv = process.env): SandboxStatus {
   checkEnvArg(env);
   const base = loaderStatus();
+  const backend = backendFor();
   const helper = findHelper(env);
-  let kernel: KernelProbe | undefined;
+  let probe: unknown;
   let probeError: string | undefined;
-  if (helper && process.platform === "linux") {
+  if (helper && backend) {
     try {
-      kernel = probeKernel(helper);
+      probe = backend.probe(helper);
     } catch (e) {
       probeError = (e as Error).message;
     }
   }
-  const guarantees = guaranteesFrom(kernel);
+  const guarantees = backend ? backend.guarantees(probe) : guaranteesFrom(undefined);
   if (probeError) guarantees.notEnforced.unshift(`probe failed: ${probeError}`);
   sandboxModule.setDetails({
     helper: helper ?? "not found",
+    ...(backend ? { backend: `${backend.name} (${backend.verification})` } : {}),
     enforced: guarantees.enforced.join("; "),
     notEnforced: guarantees.notEnforced.join("; "),
   });
   const out: SandboxStatus = { ...loaderStatus(), guarantees };
   if (helper) out.helper = helper;
-  if (kernel) out.kernel = kernel;
+  if (backend) {
+    out.backend = backend.name;
+    out.verification = backend.verification;
+  }
+  if (probe && backend?.name === "linux") out.kernel = probe as KernelProbe;
+  if (probe && backend?.name === "macos-seatbelt") out.seatbelt = probe as SeatbeltProbe;
   if (base.mode !== "off" && !guarantees.usable) {
     out.active = "js";
     out.loadError = [base.loadError, ...guarantees.notEnforced].filter(Boolean).join("; ");
@@ -50,7 +66,8 @@ export function status(env: NodeJS.ProcessEnv = process.env): SandboxStatus {
 export const WINDOWS_NATIVE_REASON =
   "Windows AppContainer backend is written, not run (unverified on Windows): not enabled; configure a Docker fallback or WSL";
 
-/** Whether the native sandbox can run commands here (helper present, kernel guarantees held). */
+/** Whether the native sandbox can run commands here (backend for this platform, helper present,
+ * its guarantees held). */
 export function nativeUsable(
   env: NodeJS.ProcessEnv = process.env,
   platform: NodeJS.Platform = process.platform,
@@ -61,11 +78,12 @@ export function nativeUsable(
 } {
   checkEnvArg(env);
   if (platform === "win32") return { ok: false, reason: WINDOWS_NATIVE_REASON };
-  if (platform !== "linux") return { ok: false, reason: `platform ${platform} is not implemented` };
+  const backend = backendFor(platform);
+  if (!backend) return { ok: false, reason: `platform ${platform} is not implemented` };
   const helper = findHelper(env);
   if (!helper) return { ok: false, reason: "helper executable ku0-sandbox-exec not found" };
   try {
-    const g = guaranteesFrom(probeKernel(helper));
+    const g = backend.guarantees(backend.probe(helper));
     if (!g.usable) return { ok: false, helper, reason: g.notEnforced.join("; ") };
   } catch (e) {
     return { ok: false, helper, reason: `probe failed: ${(e as Error).message}` };

@@ -2,6 +2,7 @@
 //! (`--policy-stdin`, `--prewarm`: `<len>\n<json>`, what the spawners use) or, run by hand, from
 //! the `KU0_SANDBOX_POLICY` environment variable. `--probe` prints what the kernel can enforce.
 //! `--status-fd <n>` names a descriptor on which a setup failure is reported (never the command's).
+//! Linux: namespaces + Landlock + seccomp. macOS: Seatbelt (written, not run).
 
 #[cfg(target_os = "linux")]
 fn main() {
@@ -135,10 +136,68 @@ fn main() {
     }
 }
 
-#[cfg(not(any(target_os = "linux", windows)))]
+/// macOS (Seatbelt). Written, not run: compiled and clippy-checked for both darwin triples, never
+/// executed here (see `ku0_sandbox::macos`).
+#[cfg(target_os = "macos")]
+fn main() {
+    use ku0_sandbox::macos::exec;
+    use ku0_sandbox::{EXIT_SETUP_FAILED, ExecPolicy, POLICY_ENV};
+
+    let mut args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--status-fd") {
+        match args.get(i + 1).and_then(|v| v.parse::<i32>().ok()) {
+            Some(fd) if fd > 2 => {
+                if let Err(e) = exec::set_status_fd(fd) {
+                    exec::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+                }
+            }
+            _ => exec::die(
+                EXIT_SETUP_FAILED,
+                "error: --status-fd needs a descriptor > 2",
+            ),
+        }
+        args.drain(i..(i + 2).min(args.len()));
+    }
+    match args.get(1).map(String::as_str) {
+        Some("--probe") => {
+            match serde_json::to_string(&exec::probe()) {
+                Ok(s) => println!("{s}"),
+                Err(e) => exec::die(EXIT_SETUP_FAILED, &format!("error: {e}")),
+            }
+            return;
+        }
+        Some(m @ ("--prewarm" | "--netns-keeper")) => exec::die(
+            EXIT_SETUP_FAILED,
+            &format!("error: {m} is Linux only (the macOS backend runs each command fresh)"),
+        ),
+        _ => {}
+    }
+    let from_stdin = args.get(1).map(String::as_str) == Some("--policy-stdin");
+    let json = if from_stdin {
+        exec::read_policy_from_stdin().unwrap_or_else(|e| {
+            exec::die(EXIT_SETUP_FAILED, &format!("error: policy on stdin: {e}"))
+        })
+    } else {
+        std::env::var(POLICY_ENV).unwrap_or_else(|_| {
+            exec::die(
+                EXIT_SETUP_FAILED,
+                &format!("error: {POLICY_ENV} is not set (usage: {POLICY_ENV}=<json> ku0-sandbox-exec | --policy-stdin | --probe)"),
+            )
+        })
+    };
+    let policy = match ExecPolicy::from_json(&json) {
+        Ok(p) => p,
+        Err(e) => exec::die(EXIT_SETUP_FAILED, &format!("error: {e}")),
+    };
+    drop(json);
+    let Err(e) = exec::run(&policy);
+    exec::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 fn main() {
     eprintln!(
-        "ku0-sandbox-exec: error: the sandbox is not implemented on this platform (Linux only)"
+        "ku0-sandbox-exec: error: the sandbox is not implemented on this platform (Linux; macOS and Windows written, not run)"
     );
     std::process::exit(125);
 }
