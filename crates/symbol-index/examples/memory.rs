@@ -80,7 +80,6 @@ fn main() {
         .map(|l| l.split('\t').collect::<Vec<_>>())
         .filter(|f| f.len() == 10)
         .collect();
-    let num = |s: &str| s.parse::<f64>().unwrap_or(0.0);
     let mut idx = match SymbolIndex::new() {
         Ok(i) => i,
         Err(e) => {
@@ -88,34 +87,15 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // Grouped before the first snapshot, so the group table is in both and not in the difference.
+    let files = file_groups(&rows);
     let before = snapshot();
     let clock = std::time::Instant::now();
-    let mut start = 0;
-    while start < rows.len() {
-        let key = rows[start][0];
-        let mut end = start;
-        while end < rows.len() && rows[end][0] == key {
-            end += 1;
-        }
-        let input: Vec<SymbolInput<'_>> = rows[start..end]
-            .iter()
-            .map(|f| SymbolInput {
-                name: f[1],
-                kind: f[2],
-                file: f[3],
-                container: (f[4] != "\0").then_some(f[4]),
-                detail: (f[5] != "\0").then_some(f[5]),
-                line: num(f[6]),
-                column: num(f[7]),
-                end_line: num(f[8]),
-                end_column: num(f[9]),
-            })
-            .collect();
-        if let Err(e) = idx.update_file(key, input) {
+    for &(start, end) in &files {
+        if let Err(e) = idx.update_file(rows[start][0], symbols(&rows[start..end])) {
             eprintln!("{e}");
             std::process::exit(1);
         }
-        start = end;
     }
     let build_ms = clock.elapsed().as_secs_f64() * 1e3;
     let after = snapshot();
@@ -159,34 +139,11 @@ fn main() {
     }
     // One-file updates: every 13th file re-indexed with the same symbols (replace + insert), each timed
     // (best of 3).
-    let mut files: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    while start < rows.len() {
-        let mut end = start;
-        while end < rows.len() && rows[end][0] == rows[start][0] {
-            end += 1;
-        }
-        files.push((start, end));
-        start = end;
-    }
     let mut updates: Vec<f64> = files
         .iter()
         .step_by(13)
         .map(|&(start, end)| {
-            let input: Vec<SymbolInput<'_>> = rows[start..end]
-                .iter()
-                .map(|f| SymbolInput {
-                    name: f[1],
-                    kind: f[2],
-                    file: f[3],
-                    container: (f[4] != "\0").then_some(f[4]),
-                    detail: (f[5] != "\0").then_some(f[5]),
-                    line: num(f[6]),
-                    column: num(f[7]),
-                    end_line: num(f[8]),
-                    end_column: num(f[9]),
-                })
-                .collect();
+            let input = symbols(&rows[start..end]);
             (0..3)
                 .map(|_| {
                     let clock = std::time::Instant::now();
@@ -242,4 +199,37 @@ fn main() {
     for (ms, q) in times.iter().take(10) {
         println!("  {ms:>8.3} ms  {q}");
     }
+}
+
+/// The `[start, end)` row ranges of each file: consecutive rows with the same file key.
+fn file_groups(rows: &[Vec<&str>]) -> Vec<(usize, usize)> {
+    let mut files = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start;
+        while end < rows.len() && rows[end][0] == rows[start][0] {
+            end += 1;
+        }
+        files.push((start, end));
+        start = end;
+    }
+    files
+}
+
+/// One file's rows as index input (`\0` marks an absent container or detail; a bad number is 0).
+fn symbols<'a>(rows: &[Vec<&'a str>]) -> Vec<SymbolInput<'a>> {
+    let num = |s: &str| s.parse::<f64>().unwrap_or(0.0);
+    rows.iter()
+        .map(|f| SymbolInput {
+            name: f[1],
+            kind: f[2],
+            file: f[3],
+            container: (f[4] != "\0").then_some(f[4]),
+            detail: (f[5] != "\0").then_some(f[5]),
+            line: num(f[6]),
+            column: num(f[7]),
+            end_line: num(f[8]),
+            end_column: num(f[9]),
+        })
+        .collect()
 }
