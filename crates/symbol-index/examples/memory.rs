@@ -100,42 +100,25 @@ fn main() {
     let build_ms = clock.elapsed().as_secs_f64() * 1e3;
     let after = snapshot();
     let n = idx.stats().0 as f64;
-    let per = |x: isize| x as f64 / n;
     println!(
         "symbols {} files {} built in {build_ms:.1} ms",
         idx.stats().0,
         idx.stats().1
     );
-    println!(
-        "live heap bytes   {:>10}  {:>7.1} B/symbol",
-        after.0 - before.0,
-        per(after.0 - before.0)
-    );
-    println!(
-        "live allocations  {:>10}  {:>7.2} /symbol",
-        after.1 - before.1,
-        per(after.1 - before.1)
-    );
-    println!(
-        "alloc calls       {:>10}  {:>7.2} /symbol",
-        after.2 - before.2,
-        per(after.2 - before.2)
-    );
-    println!(
-        "RSS growth        {:>10}  {:>7.1} B/symbol",
-        after.3 - before.3,
-        per(after.3 - before.3)
-    );
-    println!(
-        "index accounting  {:>10}  {:>7.1} B/symbol",
-        idx.heap_bytes(),
-        idx.heap_bytes() as f64 / n
-    );
-    for (name, bytes) in idx.heap_breakdown() {
+    // One row: the total and its share per symbol (`digits` decimals, `unit` per symbol).
+    let row = |label: &str, total: isize, digits: usize, unit: &str| {
         println!(
-            "  {name:<16} {bytes:>10}  {:>7.1} B/symbol",
-            bytes as f64 / n
+            "{label:<18}{total:>10}  {:>7.digits$} {unit}/symbol",
+            total as f64 / n
         );
+    };
+    row("live heap bytes", after.0 - before.0, 1, "B");
+    row("live allocations", after.1 - before.1, 2, "");
+    row("alloc calls", after.2 - before.2, 2, "");
+    row("RSS growth", after.3 - before.3, 1, "B");
+    row("index accounting", idx.heap_bytes() as isize, 1, "B");
+    for (name, bytes) in idx.heap_breakdown() {
+        row(&format!("  {name:<16} "), bytes as isize, 1, "B");
     }
     // One-file updates: every 13th file re-indexed with the same symbols (replace + insert), each timed
     // (best of 3).
