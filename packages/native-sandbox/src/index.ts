@@ -71,6 +71,7 @@ export {
   hostAllowed,
   isPrivateAddress,
 } from "./proxy.js";
+export { type CommandResult, commandResult } from "./result.js";
 export { nativeUsable, type SandboxStatus, status } from "./status.js";
 export {
   createReadStreamBeneath,
