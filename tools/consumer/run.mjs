@@ -80,8 +80,8 @@ try {
     if (pm === "npm") manifest.overrides = overrides;
     else manifest.pnpm = { overrides };
     writeFileSync(join(project, "package.json"), JSON.stringify(manifest, null, 2));
-    copyFileSync(join(here, "smoke.mjs"), join(project, "smoke.mjs"));
-    copyFileSync(join(here, "smoke.cjs"), join(project, "smoke.cjs"));
+    for (const f of ["smoke.mjs", "smoke.cjs", "storage-smoke.mjs"])
+      copyFileSync(join(here, f), join(project, f));
     const args =
       pm === "npm"
         ? ["install", "--no-audit", "--no-fund", "--loglevel=error"]

@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { storageSmoke } from "./storage-smoke.mjs";
 
 const which = process.argv[2];
 const out = { module: which };
@@ -47,43 +48,8 @@ async function storage() {
   const st = await import("@ku0/native-storage");
   const dir = mkdtempSync(join(tmpdir(), "ku0-consumer-storage-"));
   try {
-    const log = new st.EventLog(join(dir, "log"));
-    for (let i = 0; i < 5; i++) {
-      log.append({
-        id: `e${i}`,
-        sequenceId: 0,
-        eventVersion: 1,
-        nodeId: "n1",
-        type: "node.updated",
-        timestamp: "2026-01-01T00:00:00.000Z",
-        payload: { i },
-      });
-    }
-    await log.flush();
-    const replayed = log.replay(2);
-    log.close();
-    const cps = new st.CheckpointStorage(join(dir, "cp"));
-    const checkpoint = {
-      id: "cp-1",
-      version: 1,
-      createdAt: 1700000000000,
-      task: "t",
-      agentType: "coder",
-      agentId: "a1",
-      status: "completed",
-      messages: [{ role: "user", content: "hi", timestamp: 1 }],
-      pendingToolCalls: [],
-      completedToolCalls: [],
-      currentStep: 1,
-      maxSteps: 5,
-      metadata: { k: "v" },
-      childCheckpointIds: [],
-    };
-    await cps.save(checkpoint);
-    const loaded = await cps.load("cp-1");
-    const backends = { log: log.backend, checkpoints: cps.backend };
-    cps.close();
-    out.answers = { replayed: replayed.map((e) => [e.id, e.sequenceId, e.payload]), loaded };
+    const { answers, backends } = await storageSmoke(st, dir);
+    out.answers = answers;
     out.backends = backends;
     out.status = st.status();
     if (st.storageStatus !== st.status)

@@ -109,6 +109,45 @@ const frame = (c: Ctx): Uint8Array => {
 };
 /** Log options that keep each fresh log cheap (no 32 MiB zero-filled segment per instance). */
 const smallLog = { preallocate: false, segmentSize: 1 << 20, durability: "process" };
+/** The methods both message compressors (plain and smart) have. */
+const compressorMethods: ExportSpec["methods"] = {
+  estimateMessageTokens: () => [messages()[0]],
+  calculateTotalTokens: () => [messages()],
+  compress: () => [messages()],
+  compressAsync: () => [messages()],
+  compressWithMaxTokens: () => [messages(), 50],
+  compressWithMaxTokensAsync: () => [messages(), 50],
+};
+/** The storage engine's checkpoint store: the JS one and the binding's have the same surface. */
+const checkpointStoreSpec: ExportSpec = {
+  args: (c) => [c.tmp(), {}],
+  dispose: closeIt,
+  methods: {
+    save: () => [storedMeta("c1"), bytes()],
+    saveSync: () => [storedMeta("c1"), bytes()],
+    load: () => ["c1"],
+    loadSync: () => ["c1"],
+    list: () => [{}],
+    delete: () => ["c1"],
+    deleteSync: () => ["c1"],
+    prune: () => [1000, Date.now()],
+    chainLen: () => ["c1"],
+    storedSize: () => ["c1"],
+  },
+};
+/** The storage engine's event log (JS or the binding's), plus the methods only one of them has. */
+const eventLogSpec = (extra: ExportSpec["methods"] = {}): ExportSpec => ({
+  args: (c) => [c.tmp(), { ...smallLog }],
+  dispose: closeIt,
+  methods: {
+    appendJson: () => ['{"a":1}'],
+    append: () => [bytes(), 2],
+    replay: () => [0, 10],
+    prune: () => [0],
+    injectFailure: () => ["boom"],
+    ...extra,
+  },
+});
 let sharedBatch: unknown;
 let probed: unknown;
 const mkd = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
@@ -161,24 +200,12 @@ export const MODULES: ModuleSpec[] = [
       createContextCompactor: { args: () => [{}] },
       MessageCompressor: {
         args: () => [{ maxTokens: 100 }],
-        methods: {
-          estimateMessageTokens: () => [messages()[0]],
-          calculateTotalTokens: () => [messages()],
-          compress: () => [messages()],
-          compressAsync: () => [messages()],
-          compressWithMaxTokens: () => [messages(), 50],
-          compressWithMaxTokensAsync: () => [messages(), 50],
-        },
+        methods: compressorMethods,
       },
       SmartMessageCompressor: {
         args: () => [{ maxTokens: 100 }],
         methods: {
-          estimateMessageTokens: () => [messages()[0]],
-          calculateTotalTokens: () => [messages()],
-          compress: () => [messages()],
-          compressAsync: () => [messages()],
-          compressWithMaxTokens: () => [messages(), 50],
-          compressWithMaxTokensAsync: () => [messages(), 50],
+          ...compressorMethods,
           compressToolResult: () => [{ content: [{ type: "text", text }] }],
         },
       },
@@ -270,33 +297,8 @@ export const MODULES: ModuleSpec[] = [
           event: () => [0],
         },
       },
-      JsCheckpointStore: {
-        args: (c) => [c.tmp(), {}],
-        dispose: closeIt,
-        methods: {
-          save: () => [storedMeta("c1"), bytes()],
-          saveSync: () => [storedMeta("c1"), bytes()],
-          load: () => ["c1"],
-          loadSync: () => ["c1"],
-          list: () => [{}],
-          delete: () => ["c1"],
-          deleteSync: () => ["c1"],
-          prune: () => [1000, Date.now()],
-          chainLen: () => ["c1"],
-          storedSize: () => ["c1"],
-        },
-      },
-      JsEventLog: {
-        args: (c) => [c.tmp(), { ...smallLog }],
-        dispose: closeIt,
-        methods: {
-          appendJson: () => ['{"a":1}'],
-          append: () => [bytes(), 2],
-          replay: () => [0, 10],
-          prune: () => [0],
-          injectFailure: () => ["boom"],
-        },
-      },
+      JsCheckpointStore: checkpointStoreSpec,
+      JsEventLog: eventLogSpec(),
       serializeCheckpoint: { args: () => [checkpoint("c1")] },
       validateCheckpointId: { args: () => ["c1"] },
       exportRuntimeStorage: { args: (c) => [c.tmp(), join(c.tmp(), "out"), {}] },
@@ -304,34 +306,8 @@ export const MODULES: ModuleSpec[] = [
       storageModule: { methods: { setMode: () => ["js"], setShadowSampleRate: () => [1] } },
     },
     raw: {
-      NativeCheckpointStore: {
-        args: (c) => [c.tmp(), {}],
-        dispose: closeIt,
-        methods: {
-          save: () => [storedMeta("c1"), bytes()],
-          saveSync: () => [storedMeta("c1"), bytes()],
-          load: () => ["c1"],
-          loadSync: () => ["c1"],
-          list: () => [{}],
-          delete: () => ["c1"],
-          deleteSync: () => ["c1"],
-          prune: () => [1000, Date.now()],
-          chainLen: () => ["c1"],
-          storedSize: () => ["c1"],
-        },
-      },
-      NativeEventLog: {
-        args: (c) => [c.tmp(), { ...smallLog }],
-        dispose: closeIt,
-        methods: {
-          appendJson: () => ['{"a":1}'],
-          append: () => [bytes(), 2],
-          replay: () => [0, 10],
-          replayCopy: () => [0, 10],
-          prune: () => [0],
-          injectFailure: () => ["boom"],
-        },
-      },
+      NativeCheckpointStore: checkpointStoreSpec,
+      NativeEventLog: eventLogSpec({ replayCopy: () => [0, 10] }),
       StorageEngine: {
         args: (c) => [c.tmp()],
         dispose: closeIt,

@@ -342,6 +342,16 @@ mod tests {
         d.canonicalize().unwrap()
     }
 
+    /// Whether `l` protects `path`.
+    fn lists(l: &[GitProtected], path: &Path) -> bool {
+        l.iter().any(|p| p.path == path)
+    }
+
+    /// Whether `l` protects `path` as it is (no placeholder: the path exists).
+    fn lists_existing(l: &[GitProtected], path: &Path) -> bool {
+        l.iter().any(|p| p.path == path && p.placeholder.is_none())
+    }
+
     #[test]
     fn lists_git_dir_names_and_missing_dot_git() {
         let ws = tmp("plain");
@@ -352,7 +362,7 @@ mod tests {
         std::fs::create_dir(ws.join(".git")).unwrap();
         let l = protected_paths(&ws);
         for (name, _) in GIT_DIR_PROTECTED {
-            assert!(l.iter().any(|p| p.path == ws.join(".git").join(name)));
+            assert!(lists(&l, &ws.join(".git").join(name)));
         }
     }
 
@@ -370,16 +380,10 @@ mod tests {
         .unwrap();
         std::fs::write(main.join("worktrees/w/commondir"), "../..\n").unwrap();
         let l = protected_paths(&ws);
-        assert!(
-            l.iter()
-                .any(|p| p.path == ws.join(".git") && p.placeholder.is_none())
-        );
-        assert!(
-            l.iter()
-                .any(|p| p.path == main.join("worktrees/w/config.worktree"))
-        );
-        assert!(l.iter().any(|p| p.path == main.join("hooks")));
-        assert!(l.iter().any(|p| p.path == main.join("config")));
+        assert!(lists_existing(&l, &ws.join(".git")));
+        assert!(lists(&l, &main.join("worktrees/w/config.worktree")));
+        assert!(lists(&l, &main.join("hooks")));
+        assert!(lists(&l, &main.join("config")));
     }
 
     #[test]
@@ -392,11 +396,8 @@ mod tests {
         )
         .unwrap();
         let l = protected_paths(&ws);
-        assert!(l.iter().any(|p| p.path == ws.join(".husky")));
-        assert!(
-            l.iter()
-                .any(|p| p.path == ws.join(".git/../team.gitconfig"))
-        );
+        assert!(lists(&l, &ws.join(".husky")));
+        assert!(lists(&l, &ws.join(".git/../team.gitconfig")));
     }
 
     #[test]
@@ -431,25 +432,16 @@ mod tests {
         let n = nested_repositories(&ws);
         assert_eq!(n, vec![ws.join("sub"), ws.join("vendor/lib")]);
         let l = protected_paths(&ws);
-        assert!(l.iter().any(|p| p.path == ws.join("vendor/lib/.git/hooks")));
-        assert!(
-            l.iter()
-                .any(|p| p.path == ws.join("vendor/lib/.git/config"))
-        );
-        assert!(
-            l.iter()
-                .any(|p| p.path == ws.join("sub/.git") && p.placeholder.is_none())
-        );
-        assert!(
-            l.iter()
-                .any(|p| p.path == ws.join(".git/modules/sub/hooks"))
-        );
+        assert!(lists(&l, &ws.join("vendor/lib/.git/hooks")));
+        assert!(lists(&l, &ws.join("vendor/lib/.git/config")));
+        assert!(lists_existing(&l, &ws.join("sub/.git")));
+        assert!(lists(&l, &ws.join(".git/modules/sub/hooks")));
         assert!(
             !l.iter()
                 .any(|p| p.path.starts_with(ws.join("node_modules")))
         );
         // No placeholder `.git` in plain subdirectories.
-        assert!(!l.iter().any(|p| p.path == ws.join("a/.git")));
+        assert!(!lists(&l, &ws.join("a/.git")));
         for i in 0..(NESTED_MAX_REPOS + 5) {
             std::fs::create_dir_all(ws.join(format!("many/r{i:03}/.git"))).unwrap();
         }

@@ -310,12 +310,17 @@ fn host_paths_outside_roots_are_invisible() {
     assert_eq!(o.stdout.trim(), "end", "{o:?}");
 }
 
-fn readable_outside_policy(fx: &Fx, script: &str) -> Value {
-    let mut p = fx.policy(script);
+/// Adds `path` to the policy's readable roots.
+fn readable(p: &mut Value, path: &Path) {
     p["readableRoots"]
         .as_array_mut()
         .unwrap()
-        .push(json!(Fx::s(&fx.outside)));
+        .push(json!(Fx::s(path)));
+}
+
+fn readable_outside_policy(fx: &Fx, script: &str) -> Value {
+    let mut p = fx.policy(script);
+    readable(&mut p, &fx.outside);
     p
 }
 
@@ -865,6 +870,15 @@ fn have_git() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The fixture of a git test, or `None` (the test skipped, with its reason on stderr) without git.
+fn git_fx(name: &str) -> Option<Fx> {
+    if !have_git() {
+        eprintln!("skipped: git not installed");
+        return None;
+    }
+    Some(Fx::new(name))
+}
+
 /// Config that makes the host's git run `touch <outside>/PWNED` (fsmonitor runs on status).
 fn evil_config(fx: &Fx) -> String {
     format!(
@@ -876,6 +890,31 @@ fn evil_config(fx: &Fx) -> String {
 
 fn evil_hook(fx: &Fx) -> String {
     format!("#!/bin/sh\ntouch {}/PWNED\n", Fx::s(&fx.outside))
+}
+
+/// The attacker's files the sandboxed scripts copy into place, kept beside the workspace.
+#[derive(Clone, Copy)]
+enum Evil {
+    /// `<base>/evil.config`: [`evil_config`].
+    Config,
+    /// `<base>/evil.hook`: [`evil_hook`].
+    Hook,
+}
+
+/// The policy for `script` with the attacker's files in `evil` written to the fixture base and
+/// readable in the sandbox.
+fn evil_policy(fx: &Fx, script: &str, evil: &[Evil]) -> Value {
+    let mut p = fx.policy(script);
+    for &e in evil {
+        let (name, body) = match e {
+            Evil::Config => ("evil.config", evil_config(fx)),
+            Evil::Hook => ("evil.hook", evil_hook(fx)),
+        };
+        let path = fx.base.join(name);
+        std::fs::write(&path, body).unwrap();
+        readable(&mut p, &path);
+    }
+    p
 }
 
 /// Runs the host's git the way a user would after the attack: status, config, a commit (hooks).
@@ -901,21 +940,15 @@ fn fresh_repo(fx: &Fx) {
 
 #[test]
 fn git_dir_redirects_and_missing_paths_held() {
-    if !have_git() {
-        eprintln!("skipped: git not installed");
+    let Some(fx) = git_fx("gitdir") else {
         return;
-    }
-    let fx = Fx::new("gitdir");
+    };
     fresh_repo(&fx);
     // Paths that do not exist when the session starts.
     for d in ["hooks", "info"] {
         let _ = std::fs::remove_dir_all(fx.ws.join(".git").join(d));
     }
     let cfg_before = host_git_ok(&fx.ws, &["config", "--list", "--local"]);
-    let evil = evil_config(&fx);
-    let hook = evil_hook(&fx);
-    std::fs::write(fx.base.join("evil.config"), &evil).unwrap();
-    std::fs::write(fx.base.join("evil.hook"), &hook).unwrap();
     let script = format!(
         "E={base}/evil.config; H={base}/evil.hook; mkdir -p evil/hooks; cp $E evil/config; \
          cp $H evil/hooks/pre-commit; chmod +x evil/hooks/pre-commit; \
@@ -934,16 +967,7 @@ fn git_dir_redirects_and_missing_paths_held() {
         base = Fx::s(&fx.base),
         out = Fx::s(&fx.outside)
     );
-    let mut p = fx.policy(&script);
-    p["readableRoots"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!(Fx::s(&fx.base.join("evil.config"))));
-    p["readableRoots"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!(Fx::s(&fx.base.join("evil.hook"))));
-    let o = fx.run_policy(p);
+    let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Config, Evil::Hook]));
     // Ordinary git use inside the sandbox keeps working (index, objects, refs, lock files).
     assert!(o.stdout.contains("COMMITTED"), "{o:?}");
     assert!(o.stdout.contains("BRANCHED"), "{o:?}");
@@ -989,11 +1013,9 @@ fn git_dir_redirects_and_missing_paths_held() {
 
 #[test]
 fn git_worktree_pointer_file_held() {
-    if !have_git() {
-        eprintln!("skipped: git not installed");
+    let Some(fx) = git_fx("gitwt") else {
         return;
-    }
-    let fx = Fx::new("gitwt");
+    };
     let main = fx.base.join("main");
     std::fs::create_dir_all(&main).unwrap();
     host_git_ok(&main, &["init", "-q", "."]);
@@ -1001,19 +1023,13 @@ fn git_worktree_pointer_file_held() {
     std::fs::remove_dir_all(&fx.ws).unwrap();
     host_git_ok(&main, &["worktree", "add", "-q", &Fx::s(&fx.ws)]);
     let pointer = std::fs::read_to_string(fx.ws.join(".git")).unwrap();
-    std::fs::write(fx.base.join("evil.config"), evil_config(&fx)).unwrap();
     let script = format!(
         "mkdir -p evil/objects evil/refs; echo 'ref: refs/heads/x' > evil/HEAD; \
          cp {base}/evil.config evil/config; \
          printf 'gitdir: %s/evil\\n' \"$PWD\" > .git; rm -f .git; mv .git g2; echo ok > normal.txt",
         base = Fx::s(&fx.base)
     );
-    let mut p = fx.policy(&script);
-    p["readableRoots"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!(Fx::s(&fx.base.join("evil.config"))));
-    let o = fx.run_policy(p);
+    let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Config]));
     assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
     assert_eq!(
         std::fs::read_to_string(fx.ws.join(".git")).unwrap(),
@@ -1024,11 +1040,9 @@ fn git_worktree_pointer_file_held() {
 
 #[test]
 fn git_init_in_a_plain_workspace_held() {
-    if !have_git() {
-        eprintln!("skipped: git not installed");
+    let Some(fx) = git_fx("gitinit") else {
         return;
-    }
-    let fx = Fx::new("gitinit");
+    };
     std::fs::remove_dir_all(fx.ws.join(".git")).unwrap();
     let script = format!(
         "git init -q .; git config core.fsmonitor 'touch {out}/PWNED'; rmdir .git; \
@@ -1045,32 +1059,21 @@ fn git_init_in_a_plain_workspace_held() {
 
 #[test]
 fn git_hooks_path_includes_and_submodule_dirs_held() {
-    if !have_git() {
-        eprintln!("skipped: git not installed");
+    let Some(fx) = git_fx("gitcfg") else {
         return;
-    }
-    let fx = Fx::new("gitcfg");
+    };
     fresh_repo(&fx);
     std::fs::create_dir_all(fx.ws.join(".git/modules/sub")).unwrap();
     std::fs::write(fx.ws.join(".git/modules/sub/config"), "[core]\n").unwrap();
     host_git_ok(&fx.ws, &["config", "core.hooksPath", ".husky"]);
     host_git_ok(&fx.ws, &["config", "include.path", "../team.gitconfig"]);
-    std::fs::write(fx.base.join("evil.hook"), evil_hook(&fx)).unwrap();
-    std::fs::write(fx.base.join("evil.config"), evil_config(&fx)).unwrap();
     let script = format!(
         "mkdir -p .husky; cp {b}/evil.hook .husky/pre-commit; chmod +x .husky/pre-commit; \
          cp {b}/evil.config team.gitconfig; cat {b}/evil.config >> .git/modules/sub/config; \
          mkdir .git/modules/other; echo ok > normal.txt",
         b = Fx::s(&fx.base)
     );
-    let mut p = fx.policy(&script);
-    for f in ["evil.hook", "evil.config"] {
-        p["readableRoots"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!(Fx::s(&fx.base.join(f))));
-    }
-    let o = fx.run_policy(p);
+    let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Hook, Evil::Config]));
     assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
     assert!(!fx.ws.join(".husky/pre-commit").exists());
     assert_eq!(
@@ -1087,11 +1090,9 @@ fn git_hooks_path_includes_and_submodule_dirs_held() {
 
 #[test]
 fn nested_repository_hooks_and_config_held() {
-    if !have_git() {
-        eprintln!("skipped: git not installed");
+    let Some(fx) = git_fx("gitnested") else {
         return;
-    }
-    let fx = Fx::new("gitnested");
+    };
     fresh_repo(&fx);
     // A vendored repository with its own `.git` directory, two levels down, without hooks/ yet.
     let nested = fx.ws.join("vendor/lib");
@@ -1102,8 +1103,6 @@ fn nested_repository_hooks_and_config_held() {
     host_git_ok(&nested, &["add", "g.txt"]);
     host_git_ok(&nested, &["commit", "-qm", "init"]);
     let config_before = std::fs::read_to_string(nested.join(".git/config")).unwrap();
-    std::fs::write(fx.base.join("evil.hook"), evil_hook(&fx)).unwrap();
-    std::fs::write(fx.base.join("evil.config"), evil_config(&fx)).unwrap();
     let script = format!(
         "cd vendor/lib; mkdir -p .git/hooks; cp {b}/evil.hook .git/hooks/pre-commit; \
          chmod +x .git/hooks/pre-commit; cat {b}/evil.config >> .git/config; \
@@ -1112,14 +1111,7 @@ fn nested_repository_hooks_and_config_held() {
          cp {b}/evil.config vendor/lib/.git/config; echo ok > vendor/lib/normal.txt",
         b = Fx::s(&fx.base)
     );
-    let mut p = fx.policy(&script);
-    for f in ["evil.hook", "evil.config"] {
-        p["readableRoots"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!(Fx::s(&fx.base.join(f))));
-    }
-    let o = fx.run_policy(p);
+    let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Hook, Evil::Config]));
     assert!(nested.join("normal.txt").exists(), "{o:?}");
     assert_eq!(
         std::fs::read_to_string(nested.join(".git/config")).unwrap(),
@@ -1342,28 +1334,20 @@ fn memory_limit_counts_shared_memory_without_cgroups() {
 
 #[test]
 fn git_dangling_hooks_symlink_target_held() {
-    if !have_git() {
-        eprintln!("skipped: git not installed");
+    let Some(fx) = git_fx("gitdangle") else {
         return;
-    }
-    let fx = Fx::new("gitdangle");
+    };
     fresh_repo(&fx);
     let _ = std::fs::remove_dir_all(fx.ws.join(".git/hooks"));
     // A link planted before the session (e.g. by an older, unprotected run) to a missing directory.
     std::os::unix::fs::symlink("../shared-hooks", fx.ws.join(".git/hooks")).unwrap();
-    std::fs::write(fx.base.join("evil.hook"), evil_hook(&fx)).unwrap();
     let script = format!(
         "mkdir -p shared-hooks; cp {b}/evil.hook shared-hooks/pre-commit; chmod +x shared-hooks/pre-commit; \
          rm -f .git/hooks; mv .git/hooks .git/h2; mkdir -p .git/hooks; \
          cp {b}/evil.hook .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; echo ok > normal.txt",
         b = Fx::s(&fx.base)
     );
-    let mut p = fx.policy(&script);
-    p["readableRoots"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!(Fx::s(&fx.base.join("evil.hook"))));
-    let o = fx.run_policy(p);
+    let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Hook]));
     assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
     assert!(!fx.ws.join("shared-hooks/pre-commit").exists(), "{o:?}");
     // The link itself could not be removed or replaced.
@@ -1378,15 +1362,12 @@ fn git_dangling_hooks_symlink_target_held() {
 
 #[test]
 fn git_symlinked_dot_git_cannot_be_replaced() {
-    if !have_git() {
-        eprintln!("skipped: git not installed");
+    let Some(fx) = git_fx("gitlink") else {
         return;
-    }
-    let fx = Fx::new("gitlink");
+    };
     fresh_repo(&fx);
     std::fs::rename(fx.ws.join(".git"), fx.ws.join("repo.git")).unwrap();
     std::os::unix::fs::symlink("repo.git", fx.ws.join(".git")).unwrap();
-    std::fs::write(fx.base.join("evil.config"), evil_config(&fx)).unwrap();
     let script = format!(
         "rm -f .git; mv .git g2; mkdir -p evil/objects evil/refs; echo 'ref: refs/heads/x' > evil/HEAD; \
          cp {b}/evil.config evil/config; ln -sfn evil .git; \
@@ -1394,12 +1375,7 @@ fn git_symlinked_dot_git_cannot_be_replaced() {
            && echo COMMITTED",
         b = Fx::s(&fx.base)
     );
-    let mut p = fx.policy(&script);
-    p["readableRoots"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!(Fx::s(&fx.base.join("evil.config"))));
-    let o = fx.run_policy(p);
+    let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Config]));
     assert_eq!(
         std::fs::read_link(fx.ws.join(".git")).unwrap(),
         Path::new("repo.git"),

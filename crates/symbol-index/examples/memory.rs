@@ -80,7 +80,6 @@ fn main() {
         .map(|l| l.split('\t').collect::<Vec<_>>())
         .filter(|f| f.len() == 10)
         .collect();
-    let num = |s: &str| s.parse::<f64>().unwrap_or(0.0);
     let mut idx = match SymbolIndex::new() {
         Ok(i) => i,
         Err(e) => {
@@ -88,105 +87,46 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // Grouped before the first snapshot, so the group table is in both and not in the difference.
+    let files = file_groups(&rows);
     let before = snapshot();
     let clock = std::time::Instant::now();
-    let mut start = 0;
-    while start < rows.len() {
-        let key = rows[start][0];
-        let mut end = start;
-        while end < rows.len() && rows[end][0] == key {
-            end += 1;
-        }
-        let input: Vec<SymbolInput<'_>> = rows[start..end]
-            .iter()
-            .map(|f| SymbolInput {
-                name: f[1],
-                kind: f[2],
-                file: f[3],
-                container: (f[4] != "\0").then_some(f[4]),
-                detail: (f[5] != "\0").then_some(f[5]),
-                line: num(f[6]),
-                column: num(f[7]),
-                end_line: num(f[8]),
-                end_column: num(f[9]),
-            })
-            .collect();
-        if let Err(e) = idx.update_file(key, input) {
+    for &(start, end) in &files {
+        if let Err(e) = idx.update_file(rows[start][0], symbols(&rows[start..end])) {
             eprintln!("{e}");
             std::process::exit(1);
         }
-        start = end;
     }
     let build_ms = clock.elapsed().as_secs_f64() * 1e3;
     let after = snapshot();
     let n = idx.stats().0 as f64;
-    let per = |x: isize| x as f64 / n;
     println!(
         "symbols {} files {} built in {build_ms:.1} ms",
         idx.stats().0,
         idx.stats().1
     );
-    println!(
-        "live heap bytes   {:>10}  {:>7.1} B/symbol",
-        after.0 - before.0,
-        per(after.0 - before.0)
-    );
-    println!(
-        "live allocations  {:>10}  {:>7.2} /symbol",
-        after.1 - before.1,
-        per(after.1 - before.1)
-    );
-    println!(
-        "alloc calls       {:>10}  {:>7.2} /symbol",
-        after.2 - before.2,
-        per(after.2 - before.2)
-    );
-    println!(
-        "RSS growth        {:>10}  {:>7.1} B/symbol",
-        after.3 - before.3,
-        per(after.3 - before.3)
-    );
-    println!(
-        "index accounting  {:>10}  {:>7.1} B/symbol",
-        idx.heap_bytes(),
-        idx.heap_bytes() as f64 / n
-    );
-    for (name, bytes) in idx.heap_breakdown() {
+    // One row: the total and its share per symbol (`digits` decimals, `unit` per symbol).
+    let row = |label: &str, total: isize, digits: usize, unit: &str| {
         println!(
-            "  {name:<16} {bytes:>10}  {:>7.1} B/symbol",
-            bytes as f64 / n
+            "{label:<18}{total:>10}  {:>7.digits$} {unit}/symbol",
+            total as f64 / n
         );
+    };
+    row("live heap bytes", after.0 - before.0, 1, "B");
+    row("live allocations", after.1 - before.1, 2, "");
+    row("alloc calls", after.2 - before.2, 2, "");
+    row("RSS growth", after.3 - before.3, 1, "B");
+    row("index accounting", idx.heap_bytes() as isize, 1, "B");
+    for (name, bytes) in idx.heap_breakdown() {
+        row(&format!("  {name:<16} "), bytes as isize, 1, "B");
     }
     // One-file updates: every 13th file re-indexed with the same symbols (replace + insert), each timed
     // (best of 3).
-    let mut files: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    while start < rows.len() {
-        let mut end = start;
-        while end < rows.len() && rows[end][0] == rows[start][0] {
-            end += 1;
-        }
-        files.push((start, end));
-        start = end;
-    }
     let mut updates: Vec<f64> = files
         .iter()
         .step_by(13)
         .map(|&(start, end)| {
-            let input: Vec<SymbolInput<'_>> = rows[start..end]
-                .iter()
-                .map(|f| SymbolInput {
-                    name: f[1],
-                    kind: f[2],
-                    file: f[3],
-                    container: (f[4] != "\0").then_some(f[4]),
-                    detail: (f[5] != "\0").then_some(f[5]),
-                    line: num(f[6]),
-                    column: num(f[7]),
-                    end_line: num(f[8]),
-                    end_column: num(f[9]),
-                })
-                .collect();
+            let input = symbols(&rows[start..end]);
             (0..3)
                 .map(|_| {
                     let clock = std::time::Instant::now();
@@ -242,4 +182,37 @@ fn main() {
     for (ms, q) in times.iter().take(10) {
         println!("  {ms:>8.3} ms  {q}");
     }
+}
+
+/// The `[start, end)` row ranges of each file: consecutive rows with the same file key.
+fn file_groups(rows: &[Vec<&str>]) -> Vec<(usize, usize)> {
+    let mut files = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start;
+        while end < rows.len() && rows[end][0] == rows[start][0] {
+            end += 1;
+        }
+        files.push((start, end));
+        start = end;
+    }
+    files
+}
+
+/// One file's rows as index input (`\0` marks an absent container or detail; a bad number is 0).
+fn symbols<'a>(rows: &[Vec<&'a str>]) -> Vec<SymbolInput<'a>> {
+    let num = |s: &str| s.parse::<f64>().unwrap_or(0.0);
+    rows.iter()
+        .map(|f| SymbolInput {
+            name: f[1],
+            kind: f[2],
+            file: f[3],
+            container: (f[4] != "\0").then_some(f[4]),
+            detail: (f[5] != "\0").then_some(f[5]),
+            line: num(f[6]),
+            column: num(f[7]),
+            end_line: num(f[8]),
+            end_column: num(f[9]),
+        })
+        .collect()
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeExecutionSandboxAdapter } from "./adapter.js";
 import { sandboxModule } from "./native.js";
 import { type DecisionRoots, decidePathsJs } from "./paths.js";
+import { describeBackends } from "./testing/backends.js";
 
 let base: string;
 let ws: string;
@@ -27,17 +28,7 @@ afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 const call = (name: string, args: Record<string, unknown>) => ({ name, arguments: args });
 
-describe.each([
-  ["native", "native"],
-  ["js", "off"],
-] as const)("ExecutionSandboxAdapter preflight (%s path decisions)", (label, mode) => {
-  beforeAll(() => sandboxModule.setMode(mode));
-  afterAll(() => sandboxModule.setMode(undefined));
-  // `native` mode throws instead of falling back when the binding is missing, so this suite can
-  // never test the JS path twice.
-  it("the backend under test is the one named", () => {
-    expect(sandboxModule.active()).toBe(label);
-  });
+describeBackends("ExecutionSandboxAdapter preflight (%s path decisions)", () => {
   const adapter = () =>
     new NativeExecutionSandboxAdapter({
       type: "process",

@@ -22,6 +22,7 @@ import {
 } from "./manager.js";
 import { sandboxModule } from "./native.js";
 import { DEFAULT_POLICY, type SandboxPolicy } from "./policy.js";
+import { describeBackends } from "./testing/backends.js";
 
 let base: string;
 let ws: string;
@@ -258,15 +259,7 @@ describe.each([
   });
 });
 
-describe.each([
-  ["native path decisions", "native", "native"],
-  ["JS path decisions", "off", "js"],
-] as const)("ExecutionSandboxAdapter conformance (%s)", (_label, mode, backend) => {
-  beforeAll(() => sandboxModule.setMode(mode));
-  afterAll(() => sandboxModule.setMode(undefined));
-  it("the backend under test is the one named", () => {
-    expect(sandboxModule.active()).toBe(backend);
-  });
+describeBackends("ExecutionSandboxAdapter conformance (%s path decisions)", () => {
   const context = (type: string, fsIsolation = "workspace") => ({
     security: { sandbox: { type, networkAccess: "none", fsIsolation, workingDirectory: ws } },
   });

@@ -1,35 +1,15 @@
 import { execFileSync } from "node:child_process";
-import {
-  closeSync,
-  existsSync,
-  ftruncateSync,
-  linkSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileBeneath, readFileBeneathAsync, writeFileBeneath, writeFileBeneathAsync } from "./files.js";
+import { escapeTree } from "./testing/escapeTree.js";
 
 let base: string;
 let ws: string;
 let out: string;
 beforeAll(() => {
-  base = mkdtempSync(join(tmpdir(), "ku0-files-"));
-  ws = join(base, "ws");
-  out = join(base, "out");
-  mkdirSync(join(ws, "sub"), { recursive: true });
-  mkdirSync(out);
-  writeFileSync(join(out, "secret"), "secret");
-  symlinkSync(out, join(ws, "link"));
-  symlinkSync(join(out, "created"), join(ws, "dangling"));
-  linkSync(join(out, "secret"), join(ws, "hard"));
+  ({ base, ws, out } = escapeTree("ku0-files-"));
 });
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 

@@ -80,6 +80,7 @@ export {
   hostAllowed,
   isPrivateAddress,
 } from "./proxy.js";
+export { type CommandResult, commandResult } from "./result.js";
 export { nativeUsable, type SandboxStatus, status, WINDOWS_NATIVE_REASON } from "./status.js";
 export {
   createReadStreamBeneath,

@@ -13,6 +13,7 @@ import {
   type SandboxPolicy,
   validatePolicy,
 } from "./policy.js";
+import { type CommandResult, commandResult } from "./result.js";
 import { nativeUsable } from "./status.js";
 import {
   checkCommandTimeout,
@@ -41,14 +42,7 @@ export interface SandboxExecOptions {
   onStderr?: (chunk: string) => void;
   signal?: AbortSignal;
 }
-export interface SandboxExecResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-  timedOut: boolean;
-  truncated: boolean;
-}
+export type SandboxExecResult = CommandResult;
 export interface SandboxInfo {
   id: string;
   containerId: string;
@@ -264,14 +258,7 @@ export class NativeSandboxContext implements SandboxContext {
     if (this.prewarm()) this.scheduleWarm();
     const r = await running;
     this.lastUsedAt = Date.now();
-    return {
-      exitCode: r.exitCode,
-      stdout: r.stdout,
-      stderr: r.stderr,
-      durationMs: r.durationMs,
-      timedOut: r.timedOut,
-      truncated: r.truncated,
-    };
+    return commandResult(r);
   }
 
   info(): SandboxInfo {

@@ -1,18 +1,5 @@
 import { execFileSync } from "node:child_process";
-import {
-  closeSync,
-  ftruncateSync,
-  linkSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, ftruncateSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -20,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileBeneath } from "./files.js";
 import { sandboxModule } from "./native.js";
 import { createReadStreamBeneath, createWriteStreamBeneath } from "./streams.js";
+import { describeBackends } from "./testing/backends.js";
+import { escapeTree } from "./testing/escapeTree.js";
 
 const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -28,15 +17,7 @@ let base: string;
 let ws: string;
 let out: string;
 beforeAll(() => {
-  base = mkdtempSync(join(tmpdir(), "ku0-streams-"));
-  ws = join(base, "ws");
-  out = join(base, "out");
-  mkdirSync(join(ws, "sub"), { recursive: true });
-  mkdirSync(out);
-  writeFileSync(join(out, "secret"), "secret");
-  symlinkSync(out, join(ws, "link"));
-  symlinkSync(join(out, "created"), join(ws, "dangling"));
-  linkSync(join(out, "secret"), join(ws, "hard"));
+  ({ base, ws, out } = escapeTree("ku0-streams-"));
   execFileSync("mkfifo", [join(ws, "fifo")]);
   // What a sandboxed command can plant: a 1 GiB sparse file (no disk blocks).
   const fd = openSync(join(ws, "sparse"), "w");
@@ -73,17 +54,7 @@ function generated(total: number, chunk = MiB): Readable {
   });
 }
 
-describe.each([
-  ["native", "native"],
-  ["js", "off"],
-] as const)("beneath-root streams (%s)", (label, mode) => {
-  beforeAll(() => sandboxModule.setMode(mode));
-  afterAll(() => sandboxModule.setMode(undefined));
-
-  it("the backend under test is the one named", () => {
-    expect(sandboxModule.active()).toBe(label);
-  });
-
+describeBackends("beneath-root streams (%s)", (label) => {
   it("streams a 1 GiB sparse file through in bounded memory", async () => {
     global.gc?.();
     const rss = process.memoryUsage().rss;

@@ -36,6 +36,17 @@ interface ChunkFile {
   close(): Promise<void>;
 }
 
+/** What to open: `relPath` beneath `root`, to read or to (create and truncate then) write. */
+interface OpenSpec {
+  root: string;
+  relPath: string;
+  mode: "read" | "write";
+  /** Create missing parent directories (write only). */
+  mkdirs: boolean;
+  /** Fail with `ERR_KU0_FILE_TOO_LARGE` beyond this many bytes; `undefined` = no cap. */
+  maxBytes: number | undefined;
+}
+
 function checkArgs(root: unknown, relPath: unknown): asserts root is string {
   if (typeof root !== "string" || !isAbsolute(root))
     throw ku0TypeError("ERR_KU0_INVALID_ARG", "root must be an absolute path");
@@ -51,13 +62,7 @@ function checkChunk(v: number | undefined): number {
 
 // ---- native ---------------------------------------------------------------------------------
 
-function openNative(
-  root: string,
-  relPath: string,
-  mode: "read" | "write",
-  mkdirs: boolean,
-  maxBytes: number | undefined,
-): Promise<ChunkFile> {
+function openNative({ root, relPath, mode, mkdirs, maxBytes }: OpenSpec): Promise<ChunkFile> {
   return sandboxModule
     .callNative((b) => b.openBeneath(root, relPath, mode, mkdirs, maxBytes))
     .then((f) => ({
@@ -175,13 +180,7 @@ async function openJs(
   }
 }
 
-async function openJsFile(
-  root: string,
-  relPath: string,
-  mode: "read" | "write",
-  mkdirs: boolean,
-  maxBytes: number | undefined,
-): Promise<ChunkFile> {
+async function openJsFile({ root, relPath, mode, mkdirs, maxBytes }: OpenSpec): Promise<ChunkFile> {
   const fh = await openJs(root, relPath, mode, mkdirs);
   const limit = maxBytes ?? Number.MAX_SAFE_INTEGER;
   let done = 0;
@@ -224,16 +223,48 @@ async function openJsFile(
   };
 }
 
-function openFile(
-  root: string,
-  relPath: string,
-  mode: "read" | "write",
-  mkdirs: boolean,
-  maxBytes: number | undefined,
-): Promise<ChunkFile> {
-  return sandboxModule.active() === "native"
-    ? openNative(root, relPath, mode, mkdirs, maxBytes)
-    : openJsFile(root, relPath, mode, mkdirs, maxBytes);
+function openFile(spec: OpenSpec): Promise<ChunkFile> {
+  return sandboxModule.active() === "native" ? openNative(spec) : openJsFile(spec);
+}
+
+type StreamCallback = (err?: Error | null) => void;
+
+/**
+ * The file behind one stream: opened by the stream's `construct`, closed once by whichever of
+ * `final` and `destroy` comes first.
+ */
+class StreamFile {
+  private file: ChunkFile | undefined;
+  constructor(private readonly spec: OpenSpec) {}
+
+  /** The open file (streams call `read`/`write` only after `construct` succeeded). */
+  get open(): ChunkFile {
+    return this.file as ChunkFile;
+  }
+
+  construct(cb: StreamCallback): void {
+    openFile(this.spec).then(
+      (f) => {
+        this.file = f;
+        cb();
+      },
+      (e: Error) => cb(e),
+    );
+  }
+
+  /** Closes the file if still open, then calls `cb` with `err`, else with the close error. */
+  close(err: Error | null, cb: StreamCallback): void {
+    const f = this.file;
+    this.file = undefined;
+    if (!f) {
+      cb(err);
+      return;
+    }
+    f.close().then(
+      () => cb(err),
+      (e: Error) => cb(err ?? e),
+    );
+  }
 }
 
 // ---- streams --------------------------------------------------------------------------------
@@ -254,33 +285,17 @@ export function createReadStreamBeneath(
   checkOptions(options, "options");
   const chunk = checkChunk(options?.chunkBytes);
   const max = checkOptionalInt(options?.maxBytes, "maxBytes");
-  let file: ChunkFile | undefined;
+  const file = new StreamFile({ root, relPath, mode: "read", mkdirs: false, maxBytes: max });
   return new Readable({
     highWaterMark: chunk,
-    construct(cb) {
-      openFile(root, relPath, "read", false, max).then(
-        (f) => {
-          file = f;
-          cb();
-        },
-        (e: Error) => cb(e),
-      );
-    },
+    construct: (cb) => file.construct(cb),
     read() {
-      (file as ChunkFile).read(chunk).then(
+      file.open.read(chunk).then(
         (buf) => this.push(buf.length > 0 ? buf : null),
         (e: Error) => this.destroy(e),
       );
     },
-    destroy(err, cb) {
-      const f = file;
-      file = undefined;
-      if (!f) return cb(err);
-      f.close().then(
-        () => cb(err),
-        (e: Error) => cb(err ?? e),
-      );
-    },
+    destroy: (err, cb) => file.close(err, cb),
   });
 }
 
@@ -299,41 +314,17 @@ export function createWriteStreamBeneath(
   checkOptions(options, "options");
   const mkdirs = checkOptionalBoolean(options?.mkdirs, "mkdirs") ?? false;
   const max = checkOptionalInt(options?.maxBytes, "maxBytes");
-  let file: ChunkFile | undefined;
+  const file = new StreamFile({ root, relPath, mode: "write", mkdirs, maxBytes: max });
   return new Writable({
-    construct(cb) {
-      openFile(root, relPath, "write", mkdirs, max).then(
-        (f) => {
-          file = f;
-          cb();
-        },
-        (e: Error) => cb(e),
-      );
-    },
+    construct: (cb) => file.construct(cb),
     write(data: Buffer | string, encoding, cb) {
       const buf = typeof data === "string" ? Buffer.from(data, encoding) : data;
-      (file as ChunkFile).write(buf).then(
+      file.open.write(buf).then(
         () => cb(),
         (e: Error) => cb(e),
       );
     },
-    final(cb) {
-      const f = file;
-      file = undefined;
-      if (!f) return cb();
-      f.close().then(
-        () => cb(),
-        (e: Error) => cb(e),
-      );
-    },
-    destroy(err, cb) {
-      const f = file;
-      file = undefined;
-      if (!f) return cb(err);
-      f.close().then(
-        () => cb(err),
-        (e: Error) => cb(err ?? e),
-      );
-    },
+    final: (cb) => file.close(null, cb),
+    destroy: (err, cb) => file.close(err, cb),
   });
 }

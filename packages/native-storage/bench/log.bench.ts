@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { defineSuite, type SuiteCase } from "@ku0/bench";
 import { CheckpointStorage, EventLog, storageModule } from "../src/index.js";
 import type { Checkpoint, Durability, TaskGraphEvent } from "../src/types.js";
+import { event1k, event380, words } from "./events.js";
 
 const require = createRequire(import.meta.url);
 const root = mkdtempSync(join(tmpdir(), "ku0-storage-bench-"));
@@ -77,31 +78,6 @@ class AppendFile {
 }
 
 // ---- data ----------------------------------------------------------------------------------
-function words(n: number, salt: number): string {
-  const out: string[] = [];
-  let x = salt * 2654435761 + 7;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    out.push(`w${(x % 50000).toString(36)}`);
-  }
-  return out.join(" ");
-}
-
-function event1k(i: number): TaskGraphEvent {
-  const e: TaskGraphEvent = {
-    id: `evt-${i}`,
-    sequenceId: i,
-    eventVersion: 1,
-    nodeId: `node-${i % 31}`,
-    type: "node_completed",
-    timestamp: "2026-01-01T00:00:00.000Z",
-    correlationId: `corr-${i % 97}`,
-    payload: { i, text: "" },
-  };
-  const base = JSON.stringify(e).length;
-  (e.payload as { text: string }).text = words(200, i).slice(0, 1024 - base);
-  return e;
-}
 // Events are built once; every impl pays the same JSON.stringify per append.
 const POOL = Array.from({ length: 1024 }, (_, i) => event1k(i + 1));
 const ev = (i: number) => POOL[i & 1023] as TaskGraphEvent;
@@ -278,11 +254,6 @@ function replayCases(): SuiteCase[] {
 
 // The issue's replay row: 100k events of ~380 B into JS objects, against the floor of one
 // `JSON.parse` of the same events as one array text (already a string, so no I/O or decoding).
-function event380(i: number): TaskGraphEvent {
-  const e = event1k(i);
-  const base = JSON.stringify({ ...e, payload: { i, text: "" } }).length;
-  return { ...e, payload: { i, text: words(80, i).slice(0, 380 - base) } };
-}
 function replay380Case(): SuiteCase {
   const events = Array.from({ length: REPLAY_N }, (_, i) => event380(i + 1));
   const text = JSON.stringify(events);

@@ -9,34 +9,9 @@ import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EventLog, storageModule } from "../src/index.js";
-import type { TaskGraphEvent } from "../src/types.js";
+import { event380 } from "./events.js";
 
 const rounds = Number(process.argv[2] ?? 9);
-function words(n: number, salt: number): string {
-  const out: string[] = [];
-  let x = salt * 2654435761 + 7;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    out.push(`w${(x % 50000).toString(36)}`);
-  }
-  return out.join(" ");
-}
-// The same events as log.bench.ts's replay380 case.
-function event380(i: number): TaskGraphEvent {
-  const e: TaskGraphEvent = {
-    id: `evt-${i}`,
-    sequenceId: i,
-    eventVersion: 1,
-    nodeId: `node-${i % 31}`,
-    type: "node_completed",
-    timestamp: "2026-01-01T00:00:00.000Z",
-    correlationId: `corr-${i % 97}`,
-    payload: { i, text: "" },
-  };
-  const base = JSON.stringify(e).length;
-  return { ...e, payload: { i, text: words(80, i).slice(0, 380 - base) } };
-}
-
 const N = 100_000;
 const events = Array.from({ length: N }, (_, i) => event380(i + 1));
 const text = JSON.stringify(events);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EventLog } from "./eventLog.js";
 import { backends, cleanup, event, tmp } from "./testing/helpers.js";
+import type { Durability } from "./types.js";
 
 afterAll(cleanup);
 
@@ -11,6 +12,31 @@ function lastSegment(dir: string): string {
     .filter((n) => n.endsWith(".log"))
     .sort();
   return join(dir, segs[segs.length - 1] as string);
+}
+
+/** A fresh log (`tag` names its directory) with events 1..`n` appended and closed; its directory and last segment. */
+function closedLog(tag: string, backend: "native" | "js", durability: Durability, n: number) {
+  const dir = tmp(tag);
+  const log = new EventLog(dir, { backend, durability });
+  for (let i = 1; i <= n; i++) log.append(event(i));
+  log.close();
+  return { dir, seg: lastSegment(dir) };
+}
+
+/** The first `bytes` bytes of `file`. */
+function head(file: string, bytes: number): Buffer {
+  const buf = Buffer.alloc(bytes);
+  const fd = openSync(file, "r");
+  readSync(fd, buf, 0, bytes, 0);
+  closeSync(fd);
+  return buf;
+}
+
+/** Overwrites `file` at `at` with `data`. */
+function writeAt(file: string, data: Buffer, at: number): void {
+  const fd = openSync(file, "r+");
+  writeSync(fd, data, 0, data.length, at);
+  closeSync(fd);
 }
 
 describe.each(backends())("EventLog conformance (%s)", (backend) => {
@@ -143,21 +169,14 @@ describe.each(backends())("EventLog conformance (%s)", (backend) => {
   });
 
   it("truncates a torn tail beyond the durable mark", () => {
-    const dir = tmp("torn");
-    const log = new EventLog(dir, { backend, durability: "process" });
-    for (let i = 1; i <= 5; i++) log.append(event(i));
-    log.close();
-    const seg = lastSegment(dir);
+    const { dir, seg } = closedLog("torn", backend, "process", 5);
     // Find the end of data: the first zero length after the header.
-    const fd = openSync(seg, "r+");
-    const buf = Buffer.alloc(64 * 1024);
-    readSync(fd, buf, 0, buf.length, 0);
+    const buf = head(seg, 64 * 1024);
     let off = 32;
     while (buf.readUInt32LE(off) !== 0) off += buf.readUInt32LE(off);
     const torn = Buffer.alloc(100, 0xab);
     torn.writeUInt32LE(400, 0); // claims 400 bytes, CRC garbage
-    writeSync(fd, torn, 0, torn.length, off);
-    closeSync(fd);
+    writeAt(seg, torn, off);
     const b = new EventLog(dir, { backend });
     expect(b.replay(0)).toHaveLength(5);
     expect(b.append(event(6))).toBe(6);
@@ -168,18 +187,9 @@ describe.each(backends())("EventLog conformance (%s)", (backend) => {
   });
 
   it("detects a bit flip in a durable record and reports its location", () => {
-    const dir = tmp("flip");
-    const log = new EventLog(dir, { backend, durability: "sync" });
-    for (let i = 1; i <= 5; i++) log.append(event(i));
-    log.close();
-    const seg = lastSegment(dir);
-    const fd = openSync(seg, "r+");
-    const b = Buffer.alloc(1);
+    const { dir, seg } = closedLog("flip", backend, "sync", 5);
     const at = 32 + 40 + 30; // inside record 1's payload
-    readSync(fd, b, 0, 1, at);
-    b[0] = (b[0] as number) ^ 0x04;
-    writeSync(fd, b, 0, 1, at);
-    closeSync(fd);
+    writeAt(seg, Buffer.from([(head(seg, at + 1)[at] as number) ^ 0x04]), at);
     expect(() => new EventLog(dir, { backend })).toThrow(
       expect.objectContaining({
         code: "ERR_KU0_STORAGE_CORRUPT",
@@ -199,19 +209,11 @@ describe.each(backends())("EventLog conformance (%s)", (backend) => {
 
 describe.each(backends())("EventLog HWM (%s)", (backend) => {
   it("reports damage to cleanly closed process-mode records instead of truncating them", () => {
-    const dir = tmp("hwm");
-    const log = new EventLog(dir, { backend, durability: "process" });
-    for (let i = 1; i <= 30; i++) log.append(event(i));
-    log.close();
-    const seg = lastSegment(dir);
-    const fd = openSync(seg, "r+");
-    const buf = Buffer.alloc(64 * 1024);
-    readSync(fd, buf, 0, buf.length, 0);
+    const { dir, seg } = closedLog("hwm", backend, "process", 30);
+    const buf = head(seg, 64 * 1024);
     let off = 32;
     for (let i = 1; i < 28; i++) off += buf.readUInt32LE(off);
-    const b = Buffer.from([(buf[off + 60] as number) ^ 0x01]);
-    writeSync(fd, b, 0, 1, off + 60); // inside record 28
-    closeSync(fd);
+    writeAt(seg, Buffer.from([(buf[off + 60] as number) ^ 0x01]), off + 60); // inside record 28
     expect(() => new EventLog(dir, { backend })).toThrow(
       expect.objectContaining({
         code: "ERR_KU0_STORAGE_CORRUPT",

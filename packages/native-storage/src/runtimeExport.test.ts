@@ -14,7 +14,12 @@ import { importRuntimeStorage, readRuntimeCheckpointFile, readRuntimeEventLog } 
 import { RustCheckpointStorage } from "./rustCheckpointStorage.js";
 import { NativeTaskGraphEventLog } from "./taskGraphEventLog.js";
 import { backends, checkpoint, cleanup, event, tmp } from "./testing/helpers.js";
-import { writeRuntimeCheckpoints, writeRuntimeEvents } from "./testing/runtimeFixture.js";
+import {
+  deltaEntry,
+  fullEntry,
+  writeRuntimeCheckpoints,
+  writeRuntimeEvents,
+} from "./testing/runtimeFixture.js";
 import type { Checkpoint, NativeStorageEngine, TaskGraphEvent } from "./types.js";
 
 afterAll(cleanup);
@@ -24,28 +29,7 @@ function runtimeCheckpoints(root: string): Checkpoint[] {
   const a0 = checkpoint("a0", "agent-a", 0);
   const a1: Checkpoint = { ...checkpoint("a1", "agent-a", 1), status: "paused" };
   const b0 = checkpoint("b0", "agent-b", 0, { agentType: "reviewer" });
-  writeRuntimeCheckpoints(root, [
-    { record: { kind: "full", checkpoint: a0 }, summary: a0, chainLength: 0 },
-    {
-      record: {
-        kind: "delta",
-        baseId: "a0",
-        delta: {
-          id: "a1",
-          version: 1,
-          createdAt: a1.createdAt,
-          status: "paused",
-          currentStep: 1,
-          metadata: a1.metadata,
-          messages: { mode: "append", items: a1.messages.slice(-1) },
-          pendingToolCalls: { mode: "replace", items: a1.pendingToolCalls },
-        },
-      },
-      summary: a1,
-      chainLength: 1,
-    },
-    { record: { kind: "full", checkpoint: b0 }, summary: b0, chainLength: 0 },
-  ]);
+  writeRuntimeCheckpoints(root, [fullEntry(a0), deltaEntry("a0", a1, 1), fullEntry(b0)]);
   return [a0, a1, b0];
 }
 

@@ -8,7 +8,7 @@ import { invalidArg, StorageErrorCodes } from "./errors.js";
 import { type Backend, EventLog } from "./eventLog.js";
 import { fsyncDir } from "./js/fsutil.js";
 import { zstdStoredFrame } from "./js/zstdFrame.js";
-import { readRuntimeCheckpointFile, readRuntimeEventLog } from "./runtimeImport.js";
+import { readRuntimeCheckpointFile, readRuntimeEventLog, verifyIndex } from "./runtimeImport.js";
 import {
   RUNTIME_CHECKPOINT_DIR,
   RUNTIME_EVENT_HEADER,
@@ -83,21 +83,6 @@ function readEvents(rootDir: string, backend: Backend | undefined): { seq: numbe
   }
 }
 
-async function verifyIndex(
-  rootDir: string,
-  engine: NativeStorageEngine,
-  indexFileName: string,
-): Promise<number> {
-  const store = new RustCheckpointStorage({ rootDir, engine, indexFileName });
-  let n = 0;
-  for (const row of await store.list()) {
-    if ((await store.load(row.id)) === null)
-      throw new Ku0Error(StorageErrorCodes.corrupt, `checkpoint ${JSON.stringify(row.id)} did not load`);
-    n++;
-  }
-  return n;
-}
-
 function readOnlyView(blobs: Map<string, Uint8Array>): NativeStorageEngine {
   const refuse = (): never => {
     throw invalidArg("the export's read-only view has no event log");
@@ -167,7 +152,10 @@ export async function exportRuntimeStorage(
   }
   const indexPath = join(root, indexFileName);
   const hasIndex = fs.existsSync(indexPath);
-  if (hasIndex) await verifyIndex(root, readOnlyView(blobs), indexFileName);
+  if (hasIndex)
+    await verifyIndex(
+      new RustCheckpointStorage({ rootDir: root, engine: readOnlyView(blobs), indexFileName }),
+    );
 
   // 2. Write into a sibling temporary directory.
   const tmp = join(
@@ -215,7 +203,11 @@ export async function exportRuntimeStorage(
         );
       written.set(key, got);
     }
-    const verified = hasIndex ? await verifyIndex(tmp, readOnlyView(written), indexFileName) : 0;
+    const verified = hasIndex
+      ? await verifyIndex(
+          new RustCheckpointStorage({ rootDir: tmp, engine: readOnlyView(written), indexFileName }),
+        )
+      : 0;
 
     // 4. Into place.
     if (fs.existsSync(out)) fs.rmdirSync(out);

@@ -10,7 +10,13 @@ import { importRuntimeStorage, readRuntimeCheckpointFile, readRuntimeEventLog } 
 import { RustCheckpointStorage } from "./rustCheckpointStorage.js";
 import { NativeTaskGraphEventLog } from "./taskGraphEventLog.js";
 import { backends, checkpoint, cleanup, event, tmp } from "./testing/helpers.js";
-import { writeRuntimeCheckpoints, writeRuntimeEvents, zstdStoredFrame } from "./testing/runtimeFixture.js";
+import {
+  deltaEntry,
+  fullEntry,
+  writeRuntimeCheckpoints,
+  writeRuntimeEvents,
+  zstdStoredFrame,
+} from "./testing/runtimeFixture.js";
 import type { Checkpoint } from "./types.js";
 
 afterAll(cleanup);
@@ -24,49 +30,12 @@ function runtimeCheckpointDir(root: string): Checkpoint[] {
     error: { message: "tool failed", code: "E_TOOL" },
   };
   const b0 = checkpoint("b0", "agent-b", 0, { agentType: "reviewer" });
-  const lastMsg = (c: Checkpoint) => c.messages.slice(-1);
   writeRuntimeCheckpoints(root, [
-    { record: { kind: "full", checkpoint: a0 }, summary: a0, chainLength: 0 },
-    {
-      // As the runtime encodes it: unchanged fields present as undefined (MessagePack nil).
-      record: {
-        kind: "delta",
-        baseId: "a0",
-        delta: {
-          id: "a1",
-          version: 1,
-          createdAt: a1.createdAt,
-          task: undefined,
-          status: "paused",
-          currentStep: 1,
-          metadata: a1.metadata,
-          messages: { mode: "append", items: lastMsg(a1) },
-          pendingToolCalls: { mode: "replace", items: a1.pendingToolCalls },
-        },
-      },
-      summary: a1,
-      chainLength: 1,
-    },
-    {
-      record: {
-        kind: "delta",
-        baseId: "a1",
-        delta: {
-          id: "a2",
-          version: 1,
-          createdAt: a2.createdAt,
-          status: "running",
-          currentStep: 2,
-          metadata: a2.metadata,
-          error: a2.error,
-          messages: { mode: "append", items: lastMsg(a2) },
-          pendingToolCalls: { mode: "replace", items: a2.pendingToolCalls },
-        },
-      },
-      summary: a2,
-      chainLength: 2,
-    },
-    { record: { kind: "full", checkpoint: b0 }, summary: b0, chainLength: 0 },
+    fullEntry(a0),
+    // As the runtime encodes it: unchanged fields present as undefined (MessagePack nil).
+    deltaEntry("a0", a1, 1, { task: undefined }),
+    deltaEntry("a1", a2, 2, { error: a2.error }),
+    fullEntry(b0),
   ]);
   return [a0, a1, a2, b0];
 }

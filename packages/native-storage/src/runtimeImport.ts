@@ -114,7 +114,8 @@ function dotFiles(rootDir: string): string[] {
   }
 }
 
-async function verifyIndex(store: RustCheckpointStorage): Promise<number> {
+/** Loads every checkpoint the index of `store` lists; a listed one that does not load is `corrupt`. Returns the count. */
+export async function verifyIndex(store: RustCheckpointStorage): Promise<number> {
   let n = 0;
   for (const row of await store.list()) {
     if ((await store.load(row.id)) === null)

@@ -86,11 +86,8 @@ function utf8Length(s: string): number {
 
 const pad8 = (n: number): number => (n + 7) & ~7;
 
-/** Encodes files (in insertion order) as a complete `KU0SYMIX` file. */
-export function encodeIndex(
-  files: Iterable<[string, Iterable<EncodableSymbol>, number]>,
-  writer = WRITER_JS,
-): Uint8Array {
+/** A string table being built: `intern(s)` is the index of `s` in `strings`, added on first use. */
+function stringInterner(): { strings: string[]; intern: (s: string) => number } {
   const ids = new Map<string, number>();
   const strings: string[] = [];
   const intern = (s: string): number => {
@@ -102,6 +99,15 @@ export function encodeIndex(
     }
     return id;
   };
+  return { strings, intern };
+}
+
+/** Encodes files (in insertion order) as a complete `KU0SYMIX` file. */
+export function encodeIndex(
+  files: Iterable<[string, Iterable<EncodableSymbol>, number]>,
+  writer = WRITER_JS,
+): Uint8Array {
+  const { strings, intern } = stringInterner();
   const keys: number[] = [];
   const counts: number[] = [];
   const name: number[] = [];
@@ -123,34 +129,14 @@ export function encodeIndex(
     }
   }
   const n = name.length;
-  const lens = new Uint32Array(strings.length);
-  let textBytes = 0;
-  for (let i = 0; i < strings.length; i++) {
-    const l = utf8Length(strings[i] as string);
-    lens[i] = l;
-    textBytes += l;
-  }
+  const table = stringTableSize(strings);
   // Offsets are file offsets (the body starts at 32, a multiple of 8).
-  const lensAt = HEADER_LEN + 4;
-  const textAt = lensAt + strings.length * 4;
-  const colsAt = pad8(textAt + textBytes);
+  const colsAt = HEADER_LEN + table.size;
   const posAt = pad8(colsAt + 8 + keys.length * 8 + n * 20);
   const total = posAt + n * 32;
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
-  dv.setUint32(HEADER_LEN, strings.length, true);
-  for (let i = 0; i < lens.length; i++) dv.setUint32(lensAt + i * 4, lens[i] as number, true);
-  const encoder = new TextEncoder();
-  const joined = encoder.encodeInto(strings.join(""), out.subarray(textAt, textAt + textBytes));
-  if (joined.written !== textBytes) {
-    // Joining paired two lone surrogates across a boundary: encode one by one.
-    let at = textAt;
-    for (const s of strings) {
-      const r = encoder.encodeInto(s, out.subarray(at, textAt + textBytes));
-      at += r.written;
-    }
-  }
-  let at = colsAt;
+  let at = writeStringTable(out, strings, table.lens, table.textBytes);
   const u32 = (x: number): void => {
     dv.setUint32(at, x, true);
     at += 4;
@@ -340,17 +326,7 @@ function writeStringTable(out: Uint8Array, strings: string[], lens: Uint32Array,
  * the dependents' order when replayed.
  */
 export function encodeImports(files: Iterable<[string, string[]]>, writer = WRITER_JS): Uint8Array {
-  const ids = new Map<string, number>();
-  const strings: string[] = [];
-  const intern = (s: string): number => {
-    let id = ids.get(s);
-    if (id === undefined) {
-      id = strings.length;
-      strings.push(s);
-      ids.set(s, id);
-    }
-    return id;
-  };
+  const { strings, intern } = stringInterner();
   const keys: number[] = [];
   const counts: number[] = [];
   const targets: number[] = [];

@@ -131,7 +131,8 @@ try {
       overrides,
     }),
   );
-  for (const f of ["smoke.mjs", "smoke.cjs"]) copyFileSync(join(consumer, f), join(project, f));
+  for (const f of ["smoke.mjs", "smoke.cjs", "storage-smoke.mjs"])
+    copyFileSync(join(consumer, f), join(project, f));
   for (const f of ["sandbox-binding.cjs", "storage.mjs"]) copyFileSync(join(here, f), join(project, f));
   // npm picks the optional platform packages for the *target* platform, not this machine's.
   const target = [`--os=${os}`, `--cpu=${cpu}`, ...(libc ? [`--libc=${libc}`] : [])];
@@ -165,13 +166,17 @@ try {
 
   for (const m of MODULES.filter((x) => x.name !== "sandbox")) {
     time(`smoke ${m.name}`, () => {
-      let native;
-      try {
-        native = foreign(project, script(m), { [m.flag]: "native" });
-      } catch (e) {
-        check(false, `${m.name} with ${m.flag}=native crashed: ${e.message}`);
-        return;
-      }
+      // One smoke run with the flag on `mode`; undefined (and a failed check) when it crashed.
+      const smoke = (mode) => {
+        try {
+          return foreign(project, script(m), { [m.flag]: mode });
+        } catch (e) {
+          check(false, `${m.name} with ${m.flag}=${mode} crashed: ${e.message}`);
+          return undefined;
+        }
+      };
+      const native = smoke("native");
+      if (!native) return;
       const loadError = native.status.loadError ? ` (${native.status.loadError})` : "";
       check(native.status.active === "native", `${m.name} active natively with ${m.flag}=native${loadError}`);
       const source = String(native.status.details?.bindingSource ?? "");
@@ -180,13 +185,8 @@ try {
         `${m.name} binding loaded from its platform package (${source})`,
       );
       // The reference: the JS fallback in the same foreign Node (paths are that platform's).
-      let js;
-      try {
-        js = foreign(project, script(m), { [m.flag]: "js" });
-      } catch (e) {
-        check(false, `${m.name} with ${m.flag}=js crashed: ${e.message}`);
-        return;
-      }
+      const js = smoke("js");
+      if (!js) return;
       check(js.status.active === "js", `${m.name} ${m.flag}=js answers from JS`);
       if (m.name === "storage") {
         check(js.cleanup === "ok", `storage (js) temporary directory removed after close() (${js.cleanup})`);

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::format::{
-    Parsed, REC_HEADER, SEG_HEADER, SegIndex, decode_index, parse_record, read_whole, scan_segment,
+    Parsed, REC_HEADER, RecHdr, SEG_HEADER, SegIndex, decode_index, parse_record, read_whole,
+    scan_segment,
 };
 use super::writer::{EventLog, lock_poisoned};
 use crate::error::{Error, Result};
@@ -41,69 +42,26 @@ impl ReplayBatch {
 impl EventLog {
     /// Returns up to `limit` records with sequence id >= `from` (and >= the prune floor).
     pub fn replay(&self, from: u64, limit: Option<usize>) -> Result<ReplayBatch> {
-        let sh = &*self.shared;
         let limit = limit.unwrap_or(usize::MAX);
+        let max_record = self.shared.opts.max_record;
         let mut out = ReplayBatch {
             offsets: vec![0],
             ..Default::default()
         };
-        if limit == 0 {
-            return Ok(out);
-        }
-        let Some((plan, start)) = self.plan(from)? else {
-            return Ok(out);
-        };
-        let mut expected: Option<u64> = None;
-        for PlannedSegment {
-            base,
-            path,
-            end,
-            idx,
-        } in plan
-        {
-            if out.len() >= limit {
-                break;
-            }
-            let (off, seq0) = match segment_entry(expected, base, &path, idx.as_deref(), start)? {
-                SegmentEntry::Skip { next } => {
-                    expected = Some(next);
-                    continue;
-                }
-                SegmentEntry::ReadFrom { offset, seq } => (offset, seq),
-            };
-            let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-            let next = read_range(
-                &file,
-                &path,
-                off,
-                end,
-                seq0,
-                start,
-                limit,
-                sh.opts.max_record,
-                &mut out,
-            )
-            .or_else(|e| {
-                if off != SEG_HEADER {
-                    // A stale sparse index: fall back to scanning the segment from its start
-                    // (read_range has already rolled `out` back to before this segment).
+        self.walk_segments(
+            from,
+            limit,
+            &mut out,
+            ReplayBatch::len,
+            |out, seg, entry, start| {
+                let file = File::open(&seg.path).map_err(|e| Error::io(&seg.path, e))?;
+                entry.read_with_fallback(seg.base, |off, seq| {
                     read_range(
-                        &file,
-                        &path,
-                        SEG_HEADER,
-                        end,
-                        base,
-                        start,
-                        limit,
-                        sh.opts.max_record,
-                        &mut out,
+                        &file, &seg.path, off, seg.end, seq, start, limit, max_record, out,
                     )
-                } else {
-                    Err(e)
-                }
-            })?;
-            expected = Some(next);
-        }
+                })
+            },
+        )?;
         Ok(out)
     }
 
@@ -111,53 +69,61 @@ impl EventLog {
     /// from the page cache) and records are returned as byte ranges into those mappings.
     pub fn replay_mapped(&self, from: u64, limit: Option<usize>) -> Result<MappedBatch> {
         let limit = limit.unwrap_or(usize::MAX);
+        let max_record = self.shared.opts.max_record;
         let mut out = MappedBatch::default();
+        self.walk_segments(
+            from,
+            limit,
+            &mut out,
+            MappedBatch::len,
+            |out, seg, entry, start| {
+                let map = Arc::new(Mapping::map(&seg.path, seg.end)?);
+                let map_index = out.maps.len() as u32;
+                let next = entry.read_with_fallback(seg.base, |off, seq| {
+                    map_range(
+                        &map, &seg.path, off, seq, start, limit, max_record, map_index, out,
+                    )
+                })?;
+                if out.map_of.last().is_some_and(|&m| m == map_index) {
+                    out.maps.push(map);
+                }
+                Ok(next)
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// The walk both replays share: plans the segments from `from`, checks that each continues the
+    /// previous one, skips those wholly before the start, and hands each other segment with its
+    /// entry point (and the effective start id) to `read`, which appends its records to `out` and
+    /// returns the sequence id the next segment must begin at. Stops once `len(out)` reaches `limit`.
+    fn walk_segments<B>(
+        &self,
+        from: u64,
+        limit: usize,
+        out: &mut B,
+        len: impl Fn(&B) -> usize,
+        mut read: impl FnMut(&mut B, &PlannedSegment, ReadFrom, u64) -> Result<u64>,
+    ) -> Result<()> {
         if limit == 0 {
-            return Ok(out);
+            return Ok(());
         }
         let Some((plan, start)) = self.plan(from)? else {
-            return Ok(out);
+            return Ok(());
         };
-        let max_record = self.shared.opts.max_record;
         let mut expected: Option<u64> = None;
-        for PlannedSegment {
-            base,
-            path,
-            end,
-            idx,
-        } in plan
-        {
-            if out.len() >= limit {
+        for seg in plan {
+            if len(out) >= limit {
                 break;
             }
-            let (off, seq0) = match segment_entry(expected, base, &path, idx.as_deref(), start)? {
-                SegmentEntry::Skip { next } => {
-                    expected = Some(next);
-                    continue;
-                }
-                SegmentEntry::ReadFrom { offset, seq } => (offset, seq),
-            };
-            let map = Arc::new(Mapping::map(&path, end)?);
-            let map_index = out.maps.len() as u32;
-            let next = map_range(
-                &map, &path, off, seq0, start, limit, max_record, map_index, &mut out,
-            )
-            .or_else(|e| {
-                if off != SEG_HEADER {
-                    map_range(
-                        &map, &path, SEG_HEADER, base, start, limit, max_record, map_index,
-                        &mut out,
-                    )
-                } else {
-                    Err(e)
-                }
-            })?;
-            if out.map_of.last().is_some_and(|&m| m == map_index) {
-                out.maps.push(map);
-            }
+            let next =
+                match segment_entry(expected, seg.base, &seg.path, seg.idx.as_deref(), start)? {
+                    SegmentEntry::Skip { next } => next,
+                    SegmentEntry::ReadFrom(entry) => read(out, &seg, entry, start)?,
+                };
             expected = Some(next);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Snapshot of the segments a replay from `from` reads (and the effective start id), or `None`
@@ -217,8 +183,42 @@ struct PlannedSegment {
 enum SegmentEntry {
     /// The whole segment lies before the start: the next segment must begin at `next`.
     Skip { next: u64 },
-    /// Read records from `offset`, whose first record has sequence id `seq`.
-    ReadFrom { offset: u64, seq: u64 },
+    /// Read records from the entry point.
+    ReadFrom(ReadFrom),
+}
+
+/// An entry point into a segment: `offset`, whose record has sequence id `seq`.
+#[derive(Clone, Copy)]
+struct ReadFrom {
+    offset: u64,
+    seq: u64,
+}
+
+impl ReadFrom {
+    /// The segment start (the first record of segment `base`).
+    fn segment_start(base: u64) -> ReadFrom {
+        ReadFrom {
+            offset: SEG_HEADER,
+            seq: base,
+        }
+    }
+
+    /// Reads from this entry with `read(offset, seq)`; when that fails and the entry came from a
+    /// sparse index (it is not the segment start), the index is stale, so the segment is read again
+    /// from its start (each reader has already rolled its output back to before the segment).
+    fn read_with_fallback(
+        self,
+        base: u64,
+        mut read: impl FnMut(u64, u64) -> Result<u64>,
+    ) -> Result<u64> {
+        read(self.offset, self.seq).or_else(|e| {
+            if self.offset != SEG_HEADER {
+                read(SEG_HEADER, base)
+            } else {
+                Err(e)
+            }
+        })
+    }
 }
 
 /// Checks that segment `base` continues the previous one (`expected`), then uses its sparse index
@@ -241,10 +241,7 @@ fn segment_entry(
         });
     }
     let Some(i) = idx else {
-        return Ok(SegmentEntry::ReadFrom {
-            offset: SEG_HEADER,
-            seq: base,
-        });
+        return Ok(SegmentEntry::ReadFrom(ReadFrom::segment_start(base)));
     };
     if i.last_seq < start && base < start {
         return Ok(SegmentEntry::Skip {
@@ -252,19 +249,15 @@ fn segment_entry(
         });
     }
     if start <= base {
-        return Ok(SegmentEntry::ReadFrom {
-            offset: SEG_HEADER,
-            seq: base,
-        });
+        return Ok(SegmentEntry::ReadFrom(ReadFrom::segment_start(base)));
     }
     let p = i.entries.partition_point(|e| e.0 <= start);
-    Ok(match p.checked_sub(1).and_then(|k| i.entries.get(k)) {
-        Some(&(seq, offset)) => SegmentEntry::ReadFrom { offset, seq },
-        None => SegmentEntry::ReadFrom {
-            offset: SEG_HEADER,
-            seq: base,
+    Ok(SegmentEntry::ReadFrom(
+        match p.checked_sub(1).and_then(|k| i.entries.get(k)) {
+            Some(&(seq, offset)) => ReadFrom { offset, seq },
+            None => ReadFrom::segment_start(base),
         },
-    })
+    ))
 }
 
 /// Reads records `[off, end)` of one segment into `out`: the raw bytes are read straight into
@@ -325,25 +318,12 @@ fn read_range(
                     chunk = chunk.max(total as u64);
                     break;
                 }
-                let h = match parse_record(&out.data[r..], 0, Some(seq), max_record) {
-                    Parsed::Ok(h) => h,
-                    Parsed::End => {
-                        return Err(Error::Corruption {
-                            path: path.to_path_buf(),
-                            offset: file_pos,
-                            seq: Some(seq),
-                            reason: "zero length inside the committed range".into(),
-                        });
-                    }
-                    Parsed::Bad(reason) => {
-                        return Err(Error::Corruption {
-                            path: path.to_path_buf(),
-                            offset: file_pos,
-                            seq: Some(seq),
-                            reason,
-                        });
-                    }
-                };
+                let h = committed_record(
+                    parse_record(&out.data[r..], 0, Some(seq), max_record),
+                    path,
+                    file_pos,
+                    seq,
+                )?;
                 if h.seq >= start {
                     let plen = h.len - REC_HEADER;
                     out.data.copy_within(r + REC_HEADER..r + h.len, w);
@@ -564,40 +544,26 @@ fn map_range(
     let mut off = off as usize;
     let res = (|| {
         while off < data.len() && out.seqs.len() < limit {
-            match parse_record(data, off, Some(seq), max_record) {
-                Parsed::Ok(h) => {
-                    if h.seq >= start {
-                        let s = u32::try_from(off + REC_HEADER)
-                            .map_err(|_| Error::InvalidArg("segment over 4 GiB".into()))?;
-                        let e = u32::try_from(off + h.len)
-                            .map_err(|_| Error::InvalidArg("segment over 4 GiB".into()))?;
-                        out.map_of.push(map_index);
-                        out.starts.push(s);
-                        out.ends.push(e);
-                        out.seqs.push(h.seq);
-                        out.timestamps.push(h.ts);
-                        out.types.push(h.typ);
-                    }
-                    off += h.len;
-                    seq += 1;
-                }
-                Parsed::End => {
-                    return Err(Error::Corruption {
-                        path: path.to_path_buf(),
-                        offset: off as u64,
-                        seq: Some(seq),
-                        reason: "zero length inside the committed range".into(),
-                    });
-                }
-                Parsed::Bad(reason) => {
-                    return Err(Error::Corruption {
-                        path: path.to_path_buf(),
-                        offset: off as u64,
-                        seq: Some(seq),
-                        reason,
-                    });
-                }
+            let h = committed_record(
+                parse_record(data, off, Some(seq), max_record),
+                path,
+                off as u64,
+                seq,
+            )?;
+            if h.seq >= start {
+                let s = u32::try_from(off + REC_HEADER)
+                    .map_err(|_| Error::InvalidArg("segment over 4 GiB".into()))?;
+                let e = u32::try_from(off + h.len)
+                    .map_err(|_| Error::InvalidArg("segment over 4 GiB".into()))?;
+                out.map_of.push(map_index);
+                out.starts.push(s);
+                out.ends.push(e);
+                out.seqs.push(h.seq);
+                out.timestamps.push(h.ts);
+                out.types.push(h.typ);
             }
+            off += h.len;
+            seq += 1;
         }
         Ok(seq)
     })();
@@ -610,6 +576,22 @@ fn map_range(
         out.types.truncate(rollback);
     }
     res
+}
+
+/// A record inside a segment's committed range must parse: an end marker or a bad record there
+/// is corruption at `offset` (the record expected to carry `seq`).
+fn committed_record(parsed: Parsed, path: &Path, offset: u64, seq: u64) -> Result<RecHdr> {
+    let reason = match parsed {
+        Parsed::Ok(h) => return Ok(h),
+        Parsed::End => "zero length inside the committed range".into(),
+        Parsed::Bad(reason) => reason,
+    };
+    Err(Error::Corruption {
+        path: path.to_path_buf(),
+        offset,
+        seq: Some(seq),
+        reason,
+    })
 }
 
 /// The data of a sealed segment must end exactly at the index's end offset.

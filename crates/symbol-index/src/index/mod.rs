@@ -44,9 +44,10 @@ pub const MAX_SYMBOLS: usize = SYM_MASK as usize;
 /// Errors of the index (the engine-wide [`crate::Error`]).
 pub type IndexError = crate::Error;
 
-/// One flattened symbol handed to [`SymbolIndex::update_file`].
-#[derive(Debug, Clone, Copy)]
-pub struct SymbolInput<'a> {
+/// One symbol's fields, borrowed: what [`SymbolIndex::update_file`] takes ([`SymbolInput`]) and what
+/// the index hands back ([`SymbolView`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SymbolRecord<'a> {
     pub name: &'a str,
     pub kind: &'a str,
     pub file: &'a str,
@@ -58,19 +59,11 @@ pub struct SymbolInput<'a> {
     pub end_column: f64,
 }
 
+/// One flattened symbol handed to [`SymbolIndex::update_file`].
+pub type SymbolInput<'a> = SymbolRecord<'a>;
+
 /// A stored symbol, borrowed from the index.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SymbolView<'a> {
-    pub name: &'a str,
-    pub kind: &'a str,
-    pub file: &'a str,
-    pub container: Option<&'a str>,
-    pub detail: Option<&'a str>,
-    pub line: f64,
-    pub column: f64,
-    pub end_line: f64,
-    pub end_column: f64,
-}
+pub type SymbolView<'a> = SymbolRecord<'a>;
 
 #[derive(Debug, Clone, Default)]
 pub struct QueryOptions {

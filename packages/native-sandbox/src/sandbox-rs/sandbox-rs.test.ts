@@ -248,39 +248,48 @@ describe.each([
     });
 
     it("commands: sudo, whitelist prefix, blacklist substring, dangerous patterns", async () => {
+      /** Each command's verdict under `m`, then the reasons of the violations they recorded, in order. */
+      const expectCommands = async (m: SandboxManager, table: [string, boolean][], reasons: string[]) => {
+        for (const [c, ok] of table) await expect(m.checkCommand(c)).resolves.toBe(ok);
+        expect(m.getViolations().map((v) => v.reason)).toEqual(reasons);
+      };
       const strict = new SandboxManager(STRICT_POLICY, ws);
-      const s: [string, boolean][] = [
-        ["git status --short", true],
-        ["  GIT DIFF HEAD", true],
-        ["\u0085git status", true], // Rust trims U+0085 (White_Space)
-        ["\ufeffgit status", false], // …and not U+FEFF
-        ["ls", false],
-        ["sudo git status", false],
-        ["git status; rm -rf /", false],
-      ];
-      for (const [c, ok] of s) await expect(strict.checkCommand(c)).resolves.toBe(ok);
-      expect(strict.getViolations().map((v) => v.reason)).toEqual([
-        "Command not in whitelist",
-        "Command not in whitelist",
-        "sudo not allowed",
-        "Command matches dangerous pattern",
-      ]);
+      await expectCommands(
+        strict,
+        [
+          ["git status --short", true],
+          ["  GIT DIFF HEAD", true],
+          ["\u0085git status", true], // Rust trims U+0085 (White_Space)
+          ["\ufeffgit status", false], // …and not U+FEFF
+          ["ls", false],
+          ["sudo git status", false],
+          ["git status; rm -rf /", false],
+        ],
+        [
+          "Command not in whitelist",
+          "Command not in whitelist",
+          "sudo not allowed",
+          "Command matches dangerous pattern",
+        ],
+      );
       const ws2 = new SandboxManager(WORKSPACE_POLICY, ws);
-      const w: [string, boolean][] = [
-        ["git add .", false], // contains "dd": the runtime's blacklist is a substring test
-        ["npm test", true],
-        ["chmod   777 x", false],
-        [":(){:|:&};:", false],
-        [":(){ :|:& };:", true], // the pattern needs `:|:&}` with no space
-        ["MKFS.ext4 /dev/sda", false],
-      ];
-      for (const [c, ok] of w) await expect(ws2.checkCommand(c)).resolves.toBe(ok);
-      expect(ws2.getViolations().map((v) => v.reason)).toEqual([
-        "Command in blacklist",
-        "Command matches dangerous pattern",
-        "Command matches dangerous pattern",
-        "Command in blacklist",
-      ]);
+      await expectCommands(
+        ws2,
+        [
+          ["git add .", false], // contains "dd": the runtime's blacklist is a substring test
+          ["npm test", true],
+          ["chmod   777 x", false],
+          [":(){:|:&};:", false],
+          [":(){ :|:& };:", true], // the pattern needs `:|:&}` with no space
+          ["MKFS.ext4 /dev/sda", false],
+        ],
+        [
+          "Command in blacklist",
+          "Command matches dangerous pattern",
+          "Command matches dangerous pattern",
+          "Command in blacklist",
+        ],
+      );
       ws2.clearViolations();
       expect(ws2.getViolations()).toEqual([]);
     });

@@ -21,6 +21,7 @@ import {
 // Values only from the package's main entry (the CJS build keeps it external: one module state).
 import {
   buildExecPolicy,
+  commandResult,
   type ExecPolicy,
   nativeUsable,
   readFileBeneath,
@@ -290,14 +291,7 @@ class SeamSandbox implements SandboxPolicy {
       maxOutputBytes,
       ...(stdin !== undefined ? { stdin } : {}),
     });
-    return {
-      exitCode: r.exitCode,
-      stdout: r.stdout,
-      stderr: r.stderr,
-      durationMs: r.durationMs,
-      timedOut: r.timedOut,
-      truncated: r.truncated,
-    };
+    return commandResult(r);
   }
 
   /** `resolve_default_cwd`: workspace/temp isolation need (and confine) the working directory. */

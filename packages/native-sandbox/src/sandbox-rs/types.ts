@@ -1,5 +1,7 @@
 // The public types of the runtime's `@ku0/sandbox-rs` (its index.ts and native.ts), same names and shapes.
 
+import type { CommandResult } from "../result.js";
+
 export type ActionIntent = "read" | "write" | "create" | "delete" | "rename" | "move";
 
 /** `createSandbox` config: the runtime's `SandboxConfig` fields it reads, plus `allowedRoots`. */
@@ -26,14 +28,7 @@ export interface ExecOptions {
   env?: EnvVar[] | Record<string, string>;
 }
 
-export interface ExecResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-  timedOut: boolean;
-  truncated: boolean;
-}
+export type ExecResult = CommandResult;
 
 export interface Decision {
   decision: string;

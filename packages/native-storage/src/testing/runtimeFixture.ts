@@ -5,7 +5,7 @@ import fs from "node:fs";
 import { join } from "node:path";
 import { encode } from "@msgpack/msgpack";
 import { zstdStoredFrame } from "../js/zstdFrame.js";
-import type { CheckpointIndexEntry, CheckpointRecord } from "../rustCheckpointStorage.js";
+import type { CheckpointDelta, CheckpointIndexEntry, CheckpointRecord } from "../rustCheckpointStorage.js";
 import type { Checkpoint } from "../types.js";
 
 export { zstdStoredFrame };
@@ -38,6 +38,43 @@ export function writeRuntimeEvents(
   fs.writeFileSync(join(root, ".storage.lock"), "");
 }
 
+/** One checkpoint record for {@link writeRuntimeCheckpoints}, with its index summary and chain length. */
+export interface RuntimeCheckpointEntry {
+  record: CheckpointRecord;
+  summary: Checkpoint;
+  chainLength: number;
+}
+
+/** `c` stored whole, as the runtime stores the base of a chain. */
+export function fullEntry(c: Checkpoint): RuntimeCheckpointEntry {
+  return { record: { kind: "full", checkpoint: c }, summary: c, chainLength: 0 };
+}
+
+/**
+ * `c` stored as the runtime stores a delta on `baseId`, `chainLength` deltas from its full base: its
+ * header fields, its last message appended, its pending tool calls replaced. `extra` adds fields (an
+ * error, or an unchanged field present as undefined as the runtime encodes it).
+ */
+export function deltaEntry(
+  baseId: string,
+  c: Checkpoint,
+  chainLength: number,
+  extra: Partial<CheckpointDelta> = {},
+): RuntimeCheckpointEntry {
+  const delta: CheckpointDelta = {
+    id: c.id,
+    version: c.version,
+    createdAt: c.createdAt,
+    ...extra,
+    status: c.status,
+    currentStep: c.currentStep,
+    metadata: c.metadata,
+    messages: { mode: "append", items: c.messages.slice(-1) },
+    pendingToolCalls: { mode: "replace", items: c.pendingToolCalls },
+  };
+  return { record: { kind: "delta", baseId, delta }, summary: c, chainLength };
+}
+
 /**
  * Writes checkpoint records the way the runtime's persistence package stores them: MessagePack (nil
  * for undefined fields), zstd-framed in `<root>/checkpoints/<id>.<kind>.msgpack`, plus `index.json`.
@@ -45,7 +82,7 @@ export function writeRuntimeEvents(
  */
 export function writeRuntimeCheckpoints(
   root: string,
-  records: { record: CheckpointRecord; summary: Checkpoint; chainLength: number }[],
+  records: RuntimeCheckpointEntry[],
   indexFileName = "index.json",
 ): CheckpointIndexEntry[] {
   const dir = join(root, "checkpoints");

@@ -65,14 +65,7 @@ pub(super) fn build_mounts(prep: &Prepared) -> Result<()> {
 
     // Empty, unreadable stand-ins for denied files.
     sys::touch(EMPTY_FILE)?;
-    std::fs::set_permissions(
-        EMPTY_FILE,
-        std::os::unix::fs::PermissionsExt::from_mode(0o000),
-    )
-    .map_err(|e| SandboxError::Os {
-        what: "chmod empty".into(),
-        source: e,
-    })?;
+    set_mode(EMPTY_FILE, 0o000, "chmod empty")?;
 
     let ro = sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
     let mut links = 0usize;
@@ -191,14 +184,7 @@ pub(super) fn finish_root(script: Option<&[u8]>) -> Result<()> {
             what: "write command script".into(),
             source: e,
         })?;
-        std::fs::set_permissions(
-            SCRIPT_FILE,
-            std::os::unix::fs::PermissionsExt::from_mode(0o444),
-        )
-        .map_err(|e| SandboxError::Os {
-            what: "chmod command script".into(),
-            source: e,
-        })?;
+        set_mode(SCRIPT_FILE, 0o444, "chmod command script")?;
     }
     sys::mount_setattr(
         "/",
@@ -221,6 +207,16 @@ fn bind(src_root: &str, path: &str, is_dir: bool) -> Result<()> {
 }
 
 const EMPTY_FILE: &str = "/.ku0-empty";
+
+/// Sets the permission bits of `path`; `what` names the step in an error.
+fn set_mode(path: &str, mode: u32, what: &str) -> Result<()> {
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).map_err(
+        |e| SandboxError::Os {
+            what: what.into(),
+            source: e,
+        },
+    )
+}
 
 /// /proc files that show host-wide information (key descriptions, timers, scheduler state,
 /// kernel memory) or act on the host (sysrq): replaced by an empty unreadable file.

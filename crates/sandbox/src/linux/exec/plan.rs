@@ -106,27 +106,14 @@ pub(super) fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
         if !target.as_deref().is_some_and(inside) {
             continue;
         }
-        match crate::git::ensure_placeholder(&g) {
-            Ok(()) => {}
-            // Where this uid cannot create the path, the command (same uid) cannot either.
-            Err(e)
-                if e.kind() == std::io::ErrorKind::PermissionDenied
-                    || e.raw_os_error() == Some(libc::EROFS) => {}
-            Err(e) => {
-                return Err(SandboxError::Os {
-                    what: format!("git placeholder {}", g.path.display()),
-                    source: e,
-                });
-            }
-        }
+        placeholder_made(crate::git::ensure_placeholder(&g), || {
+            format!("git placeholder {}", g.path.display())
+        })?;
         if let Some(dir) = g.git_dir.as_ref().and_then(|d| d.to_str())
             && !writable.iter().any(|w| w == dir)
             && writable.iter().any(|w| under(dir, w))
         {
-            let pin = Entry::Pin(dir.to_string());
-            if !entries.contains(&pin) {
-                entries.push(pin);
-            }
+            push_new(&mut entries, Entry::Pin(dir.to_string()));
         }
         if let Some(p) = g.path.to_str()
             && !read_only.iter().any(|r| r == p)
@@ -160,10 +147,7 @@ pub(super) fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
             && parent.ends_with("/.git")
             && !writable.iter().any(|w| w == parent)
         {
-            let pin = Entry::Pin(parent.to_string());
-            if !entries.contains(&pin) {
-                entries.push(pin);
-            }
+            push_new(&mut entries, Entry::Pin(parent.to_string()));
         }
         entries.push(Entry::ReadOnly(c));
     }
@@ -178,18 +162,10 @@ pub(super) fn prepare(policy: &ExecPolicy) -> Result<Prepared> {
                         .is_some_and(|s| writable.iter().any(|w| under(s, w) && s != w))
             });
             if inside {
-                match crate::policy::ensure_denied_placeholder(Path::new(&d)) {
-                    Ok(()) => {}
-                    Err(e)
-                        if e.kind() == std::io::ErrorKind::PermissionDenied
-                            || e.raw_os_error() == Some(libc::EROFS) => {}
-                    Err(e) => {
-                        return Err(SandboxError::Os {
-                            what: format!("denied-path placeholder {d}"),
-                            source: e,
-                        });
-                    }
-                }
+                placeholder_made(
+                    crate::policy::ensure_denied_placeholder(Path::new(&d)),
+                    || format!("denied-path placeholder {d}"),
+                )?;
             }
         }
         let Ok(meta) = std::fs::symlink_metadata(&d) else {
@@ -439,4 +415,29 @@ fn depth(p: &str) -> usize {
 
 fn under(path: &str, root: &str) -> bool {
     Path::new(path).starts_with(root)
+}
+
+/// Adds `entry` to the plan unless it is there already.
+fn push_new(entries: &mut Vec<Entry>, entry: Entry) {
+    if !entries.contains(&entry) {
+        entries.push(entry);
+    }
+}
+
+/// The outcome of making a placeholder (`what` names it in an error). Where this uid may not
+/// create the path (`EACCES`, `EROFS`), the command (same uid) cannot either: not an error.
+fn placeholder_made(made: std::io::Result<()>, what: impl FnOnce() -> String) -> Result<()> {
+    match made {
+        Ok(()) => Ok(()),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::PermissionDenied
+                || e.raw_os_error() == Some(libc::EROFS) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(SandboxError::Os {
+            what: what(),
+            source: e,
+        }),
+    }
 }
