@@ -22,6 +22,8 @@ export declare class NativeCheckpointStore {
   /** Deletes checkpoints with createdAt < nowMs - olderThanMs; resolves to how many. */
   prune(olderThanMs: number, nowMs: number): Promise<number>
   chainLen(id: string): number | null
+  /** Length of the stored document in bytes (from the index, no I/O); null when unknown. */
+  docLen(id: string): number | null
   storedSize(id: string): number | null
   /** Files that could not be indexed at open, as "id: reason". */
   damaged(): Array<string>

@@ -511,6 +511,12 @@ impl JsCheckpointStore {
         self.store.chain_len(&id)
     }
 
+    /// Length of the stored document in bytes (from the index, no I/O); null when unknown.
+    #[napi]
+    pub fn doc_len(&self, id: String) -> Option<f64> {
+        self.store.doc_len(&id).map(|n| n as f64)
+    }
+
     #[napi]
     pub fn stored_size(&self, id: String) -> Option<f64> {
         self.store.stored_size(&id).map(|n| n as f64)

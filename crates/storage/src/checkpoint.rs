@@ -792,6 +792,14 @@ impl CheckpointStore {
     }
 
     /// Bytes used by the stored file of `id` (for delta-ratio measurements).
+    /// Length of the stored document (from the index: no I/O), or None when the id is unknown.
+    pub fn doc_len(&self, id: &str) -> Option<u64> {
+        lock_poisoned(&self.inner)
+            .entries
+            .get(id)
+            .map(|e| u64::from(e.full_len))
+    }
+
     pub fn stored_size(&self, id: &str) -> Option<u64> {
         fs::metadata(self.path_of(id)).ok().map(|m| m.len())
     }

@@ -70,8 +70,11 @@ fn delta_chain_roundtrip_and_bound() {
     let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
     for i in 0..20usize {
         assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(50 + i));
+        // doc_len is the document's length (full or delta-encoded), from the index rebuilt at open.
+        assert_eq!(s.doc_len(&format!("c{i}")), Some(doc(50 + i).len() as u64));
     }
     assert!(s.load("missing").unwrap().is_none());
+    assert_eq!(s.doc_len("missing"), None);
 }
 
 #[test]

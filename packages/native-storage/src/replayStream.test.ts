@@ -29,6 +29,33 @@ describe.each(backends())("batched and streaming replay (%s)", (backend) => {
     log.close();
   });
 
+  it("replays that continue, go back, and interleave with appends, rolls and prunes equal a full replay", () => {
+    const log = new EventLog(tmp("resume"), { backend, segmentSize: 16384, durability: "process" });
+    const all = (from: number, limit?: number) => {
+      const out: number[] = [];
+      for (const e of log.replay(from, limit)) out.push((e as { sequenceId: number }).sequenceId);
+      return out;
+    };
+    for (let i = 1; i <= 400; i++) log.append(event(i, "x".repeat(i % 50)));
+    const batched: number[] = [];
+    for (const b of log.replayBatches(1, { batchSize: 37 }))
+      for (const e of b.events()) batched.push(e.sequenceId);
+    expect(batched).toEqual(all(1));
+    // a replay that starts before where the last one stopped, and one inside the same segment after it
+    expect(all(120, 10)).toEqual(Array.from({ length: 10 }, (_, i) => i + 120));
+    expect(all(5, 3)).toEqual([5, 6, 7]);
+    expect(all(9, 2)).toEqual([9, 10]);
+    // appends (and segment rolls) after a replay that reached the end
+    for (let i = 401; i <= 700; i++) log.append(event(i, "y".repeat(i % 60)));
+    expect(all(390, 20)).toEqual(Array.from({ length: 20 }, (_, i) => i + 390));
+    expect(all(410)).toEqual(Array.from({ length: 291 }, (_, i) => i + 410));
+    log.prune(300);
+    const after = all(1);
+    expect(after[after.length - 1]).toBe(700);
+    expect(after.every((s, i) => i === 0 || s === (after[i - 1] as number) + 1)).toBe(true);
+    log.close();
+  });
+
   it("replayStream yields every event once, in order, in batches of at most batchSize", async () => {
     const log = new EventLog(tmp("stream"), { backend, segmentSize: 4096, durability: "process" });
     for (let i = 1; i <= 1000; i++) log.append(event(i));

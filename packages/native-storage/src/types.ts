@@ -190,6 +190,8 @@ export interface CheckpointBackend {
   prune(olderThanMs: number, nowMs: number): Promise<number>;
   chainLen(id: string): number | null;
   storedSize(id: string): number | null;
+  /** Length of the stored document (native: from the index, no I/O); null when unknown. */
+  docLen?(id: string): number | null;
   damaged(): string[];
   close(): void;
 }

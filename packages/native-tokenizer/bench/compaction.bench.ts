@@ -123,6 +123,30 @@ export default defineSuite({
         ...common,
       });
     }
+    // strategy "truncate" on the whole history, hot (same objects again): the plan runs on the cached
+    // per-message counts (before, every call serialized every tool result and re-planned natively).
+    const truncN = new MessageCompressor({
+      maxTokens: 8000,
+      strategy: "truncate",
+      maxTokenCacheEntries: 4096,
+    });
+    const truncJ = new MessageCompressor({
+      maxTokens: 8000,
+      strategy: "truncate",
+      maxTokenCacheEntries: 4096,
+    });
+    cases.push({
+      name: "MessageCompressor.compress 8k truncate hot",
+      impls: {
+        native: withMode("native", () => truncN.compress(agent)),
+        js: withMode("js", () => truncJ.compress(agent)),
+      },
+      equal: sameCompression,
+      iterations: 20,
+      warmup: 1,
+      minTimeMs: 0,
+      maxIterations: 40,
+    });
     // append: each impl grows its own copy of the history by one never-seen message per call.
     const extra = histories(120, N);
     const growing = <T>(base: T[], more: T[], run: (h: T[]) => unknown) => {

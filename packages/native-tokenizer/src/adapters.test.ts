@@ -5,6 +5,7 @@ import {
   type AgentMessage,
   type CompressionResult,
   ContextCompactor,
+  compressContext,
   countTokens,
   createContextCompactor,
   createMessageCompressor,
@@ -508,6 +509,151 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
       expectNoOrphans(msgs, r.messages);
       if (h % 4 === 0) expect(r.totalTokens).toBeLessThanOrEqual(maxTokens);
     }
+  });
+
+  it("compress sliding_window/hybrid: the same selection as a plain model of the runtime's window, repeated calls and small caches included", () => {
+    // The model: preserved = system messages, then the last preserveCount (each object once); the rest
+    // stably sorted by importance (by the object's first index) and added while they fit; then the
+    // newest left out up to minMessages; returned in input order. Costs per object (first occurrence).
+    const model = (
+      msgs: AgentMessage[],
+      cost: (m: AgentMessage) => number,
+      o: { max: number; keep: number; min: number },
+    ) => {
+      const n = msgs.length;
+      const preserved: AgentMessage[] = msgs.filter((m) => m.role === "system");
+      for (const m of msgs.slice(Math.max(0, n - o.keep))) if (!preserved.includes(m)) preserved.push(m);
+      const chosen = new Set(preserved);
+      const imp = (m: AgentMessage) => {
+        const i = msgs.indexOf(m);
+        if (m.role === "system") return 1;
+        if (i >= n - o.keep) return 0.9;
+        return m.role === "user" ? 0.7 : m.role === "tool" ? 0.3 : 0.5;
+      };
+      const selected = [...preserved];
+      let tokens = selected.reduce((a, m) => a + cost(m), 0);
+      for (const m of msgs.filter((x) => !chosen.has(x)).sort((a, b) => imp(b) - imp(a))) {
+        if (tokens + cost(m) > o.max) break;
+        selected.push(m);
+        chosen.add(m);
+        tokens += cost(m);
+      }
+      while (selected.length < o.min && n > selected.length) {
+        const next = [...msgs].reverse().find((m) => !chosen.has(m));
+        if (next === undefined) break;
+        selected.push(next);
+        chosen.add(next);
+        tokens = selected.reduce((a, m) => a + cost(m), 0);
+      }
+      return { messages: msgs.filter((m) => chosen.delete(m)), tokens, removed: n - selected.length };
+    };
+    const next = rng(77);
+    for (let h = 0; h < 24; h++) {
+      const base = agentHistory(next, 20 + Math.floor(next() * 80));
+      // every third history repeats some message objects (the object-keyed path)
+      const msgs =
+        h % 3 === 2 ? [...base, base[1] as AgentMessage, base[base.length - 1] as AgentMessage] : base;
+      const o = { max: 100 + Math.floor(next() * 2500), keep: h % 5, min: [0, 5, 12][h % 3] as number };
+      const config = {
+        maxTokens: o.max,
+        preserveCount: o.keep,
+        minMessages: o.min,
+        maxTokenCacheEntries: 8 + (h % 4) * 20,
+      };
+      const c = new MessageCompressor({ ...config, strategy: "sliding_window" });
+      const cost = (m: AgentMessage) => c.estimateMessageTokens(m);
+      if (msgs.reduce((a, m) => a + cost(m), 0) <= o.max) continue;
+      const want = model(msgs, cost, o);
+      for (let round = 0; round < 3; round++) {
+        const r = c.compress(msgs);
+        expect(r.messages).toEqual(want.messages);
+        for (const [i, m] of r.messages.entries()) expect(m).toBe(want.messages[i]);
+        expect(r.totalTokens).toBe(want.tokens);
+        expect(r.removedCount).toBe(want.removed);
+        expect(r.metadata?.preservedIndices).toEqual(want.messages.map((m) => msgs.indexOf(m)));
+      }
+      const hyb = new MessageCompressor({ ...config, strategy: "hybrid" });
+      const first = withoutTimestamp(hyb.compress(msgs));
+      expect(withoutTimestamp(hyb.compress(msgs))).toEqual(first);
+      expect(
+        withoutTimestamp(new MessageCompressor({ ...config, strategy: "hybrid" }).compress([...msgs])),
+      ).toEqual(first);
+      if (want.tokens <= o.max) expect(first.messages).toEqual(want.messages);
+    }
+  });
+
+  it("compress truncate: the same plan as compressContext on the same messages, repeated calls included", () => {
+    const next = rng(31);
+    for (let h = 0; h < 16; h++) {
+      const msgs: AgentMessage[] = agentHistory(next, 20 + Math.floor(next() * 60));
+      // odd tool messages (own content, falsy result) take the compressContext path for the whole list
+      if (h % 4 === 3) {
+        const odd = {
+          role: "tool",
+          toolName: "read",
+          result: 0,
+          content: "own text",
+        } as unknown as AgentMessage;
+        msgs.splice(3, 0, odd);
+      }
+      const maxTokens = 80 + Math.floor(next() * 1500);
+      const preserveCount = h % 4;
+      const c = new MessageCompressor({
+        maxTokens,
+        strategy: "truncate",
+        preserveCount,
+        maxTokenCacheEntries: 16,
+      });
+      const native: Parameters<typeof compressContext>[0] = msgs.map((m) => {
+        if (m.role === "tool") return { role: "tool", toolName: m.toolName, result: m.result };
+        if (m.role === "assistant")
+          return {
+            role: "assistant",
+            content: m.content,
+            ...(m.toolCalls
+              ? {
+                  toolCalls: m.toolCalls.map((t) => ({
+                    id: t.id ?? "",
+                    name: t.name,
+                    arguments: t.arguments,
+                  })),
+                }
+              : {}),
+          };
+        return { role: m.role, content: m.content };
+      });
+      const want = compressContext(native, maxTokens, preserveCount);
+      if (want.removedCount === 0) continue;
+      for (let round = 0; round < 2; round++) {
+        const r = c.compress(msgs);
+        expect(r.metadata?.preservedIndices).toEqual(want.selectedIndices);
+        expect(r.totalTokens).toBe(want.totalTokens);
+        const content = (m: unknown) => (m as { content?: unknown }).content;
+        expect(r.messages.map(content)).toEqual(
+          want.messages.map((m, k) =>
+            m.role === "tool" ? content(msgs[want.selectedIndices[k] as number]) : m.content,
+          ),
+        );
+      }
+    }
+  });
+
+  it("compress: an identity-cache hit is not stale after a field is replaced, with histories longer than the cache bound", () => {
+    const next = rng(5);
+    const msgs = agentHistory(next, 60);
+    const c = new MessageCompressor({ maxTokens: 400, strategy: "hybrid", maxTokenCacheEntries: 10 });
+    c.compress(msgs);
+    c.compress(msgs);
+    const i = msgs.findIndex((m) => m.role === "user");
+    (msgs[i] as { content: string }).content = "word ".repeat(200);
+    const j = msgs.findIndex((m) => m.role === "tool");
+    (msgs[j] as { result: unknown }).result = {
+      success: true,
+      content: [{ type: "text", text: "x ".repeat(300) }],
+    };
+    const fresh = new MessageCompressor({ maxTokens: 400, strategy: "hybrid", maxTokenCacheEntries: 10 });
+    expect(withoutTimestamp(c.compress(msgs))).toEqual(withoutTimestamp(fresh.compress(msgs)));
+    expect(c.calculateTotalTokens(msgs)).toBe(fresh.calculateTotalTokens(msgs));
   });
 
   it("compress hybrid: the window first, truncation only when the window is still over budget", () => {

@@ -196,7 +196,9 @@ export function jsMessageCost(m: PlanMessage, enc: EncodingName, cache = jsCache
 
 /** The JS twin of `units` in crates/tokenizer/src/context.rs (by id, then by position and toolName). */
 export function planUnits(messages: PlanMessage[]): number[] {
-  const parent = messages.map((_, i) => i);
+  const n = messages.length;
+  const parent = new Array<number>(n);
+  for (let i = 0; i < n; i++) parent[i] = i;
   const find = (x: number): number => {
     while (parent[x] !== x) {
       parent[x] = parent[parent[x] as number] as number;
@@ -210,31 +212,40 @@ export function planUnits(messages: PlanMessage[]): number[] {
     parent[Math.max(a, b)] = Math.min(a, b);
   };
   const owner = new Map<string, number>();
+  const own = (id: string, i: number) => {
+    if (id === "") return;
+    const j = owner.get(id);
+    if (j === undefined) owner.set(id, i);
+    else union(i, j);
+  };
   let open: { at: number; pending: (string | undefined)[] } | undefined;
-  messages.forEach((m, i) => {
-    const ids = [
-      ...(m.callIds ?? []),
-      ...(m.results ?? []).flatMap((r) => (r.callId !== undefined ? [r.callId] : [])),
-    ];
-    for (const id of ids) {
-      if (id === "") continue;
-      const j = owner.get(id);
-      if (j === undefined) owner.set(id, i);
-      else union(i, j);
-    }
-    const calls = m.callIds ?? [];
-    if (calls.length > 0) {
+  for (let i = 0; i < n; i++) {
+    const m = messages[i] as PlanMessage;
+    // call ids first, then result call ids (the order the Rust twin visits them)
+    const calls = m.callIds;
+    if (calls !== undefined) for (const id of calls) own(id, i);
+    const results = m.results;
+    let resultWithId = false;
+    if (results !== undefined)
+      for (const r of results)
+        if (r.callId !== undefined) {
+          own(r.callId, i);
+          if (r.callId !== "") resultWithId = true;
+        }
+    if (calls !== undefined && calls.length > 0) {
       open = { at: i, pending: calls.map((_, k) => m.callNames?.[k]) };
     } else if (m.toolMessage) {
-      if ((m.results ?? []).some((r) => r.callId !== undefined && r.callId !== "")) return;
+      if (resultWithId) continue;
       if (open && open.pending.length > 0) {
         const byName = m.toolName === undefined ? -1 : open.pending.indexOf(m.toolName);
         open.pending.splice(Math.max(byName, 0), 1);
         union(i, open.at);
       }
     } else open = undefined;
-  });
-  return messages.map((_, i) => find(i));
+  }
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = find(i);
+  return out;
 }
 
 /** The JS twin of `plan_truncate` (crates/tokenizer/src/context.rs). */

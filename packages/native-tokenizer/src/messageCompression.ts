@@ -3,9 +3,9 @@
 // native call per history) and "truncate" keeps tool calls and their results together on both paths.
 import { checkArray, checkObject, ku0TypeError } from "@ku0/native-loader";
 import { countTokens } from "./count.js";
-import { jsonText, planCompressContext, toPlanMessages, truncateText } from "./counter.js";
-import { historyCounts, messageCacheEpoch, sameRefs } from "./history.js";
-import { planWith } from "./jsengine.js";
+import { jsonText, planCompressContext, truncateText } from "./counter.js";
+import { historyCounts, messageCacheEpoch } from "./history.js";
+import { type PlanMessage, planWith } from "./jsengine.js";
 import { tokenizerModule } from "./native.js";
 import type { NativeMessage } from "./types.js";
 import { checkBudget, checkCompressionConfig, checkMessages, checkSummarizer } from "./validate.js";
@@ -101,24 +101,69 @@ export interface CompressionConfig {
 
 type Msg = AgentMessageLike;
 
-/** A history being compressed: each message's cost (the first occurrence of an object counts). */
-interface Costs {
-  of(m: Msg): number;
-  sum(ms: Msg[]): number;
+/**
+ * A history being compressed: each message's cost by index (`counts`), and by object (the first
+ * occurrence of an object counts). `unique` is true when no message object occurs twice, which lets
+ * the window and the index bookkeeping work on indices instead of object maps.
+ */
+class Costs {
+  private byObj: Map<Msg, number> | undefined;
+  constructor(
+    readonly messages: Msg[],
+    readonly counts: number[],
+    readonly unique: boolean,
+    private readonly recount: (m: Msg) => number,
+  ) {}
+
+  of(m: Msg): number {
+    if (this.byObj === undefined) {
+      this.byObj = new Map();
+      for (let i = 0; i < this.messages.length; i++) {
+        const x = this.messages[i] as Msg;
+        if (!this.byObj.has(x)) this.byObj.set(x, this.counts[i] as number);
+      }
+    }
+    return this.byObj.get(m) ?? this.recount(m);
+  }
+
+  sum(ms: Msg[]): number {
+    let total = 0;
+    if (ms === this.messages && this.unique) for (const c of this.counts) total += c;
+    else for (const m of ms) total += this.of(m);
+    return total;
+  }
 }
 
+/**
+ * A message's cached cost, valid while the fields it depends on are the same references: `role`,
+ * `content`, and a tool message's `result` or an assistant message's `toolCalls` (and its length).
+ */
 interface CachedCount {
   epoch: number;
-  refs: unknown[];
+  role: unknown;
+  content: unknown;
+  extra: unknown;
+  calls: unknown;
   count: number;
+  /** The `measure` call that last saw this entry (finds a message object that occurs twice). */
+  stamp: number;
 }
 
-/** References a message's cost depends on. */
-function messageRefs(m: Msg): unknown[] {
-  const refs: unknown[] = [m.role, (m as { content?: unknown }).content];
-  if (m.role === "tool") refs.push(m.result);
-  if (m.role === "assistant") refs.push(m.toolCalls, m.toolCalls?.length);
-  return refs;
+function newEntry(m: Msg, epoch: number, count: number, stamp: number): CachedCount {
+  const content = (m as { content?: unknown }).content;
+  if (m.role === "tool")
+    return { epoch, role: m.role, content, extra: m.result, calls: undefined, count, stamp };
+  if (m.role === "assistant")
+    return { epoch, role: m.role, content, extra: m.toolCalls, calls: m.toolCalls?.length, count, stamp };
+  return { epoch, role: m.role, content, extra: undefined, calls: undefined, count, stamp };
+}
+
+function stillValid(e: CachedCount, m: Msg, epoch: number): boolean {
+  if (e.epoch !== epoch || e.role !== m.role || e.content !== (m as { content?: unknown }).content)
+    return false;
+  if (m.role === "tool") return e.extra === m.result;
+  if (m.role === "assistant") return e.extra === m.toolCalls && e.calls === m.toolCalls?.length;
+  return true;
 }
 
 function toNativeMessages(messages: Msg[]): NativeMessage[] {
@@ -138,6 +183,35 @@ function toNativeMessages(messages: Msg[]): NativeMessage[] {
   });
 }
 
+/**
+ * What the planner reads of a message besides its cost (the shape `toPlanMessages` gives the message
+ * `toNativeMessages` makes of it): content, tool-call ids and names, and whether it is a tool message
+ * with a result. The result's JSON is not needed when the costs are given.
+ */
+function planShape(m: Msg): PlanMessage {
+  const p: PlanMessage = {};
+  if (m.role === "tool") {
+    p.toolMessage = true;
+    if (typeof m.toolName === "string") p.toolName = m.toolName;
+    if (m.result !== undefined) p.results = [{ json: "" }];
+    return p;
+  }
+  if (typeof m.content === "string") p.content = m.content;
+  if (m.role === "assistant" && Array.isArray(m.toolCalls) && m.toolCalls.length > 0) {
+    p.callIds = m.toolCalls.map((c) => (typeof c?.id === "string" ? c.id : ""));
+    p.callNames = m.toolCalls.map((c) => (typeof c?.name === "string" ? c.name : ""));
+  }
+  return p;
+}
+
+/** Whether the compressor's cost of `m` is the one `compressContext` gives it (see `truncate`). */
+function planCostsMatch(m: Msg): boolean {
+  if (m.role !== "tool") return true;
+  const content = (m as { content?: unknown }).content;
+  if (typeof content === "string" && content.length > 0) return false;
+  return m.result === undefined || Boolean(m.result);
+}
+
 function importance(m: Msg, index: number, n: number, preserveCount: number): number {
   if (m.role === "system") return 1;
   if (index >= n - preserveCount) return 0.9;
@@ -154,6 +228,7 @@ export class MessageCompressor {
   private byObject = new WeakMap<object, CachedCount>();
   private previous = new WeakMap<object, CachedCount>();
   private cachedEntries = 0;
+  private stamp = 0;
   // Per text, for a custom `estimateTokens` (bounded like the runtime's text cache).
   private readonly textCache = new Map<string, number>();
 
@@ -202,24 +277,31 @@ export class MessageCompressor {
     return this.config.maxTokenCacheEntries ?? 2000;
   }
 
-  private remember(m: object, entry: CachedCount): void {
-    if (this.cachedEntries >= this.limit()) {
-      this.previous = this.byObject;
-      this.byObject = new WeakMap();
-      this.cachedEntries = 0;
-    }
-    this.byObject.set(m, entry);
-    this.cachedEntries++;
+  // Generations turn over only between calls, when the current one holds more entries than both the
+  // bound and the history being measured: a history longer than `maxTokenCacheEntries` is then kept
+  // whole instead of evicting its own older half on every call (which re-counted hundreds of
+  // messages per call on a hot 2,000-message history).
+  private rotateIfFull(historyLength: number): void {
+    if (this.cachedEntries <= Math.max(this.limit(), historyLength)) return;
+    this.previous = this.byObject;
+    this.byObject = new WeakMap();
+    this.cachedEntries = 0;
   }
 
-  private cached(m: Msg, epoch: number, refs: unknown[]): number | undefined {
+  private remember(m: object, entry: CachedCount): void {
+    if (!this.byObject.has(m)) this.cachedEntries++;
+    this.byObject.set(m, entry);
+  }
+
+  /** The cached entry of `m` if still valid (promoted from the previous generation when found there). */
+  private cached(m: Msg, epoch: number): CachedCount | undefined {
     const cur = this.byObject.get(m);
-    if (cur !== undefined) return cur.epoch === epoch && sameRefs(cur.refs, refs) ? cur.count : undefined;
+    if (cur !== undefined) return stillValid(cur, m, epoch) ? cur : undefined;
     const prev = this.previous.get(m);
-    if (prev === undefined || prev.epoch !== epoch || !sameRefs(prev.refs, refs)) return undefined;
+    if (prev === undefined || !stillValid(prev, m, epoch)) return undefined;
     this.previous.delete(m);
     this.remember(m, prev);
-    return prev.count;
+    return prev;
   }
 
   private estimateText(text: string): number {
@@ -241,26 +323,37 @@ export class MessageCompressor {
    */
   private counts(messages: Msg[]): number[] {
     checkMessages(messages);
-    const out = new Array<number>(messages.length);
+    return this.measure(messages).counts;
+  }
+
+  /** `counts` of an already validated history, and whether every message object in it is distinct. */
+  private measure(messages: Msg[]): { counts: number[]; unique: boolean } {
+    const n = messages.length;
+    const out = new Array<number>(n);
     const epoch = messageCacheEpoch();
-    const missing: { i: number; refs: unknown[]; content?: string; json?: string; calls: number }[] = [];
-    messages.forEach((m, i) => {
+    this.rotateIfFull(n);
+    const stamp = ++this.stamp;
+    let unique = true;
+    const missing: { i: number; content?: string; json?: string; calls: number }[] = [];
+    for (let i = 0; i < n; i++) {
+      const m = messages[i] as Msg;
       if (m === null || typeof m !== "object")
         throw ku0TypeError("ERR_KU0_INVALID_ARG", `messages[${i}] must be an object`);
-      const refs = messageRefs(m);
-      const hit = this.cached(m, epoch, refs);
+      const hit = this.cached(m, epoch);
       if (hit !== undefined) {
-        out[i] = hit;
-        return;
+        if (hit.stamp === stamp) unique = false;
+        hit.stamp = stamp;
+        out[i] = hit.count;
+        continue;
       }
       const content = (m as { content?: unknown }).content;
-      const entry: (typeof missing)[number] = { i, refs, calls: 0 };
+      const entry: (typeof missing)[number] = { i, calls: 0 };
       if ("content" in m && typeof content === "string" && content.length > 0) entry.content = content;
       if (m.role === "assistant" && Array.isArray(m.toolCalls)) entry.calls = m.toolCalls.length;
       if (m.role === "tool" && m.result) entry.json = jsonText(m.result);
       missing.push(entry);
-    });
-    if (missing.length === 0) return out;
+    }
+    if (missing.length === 0) return { counts: out, unique };
     const texts: string[] = [];
     for (const e of missing) {
       if (e.content !== undefined && !this.customEstimator) texts.push(e.content);
@@ -274,19 +367,18 @@ export class MessageCompressor {
         n += this.customEstimator ? this.estimateText(e.content) : (counted[k++] as number);
       if (e.json !== undefined) n += counted[k++] as number;
       out[e.i] = n;
-      this.remember(messages[e.i] as object, { epoch, refs: e.refs, count: n });
+      const m = messages[e.i] as Msg;
+      // A missed object that occurs twice is missed twice (it is remembered only here).
+      if (this.byObject.get(m)?.stamp === stamp) unique = false;
+      this.remember(m, newEntry(m, epoch, n, stamp));
     }
-    return out;
+    return { counts: out, unique };
   }
 
+  /** Costs of an already validated history. */
   private costs(messages: Msg[]): Costs {
-    const counts = this.counts(messages);
-    const byObj = new Map<Msg, number>();
-    messages.forEach((m, i) => {
-      if (!byObj.has(m)) byObj.set(m, counts[i] as number);
-    });
-    const of = (m: Msg) => byObj.get(m) ?? (this.counts([m])[0] as number);
-    return { of, sum: (ms) => ms.reduce((a, m) => a + of(m), 0) };
+    const { counts, unique } = this.measure(messages);
+    return new Costs(messages, counts, unique, (m) => this.counts([m])[0] as number);
   }
 
   estimateMessageTokens(message: Msg): number {
@@ -326,11 +418,16 @@ export class MessageCompressor {
     if (total <= this.config.maxTokens) return this.fits(messages, total);
     const strategy = this.config.strategy;
     let r: CompressionResult<Msg>;
+    // Input indices of the window's messages (known when every message object is distinct).
+    let kept: number[] | undefined;
     if (strategy === "truncate") r = this.truncate(messages, costs, messages);
-    else if (strategy === "hybrid") {
-      r = this.slidingWindow(messages, costs);
-      if (r.totalTokens > this.config.maxTokens) r = this.truncate(r.messages, costs, messages);
-    } else r = this.slidingWindow(messages, costs);
+    else {
+      const w = this.slidingWindow(messages, costs);
+      r = w.result;
+      kept = w.indices;
+      if (strategy === "hybrid" && r.totalTokens > this.config.maxTokens)
+        r = this.truncate(r.messages, costs, messages, kept);
+    }
     const n = messages.length;
     return {
       ...r,
@@ -340,7 +437,7 @@ export class MessageCompressor {
         ...r.metadata,
         timestamp: Date.now(),
         strategy,
-        preservedIndices: r.metadata?.preservedIndices ?? indicesIn(messages, r.messages),
+        preservedIndices: r.metadata?.preservedIndices ?? kept ?? indicesIn(messages, r.messages),
         summary: `Compressed ${n - r.messages.length} messages using ${strategy} strategy`,
       },
     };
@@ -411,7 +508,11 @@ export class MessageCompressor {
    * then the newest left-out messages until `minMessages` are kept. The same selection as the
    * runtime's, returned in input order (the runtime returns selection order; see the README).
    */
-  private slidingWindow(messages: Msg[], costs: Costs): CompressionResult<Msg> {
+  private slidingWindow(
+    messages: Msg[],
+    costs: Costs,
+  ): { result: CompressionResult<Msg>; indices?: number[] } {
+    if (costs.unique && costs.messages === messages) return this.slidingWindowByIndex(messages, costs.counts);
     const n = messages.length;
     const preserved = this.preservedOf(messages);
     const chosen = new Set(preserved);
@@ -445,11 +546,75 @@ export class MessageCompressor {
       if (chosen.delete(m)) ordered.push(m);
     }
     return {
-      messages: ordered,
-      totalTokens: tokens,
-      removedCount: n - selected.length,
-      summarizedCount: 0,
-      compressionRatio: 1 - selected.length / n,
+      result: {
+        messages: ordered,
+        totalTokens: tokens,
+        removedCount: n - selected.length,
+        summarizedCount: 0,
+        compressionRatio: 1 - selected.length / n,
+      },
+    };
+  }
+
+  /**
+   * `slidingWindow` when no message object occurs twice, on indices and per-index costs: the same
+   * selection without object maps or a sort. With distinct objects every system message and the last
+   * `preserveCount` are preserved, so the candidates' importances are user 0.7, assistant (and any other
+   * role) 0.5, tool 0.3; a stable sort by importance is those three classes, each in input order.
+   */
+  private slidingWindowByIndex(
+    messages: Msg[],
+    counts: number[],
+  ): { result: CompressionResult<Msg>; indices: number[] } {
+    const n = messages.length;
+    const max = this.config.maxTokens;
+    const chosen = new Uint8Array(n);
+    let selected = 0;
+    let tokens = 0;
+    for (let i = 0; i < n; i++)
+      if ((messages[i] as Msg).role === "system") {
+        chosen[i] = 1;
+        selected++;
+        tokens += counts[i] as number;
+      }
+    for (let i = Math.max(0, n - this.config.preserveCount); i < n; i++)
+      if (chosen[i] === 0) {
+        chosen[i] = 1;
+        selected++;
+        tokens += counts[i] as number;
+      }
+    const classOf = (m: Msg) => (m.role === "user" ? 0 : m.role === "tool" ? 2 : 1);
+    fill: for (let cls = 0; cls < 3; cls++)
+      for (let i = 0; i < n; i++) {
+        if (chosen[i] !== 0 || classOf(messages[i] as Msg) !== cls) continue;
+        const c = counts[i] as number;
+        if (tokens + c > max) break fill;
+        chosen[i] = 1;
+        selected++;
+        tokens += c;
+      }
+    for (let i = n - 1; i >= 0 && selected < this.config.minMessages; i--)
+      if (chosen[i] === 0) {
+        chosen[i] = 1;
+        selected++;
+        tokens += counts[i] as number;
+      }
+    const indices: number[] = [];
+    const ordered: Msg[] = [];
+    for (let i = 0; i < n; i++)
+      if (chosen[i] !== 0) {
+        indices.push(i);
+        ordered.push(messages[i] as Msg);
+      }
+    return {
+      result: {
+        messages: ordered,
+        totalTokens: tokens,
+        removedCount: n - selected,
+        summarizedCount: 0,
+        compressionRatio: 1 - selected / n,
+      },
+      indices,
     };
   }
 
@@ -460,20 +625,30 @@ export class MessageCompressor {
    * estimator this is `compressContext` (native or exact JS); with a custom one, the same plan on its
    * counts. Indices are reported against `input`.
    */
-  private truncate(list: Msg[], costs: Costs, input: Msg[]): CompressionResult<Msg> {
+  private truncate(list: Msg[], costs: Costs, input: Msg[], listIndex?: number[]): CompressionResult<Msg> {
     const max = this.config.maxTokens;
     const preserve = this.config.preserveCount;
     const n = list.length;
-    const native = toNativeMessages(list);
+    // The plan needs each message's cost and its tool-call shape. With a custom estimator the costs are
+    // the estimator's; with the default one they are the cached per-message counts whenever those equal
+    // what `compressContext` would count (always, unless a tool message has its own content or a
+    // defined but falsy result), so a hot history is not serialized and re-counted on every call.
+    const listCosts =
+      list === costs.messages && costs.unique
+        ? costs.counts
+        : listIndex
+          ? listIndex.map((i) => costs.counts[i] as number)
+          : list.map((m) => costs.of(m));
+    const model = this.config.model;
     const plan = this.customEstimator
-      ? planWith(
-          toPlanMessages(native),
-          list.map((m) => costs.of(m)),
-          max,
-          preserve,
-          (content, budget) => this.cut(content, budget),
+      ? planWith(list.map(planShape), listCosts, max, preserve, (content, budget) =>
+          this.cut(content, budget),
         )
-      : planCompressContext(native, max, preserve, this.config.model);
+      : list.every(planCostsMatch)
+        ? planWith(list.map(planShape), listCosts, max, preserve, (content, budget) =>
+            truncateText(content, budget, { mode: "head", marker: "", ...(model ? { model } : {}) }),
+          )
+        : planCompressContext(toNativeMessages(list), max, preserve, model);
     const out = plan.selectedIndices.map((i) => {
       const m = list[i] as Msg;
       return plan.truncatedIndex === i && m.role !== "tool"
@@ -492,10 +667,14 @@ export class MessageCompressor {
       result.metadata = {
         timestamp: Date.now(),
         strategy: this.config.strategy,
-        preservedIndices: indicesIn(
-          input,
-          plan.selectedIndices.map((i) => list[i] as Msg),
-        ),
+        preservedIndices: listIndex
+          ? plan.selectedIndices.map((i) => listIndex[i] as number)
+          : list === input && costs.unique
+            ? plan.selectedIndices.slice()
+            : indicesIn(
+                input,
+                plan.selectedIndices.map((i) => list[i] as Msg),
+              ),
       };
     return result;
   }
@@ -524,7 +703,7 @@ export class MessageCompressor {
     const preserved = this.preservedOf(messages);
     const keep = new Set(preserved);
     const older = messages.filter((m) => !keep.has(m) && m.role !== "system");
-    if (older.length === 0) return this.slidingWindow(messages, costs);
+    if (older.length === 0) return this.slidingWindow(messages, costs).result;
     try {
       const summary = await summarizer.summarize(older as AgentMessage[]);
       this.config.metrics?.onSummarize?.(older.length, this.config.estimateTokens(summary));
@@ -551,7 +730,7 @@ export class MessageCompressor {
       this.config.metrics?.onCompress?.(result as CompressionResult);
       return result;
     } catch {
-      return this.slidingWindow(messages, costs);
+      return this.slidingWindow(messages, costs).result;
     }
   }
 }

@@ -244,6 +244,11 @@ export class JsEventLog {
   private deferredCloseFd: number | undefined;
   private waiters: { target: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private scratch = Buffer.alloc(64 * 1024);
+  // Where the last replay stopped (segment file, next sequence id, byte offset): a replay that starts
+  // at or after it in the same segment starts reading there instead of at the segment's first record,
+  // so `replayBatches`/`replayStream` read a segment once instead of once per batch. Bytes before the
+  // offset never change while the log is open (appends go after them; prune removes whole files).
+  private resume: { path: string; seq: number; off: number } | undefined;
 
   constructor(dir: string, options: EventLogOptions = {}) {
     checkEventLogOptions(options);
@@ -583,6 +588,8 @@ export class JsEventLog {
       let i = 0;
       while (i + 1 < segs.length && (segs[i + 1] as Seg).base <= start) i++;
       let expected: number | undefined;
+      const resume = this.resume;
+      let first = true;
       for (; i < segs.length && seqs.length < max; i++) {
         const s = segs[i] as { base: number; path: string; end?: number };
         if (expected !== undefined && expected !== s.base)
@@ -592,6 +599,17 @@ export class JsEventLog {
           const size = s.end ?? fs.fstatSync(fd).size;
           let off = SEG_HEADER;
           let seq = s.base;
+          if (
+            first &&
+            resume !== undefined &&
+            resume.path === s.path &&
+            resume.seq >= s.base &&
+            resume.seq <= start
+          ) {
+            off = resume.off;
+            seq = resume.seq;
+          }
+          first = false;
           let buf = Buffer.alloc(0);
           let bufOff = off;
           let bufId = -1;
@@ -637,6 +655,7 @@ export class JsEventLog {
             seq += 1;
           }
           expected = seq;
+          this.resume = { path: s.path, seq, off };
         } finally {
           fs.closeSync(fd);
         }
