@@ -183,6 +183,9 @@ impl Text<'_> {
     }
 
     fn next_cl100k(&self, i: usize) -> usize {
+        if let Some(e) = self.ascii_cl100k(i) {
+            return e;
+        }
         let Some((c, f, n)) = self.at(i) else {
             return i;
         };
@@ -223,6 +226,128 @@ impl Text<'_> {
         self.whitespace(i)
     }
 
+    /// The ASCII class flags of byte `b` (< 0x80).
+    #[inline(always)]
+    fn ascii(&self, b: u8) -> u8 {
+        self.bmp[usize::from(b & 0x7F)]
+    }
+
+    /// End of the run of ASCII bytes from `i` whose class intersects `mask` (`negate`: does not), or
+    /// `None` when the run stops at a non-ASCII byte (the run might go on: the general path decides).
+    #[inline(always)]
+    fn ascii_run(&self, mut i: usize, mask: u8, negate: bool) -> Option<usize> {
+        let b = self.s.as_bytes();
+        while let Some(&x) = b.get(i) {
+            if x >= 0x80 {
+                return None;
+            }
+            if ((self.ascii(x) & mask) != 0) == negate {
+                break;
+            }
+            i += 1;
+        }
+        Some(i)
+    }
+
+    /// The piece at `i` when it and the char after it are ASCII, by rules that agree with the split
+    /// regexes on ASCII text (see `next_cl100k` / `next_o200k` for the general case); `None` = use the
+    /// general path. `o200k`: the letter alternatives are `[A-Z]*[a-z]+` / `[A-Z]+[a-z]*` (which
+    /// together match `[A-Z]*[a-z]*` from a letter), the punctuation run may end in `[\r\n/]*`;
+    /// cl100k: a letter run is `[A-Za-z]+`, and a `'` starts a possible contraction (general path).
+    #[inline(always)]
+    fn ascii_piece(&self, i: usize, o200k: bool) -> Option<usize> {
+        let b = self.s.as_bytes();
+        let c = *b.get(i)?;
+        if c >= 0x80 || (!o200k && c == b'\'') {
+            return None;
+        }
+        let f = self.ascii(c);
+        let word = |s: usize| -> Option<usize> {
+            let e = if o200k {
+                let mut j = s;
+                while b.get(j).is_some_and(u8::is_ascii_uppercase) {
+                    j += 1;
+                }
+                while b.get(j).is_some_and(u8::is_ascii_lowercase) {
+                    j += 1;
+                }
+                j
+            } else {
+                let mut j = s;
+                while b.get(j).is_some_and(u8::is_ascii_alphabetic) {
+                    j += 1;
+                }
+                j
+            };
+            match b.get(e) {
+                Some(&x) if x >= 0x80 => None,
+                _ if o200k => Some(e + self.contraction(e)),
+                _ => Some(e),
+            }
+        };
+        if f & L != 0 {
+            return word(i);
+        }
+        if f & N != 0 {
+            let mut e = i + 1;
+            while e < i + 3 {
+                match b.get(e) {
+                    Some(x) if x.is_ascii_digit() => e += 1,
+                    Some(&x) if x >= 0x80 => return None,
+                    _ => break,
+                }
+            }
+            return Some(e);
+        }
+        let next = b.get(i + 1).copied();
+        if next.is_some_and(|x| x >= 0x80) {
+            return None;
+        }
+        let next_f = next.map_or(0, |x| self.ascii(x));
+        if c != b'\r' && c != b'\n' && next_f & L != 0 {
+            return word(i + 1);
+        }
+        // [^\s\p{L}\p{N}]+ (after an optional space) then [\r\n]* or [\r\n/]*
+        let punct_from = if f & WS == 0 {
+            Some(i)
+        } else if c == b' ' && next.is_some() && next_f & (WS | L | N) == 0 {
+            Some(i + 1)
+        } else {
+            None
+        };
+        if let Some(s) = punct_from {
+            let mut e = self.ascii_run(s, WS | L | N, true)?;
+            while let Some(&x) = b.get(e) {
+                if x == b'\r' || x == b'\n' || (o200k && x == b'/') {
+                    e += 1;
+                } else {
+                    break;
+                }
+            }
+            return Some(e);
+        }
+        // whitespace: \s*[\r\n]+ | \s+(?!\S) | \s+
+        let end = self.ascii_run(i, WS, false)?;
+        if let Some(p) = b[i..end].iter().rposition(|&x| x == b'\r' || x == b'\n') {
+            return Some(i + p + 1);
+        }
+        Some(if end == b.len() || end - i == 1 {
+            end
+        } else {
+            end - 1
+        })
+    }
+
+    #[inline(always)]
+    fn ascii_o200k(&self, i: usize) -> Option<usize> {
+        self.ascii_piece(i, true)
+    }
+
+    #[inline(always)]
+    fn ascii_cl100k(&self, i: usize) -> Option<usize> {
+        self.ascii_piece(i, false)
+    }
+
     /// o200k alternative 1 after the optional prefix: `[U]*[Lw]+` then an optional contraction.
     fn o200k_alt1(&self, s: usize) -> Option<usize> {
         let u = self.run(s, U_SET, false);
@@ -256,6 +381,9 @@ impl Text<'_> {
     }
 
     fn next_o200k(&self, i: usize) -> usize {
+        if let Some(e) = self.ascii_o200k(i) {
+            return e;
+        }
         let Some((c, f, n)) = self.at(i) else {
             return i;
         };
@@ -280,16 +408,27 @@ pub enum Split {
 }
 
 /// Calls `f` with every pre-tokenized piece of `text`, in order.
-pub fn split(text: &str, which: Split, mut f: impl FnMut(&str)) {
+#[inline]
+pub fn split(text: &str, which: Split, f: impl FnMut(&str)) {
+    match which {
+        Split::Cl100k => split_with::<false>(text, f),
+        Split::O200k => split_with::<true>(text, f),
+    }
+}
+
+/// [`split`] with the encoding's next-piece function fixed (one loop per encoding, no per-piece match).
+#[inline(always)]
+fn split_with<const O200K: bool>(text: &str, mut f: impl FnMut(&str)) {
     let t = Text {
         s: text,
         bmp: &CLASSES.bmp,
     };
     let mut i = 0;
     while i < text.len() {
-        let e = match which {
-            Split::Cl100k => t.next_cl100k(i),
-            Split::O200k => t.next_o200k(i),
+        let e = if O200K {
+            t.next_o200k(i)
+        } else {
+            t.next_cl100k(i)
         };
         // Every alternative consumes at least one char; guard anyway against a stuck cursor.
         let e = if e <= i {
