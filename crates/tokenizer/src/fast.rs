@@ -3,8 +3,11 @@
 //! single-token fast path, in front of bpe-openai's linear BPE counter.
 //!
 //! Character classes come from `regex-syntax` — the same Unicode tables the regexes use — so `\p{L}`,
-//! `\p{N}`, `\s`, … mean exactly what they mean to tiktoken-rs. Parity tests compare every count
-//! with tiktoken-rs (`tests/parity.rs`).
+//! `\p{N}`, `\s`, … mean exactly what they mean to tiktoken-rs. A piece that is ASCII up to and
+//! including the char after it is cut by byte loops (`Text::ascii_piece`); anything else goes through
+//! the general char-class path. Parity tests compare every count with tiktoken-rs, and the pieces with
+//! tiktoken's split patterns run by fancy-regex on generated code/prose/Unicode text
+//! (`tests/parity.rs`). Pieces that are not one token are counted through a bounded per-thread memo.
 
 use std::cell::RefCell;
 use std::sync::LazyLock;
@@ -569,7 +572,10 @@ impl Vocab {
 pub const MERGE_MAX: usize = 64;
 
 /// Texts of at least this many bytes are split at pre-tokenizer boundaries and counted on several threads.
-pub const PAR_TEXT_MIN_BYTES: usize = 32 * 1024;
+/// Below it a text is counted on the calling thread: spawning threads per call (and starting their
+/// piece memos empty) cost more than it saved on ~40 KB texts on a loaded 2-core machine (the
+/// quicktok head-to-head in `packages/native-tokenizer/README.md`, 2026-12-07).
+pub const PAR_TEXT_MIN_BYTES: usize = 256 * 1024;
 
 /// Single pieces of at least this many bytes (unsplittable runs) are counted in two halves in parallel,
 /// joined exactly (see [`count_long_piece`]).
@@ -595,7 +601,7 @@ type PieceMap = FxHashMap<Box<[u8]>, u32>;
 
 struct PieceCache {
     epoch: u64,
-    /// Per vocabulary (by address): piece bytes → token count.
+    /// Per vocabulary (by the address of its `'static` BPE tables): piece bytes → token count.
     maps: Vec<(usize, PieceMap)>,
 }
 
@@ -608,15 +614,15 @@ pub fn clear_piece_caches() {
     PIECE_EPOCH.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Exact token count like [`count`], plus a per-thread memo of multi-token pieces (used by the
-/// whole-history batch path, where pieces repeat across messages). A piece's count does not depend on
-/// its context, so the memo cannot change a result.
-pub fn count_memo(text: &str, which: Split, vocab: &Vocab) -> usize {
-    let vocab_id = std::ptr::from_ref(vocab) as usize;
+/// Runs `f` with this thread's piece memo for `vocab` (`None` when it is borrowed already).
+/// Memos are keyed by the address of the vocabulary's `'static` BPE tables, which no other
+/// vocabulary can reuse (a `Vocab`'s own address could be reused after it is dropped).
+fn with_memo<R>(vocab: &Vocab, f: impl FnOnce(Option<&mut PieceMap>) -> R) -> R {
+    let vocab_id = std::ptr::from_ref(vocab.bpe) as usize;
     let epoch = PIECE_EPOCH.load(Ordering::Relaxed);
     PIECES.with(|cell| {
         let Ok(mut memo) = cell.try_borrow_mut() else {
-            return count_seq(text, which, vocab);
+            return f(None);
         };
         if memo.epoch != epoch {
             memo.maps.clear();
@@ -629,40 +635,42 @@ pub fn count_memo(text: &str, which: Split, vocab: &Vocab) -> usize {
                 memo.maps.len() - 1
             }
         };
-        let Some((_, map)) = memo.maps.get_mut(at) else {
-            return count_seq(text, which, vocab);
-        };
-        let mut total = 0;
-        split(text, which, |piece| {
-            let b = piece.as_bytes();
-            total += if b.len() == 1 || vocab.rank(b) != NONE {
-                1
-            } else if b.len() > PIECE_CACHE_MAX_BYTES {
-                vocab.piece_count(b)
-            } else {
-                if let Some(&n) = map.get(b) {
-                    n as usize
-                } else {
-                    let n = vocab.merge_count(b);
-                    if map.len() >= PIECE_CACHE_MAX_ENTRIES {
-                        map.clear();
-                    }
-                    map.insert(Box::from(b), u32::try_from(n).unwrap_or(u32::MAX));
-                    n
-                }
-            };
-        });
-        total
+        f(memo.maps.get_mut(at).map(|(_, m)| m))
     })
 }
 
-/// Exact token count on the calling thread only: hand-written split, then [`Vocab::piece_count`].
+/// Token count of one piece that is not a single token, through the memo when it is short.
+#[inline]
+fn multi_count(vocab: &Vocab, memo: &mut Option<&mut PieceMap>, b: &[u8]) -> usize {
+    match memo {
+        Some(map) if b.len() <= PIECE_CACHE_MAX_BYTES => {
+            if let Some(&n) = map.get(b) {
+                return n as usize;
+            }
+            let n = vocab.merge_count(b);
+            if map.len() >= PIECE_CACHE_MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(Box::from(b), u32::try_from(n).unwrap_or(u32::MAX));
+            n
+        }
+        _ if b.len() <= MERGE_MAX => vocab.merge_count(b),
+        _ => vocab.bpe.count(b),
+    }
+}
+
+/// Exact token count like [`count_seq`] (every count path memoizes multi-token pieces per thread
+/// now; the name stays for the whole-history batch path). A piece's count does not depend on its
+/// context, so the memo cannot change a result.
+pub fn count_memo(text: &str, which: Split, vocab: &Vocab) -> usize {
+    count_pieces(text, which, vocab, 1)
+}
+
+/// Exact token count on the calling thread only: hand-written split, one rank lookup per piece, and
+/// for the pieces that are not one token the per-thread memo (≤ 48 bytes), tiktoken's merge loop
+/// (≤ 64 bytes) or bpe-openai's linear counter.
 pub fn count_seq(text: &str, which: Split, vocab: &Vocab) -> usize {
-    let mut total = 0;
-    split(text, which, |piece| {
-        total += vocab.piece_count(piece.as_bytes())
-    });
-    total
+    count_pieces(text, which, vocab, 1)
 }
 
 /// The first position `p ≥ from` where every split of the text has a piece boundary: the byte before
@@ -721,16 +729,20 @@ pub fn count(text: &str, which: Split, vocab: &Vocab) -> usize {
 }
 
 fn count_pieces(text: &str, which: Split, vocab: &Vocab, threads: usize) -> usize {
-    let mut total = 0;
-    split(text, which, |piece| {
-        let b = piece.as_bytes();
-        total += if threads > 1 && b.len() >= PAR_PIECE_MIN_BYTES {
-            count_long_piece(vocab.bpe, b)
-        } else {
-            vocab.piece_count(b)
-        };
-    });
-    total
+    with_memo(vocab, |mut memo| {
+        let mut total = 0;
+        split(text, which, |piece| {
+            let b = piece.as_bytes();
+            total += if b.len() == 1 || vocab.rank(b) != NONE {
+                1
+            } else if threads > 1 && b.len() >= PAR_PIECE_MIN_BYTES {
+                count_long_piece(vocab.bpe, b)
+            } else {
+                multi_count(vocab, &mut memo, b)
+            };
+        });
+        total
+    })
 }
 
 /// `[t1, t2]` is the BPE encoding of the bytes of `t1` followed by those of `t2`.

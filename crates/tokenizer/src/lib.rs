@@ -83,7 +83,7 @@ fn count_with(
 }
 
 /// Number of tokens of `text` in `enc`, without materializing the token vector (for the bpe-openai
-/// encodings). Texts of 32 KB or more, and single pieces of 8 KB or more, are counted on up to
+/// encodings). Texts of 256 KB or more, and single pieces of 8 KB or more, are counted on up to
 /// `KU0_TOKENIZER_THREADS` threads (exactly; see [`fast::count`]).
 pub fn count(text: &str, enc: Encoding) -> usize {
     count_with(text, enc, fast::count)
