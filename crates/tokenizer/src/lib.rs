@@ -94,7 +94,8 @@ pub fn count_single_thread(text: &str, enc: Encoding) -> usize {
     count_with(text, enc, fast::count_seq)
 }
 
-/// [`count`] with the per-thread piece memo (whole-history batches; see `fast::count_memo`).
+/// [`count`] on the calling thread only (whole-history batches, which parallelize across texts); every
+/// count path now uses the per-thread piece memo (see `fast::count_memo`).
 pub fn count_memo(text: &str, enc: Encoding) -> usize {
     count_with(text, enc, fast::count_memo)
 }
