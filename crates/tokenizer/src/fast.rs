@@ -3,8 +3,11 @@
 //! single-token fast path, in front of bpe-openai's linear BPE counter.
 //!
 //! Character classes come from `regex-syntax` — the same Unicode tables the regexes use — so `\p{L}`,
-//! `\p{N}`, `\s`, … mean exactly what they mean to tiktoken-rs. Parity tests compare every count
-//! with tiktoken-rs (`tests/parity.rs`).
+//! `\p{N}`, `\s`, … mean exactly what they mean to tiktoken-rs. A piece that is ASCII up to and
+//! including the char after it is cut by byte loops (`Text::ascii_piece`); anything else goes through
+//! the general char-class path. Parity tests compare every count with tiktoken-rs, and the pieces with
+//! tiktoken's split patterns run by fancy-regex on generated code/prose/Unicode text
+//! (`tests/parity.rs`). Pieces that are not one token are counted through a bounded per-thread memo.
 
 use std::cell::RefCell;
 use std::sync::LazyLock;
@@ -183,6 +186,9 @@ impl Text<'_> {
     }
 
     fn next_cl100k(&self, i: usize) -> usize {
+        if let Some(e) = self.ascii_cl100k(i) {
+            return e;
+        }
         let Some((c, f, n)) = self.at(i) else {
             return i;
         };
@@ -223,6 +229,128 @@ impl Text<'_> {
         self.whitespace(i)
     }
 
+    /// The ASCII class flags of byte `b` (< 0x80).
+    #[inline(always)]
+    fn ascii(&self, b: u8) -> u8 {
+        self.bmp[usize::from(b & 0x7F)]
+    }
+
+    /// End of the run of ASCII bytes from `i` whose class intersects `mask` (`negate`: does not), or
+    /// `None` when the run stops at a non-ASCII byte (the run might go on: the general path decides).
+    #[inline(always)]
+    fn ascii_run(&self, mut i: usize, mask: u8, negate: bool) -> Option<usize> {
+        let b = self.s.as_bytes();
+        while let Some(&x) = b.get(i) {
+            if x >= 0x80 {
+                return None;
+            }
+            if ((self.ascii(x) & mask) != 0) == negate {
+                break;
+            }
+            i += 1;
+        }
+        Some(i)
+    }
+
+    /// The piece at `i` when it and the char after it are ASCII, by rules that agree with the split
+    /// regexes on ASCII text (see `next_cl100k` / `next_o200k` for the general case); `None` = use the
+    /// general path. `o200k`: the letter alternatives are `[A-Z]*[a-z]+` / `[A-Z]+[a-z]*` (which
+    /// together match `[A-Z]*[a-z]*` from a letter), the punctuation run may end in `[\r\n/]*`;
+    /// cl100k: a letter run is `[A-Za-z]+`, and a `'` starts a possible contraction (general path).
+    #[inline(always)]
+    fn ascii_piece(&self, i: usize, o200k: bool) -> Option<usize> {
+        let b = self.s.as_bytes();
+        let c = *b.get(i)?;
+        if c >= 0x80 || (!o200k && c == b'\'') {
+            return None;
+        }
+        let f = self.ascii(c);
+        let word = |s: usize| -> Option<usize> {
+            let e = if o200k {
+                let mut j = s;
+                while b.get(j).is_some_and(u8::is_ascii_uppercase) {
+                    j += 1;
+                }
+                while b.get(j).is_some_and(u8::is_ascii_lowercase) {
+                    j += 1;
+                }
+                j
+            } else {
+                let mut j = s;
+                while b.get(j).is_some_and(u8::is_ascii_alphabetic) {
+                    j += 1;
+                }
+                j
+            };
+            match b.get(e) {
+                Some(&x) if x >= 0x80 => None,
+                _ if o200k => Some(e + self.contraction(e)),
+                _ => Some(e),
+            }
+        };
+        if f & L != 0 {
+            return word(i);
+        }
+        if f & N != 0 {
+            let mut e = i + 1;
+            while e < i + 3 {
+                match b.get(e) {
+                    Some(x) if x.is_ascii_digit() => e += 1,
+                    Some(&x) if x >= 0x80 => return None,
+                    _ => break,
+                }
+            }
+            return Some(e);
+        }
+        let next = b.get(i + 1).copied();
+        if next.is_some_and(|x| x >= 0x80) {
+            return None;
+        }
+        let next_f = next.map_or(0, |x| self.ascii(x));
+        if c != b'\r' && c != b'\n' && next_f & L != 0 {
+            return word(i + 1);
+        }
+        // [^\s\p{L}\p{N}]+ (after an optional space) then [\r\n]* or [\r\n/]*
+        let punct_from = if f & WS == 0 {
+            Some(i)
+        } else if c == b' ' && next.is_some() && next_f & (WS | L | N) == 0 {
+            Some(i + 1)
+        } else {
+            None
+        };
+        if let Some(s) = punct_from {
+            let mut e = self.ascii_run(s, WS | L | N, true)?;
+            while let Some(&x) = b.get(e) {
+                if x == b'\r' || x == b'\n' || (o200k && x == b'/') {
+                    e += 1;
+                } else {
+                    break;
+                }
+            }
+            return Some(e);
+        }
+        // whitespace: \s*[\r\n]+ | \s+(?!\S) | \s+
+        let end = self.ascii_run(i, WS, false)?;
+        if let Some(p) = b[i..end].iter().rposition(|&x| x == b'\r' || x == b'\n') {
+            return Some(i + p + 1);
+        }
+        Some(if end == b.len() || end - i == 1 {
+            end
+        } else {
+            end - 1
+        })
+    }
+
+    #[inline(always)]
+    fn ascii_o200k(&self, i: usize) -> Option<usize> {
+        self.ascii_piece(i, true)
+    }
+
+    #[inline(always)]
+    fn ascii_cl100k(&self, i: usize) -> Option<usize> {
+        self.ascii_piece(i, false)
+    }
+
     /// o200k alternative 1 after the optional prefix: `[U]*[Lw]+` then an optional contraction.
     fn o200k_alt1(&self, s: usize) -> Option<usize> {
         let u = self.run(s, U_SET, false);
@@ -256,6 +384,9 @@ impl Text<'_> {
     }
 
     fn next_o200k(&self, i: usize) -> usize {
+        if let Some(e) = self.ascii_o200k(i) {
+            return e;
+        }
         let Some((c, f, n)) = self.at(i) else {
             return i;
         };
@@ -280,16 +411,27 @@ pub enum Split {
 }
 
 /// Calls `f` with every pre-tokenized piece of `text`, in order.
-pub fn split(text: &str, which: Split, mut f: impl FnMut(&str)) {
+#[inline]
+pub fn split(text: &str, which: Split, f: impl FnMut(&str)) {
+    match which {
+        Split::Cl100k => split_with::<false>(text, f),
+        Split::O200k => split_with::<true>(text, f),
+    }
+}
+
+/// [`split`] with the encoding's next-piece function fixed (one loop per encoding, no per-piece match).
+#[inline(always)]
+fn split_with<const O200K: bool>(text: &str, mut f: impl FnMut(&str)) {
     let t = Text {
         s: text,
         bmp: &CLASSES.bmp,
     };
     let mut i = 0;
     while i < text.len() {
-        let e = match which {
-            Split::Cl100k => t.next_cl100k(i),
-            Split::O200k => t.next_o200k(i),
+        let e = if O200K {
+            t.next_o200k(i)
+        } else {
+            t.next_cl100k(i)
         };
         // Every alternative consumes at least one char; guard anyway against a stuck cursor.
         let e = if e <= i {
@@ -430,7 +572,10 @@ impl Vocab {
 pub const MERGE_MAX: usize = 64;
 
 /// Texts of at least this many bytes are split at pre-tokenizer boundaries and counted on several threads.
-pub const PAR_TEXT_MIN_BYTES: usize = 32 * 1024;
+/// Below it a text is counted on the calling thread: spawning threads per call (and starting their
+/// piece memos empty) cost more than it saved on ~40 KB texts on a loaded 2-core machine (the
+/// quicktok head-to-head in `packages/native-tokenizer/README.md`, 2026-12-07).
+pub const PAR_TEXT_MIN_BYTES: usize = 256 * 1024;
 
 /// Single pieces of at least this many bytes (unsplittable runs) are counted in two halves in parallel,
 /// joined exactly (see [`count_long_piece`]).
@@ -456,7 +601,7 @@ type PieceMap = FxHashMap<Box<[u8]>, u32>;
 
 struct PieceCache {
     epoch: u64,
-    /// Per vocabulary (by address): piece bytes → token count.
+    /// Per vocabulary (by the address of its `'static` BPE tables): piece bytes → token count.
     maps: Vec<(usize, PieceMap)>,
 }
 
@@ -469,15 +614,15 @@ pub fn clear_piece_caches() {
     PIECE_EPOCH.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Exact token count like [`count`], plus a per-thread memo of multi-token pieces (used by the
-/// whole-history batch path, where pieces repeat across messages). A piece's count does not depend on
-/// its context, so the memo cannot change a result.
-pub fn count_memo(text: &str, which: Split, vocab: &Vocab) -> usize {
-    let vocab_id = std::ptr::from_ref(vocab) as usize;
+/// Runs `f` with this thread's piece memo for `vocab` (`None` when it is borrowed already).
+/// Memos are keyed by the address of the vocabulary's `'static` BPE tables, which no other
+/// vocabulary can reuse (a `Vocab`'s own address could be reused after it is dropped).
+fn with_memo<R>(vocab: &Vocab, f: impl FnOnce(Option<&mut PieceMap>) -> R) -> R {
+    let vocab_id = std::ptr::from_ref(vocab.bpe) as usize;
     let epoch = PIECE_EPOCH.load(Ordering::Relaxed);
     PIECES.with(|cell| {
         let Ok(mut memo) = cell.try_borrow_mut() else {
-            return count_seq(text, which, vocab);
+            return f(None);
         };
         if memo.epoch != epoch {
             memo.maps.clear();
@@ -490,40 +635,42 @@ pub fn count_memo(text: &str, which: Split, vocab: &Vocab) -> usize {
                 memo.maps.len() - 1
             }
         };
-        let Some((_, map)) = memo.maps.get_mut(at) else {
-            return count_seq(text, which, vocab);
-        };
-        let mut total = 0;
-        split(text, which, |piece| {
-            let b = piece.as_bytes();
-            total += if b.len() == 1 || vocab.rank(b) != NONE {
-                1
-            } else if b.len() > PIECE_CACHE_MAX_BYTES {
-                vocab.piece_count(b)
-            } else {
-                if let Some(&n) = map.get(b) {
-                    n as usize
-                } else {
-                    let n = vocab.merge_count(b);
-                    if map.len() >= PIECE_CACHE_MAX_ENTRIES {
-                        map.clear();
-                    }
-                    map.insert(Box::from(b), u32::try_from(n).unwrap_or(u32::MAX));
-                    n
-                }
-            };
-        });
-        total
+        f(memo.maps.get_mut(at).map(|(_, m)| m))
     })
 }
 
-/// Exact token count on the calling thread only: hand-written split, then [`Vocab::piece_count`].
+/// Token count of one piece that is not a single token, through the memo when it is short.
+#[inline]
+fn multi_count(vocab: &Vocab, memo: &mut Option<&mut PieceMap>, b: &[u8]) -> usize {
+    match memo {
+        Some(map) if b.len() <= PIECE_CACHE_MAX_BYTES => {
+            if let Some(&n) = map.get(b) {
+                return n as usize;
+            }
+            let n = vocab.merge_count(b);
+            if map.len() >= PIECE_CACHE_MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(Box::from(b), u32::try_from(n).unwrap_or(u32::MAX));
+            n
+        }
+        _ if b.len() <= MERGE_MAX => vocab.merge_count(b),
+        _ => vocab.bpe.count(b),
+    }
+}
+
+/// Exact token count like [`count_seq`] (every count path memoizes multi-token pieces per thread
+/// now; the name stays for the whole-history batch path). A piece's count does not depend on its
+/// context, so the memo cannot change a result.
+pub fn count_memo(text: &str, which: Split, vocab: &Vocab) -> usize {
+    count_pieces(text, which, vocab, 1)
+}
+
+/// Exact token count on the calling thread only: hand-written split, one rank lookup per piece, and
+/// for the pieces that are not one token the per-thread memo (≤ 48 bytes), tiktoken's merge loop
+/// (≤ 64 bytes) or bpe-openai's linear counter.
 pub fn count_seq(text: &str, which: Split, vocab: &Vocab) -> usize {
-    let mut total = 0;
-    split(text, which, |piece| {
-        total += vocab.piece_count(piece.as_bytes())
-    });
-    total
+    count_pieces(text, which, vocab, 1)
 }
 
 /// The first position `p ≥ from` where every split of the text has a piece boundary: the byte before
@@ -582,16 +729,20 @@ pub fn count(text: &str, which: Split, vocab: &Vocab) -> usize {
 }
 
 fn count_pieces(text: &str, which: Split, vocab: &Vocab, threads: usize) -> usize {
-    let mut total = 0;
-    split(text, which, |piece| {
-        let b = piece.as_bytes();
-        total += if threads > 1 && b.len() >= PAR_PIECE_MIN_BYTES {
-            count_long_piece(vocab.bpe, b)
-        } else {
-            vocab.piece_count(b)
-        };
-    });
-    total
+    with_memo(vocab, |mut memo| {
+        let mut total = 0;
+        split(text, which, |piece| {
+            let b = piece.as_bytes();
+            total += if b.len() == 1 || vocab.rank(b) != NONE {
+                1
+            } else if threads > 1 && b.len() >= PAR_PIECE_MIN_BYTES {
+                count_long_piece(vocab.bpe, b)
+            } else {
+                multi_count(vocab, &mut memo, b)
+            };
+        });
+        total
+    })
 }
 
 /// `[t1, t2]` is the BPE encoding of the bytes of `t1` followed by those of `t2`.

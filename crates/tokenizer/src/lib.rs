@@ -83,7 +83,7 @@ fn count_with(
 }
 
 /// Number of tokens of `text` in `enc`, without materializing the token vector (for the bpe-openai
-/// encodings). Texts of 32 KB or more, and single pieces of 8 KB or more, are counted on up to
+/// encodings). Texts of 256 KB or more, and single pieces of 8 KB or more, are counted on up to
 /// `KU0_TOKENIZER_THREADS` threads (exactly; see [`fast::count`]).
 pub fn count(text: &str, enc: Encoding) -> usize {
     count_with(text, enc, fast::count)
@@ -94,7 +94,8 @@ pub fn count_single_thread(text: &str, enc: Encoding) -> usize {
     count_with(text, enc, fast::count_seq)
 }
 
-/// [`count`] with the per-thread piece memo (whole-history batches; see `fast::count_memo`).
+/// [`count`] on the calling thread only (whole-history batches, which parallelize across texts); every
+/// count path now uses the per-thread piece memo (see `fast::count_memo`).
 pub fn count_memo(text: &str, enc: Encoding) -> usize {
     count_with(text, enc, fast::count_memo)
 }

@@ -286,3 +286,137 @@ fn fast_split_matches_the_regexes_on_tricky_alphabets() {
         }
     }
 }
+
+/// OpenAI's original `cl100k_base` split pattern (the one the `tiktoken` npm package and bpe-openai
+/// use, and the one `fast` emulates). tiktoken-rs 0.12 ships a possessive rewrite
+/// (`…|\s++$|\s*[\r\n]|\s+(?!\S)|\s`) that splits differently in one place only: a whitespace run
+/// that ends the text and has other whitespace after its last CR/LF is one piece there, two here.
+/// The BPE of such a run gives the same tokens either way on every text tried (`check` below compares
+/// counts and ids with tiktoken-rs on every eighth text, and the other tests here on all of theirs).
+const CL100K_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// Text shaped like code and prose (ASCII identifiers in every case style, numbers, operator and
+/// punctuation runs, indentation, CR/LF, contractions, control bytes) with non-ASCII characters of
+/// every class the split regexes test (letters of each case category, marks, numbers, Unicode
+/// spaces, symbols, astral chars) dropped in, often right next to an ASCII run, so that the
+/// splitter's ASCII fast path and its hand-over to the general path are both exercised.
+fn code_prose_text(rng: &mut StdRng, atoms: usize) -> String {
+    const PUNCT: &[u8] = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+    const WS: &[&str] = &[
+        " ", " ", " ", "  ", "    ", "\t", "\n", "\n", "\r\n", "\r", "\n\n", "   \n", "\x0b",
+        "\x0c", " \n  ",
+    ];
+    const CONTRACTIONS: &[&str] = &[
+        "'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'T", "'RE", "'Ve", "'lL", "'D", "'x",
+        "'", "''",
+    ];
+    // Lu, Ll, Lt, Lm, Lo, Mn, Mc, Me, Nd, Nl, No, Zs, Zl, Zp, Cf, Sm, So, Po, astral L/N/So.
+    const UNI: &[char] = &[
+        'É',
+        'é',
+        'ǅ',
+        'ʰ',
+        'ー',
+        '中',
+        'ß',
+        'ſ',
+        'K',
+        '\u{301}',
+        '\u{93F}',
+        '\u{20DD}',
+        '٣',
+        'ⅻ',
+        '½',
+        '²',
+        '\u{a0}',
+        '\u{3000}',
+        '\u{2028}',
+        '\u{2029}',
+        '\u{85}',
+        '\u{feff}',
+        '\u{200d}',
+        '∑',
+        '©',
+        '¿',
+        '、',
+        '😀',
+        '𝐀',
+        '𝐚',
+        '𝟙',
+        '\u{1F3FB}',
+        '\u{1D165}',
+        'ª',
+        'µ',
+        'º',
+    ];
+    let mut s = String::new();
+    for _ in 0..atoms {
+        match rng.random_range(0..100) {
+            0..=29 => {
+                let len = rng.random_range(1..12);
+                let style = rng.random_range(0..4);
+                for k in 0..len {
+                    let c = b'a' + rng.random_range(0..26u8);
+                    let c = match style {
+                        0 => c,
+                        1 => c.to_ascii_uppercase(),
+                        2 if k == 0 || rng.random_range(0..4) == 0 => c.to_ascii_uppercase(),
+                        _ if rng.random_range(0..6) == 0 => b'_',
+                        _ => c,
+                    };
+                    s.push(char::from(c));
+                }
+            }
+            30..=39 => {
+                for _ in 0..rng.random_range(1..7) {
+                    s.push(char::from(b'0' + rng.random_range(0..10u8)));
+                }
+            }
+            40..=54 => {
+                for _ in 0..rng.random_range(1..4) {
+                    s.push(char::from(PUNCT[rng.random_range(0..PUNCT.len())]));
+                }
+            }
+            55..=74 => s.push_str(WS[rng.random_range(0..WS.len())]),
+            75..=79 => s.push_str(CONTRACTIONS[rng.random_range(0..CONTRACTIONS.len())]),
+            80..=81 => s.push(char::from(rng.random_range(0..0x20u8))),
+            82 => s.push('\u{7f}'),
+            83..=91 => s.push(UNI[rng.random_range(0..UNI.len())]),
+            _ => s.push(random_char(rng)),
+        }
+    }
+    s
+}
+
+/// The hand-written pre-tokenizer against tiktoken's own split patterns run by fancy-regex (the engine
+/// tiktoken-rs uses), piece by piece, on generated code/prose/Unicode text; counts against tiktoken.
+#[test]
+fn fast_split_matches_tiktoken_regexes_on_generated_text() {
+    use ku0_tokenizer::fast::{Split, split};
+    let cl = fancy_regex::Regex::new(CL100K_PATTERN).unwrap();
+    let o = fancy_regex::Regex::new(tiktoken_rs::O200K_BASE_PAT_STR).unwrap();
+    let mut rng = StdRng::seed_from_u64(0x5151);
+    for i in 0..6000 {
+        let atoms = if i % 100 == 0 {
+            2000
+        } else {
+            rng.random_range(1..40)
+        };
+        let text = code_prose_text(&mut rng, atoms);
+        for (which, re, enc) in [
+            (Split::Cl100k, &cl, Encoding::Cl100kBase),
+            (Split::O200k, &o, Encoding::O200kBase),
+        ] {
+            let mut ours = Vec::new();
+            split(&text, which, |p| ours.push(p.to_owned()));
+            let theirs: Vec<String> = re
+                .find_iter(&text)
+                .map(|m| m.unwrap().as_str().to_owned())
+                .collect();
+            assert_eq!(ours, theirs, "{which:?} split of {text:?}");
+            if i % 8 == 0 {
+                check(&text, enc);
+            }
+        }
+    }
+}

@@ -5,12 +5,15 @@
 // so that machine load hits every impl alike; each value is the median over rounds of that round's
 // ms per 10k tokens. Workloads: (a) a stream of distinct ~40k-char mixed texts (prose, code, JSON,
 // CJK, emoji), one call each; (b) this repository's sources (~1.2 MB) in one call, each round in a fresh
-// process (native: a new `node` that loads the binding and both encodings first; quicktok: a new Python).
+// process (native: a new `node` that imports the package and loads both encodings first; quicktok: a new
+// Python). Native is called through the package's public `countTokens` (mode `native`: argument checks,
+// the content cache's hash and miss, the N-API string copy, the count), as users call it.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { defineSuite, type Extra } from "@ku0/bench";
+import { countTokens } from "../src/count.js";
 import { tokenizerModule } from "../src/native.js";
 import { makeText, repoText } from "./corpus.js";
 import { gptTokenizer } from "./peers.js";
@@ -44,18 +47,21 @@ function quicktok(file: string): Child | string {
   return JSON.parse(r.stdout) as Child;
 }
 
-/** Native over `file`'s texts in a fresh node process (binding and both encodings loaded first). */
+/** Native over `file`'s texts in a fresh node process: the built package's public `countTokens`
+ * (mode `native`), both encodings loaded first. */
 function nativeFresh(file: string): Child {
-  const node = readdirSync(pkgDir).find((f) => f.endsWith(".node"));
-  if (!node) throw new Error("no .node binding in the package directory");
-  const script = `const b = require(${JSON.stringify(join(pkgDir, node))});
-    const texts = JSON.parse(require("node:fs").readFileSync(${JSON.stringify(file)}, "utf8"));
-    b.countTokensUncached("x", "gpt-4"); b.countTokensUncached("x", "gpt-4o");
+  const entry = join(pkgDir, "dist", "index.js");
+  const script = `const { countTokens } = await import(${JSON.stringify(entry)});
+    const texts = JSON.parse((await import("node:fs")).readFileSync(${JSON.stringify(file)}, "utf8"));
+    countTokens("x", "gpt-4"); countTokens("x", "gpt-4o");
     const ms = [], counts = [];
-    for (const t of texts) { const t0 = performance.now(); counts.push(b.countTokensUncached(t, "gpt-4o")); ms.push(performance.now() - t0); }
+    for (const t of texts) { const t0 = performance.now(); counts.push(countTokens(t, "gpt-4o")); ms.push(performance.now() - t0); }
     console.log(JSON.stringify({ version: "", ms, counts }));`;
   return JSON.parse(
-    execFileSync(process.execPath, ["-e", script], { maxBuffer: 64 << 20 }).toString(),
+    execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      maxBuffer: 64 << 20,
+      env: { ...process.env, KU0_NATIVE_TOKENIZER: "native" },
+    }).toString(),
   ) as Child;
 }
 
@@ -64,7 +70,8 @@ export default defineSuite({
   title: "tokenizer: o200k_base new text, head-to-head with quicktok (interleaved rounds)",
   cases: [],
   extras: () => {
-    const native = tokenizerModule.requireNative();
+    tokenizerModule.requireNative();
+    tokenizerModule.setMode("native");
     const { code } = repoText();
     const dir = mkdtempSync(join(tmpdir(), "ku0-qt-"));
     const out: Extra[] = [];
@@ -96,7 +103,7 @@ export default defineSuite({
         const counts: number[] = [];
         for (const t of texts) {
           const t0 = performance.now();
-          counts.push(native.countTokensUncached(t, "gpt-4o"));
+          counts.push(countTokens(t, "gpt-4o"));
           ms.push(performance.now() - t0);
         }
         push("native|stream", per10k(ms, counts));
@@ -169,6 +176,7 @@ export default defineSuite({
         });
       }
     } finally {
+      tokenizerModule.setMode(undefined);
       rmSync(dir, { recursive: true, force: true });
     }
     return out;
