@@ -35,10 +35,11 @@ export declare class NativeSymbolGraph {
    */
   static fromBytes(bytes: Buffer): NativeSymbolGraph
   /**
-   * Replaces a file's symbols from packed arrays (`units`: the fields' UTF-16 code units back to back);
-   * returns `[added, removed]`.
+   * Replaces a file's symbols from packed arrays (`text`: the fields' UTF-8 back to back; `lens`: five
+   * byte lengths per symbol, `0xFFFFFFFF` = absent, `0xFFFFFFFE` = the previous symbol's value of that
+   * field); returns `[added, removed]`.
    */
-  updateFilePacked(path: string, units: Uint16Array, lens: Uint32Array, nums: Float64Array): Array<number>
+  updateFilePacked(path: string, text: Uint8Array, lens: Uint32Array, nums: Float64Array): Array<number>
   /** Removes a file; returns whether it was indexed. */
   removeFile(path: string): boolean
   /** The contract query; `limit` has `slice(0, limit)` semantics, `kinds` are already lowercased. */

@@ -403,7 +403,7 @@ export const MODULES: ModuleSpec[] = [
       },
       NativeSymbolGraph: {
         methods: {
-          updateFilePacked: () => ["/w/a.ts", new Uint16Array(0), new Uint32Array(0), new Float64Array(0)],
+          updateFilePacked: () => ["/w/a.ts", new Uint8Array(0), new Uint32Array(0), new Float64Array(0)],
           removeFile: () => ["/w/a.ts"],
           queryPacked: () => ["foo", 5, ["function"], false],
           loadBytes: () => [new Uint8Array(8)],

@@ -1,20 +1,23 @@
 //! napi-rs binding of `ku0-symbol-index`: type and error conversion only.
 //!
-//! Bulk transfer is packed: symbols go in as one `Uint16Array` of UTF-16 code units (the adapter fills a
-//! reused buffer, so packing a file leaves no garbage on the JS heap) plus a `Uint32Array` of field lengths
-//! and a `Float64Array` of positions; query results come back as one string and two typed arrays, so a
+//! Bulk transfer is packed: symbols go in as one `Uint8Array` of UTF-8 (the adapter fills a reused buffer,
+//! so packing a file leaves no garbage on the JS heap) plus a `Uint32Array` of field byte lengths (with
+//! markers for absent and repeated fields) and a `Float64Array` of positions; query results come back as one string and two typed arrays, so a
 //! query crosses the boundary a handful of times instead of once per field.
 
 use ku0_napi_boundary::{List, coded, guard};
 use ku0_symbol_index::{
     ImportGraph as EngineImports, QueryOptions, SymbolIndex as Engine, SymbolInput, SymbolView,
 };
-use napi::bindgen_prelude::{Buffer, Float64Array, Uint16Array, Uint32Array};
+use napi::bindgen_prelude::{Buffer, Float64Array, Uint8Array, Uint32Array};
 use napi::{Error, Result};
 use napi_derive::napi;
 
 /// Field length marking an absent optional string (container/detail).
 const ABSENT: u32 = u32::MAX;
+/// Field length marking "the same as this field of the previous symbol" (a file's symbols mostly share
+/// their `file` and `kind`, members their `container`): nothing of it is in the text.
+const REPEAT: u32 = u32::MAX - 1;
 /// Strings per packed symbol: name, kind, file, container, detail.
 const FIELDS: usize = 5;
 /// Numbers per packed symbol: line, column, endLine, endColumn.
@@ -135,13 +138,14 @@ impl NativeSymbolGraph {
             .map_err(engine_error)
     }
 
-    /// Replaces a file's symbols from packed arrays (`units`: the fields' UTF-16 code units back to back);
-    /// returns `[added, removed]`.
+    /// Replaces a file's symbols from packed arrays (`text`: the fields' UTF-8 back to back; `lens`: five
+    /// byte lengths per symbol, `0xFFFFFFFF` = absent, `0xFFFFFFFE` = the previous symbol's value of that
+    /// field); returns `[added, removed]`.
     #[napi(catch_unwind)]
     pub fn update_file_packed(
         &mut self,
         path: String,
-        units: Uint16Array,
+        text: Uint8Array,
         lens: Uint32Array,
         nums: Float64Array,
     ) -> Result<Vec<u32>> {
@@ -150,32 +154,33 @@ impl NativeSymbolGraph {
         if !lens.len().is_multiple_of(FIELDS) || nums.len() != lens.len() / FIELDS * NUMS {
             return Err(invalid("packed symbol arrays have inconsistent lengths"));
         }
-        let units: &[u16] = &units;
-        // All fields decoded into one UTF-8 buffer (one allocation per call, not one per field), each field
-        // decoded on its own like `String::from_utf16_lossy` of its units.
-        let mut text = String::with_capacity(units.len() + units.len() / 8);
-        let mut ranges: Vec<Option<(usize, usize)>> = Vec::with_capacity(lens.len());
+        // One validation of the whole text (the adapter writes it with V8's UTF-8 encoder, which turns lone
+        // surrogates into U+FFFD); fields are slices of it, each checked to start and end on a character.
+        let text = std::str::from_utf8(&text)
+            .map_err(|_| invalid("packed symbol text is not valid UTF-8"))?;
+        let mut fields: Vec<Option<&str>> = Vec::with_capacity(lens.len());
         let mut at = 0usize;
-        for &len in lens {
-            if len == ABSENT {
-                ranges.push(None);
-                continue;
-            }
-            let end = at
-                .checked_add(len as usize)
-                .filter(|&e| e <= units.len())
-                .ok_or_else(|| invalid("packed string lengths exceed the text"))?;
-            let start = text.len();
-            text.extend(
-                char::decode_utf16(units[at..end].iter().copied())
-                    .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)),
-            );
-            ranges.push(Some((start, text.len())));
-            at = end;
+        for (i, &len) in lens.iter().enumerate() {
+            let field = match len {
+                ABSENT => None,
+                REPEAT => *i
+                    .checked_sub(FIELDS)
+                    .and_then(|p| fields.get(p))
+                    .ok_or_else(|| invalid("the first packed symbol repeats a field"))?,
+                _ => {
+                    let end = at
+                        .checked_add(len as usize)
+                        .ok_or_else(|| invalid("packed string lengths exceed the text"))?;
+                    let s = text.get(at..end).ok_or_else(|| {
+                        invalid("packed string lengths exceed the text or split a character")
+                    })?;
+                    at = end;
+                    Some(s)
+                }
+            };
+            fields.push(field);
         }
-        let fields: Vec<Option<&str>> =
-            ranges.iter().map(|r| r.map(|(s, e)| &text[s..e])).collect();
-        if at != units.len() {
+        if at != text.len() {
             return Err(invalid("packed string lengths do not cover the text"));
         }
         let count = lens.len() / FIELDS;

@@ -21,7 +21,7 @@ describe("raw symbol-index binding under hostile arguments (child process)", () 
        await call("packed kinds", () => n.queryPacked("a", 5, sparse(), false));
        await call("foreign bytes", () => b.NativeSymbolGraph.fromBytes(Buffer.from("{}")));
        await call("corrupt bytes", () => b.NativeSymbolGraph.fromBytes(Buffer.from("KU0S")));
-       await call("packed lengths", () => n.updateFilePacked("/a.ts", Uint16Array.of(97, 98, 99), Uint32Array.of(1, 1, 1, 1), new Float64Array(4)));`,
+       await call("packed lengths", () => n.updateFilePacked("/a.ts", Uint8Array.of(97, 98, 99), Uint32Array.of(1, 1, 1, 1), new Float64Array(4)));`,
     );
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);

@@ -49,9 +49,9 @@ const COLLATION_PROBE = [
 export function selfCheck(b: SymbolIndexBinding): void {
   const g = new b.NativeSymbolGraph();
   const text = "AuthServiceClass/w/a.tsclass AuthServiceloginMethod/w/a.tsAuthService";
-  const units = Uint16Array.from(text, (c) => c.charCodeAt(0));
+  const bytes = new TextEncoder().encode(text);
   const lens = Uint32Array.from([11, 5, 7, 0xffffffff, 17, 5, 6, 7, 11, 0xffffffff]);
-  g.updateFilePacked("/w/a.ts", units, lens, Float64Array.from([1, 1, 10, 1, 3, 3, 3, 20]));
+  g.updateFilePacked("/w/a.ts", bytes, lens, Float64Array.from([1, 1, 10, 1, 3, 3, 3, 20]));
   const hits = g.queryPacked("auth login", 20, null);
   if (hits.nums.length !== 10 || hits.nums[0] !== 16 || hits.nums[5] !== 10) {
     throw new Error(`self-check query returned scores ${Array.from(hits.nums).join(",")}`);

@@ -18,16 +18,18 @@ import type {
 import { checkQuery, flattenSymbols, resolvePath, resolveQueryOptions } from "./validate.js";
 
 const ABSENT = 0xffffffff;
+/** Field length: the same value as this field of the previous symbol (nothing of it in the text). */
+const REPEAT = 0xfffffffe;
 type NativeGraph = InstanceType<SymbolIndexBinding["NativeSymbolGraph"]>;
 
 interface PackBuffers {
-  units: Uint16Array;
+  text: Buffer;
   lens: Uint32Array;
   nums: Float64Array;
 }
 
 const newBuffers = (): PackBuffers => ({
-  units: new Uint16Array(1 << 14),
+  text: Buffer.alloc(1 << 15),
   lens: new Uint32Array(1 << 10),
   nums: new Float64Array(1 << 10),
 });
@@ -41,11 +43,7 @@ const newBuffers = (): PackBuffers => ({
  */
 let shared: PackBuffers | undefined = newBuffers();
 
-function grown<T extends Uint16Array | Uint32Array | Float64Array>(
-  buf: T,
-  need: number,
-  make: (n: number) => T,
-): T {
+function grown<T extends Uint32Array | Float64Array>(buf: T, need: number, make: (n: number) => T): T {
   let n = buf.length;
   while (n < need) n *= 2;
   const next = make(n);
@@ -53,13 +51,23 @@ function grown<T extends Uint16Array | Uint32Array | Float64Array>(
   return next;
 }
 
+function grownText(buf: Buffer, need: number): Buffer {
+  let n = buf.length;
+  while (n < need) n *= 2;
+  const next = Buffer.alloc(n);
+  buf.copy(next);
+  return next;
+}
+
 /**
- * Packs flattened symbols for one native call: the fields' UTF-16 code units back to back, their lengths
- * (`0xFFFFFFFF` = absent container/detail) and four numbers per symbol. The arrays are views of reused
- * buffers, valid until the next `packSymbols` call: pass them to the binding right away.
+ * Packs flattened symbols for one native call: the fields' UTF-8 back to back, their byte lengths
+ * (`0xFFFFFFFF` = absent container/detail, `0xFFFFFFFE` = the previous symbol's value of that field, for
+ * the `kind`, `file` and `container` a file's symbols mostly share) and four numbers per symbol. The
+ * arrays are views of reused buffers, valid until the next `packSymbols` call: pass them to the binding
+ * right away. Lone surrogates become U+FFFD (V8's UTF-8 encoder), as the engine's UTF-16 decoding did.
  */
 export function packSymbols(symbols: LspSymbol[]): {
-  units: Uint16Array;
+  text: Uint8Array;
   lens: Uint32Array;
   nums: Float64Array;
 } {
@@ -68,30 +76,51 @@ export function packSymbols(symbols: LspSymbol[]): {
   let at = 0;
   let li = 0;
   let ni = 0;
+  let first = true;
+  let prevKind = "";
+  let prevFile = "";
+  let prevContainer: string | undefined;
   try {
     flattenSymbols(symbols, (name, kind, file, line, column, endLine, endColumn, container, detail) => {
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit.
       const need =
-        at + name.length + kind.length + file.length + (container?.length ?? 0) + (detail?.length ?? 0);
-      if (need > b.units.length) b.units = grown(b.units, need, (k) => new Uint16Array(k));
+        at + 3 * (name.length + kind.length + file.length + (container?.length ?? 0) + (detail?.length ?? 0));
+      if (need > b.text.length) b.text = grownText(b.text, need);
       if (li + 5 > b.lens.length) b.lens = grown(b.lens, li + 5, (k) => new Uint32Array(k));
       if (ni + 4 > b.nums.length) b.nums = grown(b.nums, ni + 4, (k) => new Float64Array(k));
-      const { units, lens, nums } = b;
-      at = copyUnits(units, at, name);
-      lens[li++] = name.length;
-      at = copyUnits(units, at, kind);
-      lens[li++] = kind.length;
-      at = copyUnits(units, at, file);
-      lens[li++] = file.length;
-      if (container === undefined) lens[li++] = ABSENT;
+      const { text, lens, nums } = b;
+      let end = putUtf8(text, at, name);
+      lens[li++] = end - at;
+      at = end;
+      if (!first && kind === prevKind) lens[li++] = REPEAT;
       else {
-        at = copyUnits(units, at, container);
-        lens[li++] = container.length;
+        end = putUtf8(text, at, kind);
+        lens[li++] = end - at;
+        at = end;
+        prevKind = kind;
       }
+      if (!first && file === prevFile) lens[li++] = REPEAT;
+      else {
+        end = putUtf8(text, at, file);
+        lens[li++] = end - at;
+        at = end;
+        prevFile = file;
+      }
+      if (container === undefined) lens[li++] = ABSENT;
+      else if (!first && container === prevContainer) lens[li++] = REPEAT;
+      else {
+        end = putUtf8(text, at, container);
+        lens[li++] = end - at;
+        at = end;
+      }
+      prevContainer = container;
       if (detail === undefined) lens[li++] = ABSENT;
       else {
-        at = copyUnits(units, at, detail);
-        lens[li++] = detail.length;
+        end = putUtf8(text, at, detail);
+        lens[li++] = end - at;
+        at = end;
       }
+      first = false;
       nums[ni++] = line;
       nums[ni++] = column;
       nums[ni++] = endLine;
@@ -100,13 +129,22 @@ export function packSymbols(symbols: LspSymbol[]): {
   } finally {
     shared = b;
   }
-  return { units: b.units.subarray(0, at), lens: b.lens.subarray(0, li), nums: b.nums.subarray(0, ni) };
+  return { text: b.text.subarray(0, at), lens: b.lens.subarray(0, li), nums: b.nums.subarray(0, ni) };
 }
 
-/** Writes the UTF-16 code units of `s` at `at`; returns the end (a plain loop over locals, which V8 optimizes). */
-function copyUnits(units: Uint16Array, at: number, s: string): number {
+/**
+ * Writes `s` as UTF-8 at `at` (the caller made room for 3 bytes per code unit); returns the end. Short
+ * ASCII strings are copied by a plain loop (cheaper than a call into the encoder), the rest by
+ * `Buffer#write`.
+ */
+function putUtf8(buf: Buffer, at: number, s: string): number {
   const n = s.length;
-  for (let i = 0; i < n; i++) units[at + i] = s.charCodeAt(i);
+  if (n > 24) return at + buf.write(s, at);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return at + buf.write(s, at);
+    buf[at + i] = c;
+  }
   return at + n;
 }
 
@@ -172,8 +210,8 @@ export class SymbolGraph {
     const key = resolvePath(filePath);
     const native = this.native;
     if (this.path === "native" && native) {
-      const { units, lens, nums } = packSymbols(symbols);
-      const r = callBinding(() => native.updateFilePacked(key, units, lens, nums));
+      const { text, lens, nums } = packSymbols(symbols);
+      const r = callBinding(() => native.updateFilePacked(key, text, lens, nums));
       return { added: r[0] as number, removed: r[1] as number };
     }
     // JS answers (js and shadow paths); in shadow mode the native index follows, and its failure or a
@@ -181,8 +219,8 @@ export class SymbolGraph {
     const result = (this.js as JsSymbolGraph).updateFileSymbols(key, symbols);
     if (native) {
       shadowMutation("SymbolGraph.updateFileSymbols", [key], result, () => {
-        const { units, lens, nums } = packSymbols(symbols);
-        const r = native.updateFilePacked(key, units, lens, nums);
+        const { text, lens, nums } = packSymbols(symbols);
+        const r = native.updateFilePacked(key, text, lens, nums);
         return { added: r[0] as number, removed: r[1] as number };
       });
     }

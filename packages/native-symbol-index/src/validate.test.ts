@@ -51,17 +51,30 @@ describe("packSymbols (reused buffers)", () => {
     const a = packSymbols(big);
     expect(a.lens.length).toBe(3000 * 5);
     expect(a.nums.length).toBe(3000 * 4);
-    let units = 0;
-    for (const l of a.lens) if (l !== 0xffffffff) units += l;
-    expect(a.units.length).toBe(units);
+    let bytes = 0;
+    for (const l of a.lens) if (l < 0xfffffffe) bytes += l;
+    expect(a.text.length).toBe(bytes);
+    // kind and file are sent once per file, then marked as repeats (0xFFFFFFFE).
+    expect(Array.from(a.lens.subarray(5, 10))).toEqual([21, 0xfffffffe, 0xfffffffe, 0xffffffff, 31]);
     const b = packSymbols([sym("ab", [sym("cd")])]);
-    expect(Array.from(b.lens)).toEqual([2, 8, 7, 0xffffffff, 0xffffffff, 2, 8, 7, 2, 0xffffffff]);
-    expect(String.fromCharCode(...b.units)).toBe("abFunction/w/a.tscdFunction/w/a.tsab");
+    expect(Array.from(b.lens)).toEqual([
+      2, 8, 7, 0xffffffff, 0xffffffff, 2, 0xfffffffe, 0xfffffffe, 2, 0xffffffff,
+    ]);
+    expect(Buffer.from(b.text).toString("utf8")).toBe("abFunction/w/a.tscdab");
+    const c = packSymbols([sym("x", [sym("y"), sym("z")]), sym("w", [sym("v")])]);
+    expect(Array.from(c.lens.subarray(8, 9))).toEqual([1]);
+    expect(Array.from(c.lens.subarray(13, 14))).toEqual([0xfffffffe]);
+    expect(Array.from(c.lens.subarray(18, 19))).toEqual([0xffffffff]);
+    expect(Array.from(c.lens.subarray(23, 24))).toEqual([1]);
   });
 
-  it("keeps lone surrogates as code units", () => {
-    const p = packSymbols([{ ...sym("a\ud800b"), detail: undefined }]);
-    expect(Array.from(p.units.subarray(0, 3))).toEqual([97, 0xd800, 98]);
+  it("writes UTF-8, lone surrogates as U+FFFD", () => {
+    const p = packSymbols([{ ...sym("a\ud800bé"), detail: undefined }]);
+    expect(Array.from(p.text.subarray(0, 7))).toEqual([97, 0xef, 0xbf, 0xbd, 98, 0xc3, 0xa9]);
+    expect(p.lens[0]).toBe(7);
+    const long = `${"é".repeat(30)}\ud800`;
+    const q = packSymbols([{ ...sym(long), detail: undefined }]);
+    expect(Buffer.from(q.text.subarray(0, q.lens[0])).toString("utf8")).toBe(`${"é".repeat(30)}\ufffd`);
   });
 
   it("a symbol getter that indexes while a pack runs gets buffers of its own", () => {

@@ -23,6 +23,9 @@ impl SymbolIndex {
         }
         match (self.raw.get(a), self.raw.get(b)) {
             (Some(ea), Some(eb)) => {
+                if let Some(o) = ascii_compare(ea.s, eb.s) {
+                    return o;
+                }
                 // Byte order of ICU sort keys = the collator's order (checked against `compare` and JS
                 // `localeCompare` by the package's differential tests).
                 let mut keys = self.sort_keys.borrow_mut();
@@ -38,6 +41,45 @@ impl SymbolIndex {
             _ => Ordering::Equal,
         }
     }
+}
+
+/// Root-collation primary weight rank of the ASCII characters [`ascii_compare`] handles (CLDR root order:
+/// punctuation `_ - . /`, then the currency sign `$`, digits, letters without case); `None` for others.
+fn ascii_primary(c: u8) -> Option<u8> {
+    match c {
+        b'_' => Some(0),
+        b'-' => Some(1),
+        b'.' => Some(2),
+        b'/' => Some(3),
+        b'$' => Some(4),
+        b'0'..=b'9' => Some(5 + (c - b'0')),
+        b'a'..=b'z' => Some(15 + (c - b'a')),
+        b'A'..=b'Z' => Some(15 + (c - b'A')),
+        _ => None,
+    }
+}
+
+/// The root collation's order of two strings made only of `[A-Za-z0-9_\-./$]` (identifiers and POSIX
+/// paths, the usual ties), without ICU: these characters have one collation element each, so the order is
+/// the primary ranks compared position by position (a prefix first), then the first case difference
+/// (lowercase first). `None` when either string has another character. Checked against ICU's sort keys
+/// exhaustively on short strings and on random longer ones (tests below).
+pub(super) fn ascii_compare(a: &str, b: &str) -> Option<Ordering> {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if !a.iter().chain(b).all(|&c| ascii_primary(c).is_some()) {
+        return None;
+    }
+    let mut tertiary = Ordering::Equal;
+    for (&x, &y) in a.iter().zip(b) {
+        let (px, py) = (ascii_primary(x)?, ascii_primary(y)?);
+        if px != py {
+            return Some(px.cmp(&py));
+        }
+        if tertiary == Ordering::Equal {
+            tertiary = x.is_ascii_uppercase().cmp(&y.is_ascii_uppercase());
+        }
+    }
+    Some(a.len().cmp(&b.len()).then(tertiary))
 }
 
 /// JS `a.localeCompare(b)` under the root collation, with a process-wide collator. `None` only if the
@@ -91,5 +133,78 @@ impl Hasher for IdHasher {
     }
     fn write_u32(&mut self, n: u32) {
         self.0 = (u64::from(n) ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
+
+    use super::*;
+
+    const ALPHABET: &[u8] = b"abzABZ0159_-./$";
+
+    fn check(collator: &CollatorBorrowed<'static>, a: &str, b: &str) {
+        let want = sort_key(collator, a).cmp(&sort_key(collator, b));
+        assert_eq!(ascii_compare(a, b), Some(want), "{a:?} vs {b:?}");
+    }
+
+    #[test]
+    fn ascii_fast_path_equals_icu_sort_keys_on_short_strings() {
+        let collator = root_collator().unwrap();
+        let mut all = vec![String::new()];
+        for len in 1..=2 {
+            let mut next = Vec::new();
+            for s in all.iter().filter(|s| s.len() == len - 1) {
+                for &c in ALPHABET {
+                    next.push(format!("{s}{}", c as char));
+                }
+            }
+            all.extend(next);
+        }
+        for a in &all {
+            for b in &all {
+                check(&collator, a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_fast_path_equals_icu_sort_keys_on_random_strings() {
+        let collator = root_collator().unwrap();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let full: Vec<u8> = (b'a'..=b'z')
+            .chain(b'A'..=b'Z')
+            .chain(b'0'..=b'9')
+            .chain(*b"_-./$")
+            .collect();
+        for _ in 0..20_000 {
+            let a: String = (0..rnd(12))
+                .map(|_| full[rnd(full.len())] as char)
+                .collect();
+            // Often a variant of `a` (shared prefix, case change) so later positions are compared too.
+            let mut b: Vec<u8> = a.bytes().collect();
+            match rnd(4) {
+                0 => b = (0..rnd(12)).map(|_| full[rnd(full.len())]).collect(),
+                1 if !b.is_empty() => {
+                    let i = rnd(b.len());
+                    b[i] = full[rnd(full.len())];
+                }
+                2 if !b.is_empty() => {
+                    let i = rnd(b.len());
+                    b[i] ^= 0x20 * u8::from(b[i].is_ascii_alphabetic());
+                }
+                _ => b.push(full[rnd(full.len())]),
+            }
+            check(&collator, &a, &String::from_utf8(b).unwrap());
+        }
+        assert_eq!(ascii_compare("a b", "ab"), None);
+        assert_eq!(ascii_compare("é", "e"), None);
     }
 }

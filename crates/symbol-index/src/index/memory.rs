@@ -17,6 +17,8 @@ impl SymbolIndex {
             + self.pos_ext.capacity() * (4 + 32 + 1)
             + (self.scores.capacity() + self.free.capacity()) * 4
             + self.norm_masks.capacity() * 8
+            + self.norm_first.capacity() * 4
+            + self.token_scores.capacity()
             + self.norm_roles.capacity()
             + self.norm_scores.capacity() * 4;
         let postings: usize = self.norms.iter().map(|(_, e)| e.data.capacity() * 4).sum();

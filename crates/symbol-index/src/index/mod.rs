@@ -38,6 +38,8 @@ const SYM_MASK: u32 = (1 << TAG_SHIFT) - 1;
 const TAG_NAME: u32 = 0;
 const TAG_CONTAINER: u32 = 1;
 const TAG_DETAIL: u32 = 2;
+/// `norm_first` flag: the normalized string is its first word alone.
+const FIRST_ONLY: u32 = 1 << 31;
 /// Symbol ids must fit in 30 bits (the top two bits of a posting tag the field).
 pub const MAX_SYMBOLS: usize = SYM_MASK as usize;
 
@@ -128,6 +130,11 @@ pub struct SymbolIndex {
     norm_roles: Vec<u8>,
     /// Per normalized string: its character set (fuzzy pre-filter).
     norm_masks: Vec<u64>,
+    /// Per normalized string: the word id of its first word (`NONE` if under 2 chars), `FIRST_ONLY` set
+    /// when the string is that word alone; scores a query token without reading the string.
+    norm_first: Vec<u32>,
+    /// Per normalized string: the current token's score (0 = not matched), scratch of `match_token`.
+    token_scores: Vec<u8>,
     scratch: String,
     gram_scratch: Vec<usize>,
     collator: CollatorBorrowed<'static>,
@@ -158,6 +165,8 @@ impl SymbolIndex {
             norm_scores: Vec::new(),
             norm_roles: Vec::new(),
             norm_masks: Vec::new(),
+            norm_first: Vec::new(),
+            token_scores: Vec::new(),
             scratch: String::new(),
             gram_scratch: Vec::new(),
             collator,
@@ -202,8 +211,9 @@ impl SymbolIndex {
         }
         let removed = self.remove_file_symbols(path);
         let mut ids = Vec::with_capacity(iter.len());
+        let mut repeats = update::Repeats::default();
         for s in iter {
-            ids.push(self.insert_symbol(&s));
+            ids.push(self.insert_symbol(&s, &mut repeats));
         }
         let added = ids.len();
         self.files.insert(path.into(), FileEntry { symbols: ids });

@@ -7,9 +7,10 @@ use roaring::RoaringBitmap;
 use super::grams::{bigram, trigram};
 use super::rank::TopK;
 use super::{
-    Hit, NONE, QueryOptions, SYM_MASK, SymbolIndex, TAG_CONTAINER, TAG_DETAIL, TAG_NAME, TAG_SHIFT,
+    FIRST_ONLY, Hit, NONE, QueryOptions, SYM_MASK, SymbolIndex, TAG_CONTAINER, TAG_DETAIL,
+    TAG_NAME, TAG_SHIFT,
 };
-use crate::normalize::{score_contained, tokenize};
+use crate::normalize::tokenize;
 
 impl SymbolIndex {
     /// The runtime's query: every symbol with a positive score, in contract order, cut at `limit`.
@@ -280,16 +281,26 @@ impl SymbolIndex {
         self.top_k(candidates, k)
     }
 
-    /// Distinct normalized strings containing `token`, with the token's score against each.
-    fn match_token(&self, token: &str, out: &mut Vec<(u32, u32)>) {
+    /// Distinct normalized strings containing `token`, with the token's score against each (in no
+    /// particular order: every consumer ranks by the contract's total order).
+    ///
+    /// The score comes from the word the token was found in, not from the normalized string: every string
+    /// here holds the token inside one of its words, so it scores 2 (substring), 4 if its first word starts
+    /// with the token (a token has no spaces, so that is "the string starts with it") and 6 if the string
+    /// is that word alone and equals the token. Strings are never read, only their `norm_first` entry.
+    fn match_token(&mut self, token: &str, out: &mut Vec<(u32, u32)>) {
         out.clear();
         let b = token.as_bytes();
         if b.len() < 2 {
             return;
         }
-        // Words containing the token: a bigram posting is exact; trigram candidates are verified.
-        let words: RoaringBitmap = if b.len() == 2 {
-            self.grams.get(bigram(b[0], b[1])).clone()
+        // Words containing the token: a bigram posting (2 chars) or the one trigram posting (3 chars) is
+        // exact; longer tokens intersect their trigram postings and verify the candidates.
+        let intersected: RoaringBitmap;
+        let (words, exact): (&RoaringBitmap, bool) = if b.len() == 2 {
+            (self.grams.get(bigram(b[0], b[1])), true)
+        } else if b.len() == 3 {
+            (self.grams.get(trigram(b[0], b[1], b[2])), true)
         } else {
             let mut slots: Vec<usize> = b.windows(3).map(|w| trigram(w[0], w[1], w[2])).collect();
             slots.sort_unstable();
@@ -305,20 +316,45 @@ impl SymbolIndex {
                 }
                 acc &= self.grams.get(g);
             }
-            acc.into_iter()
-                .filter(|&w| self.words.str(w).contains(token))
-                .collect()
+            intersected = acc;
+            (&intersected, false)
         };
-        let mut norms = RoaringBitmap::new();
-        for w in &words {
-            if let Some(e) = self.words.get(w) {
-                norms |= e.data;
+        let mut marks = std::mem::take(&mut self.token_scores);
+        if marks.len() < self.norms.capacity() {
+            marks.resize(self.norms.capacity(), 0);
+        }
+        for w in words {
+            let Some(e) = self.words.get(w) else { continue };
+            if !exact && !e.s.contains(token) {
+                continue;
+            }
+            let prefix = e.s.starts_with(token);
+            let equal = prefix && e.s.len() == token.len();
+            for n in e.data {
+                let first = self.norm_first.get(n as usize).copied().unwrap_or(NONE);
+                let score = if prefix && first & !FIRST_ONLY == w {
+                    if equal && first & FIRST_ONLY != 0 {
+                        6
+                    } else {
+                        4
+                    }
+                } else {
+                    2
+                };
+                let Some(slot) = marks.get_mut(n as usize) else {
+                    continue;
+                };
+                if *slot == 0 {
+                    out.push((n, 0));
+                }
+                *slot = (*slot).max(score);
             }
         }
-        // Every string here holds the token inside one of its words (bigram postings are exact, trigram
-        // candidates were verified above), so its score is positive and only equality and prefix are left.
-        for id in &norms {
-            out.push((id, score_contained(token, self.norms.str(id))));
+        for (n, score) in out.iter_mut() {
+            let slot = &mut marks[*n as usize];
+            *score = u32::from(*slot);
+            *slot = 0;
         }
+        self.token_scores = marks;
     }
 }

@@ -262,3 +262,115 @@ fn normalized_string_cache_survives_string_reuse() {
     assert_eq!(q(&mut idx, "something"), vec!["other"]);
     assert_eq!(q(&mut idx, "w x ts"), vec!["again"]);
 }
+
+/// Queries against a brute-force model of the contract's scoring (score_token over the normalized
+/// strings, contract order, `slice(0, limit)`), on random names built from a few shared word pieces, with
+/// files replaced and removed in between so normalized-string, word and first-word ids are reused.
+#[test]
+fn queries_match_a_brute_force_model_across_updates() {
+    use crate::normalize::{normalize, score_token, tokenize};
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    const PIECES: [&str; 12] = [
+        "ion", "Io", "on", "get", "Get", "co", "Co", "key", "gen", "x", "ab", "Ab",
+    ];
+    let word = |rnd: &mut dyn FnMut(usize) -> usize| -> String {
+        let n = 1 + rnd(3);
+        let sep = ["", "_", " ", ""][rnd(4)];
+        (0..n)
+            .map(|_| PIECES[rnd(PIECES.len())])
+            .collect::<Vec<_>>()
+            .join(sep)
+    };
+    /// name, container, detail
+    type Sym = (String, Option<String>, Option<String>);
+    let mut files: Vec<Vec<Sym>> = vec![Vec::new(); 12];
+    let mut idx = SymbolIndex::new().unwrap();
+    let paths: Vec<String> = (0..files.len()).map(|i| format!("/w/f{i}.ts")).collect();
+    for round in 0..60 {
+        let f = rnd(files.len());
+        if rnd(5) == 0 {
+            files[f].clear();
+            idx.remove_file(&paths[f]);
+        } else {
+            files[f] = (0..rnd(6))
+                .map(|_| {
+                    let name = word(&mut rnd);
+                    let container = (rnd(2) == 0).then(|| word(&mut rnd));
+                    let detail = (rnd(3) == 0).then(|| word(&mut rnd));
+                    (name, container, detail)
+                })
+                .collect();
+            let input: Vec<SymbolInput<'_>> = files[f]
+                .iter()
+                .enumerate()
+                .map(|(i, (n, c, d))| SymbolInput {
+                    name: n,
+                    kind: "Function",
+                    file: &paths[f],
+                    container: c.as_deref(),
+                    detail: d.as_deref(),
+                    line: i as f64,
+                    column: 0.0,
+                    end_line: i as f64,
+                    end_column: 1.0,
+                })
+                .collect();
+            idx.update_file(&paths[f], input).unwrap();
+        }
+        for _ in 0..10 {
+            let q = match rnd(3) {
+                0 => word(&mut rnd),
+                1 => PIECES[rnd(PIECES.len())].to_owned(),
+                _ => format!("{} {}", word(&mut rnd), PIECES[rnd(PIECES.len())]),
+            };
+            let limit = [20i64, 3, 1, -2][rnd(4)];
+            let tokens = tokenize(&q);
+            let score =
+                |s: Option<&String>, t: &str| s.map_or(0, |s| score_token(t, &normalize(s)));
+            let mut model: Vec<(u32, &str, &str, f64)> = Vec::new();
+            for (fi, syms) in files.iter().enumerate() {
+                for (line, (n, c, d)) in syms.iter().enumerate() {
+                    let s: u32 = tokens
+                        .iter()
+                        .map(|t| {
+                            2 * score(Some(n), t) + score(c.as_ref(), t) + score(d.as_ref(), t)
+                        })
+                        .sum();
+                    if s > 0 {
+                        model.push((s, n, &paths[fi], line as f64));
+                    }
+                }
+            }
+            model.sort_by(|a, b| {
+                b.0.cmp(&a.0)
+                    .then_with(|| locale_compare(a.1, b.1).unwrap())
+                    .then_with(|| locale_compare(a.2, b.2).unwrap())
+                    .then_with(|| a.3.total_cmp(&b.3))
+            });
+            let keep = if limit >= 0 {
+                (limit as usize).min(model.len())
+            } else {
+                model.len().saturating_sub(limit.unsigned_abs() as usize)
+            };
+            let want: Vec<(String, u32)> = if tokens.is_empty() {
+                Vec::new()
+            } else {
+                model[..keep]
+                    .iter()
+                    .map(|m| (m.1.to_owned(), m.0))
+                    .collect()
+            };
+            assert_eq!(
+                names(&mut idx, &q, limit, None),
+                want,
+                "round {round} query {q:?} limit {limit}"
+            );
+        }
+    }
+}

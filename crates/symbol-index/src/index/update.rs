@@ -9,25 +9,78 @@ use roaring::RoaringBitmap;
 
 use super::grams::{distinct_words, grams_of};
 use super::{
-    NONE, SymbolIndex, SymbolInput, TAG_CONTAINER, TAG_DETAIL, TAG_NAME, TAG_SHIFT, UNSET,
+    FIRST_ONLY, NONE, SymbolIndex, SymbolInput, TAG_CONTAINER, TAG_DETAIL, TAG_NAME, TAG_SHIFT,
+    UNSET,
 };
 use crate::normalize::normalize_into;
 use crate::rows::{POS_EXTERNAL, Row, pack_pos};
 
+/// The raw ids of the previous symbol's `file`, `kind` and `container` during one update, keyed by the
+/// address and length of the caller's string: a file's symbols usually pass the very same string for these
+/// (the binding hands repeated fields over as one slice), which then costs a reference count instead of a
+/// hash lookup.
+#[derive(Default)]
+pub(super) struct Repeats {
+    file: Option<(*const u8, usize, u32)>,
+    kind: Option<(*const u8, usize, u32)>,
+    container: Option<(*const u8, usize, u32)>,
+}
+
+/// `id` of `slot` if it was recorded for this very string (same address and length: same bytes, as the
+/// caller's strings outlive the update).
+fn same(slot: Option<(*const u8, usize, u32)>, s: &str) -> Option<u32> {
+    slot.and_then(|(p, n, id)| (std::ptr::eq(p, s.as_ptr()) && n == s.len()).then_some(id))
+}
+
 impl SymbolIndex {
-    pub(super) fn insert_symbol(&mut self, s: &SymbolInput<'_>) -> u32 {
+    pub(super) fn insert_symbol(&mut self, s: &SymbolInput<'_>, rep: &mut Repeats) -> u32 {
         let id = self.alloc_symbol();
         let seq = self.take_seq();
         let name = self.raw.acquire(s.name, || ()).0;
-        let container = s.container.map_or(NONE, |c| self.raw.acquire(c, || ()).0);
+        let container = match s.container {
+            None => NONE,
+            Some(c) => match same(rep.container, c) {
+                Some(raw) => {
+                    self.raw.add_ref(raw);
+                    raw
+                }
+                None => {
+                    let raw = self.raw.acquire(c, || ()).0;
+                    rep.container = Some((c.as_ptr(), c.len(), raw));
+                    raw
+                }
+            },
+        };
         let detail = s.detail.map_or(NONE, |d| self.raw.acquire(d, || ()).0);
+        let file = match same(rep.file, s.file) {
+            Some(raw) => {
+                self.raw.add_ref(raw);
+                raw
+            }
+            None => {
+                let raw = self.raw.acquire(s.file, || ()).0;
+                rep.file = Some((s.file.as_ptr(), s.file.len(), raw));
+                raw
+            }
+        };
+        let kind = match same(rep.kind, s.kind) {
+            Some(k) => {
+                self.kinds.add_ref(k);
+                k
+            }
+            None => {
+                let k = self
+                    .kinds
+                    .acquire(s.kind, || s.kind.to_lowercase().into())
+                    .0;
+                rep.kind = Some((s.kind.as_ptr(), s.kind.len(), k));
+                k
+            }
+        };
         let row = Row {
             name,
-            file: self.raw.acquire(s.file, || ()).0,
-            kind: self
-                .kinds
-                .acquire(s.kind, || s.kind.to_lowercase().into())
-                .0,
+            file,
+            kind,
             container,
             detail,
             norm_name: self.acquire_norm(s.name, name, id, TAG_NAME),
@@ -230,7 +283,11 @@ impl SymbolIndex {
         }
     }
 
+    /// Links new normalized string `norm` to its words (creating words and their grams as needed) and
+    /// records its first word in `norm_first`.
     fn link_words(&mut self, norm_str: &str, norm: u32) {
+        let first = norm_str.split(' ').next().unwrap_or("");
+        let mut first_id = NONE;
         for word in distinct_words(norm_str) {
             let (wid, created) = self.words.acquire(word, RoaringBitmap::new);
             if created {
@@ -244,7 +301,17 @@ impl SymbolIndex {
             if let Some(w) = self.words.get_mut(wid) {
                 w.data.insert(norm);
             }
+            if word == first {
+                first_id = wid;
+            }
         }
+        if first_id != NONE && first.len() == norm_str.len() {
+            first_id |= FIRST_ONLY;
+        }
+        if self.norm_first.len() <= norm as usize {
+            self.norm_first.resize(norm as usize + 1, NONE);
+        }
+        self.norm_first[norm as usize] = first_id;
     }
 
     pub(super) fn alloc_symbol(&mut self) -> u32 {
