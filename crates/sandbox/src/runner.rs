@@ -90,6 +90,9 @@ pub enum OutputStream {
     Stderr,
 }
 
+/// Receives output chunks of [`run_streaming`].
+pub type OutputSink<'a> = &'a mut dyn FnMut(OutputStream, &[u8]);
+
 /// Runs the helper to completion (or timeout / cancellation), collecting stdout and stderr.
 #[cfg(unix)]
 pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput> {
@@ -113,7 +116,7 @@ pub fn run_streaming(
 fn run_inner(
     req: RunRequest,
     cancel: Option<Arc<AtomicBool>>,
-    mut sink: Option<&mut dyn FnMut(OutputStream, &[u8])>,
+    mut sink: Option<OutputSink<'_>>,
 ) -> Result<RunOutput> {
     let start = Instant::now();
     let mut cmd = Command::new(&req.helper);
