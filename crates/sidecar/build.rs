@@ -7,6 +7,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "ku0/sidecar/v1/control.proto",
         "ku0/tokenizer/v1/tokenizer.proto",
+        "ku0/sandbox/v1/sandbox.proto",
+        "ku0/storage/v1/storage.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={root}/{f}");

@@ -83,9 +83,41 @@ pub fn parse_status(buf: &[u8]) -> Option<String> {
 /// Prefix of a setup failure line on the status channel (same as the helper's).
 pub const STATUS_SETUP_ERROR: &str = "setup-error ";
 
-/// Runs the helper to completion (or timeout / cancellation).
+/// Which output stream a chunk handed to a [`run_streaming`] sink came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// Receives output chunks of [`run_streaming`].
+pub type OutputSink<'a> = &'a mut dyn FnMut(OutputStream, &[u8]);
+
+/// Runs the helper to completion (or timeout / cancellation), collecting stdout and stderr.
 #[cfg(unix)]
 pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput> {
+    run_inner(req, cancel, None)
+}
+
+/// Like [`run`], but every chunk of output (within `max_output_bytes` per stream) goes to `sink` as
+/// it is read instead of into [`RunOutput::stdout`]/[`RunOutput::stderr`] (which stay empty; the
+/// truncation flags are still set). The sink runs on the calling thread between polls: a sink that
+/// blocks back-pressures the command through its pipe.
+#[cfg(unix)]
+pub fn run_streaming(
+    req: RunRequest,
+    cancel: Option<Arc<AtomicBool>>,
+    sink: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<RunOutput> {
+    run_inner(req, cancel, Some(sink))
+}
+
+#[cfg(unix)]
+fn run_inner(
+    req: RunRequest,
+    cancel: Option<Arc<AtomicBool>>,
+    mut sink: Option<OutputSink<'_>>,
+) -> Result<RunOutput> {
     let start = Instant::now();
     let mut cmd = Command::new(&req.helper);
     // The policy goes first on stdin (length-prefixed; the helper reads exactly that much), so
@@ -99,6 +131,12 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
     let status_r = std::fs::File::from(std::os::fd::OwnedFd::from(status_r));
     let status_w = std::os::fd::OwnedFd::from(status_w);
     let w = status_w.as_raw_fd();
+    // The helper dies with the thread that spawned it (Linux): a front end killed with SIGKILL (the
+    // sidecar daemon, the Node process) takes the helper, and through the helper's own PDEATHSIG on
+    // the sandbox's pid 1, the whole pid namespace with it. The spawning thread is this one, which
+    // lives until the helper has been reaped.
+    #[cfg(target_os = "linux")]
+    let parent_pid = std::process::id() as libc::pid_t;
     cmd.env_clear()
         .arg("--policy-stdin")
         .arg("--status-fd")
@@ -110,6 +148,16 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
     // SAFETY: dup2/fcntl are async-signal-safe; runs in the child between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            #[cfg(target_os = "linux")]
+            {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent died before the signal was armed: nobody would reap or kill us.
+                if libc::getppid() != parent_pid {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+            }
             if w == STATUS_FD {
                 if libc::fcntl(w, libc::F_SETFD, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
@@ -162,6 +210,8 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
     let mut buf = vec![0u8; 64 * 1024];
     let deadline = start + req.timeout;
     let mut killed = false;
+    // Bytes handed to the sink so far (stdout, stderr), for the per-stream cap.
+    let mut streamed = (0usize, 0usize);
     while stdout.is_some() || stderr.is_some() || status.is_some() {
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(4);
         let mut which: Vec<u8> = Vec::with_capacity(4);
@@ -262,7 +312,7 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
                     }
                 }
                 _ => {
-                    let (stream, sink, trunc) = if *w == 1 {
+                    let (stream, out_buf, trunc) = if *w == 1 {
                         (&mut stdout, &mut out.stdout, &mut out.stdout_truncated)
                     } else {
                         (&mut stderr, &mut out.stderr, &mut out.stderr_truncated)
@@ -274,7 +324,36 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
                                     *stream = None;
                                     break;
                                 }
-                                Ok(k) => push_capped(sink, &buf[..k], req.max_output_bytes, trunc),
+                                Ok(k) => {
+                                    if let Some(f) = sink.as_mut() {
+                                        let n = if *w == 1 {
+                                            &mut streamed.0
+                                        } else {
+                                            &mut streamed.1
+                                        };
+                                        let room = req.max_output_bytes.saturating_sub(*n);
+                                        if k > room {
+                                            *trunc = true;
+                                        }
+                                        let take = k.min(room);
+                                        *n += take;
+                                        if take > 0 {
+                                            let which = if *w == 1 {
+                                                OutputStream::Stdout
+                                            } else {
+                                                OutputStream::Stderr
+                                            };
+                                            f(which, &buf[..take]);
+                                        }
+                                    } else {
+                                        push_capped(
+                                            out_buf,
+                                            &buf[..k],
+                                            req.max_output_bytes,
+                                            trunc,
+                                        );
+                                    }
+                                }
                                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                                 Err(_) => {
@@ -307,4 +386,15 @@ pub fn run(req: RunRequest, cancel: Option<Arc<AtomicBool>>) -> Result<RunOutput
     Err(SandboxError::Unavailable(
         "the sandbox is not implemented on this platform".into(),
     ))
+}
+
+/// Without a Unix process model there is no helper to run (see [`run`]).
+#[cfg(not(unix))]
+pub fn run_streaming(
+    req: RunRequest,
+    cancel: Option<Arc<AtomicBool>>,
+    sink: &mut dyn FnMut(OutputStream, &[u8]),
+) -> Result<RunOutput> {
+    let _ = sink;
+    run(req, cancel)
 }

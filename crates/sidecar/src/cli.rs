@@ -63,6 +63,7 @@ pub fn main() -> ExitCode {
         idle_timeout: Duration::from_millis(idle_ms),
         ready_fd,
         version,
+        sandbox_helper: ku0_sidecar::sandbox::default_helper(),
     };
     match run(cfg) {
         Ok(outcome) => {

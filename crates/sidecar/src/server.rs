@@ -19,8 +19,12 @@ use crate::lifecycle::{
     DaemonLock, LOCK_FILE, LifecycleError, STATE_FILE, State, ensure_private_dir,
     remove_stale_socket, signal_ready, socket_path,
 };
+use crate::pb::sandbox::sandbox_server::SandboxServer;
 use crate::pb::sidecar::control_server::ControlServer;
+use crate::pb::storage::storage_server::StorageServer;
 use crate::pb::tokenizer::tokenizer_server::TokenizerServer;
+use crate::sandbox::SandboxService;
+use crate::storage::StorageService;
 use crate::tokenizer::TokenizerService;
 
 /// Largest request the daemon decodes (a batch of long texts); larger ones get RESOURCE_EXHAUSTED.
@@ -33,6 +37,9 @@ pub struct Config {
     pub ready_fd: Option<RawFd>,
     /// Reported by `Hello`. The crate version; tests of the version-mismatch path override it.
     pub version: String,
+    /// The sandbox helper (`ku0-sandbox-exec`); `None`: every `Exec` fails with
+    /// `ERR_KU0_SANDBOX_UNAVAILABLE`.
+    pub sandbox_helper: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +118,8 @@ async fn serve(cfg: Config) -> Result<Outcome, LifecycleError> {
         .set_serving::<TokenizerServer<TokenizerService>>()
         .await;
     health.set_serving::<ControlServer<ControlService>>().await;
+    health.set_serving::<SandboxServer<SandboxService>>().await;
+    health.set_serving::<StorageServer<StorageService>>().await;
 
     let mut sigterm = signal(SignalKind::terminate()).map_err(io)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(io)?;
@@ -138,6 +147,12 @@ async fn serve(cfg: Config) -> Result<Outcome, LifecycleError> {
         health
             .set_not_serving::<TokenizerServer<TokenizerService>>()
             .await;
+        health
+            .set_not_serving::<SandboxServer<SandboxService>>()
+            .await;
+        health
+            .set_not_serving::<StorageServer<StorageService>>()
+            .await;
     };
 
     ready(
@@ -159,7 +174,20 @@ async fn serve(cfg: Config) -> Result<Outcome, LifecycleError> {
             stop_tx.clone(),
         )))
         .add_service(
-            TokenizerServer::new(TokenizerService::new(activity))
+            TokenizerServer::new(TokenizerService::new(activity.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            SandboxServer::new(SandboxService::new(
+                activity.clone(),
+                cfg.sandbox_helper.clone(),
+            ))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            StorageServer::new(StorageService::new(activity))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )

@@ -83,7 +83,7 @@ class Connection {
   }
 }
 
-function statusError(err: grpc.ServiceError, what: string): SidecarError {
+export function statusError(err: grpc.ServiceError, what: string): SidecarError {
   const map: Partial<Record<grpc.status, SidecarErrorCode>> = {
     [grpc.status.UNAVAILABLE]: SidecarErrorCodes.unavailable,
     [grpc.status.CANCELLED]: SidecarErrorCodes.unavailable,

@@ -7,7 +7,20 @@ export {
 } from "./client.js";
 export { SidecarError, type SidecarErrorCode, SidecarErrorCodes } from "./errors.js";
 export { type DaemonState, defaultRuntimeDir, readState } from "./paths.js";
+export {
+  type SandboxPolicy,
+  type SidecarExecOptions,
+  type SidecarRunResult,
+  SidecarSandbox,
+  SidecarSandboxSession,
+} from "./sandbox.js";
 export { resolveBinary } from "./spawn.js";
+export {
+  type SidecarCheckpointInfo,
+  type SidecarDurability,
+  SidecarStorage,
+  SidecarStorageRoot,
+} from "./storage.js";
 export {
   countTokens,
   countTokensAsync,

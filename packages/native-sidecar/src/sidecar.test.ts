@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as native from "@ku0/native-tokenizer";
@@ -213,7 +213,15 @@ describe("daemon lifecycle", () => {
 describe("contract files", () => {
   const root = join(import.meta.dirname, "..", "..", "..");
   it("the package's proto copy equals proto/ at the repo root", () => {
-    for (const f of ["ku0/sidecar/v1/control.proto", "ku0/tokenizer/v1/tokenizer.proto"]) {
+    const files = (readdirSync(join(root, "proto"), { recursive: true }) as string[])
+      .filter((f) => f.endsWith(".proto"))
+      .sort();
+    const copies = (readdirSync(join(import.meta.dirname, "..", "proto"), { recursive: true }) as string[])
+      .filter((f) => f.endsWith(".proto"))
+      .sort();
+    expect(copies).toEqual(files);
+    expect(files).toContain(join("ku0", "sandbox", "v1", "sandbox.proto"));
+    for (const f of files) {
       expect(readFileSync(join(import.meta.dirname, "..", "proto", f), "utf8")).toBe(
         readFileSync(join(root, "proto", f), "utf8"),
       );
