@@ -328,10 +328,6 @@ pub fn ensure_placeholder(p: &GitProtected) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "tests: an unexpected error should fail the test with its message"
-)]
 mod tests {
     use super::*;
 

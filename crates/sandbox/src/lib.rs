@@ -8,11 +8,24 @@
 //! command. Nothing runs after `fork` in a multithreaded process. Run by hand, the helper also
 //! takes the policy from [`POLICY_ENV`] and prints stage timings when [`TRACE_ENV`] is set.
 
+// Unit tests unwrap: an unexpected error should fail the test with its message.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        reason = "tests: an unexpected error should fail the test with its message"
+    )
+)]
+
+pub mod frame;
 pub mod git;
 pub mod macos;
 pub mod paths;
 pub mod policy;
 pub mod runner;
+
+#[cfg(unix)]
+pub mod unix;
 
 #[cfg(target_os = "linux")]
 pub mod linux;
@@ -133,10 +146,6 @@ impl SandboxError {
 pub type Result<T> = std::result::Result<T, SandboxError>;
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "tests: an unexpected error should fail the test with its message"
-)]
 mod tests {
     use super::SandboxError;
 

@@ -274,10 +274,6 @@ impl Roots {
 }
 
 #[cfg(all(test, unix))]
-#[allow(
-    clippy::unwrap_used,
-    reason = "tests: an unexpected error should fail the test with its message"
-)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;

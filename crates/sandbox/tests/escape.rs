@@ -34,40 +34,31 @@ fn attack_bin() -> PathBuf {
     p
 }
 
+mod common;
+use common::{Tree, s};
+
 struct Fx {
-    base: PathBuf,
-    ws: PathBuf,
-    outside: PathBuf,
-    home: PathBuf,
+    tree: Tree,
     attack: PathBuf,
+}
+
+impl std::ops::Deref for Fx {
+    type Target = Tree;
+    fn deref(&self) -> &Tree {
+        &self.tree
+    }
 }
 
 impl Fx {
     fn new(name: &str) -> Fx {
-        let base = PathBuf::from(format!("/tmp/ku0-esc-{}-{}", name, std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        let ws = base.join("ws");
-        let outside = base.join("outside");
-        let home = base.join("home");
-        std::fs::create_dir_all(ws.join(".git/hooks")).unwrap();
-        std::fs::write(ws.join(".git/config"), "[core]\n").unwrap();
-        std::fs::create_dir_all(&outside).unwrap();
-        std::fs::write(outside.join("target.txt"), "original").unwrap();
-        std::fs::create_dir_all(home.join(".ssh")).unwrap();
-        std::fs::write(home.join(".ssh/id_rsa"), "SECRET-KEY").unwrap();
-        std::fs::write(home.join("notes.txt"), "readable").unwrap();
-        let attack = attack_bin();
         Fx {
-            base,
-            ws,
-            outside,
-            home,
-            attack,
+            tree: Tree::at(PathBuf::from(format!(
+                "/tmp/ku0-esc-{}-{}",
+                name,
+                std::process::id()
+            ))),
+            attack: attack_bin(),
         }
-    }
-
-    fn s(p: &Path) -> String {
-        p.to_string_lossy().into_owned()
     }
 
     fn policy(&self, script: &str) -> Value {
@@ -75,16 +66,16 @@ impl Fx {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        readable.push(Fx::s(self.attack.parent().unwrap()));
-        readable.push(Fx::s(&self.home));
+        readable.push(s(self.attack.parent().unwrap()));
+        readable.push(s(&self.home));
         json!({
             "argv": ["/bin/sh", "-c", script],
-            "env": {"PATH": "/usr/bin:/bin", "HOME": Fx::s(&self.home), "TMPDIR": "/tmp",
-                    "A": Fx::s(&self.attack)},
-            "cwd": Fx::s(&self.ws),
-            "writableRoots": [Fx::s(&self.ws)],
+            "env": {"PATH": "/usr/bin:/bin", "HOME": s(&self.home), "TMPDIR": "/tmp",
+                    "A": s(&self.attack)},
+            "cwd": s(&self.ws),
+            "writableRoots": [s(&self.ws)],
             "readableRoots": readable,
-            "hostHome": Fx::s(&self.home),
+            "hostHome": s(&self.home),
             "limits": {"maxProcesses": 64, "memoryBytes": 1u64 << 30, "cpuTimeSec": 30},
         })
     }
@@ -113,12 +104,6 @@ impl Fx {
             .permissions()
             .mode();
         assert_eq!(mode & 0o7777, 0o644);
-    }
-}
-
-impl Drop for Fx {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.base);
     }
 }
 
@@ -197,7 +182,7 @@ fn sanity_command_runs_and_writes_workspace() {
 #[test]
 fn write_outside_by_absolute_path() {
     let fx = Fx::new("abs");
-    let t = Fx::s(&fx.outside.join("target.txt"));
+    let t = s(&fx.outside.join("target.txt"));
     let o = fx.run(&format!(
         "echo pwned > {t}; echo pwned > {t}.new; rm -f {t}"
     ));
@@ -222,7 +207,7 @@ fn write_outside_by_dotdot() {
 #[test]
 fn write_outside_by_tmpdir() {
     let fx = Fx::new("tmpdir");
-    let t = Fx::s(&fx.outside.join("target.txt"));
+    let t = s(&fx.outside.join("target.txt"));
     let o = fx.run(&format!(
         "echo pwned > $TMPDIR/x && cat {t}; echo pwned > {t}"
     ));
@@ -259,7 +244,7 @@ fn write_through_symlinked_ancestor() {
 #[test]
 fn hard_link_to_outside_file() {
     let fx = Fx::new("hardlink");
-    let t = Fx::s(&fx.outside.join("target.txt"));
+    let t = s(&fx.outside.join("target.txt"));
     let o = fx.run(&format!(
         "ln {t} hl && echo pwned > hl; ln /etc/hostname h2 && echo x >> h2; echo done"
     ));
@@ -304,7 +289,7 @@ fn host_paths_outside_roots_are_invisible() {
     let fx = Fx::new("invisible");
     let o = fx.run(&format!(
         "ls {}; cat /root/.bashrc; ls /home; ls /var; ls /run; ls /sys; echo end",
-        Fx::s(&fx.outside)
+        s(&fx.outside)
     ));
     assert!(!o.stdout.contains("target.txt"), "{o:?}");
     assert_eq!(o.stdout.trim(), "end", "{o:?}");
@@ -315,7 +300,7 @@ fn readable(p: &mut Value, path: &Path) {
     p["readableRoots"]
         .as_array_mut()
         .unwrap()
-        .push(json!(Fx::s(path)));
+        .push(json!(s(path)));
 }
 
 fn readable_outside_policy(fx: &Fx, script: &str) -> Value {
@@ -327,7 +312,7 @@ fn readable_outside_policy(fx: &Fx, script: &str) -> Value {
 #[test]
 fn chmod_truncate_xattr_outside_readable_root() {
     let fx = Fx::new("meta");
-    let t = Fx::s(&fx.outside.join("target.txt"));
+    let t = s(&fx.outside.join("target.txt"));
     for attack in ["chmod", "truncate", "setxattr", "chmod_suid"] {
         let o = fx.run_policy(readable_outside_policy(&fx, &format!("$A {attack} {t}")));
         assert_eq!(o.code, Some(3), "{attack}: {o:?}");
@@ -542,7 +527,7 @@ fn abstract_and_path_unix_sockets_outside_denied() {
     l.set_nonblocking(true).unwrap();
     let o = fx.run(&format!("$A abstract {name}"));
     assert_eq!(o.code, Some(3), "{o:?}");
-    let o = fx.run(&format!("$A unix {}", Fx::s(&sock_path)));
+    let o = fx.run(&format!("$A unix {}", s(&sock_path)));
     assert_eq!(o.code, Some(3), "{o:?}");
     assert!(l.accept().is_err());
 }
@@ -626,7 +611,7 @@ fn network_allowlist_only_the_proxy_port() {
 #[test]
 fn proc_root_and_cwd_links_stay_inside() {
     let fx = Fx::new("procroot");
-    let t = Fx::s(&fx.outside.join("target.txt"));
+    let t = s(&fx.outside.join("target.txt"));
     let o = fx.run(&format!(
         "cat /proc/1/root{t}; echo x > /proc/self/root{t}; ls /proc/1/cwd/..; cat /proc/self/cwd/../outside/target.txt; echo end"
     ));
@@ -712,7 +697,7 @@ fn allowlist_network_namespace_reaches_only_the_proxy() {
     host_server.set_nonblocking(true).unwrap();
     let hp = host_server.local_addr().unwrap().port();
     let mut keeper = Command::new(HELPER)
-        .args(["--netns-keeper", &Fx::s(&sock)])
+        .args(["--netns-keeper", &s(&sock)])
         .env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -801,7 +786,7 @@ fn run_prewarmed(session: &Value, script: &str) -> Out {
 fn prewarmed_path_enforces_the_same_policy() {
     let fx = Fx::new("prewarm");
     let session = fx.policy("true");
-    let t = Fx::s(&fx.outside.join("target.txt"));
+    let t = s(&fx.outside.join("target.txt"));
     let o = run_prewarmed(
         &session,
         "echo $$; cat /proc/self/status | grep -E '^(CapEff|NoNewPrivs|Seccomp):'",
@@ -883,13 +868,13 @@ fn git_fx(name: &str) -> Option<Fx> {
 fn evil_config(fx: &Fx) -> String {
     format!(
         "[core]\n\trepositoryformatversion = 0\n\tfsmonitor = touch {0}/PWNED\n\thooksPath = {1}/evil/hooks\n",
-        Fx::s(&fx.outside),
-        Fx::s(&fx.ws)
+        s(&fx.outside),
+        s(&fx.ws)
     )
 }
 
 fn evil_hook(fx: &Fx) -> String {
-    format!("#!/bin/sh\ntouch {}/PWNED\n", Fx::s(&fx.outside))
+    format!("#!/bin/sh\ntouch {}/PWNED\n", s(&fx.outside))
 }
 
 /// The attacker's files the sandboxed scripts copy into place, kept beside the workspace.
@@ -964,8 +949,8 @@ fn git_dir_redirects_and_missing_paths_held() {
          echo hi > a.txt; git add a.txt && git -c user.name=sb -c user.email=sb@x commit -qm sandboxed \
            && echo COMMITTED; git branch feature && echo BRANCHED; \
          : > .git/index.lock && rm .git/index.lock && echo LOCKOK",
-        base = Fx::s(&fx.base),
-        out = Fx::s(&fx.outside)
+        base = s(&fx.base),
+        out = s(&fx.outside)
     );
     let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Config, Evil::Hook]));
     // Ordinary git use inside the sandbox keeps working (index, objects, refs, lock files).
@@ -1021,13 +1006,13 @@ fn git_worktree_pointer_file_held() {
     host_git_ok(&main, &["init", "-q", "."]);
     host_git_ok(&main, &["commit", "--allow-empty", "-qm", "init"]);
     std::fs::remove_dir_all(&fx.ws).unwrap();
-    host_git_ok(&main, &["worktree", "add", "-q", &Fx::s(&fx.ws)]);
+    host_git_ok(&main, &["worktree", "add", "-q", &s(&fx.ws)]);
     let pointer = std::fs::read_to_string(fx.ws.join(".git")).unwrap();
     let script = format!(
         "mkdir -p evil/objects evil/refs; echo 'ref: refs/heads/x' > evil/HEAD; \
          cp {base}/evil.config evil/config; \
          printf 'gitdir: %s/evil\\n' \"$PWD\" > .git; rm -f .git; mv .git g2; echo ok > normal.txt",
-        base = Fx::s(&fx.base)
+        base = s(&fx.base)
     );
     let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Config]));
     assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
@@ -1048,7 +1033,7 @@ fn git_init_in_a_plain_workspace_held() {
         "git init -q .; git config core.fsmonitor 'touch {out}/PWNED'; rmdir .git; \
          mkdir -p .git && printf '[core]\\n\\tfsmonitor = touch {out}/PWNED\\n' > .git/config; \
          echo ok > normal.txt",
-        out = Fx::s(&fx.outside)
+        out = s(&fx.outside)
     );
     let o = fx.run(&script);
     assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
@@ -1071,7 +1056,7 @@ fn git_hooks_path_includes_and_submodule_dirs_held() {
         "mkdir -p .husky; cp {b}/evil.hook .husky/pre-commit; chmod +x .husky/pre-commit; \
          cp {b}/evil.config team.gitconfig; cat {b}/evil.config >> .git/modules/sub/config; \
          mkdir .git/modules/other; echo ok > normal.txt",
-        b = Fx::s(&fx.base)
+        b = s(&fx.base)
     );
     let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Hook, Evil::Config]));
     assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
@@ -1109,7 +1094,7 @@ fn nested_repository_hooks_and_config_held() {
          mv .git .git-old; mkdir .git; cp {b}/evil.config .git/config; cd ../..; \
          mv vendor vendor-old; mv vendor/lib vendor/lib-old; mkdir -p vendor/lib/.git; \
          cp {b}/evil.config vendor/lib/.git/config; echo ok > vendor/lib/normal.txt",
-        b = Fx::s(&fx.base)
+        b = s(&fx.base)
     );
     let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Hook, Evil::Config]));
     assert!(nested.join("normal.txt").exists(), "{o:?}");
@@ -1131,8 +1116,8 @@ fn missing_denied_home_path_uncreatable_when_home_is_writable() {
         "mkdir -p $HOME/.aws && echo KEY > $HOME/.aws/credentials; echo machine > $HOME/.netrc; \
          rm -rf $HOME/.aws $HOME/.netrc; mkdir $HOME/.aws; echo ok > $HOME/normal.txt",
     );
-    p["writableRoots"] = json!([Fx::s(&fx.home)]);
-    p["cwd"] = json!(Fx::s(&fx.home));
+    p["writableRoots"] = json!([s(&fx.home)]);
+    p["cwd"] = json!(s(&fx.home));
     let o = fx.run_policy(p);
     assert!(fx.home.join("normal.txt").exists(), "{o:?}");
     assert!(!fx.home.join(".aws/credentials").exists(), "{o:?}");
@@ -1169,7 +1154,7 @@ fn forged_setup_failure_is_the_commands_result() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n");
     // A real setup failure is reported on the channel.
     let mut p = fx.policy("echo ran");
-    p["writableRoots"] = json!([Fx::s(&fx.base.join("missing"))]);
+    p["writableRoots"] = json!([s(&fx.base.join("missing"))]);
     let o = run_with_status(p);
     assert!(
         o.setup_error
@@ -1345,7 +1330,7 @@ fn git_dangling_hooks_symlink_target_held() {
         "mkdir -p shared-hooks; cp {b}/evil.hook shared-hooks/pre-commit; chmod +x shared-hooks/pre-commit; \
          rm -f .git/hooks; mv .git/hooks .git/h2; mkdir -p .git/hooks; \
          cp {b}/evil.hook .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; echo ok > normal.txt",
-        b = Fx::s(&fx.base)
+        b = s(&fx.base)
     );
     let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Hook]));
     assert!(fx.ws.join("normal.txt").exists(), "{o:?}");
@@ -1373,7 +1358,7 @@ fn git_symlinked_dot_git_cannot_be_replaced() {
          cp {b}/evil.config evil/config; ln -sfn evil .git; \
          echo hi > a.txt; git add a.txt && git -c user.name=sb -c user.email=sb@x commit -qm sandboxed \
            && echo COMMITTED",
-        b = Fx::s(&fx.base)
+        b = s(&fx.base)
     );
     let o = fx.run_policy(evil_policy(&fx, &script, &[Evil::Config]));
     assert_eq!(

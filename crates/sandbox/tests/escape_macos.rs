@@ -19,62 +19,36 @@ use serde_json::{Value, json};
 
 const HELPER: &str = env!("CARGO_BIN_EXE_ku0-sandbox-exec");
 
-struct Fx {
-    base: PathBuf,
-    ws: PathBuf,
-    outside: PathBuf,
-    home: PathBuf,
-}
+mod common;
+use common::{Tree, s};
 
-impl Fx {
-    fn new(name: &str) -> Fx {
-        let base = std::fs::canonicalize(std::env::temp_dir())
-            .unwrap()
-            .join(format!("ku0-esc-mac-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        let ws = base.join("ws");
-        let outside = base.join("outside");
-        let home = base.join("home");
-        std::fs::create_dir_all(ws.join(".git/hooks")).unwrap();
-        std::fs::write(ws.join(".git/config"), "[core]\n").unwrap();
-        std::fs::create_dir_all(&outside).unwrap();
-        std::fs::write(outside.join("target.txt"), "original").unwrap();
-        std::fs::create_dir_all(home.join(".ssh")).unwrap();
-        std::fs::write(home.join(".ssh/id_rsa"), "SECRET-KEY").unwrap();
-        std::fs::write(home.join("notes.txt"), "readable").unwrap();
-        Fx {
-            base,
-            ws,
-            outside,
-            home,
-        }
-    }
+/// The shared tree, with the macOS policy and runner.
+type Fx = Tree;
 
-    fn s(p: &Path) -> String {
-        p.to_string_lossy().into_owned()
+impl Tree {
+    fn new(name: &str) -> Tree {
+        Tree::at(
+            std::fs::canonicalize(std::env::temp_dir())
+                .unwrap()
+                .join(format!("ku0-esc-mac-{name}-{}", std::process::id())),
+        )
     }
 
     fn policy(&self, script: &str) -> Value {
         json!({
             "argv": ["/bin/sh", "-c", script],
-            "cwd": Fx::s(&self.ws),
+            "cwd": s(&self.ws),
             "env": {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": "/tmp"},
-            "writableRoots": [Fx::s(&self.ws)],
-            "readableRoots": ["/usr", "/bin", "/sbin", Fx::s(&self.home)],
-            "deniedPaths": [Fx::s(&self.home.join(".ssh"))],
-            "hostHome": Fx::s(&self.home),
+            "writableRoots": [s(&self.ws)],
+            "readableRoots": ["/usr", "/bin", "/sbin", s(&self.home)],
+            "deniedPaths": [s(&self.home.join(".ssh"))],
+            "hostHome": s(&self.home),
             "network": {"mode": "none"},
         })
     }
 
     fn run(&self, script: &str) -> RunOutput {
         run_policy(self.policy(script))
-    }
-}
-
-impl Drop for Fx {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.base);
     }
 }
 
@@ -144,7 +118,7 @@ fn sanity_command_runs_and_writes_workspace() {
 #[test]
 fn write_outside_by_absolute_path_and_dotdot() {
     let fx = Fx::new("outside");
-    let t = Fx::s(&fx.outside.join("target.txt"));
+    let t = s(&fx.outside.join("target.txt"));
     assert_blocked(&fx.run(&format!("echo pwned > '{t}'")), "absolute");
     assert_blocked(&fx.run("echo pwned > ../outside/target.txt"), "dotdot");
     assert_eq!(
@@ -193,7 +167,7 @@ fn write_through_symlinks_to_outside() {
 #[test]
 fn hard_link_to_outside_file() {
     let fx = Fx::new("hardlink");
-    let t = Fx::s(&fx.outside.join("target.txt"));
+    let t = s(&fx.outside.join("target.txt"));
     let o = fx.run(&format!("ln '{t}' hard && echo pwned > hard"));
     assert_blocked(&o, "hard link");
     assert_eq!(std::fs::read_to_string(&t).unwrap(), "original");
@@ -215,7 +189,7 @@ fn git_hooks_and_config_are_read_only() {
     for script in ["echo pwned >> .git/CONFIG", "echo pwned >> .GIT/config"] {
         let _ = fx.run(script);
     }
-    let alias = format!("/System/Volumes/Data{}", Fx::s(&fx.ws.join(".git/config")));
+    let alias = format!("/System/Volumes/Data{}", s(&fx.ws.join(".git/config")));
     assert_blocked(
         &fx.run(&format!("echo pwned >> '{alias}'")),
         "data-volume alias",
@@ -231,7 +205,7 @@ fn git_hooks_and_config_are_read_only() {
 #[test]
 fn read_ssh_secret_denied() {
     let fx = Fx::new("ssh");
-    let key = Fx::s(&fx.home.join(".ssh/id_rsa"));
+    let key = s(&fx.home.join(".ssh/id_rsa"));
     let o = fx.run(&format!("cat '{key}'"));
     assert_blocked(&o, "secret");
     assert!(!text(&o.stdout).contains("SECRET-KEY"));
@@ -239,14 +213,14 @@ fn read_ssh_secret_denied() {
     let o = fx.run(&format!("cat '{alias}'"));
     assert_blocked(&o, "secret via data-volume alias");
     assert!(!text(&o.stdout).contains("SECRET-KEY"));
-    let o = fx.run(&format!("cat '{}'", Fx::s(&fx.home.join("notes.txt"))));
+    let o = fx.run(&format!("cat '{}'", s(&fx.home.join("notes.txt"))));
     assert_eq!(text(&o.stdout), "readable");
 }
 
 #[test]
 fn host_paths_outside_roots_are_invisible() {
     let fx = Fx::new("invisible");
-    let o = fx.run(&format!("cat '{}'", Fx::s(&fx.outside.join("target.txt"))));
+    let o = fx.run(&format!("cat '{}'", s(&fx.outside.join("target.txt"))));
     assert_blocked(&o, "read outside");
     let users = std::env::var("HOME").unwrap_or_else(|_| "/Users".into());
     assert_blocked(&fx.run(&format!("ls '{users}'")), "list the real home");
@@ -337,7 +311,7 @@ fn inherited_fds_closed_and_environment_scrubbed() {
 fn setup_failure_is_reported_not_run() {
     let fx = Fx::new("setup");
     let mut pol = fx.policy("echo ran");
-    pol["cwd"] = json!(Fx::s(&fx.base.join("missing")));
+    pol["cwd"] = json!(s(&fx.base.join("missing")));
     let o = run_policy(pol);
     assert!(o.setup_error.is_some());
     assert!(!text(&o.stdout).contains("ran"));

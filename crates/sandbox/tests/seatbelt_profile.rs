@@ -108,12 +108,16 @@ fn param_of(p: &Profile, value: &str) -> Option<String> {
         .map(|(k, _)| k.clone())
 }
 
-/// `(kind (param "k"))` somewhere in `filters` (at any depth).
-fn mentions(filters: &[Sx], kind: &str, k: &str) -> bool {
-    let target = Sx::List(vec![
+/// `(kind (param "k"))`.
+fn param_filter(kind: &str, k: &str) -> Sx {
+    Sx::List(vec![
         Sx::Atom(kind.into()),
         Sx::List(vec![Sx::Atom("param".into()), Sx::Str(k.into())]),
-    ]);
+    ])
+}
+
+/// `target` somewhere in `filters` (at any depth).
+fn contains_form(filters: &[Sx], target: &Sx) -> bool {
     fn walk(x: &Sx, t: &Sx) -> bool {
         x == t
             || match x {
@@ -121,24 +125,18 @@ fn mentions(filters: &[Sx], kind: &str, k: &str) -> bool {
                 _ => false,
             }
     }
-    filters.iter().any(|f| walk(f, &target))
+    filters.iter().any(|f| walk(f, target))
+}
+
+/// `(kind (param "k"))` somewhere in `filters` (at any depth).
+fn mentions(filters: &[Sx], kind: &str, k: &str) -> bool {
+    contains_form(filters, &param_filter(kind, k))
 }
 
 /// `(require-not (kind (param "k")))` somewhere in `filters`.
 fn excludes(filters: &[Sx], kind: &str, k: &str) -> bool {
-    let inner = Sx::List(vec![
-        Sx::Atom(kind.into()),
-        Sx::List(vec![Sx::Atom("param".into()), Sx::Str(k.into())]),
-    ]);
-    let target = Sx::List(vec![Sx::Atom("require-not".into()), inner]);
-    fn walk(x: &Sx, t: &Sx) -> bool {
-        x == t
-            || match x {
-                Sx::List(l) => l.iter().any(|y| walk(y, t)),
-                _ => false,
-            }
-    }
-    filters.iter().any(|f| walk(f, &target))
+    let target = Sx::List(vec![Sx::Atom("require-not".into()), param_filter(kind, k)]);
+    contains_form(filters, &target)
 }
 
 /// Every string literal in the text is one the generator owns: a parameter name, or a fixed
@@ -176,6 +174,25 @@ fn build(p: &ExecPolicy) -> (ProfileInputs, Profile) {
             .unwrap();
     let prof = inputs.render().unwrap();
     (inputs, prof)
+}
+
+/// Inputs and profile of `p` with the host's canonical paths (the on-disk tests), checked by
+/// [`check`].
+#[cfg(unix)]
+fn build_on_host(p: &ExecPolicy, tmpdir: Option<&str>) -> (ProfileInputs, Profile) {
+    let canon = ku0_sandbox::macos::profile::canonical_host;
+    let inputs = ProfileInputs::from_policy(p, tmpdir, &canon).unwrap();
+    let prof = inputs.render().unwrap();
+    check(p, &inputs, &prof);
+    (inputs, prof)
+}
+
+/// A fresh scratch directory for an on-disk test (what a previous run left is removed).
+#[cfg(unix)]
+fn scratch(name: &str) -> std::path::PathBuf {
+    let base = std::env::temp_dir().join(format!("ku0-sb-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    base
 }
 
 /// Structural guarantees of one profile.
@@ -487,8 +504,7 @@ fn slash_is_never_a_root_and_allowlist_needs_a_port() {
 #[test]
 fn hostile_workspace_on_disk_gets_git_carveouts_and_placeholders() {
     use ku0_sandbox::macos::profile::{canonical_host, create_placeholders};
-    let base = std::env::temp_dir().join(format!("ku0-sb-host-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+    let base = scratch("host");
     let ws = base.join("w\"s) (allow default)\nx");
     std::fs::create_dir_all(ws.join(".git")).unwrap();
     std::fs::write(ws.join(".git/config"), "[core]\n\thooksPath = .husky\n").unwrap();
@@ -512,9 +528,7 @@ fn hostile_workspace_on_disk_gets_git_carveouts_and_placeholders() {
         "denied placeholder inside the root"
     );
     assert!(ws.join(".netrc").is_file());
-    let inputs = ProfileInputs::from_policy(&p, Some("/private/tmp/t"), &canonical_host).unwrap();
-    let prof = inputs.render().unwrap();
-    check(&p, &inputs, &prof);
+    let (inputs, prof) = build_on_host(&p, Some("/private/tmp/t"));
     let real = canonical_host(&ws_s);
     for rel in [
         ".git/config",
@@ -542,8 +556,7 @@ fn hostile_workspace_on_disk_gets_git_carveouts_and_placeholders() {
 fn git_pointer_files_and_symlinks_are_carved_out() {
     use ku0_sandbox::macos::profile::canonical_host;
     use std::os::unix::fs::symlink;
-    let base = std::env::temp_dir().join(format!("ku0-sb-gitptr-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+    let base = scratch("gitptr");
     let main = base.join("main");
     std::fs::create_dir_all(main.join(".git/worktrees/w")).unwrap();
     std::fs::write(main.join(".git/worktrees/w/commondir"), "../..\n").unwrap();
@@ -565,9 +578,7 @@ fn git_pointer_files_and_symlinks_are_carved_out() {
         .map(|p| p.to_str().unwrap().to_string())
         .collect();
     let p = policy(&serde_json::json!({"argv": ["x"], "writableRoots": roots}).to_string());
-    let inputs = ProfileInputs::from_policy(&p, None, &canonical_host).unwrap();
-    let prof = inputs.render().unwrap();
-    check(&p, &inputs, &prof);
+    let (inputs, _) = build_on_host(&p, None);
     let c = |p: std::path::PathBuf| canonical_host(p.to_str().unwrap());
     for ro in [
         c(wt.join(".git")),

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NativeExecutionSandboxAdapter } from "./adapter.js";
 import { sandboxModule } from "./native.js";
 import { type DecisionRoots, decidePathsJs } from "./paths.js";
+import { workspaceAdapter } from "./testing/adapter.js";
 import { describeBackends } from "./testing/backends.js";
 
 let base: string;
@@ -29,13 +30,7 @@ afterAll(() => rmSync(base, { recursive: true, force: true }));
 const call = (name: string, args: Record<string, unknown>) => ({ name, arguments: args });
 
 describeBackends("ExecutionSandboxAdapter preflight (%s path decisions)", () => {
-  const adapter = () =>
-    new NativeExecutionSandboxAdapter({
-      type: "process",
-      networkAccess: "none",
-      fsIsolation: "workspace",
-      workingDirectory: ws,
-    });
+  const adapter = () => workspaceAdapter(ws);
 
   it.each([
     ["ok.txt", true],

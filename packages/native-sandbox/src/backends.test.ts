@@ -2,12 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { NativeExecutionSandboxAdapter } from "./adapter.js";
 import { BACKENDS, backendFor } from "./backends.js";
 import { POLICY_DEFAULTS } from "./defaults.generated.js";
 import { canonicalDarwin, seatbeltGuarantees, spellingsDarwin } from "./macos.js";
 import { sandboxModule } from "./native.js";
 import { status } from "./status.js";
+import { workspaceAdapter } from "./testing/adapter.js";
 
 describe("backend table", () => {
   it("selects the backend by platform and says what has run", () => {
@@ -107,13 +107,7 @@ describe("macOS (Seatbelt) backend: written, not run", () => {
       sandboxModule.setMode(undefined);
       rmSync(base, { recursive: true, force: true });
     });
-    const adapter = () =>
-      new NativeExecutionSandboxAdapter({
-        type: "process",
-        networkAccess: "none",
-        fsIsolation: "workspace",
-        workingDirectory: ws,
-      });
+    const adapter = () => workspaceAdapter(ws);
     const pf = (op: string, path: string) =>
       adapter().preflight({ name: `file:${op}`, arguments: { path } }).allowed;
     const alias = (p: string) => `${POLICY_DEFAULTS.macos.dataVolume}${canonicalDarwin(p)}`;

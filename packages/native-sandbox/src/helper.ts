@@ -69,20 +69,23 @@ export function findHelper(env: NodeJS.ProcessEnv = process.env): string | undef
   return candidates.find(executable);
 }
 
-let probeCache: { helper: string; probe: KernelProbe } | undefined;
+let probeCache: { helper: string; probe: unknown } | undefined;
 
-/** Runs the helper's probe once per helper path (about a millisecond). */
-export function probeKernel(helper: string): KernelProbe {
+/**
+ * Runs `helper --probe` once per helper path (about a millisecond) and returns its JSON, unchecked:
+ * the Linux and macOS helpers report different shapes. `what` names the probe in the error.
+ */
+export function runProbe(helper: string, what: string): unknown {
   checkHelperPath(helper);
   if (probeCache?.helper === helper) return probeCache.probe;
-  let probe: KernelProbe;
+  let probe: unknown;
   try {
     const out = execFileSync(helper, ["--probe"], { env: {}, encoding: "utf8", timeout: 10_000 });
-    probe = JSON.parse(out) as KernelProbe;
+    probe = JSON.parse(out);
   } catch (err) {
     throw new Ku0Error(
       "ERR_KU0_SANDBOX_PROBE_FAILED",
-      `kernel probe by ${helper} failed: ${(err as Error).message}`,
+      `${what} probe by ${helper} failed: ${(err as Error).message}`,
       {
         cause: err,
       },
@@ -90,6 +93,11 @@ export function probeKernel(helper: string): KernelProbe {
   }
   probeCache = { helper, probe };
   return probe;
+}
+
+/** Runs the Linux helper's probe once per helper path. */
+export function probeKernel(helper: string): KernelProbe {
+  return runProbe(helper, "kernel") as KernelProbe;
 }
 
 /** What is enforced for one attack class (see the README's "What is and is not enforced"). */
@@ -117,7 +125,8 @@ export interface Guarantees {
   byClass: Record<GuaranteeClass, ClassGuarantee>;
 }
 
-function noClasses(why: string): Record<GuaranteeClass, ClassGuarantee> {
+/** Every class reported as not enforced, for `why` (no helper, no usable kernel feature). */
+export function noClasses(why: string): Record<GuaranteeClass, ClassGuarantee> {
   const none = (): ClassGuarantee => ({ enforced: [], notEnforced: [why] });
   return {
     gitIntegrity: none(),

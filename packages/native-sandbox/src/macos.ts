@@ -3,11 +3,9 @@
  * canonicalization its profile uses. **Written, not run**: the helper's Seatbelt path has never
  * executed (no macOS machine in this project); these functions are plain TypeScript tested on Linux.
  */
-import { execFileSync } from "node:child_process";
-import { Ku0Error } from "@ku0/native-loader";
 import { POLICY_DEFAULTS } from "./defaults.generated.js";
-import type { ClassGuarantee, GuaranteeClass, Guarantees } from "./helper.js";
-import { checkHelperPath, checkProbe } from "./validate.js";
+import { type ClassGuarantee, type GuaranteeClass, type Guarantees, noClasses, runProbe } from "./helper.js";
+import { checkProbe } from "./validate.js";
 
 /** What `ku0-sandbox-exec --probe` reports on macOS. */
 export interface SeatbeltProbe {
@@ -20,27 +18,9 @@ export interface SeatbeltProbe {
 
 const WNR = "(written, not run)";
 
-let probeCache: { helper: string; probe: SeatbeltProbe } | undefined;
-
 /** Runs the macOS helper's probe once per helper path. */
 export function probeSeatbelt(helper: string): SeatbeltProbe {
-  checkHelperPath(helper);
-  if (probeCache?.helper === helper) return probeCache.probe;
-  let probe: SeatbeltProbe;
-  try {
-    const out = execFileSync(helper, ["--probe"], { env: {}, encoding: "utf8", timeout: 10_000 });
-    probe = JSON.parse(out) as SeatbeltProbe;
-  } catch (err) {
-    throw new Ku0Error(
-      "ERR_KU0_SANDBOX_PROBE_FAILED",
-      `Seatbelt probe by ${helper} failed: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  probeCache = { helper, probe };
-  return probe;
+  return runProbe(helper, "Seatbelt") as SeatbeltProbe;
 }
 
 /**
@@ -84,20 +64,7 @@ export function seatbeltGuarantees(p: SeatbeltProbe | undefined): Guarantees {
     "the macOS backend is written, not run: no macOS machine has executed it yet; the release workflow's macOS job is its first run";
   if (!p) {
     const why = "helper executable ku0-sandbox-exec not found";
-    const none = (): ClassGuarantee => ({ enforced: [], notEnforced: [why] });
-    return {
-      usable: false,
-      enforced: [],
-      notEnforced: [why, notRun],
-      byClass: {
-        gitIntegrity: none(),
-        preflightAgreement: none(),
-        resourceAccounting: none(),
-        hostFileHelpers: none(),
-        hostInformation: none(),
-        setupStatus: none(),
-      },
-    };
+    return { usable: false, enforced: [], notEnforced: [why, notRun], byClass: noClasses(why) };
   }
   const enforced = [
     "Seatbelt deny-by-default profile generated from the same ExecPolicy, applied by the helper to itself before exec (sandbox_init_with_parameters); every path passed as a parameter, none spliced into the profile",

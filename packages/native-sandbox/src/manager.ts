@@ -6,14 +6,8 @@ import { backendFor } from "./backends.js";
 import { runSandboxed, WarmHelper } from "./exec.js";
 import { sandboxModule } from "./native.js";
 import { AllowlistNetwork } from "./netns.js";
-import {
-  buildExecPolicy,
-  DEFAULT_MAX_OUTPUT_BYTES,
-  DEFAULT_POLICY,
-  type SandboxPolicy,
-  validatePolicy,
-} from "./policy.js";
-import { type CommandResult, commandResult } from "./result.js";
+import { buildExecPolicy, DEFAULT_MAX_OUTPUT_BYTES, type SandboxPolicy, sessionPolicy } from "./policy.js";
+import { type CommandResult, commandResult, sessionInfo } from "./result.js";
 import { nativeUsable } from "./status.js";
 import {
   checkCommandTimeout,
@@ -262,18 +256,7 @@ export class NativeSandboxContext implements SandboxContext {
   }
 
   info(): SandboxInfo {
-    return {
-      id: this.id,
-      containerId: this.containerId,
-      image: this.image,
-      status: this.disposed ? "stopped" : "running",
-      workspacePath: this.workspacePath,
-      containerWorkspacePath: this.containerWorkspacePath,
-      policy: this.policy,
-      createdAt: this.createdAt,
-      lastUsedAt: this.lastUsedAt,
-      backend: nativeBackendName(),
-    };
+    return sessionInfo(this, this.disposed, nativeBackendName());
   }
 
   /** Kills every running command's process tree. */
@@ -417,8 +400,7 @@ export class NativeSandboxManager implements SandboxManager {
       this.delegated.add(id);
       return ctx;
     }
-    const policy: SandboxPolicy = { ...DEFAULT_POLICY, ...this.opts.defaultPolicy, ...config.policy };
-    validatePolicy(policy);
+    const policy = sessionPolicy(this.opts.defaultPolicy, config.policy);
     const ws = resolve(
       config.workspacePath ?? this.opts.workspacePath ?? this.opts.defaultWorkspacePath ?? process.cwd(),
     );

@@ -75,6 +75,13 @@ export interface ExecPolicy {
 
 /** The engine's `DEFAULT_READABLE_ROOTS` (from the generated defaults). */
 export const SYSTEM_READABLE_ROOTS: readonly string[] = POLICY_DEFAULTS.readableRoots;
+/** A session's policy: `layers` (later wins) over {@link DEFAULT_POLICY}, validated. */
+export function sessionPolicy(...layers: (Partial<SandboxPolicy> | undefined)[]): SandboxPolicy {
+  const policy: SandboxPolicy = Object.assign({ ...DEFAULT_POLICY }, ...layers);
+  validatePolicy(policy);
+  return policy;
+}
+
 /** Extra readable roots for `filesystem: "full"` (still no secrets, still no writes outside). */
 export const FULL_READABLE_EXTRA = ["/home", "/srv", "/var/lib", "/var/cache", "/mnt", "/media"];
 

@@ -1,4 +1,5 @@
 import type { RunResult } from "./exec.js";
+import type { SandboxContext, SandboxInfo } from "./manager.js";
 
 /**
  * What the runtime's two exec interfaces report for one command (the manager's
@@ -23,5 +24,21 @@ export function commandResult(r: RunResult): CommandResult {
     durationMs: r.durationMs,
     timedOut: r.timedOut,
     truncated: r.truncated,
+  };
+}
+
+/** A session's `info()` on every backend: its identity and times, `stopped` once disposed, the backend. */
+export function sessionInfo(ctx: SandboxContext, disposed: boolean, backend: string): SandboxInfo {
+  return {
+    id: ctx.id,
+    containerId: ctx.containerId,
+    image: ctx.image,
+    status: disposed ? "stopped" : "running",
+    workspacePath: ctx.workspacePath,
+    containerWorkspacePath: ctx.containerWorkspacePath,
+    policy: ctx.policy,
+    createdAt: ctx.createdAt,
+    lastUsedAt: ctx.lastUsedAt,
+    backend,
   };
 }

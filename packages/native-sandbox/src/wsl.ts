@@ -9,13 +9,8 @@ import type {
   SandboxManager,
   SandboxSessionConfig,
 } from "./manager.js";
-import {
-  buildExecPolicy,
-  DEFAULT_MAX_OUTPUT_BYTES,
-  DEFAULT_POLICY,
-  type SandboxPolicy,
-  validatePolicy,
-} from "./policy.js";
+import { buildExecPolicy, DEFAULT_MAX_OUTPUT_BYTES, type SandboxPolicy, sessionPolicy } from "./policy.js";
+import { sessionInfo } from "./result.js";
 
 /** One `wsl.exe` invocation: argv after `wsl.exe`, bytes for its stdin. */
 export interface WslRun {
@@ -187,8 +182,7 @@ export class WslSandboxManager implements SandboxManager {
   }
 
   async createSandbox(id: string, config: SandboxSessionConfig = {}): Promise<SandboxContext> {
-    const policy: SandboxPolicy = { ...DEFAULT_POLICY, ...config.policy };
-    validatePolicy(policy);
+    const policy = sessionPolicy(config.policy);
     if (policy.network === "allowlist") {
       throw new Ku0Error(
         "ERR_KU0_SANDBOX_UNAVAILABLE",
@@ -291,18 +285,7 @@ class WslSandboxContext implements SandboxContext {
   }
 
   info(): SandboxInfo {
-    return {
-      id: this.id,
-      containerId: this.containerId,
-      image: this.image,
-      status: this.disposed ? "stopped" : "running",
-      workspacePath: this.workspacePath,
-      containerWorkspacePath: this.containerWorkspacePath,
-      policy: this.policy,
-      createdAt: this.createdAt,
-      lastUsedAt: this.lastUsedAt,
-      backend: "wsl",
-    };
+    return sessionInfo(this, this.disposed, "wsl");
   }
 
   async dispose(): Promise<void> {

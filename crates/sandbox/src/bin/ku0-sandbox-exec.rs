@@ -4,22 +4,23 @@
 //! `--status-fd <n>` names a descriptor on which a setup failure is reported (never the command's).
 //! Linux: namespaces + Landlock + seccomp. macOS: Seatbelt (written, not run).
 
-#[cfg(target_os = "linux")]
+/// Linux and macOS: one `main`, the platform parts in `backend`.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 fn main() {
-    use ku0_sandbox::linux::{exec, probe, sys};
+    use ku0_sandbox::unix::{die, read_policy_from_stdin, set_status_fd};
     use ku0_sandbox::{EXIT_SETUP_FAILED, ExecPolicy, POLICY_ENV};
 
     let mut args: Vec<String> = std::env::args().collect();
-    // `--status-fd <n>` (anywhere): the setup status channel, see `sys::set_status_fd`.
+    // `--status-fd <n>` (anywhere): the setup status channel, see `unix::set_status_fd`.
     if let Some(i) = args.iter().position(|a| a == "--status-fd") {
         let fd = args.get(i + 1).and_then(|v| v.parse::<i32>().ok());
         match fd {
             Some(fd) if fd > 2 => {
-                if let Err(e) = sys::set_status_fd(fd) {
-                    sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+                if let Err(e) = set_status_fd(fd) {
+                    die(EXIT_SETUP_FAILED, &format!("error: {e}"));
                 }
             }
-            _ => sys::die(
+            _ => die(
                 EXIT_SETUP_FAILED,
                 "error: --status-fd needs a descriptor > 2",
             ),
@@ -27,22 +28,13 @@ fn main() {
         args.drain(i..(i + 2).min(args.len()));
     }
     if args.get(1).map(String::as_str) == Some("--probe") {
-        match serde_json::to_string(&probe::probe()) {
+        match serde_json::to_string(&backend::probe()) {
             Ok(s) => println!("{s}"),
-            Err(e) => sys::die(EXIT_SETUP_FAILED, &format!("error: {e}")),
+            Err(e) => die(EXIT_SETUP_FAILED, &format!("error: {e}")),
         }
         return;
     }
-    if args.get(1).map(String::as_str) == Some("--netns-keeper") {
-        let Some(sock) = args.get(2) else {
-            sys::die(
-                EXIT_SETUP_FAILED,
-                "error: --netns-keeper <proxy unix socket>",
-            )
-        };
-        let Err(e) = ku0_sandbox::linux::netns::run_keeper(std::path::Path::new(sock));
-        sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
-    }
+    backend::mode(&args);
     let prewarm = args.get(1).map(String::as_str) == Some("--prewarm");
     let from_stdin = prewarm || args.get(1).map(String::as_str) == Some("--policy-stdin");
     let json = match if from_stdin {
@@ -51,33 +43,78 @@ fn main() {
         std::env::var(POLICY_ENV).map_err(|e| e.to_string())
     } {
         Ok(j) => j,
-        Err(_) if !from_stdin => sys::die(
+        Err(_) if !from_stdin => die(
             EXIT_SETUP_FAILED,
             &format!(
                 "error: {POLICY_ENV} is not set (usage: {POLICY_ENV}=<json> ku0-sandbox-exec | --policy-stdin | --probe)"
             ),
         ),
-        Err(e) => sys::die(EXIT_SETUP_FAILED, &format!("error: policy on stdin: {e}")),
+        Err(e) => die(EXIT_SETUP_FAILED, &format!("error: policy on stdin: {e}")),
     };
     let policy = match ExecPolicy::from_json(&json) {
         Ok(p) => p,
-        Err(e) => sys::die(EXIT_SETUP_FAILED, &format!("error: {e}")),
+        Err(e) => die(EXIT_SETUP_FAILED, &format!("error: {e}")),
     };
     drop(json);
-    let Err(e) = if prewarm {
-        exec::run_prewarmed(&policy)
-    } else {
-        exec::run(&policy)
-    };
-    sys::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+    let Err(e) = backend::run(&policy, prewarm);
+    die(EXIT_SETUP_FAILED, &format!("error: {e}"));
 }
 
-/// Reads `<decimal length>\n<json>` from fd 0 with raw reads of exactly that many bytes, so the
-/// rest of stdin stays in the pipe for the command (the same framing the prewarmed helper reads).
+/// Linux: namespaces + Landlock + seccomp; `--netns-keeper` and `--prewarm` are Linux only.
 #[cfg(target_os = "linux")]
-fn read_policy_from_stdin() -> Result<String, String> {
-    let buf = ku0_sandbox::linux::exec::read_len_prefixed(0)?;
-    String::from_utf8(buf).map_err(|e| e.to_string())
+mod backend {
+    use ku0_sandbox::linux::{exec, netns};
+    use ku0_sandbox::unix::die;
+    use ku0_sandbox::{EXIT_SETUP_FAILED, ExecPolicy, Result};
+
+    pub use ku0_sandbox::linux::probe::probe;
+
+    /// Runs the modes that take no policy (`--netns-keeper`); returns for the others.
+    pub fn mode(args: &[String]) {
+        if args.get(1).map(String::as_str) == Some("--netns-keeper") {
+            let Some(sock) = args.get(2) else {
+                die(
+                    EXIT_SETUP_FAILED,
+                    "error: --netns-keeper <proxy unix socket>",
+                )
+            };
+            let Err(e) = netns::run_keeper(std::path::Path::new(sock));
+            die(EXIT_SETUP_FAILED, &format!("error: {e}"));
+        }
+    }
+
+    pub fn run(policy: &ExecPolicy, prewarm: bool) -> Result<std::convert::Infallible> {
+        if prewarm {
+            exec::run_prewarmed(policy)
+        } else {
+            exec::run(policy)
+        }
+    }
+}
+
+/// macOS (Seatbelt). Written, not run: compiled and clippy-checked for both darwin triples, never
+/// executed here (see `ku0_sandbox::macos`).
+#[cfg(target_os = "macos")]
+mod backend {
+    use ku0_sandbox::macos::exec;
+    use ku0_sandbox::unix::die;
+    use ku0_sandbox::{EXIT_SETUP_FAILED, ExecPolicy, Result};
+
+    pub use exec::probe;
+
+    /// Refuses the Linux-only modes.
+    pub fn mode(args: &[String]) {
+        if let Some(m @ ("--prewarm" | "--netns-keeper")) = args.get(1).map(String::as_str) {
+            die(
+                EXIT_SETUP_FAILED,
+                &format!("error: {m} is Linux only (the macOS backend runs each command fresh)"),
+            );
+        }
+    }
+
+    pub fn run(policy: &ExecPolicy, _prewarm: bool) -> Result<std::convert::Infallible> {
+        exec::run(policy)
+    }
 }
 
 /// Windows: `--policy-stdin` runs the command in an AppContainer (**written, not run**: see
@@ -134,64 +171,6 @@ fn main() {
         Ok(code) => std::process::exit(code as i32),
         Err(e) => die(&format!("error: {e}")),
     }
-}
-
-/// macOS (Seatbelt). Written, not run: compiled and clippy-checked for both darwin triples, never
-/// executed here (see `ku0_sandbox::macos`).
-#[cfg(target_os = "macos")]
-fn main() {
-    use ku0_sandbox::macos::exec;
-    use ku0_sandbox::{EXIT_SETUP_FAILED, ExecPolicy, POLICY_ENV};
-
-    let mut args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--status-fd") {
-        match args.get(i + 1).and_then(|v| v.parse::<i32>().ok()) {
-            Some(fd) if fd > 2 => {
-                if let Err(e) = exec::set_status_fd(fd) {
-                    exec::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
-                }
-            }
-            _ => exec::die(
-                EXIT_SETUP_FAILED,
-                "error: --status-fd needs a descriptor > 2",
-            ),
-        }
-        args.drain(i..(i + 2).min(args.len()));
-    }
-    match args.get(1).map(String::as_str) {
-        Some("--probe") => {
-            match serde_json::to_string(&exec::probe()) {
-                Ok(s) => println!("{s}"),
-                Err(e) => exec::die(EXIT_SETUP_FAILED, &format!("error: {e}")),
-            }
-            return;
-        }
-        Some(m @ ("--prewarm" | "--netns-keeper")) => exec::die(
-            EXIT_SETUP_FAILED,
-            &format!("error: {m} is Linux only (the macOS backend runs each command fresh)"),
-        ),
-        _ => {}
-    }
-    let from_stdin = args.get(1).map(String::as_str) == Some("--policy-stdin");
-    let json = if from_stdin {
-        exec::read_policy_from_stdin().unwrap_or_else(|e| {
-            exec::die(EXIT_SETUP_FAILED, &format!("error: policy on stdin: {e}"))
-        })
-    } else {
-        std::env::var(POLICY_ENV).unwrap_or_else(|_| {
-            exec::die(
-                EXIT_SETUP_FAILED,
-                &format!("error: {POLICY_ENV} is not set (usage: {POLICY_ENV}=<json> ku0-sandbox-exec | --policy-stdin | --probe)"),
-            )
-        })
-    };
-    let policy = match ExecPolicy::from_json(&json) {
-        Ok(p) => p,
-        Err(e) => exec::die(EXIT_SETUP_FAILED, &format!("error: {e}")),
-    };
-    drop(json);
-    let Err(e) = exec::run(&policy);
-    exec::die(EXIT_SETUP_FAILED, &format!("error: {e}"));
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]

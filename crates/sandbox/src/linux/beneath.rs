@@ -363,10 +363,6 @@ impl BeneathStream {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "tests: an unexpected error should fail the test with its message"
-)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;

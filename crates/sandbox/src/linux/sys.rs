@@ -1,12 +1,11 @@
 //! Thin wrappers over the raw syscalls the helper needs.
 
-use std::ffi::CString;
-
 use crate::{Result, SandboxError};
 
-pub fn cstr(s: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| SandboxError::InvalidPolicy(format!("NUL in {s:?}")))
-}
+/// The Unix-common parts of the helper, used under these names by the Linux modules.
+pub use crate::unix::{
+    RlimitResource, close_inherited_fds, cstr, die, set_rlimit, set_status_fd, write_all_fd,
+};
 
 fn check(rc: libc::c_int, what: impl FnOnce() -> String) -> Result<()> {
     if rc < 0 {
@@ -213,88 +212,4 @@ pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> Result<()> {
         )
     };
     check(rc, || format!("prctl {option}"))
-}
-
-/// Type of the `RLIMIT_*` constants: glibc has its own enum type, musl a plain `c_int`.
-#[cfg(target_env = "gnu")]
-pub type RlimitResource = libc::__rlimit_resource_t;
-#[cfg(not(target_env = "gnu"))]
-pub type RlimitResource = libc::c_int;
-
-pub fn set_rlimit(resource: RlimitResource, value: u64) -> Result<()> {
-    let mut cur = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: valid out pointer.
-    unsafe { libc::getrlimit(resource, &mut cur) };
-    let v = value.min(cur.rlim_max);
-    let lim = libc::rlimit {
-        rlim_cur: v,
-        rlim_max: v,
-    };
-    // SAFETY: valid pointer.
-    check(unsafe { libc::setrlimit(resource, &lim) }, || {
-        format!("setrlimit {resource}")
-    })
-}
-
-/// Writes the whole buffer to a raw fd (async-signal-safe, no allocation).
-pub fn write_all_fd(fd: libc::c_int, mut buf: &[u8]) {
-    while !buf.is_empty() {
-        // SAFETY: valid buffer.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-        if n < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return;
-        }
-        buf = &buf[n as usize..];
-    }
-}
-
-static STATUS_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
-
-use crate::runner::STATUS_SETUP_ERROR;
-
-/// Makes `fd` the setup status channel: close-on-exec (the command never has it), kept open by
-/// [`close_inherited_fds`], written only by [`die`] with [`crate::EXIT_SETUP_FAILED`]. The caller
-/// reads it to the end: empty means the setup succeeded and the exit status is the command's.
-pub fn set_status_fd(fd: libc::c_int) -> Result<()> {
-    // SAFETY: fcntl on a descriptor number; EBADF when it is not open.
-    let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-    check(rc, || format!("status fd {fd}"))?;
-    STATUS_FD.store(fd, std::sync::atomic::Ordering::Relaxed);
-    Ok(())
-}
-
-/// Closes every inherited descriptor above stderr except the status channel (close-on-exec).
-pub fn close_inherited_fds() {
-    let s = STATUS_FD.load(std::sync::atomic::Ordering::Relaxed);
-    // SAFETY: close_range over descriptor ranges this process owns.
-    unsafe {
-        if s < 3 {
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-        } else {
-            if s > 3 {
-                libc::syscall(libc::SYS_close_range, 3u32, (s - 1) as u32, 0u32);
-            }
-            libc::syscall(libc::SYS_close_range, (s + 1) as u32, u32::MAX, 0u32);
-        }
-    }
-}
-
-/// Prints a diagnostic line to stderr and exits with `code` without running destructors. A
-/// setup failure ([`crate::EXIT_SETUP_FAILED`]) is also reported on the status channel, which
-/// the command cannot write: callers decide "the command did not run" from that channel only.
-pub fn die(code: i32, msg: &str) -> ! {
-    let line = format!("{} {}\n", crate::DIAG_PREFIX, msg);
-    write_all_fd(2, line.as_bytes());
-    let s = STATUS_FD.load(std::sync::atomic::Ordering::Relaxed);
-    if code == crate::EXIT_SETUP_FAILED && s >= 0 {
-        write_all_fd(s, format!("{STATUS_SETUP_ERROR}{msg}\n").as_bytes());
-    }
-    // SAFETY: terminates the process.
-    unsafe { libc::_exit(code) }
 }

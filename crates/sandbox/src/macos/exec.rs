@@ -16,12 +16,11 @@
 //! enforced by XNU), a private `/tmp` at the path `/tmp` (only `TMPDIR` is private).
 
 use std::ffi::{CString, c_char, c_int};
-use std::os::fd::FromRawFd;
 
 use super::profile::{self, ProfileInputs};
 use crate::policy::ExecPolicy;
-use crate::runner::STATUS_SETUP_ERROR;
-use crate::{DIAG_PREFIX, EXIT_SETUP_FAILED, Result, SandboxError};
+use crate::unix::{close_inherited_fds, cstr, die, exec_candidates, relay_status, wait_child};
+use crate::{EXIT_SETUP_FAILED, Result, SandboxError};
 
 // libsystem_sandbox (re-exported by libSystem, which every binary links). The declarations match
 // <sandbox.h>'s `sandbox_init` family: `flags` 0 means `profile` is SBPL source; `parameters` is
@@ -35,75 +34,6 @@ unsafe extern "C" {
         errorbuf: *mut *mut c_char,
     ) -> c_int;
     fn sandbox_free_error(errorbuf: *mut c_char);
-}
-
-static STATUS_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
-
-/// Makes `fd` the setup status channel (close-on-exec; see the Linux helper's twin).
-pub fn set_status_fd(fd: c_int) -> Result<()> {
-    // SAFETY: fcntl on a descriptor number; EBADF when it is not open.
-    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
-        return Err(SandboxError::last_os(format!("status fd {fd}")));
-    }
-    STATUS_FD.store(fd, std::sync::atomic::Ordering::Relaxed);
-    Ok(())
-}
-
-fn write_all_fd(fd: c_int, mut buf: &[u8]) {
-    while !buf.is_empty() {
-        // SAFETY: valid buffer.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-        if n < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return;
-        }
-        buf = &buf[n as usize..];
-    }
-}
-
-/// Prints a diagnostic and exits; a setup failure also goes to the status channel.
-pub fn die(code: i32, msg: &str) -> ! {
-    write_all_fd(2, format!("{DIAG_PREFIX} {msg}\n").as_bytes());
-    let s = STATUS_FD.load(std::sync::atomic::Ordering::Relaxed);
-    if code == EXIT_SETUP_FAILED && s >= 0 {
-        write_all_fd(s, format!("{STATUS_SETUP_ERROR}{msg}\n").as_bytes());
-    }
-    // SAFETY: terminates the process without running destructors.
-    unsafe { libc::_exit(code) }
-}
-
-/// Reads `<decimal length>\n<payload>` from fd 0 with unbuffered reads, leaving the rest of
-/// stdin to the command (the framing the spawners use on every platform).
-pub fn read_policy_from_stdin() -> std::result::Result<String, String> {
-    use std::io::Read;
-    // SAFETY: fd 0 stays open for the process' lifetime; ManuallyDrop never closes it.
-    let mut f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) });
-    let mut len = 0usize;
-    let mut digits = 0;
-    loop {
-        let mut b = [0u8; 1];
-        f.read_exact(&mut b).map_err(|e| e.to_string())?;
-        match b[0] {
-            b'\n' if digits > 0 => break,
-            c @ b'0'..=b'9' if digits < 12 => {
-                len = len * 10 + usize::from(c - b'0');
-                digits += 1;
-            }
-            _ => return Err("bad length header".into()),
-        }
-    }
-    if len > 64 << 20 {
-        return Err("message larger than 64 MiB".into());
-    }
-    let mut buf = vec![0u8; len];
-    f.read_exact(&mut buf).map_err(|e| e.to_string())?;
-    String::from_utf8(buf).map_err(|e| e.to_string())
-}
-
-fn cstr(s: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| SandboxError::InvalidPolicy(format!("NUL in {s:?}")))
 }
 
 /// What `--probe` reports on macOS: whether a process can apply a Seatbelt profile here (a
@@ -166,7 +96,6 @@ struct Prepared {
     envp: Vec<CString>,
     exe_candidates: Vec<CString>,
     cwd: CString,
-    rlimits: Vec<(c_int, u64)>,
 }
 
 fn prepare(policy: &ExecPolicy, tmpdir: &str) -> Result<Prepared> {
@@ -220,15 +149,6 @@ fn prepare(policy: &ExecPolicy, tmpdir: &str) -> Result<Prepared> {
             .cloned()
             .unwrap_or_else(|| tmpdir.into()),
     };
-    let mut rlimits = vec![(libc::RLIMIT_CORE, 0u64)];
-    let l = &policy.limits;
-    let opt = [
-        (libc::RLIMIT_CPU, l.cpu_time_sec),
-        (libc::RLIMIT_NOFILE, l.max_open_files),
-        (libc::RLIMIT_FSIZE, l.max_file_size_bytes),
-        (libc::RLIMIT_AS, l.address_space_bytes),
-    ];
-    rlimits.extend(opt.into_iter().filter_map(|(r, v)| v.map(|v| (r, v))));
     Ok(Prepared {
         profile: cstr(&prof.text)?,
         _params: params,
@@ -237,7 +157,6 @@ fn prepare(policy: &ExecPolicy, tmpdir: &str) -> Result<Prepared> {
         envp,
         exe_candidates,
         cwd: cstr(&cwd)?,
-        rlimits,
     })
 }
 
@@ -266,17 +185,7 @@ pub fn run(policy: &ExecPolicy) -> Result<std::convert::Infallible> {
     if child == 0 {
         child_exec(policy, &prep);
     }
-    let mut st: c_int = 0;
-    loop {
-        // SAFETY: valid out pointer, our own child.
-        let r = unsafe { libc::waitpid(child, &mut st, 0) };
-        if r == child {
-            break;
-        }
-        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break;
-        }
-    }
+    let st = wait_child(child);
     kill_group_except_self();
     let _ = std::fs::remove_dir_all(&tmpdir);
     relay_status(st)
@@ -316,29 +225,13 @@ fn kill_group_except_self() {
 
 /// In the child: rlimits, descriptors, cwd, Seatbelt, exec. Never returns.
 fn child_exec(policy: &ExecPolicy, prep: &Prepared) -> ! {
-    for &(res, v) in &prep.rlimits {
-        let lim = libc::rlimit {
-            rlim_cur: v as libc::rlim_t,
-            rlim_max: v as libc::rlim_t,
-        };
-        // SAFETY: valid rlimit struct.
-        if unsafe { libc::setrlimit(res, &lim) } != 0 {
-            die(
-                EXIT_SETUP_FAILED,
-                &format!("setrlimit {res}: {}", std::io::Error::last_os_error()),
-            );
-        }
+    if let Err(e) =
+        crate::unix::set_command_rlimits(&policy.limits, policy.limits.address_space_bytes)
+    {
+        die(EXIT_SETUP_FAILED, &format!("{e}"));
     }
     // Inherited descriptors above stderr, except the status channel (close-on-exec already).
-    let status = STATUS_FD.load(std::sync::atomic::Ordering::Relaxed);
-    // SAFETY: trivial getter.
-    let max = unsafe { libc::getdtablesize() };
-    for fd in 3..max {
-        if fd != status {
-            // SAFETY: closing descriptors this process owns (EBADF for unused numbers).
-            unsafe { libc::close(fd) };
-        }
-    }
+    close_inherited_fds();
     // SAFETY: NUL-terminated path.
     if unsafe { libc::chdir(prep.cwd.as_ptr()) } != 0 {
         die(
@@ -373,47 +266,10 @@ fn child_exec(policy: &ExecPolicy, prep: &Prepared) -> ! {
             &format!("sandbox_init_with_parameters: {msg}"),
         );
     }
-    let mut argv: Vec<*const c_char> = prep.argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const c_char> = prep.envp.iter().map(|a| a.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    let mut last = libc::ENOENT;
-    for exe in &prep.exe_candidates {
-        // SAFETY: NUL-terminated arrays of valid C strings.
-        unsafe { libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-        let e = std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::ENOENT);
-        if e != libc::ENOENT && e != libc::ENOTDIR {
-            last = e;
-        }
-    }
-    let code = if last == libc::ENOENT { 127 } else { 126 };
-    die(
-        code,
-        &format!(
-            "cannot execute {}: {}",
-            policy.argv.first().map(String::as_str).unwrap_or(""),
-            std::io::Error::from_raw_os_error(last)
-        ),
+    exec_candidates(
+        policy.argv.first().map(String::as_str).unwrap_or(""),
+        &prep.exe_candidates,
+        &prep.argv,
+        &prep.envp,
     )
-}
-
-/// Exits with the command's exit code, or re-raises its signal. Never returns.
-fn relay_status(st: c_int) -> ! {
-    if libc::WIFSIGNALED(st) {
-        let sig = libc::WTERMSIG(st);
-        // SAFETY: re-raise the command's signal on ourselves so the caller sees it.
-        unsafe {
-            libc::signal(sig, libc::SIG_DFL);
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, sig);
-            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            libc::kill(libc::getpid(), sig);
-            libc::_exit(128 + sig);
-        }
-    }
-    // SAFETY: exit with the command's code.
-    unsafe { libc::_exit(libc::WEXITSTATUS(st)) }
 }

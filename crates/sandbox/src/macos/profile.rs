@@ -670,10 +670,6 @@ pub fn create_placeholders(policy: &ExecPolicy, canon: &dyn Fn(&str) -> String) 
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "tests: an unexpected error should fail the test with its message"
-)]
 mod tests {
     use super::*;
 

@@ -81,10 +81,6 @@ pub fn parse_environment_block(block: &[u16]) -> Option<Vec<(String, String)>> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "tests: an unexpected error should fail the test with its message"
-)]
 mod tests {
     use super::*;
 

@@ -373,10 +373,6 @@ pub fn job_plan(l: &Limits, logical_cpus: u32) -> (JobPlan, Vec<String>) {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "tests: an unexpected error should fail the test with its message"
-)]
 mod tests {
     use super::*;
 

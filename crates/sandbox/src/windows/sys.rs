@@ -641,10 +641,9 @@ pub fn own_stdio() -> [HANDLE; 3] {
     }
 }
 
-/// Reads `<decimal length>\n<json>` from stdin without buffering past it (the rest is the
-/// command's stdin), like the Linux helper.
+/// Reads the policy frame (`<len>\n<json>`, [`crate::frame`]) from stdin without buffering past
+/// it (the rest is the command's stdin), like the Unix helpers.
 pub fn read_policy_from_stdin() -> std::result::Result<String, String> {
-    use std::io::Read;
     use std::os::windows::io::FromRawHandle;
     let h = own_stdio()[0];
     if h.is_null() {
@@ -652,22 +651,7 @@ pub fn read_policy_from_stdin() -> std::result::Result<String, String> {
     }
     // SAFETY: the process's stdin handle, borrowed: ManuallyDrop never closes it.
     let mut f = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_handle(h) });
-    let mut len = 0usize;
-    let mut digits = 0;
-    loop {
-        let mut b = [0u8; 1];
-        f.read_exact(&mut b).map_err(|e| e.to_string())?;
-        match b[0] {
-            b'0'..=b'9' if digits < 9 => {
-                len = len * 10 + usize::from(b[0] - b'0');
-                digits += 1;
-            }
-            b'\n' if digits > 0 => break,
-            _ => return Err("bad policy length prefix".into()),
-        }
-    }
-    let mut buf = vec![0u8; len];
-    f.read_exact(&mut buf).map_err(|e| e.to_string())?;
+    let buf = crate::frame::read_frame(&mut *f)?;
     String::from_utf8(buf).map_err(|e| e.to_string())
 }
 

@@ -395,10 +395,6 @@ impl fmt::Display for WinPath {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "tests: an unexpected error should fail the test with its message"
-)]
 mod tests {
     use super::*;
 

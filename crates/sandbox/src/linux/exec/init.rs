@@ -166,55 +166,25 @@ pub(super) fn lockdown(policy: &ExecPolicy, prep: &Prepared) -> Result<()> {
     Ok(())
 }
 
+/// The Unix-common rlimits, plus what only Linux has: the data limit (memory without a memory
+/// cgroup) and the process count.
 pub(super) fn apply_rlimits(policy: &ExecPolicy, prep: &Prepared) -> Result<()> {
-    let address_space = prep.address_space;
     if let Some(v) = prep.data_limit {
         sys::set_rlimit(libc::RLIMIT_DATA, v)?;
     }
-    let l = &policy.limits;
-    sys::set_rlimit(libc::RLIMIT_CORE, 0)?;
-    if let Some(v) = l.cpu_time_sec {
-        sys::set_rlimit(libc::RLIMIT_CPU, v.max(1))?;
-    }
-    if let Some(v) = address_space {
-        sys::set_rlimit(libc::RLIMIT_AS, v)?;
-    }
-    if let Some(v) = l.max_processes {
+    crate::unix::set_command_rlimits(&policy.limits, prep.address_space)?;
+    if let Some(v) = policy.limits.max_processes {
         sys::set_rlimit(libc::RLIMIT_NPROC, v)?;
-    }
-    if let Some(v) = l.max_open_files {
-        sys::set_rlimit(libc::RLIMIT_NOFILE, v)?;
-    }
-    if let Some(v) = l.max_file_size_bytes {
-        sys::set_rlimit(libc::RLIMIT_FSIZE, v)?;
     }
     Ok(())
 }
 
 /// execve over the candidate paths. Never returns.
 pub(super) fn do_exec(policy: &ExecPolicy, prep: &Prepared) -> ! {
-    let mut argv_ptrs: Vec<*const libc::c_char> = prep.argv.iter().map(|a| a.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
-    let mut env_ptrs: Vec<*const libc::c_char> = prep.envp.iter().map(|a| a.as_ptr()).collect();
-    env_ptrs.push(std::ptr::null());
-    let mut last = libc::ENOENT;
-    for exe in &prep.exe_candidates {
-        // SAFETY: NUL-terminated arrays of valid C strings.
-        unsafe { libc::execve(exe.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
-        let e = std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::ENOENT);
-        if e != libc::ENOENT && e != libc::ENOTDIR {
-            last = e;
-        }
-    }
-    let code = if last == libc::ENOENT { 127 } else { 126 };
-    sys::die(
-        code,
-        &format!(
-            "cannot execute {}: {}",
-            policy.argv[0],
-            std::io::Error::from_raw_os_error(last)
-        ),
+    crate::unix::exec_candidates(
+        &policy.argv[0],
+        &prep.exe_candidates,
+        &prep.argv,
+        &prep.envp,
     )
 }

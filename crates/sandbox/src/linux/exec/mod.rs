@@ -14,10 +14,10 @@ mod prewarm;
 
 pub use mounts::{PROC_MASKED_DIRS, PROC_MASKED_FILES};
 pub use namespaces::NsMode;
-pub use prewarm::read_len_prefixed;
 
 use super::{fs_rules, seccomp, sys};
 use crate::policy::ExecPolicy;
+use crate::unix::relay_status;
 use crate::{EXIT_SETUP_FAILED, Result, SandboxError};
 use init::run_init;
 use namespaces::enter_namespaces;
@@ -102,17 +102,7 @@ fn run_mode(policy: &ExecPolicy, prewarm: bool) -> Result<std::convert::Infallib
         libc::close(status_pipe[1]);
         libc::close(life_pipe[0]);
     }
-    let mut st: libc::c_int = 0;
-    loop {
-        // SAFETY: valid out pointer.
-        let r = unsafe { libc::waitpid(init, &mut st, 0) };
-        if r == init {
-            break;
-        }
-        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            break;
-        }
-    }
+    let st = crate::unix::wait_child(init);
     trace("init reaped");
     cgroups.leave();
     trace("cgroups left");
@@ -145,25 +135,6 @@ fn run_mode(policy: &ExecPolicy, prewarm: bool) -> Result<std::convert::Infallib
         unsafe { libc::_exit(if code == 0 { EXIT_SETUP_FAILED } else { code }) };
     }
     relay_status(i32::from_ne_bytes(buf))
-}
-
-/// Exits with the command's exit code, or re-raises its signal. Never returns.
-fn relay_status(cmd_status: libc::c_int) -> ! {
-    if libc::WIFSIGNALED(cmd_status) {
-        let sig = libc::WTERMSIG(cmd_status);
-        // SAFETY: re-raise the command's signal on ourselves so the caller sees it.
-        unsafe {
-            libc::signal(sig, libc::SIG_DFL);
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, sig);
-            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            libc::kill(libc::getpid(), sig);
-            libc::_exit(128 + sig);
-        }
-    }
-    // SAFETY: exit with the command's code.
-    unsafe { libc::_exit(libc::WEXITSTATUS(cmd_status)) }
 }
 
 fn pipe_cloexec() -> Result<[libc::c_int; 2]> {

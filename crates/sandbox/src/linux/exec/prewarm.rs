@@ -65,7 +65,7 @@ fn read_command(
     mut prep: Prepared,
     script_in_root: bool,
 ) -> (ExecPolicy, Prepared) {
-    let msg = match read_len_prefixed(0)
+    let msg = match crate::unix::read_frame(0)
         .and_then(|b| serde_json::from_slice::<CommandMessage>(&b).map_err(|e| e.to_string()))
     {
         Ok(m) => m,
@@ -127,47 +127,4 @@ struct CommandMessage {
     cwd: Option<String>,
     #[serde(default)]
     limits: Option<crate::policy::Limits>,
-}
-
-/// Reads `<decimal length>\n<payload>` from `fd` with raw reads of exactly that many bytes, so
-/// whatever follows stays in the pipe for the command.
-pub fn read_len_prefixed(fd: libc::c_int) -> std::result::Result<Vec<u8>, String> {
-    fn read_exact(fd: libc::c_int, buf: &mut [u8]) -> std::result::Result<(), String> {
-        let mut got = 0;
-        while got < buf.len() {
-            // SAFETY: reading into a valid buffer.
-            let n = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
-            if n < 0 {
-                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(std::io::Error::last_os_error().to_string());
-            }
-            if n == 0 {
-                return Err("unexpected end of input".into());
-            }
-            got += n as usize;
-        }
-        Ok(())
-    }
-    let mut len = 0usize;
-    let mut digits = 0;
-    loop {
-        let mut b = [0u8; 1];
-        read_exact(fd, &mut b)?;
-        match b[0] {
-            b'\n' if digits > 0 => break,
-            c @ b'0'..=b'9' if digits < 12 => {
-                len = len * 10 + usize::from(c - b'0');
-                digits += 1;
-            }
-            _ => return Err("bad length header".into()),
-        }
-    }
-    if len > 64 << 20 {
-        return Err("message larger than 64 MiB".into());
-    }
-    let mut buf = vec![0u8; len];
-    read_exact(fd, &mut buf)?;
-    Ok(buf)
 }
