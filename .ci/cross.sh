@@ -52,17 +52,29 @@ loud_skip() {
   SKIPPED+=("$1 ($2)")
 }
 skipped() { [[ " ${SKIPPED[*]-} " == *" $1 ("* ]]; }
-step() {
+loadavg() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?'; }
+# CPU seconds (user + system) of this shell's finished children so far: unlike wall time it barely
+# depends on what else runs on the machine, so it tells what a step would take on an idle CI box.
+# `times` must run in this shell (a command substitution's subshell has no finished children).
+CPU_FILE=$(mktemp)
+trap 'rm -f "$CPU_FILE"' EXIT
+child_cpu() { # child_cpu <var>
+  times >"$CPU_FILE"
+  printf -v "$1" '%s' "$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d", t }' "$CPU_FILE")"
+}
+step() { # step <label> <command...>: runs it, records ok/FAIL with wall time, CPU time and load average
   local label=$1
   shift
-  local t0=$SECONDS
-  echo "== cross: $label"
-  if "$@"; then
-    RESULTS+=("ok    $label ($((SECONDS - t0))s)")
-  else
-    RESULTS+=("FAIL  $label ($((SECONDS - t0))s)")
-    FAILED=1
-  fi
+  local t0=$SECONDS l0 c0 c1 status=ok
+  l0=$(loadavg)
+  child_cpu c0
+  echo "== cross: $label (load $l0)"
+  "$@" || status=FAIL
+  child_cpu c1
+  local line="$status  $label ($((SECONDS - t0))s wall, $((c1 - c0))s cpu, load $l0 -> $(loadavg))"
+  echo "== cross: $line"
+  RESULTS+=("$line")
+  [ $status = ok ] || FAILED=1
 }
 FAILED=0
 
@@ -325,7 +337,7 @@ if [ ! -f packages/native-tokenizer/dist/index.js ]; then
 else
   for t in "${BUILD_TARGETS[@]}"; do
     skipped "$t" && continue
-    [[ " ${RESULTS[*]} " == *"ok    release build $t "* ]] || {
+    [[ " ${RESULTS[*]} " == *"ok  release build $t ("* ]] || {
       loud_skip "$t load" "its release build failed"
       continue
     }

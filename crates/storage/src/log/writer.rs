@@ -130,7 +130,7 @@ impl EventLog {
         let last_index_off = scan.index.last().map(|e| e.1).unwrap_or(0);
         let next_seq = scan.next_seq;
         let writer = Writer {
-            file: Arc::new(file),
+            file: Some(Arc::new(file)),
             base,
             path,
             offset: scan.end as u64,
@@ -235,7 +235,7 @@ impl EventLog {
         let mut buf = std::mem::take(&mut w.buf);
         buf.clear();
         encode_record(&mut buf, seq, ts, typ, durable, payload);
-        let res = util::write_all_at(&w.file, &buf, w.offset);
+        let res = util::write_all_at(w.active()?, &buf, w.offset);
         w.buf = buf;
         if let Err(e) = res {
             return Err(self.fail(format!("write to {} failed: {e}", w.path.display())));
@@ -257,7 +257,7 @@ impl EventLog {
                 }
             }
             Durability::Sync => {
-                if let Err(e) = w.file.sync_data() {
+                if let Err(e) = w.active()?.sync_data() {
                     return Err(self.fail(format!("fdatasync of {} failed: {e}", w.path.display())));
                 }
                 sh.durable.store(seq, Ordering::Release);
@@ -318,7 +318,7 @@ impl EventLog {
     /// Seals the active segment and opens the next one. Caller holds the writer lock.
     fn roll(&self, w: &mut Writer) -> Result<()> {
         let sh = &*self.shared;
-        if let Err(e) = w.file.sync_data() {
+        if let Err(e) = w.active()?.sync_data() {
             return Err(self.fail(format!("fdatasync of {} failed: {e}", w.path.display())));
         }
         let last = w.next_seq - 1;
@@ -340,7 +340,7 @@ impl EventLog {
             path: old_path,
             index: Some(idx),
         });
-        w.file = Arc::new(file);
+        w.file = Some(Arc::new(file));
         w.base = w.next_seq;
         w.offset = SEG_HEADER;
         w.last_index_off = 0;
@@ -378,7 +378,7 @@ impl EventLog {
                 if sh.durable.load(Ordering::Acquire) >= target {
                     return Ok(());
                 }
-                if let Err(e) = w.file.sync_data() {
+                if let Err(e) = w.active()?.sync_data() {
                     return Err(self.fail(format!("fdatasync of {} failed: {e}", w.path.display())));
                 }
                 sh.durable.fetch_max(target, Ordering::AcqRel);
@@ -393,7 +393,14 @@ impl EventLog {
             .is_none_or(|h| h.is_finished())
     }
 
-    /// Flushes, stops the flusher and releases the directory lock. Idempotent.
+    /// Flushes, stops the flusher, closes the active segment and releases the directory lock.
+    /// Idempotent. After it returns the log holds no file handle in its directory (the flusher
+    /// thread, which borrows the segment's handle for each fdatasync, has been joined), so the
+    /// directory can be removed even on Windows, where an open handle blocks that, while the
+    /// `EventLog` value itself is still alive (e.g. waiting for a JS garbage collection). Replays
+    /// open segments only for the duration of the call; a [`MappedBatch`](super::MappedBatch)
+    /// still held by the caller keeps its own mapping (an mmap on Unix, which does not block
+    /// removal there; a heap copy elsewhere).
     pub fn close(&self) -> Result<()> {
         let sh = &*self.shared;
         let flush_res = if self.failed().is_none() {
@@ -422,18 +429,25 @@ impl EventLog {
             w.closed = true;
             if self.failed().is_none() {
                 let last = w.next_seq - 1;
-                if let Err(e) = w.file.sync_data() {
+                // Close the segment whatever happens below: a failed close must not leave the
+                // handle open either.
+                let file = w.file.take();
+                if let Some(Err(e)) = file.as_ref().map(|f| f.sync_data()) {
+                    drop(file);
+                    w.release_lock();
                     drop(w);
                     return Err(self.fail(format!("fdatasync at close failed: {e}")));
                 }
+                drop(file);
                 sh.durable.fetch_max(last, Ordering::AcqRel);
                 // Record the durable high-water mark so that recovery never mistakes damage to
                 // cleanly-closed records for a torn tail.
-                Marker::Hwm.write(&sh.dir, last)?;
+                let hwm = Marker::Hwm.write(&sh.dir, last);
+                w.release_lock();
+                hwm?;
             }
-            if let Some(mut l) = w.lock.take() {
-                l.release();
-            }
+            w.file = None;
+            w.release_lock();
         }
         flush_res.map(|_| ())
     }
@@ -505,7 +519,12 @@ fn flusher_loop(sh: &Shared) {
         }
         let (target, file, path) = {
             let w = lock_poisoned(&sh.writer);
-            (w.next_seq - 1, Arc::clone(&w.file), w.path.clone())
+            // `None` only once close() has closed the segment (it joins this thread first, so
+            // only a second, concurrent close gets here): nothing left to make durable.
+            let Some(file) = w.file.clone() else {
+                return;
+            };
+            (w.next_seq - 1, file, w.path.clone())
         };
         let res = file.sync_data();
         let mut st = lock_poisoned(&sh.state);
@@ -556,7 +575,9 @@ pub(super) struct SealedSeg {
 }
 
 pub(super) struct Writer {
-    pub(super) file: Arc<File>,
+    /// The active segment, open for writing; `None` after close (which closes it). Shared with the
+    /// flusher thread for the length of one fdatasync.
+    pub(super) file: Option<Arc<File>>,
     pub(super) base: u64,
     pub(super) path: PathBuf,
     pub(super) offset: u64,
@@ -568,6 +589,19 @@ pub(super) struct Writer {
     pub(super) floor: u64,
     pub(super) closed: bool,
     pub(super) lock: Option<DirLock>,
+}
+
+impl Writer {
+    /// The active segment's file, or [`Error::Closed`] once close() has closed it.
+    fn active(&self) -> Result<&File> {
+        self.file.as_deref().ok_or(Error::Closed)
+    }
+
+    fn release_lock(&mut self) {
+        if let Some(mut l) = self.lock.take() {
+            l.release();
+        }
+    }
 }
 
 /// Called once with the outcome of a [`EventLog::flush_notify`] request.
