@@ -439,6 +439,13 @@ pub struct BeneathFile {
     inner: SharedStream,
 }
 
+#[cfg_attr(
+    not(target_os = "linux"),
+    expect(
+        dead_code,
+        reason = "beneath-root streams exist on Linux only; elsewhere no task runs"
+    )
+)]
 pub struct StreamReadTask(SharedStream, usize);
 
 #[guard]
@@ -459,6 +466,13 @@ impl napi::Task for StreamReadTask {
     }
 }
 
+#[cfg_attr(
+    not(target_os = "linux"),
+    expect(
+        dead_code,
+        reason = "beneath-root streams exist on Linux only; elsewhere no task runs"
+    )
+)]
 pub struct StreamReadIntoTask(SharedStream, Buffer);
 
 #[guard]
@@ -482,6 +496,13 @@ impl napi::Task for StreamReadIntoTask {
     }
 }
 
+#[cfg_attr(
+    not(target_os = "linux"),
+    expect(
+        dead_code,
+        reason = "beneath-root streams exist on Linux only; elsewhere no task runs"
+    )
+)]
 pub struct StreamWriteTask(SharedStream, Vec<u8>);
 
 #[guard]
@@ -510,7 +531,7 @@ impl napi::Task for StreamCloseTask {
     type JsValue = ();
     fn compute(&mut self) -> Result<()> {
         // Waits for a chunk in flight, then closes the descriptor (a second close is a no-op).
-        drop(stream_lock(&self.0).take());
+        let _ = stream_lock(&self.0).take();
         Ok(())
     }
     fn resolve(&mut self, _env: napi::Env, _o: ()) -> Result<()> {
@@ -579,6 +600,13 @@ impl BeneathFile {
     }
 }
 
+#[cfg_attr(
+    not(target_os = "linux"),
+    expect(
+        dead_code,
+        reason = "beneath-root streams exist on Linux only; elsewhere no task runs"
+    )
+)]
 pub struct OpenBeneathTask {
     root: String,
     rel: String,
@@ -605,7 +633,6 @@ impl napi::Task for OpenBeneathTask {
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let _ = (self.write, self.mkdirs, self.limit);
             Err(sandbox_err(SandboxError::Unsupported("Linux only".into())))
         }
     }
