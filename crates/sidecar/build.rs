@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "ku0/sidecar/v1/control.proto",
         "ku0/tokenizer/v1/tokenizer.proto",
+        "ku0/symbolindex/v1/symbolindex.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={root}/{f}");
