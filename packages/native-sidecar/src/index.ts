@@ -1,5 +1,6 @@
 export {
   type HelloReply,
+  type ServiceName,
   SIDECAR_PROTOCOL,
   SIDECAR_VERSION,
   SidecarClient,
@@ -8,6 +9,13 @@ export {
 export { SidecarError, type SidecarErrorCode, SidecarErrorCodes } from "./errors.js";
 export { type DaemonState, defaultRuntimeDir, readState } from "./paths.js";
 export { resolveBinary } from "./spawn.js";
+export {
+  type SidecarHit,
+  type SidecarIndexStats,
+  type SidecarQueryOptions,
+  type SidecarSymbol,
+  SidecarSymbolIndexes,
+} from "./symbolIndex.js";
 export {
   countTokens,
   countTokensAsync,
