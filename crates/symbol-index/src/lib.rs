@@ -15,7 +15,7 @@ mod rows;
 pub use error::Error;
 pub use import_graph::ImportGraph;
 pub use index::{
-    Hit, IndexError, MAX_SYMBOLS, limit_from_f64, QueryOptions, SymbolIndex, SymbolInput, SymbolView,
-    locale_compare, sort_key_compare,
+    Hit, IndexError, MAX_SYMBOLS, QueryOptions, SymbolIndex, SymbolInput, SymbolView,
+    limit_from_f64, locale_compare, sort_key_compare,
 };
 pub use persist::PersistError;

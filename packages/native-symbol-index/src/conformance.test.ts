@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { SymbolKnowledgeGraph } from "./knowledgeGraph.js";
 import { sidecarBridge } from "./sidecar.js";
-import { importPaths, paths, sidecarPaths, sidecarSkipReason } from "./testing.js";
+import { importPaths, paths, sidecarPaths, sidecarSkipReason, usedSidecarDir } from "./testing.js";
 import type { LspSymbol } from "./types.js";
 
 const FILE = "/repo/src/auth.ts";
@@ -29,8 +29,10 @@ if (sidecarSkipReason !== undefined) {
 } else {
   // The daemon this file spawned (in its own runtime dir) stops with the file.
   afterAll(() => {
+    const dir = usedSidecarDir();
+    if (dir === undefined) return;
     sidecarBridge().call("shutdownDaemon");
-    rmSync(process.env.KU0_SIDECAR_DIR as string, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   });
 }
 

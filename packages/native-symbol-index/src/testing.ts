@@ -46,11 +46,20 @@ export const sidecarSkipReason =
  */
 export const sidecarPaths =
   sidecarSkipReason === undefined
-    ? ([["sidecar", () => withMode("sidecar", () => new SymbolGraph())]] as const)
+    ? ([["sidecar", () => withMode("sidecar", () => (useSidecarDir(), new SymbolGraph()))]] as const)
     : ([] as const);
-if (sidecarSkipReason === undefined) {
-  process.env.KU0_SIDECAR_DIR ??= mkdtempSync(join(tmpdir(), "ku0-sc-test-"));
+
+let sidecarDir: string | undefined;
+/** Points this process's bridge at a runtime dir of its own (made on first use). */
+function useSidecarDir(): void {
+  if (sidecarDir !== undefined) return;
+  sidecarDir = mkdtempSync(join(tmpdir(), "ku0-sc-test-"));
+  process.env.KU0_SIDECAR_DIR = sidecarDir;
   process.env.KU0_SIDECAR_PATH ??= daemon;
+}
+/** The runtime dir `sidecarPaths` made, if any (the test file removes it after stopping the daemon). */
+export function usedSidecarDir(): string | undefined {
+  return sidecarDir;
 }
 
 export const importPaths = [
