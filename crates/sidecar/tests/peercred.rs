@@ -42,8 +42,10 @@ fn peer_child() {
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
     hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // empty SETTINGS frame
-    if s.write_all(&hello).is_err() {
-        println!("RESULT CLOSED (write failed)");
+    // The daemon may close a refused connection before this write (EPIPE) or after it (EOF on read).
+    if let Err(e) = s.write_all(&hello) {
+        eprintln!("peer_child: write failed: {e}");
+        println!("RESULT CLOSED");
         return;
     }
     let mut buf = [0u8; 64];
