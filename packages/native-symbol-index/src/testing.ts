@@ -46,7 +46,15 @@ export const sidecarSkipReason =
  */
 export const sidecarPaths =
   sidecarSkipReason === undefined
-    ? ([["sidecar", () => withMode("sidecar", () => (useSidecarDir(), new SymbolGraph()))]] as const)
+    ? ([
+        [
+          "sidecar",
+          () => {
+            useSidecarDir();
+            return withMode("sidecar", () => new SymbolGraph());
+          },
+        ],
+      ] as const)
     : ([] as const);
 
 let sidecarDir: string | undefined;
