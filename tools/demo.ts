@@ -239,7 +239,74 @@ async function storageDemo(): Promise<void> {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+type SidecarPkg = typeof import("../packages/native-sidecar/src/index.js");
+
+/** Two Node processes share one index through one daemon (`KU0_NATIVE_SYMBOL_INDEX=sidecar`). */
+async function sidecarDemo(): Promise<void> {
+  const sc = await load<SidecarPkg>("native-sidecar");
+  if (!sc) return;
+  console.log("\n## @ku0/native-sidecar — two Node processes, one symbol index in one ku0-sidecar daemon");
+  try {
+    sc.resolveBinary();
+  } catch (err) {
+    console.log(`skipped: ${(err as Error).message}`);
+    return;
+  }
+  const { spawn } = await import("node:child_process");
+  const { createInterface } = await import("node:readline");
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "ku0-demo-sidecar-"));
+  const env = { ...process.env, KU0_NATIVE_SYMBOL_INDEX: "sidecar", KU0_SIDECAR_DIR: dir };
+  const child = (role: string) =>
+    spawn(
+      process.execPath,
+      ["--conditions=@ku0/source", "--import", "tsx", join(root, "tools", "demo-sidecar-child.ts"), role],
+      {
+        cwd: root,
+        env,
+        stdio: ["pipe", "pipe", "inherit"],
+      },
+    );
+  const firstLine = (p: ReturnType<typeof child>) =>
+    new Promise<Record<string, unknown>>((res, rej) => {
+      createInterface({ input: p.stdout as NodeJS.ReadableStream }).once("line", (l) => res(JSON.parse(l)));
+      p.once("exit", (code) => rej(new Error(`demo child exited with ${code}`)));
+    });
+  try {
+    const indexer = child("indexer");
+    const a = await firstLine(indexer);
+    console.log(
+      `process ${a.pid} (path ${a.path}) indexed this repository's TypeScript declarations into daemon pid ${a.daemonPid}: ` +
+        `${JSON.stringify(a.stats)} in ${(a.ms as number).toFixed(0)} ms (spawn included)`,
+    );
+    const querier = child("querier");
+    const b = await firstLine(querier);
+    console.log(
+      `process ${b.pid} opened the same workspace key on daemon pid ${b.daemonPid}: ${JSON.stringify(b.stats)}, ` +
+        `query "symbol graph" in ${(b.ms as number).toFixed(2)} ms:`,
+    );
+    for (const t of b.top as string[]) console.log(`  ${t}`);
+    const shared = a.daemonPid === b.daemonPid && JSON.stringify(a.stats) === JSON.stringify(b.stats);
+    console.log(shared ? "one daemon, one index: shared" : "NOT SHARED");
+    await new Promise((r) => querier.once("exit", r));
+    indexer.stdin.end();
+    await new Promise((r) => indexer.once("exit", r));
+    if (!shared) throw new Error("sidecar demo: the two processes did not share the index");
+  } finally {
+    const c = new sc.SidecarClient({ dir });
+    await c.hello().then(
+      () => c.shutdownDaemon("demo done"),
+      () => {},
+    );
+    c.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 await tokenizerDemo();
 await symbolIndexDemo();
+await sidecarDemo();
 await sandboxDemo();
 await storageDemo();

@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "ku0/tokenizer/v1/tokenizer.proto",
         "ku0/sandbox/v1/sandbox.proto",
         "ku0/storage/v1/storage.proto",
+        "ku0/symbolindex/v1/symbolindex.proto",
     ];
     for f in files {
         println!("cargo:rerun-if-changed={root}/{f}");

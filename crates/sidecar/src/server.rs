@@ -1,5 +1,5 @@
 //! Puts the daemon together: lock → stale socket cleanup → listen (0600) → state file → readiness line
-//! → serve until SIGTERM/SIGINT, a `Shutdown` call or the idle timeout → drain → remove socket and
+//! → serve (every accepted connection passes the peer uid check of [`crate::peer`]) until SIGTERM/SIGINT, a `Shutdown` call or the idle timeout → drain → remove socket and
 //! state file.
 
 use std::fs;
@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::Server;
 
@@ -22,9 +23,12 @@ use crate::lifecycle::{
 use crate::pb::sandbox::sandbox_server::SandboxServer;
 use crate::pb::sidecar::control_server::ControlServer;
 use crate::pb::storage::storage_server::StorageServer;
+use crate::pb::symbolindex::symbol_index_server::SymbolIndexServer;
 use crate::pb::tokenizer::tokenizer_server::TokenizerServer;
+use crate::peer;
 use crate::sandbox::SandboxService;
 use crate::storage::StorageService;
+use crate::symbolindex::SymbolIndexService;
 use crate::tokenizer::TokenizerService;
 
 /// Largest request the daemon decodes (a batch of long texts); larger ones get RESOURCE_EXHAUSTED.
@@ -112,6 +116,7 @@ async fn serve(cfg: Config) -> Result<Outcome, LifecycleError> {
     .write(&state_path)?;
 
     let activity = Activity::new();
+    let want_uid = peer::euid();
     let (stop_tx, mut stop_rx) = watch::channel(StopReason::Running);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -120,6 +125,9 @@ async fn serve(cfg: Config) -> Result<Outcome, LifecycleError> {
     health.set_serving::<ControlServer<ControlService>>().await;
     health.set_serving::<SandboxServer<SandboxService>>().await;
     health.set_serving::<StorageServer<StorageService>>().await;
+    health
+        .set_serving::<SymbolIndexServer<SymbolIndexService>>()
+        .await;
 
     let mut sigterm = signal(SignalKind::terminate()).map_err(io)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(io)?;
@@ -153,6 +161,9 @@ async fn serve(cfg: Config) -> Result<Outcome, LifecycleError> {
         health
             .set_not_serving::<StorageServer<StorageService>>()
             .await;
+        health
+            .set_not_serving::<SymbolIndexServer<SymbolIndexService>>()
+            .await;
     };
 
     ready(
@@ -167,6 +178,9 @@ async fn serve(cfg: Config) -> Result<Outcome, LifecycleError> {
         idle_timeout.as_millis()
     );
 
+    // One entry per application service: each gets the message limits and shares the activity clock.
+    // (A new service is one more `add_service` line here, one `set_serving` above and its name in
+    // `crate::SERVICES`.)
     let served = Server::builder()
         .add_service(health_service)
         .add_service(ControlServer::new(ControlService::new(
@@ -187,11 +201,19 @@ async fn serve(cfg: Config) -> Result<Outcome, LifecycleError> {
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
         .add_service(
-            StorageServer::new(StorageService::new(activity))
+            StorageServer::new(StorageService::new(activity.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), stopper)
+        .add_service(
+            SymbolIndexServer::new(SymbolIndexService::new(activity))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .serve_with_incoming_shutdown(
+            UnixListenerStream::new(listener).filter_map(move |c| peer::admit(c, want_uid)),
+            stopper,
+        )
         .await;
 
     // Clean up before reporting: the socket and state belong to this daemon (we hold the lock).

@@ -8,6 +8,7 @@
 use ku0_napi_boundary::{List, coded, guard};
 use ku0_symbol_index::{
     ImportGraph as EngineImports, QueryOptions, SymbolIndex as Engine, SymbolInput, SymbolView,
+    limit_from_f64,
 };
 use napi::bindgen_prelude::{Buffer, Float64Array, Uint8Array, Uint32Array};
 use napi::{Error, Result};
@@ -36,19 +37,6 @@ fn utf16_len(s: &str) -> u32 {
         s.len() as u32
     } else {
         s.encode_utf16().count() as u32
-    }
-}
-
-/// `slice(0, limit)` argument as an i64 (the TS layer passes an integer or ±Infinity).
-fn limit_from_f64(limit: f64) -> i64 {
-    if limit.is_nan() {
-        0
-    } else if limit >= i64::MAX as f64 {
-        i64::MAX
-    } else if limit <= i64::MIN as f64 {
-        i64::MIN
-    } else {
-        limit.trunc() as i64
     }
 }
 
@@ -342,12 +330,6 @@ impl SymbolIndex {
         path: String,
         #[napi(ts_arg_type = "Array<SymbolDescriptor>")] symbols: List<SymbolDescriptor>,
     ) -> Result<()> {
-        for s in &symbols {
-            let nums = [s.line, s.column, s.end_line, s.end_column];
-            if nums.iter().any(|n| !n.is_finite()) {
-                return Err(invalid("symbol positions must be finite numbers"));
-            }
-        }
         let inputs = symbols.iter().map(|s| SymbolInput {
             name: &s.name,
             kind: &s.kind,
@@ -359,8 +341,12 @@ impl SymbolIndex {
             end_line: s.end_line,
             end_column: s.end_column,
         });
+        let inputs = inputs.collect::<Vec<_>>();
+        for s in &inputs {
+            s.check_positions().map_err(engine_error)?;
+        }
         self.inner
-            .update_file(&path, inputs.collect::<Vec<_>>())
+            .update_file(&path, inputs)
             .map_err(engine_error)?;
         Ok(())
     }

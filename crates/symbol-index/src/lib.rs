@@ -16,6 +16,6 @@ pub use error::Error;
 pub use import_graph::ImportGraph;
 pub use index::{
     Hit, IndexError, MAX_SYMBOLS, QueryOptions, SymbolIndex, SymbolInput, SymbolRecord, SymbolView,
-    locale_compare, sort_key_compare,
+    limit_from_f64, locale_compare, sort_key_compare,
 };
 pub use persist::PersistError;

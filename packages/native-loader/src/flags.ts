@@ -1,7 +1,11 @@
 import { ErrorCodes, Ku0TypeError } from "./errors.js";
 
-export type Mode = "auto" | "native" | "js" | "shadow" | "off";
-export const ALL_MODES: readonly Mode[] = ["auto", "native", "js", "shadow", "off"];
+/**
+ * `sidecar`: the module's engine runs in the `ku0-sidecar` daemon (modules that have a sidecar service
+ * list it in their modes); in-process calls of such a module never load the binding and use JS.
+ */
+export type Mode = "auto" | "native" | "js" | "shadow" | "off" | "sidecar";
+export const ALL_MODES: readonly Mode[] = ["auto", "native", "js", "shadow", "off", "sidecar"];
 
 const TRUTHY = new Set(["1", "true", "yes"]);
 

@@ -37,7 +37,7 @@ export interface NativeModuleSpec<B> {
 export interface NativeStatus {
   module: string;
   mode: Mode;
-  active: "native" | "js";
+  active: "native" | "js" | "sidecar";
   version: string;
   /** Why the binding could not be used (load failure or failed self-check). */
   loadError?: string;
@@ -198,6 +198,7 @@ export class NativeModule<B> {
     switch (mode) {
       case "js":
       case "off":
+      case "sidecar": // the module's sidecar path is taken by the module itself; in-process calls are JS
         return "js";
       case "native":
         if (!this.load().binding) throw this.unavailable(mode);
@@ -223,7 +224,8 @@ export class NativeModule<B> {
       version: this.version,
       reason: this.reason,
     };
-    if (mode !== "js" && mode !== "off") {
+    if (mode === "sidecar") status.active = "sidecar";
+    else if (mode !== "js" && mode !== "off") {
       const { binding, error, source } = this.load();
       if (binding && mode !== "shadow") status.active = "native";
       if (error) status.loadError = error;
@@ -250,7 +252,7 @@ export class NativeModule<B> {
   /** The binding whatever the mode (never in js/off), or a thrown ERR_KU0_NATIVE_UNAVAILABLE. */
   requireNative(): B {
     const mode = this.mode;
-    if (mode === "js" || mode === "off") {
+    if (mode === "js" || mode === "off" || mode === "sidecar") {
       throw new Ku0Error(
         ErrorCodes.nativeUnavailable,
         `${this.module}: native backend disabled (${this.reason})`,

@@ -11,6 +11,13 @@ export const SIDECAR_VERSION = "0.1.0";
 /** Wire protocol number (`ku0_sidecar::PROTOCOL`). */
 export const SIDECAR_PROTOCOL = 1;
 
+/** Services this client calls; a daemon missing one is replaced like a version mismatch. */
+export const REQUIRED_SERVICES = [
+  "ku0.sidecar.v1.Control",
+  "ku0.tokenizer.v1.Tokenizer",
+  "ku0.symbolindex.v1.SymbolIndex",
+];
+
 const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "proto");
 const MAX_MESSAGE_BYTES = 64 << 20;
 
@@ -31,23 +38,45 @@ export interface HelloReply {
   services: string[];
 }
 
-let loaded: { Control: grpc.ServiceClientConstructor; Tokenizer: grpc.ServiceClientConstructor } | undefined;
-function services() {
+type Ctor = grpc.ServiceClientConstructor;
+/** The application services this client talks to (by their short names). */
+export type ServiceName = "tokenizer" | "symbolIndex";
+interface Services {
+  Control: Ctor;
+  tokenizer: Ctor;
+  symbolIndex: Ctor;
+}
+
+let loaded: Services | undefined;
+function services(): Services {
   if (!loaded) {
-    const def = protoLoader.loadSync(["ku0/sidecar/v1/control.proto", "ku0/tokenizer/v1/tokenizer.proto"], {
-      includeDirs: [PROTO_DIR],
-      keepCase: false,
-      longs: Number,
-      enums: Number,
-      defaults: true,
-    });
+    const def = protoLoader.loadSync(
+      [
+        "ku0/sidecar/v1/control.proto",
+        "ku0/tokenizer/v1/tokenizer.proto",
+        "ku0/symbolindex/v1/symbolindex.proto",
+      ],
+      {
+        includeDirs: [PROTO_DIR],
+        keepCase: false,
+        longs: Number,
+        enums: Number,
+        defaults: true,
+        oneofs: true,
+      },
+    );
     const pkg = grpc.loadPackageDefinition(def) as unknown as {
       ku0: {
-        sidecar: { v1: { Control: grpc.ServiceClientConstructor } };
-        tokenizer: { v1: { Tokenizer: grpc.ServiceClientConstructor } };
+        sidecar: { v1: { Control: Ctor } };
+        tokenizer: { v1: { Tokenizer: Ctor } };
+        symbolindex: { v1: { SymbolIndex: Ctor } };
       };
     };
-    loaded = { Control: pkg.ku0.sidecar.v1.Control, Tokenizer: pkg.ku0.tokenizer.v1.Tokenizer };
+    loaded = {
+      Control: pkg.ku0.sidecar.v1.Control,
+      tokenizer: pkg.ku0.tokenizer.v1.Tokenizer,
+      symbolIndex: pkg.ku0.symbolindex.v1.SymbolIndex,
+    };
   }
   return loaded;
 }
@@ -69,17 +98,25 @@ export interface SidecarOptions {
   expectedVersion?: string;
 }
 
+/**
+ * Closes a client's channel. Not `client.close()`: a service with a `Close` RPC (the symbol index)
+ * shadows `Client.prototype.close` with that RPC on its generated client.
+ */
+function closeChannel(client: grpc.Client): void {
+  grpc.Client.prototype.close.call(client);
+}
+
 class Connection {
   dead = false;
   constructor(
     readonly control: AnyClient,
-    readonly tokenizer: AnyClient,
+    readonly clients: Record<ServiceName, AnyClient>,
     readonly hello: HelloReply,
   ) {}
   close() {
     this.dead = true;
-    this.control.close();
-    this.tokenizer.close();
+    closeChannel(this.control);
+    for (const c of Object.values(this.clients)) closeChannel(c);
   }
 }
 
@@ -132,6 +169,11 @@ export class SidecarClient {
     return this.opts.callTimeoutMs ?? 30_000;
   }
 
+  /** True while this client holds a live connection (no connect or spawn is attempted). */
+  get connected(): boolean {
+    return this.conn !== undefined && !this.conn.dead;
+  }
+
   /** The daemon's `Hello` reply (connecting or spawning first). */
   async hello(): Promise<HelloReply> {
     return (await this.connection()).hello;
@@ -149,12 +191,17 @@ export class SidecarClient {
   }
 
   /** Runs a tokenizer RPC; a daemon that went away marks the connection dead (next call respawns). */
-  async tokenizerCall<Q, R>(method: string, req: Q): Promise<R> {
+  tokenizerCall<Q, R>(method: string, req: Q): Promise<R> {
+    return this.serviceCall<Q, R>("tokenizer", method, req);
+  }
+
+  /** Runs an RPC of `service`; a daemon that went away marks the connection dead (next call respawns). */
+  async serviceCall<Q, R>(service: ServiceName, method: string, req: Q): Promise<R> {
     const conn = await this.connection();
     try {
-      return await call<Q, R>(conn.tokenizer, method, req, this.callTimeoutMs);
+      return await call<Q, R>(conn.clients[service], method, req, this.callTimeoutMs);
     } catch (err) {
-      const e = statusError(err as grpc.ServiceError, `tokenizer.${method}`);
+      const e = statusError(err as grpc.ServiceError, `${service}.${method}`);
       if (e.code === SidecarErrorCodes.unavailable || e.code === SidecarErrorCodes.timeout) {
         if (this.conn === conn) this.conn = undefined;
         conn.close();
@@ -181,13 +228,18 @@ export class SidecarClient {
   }
 
   private async open(socket: string, deadline: number): Promise<Connection> {
-    const { Control, Tokenizer } = services();
+    const svc = services();
     const chOpts: grpc.ChannelOptions = {
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     };
-    const control = new Control(`unix:${socket}`, grpc.credentials.createInsecure(), chOpts) as AnyClient;
-    const tokenizer = new Tokenizer(`unix:${socket}`, grpc.credentials.createInsecure(), chOpts) as AnyClient;
+    const target = `unix:${socket}`;
+    const creds = grpc.credentials.createInsecure();
+    const control = new svc.Control(target, creds, chOpts) as AnyClient;
+    const clients: Record<ServiceName, AnyClient> = {
+      tokenizer: new svc.tokenizer(target, creds, chOpts) as AnyClient,
+      symbolIndex: new svc.symbolIndex(target, creds, chOpts) as AnyClient,
+    };
     try {
       const hello = await call<unknown, HelloReply>(
         control,
@@ -195,16 +247,22 @@ export class SidecarClient {
         { clientVersion: SIDECAR_VERSION, protocol: SIDECAR_PROTOCOL },
         Math.max(1, deadline - Date.now()),
       );
-      return new Connection(control, tokenizer, hello);
+      return new Connection(control, clients, hello);
     } catch (err) {
-      control.close();
-      tokenizer.close();
+      closeChannel(control);
+      for (const c of Object.values(clients)) closeChannel(c);
       throw err;
     }
   }
 
+  /** Same version and protocol, and serving every service this client knows (a daemon built before a
+   * service was added reports the same version but would answer UNIMPLEMENTED). */
   private compatible(h: HelloReply) {
-    return h.version === (this.opts.expectedVersion ?? SIDECAR_VERSION) && h.protocol === SIDECAR_PROTOCOL;
+    return (
+      h.version === (this.opts.expectedVersion ?? SIDECAR_VERSION) &&
+      h.protocol === SIDECAR_PROTOCOL &&
+      REQUIRED_SERVICES.every((s) => h.services.includes(s))
+    );
   }
 
   /** Stops a daemon of another version and waits (bounded) for its process to exit. */

@@ -1,5 +1,6 @@
 export {
   type HelloReply,
+  type ServiceName,
   SIDECAR_PROTOCOL,
   SIDECAR_VERSION,
   SidecarClient,
@@ -21,6 +22,13 @@ export {
   SidecarStorage,
   SidecarStorageRoot,
 } from "./storage.js";
+export {
+  type SidecarHit,
+  type SidecarIndexStats,
+  type SidecarQueryOptions,
+  type SidecarSymbol,
+  SidecarSymbolIndexes,
+} from "./symbolIndex.js";
 export {
   countTokens,
   countTokensAsync,

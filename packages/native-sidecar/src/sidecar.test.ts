@@ -8,6 +8,7 @@ import {
   SIDECAR_VERSION,
   SidecarClient,
   type SidecarOptions,
+  SidecarSymbolIndexes,
   SidecarTokenizer,
   type TruncateMode,
 } from "./index.js";
@@ -210,17 +211,89 @@ describe("daemon lifecycle", () => {
   });
 });
 
+describe("symbol index service", () => {
+  const sym = (name: string, file: string, extra: object = {}) => ({
+    name,
+    kind: "Class",
+    file,
+    line: 1,
+    column: 1,
+    endLine: 2,
+    endColumn: 1,
+    ...extra,
+  });
+
+  it("two clients share a workspace index through handles; the last close frees it", async () => {
+    const dir = freshDir();
+    const a = new SidecarSymbolIndexes(client({ dir }));
+    const b = new SidecarSymbolIndexes(client({ dir }));
+    const ha = await a.open("/repo");
+    expect(ha.created).toBe(true);
+    expect(ha.handle).toMatch(/^[0-9a-f]{32}$/);
+    expect(
+      await a.updateFile(ha.handle, "/repo/a.ts", [sym("AuthService", "/repo/a.ts", { detail: "class X" })]),
+    ).toEqual({ added: 1, removed: 0 });
+    const hb = await b.open("/repo", false);
+    expect(hb.created).toBe(false);
+    expect(hb.handle).not.toBe(ha.handle);
+    const hits = await b.query(hb.handle, "auth", { limit: 20 });
+    expect(hits).toStrictEqual([
+      {
+        symbol: {
+          name: "AuthService",
+          kind: "Class",
+          file: "/repo/a.ts",
+          line: 1,
+          column: 1,
+          endLine: 2,
+          endColumn: 1,
+          container: undefined,
+          detail: "class X",
+        },
+        score: 8,
+      },
+    ]);
+    expect(await b.stats(hb.handle)).toMatchObject({ symbolCount: 1, fileCount: 1, handles: 2 });
+    // another key or an anonymous index does not see it
+    const other = await b.open("");
+    expect(await b.query(other.handle, "auth", { limit: 20 })).toEqual([]);
+    expect(await a.close(ha.handle)).toBe(false);
+    await expect(a.query(ha.handle, "auth", { limit: 20 })).rejects.toMatchObject({
+      code: "ERR_KU0_SIDECAR_CALL_FAILED",
+      grpcCode: 5,
+    });
+    expect(await b.close(hb.handle)).toBe(true);
+    await expect(b.open("/repo", false)).rejects.toMatchObject({ grpcCode: 5 });
+  });
+
+  it("a guessed handle is refused; save/load round-trips; bad bytes leave the index", async () => {
+    const x = new SidecarSymbolIndexes(client({ dir: freshDir() }));
+    await expect(x.stats("0".repeat(32))).rejects.toMatchObject({ grpcCode: 5 });
+    const { handle } = await x.open();
+    await x.updateFile(handle, "/w/a.ts", [sym("Persisted", "/w/a.ts"), sym("lone\uD800x", "/w/a.ts")]);
+    const bytes = await x.save(handle);
+    expect(Buffer.from(bytes.subarray(0, 8)).toString()).toBe("KU0SYMIX");
+    const other = (await x.open()).handle;
+    expect(await x.load(other, bytes)).toEqual({ symbolCount: 2, fileCount: 1 });
+    // a lone surrogate crosses as U+FFFD, as through the N-API binding
+    expect((await x.query(other, "lone", { limit: 5 }))[0]?.symbol.name).toBe("lone\uFFFDx");
+    await expect(x.load(other, bytes.subarray(0, bytes.length - 5))).rejects.toMatchObject({
+      grpcCode: 9,
+      message: expect.stringContaining("ERR_KU0_INDEX_CORRUPT"),
+    });
+    expect((await x.stats(other)).symbolCount).toBe(2);
+  });
+});
+
 describe("contract files", () => {
   const root = join(import.meta.dirname, "..", "..", "..");
   it("the package's proto copy equals proto/ at the repo root", () => {
-    const files = (readdirSync(join(root, "proto"), { recursive: true }) as string[])
-      .filter((f) => f.endsWith(".proto"))
-      .sort();
-    const copies = (readdirSync(join(import.meta.dirname, "..", "proto"), { recursive: true }) as string[])
-      .filter((f) => f.endsWith(".proto"))
-      .sort();
-    expect(copies).toEqual(files);
+    const list = (d: string) =>
+      (readdirSync(d, { recursive: true }) as string[]).filter((f) => f.endsWith(".proto")).sort();
+    const files = list(join(root, "proto"));
+    expect(files).toContain(join("ku0", "symbolindex", "v1", "symbolindex.proto"));
     expect(files).toContain(join("ku0", "sandbox", "v1", "sandbox.proto"));
+    expect(list(join(import.meta.dirname, "..", "proto"))).toEqual(files);
     for (const f of files) {
       expect(readFileSync(join(import.meta.dirname, "..", "proto", f), "utf8")).toBe(
         readFileSync(join(root, "proto", f), "utf8"),

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -37,7 +37,10 @@ export function resolveBinary(explicit?: string): string {
     join(root, "target", "release", "ku0-sidecar"),
     join(root, "target", "debug", "ku0-sidecar"),
   ];
-  const found = candidates.find((c) => existsSync(c));
+  // In a workspace both may exist: the newer build is the one that matches the source.
+  const found = candidates
+    .filter((c) => existsSync(c))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
   if (!found)
     throw new SidecarError(
       SidecarErrorCodes.binaryNotFound,

@@ -1,7 +1,9 @@
+import { rmSync } from "node:fs";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { SymbolKnowledgeGraph } from "./knowledgeGraph.js";
-import { importPaths, paths } from "./testing.js";
+import { sidecarBridge } from "./sidecar.js";
+import { importPaths, paths, sidecarPaths, sidecarSkipReason, usedSidecarDir } from "./testing.js";
 import type { LspSymbol } from "./types.js";
 
 const FILE = "/repo/src/auth.ts";
@@ -20,7 +22,21 @@ const authTree: LspSymbol[] = [
   }),
 ];
 
-describe.each(paths)("SymbolGraph conformance (%s)", (_name, make) => {
+if (sidecarSkipReason !== undefined) {
+  describe.skip(`SymbolGraph conformance (sidecar): skipped, ${sidecarSkipReason}`, () => {
+    it("runs the suite through the daemon", () => {});
+  });
+} else {
+  // The daemon this file spawned (in its own runtime dir) stops with the file.
+  afterAll(() => {
+    const dir = usedSidecarDir();
+    if (dir === undefined) return;
+    sidecarBridge().call("shutdownDaemon");
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+describe.each([...paths, ...sidecarPaths])("SymbolGraph conformance (%s)", (_name, make) => {
   it("ranks the contract's worked example: login (16) above AuthService (10)", () => {
     const g = make();
     expect(g.updateFileSymbols(FILE, authTree)).toEqual({ added: 2, removed: 0 });
@@ -202,7 +218,7 @@ describe.each(paths)("SymbolGraph conformance (%s)", (_name, make) => {
       const q = `${"lorem ipsum dolor ".repeat(6000)}neg`;
       expect(q.length).toBeGreaterThan(100 * 1024);
       expect(g.query(q).map((r) => r.symbol.name)).toEqual(["neg"]);
-    });
+    }, 60_000); // the sidecar path copies 10 MB through the bridge and the socket (seconds on a loaded machine)
 
     it("rejects trees deeper than the limit (and cyclic children) without overflowing the stack", () => {
       const g = make();
@@ -226,7 +242,7 @@ describe.each(paths)("SymbolGraph conformance (%s)", (_name, make) => {
       expect(g.updateFileSymbols(FILE, many)).toEqual({ added: 100_000, removed: 0 });
       expect(g.query("item99999").map((r) => r.symbol.line)).toEqual([99999]);
       expect(g.query("item", { limit: 3 }).map((r) => r.symbol.name)).toEqual(["item0", "item1", "item10"]);
-    });
+    }, 60_000); // 100k symbols through the bridge and protobuf on the sidecar path
   });
 });
 

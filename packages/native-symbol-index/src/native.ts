@@ -68,7 +68,7 @@ export function selfCheck(b: SymbolIndexBinding): void {
 export const symbolIndexModule = defineNativeModule<SymbolIndexBinding>({
   module: "symbol-index",
   envVar: "KU0_NATIVE_SYMBOL_INDEX",
-  modes: ["auto", "native", "js", "shadow"],
+  modes: ["auto", "native", "js", "shadow", "sidecar"],
   killSwitches: ["KU0_SYMBOL_INDEX_DISABLE_NATIVE"],
   pathEnvVar: "KU0_NATIVE_SYMBOL_INDEX_PATH",
   version: VERSION,

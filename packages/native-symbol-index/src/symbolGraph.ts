@@ -1,4 +1,4 @@
-import { deepEqual, ku0TypeError } from "@ku0/native-loader";
+import { deepEqual, Ku0Error, ku0TypeError } from "@ku0/native-loader";
 import { JsSymbolGraph } from "./js/symbolGraph.js";
 import {
   callBinding,
@@ -8,6 +8,7 @@ import {
   symbolIndexModule,
 } from "./native.js";
 import { readIndexFile, writeFileAtomic } from "./persist.js";
+import { sidecarBridge } from "./sidecar.js";
 import type {
   LspSymbol,
   SymbolDescriptor,
@@ -16,6 +17,23 @@ import type {
   SymbolStats,
 } from "./types.js";
 import { checkQuery, flattenSymbols, resolvePath, resolveQueryOptions } from "./validate.js";
+
+/** A sidecar graph dropped without `close()` gives its handle back when collected. */
+const sidecarGraphs = new FinalizationRegistry<string>((handle) => {
+  try {
+    sidecarBridge().post("closeIfConnected", handle);
+  } catch {
+    // the bridge is gone (process exiting): the daemon frees the index when it exits
+  }
+});
+
+function checkWorkspace(workspace: unknown): string {
+  if (typeof workspace !== "string")
+    throw ku0TypeError("ERR_KU0_INVALID_ARG", "options.workspace must be a string");
+  if (workspace.length > 4096)
+    throw ku0TypeError("ERR_KU0_INVALID_ARG", "options.workspace is longer than 4096");
+  return workspace;
+}
 
 const ABSENT = 0xffffffff;
 /** Field length: the same value as this field of the previous symbol (nothing of it in the text). */
@@ -197,17 +215,53 @@ export function unpackHits(packed: {
 export class SymbolGraph {
   private native: NativeGraph | undefined;
   private js: JsSymbolGraph | undefined;
-  readonly path: "native" | "js" | "shadow";
+  /** Sidecar path: this graph's capability handle on the daemon's index. */
+  private handle: string | undefined;
+  readonly path: "native" | "js" | "shadow" | "sidecar";
 
-  constructor() {
+  /**
+   * `options.workspace` (sidecar path only): graphs opened with the same key, in any process of this user,
+   * share one index in the daemon. Without it a sidecar graph gets a private index of its own.
+   */
+  constructor(options?: { workspace?: string }) {
+    symbolIndexModule.refreshEnv();
+    if (symbolIndexModule.mode === "sidecar") {
+      const workspace = options?.workspace === undefined ? "" : checkWorkspace(options.workspace);
+      this.handle = sidecarBridge().call<{ handle: string }>("open", workspace, true).handle;
+      this.path = "sidecar";
+      sidecarGraphs.register(this, this.handle, this);
+      return;
+    }
     const { path, native } = openGraph("new SymbolGraph", (b) => new b.NativeSymbolGraph());
     this.native = native;
     if (path !== "native") this.js = new JsSymbolGraph();
     this.path = path;
   }
 
+  /** Sidecar path: drops this graph's handle (the daemon frees the index with its last handle). Else a no-op. */
+  close(): void {
+    const handle = this.handle;
+    if (handle === undefined) return;
+    this.handle = undefined;
+    sidecarGraphs.unregister(this);
+    sidecarBridge().call("close", handle);
+  }
+
+  private remote(): string {
+    if (this.handle === undefined)
+      throw new Ku0Error("ERR_KU0_SIDECAR_CLOSED", "this SymbolGraph was closed");
+    return this.handle;
+  }
+
   updateFileSymbols(filePath: string, symbols: LspSymbol[]): { added: number; removed: number } {
     const key = resolvePath(filePath);
+    if (this.path === "sidecar") {
+      const flat: SymbolDescriptor[] = [];
+      flattenSymbols(symbols, (name, kind, file, line, column, endLine, endColumn, container, detail) => {
+        flat.push({ name, kind, file, line, column, endLine, endColumn, container, detail });
+      });
+      return sidecarBridge().call("updateFile", this.remote(), key, flat);
+    }
     const native = this.native;
     if (this.path === "native" && native) {
       const { text, lens, nums } = packSymbols(symbols);
@@ -229,6 +283,10 @@ export class SymbolGraph {
 
   removeFile(filePath: string): void {
     const key = resolvePath(filePath);
+    if (this.path === "sidecar") {
+      sidecarBridge().call("removeFile", this.remote(), key);
+      return;
+    }
     const native = this.native;
     if (this.path === "native" && native) {
       callBinding(() => native.removeFile(key));
@@ -243,6 +301,13 @@ export class SymbolGraph {
     const opts = resolveQueryOptions(options);
     if (this.path === "js") {
       return (this.js as JsSymbolGraph).query(text, options);
+    }
+    if (this.path === "sidecar") {
+      return sidecarBridge().call("query", this.remote(), text, {
+        limit: opts.limit,
+        kinds: opts.kinds,
+        fuzzy: opts.fuzzy,
+      });
     }
     const native = this.native as NativeGraph;
     const run = () =>
@@ -271,6 +336,10 @@ export class SymbolGraph {
   }
 
   getStats(): SymbolStats {
+    if (this.path === "sidecar") {
+      const s = sidecarBridge().call<SymbolStats>("stats", this.remote());
+      return { symbolCount: s.symbolCount, fileCount: s.fileCount };
+    }
     if (this.js) return this.js.getStats();
     const native = this.native as NativeGraph;
     const s = callBinding(() => native.stats());
@@ -305,6 +374,7 @@ export class SymbolGraph {
 
   /** The file bytes `save` writes. */
   toBytes(): Uint8Array {
+    if (this.path === "sidecar") return sidecarBridge().call<Uint8Array>("save", this.remote());
     if (this.path === "native" && this.native) {
       const native = this.native;
       return callBinding(() => native.toBytes());
@@ -316,6 +386,11 @@ export class SymbolGraph {
   loadBytes(bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array)) {
       throw ku0TypeError("ERR_KU0_INVALID_ARG", "bytes must be a Uint8Array");
+    }
+    if (this.path === "sidecar") {
+      // The daemon decodes first and swaps only on success.
+      sidecarBridge().call("load", this.remote(), bytes);
+      return;
     }
     // Decode on every path first, then swap: a failure leaves the graph unchanged.
     const js = this.js ? JsSymbolGraph.fromBytes(bytes) : undefined;
@@ -338,6 +413,8 @@ export class SymbolGraph {
 
   /** Bytes owned by the native index (0 on the JS path). */
   nativeHeapBytes(): number {
+    if (this.path === "sidecar")
+      return sidecarBridge().call<{ heapBytes: number }>("stats", this.remote()).heapBytes;
     const native = this.native;
     return native ? callBinding(() => native.heapBytes()) : 0;
   }

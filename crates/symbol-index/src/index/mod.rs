@@ -67,6 +67,36 @@ pub type SymbolInput<'a> = SymbolRecord<'a>;
 /// A stored symbol, borrowed from the index.
 pub type SymbolView<'a> = SymbolRecord<'a>;
 
+impl SymbolInput<'_> {
+    /// Rejects positions that are not finite numbers (NaN, ±Infinity) with [`crate::Error::InvalidArg`].
+    /// Callers that take positions from outside (the N-API seam class, the sidecar) check every symbol
+    /// before [`SymbolIndex::update_file`], so a rejected update leaves the index unchanged.
+    pub fn check_positions(&self) -> Result<(), IndexError> {
+        let nums = [self.line, self.column, self.end_line, self.end_column];
+        if nums.iter().all(|n| n.is_finite()) {
+            Ok(())
+        } else {
+            Err(IndexError::InvalidArg(
+                "symbol positions must be finite numbers".into(),
+            ))
+        }
+    }
+}
+
+/// JS `slice(0, limit)` argument from a double: NaN is 0, fractions truncate toward zero, out-of-range
+/// values (±Infinity) saturate. Used for [`QueryOptions::limit`] by every caller that receives a JS number.
+pub fn limit_from_f64(limit: f64) -> i64 {
+    if limit.is_nan() {
+        0
+    } else if limit >= i64::MAX as f64 {
+        i64::MAX
+    } else if limit <= i64::MIN as f64 {
+        i64::MIN
+    } else {
+        limit.trunc() as i64
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct QueryOptions {
     /// `slice(0, limit)` semantics: `>= 0` keeps that many, `< 0` drops that many from the end.

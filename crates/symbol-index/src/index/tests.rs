@@ -374,3 +374,32 @@ fn queries_match_a_brute_force_model_across_updates() {
         }
     }
 }
+
+#[test]
+fn limit_from_f64_has_slice_semantics() {
+    assert_eq!(super::limit_from_f64(f64::NAN), 0);
+    assert_eq!(super::limit_from_f64(2.9), 2);
+    assert_eq!(super::limit_from_f64(-2.9), -2);
+    assert_eq!(super::limit_from_f64(f64::INFINITY), i64::MAX);
+    assert_eq!(super::limit_from_f64(f64::NEG_INFINITY), i64::MIN);
+}
+
+#[test]
+fn check_positions_rejects_non_finite() {
+    let ok = SymbolInput {
+        name: "a",
+        kind: "Class",
+        file: "/f",
+        container: None,
+        detail: None,
+        line: -1.0,
+        column: 0.5,
+        end_line: 1e300,
+        end_column: 0.0,
+    };
+    assert!(ok.check_positions().is_ok());
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let e = SymbolInput { column: bad, ..ok }.check_positions();
+        assert_eq!(e.map_err(|e| e.code()), Err("ERR_KU0_INVALID_ARG"));
+    }
+}

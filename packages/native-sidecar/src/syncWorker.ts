@@ -1,0 +1,62 @@
+/**
+ * The worker half of the blocking bridge (`@ku0/native-symbol-index`'s `sidecar` mode): runs the async
+ * sidecar client on a worker thread while the caller's thread waits in `Atomics.wait`. Protocol: the
+ * caller posts `{ id, op, args }` on the port; the worker answers `{ id, ok }` or `{ id, error }` on the
+ * same port, then increments `flag[0]` and notifies it, so the caller wakes and takes the reply with
+ * `receiveMessageOnPort`.
+ */
+import { type MessagePort, workerData } from "node:worker_threads";
+import { SidecarClient, type SidecarOptions } from "./client.js";
+import { SidecarSymbolIndexes } from "./symbolIndex.js";
+
+interface BridgeData {
+  port: MessagePort;
+  flag: SharedArrayBuffer;
+  options: SidecarOptions;
+}
+
+const { port, flag, options } = workerData as BridgeData;
+const counter = new Int32Array(flag);
+const client = new SidecarClient(options);
+const indexes = new SidecarSymbolIndexes(client);
+
+const ops: Record<string, (...args: never[]) => Promise<unknown>> = {
+  hello: () => client.hello(),
+  shutdownDaemon: () => client.shutdownDaemon("requested through the bridge"),
+  open: (workspace: string, create: boolean) => indexes.open(workspace, create),
+  close: (handle: string) => indexes.close(handle),
+  // A collected graph's handle: given back only over a live connection (never spawns a daemon for it;
+  // after a respawn the handle is gone anyway).
+  closeIfConnected: async (handle: string) => (client.connected ? indexes.close(handle) : false),
+  updateFile: (h: string, path: string, symbols: never) => indexes.updateFile(h, path, symbols),
+  removeFile: (h: string, path: string) => indexes.removeFile(h, path),
+  query: (h: string, q: string, o: never) => indexes.query(h, q, o),
+  stats: (h: string) => indexes.stats(h),
+  save: (h: string) => indexes.save(h),
+  load: (h: string, bytes: Uint8Array) => indexes.load(h, bytes),
+};
+
+function reply(message: unknown) {
+  port.postMessage(message);
+  Atomics.add(counter, 0, 1);
+  Atomics.notify(counter, 0);
+}
+
+port.on("message", async (msg: { id: number; op: string; args: never[] }) => {
+  try {
+    const fn = ops[msg.op];
+    if (!fn) throw Object.assign(new Error(`unknown bridge op ${msg.op}`), { code: "ERR_KU0_INVALID_ARG" });
+    reply({ id: msg.id, ok: await fn(...msg.args) });
+  } catch (err) {
+    const e = err as Error & { code?: string; grpcCode?: number };
+    reply({
+      id: msg.id,
+      error: {
+        code: e.code ?? "ERR_KU0_SIDECAR_CALL_FAILED",
+        message: e.message,
+        name: e.name,
+        grpcCode: e.grpcCode,
+      },
+    });
+  }
+});
