@@ -3,9 +3,10 @@
 //! single-token fast path, in front of bpe-openai's linear BPE counter.
 //!
 //! Character classes come from `regex-syntax` — the same Unicode tables the regexes use — so `\p{L}`,
-//! `\p{N}`, `\s`, … mean exactly what they mean to tiktoken-rs. A piece that is ASCII up to and
-//! including the char after it is cut by byte loops (`Text::ascii_piece`); anything else goes through
-//! the general char-class path. Parity tests compare every count with tiktoken-rs, and the pieces with
+//! `\p{N}`, `\s`, … mean exactly what they mean to tiktoken-rs; at first use they are folded into one
+//! two-level table over all code points (`Classes`). A piece that is ASCII up to and including the
+//! char after it is cut by byte loops (`Text::ascii_piece`); anything else goes through the general
+//! path, which decodes UTF-8 from the bytes and looks each code point up in that table. Parity tests compare every count with tiktoken-rs, and the pieces with
 //! tiktoken's split patterns run by fancy-regex on generated code/prose/Unicode text
 //! (`tests/parity.rs`). Pieces that are not one token are counted through a bounded per-thread memo.
 
@@ -839,6 +840,47 @@ mod tests {
         let mut v = Vec::new();
         split(text, which, |p| v.push(p.to_owned()));
         v
+    }
+
+    /// The two-level table gives, for every code point, exactly the flags of the regex classes.
+    #[test]
+    fn class_table_matches_the_regex_classes_everywhere() {
+        let sets: Vec<(Vec<(u32, u32)>, u8)> = [
+            (r"\p{L}", L),
+            (r"\p{N}", N),
+            (r"\s", WS),
+            (r"[\p{Lu}\p{Lt}]", UP),
+            (r"\p{Ll}", LO),
+            (r"[\p{Lm}\p{Lo}]", LMO),
+            (r"\p{M}", MK),
+        ]
+        .iter()
+        .map(|(p, f)| (ranges(p), *f))
+        .collect();
+        assert!(sets.iter().all(|(r, _)| !r.is_empty()));
+        for u in 0..0x11_0000u32 {
+            let want = sets
+                .iter()
+                .filter(|(r, _)| {
+                    let k = r.partition_point(|&(a, _)| a <= u);
+                    k > 0 && u <= r[k - 1].1
+                })
+                .fold(0, |acc, (_, f)| acc | f);
+            assert_eq!(CLASSES.of(u), want, "U+{u:04X}");
+            if let Some(c) = char::from_u32(u) {
+                let s = c.to_string();
+                let t = Text {
+                    s: &s,
+                    classes: &CLASSES,
+                };
+                assert_eq!(t.at(0), Some((u, want, c.len_utf8())), "U+{u:04X}");
+            }
+        }
+        assert!(
+            CLASSES.stage2.len() <= 64 * 1024,
+            "{}",
+            CLASSES.stage2.len()
+        );
     }
 
     #[test]
