@@ -3,9 +3,10 @@
 //! single-token fast path, in front of bpe-openai's linear BPE counter.
 //!
 //! Character classes come from `regex-syntax` — the same Unicode tables the regexes use — so `\p{L}`,
-//! `\p{N}`, `\s`, … mean exactly what they mean to tiktoken-rs. A piece that is ASCII up to and
-//! including the char after it is cut by byte loops (`Text::ascii_piece`); anything else goes through
-//! the general char-class path. Parity tests compare every count with tiktoken-rs, and the pieces with
+//! `\p{N}`, `\s`, … mean exactly what they mean to tiktoken-rs; at first use they are folded into one
+//! two-level table over all code points (`Classes`). A piece that is ASCII up to and including the
+//! char after it is cut by byte loops (`Text::ascii_piece`); anything else goes through the general
+//! path, which decodes UTF-8 from the bytes and looks each code point up in that table. Parity tests compare every count with tiktoken-rs, and the pieces with
 //! tiktoken's split patterns run by fancy-regex on generated code/prose/Unicode text
 //! (`tests/parity.rs`). Pieces that are not one token are counted through a bounded per-thread memo.
 
@@ -24,12 +25,18 @@ const UP: u8 = 8; // Lu | Lt
 const LO: u8 = 16; // Ll
 const LMO: u8 = 32; // Lm | Lo
 const MK: u8 = 64; // \p{M}
+const CR: u32 = 0x0D;
+const LF: u32 = 0x0A;
 const U_SET: u8 = UP | LMO | MK; // o200k "upper" run: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]
 const L_SET: u8 = LO | LMO | MK; // o200k "lower" run: [\p{Ll}\p{Lm}\p{Lo}\p{M}]
 
+/// The class flags of every code point, as a two-level table: `stage1[cp >> 8]` names a 256-entry
+/// block of `stage2` (identical blocks are stored once, so the whole table is ≈ 40 KB and every code
+/// point, BMP or astral, costs two loads), plus the ASCII block on its own.
 struct Classes {
-    bmp: Vec<u8>,
-    astral: Vec<(u32, u32, u8)>,
+    stage1: Vec<u16>,
+    stage2: Vec<u8>,
+    ascii: [u8; 128],
 }
 
 fn ranges(pattern: &str) -> Vec<(u32, u32)> {
@@ -44,9 +51,13 @@ fn ranges(pattern: &str) -> Vec<(u32, u32)> {
     }
 }
 
+/// Code points: `0..=0x10FFFF`.
+const CODE_POINTS: usize = 0x11_0000;
+/// Entries per second-level block.
+const BLOCK: usize = 256;
+
 static CLASSES: LazyLock<Classes> = LazyLock::new(|| {
-    let mut bmp = vec![0u8; 0x10000];
-    let mut astral = Vec::new();
+    let mut flat = vec![0u8; CODE_POINTS];
     for (pat, flag) in [
         (r"\p{L}", L),
         (r"\p{N}", N),
@@ -57,56 +68,73 @@ static CLASSES: LazyLock<Classes> = LazyLock::new(|| {
         (r"\p{M}", MK),
     ] {
         for (a, b) in ranges(pat) {
-            for c in a..=b.min(0xFFFF) {
-                bmp[c as usize] |= flag;
-            }
-            if b > 0xFFFF {
-                astral.push((a.max(0x10000), b, flag));
+            if let Some(r) = flat.get_mut(a as usize..=(b as usize).min(CODE_POINTS - 1)) {
+                r.iter_mut().for_each(|x| *x |= flag);
             }
         }
     }
-    astral.sort_unstable();
-    Classes { bmp, astral }
+    let mut stage1 = Vec::with_capacity(CODE_POINTS / BLOCK);
+    let mut stage2: Vec<u8> = Vec::new();
+    let mut seen: FxHashMap<&[u8], u16> = FxHashMap::default();
+    for block in flat.chunks_exact(BLOCK) {
+        let id = *seen.entry(block).or_insert_with(|| {
+            let id = u16::try_from(stage2.len() / BLOCK).unwrap_or(u16::MAX);
+            stage2.extend_from_slice(block);
+            id
+        });
+        stage1.push(id);
+    }
+    let mut ascii = [0u8; 128];
+    ascii.copy_from_slice(&flat[..128]);
+    Classes {
+        stage1,
+        stage2,
+        ascii,
+    }
 });
 
-#[inline]
-fn class(c: char) -> u8 {
-    let u = c as u32;
-    let t = &*CLASSES;
-    if u < 0x10000 {
-        return t.bmp[u as usize];
+impl Classes {
+    /// Class flags of code point `u` (0 past U+10FFFF, which a `str` never holds).
+    #[inline(always)]
+    fn of(&self, u: u32) -> u8 {
+        let Some(&block) = self.stage1.get((u >> 8) as usize) else {
+            return 0;
+        };
+        self.stage2
+            .get(usize::from(block) * BLOCK + (u & 0xFF) as usize)
+            .copied()
+            .unwrap_or(0)
     }
-    // Few astral ranges per flag; ranges of different flags may overlap, so OR every hit.
-    let mut f = 0;
-    let end = t.astral.partition_point(|&(a, _, _)| a <= u);
-    for &(a, b, flag) in t.astral[..end].iter().rev() {
-        if a <= u && u <= b {
-            f |= flag;
-        }
-        if f == (L | UP | LO | LMO | MK | N | WS) {
-            break;
-        }
-    }
-    f
 }
 
 struct Text<'a> {
     s: &'a str,
-    /// `CLASSES.bmp`, dereferenced once per text instead of once per char.
-    bmp: &'static [u8],
+    /// `CLASSES`, dereferenced once per text instead of once per char.
+    classes: &'static Classes,
 }
 
 impl Text<'_> {
-    #[inline]
-    fn at(&self, i: usize) -> Option<(char, u8, usize)> {
-        let b = *self.s.as_bytes().get(i)?;
-        if b < 0x80 {
-            return Some((b as char, self.bmp[b as usize], 1));
+    /// The code point at byte `i` (a char boundary), its class flags and its UTF-8 length, decoded
+    /// from the bytes (the text is valid UTF-8, so the lead byte gives the length).
+    #[inline(always)]
+    fn at(&self, i: usize) -> Option<(u32, u8, usize)> {
+        let b = self.s.as_bytes();
+        let b0 = *b.get(i)?;
+        if b0 < 0x80 {
+            return Some((u32::from(b0), self.classes.ascii[usize::from(b0)], 1));
         }
-        let c = self.s[i..].chars().next()?;
-        let u = c as usize;
-        let f = if u < 0x10000 { self.bmp[u] } else { class(c) };
-        Some((c, f, c.len_utf8()))
+        let cont = |k: usize| u32::from(b.get(i + k).copied().unwrap_or(0x80) & 0x3F);
+        let (u, n) = if b0 < 0xE0 {
+            ((u32::from(b0 & 0x1F) << 6) | cont(1), 2)
+        } else if b0 < 0xF0 {
+            ((u32::from(b0 & 0x0F) << 12) | (cont(1) << 6) | cont(2), 3)
+        } else {
+            (
+                (u32::from(b0 & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3),
+                4,
+            )
+        };
+        Some((u, self.classes.of(u), n))
     }
 
     /// End of the maximal run of chars whose class intersects `mask` (or, with `negate`, does not).
@@ -130,17 +158,19 @@ impl Text<'_> {
         let Some((c1, _, n1)) = self.at(i + 1) else {
             return 0;
         };
-        let second = |ch: char| -> usize {
+        let second = |ch: u8| -> usize {
             match self.at(i + 1 + n1) {
-                Some((c2, _, n2)) if c2.eq_ignore_ascii_case(&ch) => 1 + n1 + n2,
+                Some((c2, _, n2)) if c2 < 0x80 && (c2 as u8).to_ascii_lowercase() == ch => {
+                    1 + n1 + n2
+                }
                 _ => 0,
             }
         };
-        match c1 {
+        match char::from_u32(c1).unwrap_or('\0') {
             's' | 'S' | '\u{17F}' | 't' | 'T' | 'm' | 'M' | 'd' | 'D' => 1 + n1,
-            'r' | 'R' => second('e'),
-            'v' | 'V' => second('e'),
-            'l' | 'L' => second('l'),
+            'r' | 'R' => second(b'e'),
+            'v' | 'V' => second(b'e'),
+            'l' | 'L' => second(b'l'),
             _ => 0,
         }
     }
@@ -162,8 +192,8 @@ impl Text<'_> {
     }
 
     /// ` ?[^\s\p{L}\p{N}]+` then `[\r\n]*` (cl100k) or `[\r\n/]*` (o200k); 0 when it does not match.
-    fn punct(&self, i: usize, c: char, f: u8, slash: bool) -> usize {
-        let start = if c == ' ' {
+    fn punct(&self, i: usize, c: u32, f: u8, slash: bool) -> usize {
+        let start = if c == u32::from(b' ') {
             match self.at(i + 1) {
                 Some((_, f2, _)) if f2 & (WS | L | N) == 0 => i + 1,
                 _ => return 0,
@@ -197,7 +227,7 @@ impl Text<'_> {
             return i + k;
         }
         // [^\r\n\p{L}\p{N}]?\p{L}+
-        if c != '\r' && c != '\n' && f & (L | N) == 0 {
+        if c != CR && c != LF && f & (L | N) == 0 {
             if let Some((_, f2, _)) = self.at(i + n)
                 && f2 & L != 0
             {
@@ -211,7 +241,7 @@ impl Text<'_> {
 
     /// The alternatives both splits end with: `\p{N}{1,3}`, then punctuation (`punct`, `slash` as
     /// there), then whitespace; `(c, f, n)` is the char at `i`.
-    fn digits_punct_or_space(&self, i: usize, c: char, f: u8, n: usize, slash: bool) -> usize {
+    fn digits_punct_or_space(&self, i: usize, c: u32, f: u8, n: usize, slash: bool) -> usize {
         if f & N != 0 {
             let mut e = i + n;
             for _ in 0..2 {
@@ -232,7 +262,7 @@ impl Text<'_> {
     /// The ASCII class flags of byte `b` (< 0x80).
     #[inline(always)]
     fn ascii(&self, b: u8) -> u8 {
-        self.bmp[usize::from(b & 0x7F)]
+        self.classes.ascii[usize::from(b & 0x7F)]
     }
 
     /// End of the run of ASCII bytes from `i` whose class intersects `mask` (`negate`: does not), or
@@ -351,36 +381,34 @@ impl Text<'_> {
         self.ascii_piece(i, false)
     }
 
-    /// o200k alternative 1 after the optional prefix: `[U]*[Lw]+` then an optional contraction.
-    fn o200k_alt1(&self, s: usize) -> Option<usize> {
-        let u = self.run(s, U_SET, false);
-        let e = match self.at(u) {
-            Some((_, f, _)) if f & L_SET != 0 => self.run(u, L_SET, false),
-            _ => {
-                // backtrack: the last char of the U run that is also in Lw ends the match
-                let mut last = None;
-                let mut j = s;
-                while j < u {
-                    let (_, f, n) = self.at(j)?;
-                    if f & L_SET != 0 {
-                        last = Some(j + n);
-                    }
-                    j += n;
-                }
-                last?
+    /// o200k alternatives 1 and 2 after the optional prefix, from one scan at `s`:
+    /// `[U]*[Lw]+` and `[U]+[Lw]*`, each then an optional contraction (`None` = no match).
+    #[inline]
+    fn o200k_words(&self, s: usize) -> (Option<usize>, Option<usize>) {
+        // The U run, remembering where its last char that is also in Lw ends (the backtrack point
+        // of `[U]*[Lw]+` when no Lw char follows the run).
+        let (mut u, mut last_lw) = (s, None);
+        let mut next = self.at(u);
+        while let Some((_, f, n)) = next {
+            if f & U_SET == 0 {
+                break;
             }
-        };
-        Some(e + self.contraction(e))
-    }
-
-    /// o200k alternative 2 after the optional prefix: `[U]+[Lw]*` then an optional contraction.
-    fn o200k_alt2(&self, s: usize) -> Option<usize> {
-        let u = self.run(s, U_SET, false);
-        if u == s {
-            return None;
+            if f & L_SET != 0 {
+                last_lw = Some(u + n);
+            }
+            u += n;
+            next = self.at(u);
         }
-        let e = self.run(u, L_SET, false);
-        Some(e + self.contraction(e))
+        let lw_end = match next {
+            Some((_, f, _)) if f & L_SET != 0 => Some(self.run(u, L_SET, false)),
+            _ => None,
+        };
+        let alt1 = lw_end.or(last_lw).map(|e| e + self.contraction(e));
+        let alt2 = (u > s).then(|| {
+            let e = lw_end.unwrap_or(u);
+            e + self.contraction(e)
+        });
+        (alt1, alt2)
     }
 
     fn next_o200k(&self, i: usize) -> usize {
@@ -390,14 +418,23 @@ impl Text<'_> {
         let Some((c, f, n)) = self.at(i) else {
             return i;
         };
-        let prefix = c != '\r' && c != '\n' && f & (L | N) == 0;
-        for alt in [Self::o200k_alt1, Self::o200k_alt2] {
-            if prefix && let Some(e) = alt(self, i + n) {
+        // Leftmost-first: alternative 1 with the prefix, then without; alternative 2 the same way.
+        let prefix = c != CR && c != LF && f & (L | N) == 0;
+        let (p1, p2) = if prefix {
+            self.o200k_words(i + n)
+        } else {
+            (None, None)
+        };
+        if let Some(e) = p1 {
+            return e;
+        }
+        if f & U_SET != 0 || f & LO != 0 {
+            let (a1, a2) = self.o200k_words(i);
+            if let Some(e) = a1.or(p2).or(a2) {
                 return e;
             }
-            if let Some(e) = alt(self, i) {
-                return e;
-            }
+        } else if let Some(e) = p2 {
+            return e;
         }
         self.digits_punct_or_space(i, c, f, n, true)
     }
@@ -424,7 +461,7 @@ pub fn split(text: &str, which: Split, f: impl FnMut(&str)) {
 fn split_with<const O200K: bool>(text: &str, mut f: impl FnMut(&str)) {
     let t = Text {
         s: text,
-        bmp: &CLASSES.bmp,
+        classes: &CLASSES,
     };
     let mut i = 0;
     while i < text.len() {
@@ -803,6 +840,47 @@ mod tests {
         let mut v = Vec::new();
         split(text, which, |p| v.push(p.to_owned()));
         v
+    }
+
+    /// The two-level table gives, for every code point, exactly the flags of the regex classes.
+    #[test]
+    fn class_table_matches_the_regex_classes_everywhere() {
+        let sets: Vec<(Vec<(u32, u32)>, u8)> = [
+            (r"\p{L}", L),
+            (r"\p{N}", N),
+            (r"\s", WS),
+            (r"[\p{Lu}\p{Lt}]", UP),
+            (r"\p{Ll}", LO),
+            (r"[\p{Lm}\p{Lo}]", LMO),
+            (r"\p{M}", MK),
+        ]
+        .iter()
+        .map(|(p, f)| (ranges(p), *f))
+        .collect();
+        assert!(sets.iter().all(|(r, _)| !r.is_empty()));
+        for u in 0..0x11_0000u32 {
+            let want = sets
+                .iter()
+                .filter(|(r, _)| {
+                    let k = r.partition_point(|&(a, _)| a <= u);
+                    k > 0 && u <= r[k - 1].1
+                })
+                .fold(0, |acc, (_, f)| acc | f);
+            assert_eq!(CLASSES.of(u), want, "U+{u:04X}");
+            if let Some(c) = char::from_u32(u) {
+                let s = c.to_string();
+                let t = Text {
+                    s: &s,
+                    classes: &CLASSES,
+                };
+                assert_eq!(t.at(0), Some((u, want, c.len_utf8())), "U+{u:04X}");
+            }
+        }
+        assert!(
+            CLASSES.stage2.len() <= 64 * 1024,
+            "{}",
+            CLASSES.stage2.len()
+        );
     }
 
     #[test]

@@ -420,3 +420,109 @@ fn fast_split_matches_tiktoken_regexes_on_generated_text() {
         }
     }
 }
+
+/// Words in non-Latin scripts and case mixes (CJK and kana runs, Hangul, Cyrillic/Greek/accented
+/// words in every case transition, titlecase digraphs, modifier letters, combining marks after
+/// letters/digits/spaces/punctuation, emoji with skin tones, ZWJ sequences, flags, variation
+/// selectors, astral letters/digits), glued to ASCII words, digits, punctuation and whitespace: the
+/// inputs that take the splitter's non-ASCII path, against tiktoken's regexes piece by piece.
+fn unicode_words_text(rng: &mut StdRng, atoms: usize) -> String {
+    const WORDS: &[&str] = &[
+        "中文字符",
+        "日本語の文章",
+        "ひらがなカタカナー",
+        "한국어텍스트",
+        "Привет",
+        "МИР",
+        "мирОК",
+        "ΑθήναΣ",
+        "ÉCOLE",
+        "école",
+        "ÉcoleÉTÉ",
+        "naïveCafé",
+        "ǅungla",
+        "ǈudevit",
+        "ʰʲa",
+        "Aʰb",
+        "ßtraße",
+        "ſtraſſe",
+        "e\u{301}\u{302}",
+        "E\u{301}cole",
+        "a\u{301}B\u{301}c",
+        "क\u{93F}ताब",
+        "\u{301}\u{301}",
+        "𝐀𝐁𝐜𝐝",
+        "𝐚𝐀",
+        "𝟙𝟚𝟛𝟜",
+        "𠀀𠀁𠀂",
+        "٣٤٥٦",
+        "ⅻⅫ",
+        "½²",
+        "👋🏽",
+        "👩‍👩‍👧‍👦",
+        "🇺🇸🇯🇵",
+        "❤\u{fe0f}",
+        "😀😃😄",
+        "\u{1F3FB}",
+        "\u{200d}",
+        "\u{feff}",
+        "\u{3000}",
+        "\u{a0}",
+        "。",
+        "、",
+        "「引用」",
+        "…",
+        "’s",
+        "'ſ",
+        "'Ś",
+    ];
+    const GLUE: &[&str] = &[
+        "", "", "", " ", " ", "  ", "\n", "\r\n", "\t", "'s", "'LL", "'re", "abc", "ABC", "Abc",
+        "aBC", "123", "4", ".", ",", "!?", "/", "//", "(", ")", "_", "-", "\n\n", " \n",
+    ];
+    let mut s = String::new();
+    for _ in 0..atoms {
+        s.push_str(GLUE[rng.random_range(0..GLUE.len())]);
+        match rng.random_range(0..10) {
+            0..=6 => s.push_str(WORDS[rng.random_range(0..WORDS.len())]),
+            7 => {
+                for _ in 0..rng.random_range(1..30) {
+                    s.push(char::from_u32(rng.random_range(0x4E00..0x9FFF)).unwrap());
+                }
+            }
+            _ => s.push(random_char(rng)),
+        }
+    }
+    s
+}
+
+#[test]
+fn fast_split_matches_tiktoken_regexes_on_unicode_words() {
+    use ku0_tokenizer::fast::{Split, split};
+    let cl = fancy_regex::Regex::new(CL100K_PATTERN).unwrap();
+    let o = fancy_regex::Regex::new(tiktoken_rs::O200K_BASE_PAT_STR).unwrap();
+    let mut rng = StdRng::seed_from_u64(0x00c1_ec0d);
+    for i in 0..6000 {
+        let atoms = if i % 100 == 0 {
+            1000
+        } else {
+            rng.random_range(1..16)
+        };
+        let text = unicode_words_text(&mut rng, atoms);
+        for (which, re, enc) in [
+            (Split::Cl100k, &cl, Encoding::Cl100kBase),
+            (Split::O200k, &o, Encoding::O200kBase),
+        ] {
+            let mut ours = Vec::new();
+            split(&text, which, |p| ours.push(p.to_owned()));
+            let theirs: Vec<String> = re
+                .find_iter(&text)
+                .map(|m| m.unwrap().as_str().to_owned())
+                .collect();
+            assert_eq!(ours, theirs, "{which:?} split of {text:?}");
+            if i % 8 == 0 {
+                check(&text, enc);
+            }
+        }
+    }
+}
