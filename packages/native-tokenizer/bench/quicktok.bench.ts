@@ -9,7 +9,7 @@
 // Python). Native is called through the package's public `countTokens` (mode `native`: argument checks,
 // the content cache's hash and miss, the N-API string copy, the count), as users call it.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { defineSuite, type Extra } from "@ku0/bench";
