@@ -30,6 +30,17 @@ pub mod storage;
 pub mod symbolindex;
 pub mod tokenizer;
 
+/// Runs engine work on tokio's blocking pool (the server itself is a current-thread runtime). The work's
+/// own error comes back as is; a panic in it fails only this call, as INTERNAL
+/// (`ERR_KU0_SIDECAR_INTERNAL`).
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, tonic::Status> + Send + 'static,
+) -> Result<T, tonic::Status> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tonic::Status::internal(format!("ERR_KU0_SIDECAR_INTERNAL: engine task failed: {e}"))
+    })?
+}
+
 /// Generated from `proto/` by `build.rs` (protox + tonic-prost-build, server side only).
 pub mod pb {
     pub mod sidecar {

@@ -19,6 +19,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::activity::Activity;
+use crate::blocking;
 use crate::handle::new_handle;
 use crate::pb::storage as pb;
 use crate::pb::storage::storage_server::Storage;
@@ -71,16 +72,6 @@ fn invalid(msg: impl std::fmt::Display) -> Status {
 
 fn no_handle() -> Status {
     Status::not_found("ERR_KU0_SIDECAR_NO_SUCH_HANDLE: no storage root with that handle")
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        Status::internal(format!(
-            "ERR_KU0_SIDECAR_INTERNAL: storage task failed: {e}"
-        ))
-    })?
 }
 
 impl Default for StorageService {

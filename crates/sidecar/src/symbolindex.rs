@@ -23,6 +23,7 @@ use ku0_symbol_index::{
 use tonic::{Request, Response, Status};
 
 use crate::activity::Activity;
+use crate::blocking;
 use crate::pb::symbolindex as pb;
 use crate::pb::symbolindex::symbol_index_server::SymbolIndex;
 
@@ -92,14 +93,6 @@ fn new_handle() -> String {
 
 /// Engine work runs on the blocking pool (a 100k-symbol update must not stall the reactor); a panic in
 /// it fails this call only.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        Status::internal(format!("ERR_KU0_SIDECAR_INTERNAL: engine task failed: {e}"))
-    })?
-}
-
 fn to_pb(v: &SymbolView<'_>) -> pb::Symbol {
     pb::Symbol {
         name: v.name.to_owned(),

@@ -7,6 +7,7 @@ use ku0_tokenizer::truncate::{TruncateMode, truncate};
 use tonic::{Request, Response, Status};
 
 use crate::activity::Activity;
+use crate::blocking;
 use crate::pb::tokenizer as pb;
 use crate::pb::tokenizer::tokenizer_server::Tokenizer;
 
@@ -33,12 +34,6 @@ fn enc(model: Option<&str>) -> Encoding {
 }
 
 /// Engine work runs on the blocking pool so a megabyte text does not stall the reactor.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Status::internal(format!("ERR_KU0_SIDECAR_INTERNAL: engine task failed: {e}")))
-}
-
 #[tonic::async_trait]
 impl Tokenizer for TokenizerService {
     async fn count(
@@ -48,7 +43,7 @@ impl Tokenizer for TokenizerService {
         let _g = self.activity.enter();
         let r = request.into_inner();
         let tokens =
-            blocking(move || to_u32(count_cached(&r.text, enc(r.model.as_deref())))).await?;
+            blocking(move || Ok(to_u32(count_cached(&r.text, enc(r.model.as_deref()))))).await?;
         Ok(Response::new(pb::CountReply { tokens }))
     }
 
@@ -64,13 +59,15 @@ impl Tokenizer for TokenizerService {
                 r.texts.len()
             )));
         }
-        let tokens = blocking(move || count_cached_many(&r.texts, enc(r.model.as_deref())))
-            .await?
-            // The only failure: an invalid KU0_TOKENIZER_THREADS in the daemon's environment.
-            .map_err(|e| Status::failed_precondition(format!("{}: {e}", e.code())))?
-            .into_iter()
-            .map(to_u32)
-            .collect();
+        let tokens = blocking(move || {
+            count_cached_many(&r.texts, enc(r.model.as_deref()))
+                // The only failure: an invalid KU0_TOKENIZER_THREADS in the daemon's environment.
+                .map_err(|e| Status::failed_precondition(format!("{}: {e}", e.code())))
+        })
+        .await?
+        .into_iter()
+        .map(to_u32)
+        .collect();
         Ok(Response::new(pb::CountBatchReply { tokens }))
     }
 
@@ -93,7 +90,13 @@ impl Tokenizer for TokenizerService {
         };
         let t = blocking(move || {
             let max = usize::try_from(r.max_tokens).unwrap_or(usize::MAX);
-            truncate(&r.text, max, mode, &r.marker, enc(r.model.as_deref()))
+            Ok(truncate(
+                &r.text,
+                max,
+                mode,
+                &r.marker,
+                enc(r.model.as_deref()),
+            ))
         })
         .await?;
         Ok(Response::new(pb::TruncateReply {

@@ -56,17 +56,20 @@ const CODE_POINTS: usize = 0x11_0000;
 /// Entries per second-level block.
 const BLOCK: usize = 256;
 
+/// The regex classes the split patterns use, and the flag each sets in the table.
+const CLASS_PATTERNS: [(&str, u8); 7] = [
+    (r"\p{L}", L),
+    (r"\p{N}", N),
+    (r"\s", WS),
+    (r"[\p{Lu}\p{Lt}]", UP),
+    (r"\p{Ll}", LO),
+    (r"[\p{Lm}\p{Lo}]", LMO),
+    (r"\p{M}", MK),
+];
+
 static CLASSES: LazyLock<Classes> = LazyLock::new(|| {
     let mut flat = vec![0u8; CODE_POINTS];
-    for (pat, flag) in [
-        (r"\p{L}", L),
-        (r"\p{N}", N),
-        (r"\s", WS),
-        (r"[\p{Lu}\p{Lt}]", UP),
-        (r"\p{Ll}", LO),
-        (r"[\p{Lm}\p{Lo}]", LMO),
-        (r"\p{M}", MK),
-    ] {
+    for &(pat, flag) in &CLASS_PATTERNS {
         for (a, b) in ranges(pat) {
             if let Some(r) = flat.get_mut(a as usize..=(b as usize).min(CODE_POINTS - 1)) {
                 r.iter_mut().for_each(|x| *x |= flag);
@@ -845,18 +848,10 @@ mod tests {
     /// The two-level table gives, for every code point, exactly the flags of the regex classes.
     #[test]
     fn class_table_matches_the_regex_classes_everywhere() {
-        let sets: Vec<(Vec<(u32, u32)>, u8)> = [
-            (r"\p{L}", L),
-            (r"\p{N}", N),
-            (r"\s", WS),
-            (r"[\p{Lu}\p{Lt}]", UP),
-            (r"\p{Ll}", LO),
-            (r"[\p{Lm}\p{Lo}]", LMO),
-            (r"\p{M}", MK),
-        ]
-        .iter()
-        .map(|(p, f)| (ranges(p), *f))
-        .collect();
+        let sets: Vec<(Vec<(u32, u32)>, u8)> = CLASS_PATTERNS
+            .iter()
+            .map(|(p, f)| (ranges(p), *f))
+            .collect();
         assert!(sets.iter().all(|(r, _)| !r.is_empty()));
         for u in 0..0x11_0000u32 {
             let want = sets

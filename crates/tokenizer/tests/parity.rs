@@ -389,20 +389,25 @@ fn code_prose_text(rng: &mut StdRng, atoms: usize) -> String {
 }
 
 /// The hand-written pre-tokenizer against tiktoken's own split patterns run by fancy-regex (the engine
-/// tiktoken-rs uses), piece by piece, on generated code/prose/Unicode text; counts against tiktoken.
-#[test]
-fn fast_split_matches_tiktoken_regexes_on_generated_text() {
+/// tiktoken-rs uses), piece by piece, on 6,000 texts from `make_text` (every hundredth one `long_atoms` atoms
+/// long, the others 1..`short_atoms`), both encodings; every eighth text's counts against tiktoken.
+fn assert_split_matches_regexes(
+    seed: u64,
+    long_atoms: usize,
+    short_atoms: usize,
+    make_text: fn(&mut StdRng, usize) -> String,
+) {
     use ku0_tokenizer::fast::{Split, split};
     let cl = fancy_regex::Regex::new(CL100K_PATTERN).unwrap();
     let o = fancy_regex::Regex::new(tiktoken_rs::O200K_BASE_PAT_STR).unwrap();
-    let mut rng = StdRng::seed_from_u64(0x5151);
+    let mut rng = StdRng::seed_from_u64(seed);
     for i in 0..6000 {
         let atoms = if i % 100 == 0 {
-            2000
+            long_atoms
         } else {
-            rng.random_range(1..40)
+            rng.random_range(1..short_atoms)
         };
-        let text = code_prose_text(&mut rng, atoms);
+        let text = make_text(&mut rng, atoms);
         for (which, re, enc) in [
             (Split::Cl100k, &cl, Encoding::Cl100kBase),
             (Split::O200k, &o, Encoding::O200kBase),
@@ -419,6 +424,12 @@ fn fast_split_matches_tiktoken_regexes_on_generated_text() {
             }
         }
     }
+}
+
+/// Generated code/prose/Unicode text.
+#[test]
+fn fast_split_matches_tiktoken_regexes_on_generated_text() {
+    assert_split_matches_regexes(0x5151, 2000, 40, code_prose_text);
 }
 
 /// Words in non-Latin scripts and case mixes (CJK and kana runs, Hangul, Cyrillic/Greek/accented
@@ -498,31 +509,5 @@ fn unicode_words_text(rng: &mut StdRng, atoms: usize) -> String {
 
 #[test]
 fn fast_split_matches_tiktoken_regexes_on_unicode_words() {
-    use ku0_tokenizer::fast::{Split, split};
-    let cl = fancy_regex::Regex::new(CL100K_PATTERN).unwrap();
-    let o = fancy_regex::Regex::new(tiktoken_rs::O200K_BASE_PAT_STR).unwrap();
-    let mut rng = StdRng::seed_from_u64(0x00c1_ec0d);
-    for i in 0..6000 {
-        let atoms = if i % 100 == 0 {
-            1000
-        } else {
-            rng.random_range(1..16)
-        };
-        let text = unicode_words_text(&mut rng, atoms);
-        for (which, re, enc) in [
-            (Split::Cl100k, &cl, Encoding::Cl100kBase),
-            (Split::O200k, &o, Encoding::O200kBase),
-        ] {
-            let mut ours = Vec::new();
-            split(&text, which, |p| ours.push(p.to_owned()));
-            let theirs: Vec<String> = re
-                .find_iter(&text)
-                .map(|m| m.unwrap().as_str().to_owned())
-                .collect();
-            assert_eq!(ours, theirs, "{which:?} split of {text:?}");
-            if i % 8 == 0 {
-                check(&text, enc);
-            }
-        }
-    }
+    assert_split_matches_regexes(0x00c1_ec0d, 1000, 16, unicode_words_text);
 }

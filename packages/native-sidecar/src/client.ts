@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
@@ -18,7 +19,16 @@ export const REQUIRED_SERVICES = [
   "ku0.symbolindex.v1.SymbolIndex",
 ];
 
-const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "proto");
+const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+/**
+ * The contract (`proto/` at the repository root is its only source): the package's copy, written by its
+ * build (`build:proto`) and shipped in the tarball, or — in a source checkout that has not been built —
+ * the repository's own `proto/`.
+ */
+export const PROTO_DIR =
+  [join(PACKAGE_DIR, "proto"), join(PACKAGE_DIR, "..", "..", "proto")].find((d) =>
+    existsSync(join(d, "ku0", "sidecar", "v1", "control.proto")),
+  ) ?? join(PACKAGE_DIR, "proto");
 const MAX_MESSAGE_BYTES = 64 << 20;
 
 type Callback<R> = (err: grpc.ServiceError | null, reply?: R) => void;

@@ -92,18 +92,7 @@ export class SidecarSandboxSession {
     if (o.env !== undefined) checkObject(o.env, "env");
     if (this.closed) throw new SidecarError(SidecarErrorCodes.closed, "sandbox session is closed");
     if (o.signal?.aborted) {
-      return {
-        exitCode: 130,
-        signal: null,
-        stdout: "",
-        stderr: "aborted before start",
-        durationMs: 0,
-        timedOut: false,
-        aborted: true,
-        truncated: false,
-        stdoutTruncated: false,
-        stderrTruncated: false,
-      };
+      return abortedResult(130, null, "", "aborted before start");
     }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -155,18 +144,7 @@ export class SidecarSandboxSession {
     const stderr = Buffer.concat(err).toString("utf8");
     if (!exit) {
       if (aborted) {
-        return {
-          exitCode: 128 + constants.signals.SIGKILL,
-          signal: "SIGKILL",
-          stdout,
-          stderr,
-          durationMs: 0,
-          timedOut: false,
-          aborted: true,
-          truncated: false,
-          stdoutTruncated: false,
-          stderrTruncated: false,
-        };
+        return abortedResult(128 + constants.signals.SIGKILL, "SIGKILL", stdout, stderr);
       }
       throw new SidecarError(
         SidecarErrorCodes.callFailed,
@@ -224,4 +202,25 @@ export class SidecarSandbox {
     });
     return new SidecarSandboxSession(this.client, r.session);
   }
+}
+
+/** The result of a run aborted by the caller's signal (before it started, or while it ran). */
+function abortedResult(
+  exitCode: number,
+  signal: NodeJS.Signals | null,
+  stdout: string,
+  stderr: string,
+): SidecarRunResult {
+  return {
+    exitCode,
+    signal,
+    stdout,
+    stderr,
+    durationMs: 0,
+    timedOut: false,
+    aborted: true,
+    truncated: false,
+    stdoutTruncated: false,
+    stderrTruncated: false,
+  };
 }

@@ -1,13 +1,9 @@
 // Clients of the sandbox and storage services, sharing the channel of a SidecarClient's connection
 // (one HTTP/2 connection per daemon), with the same error mapping and drop-on-unavailable rule.
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { type SidecarClient, statusError } from "./client.js";
+import { PROTO_DIR, type SidecarClient, statusError } from "./client.js";
 import { type SidecarError, SidecarErrorCodes } from "./errors.js";
-
-const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "proto");
 
 // biome-ignore lint/suspicious/noExplicitAny: grpc-js generated clients are untyped
 export type AnyClient = grpc.Client & Record<string, any>;

@@ -23,48 +23,10 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CheckpointStorage, storageModule } from "../src/index.js";
 import type { Checkpoint } from "../src/types.js";
+import { checkpointStates } from "./events.js";
 
 const rounds = Number(process.argv[2] ?? 40);
-function words(n: number, salt: number): string {
-  const out: string[] = [];
-  let x = salt * 2654435761 + 7;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    out.push(`w${(x % 50000).toString(36)}`);
-  }
-  return out.join(" ");
-}
-// The same states as log.bench.ts: 240 + step messages of ~4 KB, one more per step.
-function state(step: number): Checkpoint {
-  const messages = Array.from({ length: 240 + step }, (_, i) => ({
-    role: (i % 2 ? "assistant" : "user") as "user" | "assistant",
-    content: words(560, i),
-    timestamp: 1_700_000_000_000 + i,
-  }));
-  return {
-    id: `ck-${step}`,
-    version: 1,
-    createdAt: 1_700_000_000_000 + step,
-    task: "bench task",
-    agentType: "coder",
-    agentId: "agent-bench",
-    status: "running",
-    messages,
-    pendingToolCalls: [],
-    completedToolCalls: [],
-    currentStep: step,
-    maxSteps: 1000,
-    metadata: { step },
-    childCheckpointIds: [],
-  };
-}
-const STATES = Array.from({ length: 48 }, (_, i) => state(i + 1));
-const stateN = (n: number): Checkpoint => ({
-  ...(STATES[(n - 1) % STATES.length] as Checkpoint),
-  id: `ck-${n}`,
-  currentStep: n,
-  createdAt: 1_700_000_000_000 + n,
-});
+const stateN = checkpointStates();
 
 const root = mkdtempSync(join(tmpdir(), "ku0-ckpt-cpu-"));
 const backends = storageModule.native() !== null ? (["native", "js"] as const) : (["js"] as const);
@@ -130,7 +92,7 @@ const rows = Object.keys(impls).map((name) => ({
   wallP99: q(wall[name] as number[], 0.99),
   wallMax: Math.max(...(wall[name] as number[])),
 }));
-const mb = (Buffer.byteLength(JSON.stringify(STATES[0])) / 1e6).toFixed(2);
+const mb = (Buffer.byteLength(JSON.stringify(stateN(1))) / 1e6).toFixed(2);
 console.log(
   `checkpoint ${mb} MB state, ${rounds} interleaved rounds; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}`,
 );

@@ -1,6 +1,7 @@
-// The benchmark events, shared by log.bench.ts and replay-cpu.ts (so both replay the same data):
-// task-graph events whose payload is padded with pseudo-random words to a target JSON size.
-import type { TaskGraphEvent } from "../src/types.js";
+// The benchmark data, shared by log.bench.ts, replay-cpu.ts and checkpoint-cpu.ts (so they measure the same
+// data): task-graph events whose payload is padded with pseudo-random words to a target JSON size, and the
+// checkpoint states.
+import type { Checkpoint, TaskGraphEvent } from "../src/types.js";
 
 /** `n` pseudo-random words, the same for the same `salt`. */
 export function words(n: number, salt: number): string {
@@ -37,4 +38,43 @@ export function event1k(i: number): TaskGraphEvent {
 /** Event `i` of about 380 B of JSON (the issue's replay row). */
 export function event380(i: number): TaskGraphEvent {
   return eventOfSize(i, 380, 80);
+}
+
+/** Checkpoint state of `step`: 240 + step messages of ~4 KB (~1 MB), one more per step. */
+export function checkpointState(step: number): Checkpoint {
+  const messages = Array.from({ length: 240 + step }, (_, i) => ({
+    role: (i % 2 ? "assistant" : "user") as "user" | "assistant",
+    content: words(560, i),
+    timestamp: 1_700_000_000_000 + i,
+  }));
+  return {
+    id: `ck-${step}`,
+    version: 1,
+    createdAt: 1_700_000_000_000 + step,
+    task: "bench task",
+    agentType: "coder",
+    agentId: "agent-bench",
+    status: "running",
+    messages,
+    pendingToolCalls: [],
+    completedToolCalls: [],
+    currentStep: step,
+    maxSteps: 1000,
+    metadata: { step },
+    childCheckpointIds: [],
+  };
+}
+
+/**
+ * Save `n` of the checkpoint benches: 48 ~0.7 MB states built once (untimed, when this is called); save
+ * `n` is state `n % 48` under a fresh id and step.
+ */
+export function checkpointStates(): (n: number) => Checkpoint {
+  const states = Array.from({ length: 48 }, (_, i) => checkpointState(i + 1));
+  return (n) => ({
+    ...(states[(n - 1) % states.length] as Checkpoint),
+    id: `ck-${n}`,
+    currentStep: n,
+    createdAt: 1_700_000_000_000 + n,
+  });
 }

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { defineSuite, type SuiteCase } from "@ku0/bench";
 import { CheckpointStorage, EventLog, storageModule } from "../src/index.js";
 import type { Checkpoint, Durability, TaskGraphEvent } from "../src/types.js";
-import { event1k, event380, words } from "./events.js";
+import { checkpointStates, event1k, event380 } from "./events.js";
 
 const require = createRequire(import.meta.url);
 const root = mkdtempSync(join(tmpdir(), "ku0-storage-bench-"));
@@ -81,31 +81,6 @@ class AppendFile {
 // Events are built once; every impl pays the same JSON.stringify per append.
 const POOL = Array.from({ length: 1024 }, (_, i) => event1k(i + 1));
 const ev = (i: number) => POOL[i & 1023] as TaskGraphEvent;
-
-function state(step: number): Checkpoint {
-  // ~1 MB: 256 messages of ~4 KB; each step adds one message.
-  const messages = Array.from({ length: 240 + step }, (_, i) => ({
-    role: (i % 2 ? "assistant" : "user") as "user" | "assistant",
-    content: words(560, i),
-    timestamp: 1_700_000_000_000 + i,
-  }));
-  return {
-    id: `ck-${step}`,
-    version: 1,
-    createdAt: 1_700_000_000_000 + step,
-    task: "bench task",
-    agentType: "coder",
-    agentId: "agent-bench",
-    status: "running",
-    messages,
-    pendingToolCalls: [],
-    completedToolCalls: [],
-    currentStep: step,
-    maxSteps: 1000,
-    metadata: { step },
-    childCheckpointIds: [],
-  };
-}
 
 // ---- cases -----------------------------------------------------------------------------------
 function appendCase(mode: Durability, iterations: number): SuiteCase {
@@ -291,14 +266,7 @@ function replay380Case(): SuiteCase {
   };
 }
 
-// ~0.7 MB states, built once (untimed); save n is state n % 48 under a fresh id and step.
-const STATES = Array.from({ length: 48 }, (_, i) => state(i + 1));
-const stateN = (n: number): Checkpoint => ({
-  ...(STATES[(n - 1) % STATES.length] as Checkpoint),
-  id: `ck-${n}`,
-  currentStep: n,
-  createdAt: 1_700_000_000_000 + n,
-});
+const stateN = checkpointStates();
 
 function checkpointCases(): SuiteCase[] {
   const save: SuiteCase["impls"] = {};
@@ -347,7 +315,7 @@ function checkpointCases(): SuiteCase[] {
     loadFull["sqlite SELECT + JSON.parse"] = sqlLoad("ck-1");
     loadDeep["sqlite SELECT + JSON.parse"] = sqlLoad("ck-9");
   }
-  const mb = (Buffer.byteLength(JSON.stringify(STATES[0])) / 1e6).toFixed(2);
+  const mb = (Buffer.byteLength(JSON.stringify(stateN(1))) / 1e6).toFixed(2);
   const loadOpts = { warmup: 2, iterations: 30, minTimeMs: 1000, maxIterations: 300 };
   return [
     {
