@@ -1,20 +1,18 @@
 // The sandbox and storage services against the in-process packages as the reference (same answers),
 // plus the fault paths: a daemon killed with SIGKILL mid-exec leaves no process of the command behind
 // and the caller gets a typed error. Needs `cargo build -p ku0-sidecar -p ku0-sandbox` first.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { buildExecPolicy, type ExecPolicy, findHelper, runSandboxed } from "@ku0/native-sandbox";
 import { StorageEngine } from "@ku0/native-storage";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { readState, SidecarClient, SidecarSandbox, SidecarStorage } from "./index.js";
-import { pidAlive } from "./paths.js";
+import { describe, expect, it, vi } from "vitest";
+import { SidecarClient, SidecarSandbox, SidecarStorage } from "./index.js";
+import { daemonFixtures, until } from "./testing/daemons.js";
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 30_000 });
 
 const root = join(import.meta.dirname, "..", "..", "..");
-const dirs: string[] = [];
-const clients: SidecarClient[] = [];
+const { clients, freshDir } = daemonFixtures("ku0sv-");
 
 /** The newer of the workspace's debug and release daemons (a stale release build lacks new services). */
 function daemonBinary(): string | undefined {
@@ -32,38 +30,11 @@ function daemonBinary(): string | undefined {
   return found[0]?.p;
 }
 
-function freshDir(prefix = "ku0sv-"): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-
 function client(): SidecarClient {
   const c = new SidecarClient({ dir: freshDir(), connectTimeoutMs: 30_000, binaryPath: daemonBinary() });
   clients.push(c);
   return c;
 }
-
-async function until(pred: () => boolean, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  return pred();
-}
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const d of dirs) {
-    const s = readState(d);
-    if (s && pidAlive(s.pid)) {
-      process.kill(s.pid, "SIGTERM");
-      await until(() => !pidAlive(s.pid));
-    }
-  }
-});
-
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 /** Processes whose command line contains `marker` (the sandbox's pid namespace is visible from here). */
 function processesWith(marker: string): number[] {

@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import * as native from "@ku0/native-tokenizer";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   readState,
   SIDECAR_VERSION,
@@ -13,42 +12,15 @@ import {
   type TruncateMode,
 } from "./index.js";
 import { pidAlive } from "./paths.js";
+import { daemonFixtures, waitDead } from "./testing/daemons.js";
 
-const dirs: string[] = [];
-const clients: SidecarClient[] = [];
-
-function freshDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "ku0sc-"));
-  dirs.push(d);
-  return d;
-}
+const { clients, freshDir } = daemonFixtures("ku0sc-");
 
 function client(opts: SidecarOptions = {}): SidecarClient {
   const c = new SidecarClient({ connectTimeoutMs: 20_000, ...opts });
   clients.push(c);
   return c;
 }
-
-async function waitDead(pid: number, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (pidAlive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  return !pidAlive(pid);
-}
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const d of dirs) {
-    const s = readState(d);
-    if (s && pidAlive(s.pid)) {
-      process.kill(s.pid, "SIGTERM");
-      await waitDead(s.pid);
-    }
-  }
-});
-
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 /** Small generated corpus: ASCII prose, code, CJK, emoji, whitespace runs, long repeats, a lone surrogate. */
 function corpus(): string[] {
