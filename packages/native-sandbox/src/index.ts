@@ -11,7 +11,7 @@ export {
   type PreflightResult,
   type ToolContext,
 } from "./adapter.js";
-export { BACKENDS, backendFor, type SandboxBackend } from "./backends.js";
+export { BACKENDS, type SandboxBackend } from "./backends.js";
 export {
   type BashExecuteOptions,
   type BashExecuteResult,
@@ -32,13 +32,7 @@ export {
   writeFileBeneathAsync,
 } from "./files.js";
 export { findHelper, type Guarantees, guaranteesFrom, type KernelProbe, probeKernel } from "./helper.js";
-export {
-  canonicalDarwin,
-  probeSeatbelt,
-  type SeatbeltProbe,
-  seatbeltGuarantees,
-  spellingsDarwin,
-} from "./macos.js";
+export { probeSeatbelt, type SeatbeltProbe, seatbeltGuarantees } from "./macos.js";
 export {
   type ManagerBackendStatus,
   NativeSandboxContext,
@@ -80,7 +74,7 @@ export {
   hostAllowed,
   isPrivateAddress,
 } from "./proxy.js";
-export { type CommandResult, commandResult } from "./result.js";
+export type { CommandResult } from "./result.js";
 export { nativeUsable, type SandboxStatus, status, WINDOWS_NATIVE_REASON } from "./status.js";
 export {
   createReadStreamBeneath,
@@ -90,7 +84,6 @@ export {
   type WriteStreamBeneathOptions,
 } from "./streams.js";
 export {
-  defaultWslRunner,
   toWslPath,
   type WslFallbackOptions,
   type WslRun,

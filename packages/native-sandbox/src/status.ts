@@ -1,4 +1,4 @@
-import type { NativeStatus } from "@ku0/native-loader";
+import { ku0TypeError, type NativeStatus } from "@ku0/native-loader";
 import { backendFor } from "./backends.js";
 import { findHelper, type Guarantees, guaranteesFrom, type KernelProbe } from "./helper.js";
 import type { SeatbeltProbe } from "./macos.js";
@@ -77,6 +77,9 @@ export function nativeUsable(
   reason?: string;
 } {
   checkEnvArg(env);
+  if (typeof platform !== "string") {
+    throw ku0TypeError("ERR_KU0_INVALID_ARG", "platform must be a string (a NodeJS.Platform)");
+  }
   if (platform === "win32") return { ok: false, reason: WINDOWS_NATIVE_REASON };
   const backend = backendFor(platform);
   if (!backend) return { ok: false, reason: `platform ${platform} is not implemented` };

@@ -21,7 +21,6 @@ import {
 // Values only from the package's main entry (the CJS build keeps it external: one module state).
 import {
   buildExecPolicy,
-  commandResult,
   type ExecPolicy,
   nativeUsable,
   readFileBeneath,
@@ -30,6 +29,8 @@ import {
   scrubEnv,
   writeFileBeneath,
 } from "../index.js";
+// A pure function (no module state): bundled into the subpath's CJS build like the other local files.
+import { commandResult } from "../result.js";
 import {
   type Canonicalize,
   compareBytes,
