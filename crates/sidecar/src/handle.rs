@@ -1,4 +1,4 @@
-//! Capability handles for daemon-side objects (sandbox sessions, storage roots): 128 random bits from
+//! Capability handles for daemon-side objects (symbol indexes, sandbox sessions, storage roots): 128 random bits from
 //! the OS-seeded CSPRNG, so a client reaches only the objects it created or was handed a handle to.
 
 /// A fresh handle: 32 lowercase hex digits.

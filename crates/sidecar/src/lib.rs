@@ -15,7 +15,6 @@
 
 pub mod activity;
 pub mod control;
-#[cfg(unix)]
 pub mod handle;
 #[cfg(unix)]
 pub mod lifecycle;

@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status};
 
 use crate::activity::Activity;
 use crate::blocking;
+use crate::handle::new_handle;
 use crate::pb::symbolindex as pb;
 use crate::pb::symbolindex::symbol_index_server::SymbolIndex;
 
@@ -85,10 +86,6 @@ impl std::fmt::Debug for SymbolIndexService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SymbolIndexService").finish_non_exhaustive()
     }
-}
-
-fn new_handle() -> String {
-    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Engine work runs on the blocking pool (a 100k-symbol update must not stall the reactor); a panic in
