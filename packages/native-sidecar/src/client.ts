@@ -16,6 +16,8 @@ export const SIDECAR_PROTOCOL = 1;
 export const REQUIRED_SERVICES = [
   "ku0.sidecar.v1.Control",
   "ku0.tokenizer.v1.Tokenizer",
+  "ku0.sandbox.v1.Sandbox",
+  "ku0.storage.v1.Storage",
   "ku0.symbolindex.v1.SymbolIndex",
 ];
 
