@@ -257,8 +257,13 @@ export class NativeModule<B> {
    * `undefined`. `status()` then names the in-process backend and the reason.
    */
   setSidecarFault(reason: string | undefined, details: Record<string, unknown> = {}): void {
-    if (reason === undefined) this.sidecarFault = undefined;
-    else this.sidecarFault = { reason: String(reason), details: { ...details } };
+    if (reason === undefined) {
+      this.sidecarFault = undefined;
+      return;
+    }
+    if (typeof reason !== "string") throw invalidType("reason", "a string or undefined", reason);
+    checkObject(details, "details");
+    this.sidecarFault = { reason, details: { ...details } };
   }
 
   /** The reason given to `setSidecarFault`, when the sidecar is reported down. */
