@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import { Ku0Error, Ku0RangeError, Ku0TypeError } from "./errors.js";
+import { checkString, invalidType } from "./validate.js";
 
 /** Bound on one bridged call: the worker's own connect (10 s) and call (30 s) deadlines, plus slack. */
 export const BRIDGE_TIMEOUT_MS = 45_000;
@@ -27,6 +28,8 @@ interface Reply {
  * setting that asked for it (for `ERR_KU0_SIDECAR_NOT_INSTALLED`).
  */
 export function sidecarWorkerEntry(from: string, flag: string): string {
+  checkString(from, "from");
+  checkString(flag, "flag");
   const req = createRequire(from);
   let pkg: string;
   try {
@@ -102,6 +105,7 @@ export class SyncSidecar {
 
   /** Runs `op` on the worker and blocks this thread until it answers (bounded). */
   call<R>(op: string, ...args: unknown[]): R {
+    checkString(op, "op");
     if (this.exited) throw new Ku0Error("ERR_KU0_SIDECAR_UNAVAILABLE", this.exited);
     const id = this.nextId++;
     this.port.postMessage({ id, op, args });
@@ -163,6 +167,7 @@ let shared: SyncSidecar | undefined;
  * again after the worker exited). `entry` gives the worker script (`sidecarWorkerEntry`).
  */
 export function sidecarBridge(entry: () => string): SyncSidecar {
+  if (typeof entry !== "function") throw invalidType("entry", "a function", entry);
   if (!shared || shared.exited) shared = new SyncSidecar(entry());
   return shared;
 }
