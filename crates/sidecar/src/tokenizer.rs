@@ -1,9 +1,12 @@
 //! `ku0.tokenizer.v1.Tokenizer`: the `ku0-tokenizer` engine behind gRPC. Same engine calls as the
-//! N-API binding (content-cached counts, `truncate`), so counts agree with `@ku0/native-tokenizer`.
+//! N-API binding (content-cached counts, `truncate`, `context::plan_truncate`, `zstd_payload`, the
+//! shared count cache), so answers agree with `@ku0/native-tokenizer`.
 
 use ku0_tokenizer::Encoding;
-use ku0_tokenizer::cache::{count_cached, count_cached_many};
+use ku0_tokenizer::cache::{SHARED, count_cached, count_cached_many};
+use ku0_tokenizer::context::{PlanMessage, plan_truncate};
 use ku0_tokenizer::truncate::{TruncateMode, truncate};
+use ku0_tokenizer::zstd_payload::{self as zp, DEFAULT_MAX_OUTPUT, ZstdError};
 use tonic::{Request, Response, Status};
 
 use crate::activity::Activity;
@@ -31,6 +34,39 @@ fn to_u32(n: usize) -> u32 {
 
 fn enc(model: Option<&str>) -> Encoding {
     Encoding::for_model(model)
+}
+
+fn to_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// An engine zstd error as a status carrying its stable code (`ERR_KU0_ZSTD_CORRUPT`, …): caller
+/// input errors are `INVALID_ARGUMENT`, the rest `INTERNAL`.
+fn zstd_status(e: ZstdError) -> Status {
+    let msg = format!("{}: {e}", e.code());
+    if e.is_argument_error() {
+        Status::invalid_argument(msg)
+    } else {
+        Status::internal(msg)
+    }
+}
+
+/// The largest `entries` the N-API binding's `setCountCacheCapacity` accepts.
+const MAX_CACHE_CAPACITY: u64 = u32::MAX as u64;
+
+fn plan_message(m: pb::PlanMessage) -> PlanMessage {
+    PlanMessage {
+        content: m.content,
+        call_ids: m.call_ids,
+        call_names: m.call_names,
+        results: m.results.into_iter().map(|r| (r.call_id, r.json)).collect(),
+        tool_message: m.tool_message,
+        tool_name: m.tool_name,
+    }
 }
 
 /// Engine work runs on the blocking pool so a megabyte text does not stall the reactor.
@@ -105,6 +141,123 @@ impl Tokenizer for TokenizerService {
             truncated: t.truncated,
         }))
     }
+
+    async fn plan_compress_context(
+        &self,
+        request: Request<pb::PlanCompressContextRequest>,
+    ) -> Result<Response<pb::PlanCompressContextReply>, Status> {
+        let _g = self.activity.enter();
+        let r = request.into_inner();
+        let plan = blocking(move || {
+            let msgs: Vec<PlanMessage> = r.messages.into_iter().map(plan_message).collect();
+            let max = usize::try_from(r.max_tokens).unwrap_or(usize::MAX);
+            let preserve = usize::try_from(r.preserve_last_n).unwrap_or(usize::MAX);
+            Ok(plan_truncate(&msgs, max, preserve, enc(r.model.as_deref())))
+        })
+        .await?;
+        let (truncated_index, truncated_content) = match plan.truncated {
+            Some((i, t)) => (Some(to_u32(i)), Some(t)),
+            None => (None, None),
+        };
+        Ok(Response::new(pb::PlanCompressContextReply {
+            selected_indices: plan.selected.into_iter().map(to_u32).collect(),
+            truncated_index,
+            truncated_content,
+            total_tokens: to_u32(plan.total_tokens),
+            input_tokens: to_u32(plan.input_tokens),
+        }))
+    }
+
+    async fn zstd_compress(
+        &self,
+        request: Request<pb::ZstdCompressRequest>,
+    ) -> Result<Response<pb::ZstdBytes>, Status> {
+        let _g = self.activity.enter();
+        let r = request.into_inner();
+        let data =
+            blocking(move || zp::compress(&r.data, r.level.unwrap_or(3)).map_err(zstd_status))
+                .await?;
+        Ok(Response::new(pb::ZstdBytes { data }))
+    }
+
+    async fn zstd_decompress(
+        &self,
+        request: Request<pb::ZstdDecompressRequest>,
+    ) -> Result<Response<pb::ZstdBytes>, Status> {
+        let _g = self.activity.enter();
+        let r = request.into_inner();
+        let max = r.max_output_bytes.map_or(DEFAULT_MAX_OUTPUT, to_usize);
+        let data = blocking(move || zp::decompress(&r.data, max).map_err(zstd_status)).await?;
+        Ok(Response::new(pb::ZstdBytes { data }))
+    }
+
+    async fn compress_payload(
+        &self,
+        request: Request<pb::CompressPayloadRequest>,
+    ) -> Result<Response<pb::CompressPayloadReply>, Status> {
+        let _g = self.activity.enter();
+        let r = request.into_inner();
+        let payload = blocking(move || {
+            zp::compress_payload(&r.json, to_usize(r.min_bytes), r.level).map_err(zstd_status)
+        })
+        .await?
+        .map(|p| pb::CompressedPayload {
+            original_bytes: to_u64(p.original_bytes),
+            compressed_bytes: to_u64(p.compressed_bytes),
+            compression_ratio: p.compression_ratio,
+            data: p.data,
+        });
+        Ok(Response::new(pb::CompressPayloadReply { payload }))
+    }
+
+    async fn decompress_payload(
+        &self,
+        request: Request<pb::DecompressPayloadRequest>,
+    ) -> Result<Response<pb::DecompressPayloadReply>, Status> {
+        let _g = self.activity.enter();
+        let r = request.into_inner();
+        let data =
+            blocking(move || Ok(zp::decompress_payload(&r.data, DEFAULT_MAX_OUTPUT))).await?;
+        Ok(Response::new(pb::DecompressPayloadReply { data }))
+    }
+
+    async fn cache_stats(
+        &self,
+        _request: Request<pb::CacheStatsRequest>,
+    ) -> Result<Response<pb::CacheStatsReply>, Status> {
+        let _g = self.activity.enter();
+        let s = SHARED.stats();
+        Ok(Response::new(pb::CacheStatsReply {
+            entries: to_u64(s.entries),
+            capacity: to_u64(s.capacity),
+            hits: s.hits,
+            misses: s.misses,
+        }))
+    }
+
+    async fn clear_cache(
+        &self,
+        _request: Request<pb::ClearCacheRequest>,
+    ) -> Result<Response<pb::ClearCacheReply>, Status> {
+        let _g = self.activity.enter();
+        SHARED.clear();
+        Ok(Response::new(pb::ClearCacheReply {}))
+    }
+
+    async fn set_cache_capacity(
+        &self,
+        request: Request<pb::SetCacheCapacityRequest>,
+    ) -> Result<Response<pb::ClearCacheReply>, Status> {
+        let _g = self.activity.enter();
+        let entries = request.into_inner().entries;
+        if entries > MAX_CACHE_CAPACITY {
+            return Err(Status::invalid_argument(format!(
+                "ERR_KU0_INVALID_ARG: entries must be at most {MAX_CACHE_CAPACITY}, got {entries}"
+            )));
+        }
+        SHARED.set_capacity(to_usize(entries));
+        Ok(Response::new(pb::ClearCacheReply {}))
+    }
 }
 
 #[cfg(test)]
@@ -176,5 +329,226 @@ mod tests {
             .await
             .err();
         assert_eq!(err.map(|e| e.code()), Some(tonic::Code::InvalidArgument));
+    }
+
+    fn msg(content: &str) -> pb::PlanMessage {
+        pb::PlanMessage {
+            content: Some(content.into()),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn plan_compress_context_is_the_engine_plan() {
+        let long = "the quick brown fox jumps over the lazy dog ".repeat(40);
+        let mut msgs = vec![msg("system prompt"), msg(&long), msg("short question")];
+        msgs.push(pb::PlanMessage {
+            call_ids: vec!["c1".into()],
+            call_names: vec!["read".into()],
+            ..Default::default()
+        });
+        msgs.push(pb::PlanMessage {
+            results: vec![pb::PlanResult {
+                call_id: Some("c1".into()),
+                json: "{\"ok\":true}".into(),
+            }],
+            tool_message: true,
+            tool_name: Some("read".into()),
+            ..Default::default()
+        });
+        msgs.push(msg(&long));
+        msgs.push(msg("last"));
+        let engine_msgs: Vec<PlanMessage> = msgs.iter().cloned().map(plan_message).collect();
+        for (max, preserve) in [(10_000, 2), (300, 2), (150, 0), (0, 1), (200, 3)] {
+            let got = svc()
+                .plan_compress_context(Request::new(pb::PlanCompressContextRequest {
+                    messages: msgs.clone(),
+                    max_tokens: max,
+                    preserve_last_n: preserve,
+                    model: Some("gpt-4o".into()),
+                }))
+                .await
+                .map(|r| r.into_inner());
+            let want = plan_truncate(
+                &engine_msgs,
+                max as usize,
+                preserve as usize,
+                Encoding::O200kBase,
+            );
+            let got = got.ok();
+            assert_eq!(
+                got.as_ref().map(|g| g.selected_indices.clone()),
+                Some(want.selected.iter().map(|&i| to_u32(i)).collect::<Vec<_>>()),
+                "max {max} preserve {preserve}"
+            );
+            assert_eq!(
+                got.as_ref()
+                    .map(|g| (g.truncated_index, g.truncated_content.clone())),
+                Some(match want.truncated {
+                    Some((i, t)) => (Some(to_u32(i)), Some(t)),
+                    None => (None, None),
+                })
+            );
+            assert_eq!(
+                got.as_ref().map(|g| (g.total_tokens, g.input_tokens)),
+                Some((to_u32(want.total_tokens), to_u32(want.input_tokens)))
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn zstd_round_trip_and_typed_errors() {
+        let s = svc();
+        let data = b"zstd through the sidecar ".repeat(200);
+        let frame = s
+            .zstd_compress(Request::new(pb::ZstdCompressRequest {
+                data: data.clone(),
+                level: Some(5),
+            }))
+            .await
+            .map(|r| r.into_inner().data)
+            .ok();
+        assert_eq!(frame, zp::compress(&data, 5).ok());
+        let back = s
+            .zstd_decompress(Request::new(pb::ZstdDecompressRequest {
+                data: frame.clone().unwrap_or_default(),
+                max_output_bytes: None,
+            }))
+            .await
+            .map(|r| r.into_inner().data)
+            .ok();
+        assert_eq!(back.as_deref(), Some(&data[..]));
+
+        let corrupt = s
+            .zstd_decompress(Request::new(pb::ZstdDecompressRequest {
+                data: b"not a frame".to_vec(),
+                max_output_bytes: None,
+            }))
+            .await
+            .err();
+        assert_eq!(
+            corrupt.as_ref().map(|e| e.code()),
+            Some(tonic::Code::InvalidArgument)
+        );
+        assert!(corrupt.is_some_and(|e| e.message().starts_with("ERR_KU0_ZSTD_CORRUPT:")));
+
+        let too_large = s
+            .zstd_decompress(Request::new(pb::ZstdDecompressRequest {
+                data: frame.unwrap_or_default(),
+                max_output_bytes: Some(10),
+            }))
+            .await
+            .err();
+        assert!(
+            too_large.is_some_and(|e| e.message().starts_with("ERR_KU0_ZSTD_OUTPUT_OUT_OF_RANGE:"))
+        );
+
+        let level = s
+            .zstd_compress(Request::new(pb::ZstdCompressRequest {
+                data: data.clone(),
+                level: Some(1000),
+            }))
+            .await
+            .err();
+        assert!(level.is_some_and(|e| e.message().starts_with("ERR_KU0_ZSTD_LEVEL_OUT_OF_RANGE:")));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn payloads_match_the_engine() {
+        let s = svc();
+        let json = serde_like_json(300);
+        let got = s
+            .compress_payload(Request::new(pb::CompressPayloadRequest {
+                json: json.clone(),
+                min_bytes: 64,
+                level: 3,
+            }))
+            .await
+            .map(|r| r.into_inner().payload)
+            .ok()
+            .flatten();
+        let want = zp::compress_payload(&json, 64, 3).ok().flatten();
+        assert_eq!(
+            got.as_ref().map(|p| p.data.clone()),
+            want.as_ref().map(|p| p.data.clone())
+        );
+        assert_eq!(
+            got.as_ref().map(|p| (p.original_bytes, p.compressed_bytes)),
+            want.as_ref()
+                .map(|p| (to_u64(p.original_bytes), to_u64(p.compressed_bytes)))
+        );
+        // Below min_bytes: no payload.
+        let small = s
+            .compress_payload(Request::new(pb::CompressPayloadRequest {
+                json: b"{}".to_vec(),
+                min_bytes: 2048,
+                level: 3,
+            }))
+            .await
+            .map(|r| r.into_inner().payload)
+            .ok();
+        assert_eq!(small, Some(None));
+        let back = s
+            .decompress_payload(Request::new(pb::DecompressPayloadRequest {
+                data: got.map(|p| p.data).unwrap_or_default(),
+            }))
+            .await
+            .map(|r| r.into_inner().data)
+            .ok()
+            .flatten();
+        assert_eq!(back, Some(json));
+        let corrupt = s
+            .decompress_payload(Request::new(pb::DecompressPayloadRequest {
+                data: b"garbage".to_vec(),
+            }))
+            .await
+            .map(|r| r.into_inner().data)
+            .ok();
+        assert_eq!(corrupt, Some(None));
+    }
+
+    fn serde_like_json(n: usize) -> Vec<u8> {
+        let items: Vec<String> = (0..n)
+            .map(|i| format!("{{\"id\":{i},\"name\":\"item {i}\",\"ok\":true}}"))
+            .collect();
+        format!("[{}]", items.join(",")).into_bytes()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn cache_control_reaches_the_shared_cache() {
+        let s = svc();
+        let r = s
+            .set_cache_capacity(Request::new(pb::SetCacheCapacityRequest { entries: 1234 }))
+            .await;
+        assert!(r.is_ok());
+        let stats = s
+            .cache_stats(Request::new(pb::CacheStatsRequest {}))
+            .await
+            .map(|r| r.into_inner())
+            .ok();
+        assert_eq!(
+            stats.map(|s| s.capacity),
+            Some(to_u64(SHARED.stats().capacity))
+        );
+        // `capacity` counts both generations.
+        assert_eq!(SHARED.stats().capacity, 2 * 1234);
+        let too_big = s
+            .set_cache_capacity(Request::new(pb::SetCacheCapacityRequest {
+                entries: MAX_CACHE_CAPACITY + 1,
+            }))
+            .await
+            .err();
+        assert_eq!(
+            too_big.map(|e| e.code()),
+            Some(tonic::Code::InvalidArgument)
+        );
+        assert!(
+            s.clear_cache(Request::new(pb::ClearCacheRequest {}))
+                .await
+                .is_ok()
+        );
+        let _ = s
+            .set_cache_capacity(Request::new(pb::SetCacheCapacityRequest { entries: 8192 }))
+            .await;
     }
 }

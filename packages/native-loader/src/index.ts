@@ -30,6 +30,7 @@ export {
   type ShadowListener,
 } from "./module.js";
 export { platformTriple } from "./platform.js";
+export { BRIDGE_TIMEOUT_MS, SyncSidecar, sidecarBridge, sidecarWorkerEntry } from "./sidecarBridge.js";
 export {
   checkArray,
   checkBoolean,

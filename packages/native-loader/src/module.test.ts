@@ -372,3 +372,50 @@ describe("native errors", () => {
     expect(bare).toMatchObject({ code: "ERR_KU0_X", message: "no prefix" });
   });
 });
+
+describe("sidecar mode", () => {
+  const modes: readonly Mode[] = ["auto", "native", "js", "shadow", "sidecar"];
+
+  it("never loads the binding while the sidecar answers; status says sidecar", () => {
+    const { mod, double, loads } = makeModule({ KU0_NATIVE_FAKE: "sidecar" }, undefined, modes);
+    expect(double(2)).toBe(4);
+    expect(mod.active()).toBe("js");
+    expect(loads()).toBe(0);
+    expect(mod.status()).toMatchObject({ mode: "sidecar", active: "sidecar" });
+    expect(() => mod.requireNative()).toThrow(
+      expect.objectContaining({ code: "ERR_KU0_NATIVE_UNAVAILABLE" }),
+    );
+  });
+
+  it("a reported fault routes in-process calls by the auto rules, with the reason, until cleared", () => {
+    const { mod, double } = makeModule({ KU0_NATIVE_FAKE: "sidecar" }, undefined, modes);
+    mod.setSidecarFault("ERR_KU0_SIDECAR_UNAVAILABLE: daemon gone", { consecutiveFailures: 1 });
+    expect(mod.sidecarFaultReason).toBe("ERR_KU0_SIDECAR_UNAVAILABLE: daemon gone");
+    expect(double(2)).toBe(4);
+    expect(mod.active()).toBe("native");
+    const s = mod.status();
+    expect(s.active).toBe("native");
+    expect(s.reason).toMatch(/sidecar unavailable.*daemon gone/);
+    expect(s.details?.sidecar).toMatchObject({ consecutiveFailures: 1, fallback: "native" });
+    expect(mod.requireNative()).toBe(goodBinding);
+    mod.setSidecarFault(undefined);
+    expect(double(2)).toBe(4);
+    expect(mod.active()).toBe("js");
+    expect(mod.status().active).toBe("sidecar");
+  });
+
+  it("with a fault and no usable binding: JS, and the load error", () => {
+    const { mod, double } = makeModule(
+      { KU0_NATIVE_FAKE: "sidecar" },
+      () => {
+        throw new Error("no .node here");
+      },
+      modes,
+    );
+    mod.setSidecarFault("ERR_KU0_SIDECAR_BINARY_NOT_FOUND: none");
+    expect(double(2)).toBe(4);
+    expect(mod.active()).toBe("js");
+    expect(mod.status()).toMatchObject({ active: "js", loadError: expect.stringContaining("no .node here") });
+    expect(() => mod.setSidecarFault(42 as unknown as string)).toThrow(TypeError);
+  });
+});

@@ -80,6 +80,7 @@ export class NativeModule<B> {
   private details: Record<string, unknown> = {};
   private shadowCompared = 0;
   private shadowMismatches = 0;
+  private sidecarFault: { reason: string; details: Record<string, unknown> } | undefined;
 
   constructor(spec: NativeModuleSpec<B>) {
     this.spec = spec;
@@ -152,6 +153,7 @@ export class NativeModule<B> {
     this.loaded = undefined;
     this.shadowCompared = 0;
     this.shadowMismatches = 0;
+    this.sidecarFault = undefined;
     this.readEnv();
   }
 
@@ -198,8 +200,10 @@ export class NativeModule<B> {
     switch (mode) {
       case "js":
       case "off":
-      case "sidecar": // the module's sidecar path is taken by the module itself; in-process calls are JS
-        return "js";
+      case "sidecar":
+        // The module's sidecar path is taken by the module itself; its in-process calls are JS, unless
+        // the module reported the daemon down: then they follow `auto` (native if usable, else JS).
+        return this.sidecarFault && this.load().binding ? "native" : "js";
       case "native":
         if (!this.load().binding) throw this.unavailable(mode);
         return "native";
@@ -224,8 +228,17 @@ export class NativeModule<B> {
       version: this.version,
       reason: this.reason,
     };
-    if (mode === "sidecar") status.active = "sidecar";
-    else if (mode !== "js" && mode !== "off") {
+    if (mode === "sidecar" && !this.sidecarFault) status.active = "sidecar";
+    else if (mode === "sidecar" && this.sidecarFault) {
+      const { binding, error, source } = this.load();
+      status.active = binding ? "native" : "js";
+      status.reason = `${status.reason}; sidecar unavailable, in process until it answers again: ${this.sidecarFault.reason}`;
+      if (error) status.loadError = error;
+      status.details = {
+        ...(source ? { bindingSource: source } : {}),
+        sidecar: { ...this.sidecarFault.details, fallback: status.active, reason: this.sidecarFault.reason },
+      };
+    } else if (mode !== "js" && mode !== "off") {
       const { binding, error, source } = this.load();
       if (binding && mode !== "shadow") status.active = "native";
       if (error) status.loadError = error;
@@ -236,6 +249,26 @@ export class NativeModule<B> {
       details.shadow = { compared: this.shadowCompared, mismatches: this.shadowMismatches };
     if (Object.keys(details).length > 0) status.details = details;
     return status;
+  }
+
+  /**
+   * Sidecar mode: `reason` set means the module found the daemon unusable (a circuit it opened) and its
+   * calls run in process by the `auto` rules (native if usable, else JS) until it clears this with
+   * `undefined`. `status()` then names the in-process backend and the reason.
+   */
+  setSidecarFault(reason: string | undefined, details: Record<string, unknown> = {}): void {
+    if (reason === undefined) {
+      this.sidecarFault = undefined;
+      return;
+    }
+    if (typeof reason !== "string") throw invalidType("reason", "a string or undefined", reason);
+    checkObject(details, "details");
+    this.sidecarFault = { reason, details: { ...details } };
+  }
+
+  /** The reason given to `setSidecarFault`, when the sidecar is reported down. */
+  get sidecarFaultReason(): string | undefined {
+    return this.sidecarFault?.reason;
   }
 
   /** Merge module-specific facts into `status().details`. */
@@ -252,7 +285,7 @@ export class NativeModule<B> {
   /** The binding whatever the mode (never in js/off), or a thrown ERR_KU0_NATIVE_UNAVAILABLE. */
   requireNative(): B {
     const mode = this.mode;
-    if (mode === "js" || mode === "off" || mode === "sidecar") {
+    if (mode === "js" || mode === "off" || (mode === "sidecar" && !this.sidecarFault)) {
       throw new Ku0Error(
         ErrorCodes.nativeUnavailable,
         `${this.module}: native backend disabled (${this.reason})`,

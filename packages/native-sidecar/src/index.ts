@@ -30,9 +30,13 @@ export {
   SidecarSymbolIndexes,
 } from "./symbolIndex.js";
 export {
+  type CompressedPayloadBytes,
+  type CountCacheStats,
   countTokens,
   countTokensAsync,
   countTokensBatch,
+  type Plan,
+  type PlanMessage,
   SidecarTokenizer,
   type Truncated,
   type TruncateMode,

@@ -79,8 +79,76 @@ describe(`tokenizer through the sidecar equals in-process @ku0/native-tokenizer 
     });
   });
 
+  it("planCompressContext, zstd, payloads and cache stats equal the in-process package", async () => {
+    const t = tok();
+    const history = texts.map((content, i) => ({
+      role: (i % 3 === 0 ? "user" : "assistant") as "user",
+      content,
+      ...(i % 5 === 1 ? { toolCalls: [{ id: `c${i}`, name: "read", arguments: { i } }] } : {}),
+      ...(i % 5 === 2 ? { toolResults: [{ callId: `c${i - 1}`, result: { ok: i } }] } : {}),
+    }));
+    const planMsgs = history.map((m) => ({
+      content: m.content,
+      ...(m.toolCalls
+        ? { callIds: m.toolCalls.map((c) => c.id), callNames: m.toolCalls.map((c) => c.name) }
+        : {}),
+      ...(m.toolResults
+        ? { results: m.toolResults.map((r) => ({ callId: r.callId, json: JSON.stringify(r.result) })) }
+        : {}),
+    }));
+    for (const [max, preserve] of [
+      [100_000, 3],
+      [800, 3],
+      [300, 0],
+      [60, 1],
+    ] as const) {
+      const want = native.planCompressContext(history, max, preserve, "gpt-4o");
+      const got = await t.planCompressContext(planMsgs, max, preserve, "gpt-4o");
+      expect(got.selectedIndices).toEqual(want.selectedIndices);
+      expect(got.truncatedIndex ?? null).toEqual(want.truncatedIndex ?? null);
+      expect(got.truncatedContent ?? null).toEqual(want.truncatedContent ?? null);
+      expect([got.totalTokens, got.inputTokens]).toEqual([want.totalTokens, want.inputTokens]);
+    }
+    if (native.status().active === "native") {
+      const data = Buffer.from(texts.join("\n"));
+      const frame = await t.zstdCompress(data, 7);
+      expect(frame.equals(native.zstdCompress(data, 7))).toBe(true);
+      expect((await t.zstdDecompress(frame)).equals(data)).toBe(true);
+      await expect(t.zstdDecompress(frame, 1)).rejects.toMatchObject({ grpcCode: 3 });
+      const json = Buffer.from(JSON.stringify(history));
+      const p = await t.compressPayloadBytes(json, 64, 3);
+      const want = native.compressPayloadZstd(history, 64, 3);
+      expect(p && Buffer.from(p.data).equals(Buffer.from(want?.data ?? []))).toBe(true);
+      expect(p?.originalBytes).toBe(want?.originalBytes);
+      expect((await t.decompressPayload(p?.data ?? new Uint8Array()))?.equals(json)).toBe(true);
+      expect(await t.decompressPayload(Buffer.from("garbage"))).toBeNull();
+      expect(await t.compressPayloadBytes(Buffer.from("{}"), 2048, 3)).toBeNull();
+    }
+    await t.clearCountCache();
+    const long = "a text long enough for the content cache ".repeat(4);
+    await t.countTokens(long);
+    await t.countTokens(long);
+    const stats = await t.countCacheStats();
+    expect(stats.hits).toBeGreaterThanOrEqual(1);
+    expect(stats.entries).toBeGreaterThanOrEqual(1);
+    await t.setCountCacheCapacity(100);
+    expect((await t.countCacheStats()).capacity).toBe(200);
+  });
+
   it("rejects bad arguments with typed errors before any call", async () => {
     const t = tok();
+    await expect(t.planCompressContext([{ content: 1 as unknown as string }], 10, 0)).rejects.toMatchObject({
+      code: "ERR_KU0_INVALID_ARG",
+    });
+    await expect(t.planCompressContext([], -1, 0)).rejects.toMatchObject({
+      code: expect.stringMatching(/^ERR_KU0_/),
+    });
+    await expect(t.zstdCompress("x" as unknown as Uint8Array)).rejects.toMatchObject({
+      code: "ERR_KU0_INVALID_ARG",
+    });
+    await expect(t.setCountCacheCapacity(1.5)).rejects.toMatchObject({
+      code: expect.stringMatching(/^ERR_KU0_/),
+    });
     await expect(t.countTokens(42 as unknown as string)).rejects.toMatchObject({
       code: "ERR_KU0_INVALID_ARG",
     });

@@ -1,5 +1,6 @@
 /**
- * The worker half of the blocking bridge (`@ku0/native-symbol-index`'s `sidecar` mode): runs the async
+ * The worker half of the blocking bridge (`@ku0/native-loader`'s `sidecarBridge`, used by the `sidecar`
+ * modes of `@ku0/native-symbol-index` and `@ku0/native-tokenizer`): runs the async
  * sidecar client on a worker thread while the caller's thread waits in `Atomics.wait`. Protocol: the
  * caller posts `{ id, op, args }` on the port; the worker answers `{ id, ok }` or `{ id, error }` on the
  * same port, then increments `flag[0]` and notifies it, so the caller wakes and takes the reply with
@@ -8,6 +9,7 @@
 import { type MessagePort, workerData } from "node:worker_threads";
 import { SidecarClient, type SidecarOptions } from "./client.js";
 import { SidecarSymbolIndexes } from "./symbolIndex.js";
+import { SidecarTokenizer } from "./tokenizer.js";
 
 interface BridgeData {
   port: MessagePort;
@@ -19,6 +21,7 @@ const { port, flag, options } = workerData as BridgeData;
 const counter = new Int32Array(flag);
 const client = new SidecarClient(options);
 const indexes = new SidecarSymbolIndexes(client);
+const tokenizer = new SidecarTokenizer(client);
 
 const ops: Record<string, (...args: never[]) => Promise<unknown>> = {
   hello: () => client.hello(),
@@ -34,6 +37,20 @@ const ops: Record<string, (...args: never[]) => Promise<unknown>> = {
   stats: (h: string) => indexes.stats(h),
   save: (h: string) => indexes.save(h),
   load: (h: string, bytes: Uint8Array) => indexes.load(h, bytes),
+  // @ku0/native-tokenizer's sidecar mode (arguments already validated by the adapter).
+  "tokenizer.count": (text: string, model?: string) => tokenizer.countTokens(text, model),
+  "tokenizer.countBatch": (texts: string[], model?: string) => tokenizer.countTokensBatch(texts, model),
+  "tokenizer.truncate": (text: string, max: number, o: never) => tokenizer.truncateText(text, max, o),
+  "tokenizer.plan": (msgs: never, max: number, preserve: number, model?: string) =>
+    tokenizer.planCompressContext(msgs, max, preserve, model),
+  "tokenizer.zstdCompress": (data: Uint8Array, level?: number) => tokenizer.zstdCompress(data, level),
+  "tokenizer.zstdDecompress": (data: Uint8Array, max?: number) => tokenizer.zstdDecompress(data, max),
+  "tokenizer.compressPayload": (json: Uint8Array, min: number, level: number) =>
+    tokenizer.compressPayloadBytes(json, min, level),
+  "tokenizer.decompressPayload": (data: Uint8Array) => tokenizer.decompressPayload(data),
+  "tokenizer.cacheStats": () => tokenizer.countCacheStats(),
+  "tokenizer.clearCache": () => tokenizer.clearCountCache(),
+  "tokenizer.setCacheCapacity": (entries: number) => tokenizer.setCountCacheCapacity(entries),
 };
 
 function reply(message: unknown) {

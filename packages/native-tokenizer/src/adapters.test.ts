@@ -17,7 +17,7 @@ import {
   status,
   tokenizerModule,
 } from "./index.js";
-import { randomText, rng } from "./testing.js";
+import { BACKENDS, randomText, rng, sidecarCallsAllServed, stopSidecar, useSidecar } from "./testing.js";
 
 function history(next: () => number, n: number): Message[] {
   const out: Message[] = [];
@@ -90,9 +90,20 @@ function contextManager(exists = true) {
   };
 }
 
-describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)", (mode) => {
-  beforeAll(() => tokenizerModule.setMode(mode));
-  afterAll(() => tokenizerModule.setMode(undefined));
+// The daemon of this file's sidecar suites (its own runtime dir) stops with the file.
+afterAll(() => stopSidecar());
+
+describe.each(BACKENDS)("ContextCompactor conformance (%s)", (mode) => {
+  beforeAll(() => {
+    if (mode === "sidecar") useSidecar();
+    tokenizerModule.setMode(mode);
+  });
+  afterAll(() => {
+    // Sidecar: every call of the suite reached the daemon (none fell back in process).
+    if (mode === "sidecar")
+      expect(sidecarCallsAllServed()).toEqual({ sidecarCalls: 1, fallbackCalls: 0, open: false });
+    tokenizerModule.setMode(undefined);
+  });
 
   it("runs on the requested backend", () => expect(status().active).toBe(mode));
 
@@ -350,9 +361,17 @@ describe.each([["native"], ["js"]] as const)("ContextCompactor conformance (%s)"
   });
 });
 
-describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)", (mode) => {
-  beforeAll(() => tokenizerModule.setMode(mode));
-  afterAll(() => tokenizerModule.setMode(undefined));
+describe.each(BACKENDS)("MessageCompressor conformance (%s)", (mode) => {
+  beforeAll(() => {
+    if (mode === "sidecar") useSidecar();
+    tokenizerModule.setMode(mode);
+  });
+  afterAll(() => {
+    // Sidecar: every call of the suite reached the daemon (none fell back in process).
+    if (mode === "sidecar")
+      expect(sidecarCallsAllServed()).toEqual({ sidecarCalls: 1, fallbackCalls: 0, open: false });
+    tokenizerModule.setMode(undefined);
+  });
 
   const ten = "alpha ".repeat(10).trim(); // 10 tokens
 
@@ -580,7 +599,7 @@ describe.each([["native"], ["js"]] as const)("MessageCompressor conformance (%s)
       ).toEqual(first);
       if (want.tokens <= o.max) expect(first.messages).toEqual(want.messages);
     }
-  });
+  }, 60_000); // many countTokens calls, each a round trip on the sidecar backend (6.2 s seen at load 13)
 
   it("compress truncate: the same plan as compressContext on the same messages, repeated calls included", () => {
     const next = rng(31);

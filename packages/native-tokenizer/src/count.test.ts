@@ -2,13 +2,24 @@ import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { countTokens, countTokensBatch, encodingForModel, status, tokenizerModule } from "./index.js";
 import { jsCount } from "./js.js";
-import { randomText, rng } from "./testing.js";
+import { BACKENDS, randomText, rng, sidecarCallsAllServed, stopSidecar, useSidecar } from "./testing.js";
 
 const require = createRequire(import.meta.url);
 
-describe.each([["native"], ["js"]] as const)("countTokens conformance (%s)", (mode) => {
-  beforeAll(() => tokenizerModule.setMode(mode));
-  afterAll(() => tokenizerModule.setMode(undefined));
+// The daemon of this file's sidecar suites (its own runtime dir) stops with the file.
+afterAll(() => stopSidecar());
+
+describe.each(BACKENDS)("countTokens conformance (%s)", (mode) => {
+  beforeAll(() => {
+    if (mode === "sidecar") useSidecar();
+    tokenizerModule.setMode(mode);
+  });
+  afterAll(() => {
+    // Sidecar: every call of the suite reached the daemon (none fell back in process).
+    if (mode === "sidecar")
+      expect(sidecarCallsAllServed()).toEqual({ sidecarCalls: 1, fallbackCalls: 0, open: false });
+    tokenizerModule.setMode(undefined);
+  });
 
   it("runs on the requested backend", () => {
     expect(status().active).toBe(mode);
@@ -49,7 +60,7 @@ describe.each([["native"], ["js"]] as const)("countTokens conformance (%s)", (mo
 
   it("counts a long unsplittable run exactly (linear on native)", () => {
     // tiktoken's own core (the WASM fallback) is quadratic on such runs: keep the JS case small.
-    const run = "ab".repeat(mode === "native" ? 25_000 : 4_000);
+    const run = "ab".repeat(mode !== "js" ? 25_000 : 4_000);
     // Exactness only; speed on such runs is measured by `pnpm bench tokenizer` (unsplittable-run suite).
     expect(countTokens(run, "gpt-4o")).toBe(jsCount(run, "o200k_base"));
   }, 60_000);

@@ -1,6 +1,7 @@
 import { jsCache } from "./jsengine.js";
 import { encodingForModel } from "./model.js";
 import { tokenizerModule } from "./native.js";
+import { viaSidecar, viaSidecarAsync } from "./sidecar.js";
 import { checkModel, checkText, checkTexts } from "./validate.js";
 
 const pickedCount = tokenizerModule.pick(
@@ -25,14 +26,14 @@ const pickedBatch = tokenizerModule.pick(
 export function countTokens(text: string, model?: string): number {
   checkText(text);
   checkModel(model);
-  return pickedCount(text, model);
+  return viaSidecar("count", [text, model], () => pickedCount(text, model));
 }
 
 /** Counts for many texts with one model, in one native call. */
 export function countTokensBatch(texts: string[], model?: string): number[] {
   checkTexts(texts);
   checkModel(model);
-  return pickedBatch(texts, model);
+  return viaSidecar("countBatch", [texts, model], () => pickedBatch(texts, model));
 }
 
 const pickedAsync = tokenizerModule.pickAsync(
@@ -49,5 +50,5 @@ export function countTokensAsync(text: string, model?: string): Promise<number> 
   } catch (err) {
     return Promise.reject(err);
   }
-  return pickedAsync(text, model);
+  return viaSidecarAsync("count", [text, model], () => pickedAsync(text, model));
 }

@@ -20,7 +20,7 @@ import {
   zstdDecompress,
 } from "./index.js";
 import { jsPlanTruncate, jsTruncate } from "./jsengine.js";
-import { randomText, rng } from "./testing.js";
+import { BACKENDS, randomText, rng, sidecarCallsAllServed, stopSidecar, useSidecar } from "./testing.js";
 
 const require = createRequire(import.meta.url);
 
@@ -64,9 +64,20 @@ function randomHistory(next: () => number, n: number): NativeMessage[] {
   return out;
 }
 
-describe.each([["native"], ["js"]] as const)("tokenCounter conformance (%s)", (mode) => {
-  beforeAll(() => tokenizerModule.setMode(mode));
-  afterAll(() => tokenizerModule.setMode(undefined));
+// The daemon of this file's sidecar suites (its own runtime dir) stops with the file.
+afterAll(() => stopSidecar());
+
+describe.each(BACKENDS)("tokenCounter conformance (%s)", (mode) => {
+  beforeAll(() => {
+    if (mode === "sidecar") useSidecar();
+    tokenizerModule.setMode(mode);
+  });
+  afterAll(() => {
+    // Sidecar: every call of the suite reached the daemon (none fell back in process).
+    if (mode === "sidecar")
+      expect(sidecarCallsAllServed()).toEqual({ sidecarCalls: 1, fallbackCalls: 0, open: false });
+    tokenizerModule.setMode(undefined);
+  });
 
   it("runs on the requested backend", () => {
     expect(status().active).toBe(mode);
@@ -158,7 +169,7 @@ describe.each([["native"], ["js"]] as const)("tokenCounter conformance (%s)", (m
     expect(tokenCacheStats().entries).toBe(0);
   });
 
-  if (mode === "native") {
+  if (mode !== "js") {
     it("zstd payloads round-trip; corrupt input is null, not a crash", () => {
       const value = {
         messages: Array.from({ length: 200 }, (_, i) => ({ role: "user", content: `message ${i}` })),
@@ -215,7 +226,7 @@ describe("native vs JS on random histories and truncations (differential)", () =
         truncatedContent: js.truncatedContent ?? undefined,
       });
     }
-  });
+  }, 60_000); // 5.2 s seen at load 13 (over vitest's 5 s default)
 
   it("truncation agrees on random text", () => {
     const next = rng(5);

@@ -13,6 +13,7 @@ import {
 } from "./jsengine.js";
 import { encodingForModel } from "./model.js";
 import { tokenizerModule } from "./native.js";
+import { sidecarMode, viaSidecar } from "./sidecar.js";
 import type { CompressedContext, CompressedPayload, NativeMessage } from "./types.js";
 import { checkBudget, checkBytes, checkMessages, checkModel, checkText } from "./validate.js";
 
@@ -85,7 +86,10 @@ export function planCompressContext(
   checkBudget(maxTokens, "maxTokens");
   checkBudget(preserveLastN, "preserveLastN");
   checkModel(model);
-  return pickedPlan(toPlanMessages(messages), maxTokens, preserveLastN, model);
+  const msgs = toPlanMessages(messages);
+  return viaSidecar("plan", [msgs, maxTokens, preserveLastN, model], () =>
+    pickedPlan(msgs, maxTokens, preserveLastN, model),
+  );
 }
 
 /**
@@ -155,36 +159,45 @@ export function truncateText(text: string, maxTokens: number, options: TruncateO
   if (options.marker !== undefined) checkText(options.marker, "options.marker");
   const mode = checkEnum(options.mode ?? "head", "options.mode", ["head", "tail", "head_tail"] as const);
   checkModel(options.model);
-  return pickedTruncate(text, maxTokens, mode, options.marker ?? "\n…\n", options.model);
+  const marker = options.marker ?? "\n…\n";
+  const model = options.model;
+  return viaSidecar("truncate", [text, maxTokens, { mode, marker, model }], () =>
+    pickedTruncate(text, maxTokens, mode, marker, model),
+  );
 }
 
 /** Clears the content → count caches (native and JS) and invalidates the per-message identity caches. */
 export function clearTokenCache(): void {
   clearMessageCostCaches();
   jsCache.clear();
-  tokenizerModule.native()?.clearCountCache();
+  // Sidecar mode: the daemon's cache (shared by every client of the daemon) is cleared too.
+  viaSidecar("clearCache", [], () => tokenizerModule.native()?.clearCountCache());
 }
 
 /** Sets the bound of the content → count caches (entries per generation; up to twice are kept). */
 export function setTokenCacheCapacity(entries: number): void {
   checkBudget(entries, "entries");
   jsCache.setCapacity(entries);
-  tokenizerModule.native()?.setCountCacheCapacity(entries);
+  viaSidecar("setCacheCapacity", [entries], () => tokenizerModule.native()?.setCountCacheCapacity(entries));
 }
 
-export function tokenCacheStats() {
-  const b = tokenizerModule.native();
-  return b ? b.countCacheStats() : jsCache.stats();
+/** Counters of the cache that answers counts: the daemon's in sidecar mode, else native's or JS's. */
+export function tokenCacheStats(): { entries: number; capacity: number; hits: number; misses: number } {
+  return viaSidecar("cacheStats", [], () => {
+    const b = tokenizerModule.native();
+    return b ? b.countCacheStats() : jsCache.stats();
+  });
 }
 
 function zstdBinding() {
   try {
     return tokenizerModule.requireNative();
   } catch (err) {
-    throw new Ku0Error(
-      ErrorCodes.nativeUnavailable,
-      `zstd needs the native tokenizer binding (no exact, safe JS zstd is bundled): ${(err as Error).message}`,
-    );
+    // Sidecar mode: the daemon serves zstd frames and payloads, not dictionaries or streams.
+    const what = sidecarMode()
+      ? "zstd dictionaries and streams are not served by the sidecar and need the native tokenizer binding"
+      : "zstd needs the native tokenizer binding (no exact, safe JS zstd is bundled)";
+    throw new Ku0Error(ErrorCodes.nativeUnavailable, `${what}: ${(err as Error).message}`);
   }
 }
 
@@ -195,17 +208,33 @@ function zstdBinding() {
 export function compressPayloadZstd(value: unknown, minBytes = 2048, level = 3): CompressedPayload | null {
   checkBudget(minBytes, "minBytes");
   checkInt(level, "level", { min: -(2 ** 31), max: 2 ** 31 - 1 });
-  const b = zstdBinding();
   const json = Buffer.from(jsonText(value), "utf8");
-  const r = tokenizerModule.callNative(() => b.compressPayloadBytes(json, minBytes, Math.trunc(level)));
-  return r ? { ...r, encoding: "zstd" } : null;
+  const lvl = Math.trunc(level);
+  const r = viaSidecar<{
+    data: Uint8Array;
+    originalBytes: number;
+    compressedBytes: number;
+    compressionRatio: number;
+  } | null>("compressPayload", [json, minBytes, lvl], () => {
+    const b = zstdBinding();
+    return tokenizerModule.callNative(() => b.compressPayloadBytes(json, minBytes, lvl));
+  });
+  return r ? { ...r, data: asBuffer(r.data), encoding: "zstd" } : null;
 }
 
 /** Decompresses a payload; `null` for corrupt, truncated or oversized (> 256 MiB) input. Native only. */
 export function decompressPayloadZstd(data: Uint8Array): Uint8Array | null {
   checkBytes(data);
-  const b = zstdBinding();
-  return tokenizerModule.callNative(() => b.decompressPayload(data));
+  const r = viaSidecar<Uint8Array | null>("decompressPayload", [data], () => {
+    const b = zstdBinding();
+    return tokenizerModule.callNative(() => b.decompressPayload(data));
+  });
+  return r === null ? null : asBuffer(r);
 }
 
-export { zstdBinding };
+/** Bytes that crossed the bridge arrive as a plain Uint8Array: a Buffer view of them, as native returns. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export { sidecarMode, zstdBinding };

@@ -2,6 +2,7 @@
 import { jsCache } from "./jsengine.js";
 import { encodingForModel } from "./model.js";
 import { tokenizerModule } from "./native.js";
+import { sidecarMode, viaSidecar } from "./sidecar.js";
 import { checkModel, checkTexts } from "./validate.js";
 
 const pickedBatch = tokenizerModule.pick(
@@ -28,14 +29,18 @@ const pickedSum = tokenizerModule.pick(
 export function historyCounts(texts: string[], model?: string): number[] {
   checkTexts(texts);
   checkModel(model);
-  return texts.length === 0 ? [] : pickedBatch(texts, model);
+  if (texts.length === 0) return [];
+  return viaSidecar("countBatch", [texts, model], () => pickedBatch(texts, model));
 }
 
 /** Sum of the counts of many texts in one crossing (content-cached). */
 export function historySum(texts: string[], model?: string): number {
   checkTexts(texts);
   checkModel(model);
-  return texts.length === 0 ? 0 : pickedSum(texts, model);
+  if (texts.length === 0) return 0;
+  if (!sidecarMode()) return pickedSum(texts, model);
+  // The daemon has no sum call: its batch counts, summed here (one round trip either way).
+  return viaSidecar("countBatch", [texts, model], () => pickedBatch(texts, model)).reduce((a, b) => a + b, 0);
 }
 
 // Per-message identity caches (ContextCompactor, MessageCompressor) remember a message object's token

@@ -38,10 +38,33 @@ export {
 } from "./zstd.js";
 
 import { tokenizerModule } from "./native.js";
+import { sidecarCircuit } from "./sidecar.js";
 
-/** `{ module, mode, active, version, loadError?, reason, details? }` for the tokenizer. */
+export { resetSidecarCircuit } from "./sidecar.js";
+
+/**
+ * `{ module, mode, active, version, loadError?, reason, details? }` for the tokenizer. In `sidecar` mode
+ * `active` is `sidecar` while the daemon answers, or the in-process backend (`native`/`js`) while the
+ * circuit is open, with the reason; `details.sidecar` has the circuit's counters.
+ */
 export function status() {
-  return tokenizerModule.status();
+  const s = tokenizerModule.status();
+  if (s.mode === "sidecar") {
+    const c = sidecarCircuit();
+    const prior = (s.details?.sidecar ?? {}) as Record<string, unknown>;
+    s.details = {
+      ...s.details,
+      sidecar: {
+        ...prior,
+        circuit: c.open ? "open" : "closed",
+        consecutiveFailures: c.failures,
+        sidecarCalls: c.sidecarCalls,
+        fallbackCalls: c.fallbackCalls,
+        ...(c.open ? { retryAt: new Date(c.retryAt).toISOString() } : {}),
+      },
+    };
+  }
+  return s;
 }
 export {
   type AgentContext,

@@ -10,11 +10,14 @@ export type TokenizerBinding = typeof Binding;
 /** This package's version, read from its package.json. */
 export const VERSION = readManifest(packageJson).version;
 
-/** The tokenizer's native module: mode from `KU0_NATIVE_TOKENIZER`, kill switch `TOKENIZER_RS_DISABLE_NATIVE`. */
+/**
+ * The tokenizer's native module: mode from `KU0_NATIVE_TOKENIZER`, kill switch `TOKENIZER_RS_DISABLE_NATIVE`.
+ * `sidecar`: the engine calls go to the `ku0-sidecar` daemon (src/sidecar.ts).
+ */
 export const tokenizerModule = defineNativeModule<TokenizerBinding>({
   module: "tokenizer",
   envVar: "KU0_NATIVE_TOKENIZER",
-  modes: ["auto", "native", "js", "shadow"],
+  modes: ["auto", "native", "js", "shadow", "sidecar"],
   killSwitches: ["TOKENIZER_RS_DISABLE_NATIVE"],
   pathEnvVar: "KU0_NATIVE_TOKENIZER_PATH",
   version: VERSION,

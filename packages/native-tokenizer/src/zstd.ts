@@ -1,8 +1,9 @@
 // Plain zstd buffers and dictionaries (native only; JS mode throws ERR_KU0_NATIVE_UNAVAILABLE).
 import { Transform } from "node:stream";
 import { checkArray, checkOptionalInt } from "@ku0/native-loader";
-import { zstdBinding } from "./counter.js";
+import { asBuffer, zstdBinding } from "./counter.js";
 import { tokenizerModule } from "./native.js";
+import { viaSidecar, viaSidecarAsync } from "./sidecar.js";
 import { checkBudget, checkBytes } from "./validate.js";
 
 function checkLevel(level: unknown): asserts level is number | undefined {
@@ -17,32 +18,44 @@ function checkLimit(limit: unknown): asserts limit is number | undefined {
 export function zstdCompress(data: Uint8Array, level?: number): Buffer {
   checkBytes(data);
   checkLevel(level);
-  const b = zstdBinding();
-  return tokenizerModule.callNative(() => b.zstdCompress(data, level));
+  return asBuffer(
+    viaSidecar<Uint8Array>("zstdCompress", [data, level], () => {
+      const b = zstdBinding();
+      return tokenizerModule.callNative(() => b.zstdCompress(data, level));
+    }),
+  );
 }
 
 /** Decompresses; throws `ERR_KU0_ZSTD_CORRUPT` or `ERR_KU0_ZSTD_OUTPUT_OUT_OF_RANGE` (default limit 256 MiB). */
 export function zstdDecompress(data: Uint8Array, maxOutputBytes?: number): Buffer {
   checkBytes(data);
   checkLimit(maxOutputBytes);
-  const b = zstdBinding();
-  return tokenizerModule.callNative(() => b.zstdDecompress(data, maxOutputBytes));
+  return asBuffer(
+    viaSidecar<Uint8Array>("zstdDecompress", [data, maxOutputBytes], () => {
+      const b = zstdBinding();
+      return tokenizerModule.callNative(() => b.zstdDecompress(data, maxOutputBytes));
+    }),
+  );
 }
 
 /** `zstdCompress` on a libuv worker thread (for large payloads). */
 export function zstdCompressAsync(data: Uint8Array, level?: number): Promise<Buffer> {
   checkBytes(data);
   checkLevel(level);
-  const b = zstdBinding();
-  return tokenizerModule.callNative(() => b.zstdCompressAsync(data, level));
+  return viaSidecarAsync<Uint8Array>("zstdCompress", [data, level], () => {
+    const b = zstdBinding();
+    return tokenizerModule.callNative(() => b.zstdCompressAsync(data, level));
+  }).then(asBuffer);
 }
 
 /** `zstdDecompress` on a libuv worker thread. */
 export function zstdDecompressAsync(data: Uint8Array, maxOutputBytes?: number): Promise<Buffer> {
   checkBytes(data);
   checkLimit(maxOutputBytes);
-  const b = zstdBinding();
-  return tokenizerModule.callNative(() => b.zstdDecompressAsync(data, maxOutputBytes));
+  return viaSidecarAsync<Uint8Array>("zstdDecompress", [data, maxOutputBytes], () => {
+    const b = zstdBinding();
+    return tokenizerModule.callNative(() => b.zstdDecompressAsync(data, maxOutputBytes));
+  }).then(asBuffer);
 }
 
 /** Trains a dictionary (≤ `maxSize` bytes) from samples of small, similar payloads. */
