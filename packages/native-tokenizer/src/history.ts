@@ -6,8 +6,8 @@ import { checkModel, checkTexts } from "./validate.js";
 
 // The native path packs the texts into one UTF-8 buffer (TextEncoder.encodeInto, one pass per text)
 // plus their byte lengths and crosses N-API once with those two typed arrays: converting each string
-// at the boundary costs V8 two passes per string (`Utf8Length`, `WriteUtf8`), which a CPU profile of
-// the warm compaction case put at ~40 % of the call. Lone surrogates become U+FFFD either way (the
+// at the boundary costs V8 two passes per string (`Utf8Length`, `WriteUtf8`); on the compaction bench's
+// content-cached history that is 20 ms against 11 ms packed (bench/compactionParts.ts). Lone surrogates become U+FFFD either way (the
 // WHATWG encoder and N-API's string conversion both replace them), text by text.
 const encoder = new TextEncoder();
 /** A packing buffer up to this size is kept for the next call; larger ones are left to the GC. */
