@@ -847,6 +847,7 @@ module.exports.countCacheStats = nativeBinding.countCacheStats
 module.exports.countTokens = nativeBinding.countTokens
 module.exports.countTokensAsync = nativeBinding.countTokensAsync
 module.exports.countTokensBatch = nativeBinding.countTokensBatch
+module.exports.countTokensPacked = nativeBinding.countTokensPacked
 module.exports.countTokensSum = nativeBinding.countTokensSum
 module.exports.countTokensUncached = nativeBinding.countTokensUncached
 module.exports.decode = nativeBinding.decode

@@ -78,6 +78,13 @@ export declare function countTokensAsync(text: string, model?: string | undefine
 /** Counts for many texts in one crossing. */
 export declare function countTokensBatch(texts: Array<string>, model?: string | undefined | null): Array<number>
 
+/**
+ * Counts of texts packed into one UTF-8 buffer, `lengths[i]` bytes each, back to back (one
+ * crossing, no per-string conversion; content-cached like `countTokensBatch`). A buffer that is not
+ * UTF-8, or lengths that split a character or do not add up to the buffer, are `ERR_KU0_INVALID_ARG`.
+ */
+export declare function countTokensPacked(bytes: Uint8Array, lengths: Uint32Array, model?: string | undefined | null): Uint32Array
+
 /** Sum of the counts of many texts (one crossing, one number back). */
 export declare function countTokensSum(texts: Array<string>, model?: string | undefined | null): number
 

@@ -223,6 +223,7 @@ export const MODULES: ModuleSpec[] = [
       countTokens: { args: () => [text, "gpt-4o"] },
       countTokensAsync: { args: () => [text, "gpt-4o"] },
       countTokensBatch: { args: () => [[text], "gpt-4o"] },
+      countTokensPacked: { args: () => [new Uint8Array([104, 105]), new Uint32Array([2]), "gpt-4o"] },
       countTokensSum: { args: () => [[text], "gpt-4o"] },
       countTokensUncached: { args: () => [text, "gpt-4o"] },
       decode: { args: () => [new Uint32Array([15339]), "gpt-4o"] },

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{LazyLock, Mutex};
 
-use crate::{Encoding, Error, count, count_memo};
+use crate::{Encoding, Error, count};
 
 /// Texts shorter than this are counted directly (hashing them would cost about as much).
 pub const MIN_CACHED_BYTES: usize = 64;
@@ -124,8 +124,9 @@ impl CountCache {
     }
 
     /// Counts of many texts: one cache lookup pass, the misses counted in parallel on up to
-    /// `available_parallelism()` threads when they add up to at least [`PARALLEL_MIN_BYTES`], then one
-    /// insert pass in input order (so the cache ends up exactly as after counting them one by one).
+    /// `available_parallelism()` threads when they add up to at least [`PARALLEL_MIN_BYTES`] (threads
+    /// claim chunks of texts as they go, [`crate::batch::count_all`]), then one insert pass in input
+    /// order (so the cache ends up exactly as after counting them one by one).
     /// Fails only with `ERR_KU0_INVALID_FLAG` when `KU0_TOKENIZER_THREADS` holds an invalid value.
     pub fn count_many<S: AsRef<str> + Sync>(
         &self,
@@ -165,45 +166,8 @@ impl CountCache {
             }
             Err(_) => missing.extend(keys.into_iter().enumerate()),
         }
-        let bytes: usize = missing.iter().map(|&(i, _)| texts[i].as_ref().len()).sum();
-        let counts: Vec<usize> = if threads > 1 && bytes >= PARALLEL_MIN_BYTES && missing.len() > 1
-        {
-            // Contiguous groups of about equal bytes; the calling thread takes the last one.
-            let per = bytes.div_ceil(threads);
-            let mut groups: Vec<&[(usize, Option<Key>)]> = Vec::with_capacity(threads);
-            let (mut start, mut acc) = (0, 0);
-            for (j, &(i, _)) in missing.iter().enumerate() {
-                acc += texts[i].as_ref().len();
-                if acc >= per && groups.len() + 1 < threads {
-                    groups.push(&missing[start..=j]);
-                    start = j + 1;
-                    acc = 0;
-                }
-            }
-            groups.push(&missing[start..]);
-            let work = |g: &[(usize, Option<Key>)]| -> Vec<usize> {
-                g.iter()
-                    .map(|&(i, _)| count_memo(texts[i].as_ref(), enc))
-                    .collect()
-            };
-            std::thread::scope(|s| {
-                let (last, rest) = groups.split_last().unwrap_or((&groups[0], &[]));
-                let handles: Vec<_> = rest.iter().map(|g| s.spawn(|| work(g))).collect();
-                let mine = work(last);
-                let mut all = Vec::with_capacity(missing.len());
-                for (h, g) in handles.into_iter().zip(rest.iter()) {
-                    // A panicking worker: redo its share here (the panic surfaces again if real).
-                    all.extend(h.join().unwrap_or_else(|_| work(g)));
-                }
-                all.extend(mine);
-                all
-            })
-        } else {
-            missing
-                .iter()
-                .map(|&(i, _)| count_memo(texts[i].as_ref(), enc))
-                .collect()
-        };
+        let items: Vec<&str> = missing.iter().map(|&(i, _)| texts[i].as_ref()).collect();
+        let counts = crate::batch::count_all(&items, enc, threads);
         if let Ok(mut g) = self.inner.lock() {
             for (&(i, key), &n) in missing.iter().zip(counts.iter()) {
                 if let Some(key) = key {
@@ -287,6 +251,7 @@ pub fn count_cached_many<S: AsRef<str> + Sync>(
 #[allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod tests {
     use super::*;
+    use crate::count_memo;
 
     #[test]
     fn threads_flag_is_validated() {

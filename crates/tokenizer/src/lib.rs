@@ -7,6 +7,7 @@
 //! Every encoding is loaded once per process on first use and shared by all callers.
 //! Text that spells a special token (`<|endoftext|>`) is ordinary text.
 
+pub mod batch;
 pub mod cache;
 pub mod context;
 mod encoding;

@@ -27,7 +27,7 @@ function sameButTimestamp(a: unknown, b: unknown): boolean {
   return strip(a) === strip(b);
 }
 
-function histories(n = N, from = 0): { messages: Message[]; agent: AgentMessage[] } {
+export function histories(n = N, from = 0): { messages: Message[]; agent: AgentMessage[] } {
   const { code } = repoText();
   const messages: Message[] = [];
   const agent: AgentMessage[] = from === 0 ? [{ role: "system", content: "You are a coding agent." }] : [];

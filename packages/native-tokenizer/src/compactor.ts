@@ -10,7 +10,7 @@ import {
 } from "@ku0/native-loader";
 import { countTokens } from "./count.js";
 import { jsonText } from "./counter.js";
-import { historyCounts, messageCacheEpoch, sameRefs } from "./history.js";
+import { historyCountArray, messageCacheEpoch, sameRefs } from "./history.js";
 import { tokenizerModule } from "./native.js";
 import { checkBudget, checkCompactionOptions, checkMessages, checkText } from "./validate.js";
 
@@ -181,7 +181,7 @@ export class ContextCompactor {
     }
     if (typeof extra === "string" && extra.length > 0) texts.push(extra);
     if (texts.length === 0) return total;
-    const counts = historyCounts(texts, this.model);
+    const counts = historyCountArray(texts, this.model);
     let k = 0;
     for (const { m, refs, end } of missed) {
       let cost = 0;

@@ -4,7 +4,7 @@
 import { checkArray, checkObject, ku0TypeError } from "@ku0/native-loader";
 import { countTokens } from "./count.js";
 import { jsonText, planCompressContext, truncateText } from "./counter.js";
-import { historyCounts, messageCacheEpoch } from "./history.js";
+import { historyCountArray, messageCacheEpoch } from "./history.js";
 import { type PlanMessage, planWith } from "./jsengine.js";
 import { tokenizerModule } from "./native.js";
 import type { NativeMessage } from "./types.js";
@@ -359,7 +359,7 @@ export class MessageCompressor {
       if (e.content !== undefined && !this.customEstimator) texts.push(e.content);
       if (e.json !== undefined) texts.push(e.json);
     }
-    const counted = historyCounts(texts, this.config.model);
+    const counted = historyCountArray(texts, this.config.model);
     let k = 0;
     for (const e of missing) {
       let n = 50 * e.calls;
