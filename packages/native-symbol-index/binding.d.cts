@@ -44,6 +44,14 @@ export declare class NativeSymbolGraph {
   removeFile(path: string): boolean
   /** The contract query; `limit` has `slice(0, limit)` semantics, `kinds` are already lowercased. */
   queryPacked(query: string, limit: number, kinds?: Array<string> | undefined | null, fuzzy?: boolean | undefined | null): PackedHits
+  /**
+   * `query_packed` into the caller's reused arrays (no typed array is created per query, so a query
+   * leaves only its result strings and objects on the JS heap): `nums[0]` = the number of hits; when
+   * they fit (`5 × hits` lengths in `lens`, `1 + 5 × hits` numbers in `nums`) their lengths are
+   * written to `lens` and their numbers to `nums[1..]` and their text is returned, else nothing else
+   * is written and the text is empty (the caller asks again with `query_packed`).
+   */
+  queryInto(query: string, limit: number, kinds: Array<string> | undefined | null, fuzzy: boolean | undefined | null, lens: Uint32Array, nums: Float64Array): string
   /** `[symbolCount, fileCount]`. */
   stats(): Array<number>
   /** Approximate bytes owned by the native index. */

@@ -2,15 +2,20 @@
 //!
 //! Bulk transfer is packed: symbols go in as one `Uint8Array` of UTF-8 (the adapter fills a reused buffer,
 //! so packing a file leaves no garbage on the JS heap) plus a `Uint32Array` of field byte lengths (with
-//! markers for absent and repeated fields) and a `Float64Array` of positions; query results come back as one string and two typed arrays, so a
-//! query crosses the boundary a handful of times instead of once per field.
+//! markers for absent and repeated fields) and a `Float64Array` of positions; query results come back as one
+//! string, with their field lengths and numbers written into two typed arrays the adapter reuses
+//! (`query_into`; `query_packed` returns new ones), so a query crosses the boundary a handful of times
+//! instead of once per field. Typed-array arguments are borrowed for the call (`…ArraySlice`), not
+//! referenced.
 
 use ku0_napi_boundary::{List, coded, guard};
 use ku0_symbol_index::{
     ImportGraph as EngineImports, QueryOptions, SymbolIndex as Engine, SymbolInput, SymbolView,
     limit_from_f64,
 };
-use napi::bindgen_prelude::{Buffer, Float64Array, Uint8Array, Uint32Array};
+use napi::bindgen_prelude::{
+    Buffer, Float64Array, Float64ArraySlice, Uint8ArraySlice, Uint32Array, Uint32ArraySlice,
+};
 use napi::{Error, Result};
 use napi_derive::napi;
 
@@ -133,9 +138,9 @@ impl NativeSymbolGraph {
     pub fn update_file_packed(
         &mut self,
         path: String,
-        text: Uint8Array,
-        lens: Uint32Array,
-        nums: Float64Array,
+        text: Uint8ArraySlice<'_>,
+        lens: Uint32ArraySlice<'_>,
+        nums: Float64ArraySlice<'_>,
     ) -> Result<Vec<u32>> {
         let lens: &[u32] = &lens;
         let nums: &[f64] = &nums;
@@ -225,6 +230,57 @@ impl NativeSymbolGraph {
             }
         }
         p.hits()
+    }
+
+    /// `query_packed` into the caller's reused arrays (no typed array is created per query, so a query
+    /// leaves only its result strings and objects on the JS heap): `nums[0]` = the number of hits; when
+    /// they fit (`5 × hits` lengths in `lens`, `1 + 5 × hits` numbers in `nums`) their lengths are
+    /// written to `lens` and their numbers to `nums[1..]` and their text is returned, else nothing else
+    /// is written and the text is empty (the caller asks again with `query_packed`).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "query_packed's four arguments plus the caller's two output arrays"
+    )]
+    #[napi(catch_unwind)]
+    pub fn query_into(
+        &mut self,
+        query: String,
+        limit: f64,
+        #[napi(ts_arg_type = "Array<string> | undefined | null")] kinds: Option<List<String>>,
+        fuzzy: Option<bool>,
+        mut lens: Uint32ArraySlice<'_>,
+        mut nums: Float64ArraySlice<'_>,
+    ) -> Result<String> {
+        if nums.is_empty() {
+            return Err(invalid("nums must hold at least one number"));
+        }
+        let hits = self.inner.query(
+            &query,
+            &QueryOptions {
+                limit: limit_from_f64(limit),
+                kinds: kinds.map(List::into_vec),
+                fuzzy: fuzzy.unwrap_or(false),
+            },
+        );
+        // SAFETY: the arrays are the caller's, borrowed for this synchronous call on the JS thread: no
+        // JavaScript runs (and nothing else touches their memory) until it returns.
+        let (lens, nums) = unsafe { (lens.as_mut(), nums.as_mut()) };
+        let count = hits.len();
+        nums[0] = count as f64;
+        if count.saturating_mul(FIELDS) > lens.len() || count.saturating_mul(5) >= nums.len() {
+            return Ok(String::new());
+        }
+        let mut p = Packer::default();
+        for h in hits {
+            if let Some(v) = self.inner.symbol(h.id) {
+                p.push_symbol(&v, h.score);
+            }
+        }
+        // A hit whose row vanished is skipped by `push_symbol`'s caller: report what was written.
+        nums[0] = (p.nums.len() / 5) as f64;
+        lens[..p.lens.len()].copy_from_slice(&p.lens);
+        nums[1..=p.nums.len()].copy_from_slice(&p.nums);
+        Ok(p.text)
     }
 
     /// `[symbolCount, fileCount]`.

@@ -79,6 +79,7 @@ interface TailsPhase {
 interface TailsRun {
   queries: TailsPhase;
   updates: TailsPhase;
+  control: TailsPhase;
 }
 const tailsScript = fileURLToPath(new URL("./tails-child.ts", import.meta.url));
 /** Runs per child measurement (memory, tails). */
@@ -146,6 +147,15 @@ async function cases(): Promise<SuiteCase[]> {
         note: `median of ${REPS} (runs ${buildRuns("js")} ms); process CPU time ${jsCpuMs.toFixed(0)} ms`,
       },
     );
+    if (size >= 100_000) {
+      const ratio = nativeBuildMs / jsBuildMs;
+      extras.push({
+        name: `goal: build ${L} ≤ 0.5× the js fallback's time (same process) · native`,
+        value: ratio,
+        unit: "× js (wall)",
+        note: `CPU ${(nativeCpuMs / jsCpuMs).toFixed(2)}× js's; ${ratio <= 0.5 ? "met" : "not met"} (wall); load average ${os.loadavg()[0]?.toFixed(1)}`,
+      });
+    }
     // Memory as the user sees it: process RSS growth after building, each path alone in a fresh child
     // process, twice: with default Node flags, and with V8's young generation pre-sized to its default
     // maximum (--min-semi-space-size=16) so its one-time growth under allocation pressure (reported as
@@ -186,6 +196,15 @@ async function cases(): Promise<SuiteCase[]> {
               : ""),
         });
       }
+      if (size >= 100_000 && mode === "default node flags") {
+        const pct = (100 * nat.rssBytes) / jsm.rssBytes;
+        extras.push({
+          name: `goal: RSS growth after building ${L} ≤ 50% of the js fallback's · native (default node flags)`,
+          value: pct,
+          unit: "% of js",
+          note: `${(nat.rssBytes / nat.symbols).toFixed(0)} vs ${(jsm.rssBytes / jsm.symbols).toFixed(0)} B/symbol (medians of ${REPS}); ${pct <= 50 ? "met" : "not met"}`,
+        });
+      }
     }
     // Latency tails through the adapter, each path in a fresh process (tails-child.ts), native and js
     // interleaved, REPS times; medians of p50 / p99 / max with the GCs that ran while measuring and the
@@ -219,6 +238,37 @@ async function cases(): Promise<SuiteCase[]> {
           });
         }
       }
+      // The issue's goal rows for the tails, beside the floor measured the same way in the same
+      // children: a ~0.1 ms JS loop touching no index (scheduling and the process's background work).
+      const nq = tails.native.map((t) => t.queries);
+      const nu = tails.native.map((t) => t.updates);
+      const ctl = tails.native.map((t) => t.control);
+      const m = (ps: TailsPhase[], f: (p: TailsPhase) => number) => median(ps.map(f));
+      const qp99 = m(nq, (p) => p.p99);
+      const qmax = m(nq, (p) => p.max);
+      const up99 = m(nu, (p) => p.p99);
+      extras.push(
+        {
+          name: `goal floor: ~0.1 ms JS loop, no index, timed like the queries @${L} (native children)`,
+          value: m(ctl, (p) => p.p99),
+          unit: "ms p99",
+          note: `medians of ${REPS}: p50 ${m(ctl, (p) => p.p50).toFixed(3)} ms, max ${m(ctl, (p) => p.max).toFixed(2)} ms; CPU p99 ${m(ctl, (p) => p.cpuP99).toFixed(3)} ms; ${load}`,
+        },
+        {
+          name: `goal: query p99 ≤ 1 ms and max ≤ 5 ms @${L} · native (wall clock, fresh process)`,
+          value: qp99,
+          unit: "ms p99",
+          note:
+            `max ${qmax.toFixed(2)} ms; CPU p99 ${m(nq, (p) => p.cpuP99).toFixed(3)} / max ${m(nq, (p) => p.cpuMax).toFixed(2)} ms; ` +
+            `${qp99 <= 1 && qmax <= 5 ? "met" : "not met"} (wall clock; see the floor row above)`,
+        },
+        {
+          name: `goal: one-file update p99 ≤ 0.5 ms @${L} · native (wall clock, fresh process)`,
+          value: up99,
+          unit: "ms p99",
+          note: `CPU p99 ${m(nu, (p) => p.cpuP99).toFixed(3)} ms; ${up99 <= 0.5 ? "met" : "not met"}`,
+        },
+      );
     }
     // The issue's workload: 3,000 mixed queries (exact / prefix / substring / multi-word), limit 20, each
     // timed once; the JS fallback stops after 15 s of samples.

@@ -2,7 +2,8 @@
 // `SymbolGraph` adapter) in a fresh process, with the garbage collections that happened while measuring, so
 // a slow 1% can be told apart from GC pauses and allocation in the adapter.
 // node --expose-gc --conditions=@ku0/source --import tsx tails-child.ts <native|js> <symbols> [rounds]
-// Prints { queries, updates } with p50/p99/max (ms), GC count and GC time per phase, and the slowest queries.
+// Prints { queries, updates, control } with p50/p99/max (ms), GC count and GC time per phase, and the
+// slowest queries; `control` is a ~0.1 ms JS loop timed the same way (the machine's scheduling floor).
 import { PerformanceObserver } from "node:perf_hooks";
 import { summarize } from "@ku0/bench";
 import { symbolIndexModule } from "../src/native.js";
@@ -86,6 +87,23 @@ const u = await phase(files.length * rounds, (i) => {
   const f = files[i % files.length] as (typeof files)[number];
   graph.updateFileSymbols(f.path, f.symbols);
 });
+// The machine's own floor for these tails, in this process: a ~0.1 ms JS loop that touches no index,
+// timed the same way (its p99 / max are scheduling and the process's own background work).
+let sink = 0;
+const control = await phase(3000, () => {
+  let x = 0;
+  for (let i = 0; i < 30_000; i++) x = (x + i * 7) % 1_000_003;
+  sink += x;
+});
 observer.disconnect();
+if (sink === -1) console.log(sink);
 const strip = ({ times: _t, ...rest }: typeof q) => rest;
-console.log(JSON.stringify({ path, symbols: size, queries: { ...strip(q), slowest }, updates: strip(u) }));
+console.log(
+  JSON.stringify({
+    path,
+    symbols: size,
+    queries: { ...strip(q), slowest },
+    updates: strip(u),
+    control: strip(control),
+  }),
+);
