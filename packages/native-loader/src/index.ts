@@ -30,6 +30,7 @@ export {
   type ShadowListener,
 } from "./module.js";
 export { platformTriple } from "./platform.js";
+export { BRIDGE_TIMEOUT_MS, bridgeWorkerEntry, SyncBridge, sharedSyncBridge } from "./syncBridge.js";
 export {
   checkArray,
   checkBoolean,

@@ -1,113 +1,17 @@
 /**
  * `KU0_NATIVE_SYMBOL_INDEX=sidecar`: `SymbolGraph`'s index lives in the `ku0-sidecar` daemon. The
- * runtime's `SymbolGraph` is synchronous, so calls go through a blocking bridge: one worker thread per
- * process runs `@ku0/native-sidecar`'s async client, and the calling thread waits for its answer in
- * `Atomics.wait` (the measured cost is in docs/sidecar.md). `@ku0/native-sidecar` is an optional peer:
- * nothing here imports it; only its worker script is resolved, the first time a sidecar graph is made.
+ * runtime's `SymbolGraph` is synchronous, so calls go through the blocking bridge of `@ku0/native-loader`
+ * (`syncBridge.ts`: one worker thread per process runs `@ku0/native-sidecar`'s async client, and the
+ * calling thread waits for its answer in `Atomics.wait`; the measured cost is in docs/sidecar.md).
+ * `@ku0/native-sidecar` is an optional peer: nothing here imports it; only its worker script is resolved,
+ * the first time a sidecar graph is made.
  */
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
-import { Ku0Error, Ku0RangeError, Ku0TypeError } from "@ku0/native-loader";
+import { type SyncBridge, sharedSyncBridge } from "@ku0/native-loader";
 
-/** Bound on one bridged call: the worker's own connect (10 s) and call (30 s) deadlines, plus slack. */
-const BRIDGE_TIMEOUT_MS = 45_000;
+/** The calling thread's half of the bridge (the loader's `SyncBridge`). */
+export type SyncSidecar = SyncBridge;
 
-interface Reply {
-  id: number;
-  ok?: unknown;
-  error?: { code: string; message: string; name?: string; grpcCode?: number };
-}
-
-function workerEntry(): string {
-  const req = createRequire(import.meta.url);
-  let pkg: string;
-  try {
-    pkg = dirname(req.resolve("@ku0/native-sidecar/package.json"));
-  } catch (cause) {
-    throw new Ku0Error(
-      "ERR_KU0_SIDECAR_NOT_INSTALLED",
-      "KU0_NATIVE_SYMBOL_INDEX=sidecar needs the @ku0/native-sidecar package",
-      { cause },
-    );
-  }
-  // From TypeScript source (tests) the worker runs the sidecar package's source too.
-  const fromSource = import.meta.url.endsWith(".ts");
-  const dist = join(pkg, "dist", "syncWorker.js");
-  const src = join(pkg, "src", "syncWorkerSource.mjs");
-  if (!fromSource && existsSync(dist)) return dist;
-  if (existsSync(src)) return src;
-  if (existsSync(dist)) return dist;
-  throw new Ku0Error(
-    "ERR_KU0_SIDECAR_NOT_INSTALLED",
-    `@ku0/native-sidecar in ${pkg} has no bridge worker (not built)`,
-  );
-}
-
-function rebuild(e: NonNullable<Reply["error"]>): Error {
-  // A daemon-side argument or index error arrives as CALL_FAILED wrapping "ERR_KU0_…: …": surface that code.
-  const inner = /(ERR_KU0_[A-Z0-9_]+):/.exec(e.message)?.[1];
-  const code = e.code === "ERR_KU0_SIDECAR_CALL_FAILED" && inner ? inner : e.code;
-  if (code === "ERR_KU0_INVALID_ARG" || e.name === "Ku0TypeError") return new Ku0TypeError(code, e.message);
-  if (e.name === "Ku0RangeError") return new Ku0RangeError(code, e.message);
-  return new Ku0Error(code, e.message);
-}
-
-/** The calling thread's half of the bridge (one per process, made on first use). */
-export class SyncSidecar {
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
-  private readonly counter: Int32Array;
-  private nextId = 1;
-
-  constructor(options: Record<string, unknown> = {}) {
-    const flag = new SharedArrayBuffer(4);
-    this.counter = new Int32Array(flag);
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    this.worker = new Worker(workerEntry(), {
-      workerData: { port: port2, flag, options },
-      transferList: [port2],
-    });
-    // Neither the worker nor its port keeps the process alive.
-    this.worker.unref();
-    this.port.unref();
-  }
-
-  /** Runs `op` on the worker and blocks this thread until it answers (bounded). */
-  call<R>(op: string, ...args: unknown[]): R {
-    const id = this.nextId++;
-    this.port.postMessage({ id, op, args });
-    const deadline = Date.now() + BRIDGE_TIMEOUT_MS;
-    for (;;) {
-      const seen = Atomics.load(this.counter, 0);
-      const m = receiveMessageOnPort(this.port);
-      if (m) {
-        const r = m.message as Reply;
-        if (r.id !== id) continue; // answer to a call that timed out earlier, or to a fire-and-forget post
-        if (r.error) throw rebuild(r.error);
-        return r.ok as R;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0)
-        throw new Ku0Error(
-          "ERR_KU0_SIDECAR_TIMEOUT",
-          `sidecar bridge: no answer to ${op} in ${BRIDGE_TIMEOUT_MS} ms`,
-        );
-      Atomics.wait(this.counter, 0, seen, left);
-    }
-  }
-
-  /** Posts `op` without waiting (its answer is discarded by a later `call`). */
-  post(op: string, ...args: unknown[]): void {
-    this.port.postMessage({ id: 0, op, args });
-  }
-}
-
-let shared: SyncSidecar | undefined;
-/** The process's bridge (worker started on first use). Options: `@ku0/native-sidecar`'s `SidecarOptions`. */
+/** The process's bridge (worker started on first use, shared with the other sidecar modes). */
 export function sidecarBridge(): SyncSidecar {
-  shared ??= new SyncSidecar();
-  return shared;
+  return sharedSyncBridge(import.meta.url, "KU0_NATIVE_SYMBOL_INDEX");
 }
