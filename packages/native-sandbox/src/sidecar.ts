@@ -5,7 +5,7 @@
  * with a dynamic `import()` the first time a sidecar command runs, so a user without it pays nothing.
  *
  * Fallback: when the daemon cannot be reached *before* a command starts (package missing, binary
- * missing, spawn or connect failure, session refused), that command runs in process through the same
+ * missing, spawn or connect failure), that command runs in process through the same
  * helper (the package's own path), and the failure is counted. Three such failures in a row open a
  * circuit: for a cooldown (5 s, doubling per trip up to 60 s) commands go straight to the in-process
  * path, then one command tries the daemon again (half-open). Never a permanent disable. A daemon that
@@ -77,6 +77,26 @@ let loadModule: () => Promise<SidecarModuleLike> = () =>
 function describeError(e: unknown): string {
   const err = e as { code?: string; message?: string };
   return `${err?.code ?? "Error"}: ${err?.message ?? String(e)}`;
+}
+
+/**
+ * Errors that mean "the daemon could not be used" (as opposed to an answer from it, such as a policy the
+ * engine refuses, which is thrown as the in-process path would throw it).
+ */
+function daemonUnavailable(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return (
+    typeof code === "string" &&
+    [
+      "ERR_KU0_SIDECAR_NOT_INSTALLED",
+      "ERR_KU0_SIDECAR_BINARY_NOT_FOUND",
+      "ERR_KU0_SIDECAR_SPAWN_FAILED",
+      "ERR_KU0_SIDECAR_TIMEOUT",
+      "ERR_KU0_SIDECAR_UNAVAILABLE",
+      "ERR_KU0_SIDECAR_VERSION_MISMATCH",
+      "ERR_KU0_SIDECAR_CLOSED",
+    ].includes(code)
+  );
 }
 
 function recordFailure(e: unknown): void {
@@ -188,6 +208,7 @@ export class SidecarSessions {
       try {
         session = await this.session(policy);
       } catch (e) {
+        if (!daemonUnavailable(e)) throw e;
         recordFailure(e);
         circuit.fallbackRuns++;
         return undefined;
@@ -209,14 +230,13 @@ export class SidecarSessions {
         circuit.sidecarRuns++;
         return r;
       } catch (e) {
-        const code = (e as { code?: string }).code;
         const msg = String((e as Error)?.message ?? "");
         // The daemon restarted since the session was made: the handle is gone and nothing ran.
         if (attempt === 0 && msg.includes("ERR_KU0_SIDECAR_NO_SUCH_HANDLE")) {
           this.sessions.clear();
           continue;
         }
-        if (code === "ERR_KU0_SIDECAR_UNAVAILABLE" || code === "ERR_KU0_SIDECAR_TIMEOUT") {
+        if (daemonUnavailable(e)) {
           this.sessions.clear();
           recordFailure(e);
         }
