@@ -337,6 +337,20 @@ impl Storage for StorageService {
         .await?;
         Ok(Response::new(pb::DeleteCheckpointReply { deleted }))
     }
+
+    async fn prune(
+        &self,
+        request: Request<pb::PruneRequest>,
+    ) -> Result<Response<pb::PruneReply>, Status> {
+        let _g = self.activity.enter();
+        let r = request.into_inner();
+        let store = self.store(&r.handle)?;
+        // Seam id `before` is log sequence `before + EVENT_ID_OFFSET`, as in the N-API seam.
+        let before = r.before.saturating_add(EVENT_ID_OFFSET);
+        let pruned =
+            blocking(move || store.log.prune(before).map_err(|e| storage_status(&e))).await?;
+        Ok(Response::new(pb::PruneReply { pruned }))
+    }
 }
 
 #[cfg(test)]
@@ -449,6 +463,60 @@ mod tests {
         assert_eq!(b.len(), 10_000);
         assert_eq!(b.payload(42), &42u32.to_le_bytes());
         seam.log.close().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn prune_uses_seam_ids_like_the_napi_seam() {
+        let dir = tmp("prune");
+        let s = StorageService::default();
+        let h = open(&s, &dir).await;
+        for i in 0..5u8 {
+            s.append(Request::new(pb::AppendRequest {
+                handle: h.clone(),
+                data: vec![i],
+            }))
+            .await
+            .unwrap();
+        }
+        let prune = |before: u64| {
+            s.prune(Request::new(pb::PruneRequest {
+                handle: h.clone(),
+                before,
+            }))
+        };
+        assert_eq!(prune(2).await.unwrap().into_inner().pruned, 2);
+        assert_eq!(prune(2).await.unwrap().into_inner().pruned, 0);
+        let left = replay(&s, &h, 0, None).await;
+        assert_eq!(
+            left.iter().map(|(i, d)| (*i, d[0])).collect::<Vec<_>>(),
+            vec![(2, 2), (3, 3), (4, 4)]
+        );
+        // Beyond the end: everything goes, ids keep counting.
+        assert_eq!(prune(u64::MAX).await.unwrap().into_inner().pruned, 3);
+        assert!(replay(&s, &h, 0, None).await.is_empty());
+        let next = s
+            .append(Request::new(pb::AppendRequest {
+                handle: h.clone(),
+                data: vec![9],
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .id;
+        assert_eq!(next, 5);
+        let unknown = s
+            .prune(Request::new(pb::PruneRequest {
+                handle: "nope".into(),
+                before: 1,
+            }))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(unknown.code(), tonic::Code::NotFound);
+        s.close(Request::new(pb::CloseRequest { handle: h }))
+            .await
+            .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -22,7 +22,9 @@ import {
 } from "./manager.js";
 import { sandboxModule } from "./native.js";
 import { DEFAULT_POLICY, type SandboxPolicy } from "./policy.js";
+import { sidecarCircuit } from "./sidecar.js";
 import { describeBackends } from "./testing/backends.js";
+import { sidecarSkipReason, stopSidecar, useSidecarDir } from "./testing/sidecar.js";
 
 let base: string;
 let ws: string;
@@ -153,12 +155,17 @@ const INFO_KEYS = [
   "workspacePath",
 ];
 
+afterAll(stopSidecar);
+
 describe.each([
   ["native", "native"],
   ["off + injected manager", "off"],
+  // Commands run in the ku0-sidecar daemon's sandbox service (needs the daemon built).
+  ...(sidecarSkipReason === undefined ? ([["sidecar", "sidecar"]] as const) : []),
 ] as const)("SandboxManager conformance (%s)", (_label, mode) => {
   let manager: NativeSandboxManager;
   beforeAll(() => {
+    if (mode === "sidecar") useSidecarDir();
     sandboxModule.setMode(mode);
     manager = new NativeSandboxManager({
       workspacePath: ws,
@@ -257,7 +264,16 @@ describe.each([
     await exec.dispose(); // leaves the injected manager alone
     expect(manager.getSandboxInfo("bash-s")).not.toBeNull();
   });
+
+  it.skipIf(mode !== "sidecar")("sidecar: every command above ran in the daemon, none fell back", () => {
+    const c = sidecarCircuit();
+    expect(c).toMatchObject({ state: "closed", fallbackRuns: 0 });
+    expect(c.sidecarRuns).toBeGreaterThanOrEqual(8);
+  });
 });
+
+// The path decisions of the ExecutionSandboxAdapter are not a daemon service: in `sidecar` mode they run
+// on the JS path in process, which the `js` row below covers.
 
 describeBackends("ExecutionSandboxAdapter conformance (%s path decisions)", () => {
   const context = (type: string, fsIsolation = "workspace") => ({

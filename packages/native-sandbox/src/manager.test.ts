@@ -15,7 +15,9 @@ import { NativeBashExecutor } from "./bash.js";
 import { NativeSandboxManager, type SandboxContext, type SandboxManager } from "./manager.js";
 import { sandboxModule } from "./native.js";
 import { decide, EgressProxy, hostAllowed } from "./proxy.js";
+import { sidecarCircuit } from "./sidecar.js";
 import { status } from "./status.js";
+import { sidecarSkipReason, stopSidecar, useSidecarDir } from "./testing/sidecar.js";
 
 let base: string;
 let ws: string;
@@ -33,6 +35,7 @@ beforeAll(() => {
 });
 afterAll(async () => {
   await manager.dispose();
+  await stopSidecar();
   rmSync(base, { recursive: true, force: true });
 });
 
@@ -93,10 +96,24 @@ describe.each([
   ["prewarmed", "warm", {}],
   ["cold, native spawner", "native", { prewarm: false, spawner: "native" }],
   ["cold, node spawner", "node", { prewarm: false, spawner: "node" }],
+  // KU0_NATIVE_SANDBOX=sidecar: the ku0-sidecar daemon runs the helper (needs the daemon built).
+  ...(sidecarSkipReason === undefined ? ([["sidecar daemon", "sidecar", {}]] as const) : []),
 ] as const)("NativeSandboxManager (drop-in for the Docker manager, %s)", (_label, spawner, opts) => {
   beforeAll(async () => {
     await manager.dispose();
+    if (spawner === "sidecar") {
+      useSidecarDir();
+      sandboxModule.setMode("sidecar");
+    }
     manager = new NativeSandboxManager(opts);
+  });
+  afterAll(() => {
+    if (spawner === "sidecar") {
+      // Every command of this row ran in the daemon.
+      expect(sidecarCircuit()).toMatchObject({ fallbackRuns: 0, state: "closed" });
+      expect(sidecarCircuit().sidecarRuns).toBeGreaterThan(10);
+      sandboxModule.setMode(undefined);
+    }
   });
 
   it("a command cannot forge a setup failure (status channel, not stderr)", async () => {

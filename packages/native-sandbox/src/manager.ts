@@ -8,6 +8,7 @@ import { sandboxModule } from "./native.js";
 import { AllowlistNetwork } from "./netns.js";
 import { buildExecPolicy, DEFAULT_MAX_OUTPUT_BYTES, type SandboxPolicy, sessionPolicy } from "./policy.js";
 import { type CommandResult, commandResult, sessionInfo } from "./result.js";
+import { SidecarSessions, sidecarCircuit } from "./sidecar.js";
 import { nativeUsable } from "./status.js";
 import {
   checkCommandTimeout,
@@ -126,7 +127,7 @@ export interface NativeSandboxManagerOptions {
 /** Which backend new sessions of a manager use, and why (`NativeSandboxManager.status()`). */
 export interface ManagerBackendStatus {
   platform: NodeJS.Platform;
-  backend: "native-linux" | "docker" | "wsl" | "none";
+  backend: "native-linux" | "sidecar" | "docker" | "wsl" | "none";
   reason: string;
 }
 
@@ -146,6 +147,8 @@ export class NativeSandboxContext implements SandboxContext {
   private disposed = false;
   private warm: WarmHelper | undefined;
   private warming: Promise<void> | undefined;
+  /** `KU0_NATIVE_SANDBOX=sidecar` when the session was made: its commands go to the daemon. */
+  private readonly sidecar: SidecarSessions | undefined;
 
   constructor(
     id: string,
@@ -166,12 +169,16 @@ export class NativeSandboxContext implements SandboxContext {
     this.createdAt = Date.now();
     this.lastUsedAt = this.createdAt;
     this.image = image ?? opts.image ?? nativeBackendName();
+    this.sidecar = sandboxModule.mode === "sidecar" ? new SidecarSessions(helper) : undefined;
     if (this.prewarm()) this.scheduleWarm();
   }
 
-  /** Prewarming is on unless disabled, where the platform's backend has it (Linux). */
+  /**
+   * Prewarming is on unless disabled, where the platform's backend has it (Linux); not in sidecar mode
+   * (the daemon spawns the helper; the in-process fallback runs cold).
+   */
   private prewarm(): boolean {
-    return this.opts.prewarm !== false && backendFor()?.prewarm !== false;
+    return this.opts.prewarm !== false && backendFor()?.prewarm !== false && this.sidecar === undefined;
   }
 
   private async sessionArgs() {
@@ -229,9 +236,25 @@ export class NativeSandboxContext implements SandboxContext {
       ...(options.env !== undefined ? { env: options.env } : {}),
       timeoutMs,
     });
-    const warm = this.prewarm() ? this.takeWarm() : undefined;
     const onStdout = options.onStdout;
     const onStderr = options.onStderr;
+    if (this.sidecar) {
+      const r = await this.sidecar.run(policy, {
+        timeoutMs,
+        maxOutputBytes,
+        ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(onStdout ? { onStdout: (b: Buffer) => onStdout(b.toString("utf8")) } : {}),
+        ...(onStderr ? { onStderr: (b: Buffer) => onStderr(b.toString("utf8")) } : {}),
+      });
+      if (r) {
+        this.lastUsedAt = Date.now();
+        return commandResult(r);
+      }
+      // The daemon could not be used before the command started: it runs in process (sidecar.ts).
+      if (this.disposed) throw new Ku0Error("ERR_KU0_SANDBOX_DISPOSED", `sandbox ${this.id} is disposed`);
+    }
+    const warm = this.prewarm() ? this.takeWarm() : undefined;
     const running = runSandboxed({
       helper: this.helper,
       policy,
@@ -256,7 +279,7 @@ export class NativeSandboxContext implements SandboxContext {
   }
 
   info(): SandboxInfo {
-    return sessionInfo(this, this.disposed, nativeBackendName());
+    return sessionInfo(this, this.disposed, this.sidecar ? "sidecar" : nativeBackendName());
   }
 
   /** Kills every running command's process tree. */
@@ -267,6 +290,7 @@ export class NativeSandboxContext implements SandboxContext {
     this.running.clear();
     this.warm?.kill();
     this.warm = undefined;
+    await this.sidecar?.close();
     this.onDispose(this.id);
   }
 }
@@ -339,6 +363,20 @@ export class NativeSandboxManager implements SandboxManager {
       b = this.backend();
     } catch (e) {
       return { platform, backend: "none", reason: `fails closed: ${(e as Error).message}` };
+    }
+    if (b.kind === "native" && sandboxModule.mode === "sidecar") {
+      const c = sidecarCircuit();
+      const why =
+        c.state === "open"
+          ? `; circuit open (${c.lastError ?? "daemon unavailable"}): commands run in process until ${new Date(c.retryAt ?? 0).toISOString()}`
+          : c.lastError
+            ? `; last daemon failure: ${c.lastError}`
+            : "";
+      return {
+        platform,
+        backend: "sidecar",
+        reason: `ku0-sidecar daemon (circuit ${c.state}); in-process fallback helper ${b.helper}${why}`,
+      };
     }
     if (b.kind === "native") return { platform, backend: "native-linux", reason: `helper ${b.helper}` };
     if (b.via === "wsl" && this.wslManager) {

@@ -11,14 +11,15 @@ export type SandboxBinding = typeof Binding;
 export const VERSION = readManifest(packageJson).version;
 
 /**
- * The sandbox module: `KU0_NATIVE_SANDBOX` = auto | native | off; the runtime's kill switch
+ * The sandbox module: `KU0_NATIVE_SANDBOX` = auto | native | off | sidecar; the runtime's kill switch
  * `SANDBOX_RS_DISABLE_NATIVE` means off. There is no unsandboxed JS path: off delegates to an
- * injected fallback manager (e.g. the Docker one) or refuses.
+ * injected fallback manager (e.g. the Docker one) or refuses. `sidecar` runs commands in the
+ * `ku0-sidecar` daemon, falling back to the in-process helper (src/sidecar.ts).
  */
 export const sandboxModule = defineNativeModule<SandboxBinding>({
   module: "sandbox",
   envVar: "KU0_NATIVE_SANDBOX",
-  modes: ["auto", "native", "off"],
+  modes: ["auto", "native", "off", "sidecar"],
   killSwitches: ["SANDBOX_RS_DISABLE_NATIVE"],
   pathEnvVar: "KU0_NATIVE_SANDBOX_PATH",
   version: VERSION,

@@ -3,6 +3,7 @@ import { backendFor } from "./backends.js";
 import { findHelper, type Guarantees, guaranteesFrom, type KernelProbe } from "./helper.js";
 import type { SeatbeltProbe } from "./macos.js";
 import { sandboxModule } from "./native.js";
+import { type SidecarCircuitState, sidecarCircuit } from "./sidecar.js";
 import { checkEnvArg } from "./validate.js";
 
 export interface SandboxStatus extends NativeStatus {
@@ -16,6 +17,11 @@ export interface SandboxStatus extends NativeStatus {
   /** macOS: whether this process can apply a Seatbelt profile (the helper's probe). */
   seatbelt?: SeatbeltProbe;
   guarantees: Guarantees;
+  /**
+   * `sidecar` mode: the daemon circuit (closed: commands go to the daemon; open: they run in process
+   * through the same helper until `retryAt`, and `lastError` says why).
+   */
+  sidecar?: SidecarCircuitState;
 }
 
 const loaderStatus = sandboxModule.status.bind(sandboxModule);
@@ -51,6 +57,15 @@ export function status(env: NodeJS.ProcessEnv = process.env): SandboxStatus {
   }
   if (probe && backend?.name === "linux") out.kernel = probe as KernelProbe;
   if (probe && backend?.name === "macos-seatbelt") out.seatbelt = probe as SeatbeltProbe;
+  if (base.mode === "sidecar") {
+    const c = sidecarCircuit();
+    out.sidecar = c;
+    if (c.state === "open") {
+      // Commands run in process (the helper, spawned by this process) until the cooldown ends.
+      out.active = "native";
+      out.reason = `${out.reason}; sidecar circuit open, running in process: ${c.lastError ?? "daemon unavailable"}`;
+    }
+  }
   if (base.mode !== "off" && !guarantees.usable) {
     out.active = "js";
     out.loadError = [base.loadError, ...guarantees.notEnforced].filter(Boolean).join("; ");

@@ -110,6 +110,17 @@ export class SidecarStorageRoot {
     return out;
   }
 
+  /** `StorageEngine.pruneEvents`: logically deletes the events with id < `before`; how many went. */
+  async pruneEvents(before: bigint): Promise<bigint> {
+    const b = seamId(before, "before");
+    this.check();
+    const r = await unary<{ pruned: string }>(this.client, "storage", "prune", {
+      handle: this.handle,
+      before: b,
+    });
+    return BigInt(r.pruned);
+  }
+
   async saveCheckpoint(id: string, data: Uint8Array): Promise<void> {
     checkString(id, "id");
     checkBytes(data, "data");

@@ -1,13 +1,14 @@
 /**
  * The worker half of the blocking bridge (`@ku0/native-loader`'s `sidecarBridge`, used by the `sidecar`
- * modes of `@ku0/native-symbol-index` and `@ku0/native-tokenizer`): runs the async
- * sidecar client on a worker thread while the caller's thread waits in `Atomics.wait`. Protocol: the
+ * modes of `@ku0/native-symbol-index`, `@ku0/native-tokenizer` and `@ku0/native-storage`): runs the
+ * async sidecar client on a worker thread while the caller's thread waits in `Atomics.wait`. Protocol: the
  * caller posts `{ id, op, args }` on the port; the worker answers `{ id, ok }` or `{ id, error }` on the
  * same port, then increments `flag[0]` and notifies it, so the caller wakes and takes the reply with
  * `receiveMessageOnPort`.
  */
 import { type MessagePort, workerData } from "node:worker_threads";
 import { SidecarClient, type SidecarOptions } from "./client.js";
+import { type SidecarDurability, SidecarStorage, SidecarStorageRoot } from "./storage.js";
 import { SidecarSymbolIndexes } from "./symbolIndex.js";
 import { SidecarTokenizer } from "./tokenizer.js";
 
@@ -22,6 +23,9 @@ const counter = new Int32Array(flag);
 const client = new SidecarClient(options);
 const indexes = new SidecarSymbolIndexes(client);
 const tokenizer = new SidecarTokenizer(client);
+const storage = new SidecarStorage(client);
+/** A storage root by handle (the root object is stateless apart from its handle). */
+const root = (h: string) => new SidecarStorageRoot(client, h);
 
 const ops: Record<string, (...args: never[]) => Promise<unknown>> = {
   hello: () => client.hello(),
@@ -51,6 +55,18 @@ const ops: Record<string, (...args: never[]) => Promise<unknown>> = {
   "tokenizer.cacheStats": () => tokenizer.countCacheStats(),
   "tokenizer.clearCache": () => tokenizer.clearCountCache(),
   "tokenizer.setCacheCapacity": (entries: number) => tokenizer.setCountCacheCapacity(entries),
+  // Storage seam (`@ku0/native-storage`'s `StorageEngine` in sidecar mode).
+  storageOpen: async (rootDir: string, durability: SidecarDurability) =>
+    (await storage.open(rootDir, { durability })).handle,
+  storageClose: (h: string) => root(h).close(),
+  storageCloseIfConnected: async (h: string) => (client.connected ? root(h).close() : undefined),
+  storageAppend: (h: string, data: Uint8Array) => root(h).appendEvent(data),
+  storageFlush: (h: string) => root(h).flush(),
+  storageReplay: (h: string, from: bigint, limit?: number) => root(h).replayEvents(from, limit),
+  storagePrune: (h: string, before: bigint) => root(h).pruneEvents(before),
+  storageSave: (h: string, id: string, data: Uint8Array) => root(h).saveCheckpoint(id, data),
+  storageLoad: (h: string, id: string) => root(h).loadCheckpoint(id),
+  storageDelete: (h: string, id: string) => root(h).deleteCheckpoint(id),
 };
 
 function reply(message: unknown) {

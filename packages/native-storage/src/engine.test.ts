@@ -6,12 +6,18 @@ import { isNativeStorageEngineAvailable, StorageEngine } from "./engine.js";
 import { EventLog } from "./eventLog.js";
 import { storageModule } from "./native.js";
 import { backends, cleanup, nativeAvailable, tmp } from "./testing/helpers.js";
+import { stopSidecar, useSidecarDir, withSidecar } from "./testing/sidecar.js";
 
 afterAll(cleanup);
+afterAll(stopSidecar);
 const enc = new TextEncoder();
 const txt = (b: Uint8Array) => Buffer.from(b).toString();
 
-describe.each(backends())("StorageEngine seam (%s)", (backend) => {
+// `sidecar`: the root held by the ku0-sidecar daemon through the blocking bridge (when the daemon is built).
+describe.each(withSidecar(backends()))("StorageEngine seam (%s)", (backend) => {
+  if (backend === "sidecar") useSidecarDir();
+  /** The in-process view of the same files (the adapter classes are not daemon services). */
+  const local = backend === "sidecar" ? "js" : backend;
   it("numbers events from 0 like the runtime's engine; replay/prune use the same ids", () => {
     const root = tmp("seam0");
     const eng = new StorageEngine(root, { backend });
@@ -87,7 +93,7 @@ describe.each(backends())("StorageEngine seam (%s)", (backend) => {
     const eng = new StorageEngine(root, { backend });
     eng.appendEvent(enc.encode("first"));
     eng.close();
-    const log = new EventLog(join(root, "events"), { backend });
+    const log = new EventLog(join(root, "events"), { backend: local });
     const batch = log.replayBatch(0);
     expect(batch.sequenceId(0)).toBe(1);
     expect(batch.text(0)).toBe("first");

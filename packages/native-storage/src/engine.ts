@@ -8,6 +8,7 @@ import { claimInProcess, releaseInProcess } from "./js/fsutil.js";
 import { JsEventLog, TYPE_BYTES } from "./js/log.js";
 import { pickBackend, storageModule } from "./native.js";
 import { needsImportError, runtimeLayoutFiles } from "./runtimeLayout.js";
+import { circuitOpen, countFallback, daemonUnavailable, SidecarSeam } from "./sidecar.js";
 import type { Durability, NativeStorageEngine } from "./types.js";
 import { checkDir } from "./validate.js";
 
@@ -123,8 +124,12 @@ export class JsStorageEngine implements NativeStorageEngine {
 }
 
 export interface StorageEngineOptions {
-  /** `native` or `js`; default: the module flag (`KU0_NATIVE_STORAGE`, kill switch). */
-  backend?: Backend;
+  /**
+   * `native`, `js` or `sidecar` (the root held by the ku0-sidecar daemon; an explicit `sidecar` throws
+   * when the daemon cannot be used instead of falling back); default: the module flag
+   * (`KU0_NATIVE_STORAGE`, kill switch).
+   */
+  backend?: Backend | "sidecar";
   /** Event durability; default `sync`, the runtime engine's promise (fdatasync per append). */
   durability?: Durability;
 }
@@ -140,7 +145,7 @@ interface SeamImpl extends NativeStorageEngine {
  * Events live in `<rootDir>/events`, checkpoint blobs in `<rootDir>/checkpoints` (ku0 format).
  */
 export class StorageEngine implements NativeStorageEngine {
-  readonly backend: Backend;
+  readonly backend: Backend | "sidecar";
   private readonly impl: SeamImpl;
   private readonly keys: string[];
   private closed = false;
@@ -158,17 +163,40 @@ export class StorageEngine implements NativeStorageEngine {
       const foreign = runtimeLayoutFiles(rootDir);
       if (foreign.length > 0) throw needsImportError(rootDir, foreign);
     }
-    this.backend = pickBackend(options.backend);
+    const explicitSidecar = options.backend === "sidecar";
+    let backend: Backend | "sidecar";
+    if (explicitSidecar) backend = "sidecar";
+    else {
+      backend = pickBackend(options.backend as Backend | undefined);
+      // The flag's `sidecar` mode (the daemon is not tried while its circuit is open).
+      if (options.backend === undefined && storageModule.mode === "sidecar" && layoutCheck) {
+        if (circuitOpen()) countFallback();
+        else backend = "sidecar";
+      }
+    }
     const keys: string[] = [];
     try {
       keys.push(claimInProcess(join(rootDir, "events")));
       keys.push(claimInProcess(join(rootDir, "checkpoints")));
-      this.impl =
-        this.backend === "native"
+      let impl: SeamImpl | undefined;
+      if (backend === "sidecar") {
+        try {
+          impl = new SidecarSeam(rootDir, durability);
+        } catch (err) {
+          if (explicitSidecar || !daemonUnavailable(err)) throw err;
+          // The daemon could not be used: in process, on the sidecar mode's in-process path (JS).
+          countFallback();
+          backend = "js";
+        }
+      }
+      impl ??=
+        backend === "native"
           ? (storageModule.callNative(
               (b) => new b.StorageEngine(rootDir, durability, !layoutCheck),
             ) as SeamImpl)
           : new JsStorageEngine(rootDir, durability);
+      this.impl = impl;
+      this.backend = backend;
     } catch (err) {
       for (const k of keys) releaseInProcess(k);
       throw err;
@@ -259,7 +287,7 @@ const shared = new Map<string, SharedEngine>();
  */
 export function acquireSharedEngine(
   rootDir: string,
-  backend: Backend | undefined,
+  backend: Backend | "sidecar" | undefined,
 ): { engine: StorageEngine; release: () => void } {
   if (typeof rootDir !== "string" || rootDir.length === 0)
     throw invalidArg("rootDir must be a non-empty string");

@@ -8,6 +8,7 @@ import { StorageEngine } from "./engine.js";
 import { RustCheckpointStorage, type RustCheckpointStorageConfig } from "./rustCheckpointStorage.js";
 import { backends, cleanup, checkpoint as makeCheckpoint, tmp } from "./testing/helpers.js";
 import { MemoryEngine } from "./testing/memoryEngine.js";
+import { stopSidecar, useSidecarDir, withSidecar } from "./testing/sidecar.js";
 import type { Checkpoint } from "./types.js";
 
 const checkpoint = (id: string, agentId: string, createdAt: number, over: Partial<Checkpoint> = {}) =>
@@ -15,8 +16,11 @@ const checkpoint = (id: string, agentId: string, createdAt: number, over: Partia
 
 afterAll(cleanup);
 
-type Variant = "native" | "js" | "injected";
-const variants: [Variant][] = [...backends(), ["injected"]];
+type Variant = "native" | "js" | "sidecar" | "injected";
+// `sidecar`: the default engine's root held by the ku0-sidecar daemon (when the daemon is built).
+const variants: [Variant][] = [...withSidecar(backends()), ["injected"]];
+if (variants.some(([v]) => v === "sidecar")) useSidecarDir();
+afterAll(stopSidecar);
 
 function make(variant: Variant, rootDir: string, extra: Partial<RustCheckpointStorageConfig> = {}) {
   const engine = variant === "injected" ? new MemoryEngine() : undefined;

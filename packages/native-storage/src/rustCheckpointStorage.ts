@@ -73,8 +73,8 @@ export interface RustCheckpointStorageConfig {
   indexFileName?: string;
   /** Any object with the seam's members; default: our `StorageEngine(rootDir)`. */
   engine?: NativeStorageEngine;
-  /** Extension: backend of the default engine (`native` | `js`; default: the module flag). */
-  backend?: Backend;
+  /** Extension: backend of the default engine (`native` | `js` | `sidecar`; default: the module flag). */
+  backend?: Backend | "sidecar";
 }
 
 const ENGINE_MEMBERS = [
@@ -249,7 +249,7 @@ export class RustCheckpointStorage implements ICheckpointStorage {
   }
 
   /** The backend of the default engine, or `"injected"`. */
-  get backend(): Backend | "injected" {
+  get backend(): Backend | "sidecar" | "injected" {
     return this.ownEngine?.backend ?? "injected";
   }
 

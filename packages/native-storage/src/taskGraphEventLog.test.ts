@@ -6,11 +6,15 @@ import { RustCheckpointStorage } from "./rustCheckpointStorage.js";
 import { NativeTaskGraphEventLog } from "./taskGraphEventLog.js";
 import { backends, checkpoint, cleanup, event, tmp } from "./testing/helpers.js";
 import { MemoryEngine } from "./testing/memoryEngine.js";
+import { stopSidecar, useSidecarDir, withSidecar } from "./testing/sidecar.js";
 
 afterAll(cleanup);
 
-type Variant = "native" | "js" | "injected";
-const variants: [Variant][] = [...backends(), ["injected"]];
+type Variant = "native" | "js" | "sidecar" | "injected";
+// `sidecar`: the default engine's root held by the ku0-sidecar daemon (when the daemon is built).
+const variants: [Variant][] = [...withSidecar(backends()), ["injected"]];
+if (variants.some(([v]) => v === "sidecar")) useSidecarDir();
+afterAll(stopSidecar);
 
 describe.each(variants)("NativeTaskGraphEventLog (%s)", (variant) => {
   const open = (rootDir: string, engine = new MemoryEngine()) =>

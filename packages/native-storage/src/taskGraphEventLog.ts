@@ -14,8 +14,8 @@ export interface NativeTaskGraphEventLogConfig {
   rootDir: string;
   /** Any object with the seam's members; default: our `StorageEngine(rootDir)`. */
   engine?: NativeStorageEngine;
-  /** Extension: backend of the default engine (`native` | `js`; default: the module flag). */
-  backend?: Backend;
+  /** Extension: backend of the default engine (`native` | `js` | `sidecar`; default: the module flag). */
+  backend?: Backend | "sidecar";
 }
 
 function safeNumber(v: unknown, what: string): number {
@@ -47,7 +47,7 @@ export class NativeTaskGraphEventLog implements TaskGraphEventLog {
   }
 
   /** The backend of the default engine, or `"injected"`. */
-  get backend(): Backend | "injected" {
+  get backend(): Backend | "sidecar" | "injected" {
     return this.ownEngine?.backend ?? "injected";
   }
 

@@ -1,0 +1,196 @@
+/**
+ * `KU0_NATIVE_STORAGE=sidecar`: `StorageEngine` (the runtime's seam) keeps its root in the `ku0-sidecar`
+ * daemon's storage service. The seam is synchronous (`appendEvent`, `replayEvents`, … return values), so
+ * every call goes through the blocking bridge of `@ku0/native-loader` (`sidecarBridge.ts`, the one the
+ * symbol index uses: a worker thread runs `@ku0/native-sidecar`'s async client while this thread waits in
+ * `Atomics.wait`). `@ku0/native-sidecar` is an optional peer; nothing here imports it.
+ *
+ * Fallback: when the daemon cannot be used to open a root (package, binary, spawn, connect), the engine
+ * opens in process on the JS path (the loader's rule for `sidecar` mode: in-process calls are JS; same
+ * files), and the failure is counted. Three in a row open a circuit: for a cooldown (5 s, doubling per
+ * trip up to 60 s) new engines open in process at once; then one tries the daemon again. Never a
+ * permanent disable. `status().details.sidecar` says which. Failures after a root is open (the daemon
+ * died) are thrown as typed errors (`ERR_KU0_SIDECAR_UNAVAILABLE`); the next call re-opens the root in
+ * the respawned daemon (the handle died with the old one) and goes on.
+ */
+import { resolve } from "node:path";
+import { type SyncSidecar, sidecarBridge, sidecarWorkerEntry } from "@ku0/native-loader";
+import type { Durability } from "./types.js";
+
+export const CIRCUIT_THRESHOLD = 3;
+const COOLDOWN_MS = 5_000;
+const MAX_COOLDOWN_MS = 60_000;
+
+export interface StorageSidecarState {
+  state: "closed" | "open" | "half-open";
+  consecutiveFailures: number;
+  trips: number;
+  /** Engines opened in process because the daemon could not be used. */
+  fallbackOpens: number;
+  /** Engines opened in the daemon. */
+  sidecarOpens: number;
+  lastError?: string;
+  retryAt?: number;
+}
+
+const circuit = {
+  failures: 0,
+  trips: 0,
+  openUntil: 0,
+  fallbackOpens: 0,
+  sidecarOpens: 0,
+  lastError: undefined as string | undefined,
+};
+
+let bridgeFor: () => SyncSidecar = () => sidecarBridge(() => sidecarWorkerEntry(import.meta.url, "KU0_NATIVE_STORAGE=sidecar"));
+
+/** Tests: forget the circuit (unless `keepCircuit`); optionally replace the bridge (a failing one). */
+export function resetStorageSidecarForTests(bridge?: () => SyncSidecar, keepCircuit = false): void {
+  bridgeFor = bridge ?? (() => sidecarBridge(() => sidecarWorkerEntry(import.meta.url, "KU0_NATIVE_STORAGE=sidecar")));
+  if (keepCircuit) return;
+  Object.assign(circuit, {
+    failures: 0,
+    trips: 0,
+    openUntil: 0,
+    fallbackOpens: 0,
+    sidecarOpens: 0,
+    lastError: undefined,
+  });
+}
+
+export function storageSidecarState(): StorageSidecarState {
+  const now = Date.now();
+  const open = circuit.openUntil > now;
+  return {
+    state: open ? "open" : circuit.openUntil !== 0 ? "half-open" : "closed",
+    consecutiveFailures: circuit.failures,
+    trips: circuit.trips,
+    fallbackOpens: circuit.fallbackOpens,
+    sidecarOpens: circuit.sidecarOpens,
+    ...(circuit.lastError !== undefined ? { lastError: circuit.lastError } : {}),
+    ...(open ? { retryAt: circuit.openUntil } : {}),
+  };
+}
+
+/** True while new engines should not try the daemon. */
+export function circuitOpen(): boolean {
+  return circuit.openUntil > Date.now();
+}
+
+/** Counts an engine opened in process instead of in the daemon. */
+export function countFallback(): void {
+  circuit.fallbackOpens++;
+}
+
+function recordFailure(e: unknown): void {
+  const err = e as { code?: string; message?: string };
+  circuit.lastError = `${err?.code ?? "Error"}: ${err?.message ?? String(e)}`;
+  circuit.failures++;
+  if (circuit.failures >= CIRCUIT_THRESHOLD || circuit.openUntil !== 0) {
+    circuit.trips++;
+    circuit.openUntil = Date.now() + Math.min(MAX_COOLDOWN_MS, COOLDOWN_MS * 2 ** (circuit.trips - 1));
+    circuit.failures = 0;
+  }
+}
+
+/**
+ * Errors that mean "the daemon could not be used" (not an engine answer such as a locked root, a
+ * runtime layout or a bad argument, which the in-process path would give too).
+ */
+export function daemonUnavailable(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return (
+    typeof code === "string" &&
+    [
+      "ERR_KU0_SIDECAR_NOT_INSTALLED",
+      "ERR_KU0_SIDECAR_BINARY_NOT_FOUND",
+      "ERR_KU0_SIDECAR_SPAWN_FAILED",
+      "ERR_KU0_SIDECAR_TIMEOUT",
+      "ERR_KU0_SIDECAR_UNAVAILABLE",
+      "ERR_KU0_SIDECAR_VERSION_MISMATCH",
+      "ERR_KU0_SIDECAR_CLOSED",
+    ].includes(code)
+  );
+}
+
+/** An engine dropped without `close()` gives its handle back when collected (over a live connection only). */
+const dropped = new FinalizationRegistry<{ bridge: SyncSidecar; handle: string }>(({ bridge, handle }) => {
+  try {
+    bridge.post("storageCloseIfConnected", handle);
+  } catch {
+    // the bridge is gone with the process
+  }
+});
+
+/** The seam's members on a root held by the daemon, called through the blocking bridge. */
+export class SidecarSeam {
+  private handle: string;
+  private readonly bridge: SyncSidecar;
+  private readonly rootDir: string;
+
+  /** Opens `rootDir` in the daemon; throws (typed) when it cannot, `daemonUnavailable` saying why. */
+  constructor(
+    rootDir: string,
+    private readonly durability: Durability,
+  ) {
+    // The daemon resolves paths against its own working directory: send an absolute one.
+    this.rootDir = resolve(rootDir);
+    try {
+      this.bridge = bridgeFor();
+      this.handle = this.bridge.call<string>("storageOpen", this.rootDir, durability);
+    } catch (e) {
+      if (daemonUnavailable(e)) recordFailure(e);
+      throw e;
+    }
+    circuit.failures = 0;
+    circuit.openUntil = 0;
+    circuit.sidecarOpens++;
+    dropped.register(this, { bridge: this.bridge, handle: this.handle }, this);
+  }
+
+  /** A call on the root; a handle the daemon no longer knows (it was respawned) re-opens the root once. */
+  private call<R>(op: string, ...args: unknown[]): R {
+    try {
+      return this.bridge.call<R>(op, this.handle, ...args);
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ERR_KU0_SIDECAR_NO_SUCH_HANDLE") throw e;
+      // Nothing ran: the daemon did not know the handle.
+      dropped.unregister(this);
+      this.handle = this.bridge.call<string>("storageOpen", this.rootDir, this.durability);
+      dropped.register(this, { bridge: this.bridge, handle: this.handle }, this);
+      return this.bridge.call<R>(op, this.handle, ...args);
+    }
+  }
+
+  saveCheckpoint(id: string, data: Uint8Array): void {
+    this.call("storageSave", id, data);
+  }
+  loadCheckpoint(id: string): Uint8Array | null {
+    return this.call<Uint8Array | null>("storageLoad", id);
+  }
+  deleteCheckpoint(id: string): boolean {
+    return this.call<boolean>("storageDelete", id);
+  }
+  appendEvent(data: Uint8Array): bigint {
+    return this.call<bigint>("storageAppend", data);
+  }
+  replayEvents(from: bigint, limit?: number): Uint8Array[] {
+    return this.call<Uint8Array[]>("storageReplay", from, limit);
+  }
+  pruneEvents(before: bigint): bigint {
+    return this.call<bigint>("storagePrune", before);
+  }
+  flush(): void {
+    this.call("storageFlush");
+  }
+  /** Releases the handle (the daemon closes the root with its last handle). */
+  close(): void {
+    dropped.unregister(this);
+    try {
+      this.bridge.call("storageClose", this.handle);
+    } catch (e) {
+      // A respawned daemon holds nothing of this root any more: closed already.
+      if ((e as { code?: string }).code !== "ERR_KU0_SIDECAR_NO_SUCH_HANDLE") throw e;
+    }
+  }
+}
