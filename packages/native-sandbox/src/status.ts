@@ -4,10 +4,11 @@ import { findHelper, type Guarantees, guaranteesFrom, type KernelProbe } from ".
 import type { SeatbeltProbe } from "./macos.js";
 import { sandboxModule } from "./native.js";
 import { checkEnvArg } from "./validate.js";
+import type { AppContainerProbe } from "./windows.js";
 
 export interface SandboxStatus extends NativeStatus {
   helper?: string;
-  /** The OS backend for this platform (`linux`, `macos-seatbelt`), absent when there is none. */
+  /** The OS backend for this platform (`linux`, `macos-seatbelt`, `windows-appcontainer`), absent when there is none. */
   backend?: string;
   /** Whether that backend's enforcement has run in this project: "tested here" or "written, not run". */
   verification?: string;
@@ -15,6 +16,8 @@ export interface SandboxStatus extends NativeStatus {
   kernel?: KernelProbe;
   /** macOS: whether this process can apply a Seatbelt profile (the helper's probe). */
   seatbelt?: SeatbeltProbe;
+  /** Windows: whether the AppContainer API answered (the helper's probe; written, not run). */
+  appcontainer?: AppContainerProbe;
   guarantees: Guarantees;
 }
 
@@ -51,6 +54,7 @@ export function status(env: NodeJS.ProcessEnv = process.env): SandboxStatus {
   }
   if (probe && backend?.name === "linux") out.kernel = probe as KernelProbe;
   if (probe && backend?.name === "macos-seatbelt") out.seatbelt = probe as SeatbeltProbe;
+  if (probe && backend?.name === "windows-appcontainer") out.appcontainer = probe as AppContainerProbe;
   if (base.mode !== "off" && !guarantees.usable) {
     out.active = "js";
     out.loadError = [base.loadError, ...guarantees.notEnforced].filter(Boolean).join("; ");
@@ -59,12 +63,13 @@ export function status(env: NodeJS.ProcessEnv = process.env): SandboxStatus {
 }
 
 /**
- * Windows: the AppContainer backend (crates/sandbox/src/windows) is written, not run: no command is
- * ever run through it until it has been verified on Windows, so the manager fails closed or uses
- * the configured fallback (an injected Docker manager, or WSL).
+ * Windows: the AppContainer backend (crates/sandbox/src/windows) is selected like the others
+ * (helper found, its probe usable), but it is written, not run: every Windows answer of
+ * `nativeUsable` and `status()` says so. When it is not usable the manager fails closed or uses the
+ * configured fallback (an injected Docker manager, or WSL).
  */
 export const WINDOWS_NATIVE_REASON =
-  "Windows AppContainer backend is written, not run (unverified on Windows): not enabled; configure a Docker fallback or WSL";
+  "the Windows AppContainer backend is written, not run (unverified on Windows); without it, configure a Docker fallback or WSL";
 
 /** Whether the native sandbox can run commands here (backend for this platform, helper present,
  * its guarantees held). */
@@ -80,16 +85,16 @@ export function nativeUsable(
   if (typeof platform !== "string") {
     throw ku0TypeError("ERR_KU0_INVALID_ARG", "platform must be a string (a NodeJS.Platform)");
   }
-  if (platform === "win32") return { ok: false, reason: WINDOWS_NATIVE_REASON };
   const backend = backendFor(platform);
   if (!backend) return { ok: false, reason: `platform ${platform} is not implemented` };
-  const helper = findHelper(env);
-  if (!helper) return { ok: false, reason: "helper executable ku0-sandbox-exec not found" };
+  const note = platform === "win32" ? `; ${WINDOWS_NATIVE_REASON}` : "";
+  const helper = findHelper(env, platform);
+  if (!helper) return { ok: false, reason: `helper executable ku0-sandbox-exec not found${note}` };
   try {
     const g = backend.guarantees(backend.probe(helper));
-    if (!g.usable) return { ok: false, helper, reason: g.notEnforced.join("; ") };
+    if (!g.usable) return { ok: false, helper, reason: g.notEnforced.join("; ") + note };
   } catch (e) {
-    return { ok: false, helper, reason: `probe failed: ${(e as Error).message}` };
+    return { ok: false, helper, reason: `probe failed: ${(e as Error).message}${note}` };
   }
   return { ok: true, helper };
 }
