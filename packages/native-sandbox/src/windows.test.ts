@@ -2,13 +2,14 @@
 // injected: selection, the ExecPolicy given to the helper, the runner branch (a fake helper that
 // speaks the Windows helper's protocol), and the preflight's Windows path normalization. The
 // AppContainer itself is written, not run (see docs/platform-matrix.md).
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { backendFor } from "./backends.js";
 import { runSandboxed } from "./exec.js";
 import { NativeSandboxManager, type SandboxManager } from "./manager.js";
+import type { DecisionRoots } from "./paths.js";
 import { buildExecPolicy, DEFAULT_POLICY, type SandboxPolicy } from "./policy.js";
 import { nativeUsable } from "./status.js";
 import { workspaceAdapter } from "./testing/adapter.js";
@@ -73,6 +74,26 @@ describe("Windows path normalization (mirror of winpath.rs)", () => {
   it("spells paths as the plan does, and leaves refused ones unchanged", () => {
     expect(canonicalWin("c:/Users/u/ws/")).toBe("C:\\Users\\u\\ws");
     expect(canonicalWin("\\\\.\\pipe\\x")).toBe("\\\\.\\pipe\\x");
+  });
+});
+
+describe("Windows preflight agrees with the engine's (crates/sandbox/src/windows/decide.rs)", () => {
+  // One case table for both: the Rust unit test `windows::decide::tests::shared_case_table` reads it too.
+  const table = JSON.parse(
+    readFileSync(new URL("../../../crates/sandbox/src/windows/decide_cases.json", import.meta.url), "utf8"),
+  ) as {
+    roots: DecisionRoots;
+    cwd: string;
+    cases: { path: string; access: "read" | "write"; allowed: boolean; resolved?: string }[];
+  };
+  it("decides every case of the shared table as the engine does", () => {
+    expect(table.cases.length).toBeGreaterThan(30);
+    const wrong = table.cases.flatMap((c) => {
+      const [d] = decidePathsWin(table.roots, [c.path], table.cwd, c.access);
+      const ok = d?.allowed === c.allowed && (c.resolved === undefined || d?.resolved === c.resolved);
+      return ok ? [] : [`${c.access} ${c.path}: ${JSON.stringify(d)}`];
+    });
+    expect(wrong).toEqual([]);
   });
 });
 
