@@ -264,12 +264,21 @@ export function decidePathsWin(
  * `%ProgramFiles%`, `%ProgramFiles(x86)%`, `%ProgramData%` from the host environment.
  */
 export function windowsSystemRoots(env: NodeJS.ProcessEnv): string[] {
-  const out = [env.SystemRoot ?? "C:\\Windows", env.ProgramFiles ?? "C:\\Program Files"];
+  const out = [
+    hostVar(env, "SystemRoot") ?? "C:\\Windows",
+    hostVar(env, "ProgramFiles") ?? "C:\\Program Files",
+  ];
   for (const k of ["ProgramFiles(x86)", "ProgramData"]) {
-    const v = env[k];
+    const v = hostVar(env, k);
     if (v) out.push(v);
   }
   return out;
+}
+
+/** A host variable when it is a non-empty string (anything else counts as unset). */
+function hostVar(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v: unknown = env[name];
+  return typeof v === "string" && v.length > 0 ? v : undefined;
 }
 
 /** Host variables a Windows command needs to start at all (the plan reads the first four too). */
@@ -301,7 +310,8 @@ export function windowsArgv(env: NodeJS.ProcessEnv, command: string): string[] {
       "on Windows a command cannot contain a double quote or end in a backslash (cmd.exe does not parse CommandLineToArgvW escapes)",
     );
   }
-  const comspec = env.ComSpec ?? `${env.SystemRoot ?? "C:\\Windows"}\\System32\\cmd.exe`;
+  const comspec =
+    hostVar(env, "ComSpec") ?? `${hostVar(env, "SystemRoot") ?? "C:\\Windows"}\\System32\\cmd.exe`;
   return [comspec, "/d", "/s", "/c", command];
 }
 
@@ -320,7 +330,7 @@ export function winAbsolute(p: string, what: string): string {
 
 /** The host's home on Windows (`USERPROFILE`, else the OS's answer). */
 export function windowsHome(env: NodeJS.ProcessEnv): string {
-  return env.USERPROFILE ?? win32.resolve(homedir());
+  return hostVar(env, "USERPROFILE") ?? win32.resolve(homedir());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -447,7 +457,7 @@ export function scrubEnvWin(
     out[k] = v;
   };
   for (const [k, v] of Object.entries(host)) {
-    if (v !== undefined && (allowed.has(upcase(k)) || upcase(k).startsWith("LC_"))) set(k, v);
+    if (typeof v === "string" && (allowed.has(upcase(k)) || upcase(k).startsWith("LC_"))) set(k, v);
   }
   for (const [k, v] of Object.entries(extra ?? {})) {
     if (typeof v !== "string" || k.length === 0 || k.includes("=") || k.includes("\0") || v.includes("\0")) {
