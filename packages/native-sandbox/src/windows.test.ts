@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { backendFor } from "./backends.js";
 import { runSandboxed } from "./exec.js";
 import { NativeSandboxManager, type SandboxManager } from "./manager.js";
+import { sandboxModule } from "./native.js";
 import type { DecisionRoots } from "./paths.js";
 import { buildExecPolicy, DEFAULT_POLICY, type SandboxPolicy } from "./policy.js";
 import { nativeUsable } from "./status.js";
@@ -167,11 +168,17 @@ describe("Windows preflight: hostile spellings of a carve-out are refused", () =
     const realPlatform = process.platform;
     const realProfile = process.env.USERPROFILE;
     beforeAll(() => {
+      // Load the binding under the real platform first (the loader picks its package by
+      // process.platform), then decide in "off" mode: this Linux binding's carve-out list takes POSIX
+      // roots only, the Windows one (written, not run) takes Windows roots.
+      sandboxModule.native();
+      sandboxModule.setMode("off");
       process.env.USERPROFILE = "C:\\Users\\u";
       Object.defineProperty(process, "platform", { value: "win32", configurable: true });
     });
     afterEach(() => expect(process.platform).toBe("win32"));
     afterAll(() => {
+      sandboxModule.setMode(undefined);
       Object.defineProperty(process, "platform", { value: realPlatform, configurable: true });
       if (realProfile === undefined) delete process.env.USERPROFILE;
       else process.env.USERPROFILE = realProfile;
@@ -229,6 +236,48 @@ describe("Windows ExecPolicy (golden)", () => {
       hostHome: "C:\\Users\\u",
       limits: { cpuTimeSec: 31, memoryBytes: 512 * 1024 * 1024, cpuPercent: 50, maxProcesses: 512 },
     });
+  });
+
+  it("builds exactly the golden policy the Rust plan is tested with (windows/golden_policy.json)", () => {
+    const golden = JSON.parse(
+      readFileSync(
+        new URL("../../../crates/sandbox/src/windows/golden_policy.json", import.meta.url),
+        "utf8",
+      ),
+    );
+    const p = buildExecPolicy({ ...base, command: "dir /b", policy: DEFAULT_POLICY, cwd: "src" });
+    expect(p).toEqual(golden);
+    // The engine's ExecPolicy deserializes it with every field kept (no unknown or mistyped field).
+    const round = JSON.parse(
+      sandboxModule
+        .requireNative()
+        .validatePolicy(JSON.stringify({ ...p, cwd: undefined, writableRoots: [], readableRoots: [] })),
+    );
+    expect(round).toMatchObject({
+      argv: p.argv,
+      env: p.env,
+      network: { mode: "none" },
+      hostHome: p.hostHome,
+      limits: p.limits,
+    });
+  });
+
+  it("takes UNC and verbatim workspaces in the plan's spelling", () => {
+    const unc = buildExecPolicy({
+      ...base,
+      workspacePath: "//srv/share/ws",
+      command: "dir",
+      policy: DEFAULT_POLICY,
+      cwd: "a/b",
+    });
+    expect(unc).toMatchObject({ writableRoots: ["\\\\srv\\share\\ws"], cwd: "\\\\srv\\share\\ws\\a\\b" });
+    const verbatim = buildExecPolicy({
+      ...base,
+      workspacePath: "\\\\?\\D:\\ws",
+      command: "dir",
+      policy: DEFAULT_POLICY,
+    });
+    expect(verbatim).toMatchObject({ writableRoots: ["D:\\ws"], cwd: "D:\\ws" });
   });
 
   it("read-only, network full, extra roots, caller env replacing a host name in another case", () => {
