@@ -2,12 +2,15 @@
 //! policy validation, beneath-root file I/O, and runs of the helper executable (`ku0-sandbox-exec`)
 //! as [`SandboxRun`] handles. Every export goes through `ku0-napi-boundary` (`#[guard]`).
 
+#[cfg(not(windows))]
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ku0_napi_boundary::{List, arg, coded, guard};
-use ku0_sandbox::paths::{Access, Roots};
+use ku0_sandbox::paths::Access;
+#[cfg(not(windows))]
+use ku0_sandbox::paths::Roots;
 use ku0_sandbox::{ExecPolicy, SandboxError};
 use napi::bindgen_prelude::{Buffer, JavaScriptClassExt, Object};
 use napi::{Env, Error, Result};
@@ -60,6 +63,47 @@ pub fn decide_paths(
             )));
         }
     };
+    decide_impl(&roots, paths, &cwd, access)
+}
+
+/// Windows (written, not run): the plan's normalization, lexical
+/// (`crates/sandbox/src/windows/decide.rs`, tested on Linux against the TypeScript preflight's
+/// case table).
+#[cfg(windows)]
+fn decide_impl(
+    roots: &DecisionRoots,
+    paths: List<String>,
+    cwd: &str,
+    access: Access,
+) -> Result<Vec<PathDecision>> {
+    let r = ku0_sandbox::windows::decide::WinRoots::new(
+        &roots.writable,
+        &roots.readable,
+        &roots.read_only,
+        &roots.denied,
+    );
+    Ok(paths
+        .into_iter()
+        .map(|p| {
+            let d = r.decide(&p, cwd, access);
+            PathDecision {
+                path: p,
+                allowed: d.allowed,
+                resolved: d.resolved.to_string_lossy().into_owned(),
+                reason: d.reason,
+            }
+        })
+        .collect())
+}
+
+/// Unix: physical resolution (`crates/sandbox/src/paths.rs`).
+#[cfg(not(windows))]
+fn decide_impl(
+    roots: &DecisionRoots,
+    paths: List<String>,
+    cwd: &str,
+    access: Access,
+) -> Result<Vec<PathDecision>> {
     if !cwd.starts_with('/') {
         return Err(invalid("cwd must be absolute"));
     }
@@ -72,7 +116,7 @@ pub fn decide_paths(
     Ok(paths
         .into_iter()
         .map(|p| {
-            let d = r.decide(Path::new(&p), Path::new(&cwd), access);
+            let d = r.decide(Path::new(&p), Path::new(cwd), access);
             PathDecision {
                 path: p,
                 allowed: d.allowed,

@@ -28,6 +28,9 @@ beforeAll(() => {
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 const call = (name: string, args: Record<string, unknown>) => ({ name, arguments: args });
+// Per-platform expectations (the macOS ones are written, not run: the release workflow's macOS job
+// runs this file unchanged): a system secret that exists on each OS and is a denied path there.
+const SYSTEM_SECRET = process.platform === "darwin" ? "/etc/master.passwd" : "/etc/shadow";
 
 describeBackends("ExecutionSandboxAdapter preflight (%s path decisions)", () => {
   const adapter = () => workspaceAdapter(ws);
@@ -55,7 +58,7 @@ describeBackends("ExecutionSandboxAdapter preflight (%s path decisions)", () => 
     const a = adapter();
     expect(a.preflight(call("file:read", { path: "ok.txt" }), {}).allowed).toBe(true);
     expect(a.preflight(call("file:read", { path: "/usr/bin/env" }), {}).allowed).toBe(true);
-    expect(a.preflight(call("file:read", { path: "/etc/shadow" }), {}).allowed).toBe(false);
+    expect(a.preflight(call("file:read", { path: SYSTEM_SECRET }), {}).allowed).toBe(false);
     expect(a.preflight(call("file:list", { paths: ["ok.txt", "link"] }), {}).allowed).toBe(false);
   });
 

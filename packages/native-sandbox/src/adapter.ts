@@ -1,5 +1,5 @@
 import { homedir, tmpdir } from "node:os";
-import { resolve } from "node:path";
+import { resolve, win32 } from "node:path";
 import { checkFinite, checkString, ku0TypeError } from "@ku0/native-loader";
 import { backendFor } from "./backends.js";
 import { POLICY_DEFAULTS } from "./defaults.generated.js";
@@ -7,6 +7,7 @@ import { sandboxModule } from "./native.js";
 import { type DecisionRoots, decidePathsJs, type PathDecision, protectedPathsJs } from "./paths.js";
 import { SYSTEM_READABLE_ROOTS } from "./policy.js";
 import { checkAdapterConfig, checkToolCall, checkToolContext } from "./validate.js";
+import { decidePathsWin, windowsHome, windowsSystemRoots } from "./windows.js";
 
 export interface MCPToolCall {
   name: string;
@@ -109,21 +110,27 @@ export class NativeExecutionSandboxAdapter {
     config: ExecutionSandboxConfig,
     context: ToolContext | undefined,
   ): { roots: DecisionRoots; cwd: string } {
-    const wd = resolve(config.workingDirectory ?? context?.workingDirectory ?? context?.cwd ?? process.cwd());
-    const allowed = (config.allowedRoots ?? []).map((r) => resolve(wd, r));
+    const win = process.platform === "win32";
+    const res = win ? win32.resolve : resolve;
+    const wd = res(config.workingDirectory ?? context?.workingDirectory ?? context?.cwd ?? process.cwd());
+    const allowed = (config.allowedRoots ?? []).map((r) => res(wd, r));
     const iso = config.fsIsolation;
-    const writable =
-      iso === "full" ? allowed : iso === "temp" ? [wd, tmpdir(), ...allowed] : [wd, ...allowed];
+    const tmp = win ? (process.env.TEMP ?? tmpdir()) : tmpdir();
+    const writable = iso === "full" ? allowed : iso === "temp" ? [wd, tmp, ...allowed] : [wd, ...allowed];
     // The platform's backend adds its system roots and secrets (macOS) and spells paths its way.
     const backend = backendFor();
-    const readable = [...SYSTEM_READABLE_ROOTS, ...(backend?.extraReadable ?? []), wd, ...allowed];
+    const system = win ? windowsSystemRoots(process.env) : SYSTEM_READABLE_ROOTS;
+    const readable = [...system, ...(backend?.extraReadable ?? []), wd, ...allowed];
     const native = sandboxModule.mode === "off" ? null : safeNative();
     // The same carve-outs the helper mounts read-only (one list, two enforcers).
     const readOnly = native ? native.protectedPaths(writable) : protectedPathsJs(writable);
-    const denied = [
-      ...(native ? native.defaultDeniedPaths(homedir()) : defaultDeniedJs(homedir())),
-      ...(backend?.extraDenied ?? []),
-    ];
+    // Windows: the home secrets under %USERPROFILE% (the POSIX system secrets do not exist there).
+    const denied = win
+      ? POLICY_DEFAULTS.deniedHome.map((r) => win32.join(windowsHome(process.env), r))
+      : [
+          ...(native ? native.defaultDeniedPaths(homedir()) : defaultDeniedJs(homedir())),
+          ...(backend?.extraDenied ?? []),
+        ];
     const spell = (list: string[]) => (backend ? list.flatMap((p) => backend.spellings(p)) : list);
     const roots = {
       writable: spell(writable),
@@ -141,6 +148,9 @@ export class NativeExecutionSandboxAdapter {
     cwd: string,
     access: "read" | "write",
   ): PathDecision[] {
+    // Windows: the plan's normalization (winpath.rs, mirrored in windows.ts), lexical; the
+    // binding's decidePaths resolves POSIX paths only (it denies everything on Windows).
+    if (process.platform === "win32") return decidePathsWin(roots, paths, cwd, access);
     const native = sandboxModule.mode === "off" ? null : safeNative();
     if (native) return sandboxModule.callNative((b) => b.decidePaths(roots, paths, cwd, access));
     return decidePathsJs(roots, paths, cwd, access);
@@ -172,8 +182,9 @@ export class NativeExecutionSandboxAdapter {
       : [];
     const resolvedPaths = decisions.map((d) => d.resolved);
     const refused = decisions.find((d) => !d.allowed);
+    const lexical = process.platform === "win32"; // nothing is followed there: no symlink tag
     for (const d of decisions) {
-      if (d.resolved !== resolve(cwd, d.path)) riskTags.push("symlink");
+      if (!lexical && d.resolved !== resolve(cwd, d.path)) riskTags.push("symlink");
       if (!d.allowed) riskTags.push(access === "write" ? "write-outside-roots" : "read-outside-roots");
     }
     const tags = [...new Set(riskTags)];

@@ -8,6 +8,12 @@
 import { POLICY_DEFAULTS } from "./defaults.generated.js";
 import { type Guarantees, guaranteesFrom, type KernelProbe, probeKernel } from "./helper.js";
 import { canonicalDarwin, probeSeatbelt, seatbeltGuarantees, spellingsDarwin } from "./macos.js";
+import {
+  type AppContainerProbe,
+  appContainerGuarantees,
+  canonicalWin,
+  probeAppContainer,
+} from "./windows.js";
 
 export interface SandboxBackend {
   /** Reported by `status().backend` and `info().backend` (`native-<name>`). */
@@ -27,8 +33,14 @@ export interface SandboxBackend {
   extraDenied: readonly string[];
   /** A prewarmed helper per session (Linux only). */
   prewarm: boolean;
-  /** How commands reach the egress proxy: a network namespace keeper, or the proxy's loopback port. */
-  allowlistNetwork: "netns" | "loopback";
+  /**
+   * How commands reach the egress proxy: a network namespace keeper, the proxy's loopback port, or
+   * not at all (Windows: an AppContainer cannot reach loopback; allowlist sessions fail closed or
+   * go to the configured fallback).
+   */
+  allowlistNetwork: "netns" | "loopback" | "unavailable";
+  /** How the helper reports a setup failure: the status pipe (fd 3), or exit 125 plus a stderr line. */
+  setupStatus: "fd3" | "exit125";
 }
 
 const linux: SandboxBackend = {
@@ -42,6 +54,7 @@ const linux: SandboxBackend = {
   extraDenied: [],
   prewarm: true,
   allowlistNetwork: "netns",
+  setupStatus: "fd3",
 };
 
 const macos: SandboxBackend = {
@@ -56,12 +69,32 @@ const macos: SandboxBackend = {
   extraDenied: [...POLICY_DEFAULTS.macos.deniedSystem, ...POLICY_DEFAULTS.macos.hiddenVolumes],
   prewarm: false,
   allowlistNetwork: "loopback",
+  setupStatus: "fd3",
+};
+
+/**
+ * Windows: AppContainer + Job Object (crates/sandbox/src/windows). Written, not run. Paths are
+ * spelled as the plan normalizes them; the preflight decides on that form (`decidePathsWin`).
+ */
+const windows: SandboxBackend = {
+  name: "windows-appcontainer",
+  verification: "written, not run",
+  probe: (helper) => probeAppContainer(helper),
+  guarantees: (p) => appContainerGuarantees(p as AppContainerProbe | undefined),
+  canonicalize: canonicalWin,
+  spellings: (p) => [canonicalWin(p)],
+  extraReadable: [],
+  extraDenied: [],
+  prewarm: false,
+  allowlistNetwork: "unavailable",
+  setupStatus: "exit125",
 };
 
 /** Backend by `process.platform`. Add an entry per platform; keep the table small. */
 export const BACKENDS: Readonly<Partial<Record<NodeJS.Platform, SandboxBackend>>> = {
   linux,
   darwin: macos,
+  win32: windows,
 };
 
 /** The backend for `platform` (default: this process'), or undefined when there is none. */

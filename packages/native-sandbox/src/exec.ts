@@ -25,6 +25,13 @@ export interface RunOptions {
   spawner?: "node" | "native";
   /** A prewarmed helper for this command's session (used when alive; consumed). */
   warm?: WarmHelper;
+  /**
+   * The helper's platform (default `process.platform`). `win32` (the AppContainer helper, written,
+   * not run): spawned by node without a status pipe or process group; a setup failure is exit 125
+   * with a `ku0-sandbox-exec:` line on stderr; the kill is `TerminateProcess` of the helper, whose
+   * Job Object (kill on close) takes the command's tree with it.
+   */
+  platform?: NodeJS.Platform;
 }
 
 export interface RunResult {
@@ -71,6 +78,26 @@ function spawnHelper(helper: string, mode: string): HelperChild {
     stdio: ["pipe", "pipe", "pipe", "pipe"],
     detached: true,
   }) as unknown as HelperChild;
+}
+/** The Windows helper: three pipes, no status channel, no process group (its Job Object holds the tree). */
+function spawnWindowsHelper(helper: string): HelperChild {
+  return spawn(helper, ["--policy-stdin"], {
+    env: {},
+    stdio: ["pipe", "pipe", "pipe"],
+    windowsHide: true,
+  }) as unknown as HelperChild;
+}
+/** Exit code of the Windows helper when it could not set up the sandbox (`EXIT_SETUP_FAILED`). */
+const EXIT_SETUP_FAILED = 125;
+const WINDOWS_SETUP_PREFIX = "ku0-sandbox-exec: ";
+/** The Windows helper's setup error: exit 125 and its `ku0-sandbox-exec:` lines on stderr. */
+export function windowsSetupError(code: number | null, stderr: string): string | undefined {
+  if (code !== EXIT_SETUP_FAILED) return undefined;
+  const lines = stderr
+    .split(/\r?\n/)
+    .filter((l) => l.startsWith(WINDOWS_SETUP_PREFIX))
+    .map((l) => l.slice(WINDOWS_SETUP_PREFIX.length));
+  return lines.length > 0 ? lines.join("; ") : undefined;
 }
 
 /** Collects the status channel (small; capped). */
@@ -124,6 +151,17 @@ export function runSandboxed(o: RunOptions): Promise<RunResult> {
     checkRunOptions(o);
   } catch (err) {
     return Promise.reject(err);
+  }
+  if ((o.platform ?? process.platform) === "win32") {
+    if (o.warm || o.spawner === "native") {
+      return Promise.reject(
+        new Ku0Error(
+          "ERR_KU0_INVALID_ARG",
+          "sandbox: the Windows helper has no prewarm and no native spawner (node spawns it)",
+        ),
+      );
+    }
+    return runNode(o, undefined, true);
   }
   if (o.warm) {
     if (o.warm.alive()) return runNode(o, o.warm);
@@ -337,7 +375,7 @@ export class WarmHelper {
   }
 }
 
-function runNode(o: RunOptions, warm?: WarmHelper): Promise<RunResult> {
+function runNode(o: RunOptions, warm?: WarmHelper, windows = false): Promise<RunResult> {
   return new Promise<RunResult>((resolvePromise, rejectPromise) => {
     const start = performance.now();
     if (o.signal?.aborted) {
@@ -347,7 +385,11 @@ function runNode(o: RunOptions, warm?: WarmHelper): Promise<RunResult> {
     // The policy goes first on stdin, length-prefixed (no environment size limit, nothing in
     // /proc/<pid>/environ); the helper reads exactly that much and leaves the rest to the command.
     // A prewarmed helper already has the session policy and only gets the command message.
-    const child = warm ? warm.child : spawnHelper(o.helper, "--policy-stdin");
+    const child = warm
+      ? warm.child
+      : windows
+        ? spawnWindowsHelper(o.helper)
+        : spawnHelper(o.helper, "--policy-stdin");
     const status = warm ? warm.status : collectStatus(child);
     const out = new Capped(o.maxOutputBytes);
     const err = new Capped(o.maxOutputBytes);
@@ -357,7 +399,7 @@ function runNode(o: RunOptions, warm?: WarmHelper): Promise<RunResult> {
     const kill = () => {
       if (child.pid === undefined) return;
       try {
-        process.kill(-child.pid, "SIGKILL");
+        if (!windows) process.kill(-child.pid, "SIGKILL");
       } catch {
         // group already gone
       }
@@ -419,7 +461,7 @@ function runNode(o: RunOptions, warm?: WarmHelper): Promise<RunResult> {
     child.on("close", (code, signal) =>
       finish(() => {
         const stderr = err.text();
-        const setupError = parseSetupStatus(status());
+        const setupError = windows ? windowsSetupError(code, stderr) : parseSetupStatus(status());
         if (setupError !== undefined && !timedOut && !aborted) {
           rejectPromise(new Ku0Error("ERR_KU0_SANDBOX_SETUP", setupError));
           return;

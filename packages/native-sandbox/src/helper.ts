@@ -3,7 +3,7 @@ import { accessSync, constants } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { checkBoolean, checkString, Ku0Error, platformTriple } from "@ku0/native-loader";
+import { checkBoolean, checkString, Ku0Error, ku0TypeError, platformTriple } from "@ku0/native-loader";
 import { checkEnvArg, checkHelperPath, checkProbe } from "./validate.js";
 
 /** What `ku0-sandbox-exec --probe` reports about this kernel. */
@@ -39,13 +39,10 @@ function executable(p: string): boolean {
 }
 
 /** The helper shipped in this platform's package (`@ku0/native-sandbox-<triple>`), when installed. */
-function platformPackageHelper(): string | undefined {
+function platformPackageHelper(exe: string): string | undefined {
   try {
     const req = createRequire(import.meta.url);
-    return join(
-      dirname(req.resolve(`@ku0/native-sandbox-${platformTriple()}/package.json`)),
-      "ku0-sandbox-exec",
-    );
+    return join(dirname(req.resolve(`@ku0/native-sandbox-${platformTriple()}/package.json`)), exe);
   } catch {
     return undefined;
   }
@@ -55,16 +52,23 @@ function platformPackageHelper(): string | undefined {
  * Finds the helper executable: `KU0_SANDBOX_EXEC_PATH`, then the local `bin/` (a build in this checkout),
  * then the platform package's copy (published installs), then the workspace's cargo target dir.
  */
-export function findHelper(env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function findHelper(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string | undefined {
   checkEnvArg(env);
+  if (typeof platform !== "string") {
+    throw ku0TypeError("ERR_KU0_INVALID_ARG", "platform must be a string (a NodeJS.Platform)");
+  }
   const explicit = env.KU0_SANDBOX_EXEC_PATH;
   if (explicit) return executable(explicit) ? explicit : undefined;
-  const fromPlatformPackage = platformPackageHelper();
+  const exe = platform === "win32" ? "ku0-sandbox-exec.exe" : "ku0-sandbox-exec";
+  const fromPlatformPackage = platformPackageHelper(exe);
   const candidates = [
-    join(pkgRoot, "bin", "ku0-sandbox-exec"),
+    join(pkgRoot, "bin", exe),
     ...(fromPlatformPackage ? [fromPlatformPackage] : []),
-    join(pkgRoot, "..", "..", "target", "release", "ku0-sandbox-exec"),
-    join(pkgRoot, "..", "..", "target", "debug", "ku0-sandbox-exec"),
+    join(pkgRoot, "..", "..", "target", "release", exe),
+    join(pkgRoot, "..", "..", "target", "debug", exe),
   ];
   return candidates.find(executable);
 }

@@ -83,6 +83,7 @@ export {
   type ReadStreamBeneathOptions,
   type WriteStreamBeneathOptions,
 } from "./streams.js";
+export type { AppContainerProbe } from "./windows.js";
 export {
   toWslPath,
   type WslFallbackOptions,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve, win32 } from "node:path";
 import { Ku0Error, ku0TypeError } from "@ku0/native-loader";
 import { backendFor } from "./backends.js";
 import { runSandboxed, WarmHelper } from "./exec.js";
@@ -127,8 +127,17 @@ export interface NativeSandboxManagerOptions {
 /** Which backend new sessions of a manager use, and why (`NativeSandboxManager.status()`). */
 export interface ManagerBackendStatus {
   platform: NodeJS.Platform;
-  backend: "native-linux" | "sidecar" | "docker" | "wsl" | "none";
+  backend:
+    | "native-linux"
+    | "native-macos-seatbelt"
+    | "native-windows-appcontainer"
+    | "sidecar"
+    | "docker"
+    | "wsl"
+    | "none";
   reason: string;
+  /** For a native backend: whether its enforcement has run in this project. */
+  verification?: "tested here" | "written, not run";
 }
 
 /** One native sandbox session: commands run through `sh -c` in the workspace. */
@@ -168,9 +177,13 @@ export class NativeSandboxContext implements SandboxContext {
     this.policy = policy;
     this.createdAt = Date.now();
     this.lastUsedAt = this.createdAt;
-    this.image = image ?? opts.image ?? nativeBackendName();
+    this.image = image ?? opts.image ?? nativeBackendName(this.platform());
     this.sidecar = sandboxModule.mode === "sidecar" ? new SidecarSessions(helper) : undefined;
     if (this.prewarm()) this.scheduleWarm();
+  }
+
+  private platform(): NodeJS.Platform {
+    return this.opts.platform ?? process.platform;
   }
 
   /**
@@ -178,7 +191,11 @@ export class NativeSandboxContext implements SandboxContext {
    * (the daemon spawns the helper; the in-process fallback runs cold).
    */
   private prewarm(): boolean {
-    return this.opts.prewarm !== false && backendFor()?.prewarm !== false && this.sidecar === undefined;
+    return (
+      this.opts.prewarm !== false &&
+      backendFor(this.platform())?.prewarm !== false &&
+      this.sidecar === undefined
+    );
   }
 
   private async sessionArgs() {
@@ -194,6 +211,7 @@ export class NativeSandboxContext implements SandboxContext {
       ...(this.opts.extraReadableRoots ? { extraReadableRoots: this.opts.extraReadableRoots } : {}),
       ...(this.opts.cgroups ? { cgroups: true } : {}),
       ...(this.opts.init ? { init: true } : {}),
+      ...(this.opts.platform ? { platform: this.opts.platform } : {}),
     };
   }
 
@@ -265,6 +283,7 @@ export class NativeSandboxContext implements SandboxContext {
       ...(onStdout ? { onStdout: (b: Buffer) => onStdout(b.toString("utf8")) } : {}),
       ...(onStderr ? { onStderr: (b: Buffer) => onStderr(b.toString("utf8")) } : {}),
       ...(this.opts.spawner ? { spawner: this.opts.spawner } : {}),
+      ...(this.opts.platform ? { platform: this.opts.platform } : {}),
       ...(warm ? { warm } : {}),
       track: (kill) => {
         this.running.add(kill);
@@ -279,7 +298,7 @@ export class NativeSandboxContext implements SandboxContext {
   }
 
   info(): SandboxInfo {
-    return sessionInfo(this, this.disposed, this.sidecar ? "sidecar" : nativeBackendName());
+    return sessionInfo(this, this.disposed, this.sidecar ? "sidecar" : nativeBackendName(this.platform()));
   }
 
   /** Kills every running command's process tree. */
@@ -378,7 +397,15 @@ export class NativeSandboxManager implements SandboxManager {
         reason: `ku0-sidecar daemon (circuit ${c.state}); in-process fallback helper ${b.helper}${why}`,
       };
     }
-    if (b.kind === "native") return { platform, backend: "native-linux", reason: `helper ${b.helper}` };
+    if (b.kind === "native") {
+      const nb = backendFor(platform);
+      return {
+        platform,
+        backend: nativeBackendName(platform) as ManagerBackendStatus["backend"],
+        reason: `helper ${b.helper}`,
+        ...(nb ? { verification: nb.verification } : {}),
+      };
+    }
     if (b.via === "wsl" && this.wslManager) {
       const p = await this.wslManager.probe();
       if (!p.ok)
@@ -423,26 +450,26 @@ export class NativeSandboxManager implements SandboxManager {
     checkSessionConfig(config);
     if (config === null) config = {};
     const b = this.backend();
-    if (b.kind === "fallback") {
-      if (b.via === "wsl" && this.wslManager) {
-        const p = await this.wslManager.probe();
-        if (!p.ok) {
-          throw new Ku0Error(
-            "ERR_KU0_NATIVE_UNAVAILABLE",
-            `sandbox: ${b.why}; the WSL fallback is unusable (${p.reason}); refusing to run unsandboxed`,
-          );
-        }
-      }
-      const ctx = await b.manager.createSandbox(id, config);
-      this.sessions.set(id, ctx);
-      this.delegated.add(id);
-      return ctx;
-    }
+    if (b.kind === "fallback") return this.delegate(b, id, config);
     const policy = sessionPolicy(this.opts.defaultPolicy, config.policy);
-    const ws = resolve(
+    if (policy.network === "allowlist" && backendFor(this.platform())?.allowlistNetwork === "unavailable") {
+      // Windows: an AppContainer cannot reach the loopback proxy; the configured fallback or nothing.
+      const why = `network allowlist is unavailable on the ${nativeBackendName(this.platform())} backend`;
+      const fb = this.fallbackManager();
+      if (!fb) {
+        throw new Ku0Error(
+          "ERR_KU0_NATIVE_UNAVAILABLE",
+          `sandbox: ${why}; no fallback manager injected and no WSL configured, refusing to run unsandboxed`,
+        );
+      }
+      return this.delegate({ manager: fb.manager, via: fb.kind, why }, id, config);
+    }
+    const [res, abs] =
+      this.platform() === "win32" ? [win32.resolve, win32.isAbsolute] : [resolve, isAbsolute];
+    const ws = res(
       config.workspacePath ?? this.opts.workspacePath ?? this.opts.defaultWorkspacePath ?? process.cwd(),
     );
-    if (!isAbsolute(ws) || !existsSync(ws) || !statSync(ws).isDirectory()) {
+    if (!abs(ws) || !existsSync(ws) || !statSync(ws).isDirectory()) {
       throw ku0TypeError("ERR_KU0_INVALID_ARG", `workspacePath must be an existing directory: ${ws}`);
     }
     if (this.sessions.has(id)) await this.closeSandbox(id);
@@ -464,6 +491,31 @@ export class NativeSandboxManager implements SandboxManager {
       },
     );
     this.sessions.set(id, ctx);
+    return ctx;
+  }
+
+  private platform(): NodeJS.Platform {
+    return this.opts.platform ?? process.platform;
+  }
+
+  /** Creates the session in the fallback manager (WSL probed first: it must enforce). */
+  private async delegate(
+    b: { manager: SandboxManager; via: "docker" | "wsl"; why: string },
+    id: string,
+    config: SandboxSessionConfig,
+  ): Promise<SandboxContext> {
+    if (b.via === "wsl" && this.wslManager) {
+      const p = await this.wslManager.probe();
+      if (!p.ok) {
+        throw new Ku0Error(
+          "ERR_KU0_NATIVE_UNAVAILABLE",
+          `sandbox: ${b.why}; the WSL fallback is unusable (${p.reason}); refusing to run unsandboxed`,
+        );
+      }
+    }
+    const ctx = await b.manager.createSandbox(id, config);
+    this.sessions.set(id, ctx);
+    this.delegated.add(id);
     return ctx;
   }
 
@@ -501,9 +553,10 @@ export class NativeSandboxManager implements SandboxManager {
   }
 }
 
-/** `native-<backend>` for this platform: `native-linux` or `native-macos-seatbelt` (written, not run). */
-function nativeBackendName(): string {
-  return `native-${backendFor()?.name ?? process.platform}`;
+/** `native-<backend>` for `platform`: `native-linux`, or (written, not run) `native-macos-seatbelt`,
+ * `native-windows-appcontainer`. */
+function nativeBackendName(platform: NodeJS.Platform): string {
+  return `native-${backendFor(platform)?.name ?? platform}`;
 }
 
 /** A unique id helper for callers that do not care about names. */

@@ -3,6 +3,7 @@ import { isAbsolute, posix, resolve } from "node:path";
 import { ku0RangeError, ku0TypeError } from "@ku0/native-loader";
 import { POLICY_DEFAULTS } from "./defaults.generated.js";
 import { checkBuildArgs, checkScrubArgs } from "./validate.js";
+import { buildWindowsPolicy } from "./windows.js";
 
 /** The Docker manager's policy shape (contracts §3.1). */
 export interface SandboxPolicy {
@@ -155,12 +156,19 @@ export interface BuildArgs {
   init?: boolean;
   /** Resolve paths the POSIX way whatever the host (the WSL fallback builds Linux policies on Windows). */
   posixPaths?: boolean;
+  /**
+   * The platform whose helper runs the policy (default `process.platform`). `win32` builds the
+   * Windows helper's policy (Windows paths, `cmd.exe /d /s /c`, Job Object limits; the AppContainer
+   * backend is written, not run); every other value builds the POSIX one.
+   */
+  platform?: NodeJS.Platform;
 }
 
 /** Maps the Docker-style policy and exec options onto the helper's policy. */
 export function buildExecPolicy(a: BuildArgs): ExecPolicy {
   checkBuildArgs(a);
   if (typeof a.command !== "string") throw ku0TypeError("ERR_KU0_INVALID_ARG", "command must be a string");
+  if ((a.platform ?? process.platform) === "win32" && !a.posixPaths) return buildWindowsExecPolicy(a);
   const [abs, res] = a.posixPaths ? [posix.isAbsolute, posix.resolve] : [isAbsolute, resolve];
   if (!abs(a.workspacePath)) {
     throw ku0TypeError("ERR_KU0_INVALID_ARG", `workspacePath must be absolute: ${a.workspacePath}`);
@@ -185,7 +193,6 @@ export function buildExecPolicy(a: BuildArgs): ExecPolicy {
       NO_PROXY: "",
     });
   }
-  const memoryBytes = Math.floor(p.maxMemoryMB * 1024 * 1024);
   return {
     argv: ["/bin/sh", "-c", a.command],
     cwd,
@@ -201,15 +208,50 @@ export function buildExecPolicy(a: BuildArgs): ExecPolicy {
         : {}),
     },
     limits: {
-      cpuTimeSec: Math.ceil(a.timeoutMs / 1000) + 1,
-      memoryBytes,
-      cpuPercent: Math.max(1, Math.round(p.maxCpuPercent)),
-      maxProcesses: DEFAULT_MAX_PROCESSES,
+      ...commonLimits(a),
       maxOpenFiles: 4096,
       maxFileSizeBytes: 4 * 1024 * 1024 * 1024,
       ...(a.cgroups ? { cgroups: true } : {}),
     },
     hostHome: hostEnv.HOME ?? homedir(),
     ...(a.init ? { reaper: true } : {}),
+  };
+}
+
+/** The limits every backend enforces: CPU time, memory, CPU share, process count. */
+function commonLimits(a: BuildArgs): ExecPolicy["limits"] {
+  return {
+    cpuTimeSec: Math.ceil(a.timeoutMs / 1000) + 1,
+    memoryBytes: Math.floor(a.policy.maxMemoryMB * 1024 * 1024),
+    cpuPercent: Math.max(1, Math.round(a.policy.maxCpuPercent)),
+    maxProcesses: DEFAULT_MAX_PROCESSES,
+  };
+}
+
+/**
+ * The Windows helper's policy: the limits a Job Object enforces only (the plan would report
+ * `maxOpenFiles`, `maxFileSizeBytes` and `cgroups` as not enforced); no proxy, no network
+ * namespace, no reaper (the job holds the tree).
+ */
+function buildWindowsExecPolicy(a: BuildArgs): ExecPolicy {
+  validatePolicy(a.policy);
+  if (a.proxyPort !== undefined || a.netnsPid !== undefined || a.cgroups || a.init) {
+    throw ku0TypeError(
+      "ERR_KU0_INVALID_ARG",
+      "proxyPort, netnsPid, cgroups and init are Linux/macOS options; the Windows backend has none of them",
+    );
+  }
+  return {
+    ...buildWindowsPolicy({
+      command: a.command,
+      workspacePath: a.workspacePath,
+      policy: a.policy,
+      ...(a.cwd !== undefined ? { cwd: a.cwd } : {}),
+      ...(a.env !== undefined ? { env: a.env } : {}),
+      hostEnv: a.hostEnv ?? process.env,
+      ...(a.extraReadableRoots ? { extraReadableRoots: a.extraReadableRoots } : {}),
+      allowlist: ENV_ALLOWLIST,
+    }),
+    limits: commonLimits(a),
   };
 }

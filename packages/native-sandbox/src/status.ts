@@ -5,10 +5,11 @@ import type { SeatbeltProbe } from "./macos.js";
 import { sandboxModule } from "./native.js";
 import { type SidecarCircuitState, sidecarCircuit } from "./sidecar.js";
 import { checkEnvArg } from "./validate.js";
+import type { AppContainerProbe } from "./windows.js";
 
 export interface SandboxStatus extends NativeStatus {
   helper?: string;
-  /** The OS backend for this platform (`linux`, `macos-seatbelt`), absent when there is none. */
+  /** The OS backend for this platform (`linux`, `macos-seatbelt`, `windows-appcontainer`), absent when there is none. */
   backend?: string;
   /** Whether that backend's enforcement has run in this project: "tested here" or "written, not run". */
   verification?: string;
@@ -16,6 +17,8 @@ export interface SandboxStatus extends NativeStatus {
   kernel?: KernelProbe;
   /** macOS: whether this process can apply a Seatbelt profile (the helper's probe). */
   seatbelt?: SeatbeltProbe;
+  /** Windows: whether the AppContainer API answered (the helper's probe; written, not run). */
+  appcontainer?: AppContainerProbe;
   guarantees: Guarantees;
   /**
    * `sidecar` mode: the daemon circuit (closed: commands go to the daemon; open: they run in process
@@ -66,6 +69,7 @@ export function status(env: NodeJS.ProcessEnv = process.env): SandboxStatus {
       out.reason = `${out.reason}; sidecar circuit open, running in process: ${c.lastError ?? "daemon unavailable"}`;
     }
   }
+  if (probe && backend?.name === "windows-appcontainer") out.appcontainer = probe as AppContainerProbe;
   if (base.mode !== "off" && !guarantees.usable) {
     out.active = "js";
     out.loadError = [base.loadError, ...guarantees.notEnforced].filter(Boolean).join("; ");
@@ -74,12 +78,13 @@ export function status(env: NodeJS.ProcessEnv = process.env): SandboxStatus {
 }
 
 /**
- * Windows: the AppContainer backend (crates/sandbox/src/windows) is written, not run: no command is
- * ever run through it until it has been verified on Windows, so the manager fails closed or uses
- * the configured fallback (an injected Docker manager, or WSL).
+ * Windows: the AppContainer backend (crates/sandbox/src/windows) is selected like the others
+ * (helper found, its probe usable), but it is written, not run: every Windows answer of
+ * `nativeUsable` and `status()` says so. When it is not usable the manager fails closed or uses the
+ * configured fallback (an injected Docker manager, or WSL).
  */
 export const WINDOWS_NATIVE_REASON =
-  "Windows AppContainer backend is written, not run (unverified on Windows): not enabled; configure a Docker fallback or WSL";
+  "the Windows AppContainer backend is written, not run (unverified on Windows); without it, configure a Docker fallback or WSL";
 
 /** Whether the native sandbox can run commands here (backend for this platform, helper present,
  * its guarantees held). */
@@ -95,16 +100,16 @@ export function nativeUsable(
   if (typeof platform !== "string") {
     throw ku0TypeError("ERR_KU0_INVALID_ARG", "platform must be a string (a NodeJS.Platform)");
   }
-  if (platform === "win32") return { ok: false, reason: WINDOWS_NATIVE_REASON };
   const backend = backendFor(platform);
   if (!backend) return { ok: false, reason: `platform ${platform} is not implemented` };
-  const helper = findHelper(env);
-  if (!helper) return { ok: false, reason: "helper executable ku0-sandbox-exec not found" };
+  const note = platform === "win32" ? `; ${WINDOWS_NATIVE_REASON}` : "";
+  const helper = findHelper(env, platform);
+  if (!helper) return { ok: false, reason: `helper executable ku0-sandbox-exec not found${note}` };
   try {
     const g = backend.guarantees(backend.probe(helper));
-    if (!g.usable) return { ok: false, helper, reason: g.notEnforced.join("; ") };
+    if (!g.usable) return { ok: false, helper, reason: g.notEnforced.join("; ") + note };
   } catch (e) {
-    return { ok: false, helper, reason: `probe failed: ${(e as Error).message}` };
+    return { ok: false, helper, reason: `probe failed: ${(e as Error).message}${note}` };
   }
   return { ok: true, helper };
 }

@@ -58,6 +58,7 @@ export function checkRunOptions(o: unknown): void {
   checkCallback(r.onStderr, "onStderr");
   checkCallback(r.track, "track");
   if (r.spawner !== undefined) checkEnum(r.spawner, "spawner", SPAWNERS);
+  if (r.platform !== undefined) checkString(r.platform, "platform");
   if (r.warm !== undefined) {
     const w = checkObject<Record<string, unknown>>(r.warm, "warm");
     if (typeof w.alive !== "function") throw invalidType("warm", "a WarmHelper", r.warm);
@@ -178,6 +179,7 @@ export function checkBuildArgs(a: unknown): void {
   checkOptionalBoolean(o.cgroups, "cgroups");
   checkOptionalBoolean(o.init, "init");
   checkOptionalBoolean(o.posixPaths, "posixPaths");
+  if (o.platform !== undefined) checkString(o.platform, "platform");
 }
 
 /** `scrubEnv(host, extra, fixed)`. */

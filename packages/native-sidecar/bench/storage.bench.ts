@@ -69,7 +69,9 @@ export default defineSuite({
     local?.close();
     bridged?.close();
     await remote?.close();
-    sidecarBridge(() => sidecarWorkerEntry(import.meta.url, "KU0_NATIVE_STORAGE=sidecar")).call("shutdownDaemon");
+    sidecarBridge(() => sidecarWorkerEntry(import.meta.url, "KU0_NATIVE_STORAGE=sidecar")).call(
+      "shutdownDaemon",
+    );
     client.close();
     rmSync(dir, { recursive: true, force: true });
   },

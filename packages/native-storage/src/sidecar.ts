@@ -42,11 +42,14 @@ const circuit = {
   lastError: undefined as string | undefined,
 };
 
-let bridgeFor: () => SyncSidecar = () => sidecarBridge(() => sidecarWorkerEntry(import.meta.url, "KU0_NATIVE_STORAGE=sidecar"));
+/** The process's blocking bridge (shared with the other modules' sidecar modes). */
+export const storageBridge = (): SyncSidecar =>
+  sidecarBridge(() => sidecarWorkerEntry(import.meta.url, "KU0_NATIVE_STORAGE=sidecar"));
+let bridgeFor: () => SyncSidecar = storageBridge;
 
 /** Tests: forget the circuit (unless `keepCircuit`); optionally replace the bridge (a failing one). */
 export function resetStorageSidecarForTests(bridge?: () => SyncSidecar, keepCircuit = false): void {
-  bridgeFor = bridge ?? (() => sidecarBridge(() => sidecarWorkerEntry(import.meta.url, "KU0_NATIVE_STORAGE=sidecar")));
+  bridgeFor = bridge ?? storageBridge;
   if (keepCircuit) return;
   Object.assign(circuit, {
     failures: 0,

@@ -118,7 +118,7 @@ mod backend {
 }
 
 /// Windows: `--policy-stdin` runs the command in an AppContainer (**written, not run**: see
-/// `crates/sandbox/src/windows/`); `--echo-args` prints `CommandLineToArgvW(GetCommandLineW())` and
+/// `crates/sandbox/src/windows/`); `--probe` prints `{backend, arch, appcontainer}` for `status()`; `--echo-args` prints `CommandLineToArgvW(GetCommandLineW())` and
 /// the environment as JSON and `--sleep-ms <n>` sleeps (the plumbing tests' child, run under Wine).
 #[cfg(windows)]
 fn main() {
@@ -142,8 +142,20 @@ fn main() {
             std::thread::sleep(std::time::Duration::from_millis(ms));
             return;
         }
+        Some("--probe") => {
+            // The same shape the TypeScript side reads (`AppContainerProbe` in windows.ts).
+            let out = serde_json::json!({
+                "backend": "windows-appcontainer",
+                "arch": std::env::consts::ARCH,
+                "appcontainer": sys::probe_appcontainer(),
+            });
+            println!("{out}");
+            return;
+        }
         Some("--policy-stdin") => {}
-        _ => die("error: usage: ku0-sandbox-exec --policy-stdin | --echo-args | --sleep-ms <n>"),
+        _ => die(
+            "error: usage: ku0-sandbox-exec --policy-stdin | --probe | --echo-args | --sleep-ms <n>",
+        ),
     }
     let json = match sys::read_policy_from_stdin() {
         Ok(j) => j,

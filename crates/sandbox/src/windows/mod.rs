@@ -5,12 +5,13 @@
 //! **Status: the isolation is written, not run.** The platform-independent parts below compile
 //! everywhere and are tested on Linux (`cargo test -p ku0-sandbox windows::`): the plan
 //! ([`plan`]), command-line quoting ([`cmdline`]), the environment block ([`envblock`]) and path
-//! normalization ([`winpath`]). The FFI glue (`sys`, `cfg(windows)`) is type-checked and
+//! normalization ([`winpath`]) and the preflight's decisions on it ([`decide`]). The FFI glue (`sys`, `cfg(windows)`) is type-checked and
 //! clippy-clean for `x86_64-pc-windows-{msvc,gnu}`; its process plumbing (pipes, Job Object
 //! kill-on-close, quoting through a real child) runs under Wine, which does not implement
 //! AppContainer isolation, so no isolation guarantee has been observed on Windows.
 
 pub mod cmdline;
+pub mod decide;
 pub mod envblock;
 pub mod plan;
 pub mod winpath;

@@ -600,4 +600,56 @@ mod tests {
             Some(10_000)
         );
     }
+
+    /// The policy `buildExecPolicy({ platform: "win32" })` builds (packages/native-sandbox: its
+    /// test asserts it builds exactly this file) is one the plan accepts, with the intended ACL,
+    /// capabilities, cwd and Job limits.
+    #[test]
+    fn golden_policy_from_typescript() {
+        // Parsed without `validate()`, whose absolute-path check takes Windows spellings only when
+        // compiled for Windows (`is_host_absolute`); the plan below refuses every non-Windows path.
+        let p: ExecPolicy = serde_json::from_str(include_str!("golden_policy.json")).unwrap();
+        let plan = plan(&p, &host(false), &[]).unwrap();
+        use Grant::*;
+        assert_eq!(
+            entries(&plan),
+            vec![
+                (r"C:\Program Files (x86)".into(), ReadExecute, None),
+                (r"C:\ProgramData".into(), ReadExecute, None),
+                (r"C:\Users\u\ws".into(), Modify, None),
+                (r"C:\Users\u\ws\.git".into(), Pin, None),
+                (
+                    r"C:\Users\u\ws\.git\config".into(),
+                    DenyWrite,
+                    Some(Placeholder::File)
+                ),
+                (
+                    r"C:\Users\u\ws\.git\hooks".into(),
+                    DenyWrite,
+                    Some(Placeholder::Dir)
+                ),
+                (
+                    r"C:\Users\u\ws\.ku0".into(),
+                    DenyWrite,
+                    Some(Placeholder::Dir)
+                ),
+            ]
+        );
+        assert!(plan.capabilities.is_empty());
+        assert_eq!(plan.cwd.unwrap().display(), r"C:\Users\u\ws\src");
+        assert_eq!(
+            plan.job,
+            JobPlan {
+                active_processes: Some(512),
+                job_memory: Some(512 * 1024 * 1024),
+                process_memory: None,
+                process_user_time_100ns: Some(31 * 10_000_000),
+                cpu_rate: Some(1250),
+            }
+        );
+        // Only Job-enforceable limits are sent: nothing is reported as not enforced.
+        assert!(plan.not_enforced.is_empty(), "{:?}", plan.not_enforced);
+        assert_eq!(p.argv[0], r"C:\Windows\System32\cmd.exe");
+        assert_eq!(p.host_home.as_deref(), Some(r"C:\Users\u"));
+    }
 }

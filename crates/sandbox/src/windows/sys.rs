@@ -711,3 +711,20 @@ pub fn command_line_to_argv() -> Vec<String> {
     unsafe { LocalFree(argv.cast()) };
     out
 }
+
+/// The helper's `--probe` on Windows: whether the AppContainer API answers here
+/// (`DeriveAppContainerSidFromAppContainerName`, which needs no profile and changes nothing).
+/// Written, not run on Windows (Wine may answer either way; it does not isolate).
+pub fn probe_appcontainer() -> bool {
+    let name = wide("ku0.sandbox.probe");
+    let mut sid: PSID = null_mut();
+    // SAFETY: NUL-terminated name that outlives the call; on success `sid` is a SID documented to
+    // be freed with FreeSid, which we do at once.
+    let hr = unsafe { DeriveAppContainerSidFromAppContainerName(name.as_ptr(), &mut sid) };
+    if hr < 0 || sid.is_null() {
+        return false;
+    }
+    // SAFETY: allocated by DeriveAppContainerSidFromAppContainerName (documented: FreeSid).
+    unsafe { FreeSid(sid) };
+    true
+}

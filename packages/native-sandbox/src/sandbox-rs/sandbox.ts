@@ -252,7 +252,15 @@ class SeamSandbox implements SandboxPolicy {
         "execution failed: this policy needs OS enforcement and the native sandbox is off (KU0_NATIVE_SANDBOX=off, SANDBOX_RS_DISABLE_NATIVE, or no binding); refusing to run it unconfined",
       );
     }
-    const usable = nativeUsable();
+    // The seam builds POSIX policies (`/tmp`, the POSIX environment allowlist): not wired for the
+    // Windows backend, which stays unavailable here as before (fail closed).
+    const usable: { ok: boolean; helper?: string; reason?: string } =
+      process.platform === "win32"
+        ? {
+            ok: false,
+            reason: "the sandbox-rs seam is not wired for the Windows backend (POSIX policies only)",
+          }
+        : nativeUsable();
     if (!usable.ok || !usable.helper)
       throw new Ku0Error(
         SeamErrorCodes.unavailable,

@@ -2,8 +2,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sidecarBridge, sidecarWorkerEntry } from "@ku0/native-loader";
 import { resolveBinary } from "@ku0/native-sidecar";
+import { storageBridge } from "../sidecar.js";
 
 function daemonBinary(): string | undefined {
   try {
@@ -35,7 +35,7 @@ export function useSidecarDir(): string {
 
 /** The bridge the storage adapter uses (the process's shared one). */
 export function bridge() {
-  return sidecarBridge(() => sidecarWorkerEntry(import.meta.url, "KU0_NATIVE_STORAGE=sidecar"));
+  return storageBridge();
 }
 
 /** Stops the test file's daemon (if one was started) and removes its runtime dir. */
