@@ -194,6 +194,15 @@ export class GrpcChannel {
       settings: { initialWindowSize: 1 << 20, enablePush: false },
       maxSessionMemory: 64,
     });
+    // the connection window too (Node's default is 64 KiB): big replies (queries, replay chunks) stream
+    // without waiting on WINDOW_UPDATEs
+    this.session.on("connect", () => {
+      try {
+        this.session.setLocalWindowSize(8 << 20);
+      } catch {
+        // a session closed meanwhile: its calls fail with UNAVAILABLE
+      }
+    });
     this.session.on("error", () => {
       this.isDead = true;
     });
