@@ -16,8 +16,7 @@ mod floor {
     use prost::Message;
     use tokio::net::UnixStream;
 
-    const TEXT: &str =
-        "const agent = createAgent({ model: 'gpt-4o', tools: [read, write, exec] }); return agent.run(task); ";
+    const TEXT: &str = "const agent = createAgent({ model: 'gpt-4o', tools: [read, write, exec] }); return agent.run(task); ";
     const IN_FLIGHT: usize = 16;
 
     type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -122,7 +121,10 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     };
     let calls = args.next().and_then(|s| s.parse().ok()).unwrap_or(5000);
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("runtime: {e}");
