@@ -2,6 +2,10 @@
 //! N-API binding (content-cached counts, `truncate`, `context::plan_truncate`, `zstd_payload`, the
 //! shared count cache), so answers agree with `@ku0/native-tokenizer`.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ku0_tokenizer::Encoding;
 use ku0_tokenizer::cache::{SHARED, count_cached, count_cached_many};
 use ku0_tokenizer::context::{PlanMessage, plan_truncate};
@@ -17,14 +21,46 @@ use crate::pb::tokenizer::tokenizer_server::Tokenizer;
 /// Texts per `CountBatch` call (the N-API binding's array limit).
 pub const MAX_BATCH: usize = 1 << 24;
 
+/// Texts up to this many bytes are counted on the runtime thread once their encoding is loaded (below).
+pub const INLINE_COUNT_BYTES: usize = 1024;
+
 #[derive(Debug, Clone)]
 pub struct TokenizerService {
     activity: Activity,
+    /// Per encoding (`Encoding::ALL` order): a count with it has finished, so its vocabulary is loaded and
+    /// a short count is microseconds of work.
+    warm: Arc<[AtomicBool; 4]>,
 }
 
 impl TokenizerService {
     pub fn new(activity: Activity) -> Self {
-        Self { activity }
+        Self {
+            activity,
+            warm: Arc::new([const { AtomicBool::new(false) }; 4]),
+        }
+    }
+
+    fn warm_flag(&self, e: Encoding) -> Option<&AtomicBool> {
+        let i = Encoding::ALL.iter().position(|x| *x == e)?;
+        self.warm.get(i)
+    }
+
+    /// `Count`: a short text with a loaded encoding is counted inline (no hand-off to the blocking pool: two
+    /// thread wake-ups less per call, which is most of a small call's cost on a loaded machine); anything
+    /// else, including the first count that loads an encoding, runs on the blocking pool. A panic is a
+    /// typed `INTERNAL` either way.
+    async fn count_text(&self, text: String, e: Encoding) -> Result<u32, Status> {
+        let flag = self.warm_flag(e);
+        if text.len() <= INLINE_COUNT_BYTES && flag.is_some_and(|f| f.load(Ordering::Acquire)) {
+            return catch_unwind(AssertUnwindSafe(|| to_u32(count_cached(&text, e)))).map_err(
+                |_| Status::internal("ERR_KU0_SIDECAR_INTERNAL: engine task failed: panicked"),
+            );
+        }
+        let n = blocking(move || Ok(to_u32(count_cached(&text, e)))).await?;
+        if let Some(f) = flag {
+            f.store(true, Ordering::Release);
+        }
+        Ok(n)
     }
 }
 
@@ -69,7 +105,8 @@ fn plan_message(m: pb::PlanMessage) -> PlanMessage {
     }
 }
 
-/// Engine work runs on the blocking pool so a megabyte text does not stall the reactor.
+/// Engine work runs on the blocking pool so a megabyte text does not stall the reactor (short counts
+/// with a loaded encoding excepted, `TokenizerService::count_text`).
 #[tonic::async_trait]
 impl Tokenizer for TokenizerService {
     async fn count(
@@ -78,8 +115,8 @@ impl Tokenizer for TokenizerService {
     ) -> Result<Response<pb::CountReply>, Status> {
         let _g = self.activity.enter();
         let r = request.into_inner();
-        let tokens =
-            blocking(move || Ok(to_u32(count_cached(&r.text, enc(r.model.as_deref()))))).await?;
+        let e = enc(r.model.as_deref());
+        let tokens = self.count_text(r.text, e).await?;
         Ok(Response::new(pb::CountReply { tokens }))
     }
 
@@ -266,6 +303,36 @@ mod tests {
 
     fn svc() -> TokenizerService {
         TokenizerService::new(Activity::new())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn inline_counts_after_warm_up_match_the_engine() {
+        let s = svc();
+        let short = "short text, counted inline once the encoding is warm";
+        let long = "word ".repeat(INLINE_COUNT_BYTES);
+        let flag = s
+            .warm_flag(Encoding::O200kBase)
+            .map(|f| f.load(Ordering::Acquire));
+        assert_eq!(flag, Some(false));
+        for round in 0..2 {
+            for text in [short, long.as_str()] {
+                let got = s.count_text(text.to_owned(), Encoding::O200kBase).await;
+                assert_eq!(
+                    got.ok(),
+                    Some(to_u32(ku0_tokenizer::count(text, Encoding::O200kBase))),
+                    "round {round}"
+                );
+            }
+            let flag = s
+                .warm_flag(Encoding::O200kBase)
+                .map(|f| f.load(Ordering::Acquire));
+            assert_eq!(flag, Some(true));
+        }
+        // another encoding is still cold: its first count goes to the blocking pool
+        let flag = s
+            .warm_flag(Encoding::Cl100kBase)
+            .map(|f| f.load(Ordering::Acquire));
+        assert_eq!(flag, Some(false));
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { SidecarError, type SidecarErrorCode, SidecarErrorCodes } from "./errors.js";
+import { GrpcCallError, GrpcChannel, GrpcStatus, type Method } from "./grpc.js";
 import { type DaemonState, defaultRuntimeDir, pidAlive, readState } from "./paths.js";
 import { resolveBinary, spawnDaemon } from "./spawn.js";
 
@@ -33,16 +33,6 @@ export const PROTO_DIR =
   ) ?? join(PACKAGE_DIR, "proto");
 const MAX_MESSAGE_BYTES = 64 << 20;
 
-type Callback<R> = (err: grpc.ServiceError | null, reply?: R) => void;
-type Unary<Q, R> = (
-  req: Q,
-  meta: grpc.Metadata,
-  opts: grpc.CallOptions,
-  cb: Callback<R>,
-) => grpc.ClientUnaryCall;
-// biome-ignore lint/suspicious/noExplicitAny: grpc-js generated clients are untyped
-type AnyClient = grpc.Client & Record<string, any>;
-
 export interface HelloReply {
   version: string;
   protocol: number;
@@ -50,44 +40,46 @@ export interface HelloReply {
   services: string[];
 }
 
-type Ctor = grpc.ServiceClientConstructor;
 /** The application services this client talks to (by their short names). */
 export type ServiceName = "tokenizer" | "symbolIndex";
-interface Services {
-  Control: Ctor;
-  tokenizer: Ctor;
-  symbolIndex: Ctor;
+/** Every service of the contract, by short name. */
+export type AnyServiceName = "control" | ServiceName | "sandbox" | "storage";
+// biome-ignore lint/suspicious/noExplicitAny: messages are plain objects shaped by the .proto
+type AnyMethod = Method<any, any>;
+/** Methods of a service by their camelCase names (`count`, `closeSession`). */
+export type MethodTable = Record<string, AnyMethod>;
+
+function methodTable(def: protoLoader.PackageDefinition, service: string): MethodTable {
+  const svc = def[service] as protoLoader.ServiceDefinition;
+  const table: MethodTable = {};
+  for (const [name, m] of Object.entries(svc)) table[m.originalName ?? name] = m as AnyMethod;
+  return table;
 }
 
-let loaded: Services | undefined;
-function services(): Services {
+let loaded: Record<AnyServiceName, MethodTable> | undefined;
+/** The contract's methods, loaded once from `PROTO_DIR`. */
+export function methods(): Record<AnyServiceName, MethodTable> {
   if (!loaded) {
+    const base = { includeDirs: [PROTO_DIR], keepCase: false, enums: Number, defaults: true, oneofs: true };
     const def = protoLoader.loadSync(
       [
         "ku0/sidecar/v1/control.proto",
         "ku0/tokenizer/v1/tokenizer.proto",
         "ku0/symbolindex/v1/symbolindex.proto",
       ],
-      {
-        includeDirs: [PROTO_DIR],
-        keepCase: false,
-        longs: Number,
-        enums: Number,
-        defaults: true,
-        oneofs: true,
-      },
+      { ...base, longs: Number },
     );
-    const pkg = grpc.loadPackageDefinition(def) as unknown as {
-      ku0: {
-        sidecar: { v1: { Control: Ctor } };
-        tokenizer: { v1: { Tokenizer: Ctor } };
-        symbolindex: { v1: { SymbolIndex: Ctor } };
-      };
-    };
+    // uint64 seam ids stay exact: strings here, bigint in the API
+    const exact = protoLoader.loadSync(["ku0/sandbox/v1/sandbox.proto", "ku0/storage/v1/storage.proto"], {
+      ...base,
+      longs: String,
+    });
     loaded = {
-      Control: pkg.ku0.sidecar.v1.Control,
-      tokenizer: pkg.ku0.tokenizer.v1.Tokenizer,
-      symbolIndex: pkg.ku0.symbolindex.v1.SymbolIndex,
+      control: methodTable(def, "ku0.sidecar.v1.Control"),
+      tokenizer: methodTable(def, "ku0.tokenizer.v1.Tokenizer"),
+      symbolIndex: methodTable(def, "ku0.symbolindex.v1.SymbolIndex"),
+      sandbox: methodTable(exact, "ku0.sandbox.v1.Sandbox"),
+      storage: methodTable(exact, "ku0.storage.v1.Storage"),
     };
   }
   return loaded;
@@ -110,47 +102,58 @@ export interface SidecarOptions {
   expectedVersion?: string;
 }
 
-/**
- * Closes a client's channel. Not `client.close()`: a service with a `Close` RPC (the symbol index)
- * shadows `Client.prototype.close` with that RPC on its generated client.
- */
-function closeChannel(client: grpc.Client): void {
-  grpc.Client.prototype.close.call(client);
-}
-
-class Connection {
+/** One HTTP/2 connection to a daemon that answered `Hello`; every service's calls share it. */
+export class Connection {
+  /**
+   * Set when this client closes the connection (after a call failed with UNAVAILABLE or a timeout). A
+   * daemon that died between calls is noticed by the next call, which fails with UNAVAILABLE (the one after
+   * it respawns), as a call in flight when it died does.
+   */
   dead = false;
   constructor(
-    readonly control: AnyClient,
-    readonly clients: Record<ServiceName, AnyClient>,
+    readonly channel: GrpcChannel,
     readonly hello: HelloReply,
   ) {}
   close() {
     this.dead = true;
-    closeChannel(this.control);
-    for (const c of Object.values(this.clients)) closeChannel(c);
+    this.channel.close();
   }
 }
 
-export function statusError(err: grpc.ServiceError, what: string): SidecarError {
-  const map: Partial<Record<grpc.status, SidecarErrorCode>> = {
-    [grpc.status.UNAVAILABLE]: SidecarErrorCodes.unavailable,
-    [grpc.status.CANCELLED]: SidecarErrorCodes.unavailable,
-    [grpc.status.DEADLINE_EXCEEDED]: SidecarErrorCodes.timeout,
-    [grpc.status.RESOURCE_EXHAUSTED]: SidecarErrorCodes.messageTooLarge,
+export function statusError(err: unknown, what: string): SidecarError {
+  if (!(err instanceof GrpcCallError)) {
+    return new SidecarError(
+      SidecarErrorCodes.callFailed,
+      `${what}: ${(err as Error)?.message ?? String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const map: Partial<Record<number, SidecarErrorCode>> = {
+    [GrpcStatus.UNAVAILABLE]: SidecarErrorCodes.unavailable,
+    [GrpcStatus.CANCELLED]: SidecarErrorCodes.unavailable,
+    [GrpcStatus.DEADLINE_EXCEEDED]: SidecarErrorCodes.timeout,
+    [GrpcStatus.RESOURCE_EXHAUSTED]: SidecarErrorCodes.messageTooLarge,
   };
   const code = map[err.code] ?? SidecarErrorCodes.callFailed;
   return new SidecarError(code, `${what}: ${err.details || err.message}`, { cause: err, grpcCode: err.code });
 }
 
-function call<Q, R>(client: AnyClient, method: string, req: Q, timeoutMs: number): Promise<R> {
-  return new Promise<R>((resolve, reject) => {
-    const fn = client[method] as Unary<Q, R>;
-    fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, reply) => {
-      if (err) reject(err);
-      else resolve(reply as R);
-    });
-  });
+/** A unary call of `service.method` on `conn` (a GrpcCallError on failure). */
+export function call<R>(
+  conn: Connection,
+  service: AnyServiceName,
+  method: string,
+  req: object,
+  timeoutMs: number,
+): Promise<R> {
+  const m = methods()[service][method];
+  if (!m)
+    return Promise.reject(
+      new GrpcCallError(GrpcStatus.UNIMPLEMENTED, `no method ${method} in the ${service} contract`),
+    );
+  return conn.channel.unary(m, req, timeoutMs) as Promise<R>;
 }
 
 function sleep(ms: number) {
@@ -211,9 +214,9 @@ export class SidecarClient {
   async serviceCall<Q, R>(service: ServiceName, method: string, req: Q): Promise<R> {
     const conn = await this.connection();
     try {
-      return await call<Q, R>(conn.clients[service], method, req, this.callTimeoutMs);
+      return await call<R>(conn, service, method, req as object, this.callTimeoutMs);
     } catch (err) {
-      const e = statusError(err as grpc.ServiceError, `${service}.${method}`);
+      const e = statusError(err, `${service}.${method}`);
       if (e.code === SidecarErrorCodes.unavailable || e.code === SidecarErrorCodes.timeout) {
         if (this.conn === conn) this.conn = undefined;
         conn.close();
@@ -226,7 +229,7 @@ export class SidecarClient {
   async shutdownDaemon(reason = "requested by client"): Promise<void> {
     const conn = this.conn && !this.conn.dead ? this.conn : undefined;
     if (conn) {
-      await call(conn.control, "shutdown", { reason }, this.callTimeoutMs).catch(() => {});
+      await call(conn, "control", "shutdown", { reason }, this.callTimeoutMs).catch(() => {});
       conn.close();
       this.conn = undefined;
     }
@@ -240,29 +243,17 @@ export class SidecarClient {
   }
 
   private async open(socket: string, deadline: number): Promise<Connection> {
-    const svc = services();
-    const chOpts: grpc.ChannelOptions = {
-      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
-    };
-    const target = `unix:${socket}`;
-    const creds = grpc.credentials.createInsecure();
-    const control = new svc.Control(target, creds, chOpts) as AnyClient;
-    const clients: Record<ServiceName, AnyClient> = {
-      tokenizer: new svc.tokenizer(target, creds, chOpts) as AnyClient,
-      symbolIndex: new svc.symbolIndex(target, creds, chOpts) as AnyClient,
-    };
+    const channel = new GrpcChannel(socket, MAX_MESSAGE_BYTES);
     try {
-      const hello = await call<unknown, HelloReply>(
-        control,
-        "hello",
+      const m = methods().control.hello as Method<object, HelloReply>;
+      const hello = await channel.unary(
+        m,
         { clientVersion: SIDECAR_VERSION, protocol: SIDECAR_PROTOCOL },
         Math.max(1, deadline - Date.now()),
       );
-      return new Connection(control, clients, hello);
+      return new Connection(channel, hello);
     } catch (err) {
-      closeChannel(control);
-      for (const c of Object.values(clients)) closeChannel(c);
+      channel.close();
       throw err;
     }
   }
@@ -281,7 +272,8 @@ export class SidecarClient {
   private async replace(conn: Connection, deadline: number) {
     const pid = conn.hello.pid;
     await call(
-      conn.control,
+      conn,
+      "control",
       "shutdown",
       { reason: "version mismatch" },
       Math.max(1, deadline - Date.now()),
@@ -333,7 +325,7 @@ export class SidecarClient {
       try {
         conn = await this.open(r.socket, deadline);
       } catch (err) {
-        throw statusError(err as grpc.ServiceError, "hello");
+        throw statusError(err, "hello");
       }
       if (this.compatible(conn.hello)) return conn;
       await this.replace(conn, deadline);

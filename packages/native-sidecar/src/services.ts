@@ -1,84 +1,36 @@
 // Clients of the sandbox and storage services, sharing the channel of a SidecarClient's connection
 // (one HTTP/2 connection per daemon), with the same error mapping and drop-on-unavailable rule.
-import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
-import { PROTO_DIR, type SidecarClient, statusError } from "./client.js";
+import { type Connection, methods, type SidecarClient, statusError } from "./client.js";
 import { type SidecarError, SidecarErrorCodes } from "./errors.js";
-
-// biome-ignore lint/suspicious/noExplicitAny: grpc-js generated clients are untyped
-export type AnyClient = grpc.Client & Record<string, any>;
-type Ctor = grpc.ServiceClientConstructor;
+import { GrpcCallError, GrpcStatus } from "./grpc.js";
 
 export type ExtraService = "sandbox" | "storage";
 
-let loaded: Record<ExtraService, Ctor> | undefined;
-function ctors(): Record<ExtraService, Ctor> {
-  if (!loaded) {
-    const def = protoLoader.loadSync(["ku0/sandbox/v1/sandbox.proto", "ku0/storage/v1/storage.proto"], {
-      includeDirs: [PROTO_DIR],
-      keepCase: false,
-      // uint64 seam ids stay exact: strings here, bigint in the API
-      longs: String,
-      enums: Number,
-      defaults: true,
-      oneofs: true,
-    });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as {
-      ku0: { sandbox: { v1: { Sandbox: Ctor } }; storage: { v1: { Storage: Ctor } } };
-    };
-    loaded = { sandbox: pkg.ku0.sandbox.v1.Sandbox, storage: pkg.ku0.storage.v1.Storage };
-  }
-  return loaded;
-}
-
-type Conn = Awaited<ReturnType<SidecarClient["connection"]>>;
-const perConn = new WeakMap<Conn, Map<ExtraService, AnyClient>>();
-
-/** The service's client on the connection's channel (created once per connection). */
-function clientFor(conn: Conn, service: ExtraService): AnyClient {
-  let m = perConn.get(conn);
-  if (!m) {
-    m = new Map();
-    perConn.set(conn, m);
-  }
-  let c = m.get(service);
-  if (!c) {
-    const channel = conn.control.getChannel();
-    c = new (ctors()[service])("unix:unused", grpc.credentials.createInsecure(), {
-      channelOverride: channel,
-    }) as AnyClient;
-    m.set(service, c);
-  }
-  return c;
-}
-
 /** A daemon that went away: this connection is dead (the client's next call connects or respawns). */
-function fail(conn: Conn, err: unknown, what: string): SidecarError {
-  const e = statusError(err as grpc.ServiceError, what);
+function fail(conn: Connection, err: unknown, what: string): SidecarError {
+  const e = statusError(err, what);
   if (e.code === SidecarErrorCodes.unavailable || e.code === SidecarErrorCodes.timeout) conn.close();
   return e;
+}
+
+function method(service: ExtraService, name: string) {
+  const m = methods()[service][name];
+  if (!m) throw new GrpcCallError(GrpcStatus.UNIMPLEMENTED, `no method ${name} in the ${service} contract`);
+  return m;
 }
 
 /** A unary call of `service.method` with the client's call deadline. */
 export async function unary<R>(
   sidecar: SidecarClient,
   service: ExtraService,
-  method: string,
+  name: string,
   req: object,
 ): Promise<R> {
   const conn = await sidecar.connection();
-  const client = clientFor(conn, service);
   try {
-    return await new Promise<R>((resolve, reject) => {
-      client[method](
-        req,
-        new grpc.Metadata(),
-        { deadline: Date.now() + sidecar.callTimeoutMs },
-        (err: grpc.ServiceError | null, reply?: R) => (err ? reject(err) : resolve(reply as R)),
-      );
-    });
+    return (await conn.channel.unary(method(service, name), req, sidecar.callTimeoutMs)) as R;
   } catch (err) {
-    throw fail(conn, err, `${service}.${method}`);
+    throw fail(conn, err, `${service}.${name}`);
   }
 }
 
@@ -96,27 +48,23 @@ export interface StreamCall {
 export async function serverStream<M>(
   sidecar: SidecarClient,
   service: ExtraService,
-  method: string,
+  name: string,
   req: object,
   onMessage: (m: M) => void,
   deadlineMs?: number,
 ): Promise<StreamCall> {
   const conn = await sidecar.connection();
-  const client = clientFor(conn, service);
-  const call = client[method](req, new grpc.Metadata(), {
-    deadline: Date.now() + (deadlineMs ?? sidecar.callTimeoutMs),
-  }) as grpc.ClientReadableStream<M>;
-  const done = new Promise<void>((resolve, reject) => {
-    call.on("data", (m: M) => {
-      try {
-        onMessage(m);
-      } catch (err) {
-        call.cancel();
-        reject(err);
-      }
-    });
-    call.on("error", (err) => reject(fail(conn, err, `${service}.${method}`)));
-    call.on("end", () => resolve());
+  const what = `${service}.${name}`;
+  const call = conn.channel.serverStream(
+    method(service, name),
+    req,
+    deadlineMs ?? sidecar.callTimeoutMs,
+    (m) => onMessage(m as M),
+  );
+  const done = call.done.catch((err: unknown) => {
+    // an error thrown by onMessage cancels the call and is passed through as it is
+    if (err instanceof GrpcCallError && err.cause !== undefined) throw err.cause;
+    throw fail(conn, err, what);
   });
   return { cancel: () => call.cancel(), done };
 }
