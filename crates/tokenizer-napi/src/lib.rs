@@ -51,11 +51,72 @@ fn max_output(limit: Option<f64>) -> Result<usize> {
 // Counting
 // ---------------------------------------------------------------------------------------------
 
+/// Strings of at most this many UTF-16 units are read in one pass (see [`Utf8Text`]); longer ones
+/// the way napi-rs reads a `String` (length first, then exactly that many bytes), so the buffer stays
+/// bounded by the text's real size.
+const ONE_PASS_MAX_UNITS: usize = 8 << 20;
+
+/// A JS string argument as UTF-8, read in one pass: napi-rs's `String` asks V8 for the UTF-8 length
+/// (a full scan of the string) and then zero-fills and writes a buffer of that size (two more passes);
+/// here the buffer is sized from the UTF-16 length (O(1): at most 3 bytes per unit, a surrogate pair
+/// is 4 bytes for 2 units, a lone surrogate becomes the 3-byte U+FFFD) and V8 writes it once. Same
+/// result as `String`: lone surrogates become U+FFFD. A value that is not a string fails like `String`.
+pub struct Utf8Text(String);
+
+impl TypeName for Utf8Text {
+    fn type_name() -> &'static str {
+        String::type_name()
+    }
+    fn value_type() -> ValueType {
+        String::value_type()
+    }
+}
+
+impl ValidateNapiValue for Utf8Text {}
+
+impl FromNapiValue for Utf8Text {
+    unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> Result<Self> {
+        let mut units = 0usize;
+        // SAFETY: `env` and `v` are the live env and argument of this call (napi-rs's contract); a
+        // null buffer asks only for the length in UTF-16 units.
+        let status = unsafe {
+            sys::napi_get_value_string_utf16(env, v, std::ptr::null_mut(), 0, &mut units)
+        };
+        let cap = units.checked_mul(3).and_then(|n| n.checked_add(1));
+        let (sys::Status::napi_ok, Some(cap)) = (status, cap) else {
+            // Not a string (or absurdly long): napi-rs's own conversion and its error.
+            // SAFETY: forwarded from napi-rs.
+            return unsafe { String::from_napi_value(env, v) }.map(Utf8Text);
+        };
+        if units > ONE_PASS_MAX_UNITS {
+            // SAFETY: forwarded from napi-rs.
+            return unsafe { String::from_napi_value(env, v) }.map(Utf8Text);
+        }
+        let mut buf: Vec<u8> = Vec::with_capacity(cap);
+        let mut written = 0usize;
+        // SAFETY: `buf` has room for `cap` bytes; V8 writes at most `cap - 1` bytes plus a NUL and
+        // reports how many bytes of text it wrote in `written`.
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), cap, &mut written)
+        };
+        if status != sys::Status::napi_ok || written >= cap {
+            // SAFETY: forwarded from napi-rs.
+            return unsafe { String::from_napi_value(env, v) }.map(Utf8Text);
+        }
+        // SAFETY: V8 initialized the first `written` bytes (< capacity).
+        unsafe { buf.set_len(written) };
+        // SAFETY: V8 writes well-formed UTF-8 (lone surrogates replaced by U+FFFD), as napi-rs's own
+        // `String` conversion relies on too. The buffer held `3 × units` bytes, which every string of
+        // `units` UTF-16 units fits in, so the text is whole, not cut at the end.
+        Ok(Utf8Text(unsafe { String::from_utf8_unchecked(buf) }))
+    }
+}
+
 /// Exact tiktoken token count of `text` for `model`'s encoding (content-cached for texts ≥ 64 bytes).
 #[guard]
 #[napi(catch_unwind)]
-pub fn count_tokens(text: String, model: Option<String>) -> u32 {
-    count_one(&text, model.as_deref())
+pub fn count_tokens(#[napi(ts_arg_type = "string")] text: Utf8Text, model: Option<String>) -> u32 {
+    count_one(&text.0, model.as_deref())
 }
 
 fn count_one(text: &str, model: Option<&str>) -> u32 {
@@ -73,8 +134,11 @@ fn count_many(texts: &[String], model: Option<&str>) -> Result<Vec<u32>> {
 /// Same count, never touching the content cache (benchmarks, cold measurements).
 #[guard]
 #[napi(catch_unwind)]
-pub fn count_tokens_uncached(text: String, model: Option<String>) -> u32 {
-    to_u32(count(&text, enc(model.as_deref())))
+pub fn count_tokens_uncached(
+    #[napi(ts_arg_type = "string")] text: Utf8Text,
+    model: Option<String>,
+) -> u32 {
+    to_u32(count(&text.0, enc(model.as_deref())))
 }
 
 /// Counts for many texts in one crossing.
@@ -518,8 +582,11 @@ fn json_text(env: &Env, value: Unknown) -> Result<String> {
 /// Runtime seam: `count_tokens(text, model)`.
 #[guard]
 #[napi(js_name = "count_tokens", catch_unwind)]
-pub fn seam_count_tokens(text: String, model: Option<String>) -> u32 {
-    count_one(&text, model.as_deref())
+pub fn seam_count_tokens(
+    #[napi(ts_arg_type = "string")] text: Utf8Text,
+    model: Option<String>,
+) -> u32 {
+    count_one(&text.0, model.as_deref())
 }
 
 /// Runtime seam: `count_tokens_batch(texts, model)`.

@@ -55,6 +55,29 @@ fn main() {
             clear_piece_caches();
             count_seq(&text, which, &v)
         });
+        // Multi-token pieces by length: how many, how many distinct (what the memo can save), and the
+        // time to count each class without the memo.
+        let mut multi: Vec<String> = Vec::new();
+        split(&text, which, |p| {
+            if !v.contains(p.as_bytes()) {
+                multi.push(p.to_owned());
+            }
+        });
+        for (lo, hi) in [(2, 8), (9, 16), (17, 48), (49, 64), (65, usize::MAX)] {
+            let class: Vec<&[u8]> = multi
+                .iter()
+                .map(|p| p.as_bytes())
+                .filter(|p| (lo..=hi).contains(&p.len()))
+                .collect();
+            let distinct = class.iter().collect::<std::collections::HashSet<_>>().len();
+            let (ms, toks) = time(&|| class.iter().map(|p| v.piece_count(p)).sum());
+            println!(
+                "  {name} multi-token pieces of {lo}..={hi} bytes: {} ({distinct} distinct), {} bytes, {} tokens, {ms:.2} ms unmemoized",
+                class.len(),
+                class.iter().map(|p| p.len()).sum::<usize>(),
+                toks / 10
+            );
+        }
         println!(
             "{name}: {} bytes, {pieces} pieces, {:.1}% one token ({multi_bytes} bytes in multi-token pieces), {} tokens; split {split_ms:.2} ms, split+lookup {lookup_ms:.2} ms, full {full_ms:.2} ms",
             text.len(),

@@ -487,10 +487,10 @@ fn split_with<const O200K: bool>(text: &str, mut f: impl FnMut(&str)) {
 /// Token bytes → rank (tiktoken rank = bpe-openai token id) of an encoding, plus a dense table of its
 /// 2-byte tokens (the first merge step looks every adjacent byte pair up there, no hashing).
 pub struct Vocab {
-    /// Tokens of 3..=8 bytes, keyed by their bytes packed into a u64 and their length (integer hash and
-    /// compare, no slice hashing or memcmp).
-    short: FxHashMap<(u64, u8), u32>,
-    /// Every token, by its bytes (the longer ones are looked up here).
+    /// Tokens of 1..=16 bytes in an open-addressing table keyed by [`Key`] (integer hash and compare,
+    /// no slice hashing, no memcmp, usually one cache line per lookup).
+    short: ShortTable,
+    /// Tokens longer than 16 bytes, by their bytes.
     ranks: FxHashMap<&'static [u8], u32>,
     pairs: Box<[u32]>,
     bpe: &'static BytePairEncoding,
@@ -499,35 +499,144 @@ pub struct Vocab {
 /// No such token.
 const NONE: u32 = u32::MAX;
 
-/// The key of a 3..=8-byte string in `Vocab::short`.
-#[inline]
-fn pack(b: &[u8]) -> Option<(u64, u8)> {
-    if !(3..=8).contains(&b.len()) {
-        return None;
-    }
+/// Longest string a [`Key`] holds.
+const KEY_MAX: usize = 16;
+
+/// A 1..=16-byte string as integers: its first and last 8 bytes (overlapping when shorter than 16;
+/// for 4..=7 bytes the first and last 4 bytes; up to 3 bytes the bytes) plus its length. Together with the
+/// length these determine every byte, so two strings have the same key iff they are equal. Built
+/// from unaligned loads, no copy.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Key {
+    lo: u64,
+    hi: u64,
+    len: u8,
+}
+
+#[inline(always)]
+fn load8(b: &[u8], at: usize) -> u64 {
     let mut x = [0u8; 8];
-    x[..b.len()].copy_from_slice(b);
-    Some((u64::from_le_bytes(x), b.len() as u8))
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+#[inline(always)]
+fn load4(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&b[at..at + 4]);
+    u64::from(u32::from_le_bytes(x))
+}
+
+impl Key {
+    /// The key of `b`, or `None` unless it has 1..=16 bytes.
+    #[inline(always)]
+    pub fn of(b: &[u8]) -> Option<Key> {
+        let n = b.len();
+        let (lo, hi) = match n {
+            1 => (u64::from(b[0]), 0),
+            2 => (u64::from(b[0]) | u64::from(b[1]) << 8, 0),
+            3 => (
+                u64::from(b[0]) | u64::from(b[1]) << 8 | u64::from(b[2]) << 16,
+                0,
+            ),
+            4..=7 => (load4(b, 0), load4(b, n - 4)),
+            8..=KEY_MAX => (load8(b, 0), load8(b, n - 8)),
+            _ => return None,
+        };
+        Some(Key {
+            lo,
+            hi,
+            len: n as u8,
+        })
+    }
+
+    #[inline(always)]
+    fn hash(self) -> u64 {
+        let a = (self.lo ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        let b = (self.hi ^ u64::from(self.len)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let h = a ^ b.rotate_left(31);
+        h ^ (h >> 29)
+    }
+}
+
+/// One slot of [`ShortTable`]; `len == 0` is empty.
+#[derive(Clone, Copy)]
+struct Slot {
+    lo: u64,
+    hi: u64,
+    rank: u32,
+    len: u32,
+}
+
+const EMPTY: Slot = Slot {
+    lo: 0,
+    hi: 0,
+    rank: NONE,
+    len: 0,
+};
+
+/// Linear-probing table [`Key`] → rank, at most half full.
+struct ShortTable {
+    slots: Box<[Slot]>,
+    mask: usize,
+}
+
+impl ShortTable {
+    fn new(entries: &[(Key, u32)]) -> Self {
+        let size = (entries.len() * 2).next_power_of_two().max(16);
+        let mut slots = vec![EMPTY; size].into_boxed_slice();
+        let mask = size - 1;
+        for &(k, rank) in entries {
+            let mut i = k.hash() as usize & mask;
+            while slots[i].len != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = Slot {
+                lo: k.lo,
+                hi: k.hi,
+                rank,
+                len: u32::from(k.len),
+            };
+        }
+        Self { slots, mask }
+    }
+
+    #[inline(always)]
+    fn get(&self, k: Key) -> u32 {
+        let mut i = k.hash() as usize & self.mask;
+        loop {
+            let s = &self.slots[i];
+            if s.len == u32::from(k.len) && s.lo == k.lo && s.hi == k.hi {
+                return s.rank;
+            }
+            if s.len == 0 {
+                return NONE;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
 }
 
 impl Vocab {
     pub fn new(bpe: &'static BytePairEncoding) -> Self {
         let n = bpe.num_tokens() as u32;
-        let mut ranks = FxHashMap::with_capacity_and_hasher(n as usize, Default::default());
+        let mut ranks = FxHashMap::default();
         let mut pairs = vec![NONE; 1 << 16].into_boxed_slice();
-        let mut short = FxHashMap::default();
+        let mut short = Vec::new();
         for id in 0..n {
             let b = bpe.token_bytes(id);
             if let [x, y] = *b {
                 pairs[usize::from(x) << 8 | usize::from(y)] = id;
             }
-            if let Some(k) = pack(b) {
-                short.insert(k, id);
+            match Key::of(b) {
+                Some(k) => short.push((k, id)),
+                None => {
+                    ranks.insert(b, id);
+                }
             }
-            ranks.insert(b, id);
         }
         Self {
-            short,
+            short: ShortTable::new(&short),
             ranks,
             pairs,
             bpe,
@@ -540,8 +649,8 @@ impl Vocab {
         if let [x, y] = *piece {
             return self.pairs[usize::from(x) << 8 | usize::from(y)];
         }
-        match pack(piece) {
-            Some(k) => self.short.get(&k).copied().unwrap_or(NONE),
+        match Key::of(piece) {
+            Some(k) => self.short.get(k),
             None => self.ranks.get(piece).copied().unwrap_or(NONE),
         }
     }
@@ -636,8 +745,24 @@ const PIECE_CACHE_MAX_ENTRIES: usize = 1 << 16;
 /// Bumped by [`clear_piece_caches`]; each thread drops its memo when it sees a new value.
 static PIECE_EPOCH: AtomicU64 = AtomicU64::new(0);
 
-/// Piece bytes → token count.
-type PieceMap = FxHashMap<Box<[u8]>, u32>;
+/// Piece → token count: pieces of up to 16 bytes by their [`Key`] (no allocation, integer compare),
+/// longer ones by their bytes.
+#[derive(Default)]
+struct PieceMap {
+    short: FxHashMap<Key, u32>,
+    long: FxHashMap<Box<[u8]>, u32>,
+}
+
+impl PieceMap {
+    fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+
+    fn clear(&mut self) {
+        self.short.clear();
+        self.long.clear();
+    }
+}
 
 struct PieceCache {
     epoch: u64,
@@ -671,7 +796,7 @@ fn with_memo<R>(vocab: &Vocab, f: impl FnOnce(Option<&mut PieceMap>) -> R) -> R 
         let at = match memo.maps.iter().position(|(id, _)| *id == vocab_id) {
             Some(at) => at,
             None => {
-                memo.maps.push((vocab_id, FxHashMap::default()));
+                memo.maps.push((vocab_id, PieceMap::default()));
                 memo.maps.len() - 1
             }
         };
@@ -684,14 +809,23 @@ fn with_memo<R>(vocab: &Vocab, f: impl FnOnce(Option<&mut PieceMap>) -> R) -> R 
 fn multi_count(vocab: &Vocab, memo: &mut Option<&mut PieceMap>, b: &[u8]) -> usize {
     match memo {
         Some(map) if b.len() <= PIECE_CACHE_MAX_BYTES => {
-            if let Some(&n) = map.get(b) {
+            let key = Key::of(b);
+            let hit = match key {
+                Some(k) => map.short.get(&k),
+                None => map.long.get(b),
+            };
+            if let Some(&n) = hit {
                 return n as usize;
             }
             let n = vocab.merge_count(b);
             if map.len() >= PIECE_CACHE_MAX_ENTRIES {
                 map.clear();
             }
-            map.insert(Box::from(b), u32::try_from(n).unwrap_or(u32::MAX));
+            let v = u32::try_from(n).unwrap_or(u32::MAX);
+            match key {
+                Some(k) => map.short.insert(k, v),
+                None => map.long.insert(Box::from(b), v),
+            };
             n
         }
         _ if b.len() <= MERGE_MAX => vocab.merge_count(b),
@@ -927,6 +1061,44 @@ mod exact_tests {
             s.push_str(ALPHA[rng.random_range(0..ALPHA.len())]);
         }
         s
+    }
+
+    /// Every token's bytes look up its own rank (through the packed-key table up to 16 bytes, the
+    /// byte map beyond), and strings that are not tokens (a token with one byte changed or added,
+    /// prefixes) look up exactly what bpe-openai's own table says.
+    #[test]
+    fn rank_table_is_exact() {
+        for (_, bpe, v) in vocabs() {
+            let all: std::collections::HashMap<&[u8], u32> = (0..bpe.num_tokens() as u32)
+                .map(|id| (bpe.token_bytes(id), id))
+                .collect();
+            let mut probes = 0;
+            for id in 0..bpe.num_tokens() as u32 {
+                let b = bpe.token_bytes(id);
+                assert_eq!(v.rank(b), id, "{b:?}");
+                let mut other = b.to_vec();
+                other.push(b' ');
+                let mut flipped = b.to_vec();
+                if let Some(x) = flipped.last_mut() {
+                    *x ^= 0x20;
+                }
+                for s in [&other[..], &flipped[..], &b[..b.len() / 2]] {
+                    if s.is_empty() {
+                        continue;
+                    }
+                    let want = all.get(s).copied().unwrap_or(NONE);
+                    assert_eq!(v.rank(s), want, "{s:?}");
+                    probes += 1;
+                }
+            }
+            assert!(probes > 250_000, "{probes}");
+        }
+        // Equal keys only for equal strings (lengths 1..=16, overlapping loads).
+        let a = Key::of(b"abcdefghij").unwrap();
+        assert_ne!(a, Key::of(b"abcdefghiJ").unwrap());
+        assert_ne!(Key::of(b"abcd").unwrap(), Key::of(b"abcde").unwrap());
+        assert_eq!(a, Key::of(&b"xabcdefghij"[1..]).unwrap());
+        assert!(Key::of(&[0u8; 17]).is_none() && Key::of(b"").is_none());
     }
 
     #[test]

@@ -50,6 +50,19 @@ describe.each(BACKENDS)("countTokens conformance (%s)", (mode) => {
     expect(countTokens("\ufeffhello \ufeff world")).toBe(jsCount("\ufeffhello \ufeff world", "cl100k_base"));
   });
 
+  it("reads strings whole at the UTF-8 size bound (3 bytes per UTF-16 unit, surrogate pairs, lone surrogates)", () => {
+    // The native binding sizes its UTF-8 buffer from the UTF-16 length: texts at exactly 3 bytes per
+    // unit (CJK only), 4 bytes per 2 units (astral only) and 3 per unit via U+FFFD (lone surrogates)
+    // must arrive whole, at every length around the 64-byte cache threshold and beyond.
+    for (const n of [1, 2, 21, 22, 23, 64, 1000, 2000]) {
+      for (const t of ["中".repeat(n), "𝔘".repeat(n), "\ud800".repeat(n), `${"é".repeat(n)}中\ud83d`]) {
+        for (const model of ["gpt-4o", "gpt-4"]) {
+          expect(countTokens(t, model)).toBe(jsCount(t, encodingForModel(model)));
+        }
+      }
+    }
+  });
+
   it("batch equals single calls", () => {
     const texts = ["", "hello", "héllo wörld 🌍", "中文", "x".repeat(5000)];
     for (const model of [undefined, "gpt-4o", "gpt-3.5-turbo"]) {
