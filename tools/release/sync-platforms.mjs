@@ -25,6 +25,7 @@ export function platformManifest(main, triple) {
       version: main.version,
       description: `${main.name} executable ${exe.file} for ${t.rust}`,
       license: main.license,
+      type: "commonjs",
       files: [exe.file],
       bin: { [exe.file]: exe.file },
       os: [t.os],
