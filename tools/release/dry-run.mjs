@@ -10,7 +10,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { checkConsistency, versions } from "./consistency.mjs";
-import { REPO } from "./lib.mjs";
+import { REPO, workspacePackages } from "./lib.mjs";
 import { packAll } from "./pack.mjs";
 import { verifyTarballs } from "./verify.mjs";
 
@@ -61,7 +61,12 @@ try {
   const packed = packAll(join(tmp, "out"), { root: copy });
   problems.push(...(await verifyTarballs(packed)));
   // The generated binding.cjs checks the platform package version too: it must have been regenerated.
-  for (const p of packed.filter((x) => x.kind === "main" && x.name !== "@ku0/native-loader")) {
+  const napiMains = new Set(
+    workspacePackages(copy)
+      .filter((p) => p.manifest.napi?.binaryName)
+      .map((p) => p.manifest.name),
+  );
+  for (const p of packed.filter((x) => x.kind === "main" && napiMains.has(x.name))) {
     const text = execFileSync("tar", ["-xzOf", p.tarball, "package/binding.cjs"], { encoding: "utf8" });
     if (!text.includes(`expected ${p.version} but`))
       problems.push(`${p.name}: binding.cjs not regenerated for ${p.version}`);

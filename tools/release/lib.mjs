@@ -19,6 +19,24 @@ export const TRIPLES = {
 export const SANDBOX_HELPER = "ku0-sandbox-exec";
 export const helperFile = (triple) => (triple.startsWith("win32") ? `${SANDBOX_HELPER}.exe` : SANDBOX_HELPER);
 
+/**
+ * Packages whose platform packages carry an executable (as a `bin`) and no `.node`: package name -> the
+ * executable's file name and the triples it is built for. The sidecar daemon serves a Unix socket and is
+ * `cfg(unix)` (its Windows transport is not implemented), so it has no win32 package.
+ */
+export const EXECUTABLE_PACKAGES = {
+  "@ku0/native-sidecar": {
+    file: "ku0-sidecar",
+    triples: ["linux-x64-gnu", "linux-x64-musl", "linux-arm64-gnu", "darwin-x64", "darwin-arm64"],
+  },
+};
+
+/** The platform triples a main package has platform packages for (none for a plain JS package). */
+export function platformTriples(manifest) {
+  if (manifest.napi?.binaryName) return Object.keys(TRIPLES);
+  return EXECUTABLE_PACKAGES[manifest.name]?.triples ?? [];
+}
+
 export const readJson = (path) => JSON.parse(readFileSync(path, "utf8"));
 export const writeJson = (path, value) => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 
@@ -34,8 +52,9 @@ export function hostTriple() {
 }
 
 /**
- * Every publishable package under `root/packages`: `{ dir, manifest, native }` where `native` is true for a
- * module with napi platform packages; the platform packages come as `platforms: [{ triple, dir, manifest }]`.
+ * Every publishable package under `root/packages`: `{ dir, manifest, native, executable }` where `native` is
+ * true for a package with platform packages (a napi module, or one of `EXECUTABLE_PACKAGES`, whose entry is
+ * `executable`); the platform packages come as `platforms: [{ triple, dir, manifest }]`.
  */
 export function workspacePackages(root = REPO) {
   const out = [];
@@ -48,9 +67,11 @@ export function workspacePackages(root = REPO) {
       continue;
     }
     if (manifest.private) continue;
-    const native = Boolean(manifest.napi?.binaryName);
+    const triples = platformTriples(manifest);
+    const native = triples.length > 0;
+    const executable = EXECUTABLE_PACKAGES[manifest.name];
     const platforms = native
-      ? Object.keys(TRIPLES).map((triple) => {
+      ? triples.map((triple) => {
           const pdir = join(dir, "npm", triple);
           let pmanifest;
           try {
@@ -61,7 +82,7 @@ export function workspacePackages(root = REPO) {
           return { triple, dir: pdir, manifest: pmanifest };
         })
       : [];
-    out.push({ dir, manifest, native, platforms });
+    out.push({ dir, manifest, native, executable, platforms });
   }
   return out;
 }

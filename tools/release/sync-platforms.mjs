@@ -4,10 +4,38 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { helperFile, REPO, readJson, TRIPLES, workspacePackages, writeJson } from "./lib.mjs";
+import {
+  EXECUTABLE_PACKAGES,
+  helperFile,
+  platformTriples,
+  REPO,
+  readJson,
+  TRIPLES,
+  workspacePackages,
+  writeJson,
+} from "./lib.mjs";
 
 export function platformManifest(main, triple) {
   const t = TRIPLES[triple];
+  const exe = EXECUTABLE_PACKAGES[main.name];
+  if (exe) {
+    // An executable only (the sidecar daemon), declared as a bin so npm and pnpm install it executable.
+    const m = {
+      name: `${main.name}-${triple}`,
+      version: main.version,
+      description: `${main.name} executable ${exe.file} for ${t.rust}`,
+      license: main.license,
+      type: "commonjs",
+      files: [exe.file],
+      bin: { [exe.file]: exe.file },
+      os: [t.os],
+      cpu: [t.cpu],
+    };
+    if (t.libc) m.libc = [t.libc];
+    if (main.engines) m.engines = main.engines;
+    m.publishConfig = { access: "public" };
+    return m;
+  }
   const binaryName = main.napi.binaryName;
   const node = `${binaryName}.${triple}.node`;
   const sandbox = main.name === "@ku0/native-sandbox";
@@ -31,9 +59,11 @@ export function platformManifest(main, triple) {
 }
 
 function platformReadme(main, triple) {
+  const exe = EXECUTABLE_PACKAGES[main.name];
+  const what = exe ? `\`${exe.file}\` executable` : "binary";
   return `# \`${main.name}-${triple}\`
 
-The **${TRIPLES[triple].rust}** binary of [\`${main.name}\`](../../README.md). Do not install it directly: it is an
+The **${TRIPLES[triple].rust}** ${what} of [\`${main.name}\`](../../README.md). Do not install it directly: it is an
 \`optionalDependency\` of \`${main.name}\` at the same version, and package managers pick the one matching the
 machine by its \`os\`, \`cpu\` and \`libc\` fields.
 `;
@@ -42,9 +72,9 @@ machine by its \`os\`, \`cpu\` and \`libc\` fields.
 export function expectedMain(main) {
   const next = { ...main };
   next.optionalDependencies = Object.fromEntries(
-    Object.keys(TRIPLES).map((triple) => [`${main.name}-${triple}`, "workspace:*"]),
+    platformTriples(main).map((triple) => [`${main.name}-${triple}`, "workspace:*"]),
   );
-  next.napi = { ...main.napi, targets: Object.values(TRIPLES).map((t) => t.rust) };
+  if (main.napi) next.napi = { ...main.napi, targets: Object.values(TRIPLES).map((t) => t.rust) };
   return next;
 }
 
@@ -59,7 +89,7 @@ export function syncPlatforms(root = REPO, check = false, { readmes = true } = {
       drift.push(mainPath);
       if (!check) writeJson(mainPath, main);
     }
-    for (const triple of Object.keys(TRIPLES)) {
+    for (const triple of platformTriples(main)) {
       const dir = join(pkg.dir, "npm", triple);
       const want = platformManifest(main, triple);
       const path = join(dir, "package.json");

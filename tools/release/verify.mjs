@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { publint } from "publint";
 import { formatMessage } from "publint/utils";
-import { helperFile, REPO, TRIPLES } from "./lib.mjs";
+import { EXECUTABLE_PACKAGES, helperFile, platformTriples, REPO } from "./lib.mjs";
 
 const require = createRequire(import.meta.url);
 
@@ -59,7 +59,7 @@ export async function verifyTarballs(packed, { log = console.log } = {}) {
       }
       for (const f of files) {
         if (f.path.endsWith(".node")) say(`main package ships ${f.path}`);
-        if (/(^|\/)ku0-sandbox-exec/.test(f.path)) say(`main package ships ${f.path}`);
+        if (/(^|\/)(ku0-sandbox-exec|ku0-sidecar)(\.exe)?$/.test(f.path)) say(`main package ships ${f.path}`);
         if (/^(dist|src)\/testing/.test(f.path)) say(`main package ships test helper ${f.path}`);
       }
       for (const [dep, range] of Object.entries({
@@ -70,8 +70,8 @@ export async function verifyTarballs(packed, { log = console.log } = {}) {
         if (versions.has(dep) && range !== versions.get(dep))
           say(`depends on ${dep}@${range}, packed ${versions.get(dep)}`);
       }
-      if (manifest.napi?.binaryName) {
-        for (const triple of Object.keys(TRIPLES)) {
+      if (manifest.napi?.binaryName || EXECUTABLE_PACKAGES[manifest.name]) {
+        for (const triple of platformTriples(manifest)) {
           const dep = `${manifest.name}-${triple}`;
           const range = manifest.optionalDependencies?.[dep];
           if (range !== manifest.version)
@@ -79,12 +79,22 @@ export async function verifyTarballs(packed, { log = console.log } = {}) {
         }
       }
     } else {
-      const node = files.find((f) => f.path === `${manifest.main}`);
-      if (!node?.path.endsWith(".node")) say(`platform package lacks its ${manifest.main}`);
-      if (p.name.startsWith("@ku0/native-sandbox-")) {
-        const helper = files.find((f) => f.path === helperFile(p.triple));
-        if (!helper) say("platform package lacks the sandbox helper");
-        else if (!/^-..x/.test(helper.mode)) say(`helper ${helper.path} is packed with mode ${helper.mode}`);
+      const exe = Object.entries(EXECUTABLE_PACKAGES).find(([main]) => p.name.startsWith(`${main}-`))?.[1];
+      const executables = [];
+      if (exe) {
+        executables.push(exe.file);
+        if (files.some((f) => f.path.endsWith(".node")))
+          say("executable-only platform package ships a .node");
+        if (manifest.bin?.[exe.file] !== exe.file) say(`${exe.file} is not declared as a bin`);
+      } else {
+        const node = files.find((f) => f.path === `${manifest.main}`);
+        if (!node?.path.endsWith(".node")) say(`platform package lacks its ${manifest.main}`);
+        if (p.name.startsWith("@ku0/native-sandbox-")) executables.push(helperFile(p.triple));
+      }
+      for (const file of executables) {
+        const entry = files.find((f) => f.path === file);
+        if (!entry) say(`platform package lacks ${file}`);
+        else if (!/^-..x/.test(entry.mode)) say(`${entry.path} is packed with mode ${entry.mode}`);
       }
     }
   }

@@ -1,8 +1,10 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { platformTriple, readManifest } from "@ku0/native-loader";
 import { SidecarError, SidecarErrorCodes } from "./errors.js";
 import { LOG_FILE } from "./paths.js";
 
@@ -16,9 +18,41 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv | undefined;
 }
 
+/** The daemon's file name in the platform packages and in cargo's target dir (Unix only, see below). */
+const DAEMON_FILE = "ku0-sidecar";
+/** This package's root (`src/..` from source, `dist/..` from the ESM build and from the CJS bundle). */
+const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+
 /**
- * `options.binaryPath`, else `$KU0_SIDECAR_PATH`, else the workspace's `target/{release,debug}/ku0-sidecar`
- * (development checkouts). Published platform packages for the binary do not exist yet.
+ * The daemon of this platform's package `@ku0/native-sidecar-<triple>` (an optionalDependency at the exact
+ * version; built for linux x64 gnu/musl, linux arm64 and darwin x64/arm64 — the daemon is Unix-only), or
+ * undefined when that package is not installed. A package of another version is refused by name
+ * (`ERR_KU0_SIDECAR_VERSION_MISMATCH`), as the napi loaders refuse a stale platform package.
+ */
+function platformPackageBinary(): string | undefined {
+  const own = readManifest(join(PACKAGE_DIR, "package.json"));
+  const name = `${own.name}-${platformTriple()}`;
+  let manifestPath: string;
+  try {
+    manifestPath = createRequire(join(PACKAGE_DIR, "package.json")).resolve(`${name}/package.json`);
+  } catch {
+    return undefined;
+  }
+  const installed = readManifest(manifestPath).version;
+  if (installed !== own.version) {
+    throw new SidecarError(
+      SidecarErrorCodes.versionMismatch,
+      `${name}@${installed} is installed but ${own.name}@${own.version} needs ${name}@${own.version}; reinstall so both have the same version`,
+    );
+  }
+  return join(dirname(manifestPath), DAEMON_FILE);
+}
+
+/**
+ * `options.binaryPath`, else `$KU0_SIDECAR_PATH`, else — in a source checkout of ku0-native — the newer of
+ * the workspace's `target/{release,debug}/ku0-sidecar`, else the daemon of the installed platform package
+ * `@ku0/native-sidecar-<triple>` (published installs). There is no Windows package: the daemon's transport
+ * is a Unix socket and its Windows transport is not implemented.
  */
 export function resolveBinary(explicit?: string): string {
   if (explicit) {
@@ -32,21 +66,24 @@ export function resolveBinary(explicit?: string): string {
       throw new SidecarError(SidecarErrorCodes.binaryNotFound, `KU0_SIDECAR_PATH=${fromEnv} does not exist`);
     return fromEnv;
   }
-  const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-  const candidates = [
-    join(root, "target", "release", "ku0-sidecar"),
-    join(root, "target", "debug", "ku0-sidecar"),
-  ];
+  const root = join(PACKAGE_DIR, "..", "..");
+  const candidates: string[] = [];
+  // Only in this repository (not in a user's project that happens to have a target/ dir).
+  if (existsSync(join(root, "crates", "sidecar", "Cargo.toml"))) {
+    candidates.push(join(root, "target", "release", DAEMON_FILE), join(root, "target", "debug", DAEMON_FILE));
+  }
   // In a workspace both may exist: the newer build is the one that matches the source.
   const found = candidates
     .filter((c) => existsSync(c))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  if (!found)
-    throw new SidecarError(
-      SidecarErrorCodes.binaryNotFound,
-      `no ku0-sidecar binary: set KU0_SIDECAR_PATH or build it (cargo build -p ku0-sidecar); looked at ${candidates.join(", ")}`,
-    );
-  return found;
+  if (found) return found;
+  const packaged = platformPackageBinary();
+  if (packaged && existsSync(packaged)) return packaged;
+  const looked = [...candidates, packaged ?? `@ku0/native-sidecar-${platformTriple()} (not installed)`];
+  throw new SidecarError(
+    SidecarErrorCodes.binaryNotFound,
+    `no ku0-sidecar binary: set KU0_SIDECAR_PATH, install the platform package (an optionalDependency; linux and macOS only) or build it (cargo build -p ku0-sidecar); looked at ${looked.join(", ")}`,
+  );
 }
 
 /**

@@ -4,7 +4,9 @@
 // tools/consumer/smoke.mjs (tokenizer, symbol-index, storage: flag `native`; must be active natively from the
 // platform package and give the same answers as the JS fallback in that same Node), smoke.cjs
 // (every CommonJS entry) and sandbox-binding.cjs (the sandbox binding loads; off Linux a run is refused with
-// the typed ERR_KU0_SANDBOX_UNAVAILABLE) with the foreign Node, started through the given runner.
+// the typed ERR_KU0_SANDBOX_UNAVAILABLE) with the foreign Node, started through the given runner. On a
+// Linux platform with a sidecar platform package (linux-arm64-gnu) the installed daemon runs under the same
+// runner and serves this machine's client (sidecar.mjs): one token count through it equals the in-process one.
 //
 //   node tools/release/cross-smoke/run.mjs <platform> -- <runner and node...>
 //   e.g. node tools/release/cross-smoke/run.mjs linux-arm64-gnu -- \
@@ -16,7 +18,9 @@
 // KU0_CROSS_SMOKE_KEEP=1 keeps the temporary directory.
 import { execFileSync, spawnSync } from "node:child_process";
 import {
+  accessSync,
   closeSync,
+  constants,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -30,7 +34,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
-import { TRIPLES } from "../lib.mjs";
+import { EXECUTABLE_PACKAGES, TRIPLES } from "../lib.mjs";
 import { packAll } from "../pack.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -244,6 +248,53 @@ try {
       check(false, `smoke.cjs crashed: ${e.message}`);
     }
   });
+
+  // The sidecar daemon (Unix only) from its platform package, under the runner (the runner minus its Node).
+  const sidecar = EXECUTABLE_PACKAGES["@ku0/native-sidecar"];
+  if (sidecar.triples.includes(platform) && os === "linux") {
+    time("smoke sidecar", () => {
+      const daemon = join(project, "node_modules", "@ku0", `native-sidecar-${platform}`, sidecar.file);
+      try {
+        accessSync(daemon, constants.X_OK);
+        check(true, `sidecar daemon installed executable from @ku0/native-sidecar-${platform}`);
+      } catch {
+        check(false, `sidecar daemon ${daemon} missing or not executable`);
+        return;
+      }
+      const launcher = join(root, "sidecar-launcher.sh");
+      const quote = (a) => `'${a.replaceAll("'", "'\\''")}'`;
+      writeFileSync(
+        launcher,
+        `#!/bin/sh\nexec ${[...runner.slice(0, -1), daemon].map(quote).join(" ")} "$@"\n`,
+        { mode: 0o755 },
+      );
+      let r;
+      try {
+        const stdout = execFileSync(process.execPath, [join(here, "sidecar.mjs"), launcher], {
+          encoding: "utf8",
+          env: scrubbed,
+          timeout: 600_000,
+        });
+        r = JSON.parse(stdout.trim().split("\n").pop());
+      } catch (e) {
+        check(false, `sidecar.mjs crashed: ${e.stderr || e.message}`);
+        return;
+      }
+      check(
+        r.error === undefined,
+        `sidecar daemon (${platform}) served the host client (${r.code ?? ""} ${r.error ?? "ok"})`,
+      );
+      if (r.error !== undefined) return;
+      check(
+        r.cmdline.includes(daemon),
+        `the daemon process (pid ${r.hello.pid}, version ${r.hello.version}) runs the installed ${platform} binary: ${r.cmdline.join(" ")}`,
+      );
+      check(
+        r.tokenizerActive === "native" && Number.isInteger(r.viaSidecar) && r.viaSidecar === r.inProcess,
+        `one token count through the ${platform} daemon equals the host's in-process count (${r.viaSidecar} vs ${r.inProcess})`,
+      );
+    });
+  }
 } catch (e) {
   check(false, `cross smoke aborted: ${e.message}`);
 } finally {
