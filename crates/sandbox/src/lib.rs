@@ -33,7 +33,7 @@ pub mod linux;
 /// Windows backend: platform-independent parts everywhere, FFI behind `cfg(windows)`.
 pub mod windows;
 
-pub use policy::{ExecPolicy, Limits, NetworkMode, NetworkPolicy};
+pub use policy::{ExecPolicy, Limits, NetworkMode, NetworkPolicy, Shell};
 
 /// Exit code the helper uses when the sandbox itself could not be set up (like `env`/`chroot`).
 pub const EXIT_SETUP_FAILED: i32 = 125;

@@ -116,6 +116,20 @@ pub struct ExecPolicy {
     pub reaper: bool,
     /// Leave git's configuration and hooks writable (see [`crate::git`]). Default: protected.
     pub git_metadata_writable: bool,
+    /// How the Windows helper turns `argv` into its command line. `None`: every argument quoted
+    /// by the `CommandLineToArgvW` rules. `Some(Shell::Cmd)`: `argv` is exactly
+    /// `[<cmd.exe>, "/d", "/s", "/c", <command>]` and `<command>` is passed verbatim to cmd
+    /// (see [`crate::windows::cmdline::cmd_command_line`]). Windows only: the Linux and macOS
+    /// helpers refuse a policy that sets it.
+    pub shell: Option<Shell>,
+}
+
+/// A shell whose command line the Windows helper builds itself (see [`ExecPolicy::shell`]).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Shell {
+    /// `cmd.exe /d /s /c "<command>"`, the command verbatim inside the outer quotes.
+    Cmd,
 }
 
 /// System directories the command may read by default (only those that exist are used).

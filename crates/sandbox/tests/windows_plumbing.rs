@@ -36,6 +36,7 @@ fn run_echo(
     let child = spawn(
         &SpawnRequest {
             argv: &argv,
+            shell: None,
             env,
             cwd: None,
             stdio,
@@ -125,6 +126,7 @@ fn job_kill_on_close_ends_the_tree() {
     let child = spawn(
         &SpawnRequest {
             argv: &argv,
+            shell: None,
             env: &env,
             cwd: None,
             stdio: [iw.as_raw_handle().cast(), h, h],
@@ -154,6 +156,7 @@ fn batch_files_are_refused() {
     let e = spawn(
         &SpawnRequest {
             argv: &argv,
+            shell: None,
             env: &env,
             cwd: None,
             stdio: [null, null, null],

@@ -72,6 +72,11 @@ export interface ExecPolicy {
   hostHome?: string;
   /** Reaper as pid 1 with the command as its child (docker run --init); default: command is pid 1. */
   reaper?: boolean;
+  /**
+   * Windows only: `argv` is `[cmd.exe, "/d", "/s", "/c", command]` and the helper passes `command`
+   * to cmd verbatim (`"<cmd.exe>" /d /s /c "<command>"`) instead of quoting each argument.
+   */
+  shell?: "cmd";
 }
 
 /** The engine's `DEFAULT_READABLE_ROOTS` (from the generated defaults). */

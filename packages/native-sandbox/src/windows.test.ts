@@ -213,6 +213,9 @@ describe("Windows preflight: hostile spellings of a carve-out are refused", () =
   });
 });
 
+/** The golden policy's command: quotes, `&&` and a trailing backslash, passed to cmd verbatim. */
+const GOLDEN_COMMAND = 'git commit -m "fix" && dir /b C:\\Users\\u\\ws\\';
+
 describe("Windows ExecPolicy (golden)", () => {
   const base = { workspacePath: WS, timeoutMs: 30_000, hostEnv: HOST_ENV, platform: "win32" as const };
 
@@ -220,6 +223,7 @@ describe("Windows ExecPolicy (golden)", () => {
     const p = buildExecPolicy({ ...base, command: "dir /b", policy: DEFAULT_POLICY, cwd: "src" });
     expect(p).toEqual({
       argv: ["C:\\Windows\\System32\\cmd.exe", "/d", "/s", "/c", "dir /b"],
+      shell: "cmd",
       cwd: `${WS}\\src`,
       env: {
         Path: "C:\\Windows\\System32;C:\\Windows",
@@ -245,7 +249,7 @@ describe("Windows ExecPolicy (golden)", () => {
         "utf8",
       ),
     );
-    const p = buildExecPolicy({ ...base, command: "dir /b", policy: DEFAULT_POLICY, cwd: "src" });
+    const p = buildExecPolicy({ ...base, command: GOLDEN_COMMAND, policy: DEFAULT_POLICY, cwd: "src" });
     expect(p).toEqual(golden);
     // The engine's ExecPolicy deserializes it with every field kept (no unknown or mistyped field).
     const round = JSON.parse(
@@ -255,11 +259,26 @@ describe("Windows ExecPolicy (golden)", () => {
     );
     expect(round).toMatchObject({
       argv: p.argv,
+      shell: "cmd",
       env: p.env,
       network: { mode: "none" },
       hostHome: p.hostHome,
       limits: p.limits,
     });
+  });
+
+  it.each([
+    'git commit -m "fix"',
+    "dir C:\\Users\\u\\ws\\",
+    'cd "C:\\Program Files\\" && dir',
+    'type "a b.txt" | findstr /i "x\\"y"',
+    "echo ^& 100%% %PATH% !x!",
+    "echo 日本語 🦀",
+    "",
+  ])("passes the command %j to cmd verbatim, with the shell marker", (command) => {
+    const p = buildExecPolicy({ ...base, command, policy: DEFAULT_POLICY });
+    expect(p.argv).toEqual(["C:\\Windows\\System32\\cmd.exe", "/d", "/s", "/c", command]);
+    expect(p.shell).toBe("cmd");
   });
 
   it("takes UNC and verbatim workspaces in the plan's spelling", () => {
@@ -314,8 +333,10 @@ describe("Windows ExecPolicy (golden)", () => {
     ["cwd", { cwd: "src\\CON" }],
     ["cwd", { cwd: "GIT~1" }],
     ["readable root", { extraReadableRoots: ["/usr/local"] }],
-    ["double quote", { command: 'echo "x"' }],
-    ["backslash", { command: "dir C:\\" }],
+    ["cannot contain", { command: "dir\necho x" }],
+    ["cannot contain", { command: "dir\r" }],
+    ["cannot contain", { command: "dir\0" }],
+    ["cannot contain", { command: "dir\u001a" }],
     ["Linux/macOS options", { proxyPort: 8080 }],
     ["Linux/macOS options", { cgroups: true }],
   ])("refuses a bad %s with a typed error", (what, over) => {

@@ -297,17 +297,19 @@ export const WINDOWS_ENV_ALLOWLIST = [
 ];
 
 /**
- * The Windows shell for a command string: `cmd.exe /d /s /c <command>` (no AutoRun). The helper
- * quotes each argument by the `CommandLineToArgvW` rules and `/s` makes cmd strip exactly the outer
- * quotes that adds; cmd does not understand the `\"` escapes of those rules, so a command with a
- * double quote, or ending in a backslash (whose doubling before the closing quote cmd would keep),
- * is refused rather than run with another meaning.
+ * The Windows shell for a command string: `cmd.exe /d /s /c <command>` (no AutoRun), sent with the
+ * policy's `shell: "cmd"` marker so the helper writes `"<cmd.exe>" /d /s /c "<command>"` with the
+ * command verbatim inside the outer quotes (cmd's documented `/s` rule strips exactly those two
+ * quotes), never through `CommandLineToArgvW` escaping — the line Node's `shell: true` writes on
+ * Windows. Refused (typed), as the helper refuses them (crates/sandbox/src/windows/cmdline.rs):
+ * NUL, CR, LF (a line break ends cmd's command, so the rest would not run as given) and U+001A.
  */
 export function windowsArgv(env: NodeJS.ProcessEnv, command: string): string[] {
-  if (command.includes('"') || command.endsWith("\\")) {
+  const bad = ["\0", "\r", "\n", "\u001a"].find((c) => command.includes(c));
+  if (bad !== undefined) {
     throw ku0TypeError(
       "ERR_KU0_INVALID_ARG",
-      "on Windows a command cannot contain a double quote or end in a backslash (cmd.exe does not parse CommandLineToArgvW escapes)",
+      `a cmd.exe command cannot contain ${JSON.stringify(bad)}: cmd would not run the text as given (a line break ends the command)`,
     );
   }
   const comspec =
@@ -472,7 +474,7 @@ export function scrubEnvWin(
  * The ExecPolicy the Windows helper's plan consumes (crates/sandbox/src/windows/plan.rs): Windows
  * paths in their normalized spelling, the system roots from the host environment as readable roots
  * (the plan grants nothing where ALL APPLICATION PACKAGES already reads), the host home for the
- * default denied secrets, `cmd.exe /d /s /c` as the shell. `filesystem: "full"` adds no drive-wide
+ * default denied secrets, `cmd.exe /d /s /c` as the shell (`shell: "cmd"`: the command verbatim). `filesystem: "full"` adds no drive-wide
  * readable root on Windows (a read grant on a whole drive would rewrite every object's DACL): it
  * reads what `workspace-only` reads plus `extraReadableRoots`. Network allowlist is passed through
  * and refused by the plan (no loopback to the proxy from an AppContainer).
@@ -487,6 +489,7 @@ export function buildWindowsPolicy(a: WindowsBuildArgs) {
   if (readOnly) readable.push(ws);
   return {
     argv: windowsArgv(a.hostEnv, a.command),
+    shell: "cmd" as const,
     cwd,
     env: scrubEnvWin(a.hostEnv, a.allowlist, a.env),
     writableRoots: readOnly ? [] : [ws],

@@ -56,6 +56,12 @@ fn main() {
         Err(e) => die(EXIT_SETUP_FAILED, &format!("error: {e}")),
     };
     drop(json);
+    if policy.shell.is_some() {
+        die(
+            EXIT_SETUP_FAILED,
+            "error: the policy's \"shell\" (cmd.exe) is Windows only",
+        );
+    }
     let Err(e) = backend::run(&policy, prewarm);
     die(EXIT_SETUP_FAILED, &format!("error: {e}"));
 }
@@ -179,7 +185,13 @@ fn main() {
         Ok(p) => p,
         Err(e) => die(&format!("error: {e}")),
     };
-    match sys::run_contained(&p, &policy.argv, &policy.env, sys::own_stdio()) {
+    match sys::run_contained(
+        &p,
+        &policy.argv,
+        policy.shell,
+        &policy.env,
+        sys::own_stdio(),
+    ) {
         Ok(code) => std::process::exit(code as i32),
         Err(e) => die(&format!("error: {e}")),
     }

@@ -4,7 +4,8 @@
 //!
 //! **Status: the isolation is written, not run.** The platform-independent parts below compile
 //! everywhere and are tested on Linux (`cargo test -p ku0-sandbox windows::`): the plan
-//! ([`plan`]), command-line quoting ([`cmdline`]), the environment block ([`envblock`]) and path
+//! ([`plan`]), command-line quoting and the verbatim `cmd.exe` shell line ([`cmdline`]; no cmd.exe
+//! has run that line: written, not run), the environment block ([`envblock`]) and path
 //! normalization ([`winpath`]) and the preflight's decisions on it ([`decide`]). The FFI glue (`sys`, `cfg(windows)`) is type-checked and
 //! clippy-clean for `x86_64-pc-windows-{msvc,gnu}`; its process plumbing (pipes, Job Object
 //! kill-on-close, quoting through a real child) runs under Wine, which does not implement

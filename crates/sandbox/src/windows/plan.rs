@@ -24,6 +24,7 @@
 
 use std::collections::BTreeMap;
 
+use super::cmdline;
 use super::winpath::{PathRefusal, WinPath};
 use crate::policy::{DEFAULT_DENIED_HOME, ExecPolicy, Limits, NetworkMode, denied_is_file};
 use crate::{Result, SandboxError};
@@ -119,6 +120,10 @@ pub struct SandboxPlan {
     pub acl: Vec<AclEntry>,
     pub job: JobPlan,
     pub cwd: Option<WinPath>,
+    /// The child's `lpCommandLine` ([`cmdline::policy_command_line`] of the policy's `argv` and
+    /// `shell`): computed here so a command the helper cannot pass on unchanged is refused before
+    /// any ACL is touched.
+    pub command_line: String,
     /// Policy fields the Windows backend does not enforce (reported, never silently dropped).
     pub not_enforced: Vec<String>,
 }
@@ -163,6 +168,7 @@ pub fn plan(
     if policy.argv.is_empty() {
         return Err(SandboxError::InvalidPolicy("argv is empty".into()));
     }
+    let command_line = cmdline::policy_command_line(&policy.argv, policy.shell)?;
     let writable: Vec<WinPath> = policy
         .writable_roots
         .iter()
@@ -336,6 +342,7 @@ pub fn plan(
         acl,
         job,
         cwd,
+        command_line,
         not_enforced,
     })
 }
@@ -521,6 +528,24 @@ mod tests {
         let e = refuse(r#"{"argv":["x"],"network":{"mode":"allowlist","proxyPort":1}}"#);
         assert_eq!(e.code(), "ERR_KU0_SANDBOX_UNAVAILABLE");
         assert!(plan(&policy(r#"{"argv":[]}"#), &h, &[]).is_err());
+        // The cmd shell form: a line break would end cmd's command (refused before any ACL), and
+        // the marker needs the exact argv shape.
+        let e = refuse(r#"{"argv":["C:\\cmd.exe","/d","/s","/c","a\nb"],"shell":"cmd"}"#);
+        assert_eq!(e.code(), "ERR_KU0_INVALID_ARG");
+        assert!(e.to_string().contains("cmd.exe command"), "{e}");
+        assert!(
+            refuse(r#"{"argv":["C:\\cmd.exe","/c","dir"],"shell":"cmd"}"#)
+                .to_string()
+                .contains("shell \"cmd\" needs argv")
+        );
+        // Without the marker the same argv is quoted argument by argument.
+        let p = plan(
+            &policy(r#"{"argv":["C:\\cmd.exe","/d","/s","/c","echo \"x\""]}"#),
+            &h,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(p.command_line, r#"C:\cmd.exe /d /s /c "echo \"x\"""#);
     }
 
     #[test]
@@ -649,6 +674,12 @@ mod tests {
         );
         // Only Job-enforceable limits are sent: nothing is reported as not enforced.
         assert!(plan.not_enforced.is_empty(), "{:?}", plan.not_enforced);
+        // The shell form: cmd runs the command verbatim (quotes and a trailing backslash included).
+        assert_eq!(p.shell, Some(crate::Shell::Cmd));
+        assert_eq!(
+            plan.command_line,
+            r#""C:\Windows\System32\cmd.exe" /d /s /c "git commit -m "fix" && dir /b C:\Users\u\ws\""#
+        );
         assert_eq!(p.argv[0], r"C:\Windows\System32\cmd.exe");
         assert_eq!(p.host_home.as_deref(), Some(r"C:\Users\u"));
     }

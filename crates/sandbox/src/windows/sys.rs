@@ -387,6 +387,9 @@ pub struct Container<'a> {
 /// One process to start in a job.
 pub struct SpawnRequest<'a> {
     pub argv: &'a [String],
+    /// The policy's shell marker: with [`crate::Shell::Cmd`] the command line is the verbatim cmd
+    /// form ([`super::cmdline::policy_command_line`]).
+    pub shell: Option<crate::Shell>,
     pub env: &'a std::collections::BTreeMap<String, String>,
     pub cwd: Option<&'a str>,
     /// The child's stdin, stdout, stderr (made inheritable; the only handles it inherits).
@@ -433,7 +436,7 @@ pub fn spawn(
             "batch files (.bat, .cmd) are refused: cmd.exe re-parses their arguments".into(),
         ));
     }
-    let mut cmdline: Vec<u16> = wide(&super::cmdline::command_line(req.argv)?);
+    let mut cmdline: Vec<u16> = wide(&super::cmdline::policy_command_line(req.argv, req.shell)?);
     let env = super::envblock::environment_block(req.env)?;
     let cwd = req.cwd.map(wide);
     let app = program.contains(['\\', '/']).then(|| wide(program));
@@ -588,6 +591,7 @@ pub fn spawn(
 pub fn run_contained(
     plan: &SandboxPlan,
     argv: &[String],
+    shell: Option<crate::Shell>,
     env: &std::collections::BTreeMap<String, String>,
     stdio: [HANDLE; 3],
 ) -> Result<u32> {
@@ -610,6 +614,7 @@ pub fn run_contained(
     let child = spawn(
         &SpawnRequest {
             argv,
+            shell,
             env,
             cwd: cwd.as_deref(),
             stdio,
