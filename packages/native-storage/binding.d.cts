@@ -16,6 +16,14 @@ export declare class NativeCheckpointStore {
   saveSync(meta: NativeCheckpointMeta, doc: Uint8Array): void
   load(id: string): Promise<Buffer | null>
   loadSync(id: string): Buffer | null
+  /**
+   * `loadSync` for a caller that parses the document as text: a document that is all ASCII
+   * (what `JSON.stringify` of ASCII-only data gives) comes back as a JS string backed by the
+   * decoded bytes themselves (an external one-byte string: no copy and no UTF-8 decoding pass;
+   * ASCII decodes the same as Latin-1 and as UTF-8); any other document as a Buffer, exactly as
+   * `loadSync` returns it.
+   */
+  loadTextSync(id: string): string | Buffer | null
   list(filter?: NativeListFilter | undefined | null): Array<NativeCheckpointMeta>
   delete(id: string): Promise<boolean>
   deleteSync(id: string): boolean

@@ -13,10 +13,10 @@ use ku0_storage::{
     LogOptions, SortBy,
 };
 use napi::bindgen_prelude::{
-    AsyncTask, BigInt, Buffer, BufferSlice, Float64Array, Object, Uint8Array, Uint16Array,
+    AsyncTask, BigInt, Buffer, BufferSlice, Either, Float64Array, Object, Uint8Array, Uint16Array,
     Uint32Array,
 };
-use napi::{Env, Task};
+use napi::{Env, JsStringLatin1, Task};
 use napi_derive::napi;
 
 fn to_napi(e: ku0_storage::Error) -> napi::Error {
@@ -473,6 +473,26 @@ impl JsCheckpointStore {
             .load(&id)
             .map(|o| o.map(Buffer::from))
             .map_err(to_napi)
+    }
+
+    /// `loadSync` for a caller that parses the document as text: a document that is all ASCII
+    /// (what `JSON.stringify` of ASCII-only data gives) comes back as a JS string backed by the
+    /// decoded bytes themselves (an external one-byte string: no copy and no UTF-8 decoding pass;
+    /// ASCII decodes the same as Latin-1 and as UTF-8); any other document as a Buffer, exactly as
+    /// `loadSync` returns it.
+    #[napi(catch_unwind, ts_return_type = "string | Buffer | null")]
+    pub fn load_text_sync<'env>(
+        &self,
+        env: &'env Env,
+        id: String,
+    ) -> napi::Result<Option<Either<JsStringLatin1<'env>, Buffer>>> {
+        let Some(doc) = self.store.load(&id).map_err(to_napi)? else {
+            return Ok(None);
+        };
+        if doc.is_ascii() {
+            return JsStringLatin1::from_data(env, doc).map(|s| Some(Either::A(s)));
+        }
+        Ok(Some(Either::B(Buffer::from(doc))))
     }
 
     #[napi(catch_unwind)]

@@ -279,11 +279,47 @@ fn parse_file(b: &[u8], check_crc: bool) -> std::result::Result<Parsed, String> 
     })
 }
 
+/// Largest header `raw_len` decoded in one pass into a buffer of exactly that size (the default
+/// `max_payload` plus a delta body's 8-byte head); larger claims take the streamed path.
+const ONE_PASS_DECODE_MAX: usize = (64 << 20) + 8;
+
+thread_local! {
+    /// One zstd decompression context per thread, reused across loads (creating one allocates and
+    /// initialises its tables on every load otherwise).
+    static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// One-pass zstd decode of `body` into a buffer of exactly `raw_len` bytes with this thread's
+/// reused context. `None` when that does not yield exactly `raw_len` bytes (the frame is damaged,
+/// or claims more or fewer bytes): the caller then takes the streamed path, which reports the
+/// same errors as before this fast path existed.
+fn zstd_one_pass(body: &[u8], raw_len: usize) -> Option<Vec<u8>> {
+    if raw_len > ONE_PASS_DECODE_MAX {
+        return None;
+    }
+    DCTX.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new().ok()?);
+        }
+        let dctx = slot.as_mut()?;
+        let mut out = Vec::with_capacity(raw_len);
+        match dctx.decompress_to_buffer(body, &mut out) {
+            Ok(n) if n == raw_len && out.len() == raw_len => Some(out),
+            _ => None,
+        }
+    })
+}
+
 /// Parses a checkpoint file (CRC checked) and decompresses its body.
 fn decode_file(b: &[u8]) -> std::result::Result<(Parsed, Vec<u8>), String> {
     let p = parse_file(b, true)?;
     let body = &b[p.body_start..p.body_start + p.body_len];
     let raw = if p.codec == CODEC_ZSTD {
+        if let Some(r) = zstd_one_pass(body, p.raw_len) {
+            return Ok((p, r));
+        }
         // Streamed, never pre-allocated from the header's `raw_len` (untrusted: up to 4 GiB); at most
         // `raw_len + 1` bytes are decoded, so a mismatch in either direction is caught.
         use std::io::Read;

@@ -241,3 +241,34 @@ fn stored_codec_is_readable() {
     s.save(meta("s3", "a", 3.0, "r"), &doc(12)).unwrap();
     assert_eq!(s.load("s3").unwrap().unwrap(), doc(12));
 }
+
+/// The one-pass zstd decode (exact-size buffer, reused context) and the streamed path agree: a
+/// header whose `raw_len` is one byte short or long (file CRC recomputed, so only the length lies)
+/// is reported as before, and the same thread keeps decoding good files afterwards.
+#[test]
+fn zstd_length_claims_are_checked_on_the_one_pass_path() {
+    use ku0_storage::checkpoint::decode_checkpoint_file;
+    let dir = common::tmpdir("ckpt-onepass");
+    let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
+    s.save(meta("z1", "a", 1.0, "r"), &doc(50)).unwrap();
+    s.close();
+    let good = std::fs::read(dir.join("z1.ckpt")).unwrap();
+    let (id, delta, body) = decode_checkpoint_file(&good).unwrap();
+    assert_eq!(
+        (id.as_str(), delta, body.as_slice()),
+        ("z1", false, doc(50).as_slice())
+    );
+    let raw_len = u32::from_le_bytes(good[20..24].try_into().unwrap());
+    for lie in [raw_len - 1, raw_len + 1, 0, u32::MAX] {
+        let mut b = good.clone();
+        b[20..24].copy_from_slice(&lie.to_le_bytes());
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&b[0..24]), &b[28..]);
+        b[24..28].copy_from_slice(&crc.to_le_bytes());
+        let err = decode_checkpoint_file(&b).unwrap_err();
+        assert!(
+            err.contains("decompressed length mismatch") || err.starts_with("zstd"),
+            "{lie}: {err}"
+        );
+        assert_eq!(decode_checkpoint_file(&good).unwrap().2, doc(50));
+    }
+}

@@ -23,6 +23,28 @@ describe.each(backends())("CheckpointStorage conformance (%s)", (backend) => {
     s.close();
   });
 
+  it("loads ASCII and non-ASCII documents alike (native: string vs bytes text path), through delta chains", async () => {
+    const s = new CheckpointStorage(tmp("ck-text"), { backend });
+    const texts = [
+      "plain ascii",
+      "caf\u00e9 \u00ff latin-1 range",
+      "\u{1f600} emoji \u4e2d\u6587",
+      "\ufeffbom first",
+      "",
+    ];
+    const cps = texts.flatMap((t, i) => [
+      checkpoint(`t-${i}-a`, `agent-${i}`, 1, { task: t }),
+      checkpoint(`t-${i}-b`, `agent-${i}`, 2, { task: t, metadata: { note: `${t}!` } }),
+      checkpoint(`t-${i}-c`, `agent-${i}`, 3, { task: "ascii again", metadata: { note: t } }),
+    ]);
+    for (const cp of cps) await s.save(cp);
+    for (const cp of cps) expect(await s.load(cp.id)).toEqual(cp);
+    s.close();
+    const again = new CheckpointStorage(s.dir, { backend });
+    for (const cp of cps) expect(await again.load(cp.id)).toEqual(cp);
+    again.close();
+  });
+
   it("persists across reopen, overwrites in place and deletes", async () => {
     const dir = tmp("ck-reopen");
     const a = new CheckpointStorage(dir, { backend });

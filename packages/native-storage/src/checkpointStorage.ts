@@ -109,11 +109,11 @@ export class CheckpointStorage implements ICheckpointStorage {
 
   async load(id: string): Promise<Checkpoint | null> {
     validateCheckpointId(id);
-    const buf = this.loadsInline(id)
-      ? this.call((s) => s.loadSync(id))
+    const doc = this.loadsInline(id)
+      ? this.call((s) => (s.loadTextSync ? s.loadTextSync(id) : s.loadSync(id)))
       : await this.callAsync((s) => s.load(id));
-    if (buf === null) return null;
-    return JSON.parse(decoder.decode(buf)) as Checkpoint;
+    if (doc === null) return null;
+    return JSON.parse(typeof doc === "string" ? doc : decoder.decode(doc)) as Checkpoint;
   }
 
   /** Whether `load(id)` reads on the calling thread (a native document of at most `INLINE_LOAD_MAX_BYTES`). */

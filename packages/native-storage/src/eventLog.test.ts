@@ -60,6 +60,24 @@ describe.each(backends())("EventLog conformance (%s)", (backend) => {
     log.close();
   });
 
+  it("replays ASCII-only and mixed-text ranges alike", () => {
+    const dir = tmp("ascii");
+    const log = new EventLog(dir, { backend, durability: "process" });
+    const texts = ["", "plain", "caf\u00e9 \u00ff", "\u{1f600}\u4e2d", "\u2028\u0000x"];
+    const events = Array.from({ length: 40 }, (_, k) =>
+      event(k + 1, k < 20 ? "ascii" : (texts[k % 5] as string)),
+    );
+    for (const e of events) log.append(e);
+    const ascii = log.replayBatch(1, 20);
+    expect(ascii.events()).toEqual(events.slice(0, 20));
+    const mixed = log.replayBatch(1);
+    expect(mixed.events()).toEqual(events);
+    expect(log.replay(21)).toEqual(events.slice(20));
+    const streamed = [...log.replayBatches(1, { batchSize: 7 })].flatMap((b) => b.events());
+    expect(streamed).toEqual(events);
+    log.close();
+  });
+
   it("persists across reopen and continues numbering", () => {
     const dir = tmp("reopen");
     const a = new EventLog(dir, { backend });

@@ -184,6 +184,11 @@ export interface CheckpointBackend {
   saveSync(meta: StoredMeta, doc: Uint8Array): void;
   load(id: string): Promise<Uint8Array | null>;
   loadSync(id: string): Uint8Array | null;
+  /**
+   * `loadSync` for a caller that parses the document as text (native only): an all-ASCII document
+   * as a string backed by the decoded bytes (no copy, no UTF-8 pass), any other as `loadSync`'s bytes.
+   */
+  loadTextSync?(id: string): string | Uint8Array | null;
   list(filter?: StoreListFilter): StoredMeta[];
   delete(id: string): Promise<boolean>;
   deleteSync(id: string): boolean;
