@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as protoLoader from "@grpc/proto-loader";
 import { SidecarError, type SidecarErrorCode, SidecarErrorCodes } from "./errors.js";
+import { TOKENIZER_FAST_CODECS } from "./fastCodec.js";
 import { GrpcCallError, GrpcChannel, GrpcStatus, type Method } from "./grpc.js";
 import { type DaemonState, defaultRuntimeDir, pidAlive, readState } from "./paths.js";
 import { resolveBinary, spawnDaemon } from "./spawn.js";
@@ -49,10 +50,19 @@ type AnyMethod = Method<any, any>;
 /** Methods of a service by their camelCase names (`count`, `closeSession`). */
 export type MethodTable = Record<string, AnyMethod>;
 
-function methodTable(def: protoLoader.PackageDefinition, service: string): MethodTable {
+function methodTable(
+  def: protoLoader.PackageDefinition,
+  service: string,
+  fast: Record<string, Partial<AnyMethod>> = {},
+): MethodTable {
   const svc = def[service] as protoLoader.ServiceDefinition;
   const table: MethodTable = {};
-  for (const [name, m] of Object.entries(svc)) table[m.originalName ?? name] = m as AnyMethod;
+  for (const [name, m] of Object.entries(svc)) {
+    const key = m.originalName ?? name;
+    // the hand-written codec replaces the framing and reply decoding; proto-loader's serializer stays
+    // for requests it does not take
+    table[key] = { ...(m as AnyMethod), ...fast[key] };
+  }
   return table;
 }
 
@@ -76,7 +86,7 @@ export function methods(): Record<AnyServiceName, MethodTable> {
     });
     loaded = {
       control: methodTable(def, "ku0.sidecar.v1.Control"),
-      tokenizer: methodTable(def, "ku0.tokenizer.v1.Tokenizer"),
+      tokenizer: methodTable(def, "ku0.tokenizer.v1.Tokenizer", TOKENIZER_FAST_CODECS),
       symbolIndex: methodTable(def, "ku0.symbolindex.v1.SymbolIndex"),
       sandbox: methodTable(exact, "ku0.sandbox.v1.Sandbox"),
       storage: methodTable(exact, "ku0.storage.v1.Storage"),
@@ -211,18 +221,22 @@ export class SidecarClient {
   }
 
   /** Runs an RPC of `service`; a daemon that went away marks the connection dead (next call respawns). */
-  async serviceCall<Q, R>(service: ServiceName, method: string, req: Q): Promise<R> {
-    const conn = await this.connection();
-    try {
-      return await call<R>(conn, service, method, req as object, this.callTimeoutMs);
-    } catch (err) {
+  serviceCall<Q, R>(service: ServiceName, method: string, req: Q): Promise<R> {
+    // on a live connection the call starts now, without waiting a promise turn for `connection()`
+    const live = !this.closed && this.conn !== undefined && !this.conn.dead ? this.conn : undefined;
+    if (live) return this.callOn<R>(live, service, method, req as object);
+    return this.connection().then((conn) => this.callOn<R>(conn, service, method, req as object));
+  }
+
+  private callOn<R>(conn: Connection, service: ServiceName, method: string, req: object): Promise<R> {
+    return call<R>(conn, service, method, req, this.callTimeoutMs).catch((err: unknown) => {
       const e = statusError(err, `${service}.${method}`);
       if (e.code === SidecarErrorCodes.unavailable || e.code === SidecarErrorCodes.timeout) {
         if (this.conn === conn) this.conn = undefined;
         conn.close();
       }
       throw e;
-    }
+    });
   }
 
   /** Asks the daemon to stop (it drains, removes its socket and state, exits) and closes this client. */

@@ -1,6 +1,7 @@
 // The gRPC client (src/grpc.ts) against a scripted node:http2 server on a Unix socket: every way a call
 // ends (reply, status in trailers, trailers-only status, deadline, reset, lost connection, oversized or
 // compressed or truncated message, cancel) gives the status the adapters map to typed errors.
+import { AsyncLocalStorage, AsyncResource } from "node:async_hooks";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as http2 from "node:http2";
 import { tmpdir } from "node:os";
@@ -187,6 +188,74 @@ describe("GrpcChannel", () => {
     expect(seen.at(-1)?.cancelled).toBe(true);
     // the connection is still usable
     expect(await ch.unary(method("Echo"), "ok", 5000)).toBe("OK");
+    ch.close();
+  });
+
+  it("deadlines on one timer: a short one behind a long one, mixed deadlines, each fails at its own", async () => {
+    const ch = new GrpcChannel(socket, 1 << 20);
+    // the long deadline arms the timer first; the short one must re-arm it earlier
+    const long = ch.unary(method("Hang"), "x", 60_000);
+    const t0 = Date.now();
+    const short = await failure(ch.unary(method("Hang"), "x", 80));
+    expect(short.code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(75);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    // several at once: each expires, none early
+    const t1 = Date.now();
+    const ends = await Promise.all(
+      [150, 60, 100].map((ms) =>
+        failure(ch.unary(method("Hang"), "x", ms)).then((e) => [ms, e.code, Date.now() - t1] as const),
+      ),
+    );
+    for (const [ms, code, took] of ends) {
+      expect(code).toBe(GrpcStatus.DEADLINE_EXCEEDED);
+      expect(took).toBeGreaterThanOrEqual(ms - 5);
+    }
+    // calls that finish in time are not failed by a timer armed for an earlier call
+    expect(await ch.unary(method("Echo"), "ok", 50)).toBe("OK");
+    await new Promise((r) => setTimeout(r, 80));
+    expect(await ch.unary(method("Echo"), "still", 5000)).toBe("STILL");
+    ch.close();
+    expect((await failure(long)).code).toBe(GrpcStatus.UNAVAILABLE);
+  });
+
+  it("AsyncResource.prototype.bind: Node's again after each call; a replacement is left alone; context kept", async () => {
+    const nodeBind = AsyncResource.prototype.bind;
+    const ch = new GrpcChannel(socket, 1 << 20);
+    expect(await ch.unary(method("Echo"), "a", 5000)).toBe("A");
+    expect(AsyncResource.prototype.bind).toBe(nodeBind);
+    // an APM-style replacement keeps running for our requests too
+    let wrapped = 0;
+    const proto = AsyncResource.prototype as unknown as { bind: typeof nodeBind };
+    proto.bind = function (this: AsyncResource, ...args: Parameters<typeof nodeBind>) {
+      wrapped++;
+      return nodeBind.apply(this, args);
+    } as typeof nodeBind;
+    try {
+      expect(await ch.unary(method("Echo"), "b", 5000)).toBe("B");
+      expect(wrapped).toBeGreaterThan(0);
+    } finally {
+      proto.bind = nodeBind;
+    }
+    // the caller's async context reaches the reply and the stream's events
+    const als = new AsyncLocalStorage<string>();
+    const seenStores: (string | undefined)[] = [];
+    await als.run("ctx", async () => {
+      const r = await ch.unary(
+        {
+          ...method("Echo"),
+          responseDeserialize: (b) => {
+            seenStores.push(als.getStore());
+            return b.toString();
+          },
+        },
+        "c",
+        5000,
+      );
+      seenStores.push(als.getStore());
+      expect(r).toBe("C");
+    });
+    expect(seenStores).toEqual(["ctx", "ctx"]);
     ch.close();
   });
 

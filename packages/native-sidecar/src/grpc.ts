@@ -2,9 +2,13 @@
 // Unix socket. gRPC over HTTP/2 is a POST to `/<package>.<Service>/<Method>` with
 // `content-type: application/grpc`, a body of length-prefixed messages (1 byte compressed flag, 4 bytes
 // big-endian length, the protobuf bytes) and the status in the trailers (`grpc-status`, `grpc-message`).
-// Messages are encoded and decoded by the serializers of @grpc/proto-loader (protobufjs), so the plain
-// objects the adapters send and receive are the same as with @grpc/grpc-js. Chosen over @grpc/grpc-js and
+// Messages are encoded and decoded by the serializers of @grpc/proto-loader (protobufjs), or for the
+// hottest methods by the equivalent hand-written ones of fastCodec.ts, so the plain objects the adapters
+// send and receive are the same as with @grpc/grpc-js. Per-call costs cut after profiling (docs/sidecar.md
+// "Where a call's time goes"): one deadline timer per channel, cached header objects, no per-stream
+// AsyncResource.bind deprecation wrappers (`request` below). Chosen over @grpc/grpc-js and
 // Connect-ES by `pnpm bench sidecar --file=clients` (docs/sidecar.md "Client choice").
+import { AsyncResource } from "node:async_hooks";
 import * as http2 from "node:http2";
 import { connect as netConnect } from "node:net";
 
@@ -37,6 +41,11 @@ export interface Method<Q, R> {
   path: string;
   requestSerialize: (req: Q) => Buffer;
   responseDeserialize: (bytes: Buffer) => R;
+  /**
+   * Optional: the whole gRPC frame (5-byte prefix + message) in one buffer, or `undefined` when this
+   * request needs the generic `requestSerialize` (the hand-written encoders of `fastCodec.ts`).
+   */
+  requestFrame?: (req: Q) => Buffer | undefined;
 }
 
 export interface StreamHandle {
@@ -47,6 +56,42 @@ export interface StreamHandle {
 }
 
 const { NGHTTP2_CANCEL } = http2.constants;
+
+/**
+ * `ClientHttp2Session.request()` wraps each new stream's start in `new AsyncResource("PendingRequest")
+ * .bind(fn)`. Node 20's `AsyncResource.prototype.bind` also defines a deprecated `asyncResource` accessor
+ * (DEP0172) on every bound function, building two `deprecate()` wrappers per call: in a CPU profile of
+ * 40k `Count` calls, 15% of the client's busy time went to `bind` (10.6% to `deprecate`), plus the garbage.
+ * While (and only while) our own `request()` call runs — synchronously, no other code in between — the
+ * prototype's `bind` is this one: the same `runInAsyncScope` wrapping (same async context, same `this`
+ * rule), without the deprecated accessor (which http2 never reads). Restored in `finally`.
+ */
+const nodeBind = AsyncResource.prototype.bind;
+function leanBind(
+  this: AsyncResource,
+  fn: (this: unknown, ...args: unknown[]) => unknown,
+  thisArg?: unknown,
+): (...args: unknown[]) => unknown {
+  const resource = this;
+  return function (this: unknown, ...args: unknown[]) {
+    return resource.runInAsyncScope(fn, thisArg === undefined ? this : thisArg, ...args);
+  };
+}
+
+function request(
+  session: http2.ClientHttp2Session,
+  headers: http2.OutgoingHttpHeaders,
+): http2.ClientHttp2Stream {
+  const proto = AsyncResource.prototype as { bind: unknown };
+  // another module's replacement (an APM agent's) is left in place
+  if (proto.bind !== nodeBind) return session.request(headers);
+  proto.bind = leanBind;
+  try {
+    return session.request(headers);
+  } finally {
+    proto.bind = nodeBind;
+  }
+}
 
 /** grpc-timeout header value (at most 8 digits, then the unit). */
 function grpcTimeout(ms: number): string {
@@ -72,19 +117,19 @@ class Call {
   private status: number | undefined;
   private message = "";
   private settled = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** `performance.now()` at which the call fails with DEADLINE_EXCEEDED (see `Deadlines`). */
+  readonly deadlineAt: number;
 
   constructor(
     private readonly stream: http2.ClientHttp2Stream,
     private readonly maxBytes: number,
     private readonly onMessage: (bytes: Buffer) => void,
     private readonly finish: (err: GrpcCallError | undefined) => void,
-    deadlineMs: number,
+    private readonly deadlineMs: number,
+    private readonly deadlines: Deadlines,
   ) {
-    this.timer = setTimeout(
-      () => this.fail(GrpcStatus.DEADLINE_EXCEEDED, `deadline of ${deadlineMs} ms exceeded`),
-      deadlineMs,
-    );
+    this.deadlineAt = performance.now() + deadlineMs;
+    deadlines.add(this);
     stream.on("response", (h) => this.headers(h));
     stream.on("trailers", (h) => this.headers(h));
     stream.on("data", (chunk: Buffer) => this.data(chunk));
@@ -96,6 +141,10 @@ class Call {
 
   cancel(details = "cancelled by the client") {
     this.fail(GrpcStatus.CANCELLED, details);
+  }
+
+  expire() {
+    this.fail(GrpcStatus.DEADLINE_EXCEEDED, `deadline of ${this.deadlineMs} ms exceeded`);
   }
 
   private headers(h: http2.IncomingHttpHeaders) {
@@ -169,11 +218,56 @@ class Call {
 
   private settle(err: GrpcCallError | undefined) {
     this.settled = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.deadlines.delete(this);
     this.finish(err);
   }
 }
+
+/**
+ * The deadlines of a channel's calls on one timer instead of a `setTimeout` per call. The timer is armed
+ * for the earliest deadline and stays armed when the calls end (the next call, with the same or a later
+ * deadline, reuses it); when it fires it fails the calls whose deadline passed and re-arms for the
+ * earliest remaining one. Unref'd: a call in flight holds the event loop through the session.
+ */
+class Deadlines {
+  private readonly calls = new Set<Call>();
+  private timer: NodeJS.Timeout | undefined;
+  private armedAt = Number.POSITIVE_INFINITY;
+
+  add(call: Call) {
+    this.calls.add(call);
+    if (call.deadlineAt < this.armedAt) this.arm(call.deadlineAt);
+  }
+
+  delete(call: Call) {
+    this.calls.delete(call);
+  }
+
+  private arm(at: number) {
+    if (this.timer) clearTimeout(this.timer);
+    this.armedAt = at;
+    // timers fire on the event loop's millisecond clock: never early by our clock, at worst 1 ms late
+    this.timer = setTimeout(() => this.fire(), Math.max(1, Math.ceil(at - performance.now()) + 1));
+    this.timer.unref();
+  }
+
+  private fire() {
+    this.timer = undefined;
+    this.armedAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    const expired: Call[] = [];
+    let next = Number.POSITIVE_INFINITY;
+    for (const c of this.calls) {
+      if (c.deadlineAt <= now) expired.push(c);
+      else if (c.deadlineAt < next) next = c.deadlineAt;
+    }
+    for (const c of expired) c.expire();
+    if (next < this.armedAt && this.calls.size > 0) this.arm(next);
+  }
+}
+
+/** Request headers of one method and deadline: built once, reused by every call (`node:http2` copies them). */
+type HeaderCache = Map<string, http2.OutgoingHttpHeaders>;
 
 /**
  * One HTTP/2 connection to the daemon's socket. Holds the event loop only while calls are in flight.
@@ -183,6 +277,8 @@ export class GrpcChannel {
   private readonly session: http2.ClientHttp2Session;
   private active = 0;
   private isDead = false;
+  private readonly deadlines = new Deadlines();
+  private readonly headers: HeaderCache = new Map();
 
   constructor(
     socketPath: string,
@@ -219,22 +315,42 @@ export class GrpcChannel {
     return this.isDead || this.session.closed || this.session.destroyed;
   }
 
-  private start(path: string, payload: Buffer, deadlineMs: number): http2.ClientHttp2Stream | GrpcCallError {
+  private requestHeaders(path: string, deadlineMs: number): http2.OutgoingHttpHeaders {
+    const timeout = grpcTimeout(deadlineMs);
+    const key = `${timeout} ${path}`;
+    let h = this.headers.get(key);
+    if (h === undefined) {
+      h = { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" };
+      h["grpc-timeout"] = timeout;
+      // bounded: a few dozen methods times the deadlines in use (usually one); start over past that
+      if (this.headers.size >= 256) this.headers.clear();
+      this.headers.set(key, h);
+    }
+    return h;
+  }
+
+  /** The request's gRPC frame: the method's own framed encoder, else proto-loader's bytes behind a prefix. */
+  private static frame<Q>(method: Method<Q, unknown>, req: Q): Buffer {
+    const framed = method.requestFrame?.(req);
+    if (framed !== undefined) return framed;
+    const payload = method.requestSerialize(req);
+    const frame = Buffer.allocUnsafe(5 + payload.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(payload.length, 1);
+    payload.copy(frame, 5);
+    return frame;
+  }
+
+  private start(path: string, frame: Buffer, deadlineMs: number): http2.ClientHttp2Stream | GrpcCallError {
     if (this.dead) return new GrpcCallError(GrpcStatus.UNAVAILABLE, "connection to the daemon is closed");
-    if (payload.length > this.maxMessageBytes)
+    if (frame.length - 5 > this.maxMessageBytes)
       return new GrpcCallError(
         GrpcStatus.RESOURCE_EXHAUSTED,
-        `sent message larger than max (${payload.length} vs. ${this.maxMessageBytes})`,
+        `sent message larger than max (${frame.length - 5} vs. ${this.maxMessageBytes})`,
       );
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = this.session.request({
-        ":method": "POST",
-        ":path": path,
-        "content-type": "application/grpc",
-        te: "trailers",
-        "grpc-timeout": grpcTimeout(deadlineMs),
-      });
+      stream = request(this.session, this.requestHeaders(path, deadlineMs));
     } catch (err) {
       this.isDead = true;
       return new GrpcCallError(
@@ -242,10 +358,6 @@ export class GrpcChannel {
         `connection to the daemon lost: ${(err as Error).message}`,
       );
     }
-    const frame = Buffer.allocUnsafe(5 + payload.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(payload.length, 1);
-    payload.copy(frame, 5);
     stream.end(frame);
     if (this.active++ === 0) this.session.ref();
     return stream;
@@ -258,16 +370,16 @@ export class GrpcChannel {
   /** A unary call: one request message, one reply message, bounded by `deadlineMs`. */
   unary<Q, R>(method: Method<Q, R>, req: Q, deadlineMs: number): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      let payload: Buffer;
+      let frame: Buffer;
       try {
-        payload = method.requestSerialize(req);
+        frame = GrpcChannel.frame(method, req);
       } catch (err) {
         reject(
           new GrpcCallError(GrpcStatus.INTERNAL, `request could not be encoded: ${(err as Error).message}`),
         );
         return;
       }
-      const stream = this.start(method.path, payload, deadlineMs);
+      const stream = this.start(method.path, frame, deadlineMs);
       if (stream instanceof GrpcCallError) {
         reject(stream);
         return;
@@ -289,6 +401,7 @@ export class GrpcChannel {
           else resolve(reply as R);
         },
         deadlineMs,
+        this.deadlines,
       );
     });
   }
@@ -300,9 +413,9 @@ export class GrpcChannel {
     deadlineMs: number,
     onMessage: (m: R) => void,
   ): StreamHandle {
-    let payload: Buffer;
+    let frame: Buffer;
     try {
-      payload = method.requestSerialize(req);
+      frame = GrpcChannel.frame(method, req);
     } catch (err) {
       const e = new GrpcCallError(
         GrpcStatus.INTERNAL,
@@ -310,7 +423,7 @@ export class GrpcChannel {
       );
       return { cancel: () => {}, done: Promise.reject(e) };
     }
-    const stream = this.start(method.path, payload, deadlineMs);
+    const stream = this.start(method.path, frame, deadlineMs);
     if (stream instanceof GrpcCallError) return { cancel: () => {}, done: Promise.reject(stream) };
     let call: Call | undefined;
     const done = new Promise<void>((resolve, reject) => {
@@ -324,6 +437,7 @@ export class GrpcChannel {
           else resolve();
         },
         deadlineMs,
+        this.deadlines,
       );
     });
     return { cancel: () => call?.cancel(), done };

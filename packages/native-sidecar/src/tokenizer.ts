@@ -114,11 +114,9 @@ export class SidecarTokenizer {
   async countTokens(text: string, model?: string): Promise<number> {
     checkString(text, "text");
     const m = checkOptionalString(model, "model");
-    const r = await this.client.tokenizerCall<object, { tokens: number }>("count", {
-      text: wf(text),
-      model: m,
-    });
-    return r.tokens;
+    return (
+      await this.client.tokenizerCall<object, { tokens: number }>("count", { text: wf(text), model: m })
+    ).tokens;
   }
 
   /** Same as `countTokens` (every sidecar call is off the main thread). */
