@@ -711,9 +711,8 @@ impl Vocab {
         }
     }
 
-    /// tiktoken's merge on a piece of at most [`SMALL_MAX`] bytes, appending its tokens to `out`;
-    /// the rank of each joined pair of tokens goes through `joins`.
-    fn encode_small(&self, b: &[u8], joins: &mut Joins, out: &mut Vec<u32>) {
+    /// tiktoken's merge on a piece of at most [`SMALL_MAX`] bytes, appending its tokens to `out`.
+    fn encode_small(&self, b: &[u8], out: &mut Vec<u32>) {
         let n = b.len();
         debug_assert!((1..=SMALL_MAX).contains(&n));
         // Part i spans start[i]..start[i + 1] and is token tok[i]; rank[i] = rank of parts i and
@@ -747,17 +746,20 @@ impl Vocab {
             tok.copy_within(at + 2..len, at + 1);
             rank.copy_within(at + 2..len, at + 1);
             len -= 1;
-            let span = |i: usize, joins: &mut Joins| -> u32 {
-                if i + 1 < len {
-                    let (a, e) = (usize::from(start[i]), usize::from(start[i + 2]));
-                    joins.rank(self, tok[i], tok[i + 1], &b[a..e])
+            let span = |i: usize| -> u32 {
+                if i + 1 >= len {
+                    return NONE;
+                }
+                let (a, e) = (usize::from(start[i]), usize::from(start[i + 2]));
+                if e - a <= self.max_token_len {
+                    self.rank_filtered(&b[a..e])
                 } else {
                     NONE
                 }
             };
-            rank[at] = span(at, joins);
+            rank[at] = span(at);
             if at > 0 {
-                rank[at - 1] = span(at - 1, joins);
+                rank[at - 1] = span(at - 1);
             }
         }
         out.extend_from_slice(&tok[..len]);
@@ -766,7 +768,7 @@ impl Vocab {
     /// Whether `[t1, t2]` is the BPE encoding of the two tokens' bytes (cached in `joins`).
     fn valid_pair(&self, t1: u32, t2: u32, joins: &mut Joins, scratch: &mut Vec<u32>) -> bool {
         let key = u64::from(t1) << 32 | u64::from(t2);
-        let slot = Joins::slot(key ^ 0x5555_5555_5555_5555);
+        let slot = joins.slot(key);
         if let Some(&(k, v)) = joins.valid.get(slot)
             && k == key
         {
@@ -778,7 +780,7 @@ impl Vocab {
             bytes[..a.len()].copy_from_slice(a);
             bytes[a.len()..a.len() + b.len()].copy_from_slice(b);
             scratch.clear();
-            self.encode_small(&bytes[..a.len() + b.len()], joins, scratch);
+            self.encode_small(&bytes[..a.len() + b.len()], scratch);
             scratch[..] == [t1, t2]
         } else {
             valid_pair(self.bpe, t1, t2)
@@ -796,7 +798,7 @@ impl Vocab {
     /// the join is valid; otherwise the last `w` tokens so far and the chunk's first `w` are
     /// re-encoded together and both new joins checked, for growing `w`; when no window joins, the
     /// piece goes to bpe-openai's linear counter. Linear: every chunk costs at most a bounded merge
-    /// plus bounded windows. Pair ranks and pair validity are cached per call by token pair.
+    /// plus bounded windows. Pair validity is cached per call by token pair.
     pub fn long_count(&self, piece: &[u8]) -> usize {
         let mut out = Vec::new();
         self.long_encode(piece, &mut out);
@@ -808,20 +810,20 @@ impl Vocab {
     pub fn long_encode(&self, piece: &[u8], out: &mut Vec<u32>) {
         out.clear();
         let n = piece.len();
-        let mut joins = Joins::new();
         if n <= SMALL_MAX {
             if n > 0 {
-                self.encode_small(piece, &mut joins, out);
+                self.encode_small(piece, out);
             }
             return;
         }
         out.reserve(n / 2);
+        let mut joins = Joins::new(n);
         let (mut chunk, mut window, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
         let mut pos = 0;
         while pos < n {
             let end = (pos + CHUNK).min(n);
             chunk.clear();
-            self.encode_small(&piece[pos..end], &mut joins, &mut chunk);
+            self.encode_small(&piece[pos..end], &mut chunk);
             let (Some(&l), Some(&r)) = (out.last(), chunk.first()) else {
                 out.extend_from_slice(&chunk);
                 pos = end;
@@ -852,7 +854,7 @@ impl Vocab {
                     break;
                 }
                 window.clear();
-                self.encode_small(&piece[s..e], &mut joins, &mut window);
+                self.encode_small(&piece[s..e], &mut window);
                 let (Some(&m0), Some(&m1)) = (window.first(), window.last()) else {
                     break;
                 };
@@ -934,52 +936,34 @@ const SMALL_MAX: usize = 128;
 /// Chunk length of [`Vocab::long_count`].
 const CHUNK: usize = 24;
 
-/// Per-call caches of [`Vocab::long_count`], direct-mapped by token pair: the rank of the two
-/// tokens joined, and whether the pair is its own encoding. Long runs join the same few thousand
-/// token pairs over and over, and these tables stay in cache where the vocabulary's do not.
+/// Per-call cache of [`Vocab::long_count`], direct-mapped by token pair: whether the pair is its
+/// own encoding (long runs check the same token pairs at their joins over and over).
 struct Joins {
-    ranks: Vec<(u64, u32)>,
     valid: Vec<(u64, bool)>,
+    bits: u32,
 }
 
 impl Joins {
-    fn new() -> Self {
+    /// A cache sized for a piece of `n` bytes (one entry per ~4 bytes, 64..=16,384 entries).
+    fn new(n: usize) -> Self {
+        let bits = (n / 4)
+            .clamp(64, JOIN_CACHE)
+            .next_power_of_two()
+            .trailing_zeros();
         Self {
-            ranks: vec![(u64::MAX, NONE); JOIN_CACHE],
-            valid: vec![(u64::MAX, false); JOIN_CACHE],
+            valid: vec![(u64::MAX, false); 1 << bits],
+            bits,
         }
     }
 
     #[inline(always)]
-    fn slot(key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - JOIN_CACHE_BITS)) as usize
-    }
-
-    /// Rank of tokens `a` and `b` joined, whose bytes are `joined`.
-    #[inline(always)]
-    fn rank(&mut self, vocab: &Vocab, a: u32, b: u32, joined: &[u8]) -> u32 {
-        let key = u64::from(a) << 32 | u64::from(b);
-        let slot = Self::slot(key);
-        if let Some(&(k, r)) = self.ranks.get(slot)
-            && k == key
-        {
-            return r;
-        }
-        let r = if joined.len() > vocab.max_token_len {
-            NONE
-        } else {
-            vocab.rank_filtered(joined)
-        };
-        if let Some(e) = self.ranks.get_mut(slot) {
-            *e = (key, r);
-        }
-        r
+    fn slot(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.bits)) as usize
     }
 }
 
-/// Entries of [`Joins`]' direct-mapped tables.
-const JOIN_CACHE_BITS: u32 = 14;
-const JOIN_CACHE: usize = 1 << JOIN_CACHE_BITS;
+/// Most entries of [`Joins`]' direct-mapped table.
+const JOIN_CACHE: usize = 1 << 14;
 
 /// Pieces up to this many bytes go through tiktoken's (quadratic, but tiny here) merge loop.
 pub const MERGE_MAX: usize = 64;
