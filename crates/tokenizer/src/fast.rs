@@ -1,6 +1,6 @@
 //! A hand-written pre-tokenizer that splits exactly like tiktoken's `cl100k_base` / `o200k_base`
 //! regexes (leftmost-first alternation with backtracking, as fancy-regex runs them), plus a
-//! single-token fast path, in front of bpe-openai's linear BPE counter.
+//! single-token fast path, in front of an exact linear BPE counter.
 //!
 //! Character classes come from `regex-syntax` — the same Unicode tables the regexes use — so `\p{L}`,
 //! `\p{N}`, `\s`, … mean exactly what they mean to tiktoken-rs; at first use they are folded into one
@@ -8,7 +8,8 @@
 //! char after it is cut by byte loops (`Text::ascii_piece`); anything else goes through the general
 //! path, which decodes UTF-8 from the bytes and looks each code point up in that table. Parity tests compare every count with tiktoken-rs, and the pieces with
 //! tiktoken's split patterns run by fancy-regex on generated code/prose/Unicode text
-//! (`tests/parity.rs`). Pieces that are not one token are counted through a bounded per-thread memo.
+//! (`tests/parity.rs`). Pieces that are not one token are counted through a bounded per-thread memo,
+//! tiktoken's merge loop, or, beyond 64 bytes, chunked merges joined exactly ([`Vocab::long_encode`]).
 
 use std::cell::RefCell;
 use std::sync::LazyLock;
@@ -797,7 +798,7 @@ impl Vocab {
     /// backtracking encoder rests on), so a chunk's tokens are appended as they are when the pair at
     /// the join is valid; otherwise the last `w` tokens so far and the chunk's first `w` are
     /// re-encoded together and both new joins checked, for growing `w`; when no window joins, the
-    /// piece goes to bpe-openai's linear counter. Linear: every chunk costs at most a bounded merge
+    /// piece goes to bpe-openai's backtracking encoder. Linear: every chunk costs at most a bounded merge
     /// plus bounded windows. Pair validity is cached per call by token pair.
     pub fn long_count(&self, piece: &[u8]) -> usize {
         let mut out = Vec::new();
@@ -1090,7 +1091,7 @@ pub fn count_memo(text: &str, which: Split, vocab: &Vocab) -> usize {
 
 /// Exact token count on the calling thread only: hand-written split, one rank lookup per piece, and
 /// for the pieces that are not one token the per-thread memo (≤ 48 bytes), tiktoken's merge loop
-/// (≤ 64 bytes) or bpe-openai's linear counter.
+/// (≤ 64 bytes) or chunked merges joined exactly ([`Vocab::long_encode`]) beyond.
 pub fn count_seq(text: &str, which: Split, vocab: &Vocab) -> usize {
     count_pieces(text, which, vocab, 1)
 }
