@@ -1,6 +1,6 @@
 //! A hand-written pre-tokenizer that splits exactly like tiktoken's `cl100k_base` / `o200k_base`
 //! regexes (leftmost-first alternation with backtracking, as fancy-regex runs them), plus a
-//! single-token fast path, in front of bpe-openai's linear BPE counter.
+//! single-token fast path, in front of an exact linear BPE counter.
 //!
 //! Character classes come from `regex-syntax` — the same Unicode tables the regexes use — so `\p{L}`,
 //! `\p{N}`, `\s`, … mean exactly what they mean to tiktoken-rs; at first use they are folded into one
@@ -8,7 +8,8 @@
 //! char after it is cut by byte loops (`Text::ascii_piece`); anything else goes through the general
 //! path, which decodes UTF-8 from the bytes and looks each code point up in that table. Parity tests compare every count with tiktoken-rs, and the pieces with
 //! tiktoken's split patterns run by fancy-regex on generated code/prose/Unicode text
-//! (`tests/parity.rs`). Pieces that are not one token are counted through a bounded per-thread memo.
+//! (`tests/parity.rs`). Pieces that are not one token are counted through a bounded per-thread memo,
+//! tiktoken's merge loop, or, beyond 64 bytes, chunked merges joined exactly ([`Vocab::long_encode`]).
 
 use std::cell::RefCell;
 use std::sync::LazyLock;
@@ -493,6 +494,13 @@ pub struct Vocab {
     /// Tokens longer than 16 bytes, by their bytes.
     ranks: FxHashMap<&'static [u8], u32>,
     pairs: Box<[u32]>,
+    /// Byte length of the longest token.
+    max_token_len: usize,
+    /// The token of each single byte.
+    bytes: [u32; 256],
+    /// One bit per hash of a [`Key`] of every token of 1..=16 bytes: a clear bit proves a string is
+    /// no token without touching the multi-megabyte `short` table ([`Vocab::rank_filtered`]).
+    filter: Box<[u64]>,
     bpe: &'static BytePairEncoding,
 }
 
@@ -623,8 +631,14 @@ impl Vocab {
         let mut ranks = FxHashMap::default();
         let mut pairs = vec![NONE; 1 << 16].into_boxed_slice();
         let mut short = Vec::new();
+        let mut max_token_len = 1;
+        let mut bytes = [NONE; 256];
         for id in 0..n {
             let b = bpe.token_bytes(id);
+            max_token_len = max_token_len.max(b.len());
+            if let [x] = *b {
+                bytes[usize::from(x)] = id;
+            }
             if let [x, y] = *b {
                 pairs[usize::from(x) << 8 | usize::from(y)] = id;
             }
@@ -635,10 +649,18 @@ impl Vocab {
                 }
             }
         }
+        let mut filter = vec![0u64; FILTER_BITS / 64].into_boxed_slice();
+        for &(k, _) in &short {
+            let bit = filter_bit(k);
+            filter[bit / 64] |= 1 << (bit % 64);
+        }
         Self {
+            filter,
             short: ShortTable::new(&short),
             ranks,
             pairs,
+            max_token_len,
+            bytes,
             bpe,
         }
     }
@@ -655,13 +677,30 @@ impl Vocab {
         }
     }
 
+    /// [`Vocab::rank`] for strings that are mostly not tokens (the pairs a long piece's merge
+    /// joins): the filter answers most of those from L2.
+    #[inline]
+    fn rank_filtered(&self, piece: &[u8]) -> u32 {
+        match Key::of(piece) {
+            Some(k) => {
+                let bit = filter_bit(k);
+                if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
+                    NONE
+                } else {
+                    self.short.get(k)
+                }
+            }
+            None => self.ranks.get(piece).copied().unwrap_or(NONE),
+        }
+    }
+
     #[inline]
     pub fn contains(&self, piece: &[u8]) -> bool {
         piece.len() == 1 || self.rank(piece) != NONE
     }
 
     /// Token count of one pre-tokenized piece: one token, tiktoken's merge loop for short pieces,
-    /// bpe-openai's linear backtracking counter for long ones (never quadratic beyond [`MERGE_MAX`]).
+    /// chunked merges joined exactly for long ones ([`Vocab::long_count`], linear).
     #[inline]
     pub fn piece_count(&self, piece: &[u8]) -> usize {
         if piece.len() == 1 || self.rank(piece) != NONE {
@@ -669,7 +708,174 @@ impl Vocab {
         } else if piece.len() <= MERGE_MAX {
             self.merge_count(piece)
         } else {
-            self.bpe.count(piece)
+            self.long_count(piece)
+        }
+    }
+
+    /// tiktoken's merge on a piece of at most [`SMALL_MAX`] bytes, appending its tokens to `out`.
+    fn encode_small(&self, b: &[u8], out: &mut Vec<u32>) {
+        let n = b.len();
+        debug_assert!((1..=SMALL_MAX).contains(&n));
+        // Part i spans start[i]..start[i + 1] and is token tok[i]; rank[i] = rank of parts i and
+        // i + 1 joined.
+        let mut start = [0u16; SMALL_MAX + 1];
+        let mut tok = [NONE; SMALL_MAX];
+        let mut rank = [NONE; SMALL_MAX];
+        for (i, s) in start.iter_mut().enumerate().take(n + 1) {
+            *s = i as u16;
+        }
+        for (t, &x) in tok.iter_mut().zip(b) {
+            *t = self.bytes[usize::from(x)];
+        }
+        for i in 0..n - 1 {
+            rank[i] = self.pairs[usize::from(b[i]) << 8 | usize::from(b[i + 1])];
+        }
+        let mut len = n; // parts
+        loop {
+            let (mut best, mut at) = (NONE, 0);
+            for (i, &r) in rank[..len - 1].iter().enumerate() {
+                if r < best {
+                    best = r;
+                    at = i;
+                }
+            }
+            if best == NONE {
+                break;
+            }
+            tok[at] = best;
+            start.copy_within(at + 2..=len, at + 1);
+            tok.copy_within(at + 2..len, at + 1);
+            rank.copy_within(at + 2..len, at + 1);
+            len -= 1;
+            let span = |i: usize| -> u32 {
+                if i + 1 >= len {
+                    return NONE;
+                }
+                let (a, e) = (usize::from(start[i]), usize::from(start[i + 2]));
+                if e - a <= self.max_token_len {
+                    self.rank_filtered(&b[a..e])
+                } else {
+                    NONE
+                }
+            };
+            rank[at] = span(at);
+            if at > 0 {
+                rank[at - 1] = span(at - 1);
+            }
+        }
+        out.extend_from_slice(&tok[..len]);
+    }
+
+    /// Whether `[t1, t2]` is the BPE encoding of the two tokens' bytes (cached in `joins`).
+    fn valid_pair(&self, t1: u32, t2: u32, joins: &mut Joins, scratch: &mut Vec<u32>) -> bool {
+        let key = u64::from(t1) << 32 | u64::from(t2);
+        let slot = joins.slot(key);
+        if let Some(&(k, v)) = joins.valid.get(slot)
+            && k == key
+        {
+            return v;
+        }
+        let (a, b) = (self.bpe.token_bytes(t1), self.bpe.token_bytes(t2));
+        let ok = if a.len() + b.len() <= SMALL_MAX {
+            let mut bytes = [0u8; SMALL_MAX];
+            bytes[..a.len()].copy_from_slice(a);
+            bytes[a.len()..a.len() + b.len()].copy_from_slice(b);
+            scratch.clear();
+            self.encode_small(&bytes[..a.len() + b.len()], scratch);
+            scratch[..] == [t1, t2]
+        } else {
+            valid_pair(self.bpe, t1, t2)
+        };
+        if let Some(e) = joins.valid.get_mut(slot) {
+            *e = (key, ok);
+        }
+        ok
+    }
+
+    /// Token count of a long piece: encoded in chunks of [`CHUNK`] bytes by tiktoken's merge, and
+    /// the chunks joined exactly. A token sequence is the BPE encoding of its bytes iff every
+    /// adjacent pair is the encoding of its own two tokens' bytes (the property bpe-openai's
+    /// backtracking encoder rests on), so a chunk's tokens are appended as they are when the pair at
+    /// the join is valid; otherwise the last `w` tokens so far and the chunk's first `w` are
+    /// re-encoded together and both new joins checked, for growing `w`; when no window joins, the
+    /// piece goes to bpe-openai's backtracking encoder. Linear: every chunk costs at most a bounded merge
+    /// plus bounded windows. Pair validity is cached per call by token pair.
+    pub fn long_count(&self, piece: &[u8]) -> usize {
+        let mut out = Vec::new();
+        self.long_encode(piece, &mut out);
+        out.len()
+    }
+
+    /// The BPE encoding of `piece` (any length) into `out` (cleared first), as [`Vocab::long_count`]
+    /// counts it.
+    pub fn long_encode(&self, piece: &[u8], out: &mut Vec<u32>) {
+        out.clear();
+        let n = piece.len();
+        if n <= SMALL_MAX {
+            if n > 0 {
+                self.encode_small(piece, out);
+            }
+            return;
+        }
+        out.reserve(n / 2);
+        let mut joins = Joins::new(n);
+        let (mut chunk, mut window, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+        let mut pos = 0;
+        while pos < n {
+            let end = (pos + CHUNK).min(n);
+            chunk.clear();
+            self.encode_small(&piece[pos..end], &mut chunk);
+            let (Some(&l), Some(&r)) = (out.last(), chunk.first()) else {
+                out.extend_from_slice(&chunk);
+                pos = end;
+                continue;
+            };
+            if self.valid_pair(l, r, &mut joins, &mut scratch) {
+                out.extend_from_slice(&chunk);
+                pos = end;
+                continue;
+            }
+            let mut joined = false;
+            for w in [1usize, 2, 4, 8, 16] {
+                if w > out.len() || w > chunk.len() {
+                    break;
+                }
+                let keep = out.len() - w;
+                let s = pos
+                    - out[keep..]
+                        .iter()
+                        .map(|&t| self.bpe.token_len(t))
+                        .sum::<usize>();
+                let e = pos
+                    + chunk[..w]
+                        .iter()
+                        .map(|&t| self.bpe.token_len(t))
+                        .sum::<usize>();
+                if e - s > SMALL_MAX {
+                    break;
+                }
+                window.clear();
+                self.encode_small(&piece[s..e], &mut window);
+                let (Some(&m0), Some(&m1)) = (window.first(), window.last()) else {
+                    break;
+                };
+                let join_left =
+                    keep == 0 || self.valid_pair(out[keep - 1], m0, &mut joins, &mut scratch);
+                let join_right =
+                    w == chunk.len() || self.valid_pair(m1, chunk[w], &mut joins, &mut scratch);
+                if join_left && join_right {
+                    out.truncate(keep);
+                    out.extend_from_slice(&window);
+                    out.extend_from_slice(&chunk[w..]);
+                    joined = true;
+                    break;
+                }
+            }
+            if !joined {
+                *out = self.bpe.encode_via_backtracking(piece);
+                return;
+            }
+            pos = end;
         }
     }
 
@@ -716,6 +922,49 @@ impl Vocab {
         }
     }
 }
+
+/// Bits of [`Vocab`]'s token filter (512 KB: fits L2 beside the per-call caches).
+const FILTER_BITS: usize = 1 << 22;
+
+/// The filter bit of a key: hash bits the short table's slot index does not use.
+#[inline(always)]
+fn filter_bit(k: Key) -> usize {
+    (k.hash() >> 40) as usize & (FILTER_BITS - 1)
+}
+
+/// Longest string [`Vocab::encode_small`] merges.
+const SMALL_MAX: usize = 128;
+/// Chunk length of [`Vocab::long_count`].
+const CHUNK: usize = 24;
+
+/// Per-call cache of [`Vocab::long_count`], direct-mapped by token pair: whether the pair is its
+/// own encoding (long runs check the same token pairs at their joins over and over).
+struct Joins {
+    valid: Vec<(u64, bool)>,
+    bits: u32,
+}
+
+impl Joins {
+    /// A cache sized for a piece of `n` bytes (one entry per ~4 bytes, 64..=16,384 entries).
+    fn new(n: usize) -> Self {
+        let bits = (n / 4)
+            .clamp(64, JOIN_CACHE)
+            .next_power_of_two()
+            .trailing_zeros();
+        Self {
+            valid: vec![(u64::MAX, false); 1 << bits],
+            bits,
+        }
+    }
+
+    #[inline(always)]
+    fn slot(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.bits)) as usize
+    }
+}
+
+/// Most entries of [`Joins`]' direct-mapped table.
+const JOIN_CACHE: usize = 1 << 14;
 
 /// Pieces up to this many bytes go through tiktoken's (quadratic, but tiny here) merge loop.
 pub const MERGE_MAX: usize = 64;
@@ -829,7 +1078,7 @@ fn multi_count(vocab: &Vocab, memo: &mut Option<&mut PieceMap>, b: &[u8]) -> usi
             n
         }
         _ if b.len() <= MERGE_MAX => vocab.merge_count(b),
-        _ => vocab.bpe.count(b),
+        _ => vocab.long_count(b),
     }
 }
 
@@ -842,7 +1091,7 @@ pub fn count_memo(text: &str, which: Split, vocab: &Vocab) -> usize {
 
 /// Exact token count on the calling thread only: hand-written split, one rank lookup per piece, and
 /// for the pieces that are not one token the per-thread memo (≤ 48 bytes), tiktoken's merge loop
-/// (≤ 64 bytes) or bpe-openai's linear counter.
+/// (≤ 64 bytes) or chunked merges joined exactly ([`Vocab::long_encode`]) beyond.
 pub fn count_seq(text: &str, which: Split, vocab: &Vocab) -> usize {
     count_pieces(text, which, vocab, 1)
 }
@@ -910,7 +1159,7 @@ fn count_pieces(text: &str, which: Split, vocab: &Vocab, threads: usize) -> usiz
             total += if b.len() == 1 || vocab.rank(b) != NONE {
                 1
             } else if threads > 1 && b.len() >= PAR_PIECE_MIN_BYTES {
-                count_long_piece(vocab.bpe, b)
+                count_long_piece(vocab, b)
             } else {
                 multi_count(vocab, &mut memo, b)
             };
@@ -926,21 +1175,28 @@ fn valid_pair(bpe: &BytePairEncoding, t1: u32, t2: u32) -> bool {
     bpe.encode_via_backtracking(&bytes) == [t1, t2]
 }
 
-/// Count of one long piece on two threads. A token sequence is the BPE encoding of its bytes iff
-/// every adjacent pair is the encoding of its own two tokens' bytes (the property bpe-openai's
-/// backtracking encoder rests on). So with `A` = encoding of the first half and `B` of the second,
+/// Count of one long piece on two threads, each half encoded by [`Vocab::long_encode`]. A token
+/// sequence is the BPE encoding of its bytes iff every adjacent pair is the encoding of its own two
+/// tokens' bytes (the property bpe-openai's backtracking encoder rests on). So with `A` = encoding
+/// of the first half and `B` of the second,
 /// `A ++ B` is the whole encoding when the pair at the join is valid; otherwise the last `w` tokens of
 /// `A` and the first `w` of `B` are re-encoded together and both joins checked again, for growing `w`;
 /// when no window joins, the piece is counted sequentially. Every path returns the exact count.
-pub fn count_long_piece(bpe: &BytePairEncoding, b: &[u8]) -> usize {
+pub fn count_long_piece(vocab: &Vocab, b: &[u8]) -> usize {
+    let bpe = vocab.bpe;
     let mid = b.len() / 2;
     let (left, right) = std::thread::scope(|s| {
-        let h = s.spawn(|| bpe.encode_via_backtracking(&b[mid..]));
-        let left = bpe.encode_via_backtracking(&b[..mid]);
+        let h = s.spawn(|| {
+            let mut right = Vec::new();
+            vocab.long_encode(&b[mid..], &mut right);
+            right
+        });
+        let mut left = Vec::new();
+        vocab.long_encode(&b[..mid], &mut left);
         (left, h.join().ok())
     });
     let Some(right) = right else {
-        return bpe.count(b);
+        return vocab.long_count(b);
     };
     let (Some(&l), Some(&r)) = (left.last(), right.first()) else {
         return left.len() + right.len();
@@ -965,7 +1221,7 @@ pub fn count_long_piece(bpe: &BytePairEncoding, b: &[u8]) -> usize {
             return lkeep + m.len() + (right.len() - w);
         }
     }
-    bpe.count(b)
+    vocab.long_count(b)
 }
 
 #[cfg(test)]
@@ -1145,10 +1401,91 @@ mod exact_tests {
         }
     }
 
+    /// tiktoken's `byte_pair_merge` as written (quadratic), any length: the reference.
+    fn reference_merge(v: &Vocab, piece: &[u8]) -> usize {
+        let mut parts: Vec<usize> = (0..=piece.len()).collect();
+        loop {
+            let mut best = (NONE, 0);
+            for i in 0..parts.len().saturating_sub(2) {
+                let r = v.rank(&piece[parts[i]..parts[i + 2]]);
+                if r < best.0 {
+                    best = (r, i);
+                }
+            }
+            if best.0 == NONE {
+                return parts.len() - 1;
+            }
+            parts.remove(best.1 + 1);
+        }
+    }
+
+    /// A random piece of `len` bytes of one of the long-run shapes (`kind` 0..6).
+    fn long_piece(rng: &mut StdRng, kind: usize, len: usize) -> Vec<u8> {
+        let pick = |rng: &mut StdRng, alpha: &[u8]| -> Vec<u8> {
+            (0..len)
+                .map(|_| alpha[rng.random_range(0..alpha.len())])
+                .collect()
+        };
+        match kind {
+            0 => (0..len).map(|_| rng.random::<u8>()).collect(),
+            1 => pick(
+                rng,
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+            ),
+            2 => pick(rng, b"0123456789abcdef"),
+            3 => vec![[b'a', b'0', b'=', b' ', 0xE4][rng.random_range(0..5)]; len],
+            4 => pick(rng, b"abcdefghijklmnopqrstuvwxyz"),
+            _ => pick(rng, b"ab"),
+        }
+    }
+
+    /// The long-piece path (chunked merges joined by pair validity) gives tiktoken's count on random
+    /// bytes, base64, hex, repeated chars and letters of lengths 1..100k, both encodings: against
+    /// the quadratic reference merge up to 3,000 bytes, against bpe-openai's backtracking encoder
+    /// (ids, not only counts) at every length.
+    #[test]
+    fn long_count_equals_reference_merge() {
+        let mut rng = StdRng::seed_from_u64(10);
+        let slow = cfg!(debug_assertions);
+        for (_, bpe, v) in vocabs() {
+            let mut ids = Vec::new();
+            for i in 0..if slow { 120 } else { 600 } {
+                let kind = i % 6;
+                // Log-uniform lengths in 1..=100_000, plus every kind at the chunk edges.
+                let len = match i / 6 {
+                    0 => 1,
+                    1 => CHUNK,
+                    2 => CHUNK + 1,
+                    3 => SMALL_MAX + 1,
+                    4 => 100_000,
+                    _ => (10f64.powf(rng.random_range(0.0..5.0)) as usize).clamp(1, 100_000),
+                };
+                let piece = long_piece(&mut rng, kind, len);
+                v.long_encode(&piece, &mut ids);
+                assert_eq!(
+                    ids,
+                    bpe.encode_via_backtracking(&piece),
+                    "kind {kind} len {len}"
+                );
+                assert_eq!(v.long_count(&piece), ids.len());
+                if len <= if slow { 600 } else { 3000 } {
+                    assert_eq!(
+                        ids.len(),
+                        reference_merge(&v, &piece),
+                        "kind {kind} len {len}"
+                    );
+                }
+                if (2..=MERGE_MAX).contains(&len) {
+                    assert_eq!(v.merge_count(&piece), ids.len());
+                }
+            }
+        }
+    }
+
     #[test]
     fn long_pieces_join_exactly() {
         let mut rng = StdRng::seed_from_u64(9);
-        for (_, bpe, _) in vocabs() {
+        for (_, bpe, v) in vocabs() {
             for i in 0..40 {
                 let len = 300 + rng.random_range(0..3000);
                 let piece: Vec<u8> = match i % 4 {
@@ -1162,7 +1499,7 @@ mod exact_tests {
                     2 => "中文字符の日本語".repeat(len / 20).into_bytes(),
                     _ => (0..len).map(|_| b"ab"[rng.random_range(0..2)]).collect(),
                 };
-                assert_eq!(count_long_piece(bpe, &piece), bpe.count(&piece), "case {i}");
+                assert_eq!(count_long_piece(&v, &piece), bpe.count(&piece), "case {i}");
             }
         }
     }
