@@ -37,6 +37,7 @@ export {
   SidecarCircuit,
   type SidecarCircuitOptions,
   type SidecarCircuitSnapshot,
+  type SidecarCircuitStatus,
 } from "./sidecarCircuit.js";
 export {
   checkArray,

@@ -76,6 +76,28 @@ describe("SidecarCircuit", () => {
     expect(c.snapshot().lastCode).toBeUndefined();
   });
 
+  it("status(): failures toward the next trip, retryAt only while open", () => {
+    const { c, clock } = fake(2);
+    c.recordFailure(down);
+    expect(c.status()).toEqual({
+      state: "closed",
+      consecutiveFailures: 1,
+      trips: 0,
+      lastError: "ERR_KU0_SIDECAR_UNAVAILABLE: daemon gone",
+    });
+    c.recordFailure(down);
+    expect(c.status()).toEqual({
+      state: "open",
+      consecutiveFailures: 0,
+      trips: 1,
+      lastError: "ERR_KU0_SIDECAR_UNAVAILABLE: daemon gone",
+      retryAt: clock.t + 1_000,
+    });
+    clock.t += 1_000;
+    expect(c.status()).not.toHaveProperty("retryAt");
+    expect(c.status().state).toBe("half-open");
+  });
+
   it("close() forgets failures without counting a call; reset() forgets everything", () => {
     const { c } = fake(1);
     c.recordFailure(down);

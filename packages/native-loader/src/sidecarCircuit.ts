@@ -75,6 +75,20 @@ export interface SidecarCircuitSnapshot {
   cooldownMs?: number;
 }
 
+/** `SidecarCircuit.status()`: what the sandbox's and storage's `status()` report of their circuit. */
+export interface SidecarCircuitStatus {
+  /** `closed`: use the daemon; `open`: stay in process until `retryAt`; `half-open`: the next attempt tries the daemon. */
+  state: "closed" | "open" | "half-open";
+  /** Failures since the last trip or success (toward the threshold). */
+  consecutiveFailures: number;
+  /** Times the circuit opened in this process. */
+  trips: number;
+  /** The last failure (code and message), if any. */
+  lastError?: string;
+  /** While open: when the daemon is tried again (epoch ms). */
+  retryAt?: number;
+}
+
 const MAX_COOLDOWN = 2 ** 31;
 
 function describe(err: unknown): { text: string; code?: string } {
@@ -204,6 +218,21 @@ export class SidecarCircuit {
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
       ...(this.lastCode !== undefined ? { lastCode: this.lastCode } : {}),
       ...(state !== "closed" ? { retryAt: this.openUntil, cooldownMs: this.cooldown } : {}),
+    };
+  }
+
+  /**
+   * The part of the state the adapters put in `status()`: `consecutiveFailures` counts toward the next
+   * trip (it starts over when the circuit opens), `retryAt` only while open.
+   */
+  status(): SidecarCircuitStatus {
+    const c = this.snapshot();
+    return {
+      state: c.state,
+      consecutiveFailures: c.pendingFailures,
+      trips: c.trips,
+      ...(c.lastError !== undefined ? { lastError: c.lastError } : {}),
+      ...(c.state === "open" ? { retryAt: this.openUntil } : {}),
     };
   }
 

@@ -13,7 +13,7 @@
  * dies *during* a command fails that command with `ERR_KU0_SIDECAR_UNAVAILABLE` (the command may have
  * had effects, so it is not re-run) and counts as a failure too. `status().sidecar` says which.
  */
-import { isDaemonFailure, SidecarCircuit } from "@ku0/native-loader";
+import { isDaemonFailure, SidecarCircuit, type SidecarCircuitStatus } from "@ku0/native-loader";
 import type { RunResult } from "./exec.js";
 import type { ExecPolicy } from "./policy.js";
 
@@ -43,20 +43,12 @@ interface SidecarModuleLike {
 /** Consecutive pre-start failures that open the circuit. */
 export const CIRCUIT_THRESHOLD = 3;
 
-export interface SidecarCircuitState {
-  /** `closed`: commands go to the daemon; `open`: to the in-process helper until `retryAt`; `half-open`: the next command tries the daemon. */
-  state: "closed" | "open" | "half-open";
-  consecutiveFailures: number;
-  /** Times the circuit opened in this process. */
-  trips: number;
+/** `SidecarCircuit.status()` (state, consecutiveFailures, trips, lastError?, retryAt?) with this module's counters. */
+export interface SidecarCircuitState extends SidecarCircuitStatus {
   /** Commands run in process because the daemon could not be used (since process start). */
   fallbackRuns: number;
   /** Commands the daemon ran. */
   sidecarRuns: number;
-  /** The last failure (code and message), if any. */
-  lastError?: string;
-  /** While open: when the daemon is tried again (epoch ms). */
-  retryAt?: number;
 }
 
 let mod: Promise<SidecarModuleLike> | undefined;
@@ -73,16 +65,8 @@ let loadModule: () => Promise<SidecarModuleLike> = () =>
 
 /** The circuit, for `status()`. */
 export function sidecarCircuit(): SidecarCircuitState {
-  const c = circuit.snapshot();
-  return {
-    state: c.state,
-    consecutiveFailures: c.pendingFailures,
-    trips: c.trips,
-    fallbackRuns: c.fallbackCount,
-    sidecarRuns: c.sidecarCount,
-    ...(c.lastError !== undefined ? { lastError: c.lastError } : {}),
-    ...(c.state === "open" ? { retryAt: c.retryAt } : {}),
-  };
+  const { sidecarCount, fallbackCount } = circuit.snapshot();
+  return { ...circuit.status(), fallbackRuns: fallbackCount, sidecarRuns: sidecarCount };
 }
 
 /**

@@ -18,6 +18,7 @@ import { resolve } from "node:path";
 import {
   isDaemonFailure,
   SidecarCircuit,
+  type SidecarCircuitStatus,
   type SyncSidecar,
   sidecarBridge,
   sidecarWorkerEntry,
@@ -26,16 +27,12 @@ import type { Durability } from "./types.js";
 
 export const CIRCUIT_THRESHOLD = 3;
 
-export interface StorageSidecarState {
-  state: "closed" | "open" | "half-open";
-  consecutiveFailures: number;
-  trips: number;
+/** `SidecarCircuit.status()` (state, consecutiveFailures, trips, lastError?, retryAt?) with this module's counters. */
+export interface StorageSidecarState extends SidecarCircuitStatus {
   /** Engines opened in process because the daemon could not be used. */
   fallbackOpens: number;
   /** Engines opened in the daemon. */
   sidecarOpens: number;
-  lastError?: string;
-  retryAt?: number;
 }
 
 const circuit = new SidecarCircuit({
@@ -56,16 +53,8 @@ export function resetStorageSidecarForTests(bridge?: () => SyncSidecar, keepCirc
 }
 
 export function storageSidecarState(): StorageSidecarState {
-  const c = circuit.snapshot();
-  return {
-    state: c.state,
-    consecutiveFailures: c.pendingFailures,
-    trips: c.trips,
-    fallbackOpens: c.fallbackCount,
-    sidecarOpens: c.sidecarCount,
-    ...(c.lastError !== undefined ? { lastError: c.lastError } : {}),
-    ...(c.state === "open" ? { retryAt: c.retryAt } : {}),
-  };
+  const { sidecarCount, fallbackCount } = circuit.snapshot();
+  return { ...circuit.status(), fallbackOpens: fallbackCount, sidecarOpens: sidecarCount };
 }
 
 /** True while new engines should not try the daemon. */

@@ -68,6 +68,16 @@ function trip(err: unknown): void {
   });
 }
 
+/** A call the daemon failed: thrown when the caller is at fault, else answered by `inProcess()`. */
+function failed<R>(err: unknown, inProcess: () => R): R {
+  // Over the daemon's 64 MiB message limit: this call is answered in process; the daemon is fine.
+  if ((err as { code?: unknown })?.code === TOO_LARGE) return inProcess();
+  if (!daemonAtFault(err)) throw err;
+  trip(err);
+  circuit.countFallback();
+  return inProcess();
+}
+
 function fromSidecar(): void {
   if (circuit.recordSuccess()) tokenizerModule.setSidecarFault(undefined);
 }
@@ -91,12 +101,7 @@ export function viaSidecar<R>(op: string, args: unknown[], inProcess: () => R): 
   try {
     result = bridge().call<R>(`tokenizer.${op}`, ...args);
   } catch (err) {
-    // Over the daemon's 64 MiB message limit: this call is answered in process; the daemon is fine.
-    if ((err as { code?: unknown })?.code === TOO_LARGE) return inProcess();
-    if (!daemonAtFault(err)) throw err;
-    trip(err);
-    circuit.countFallback();
-    return inProcess();
+    return failed(err, inProcess);
   }
   fromSidecar();
   return result;
@@ -116,12 +121,7 @@ async function sidecarAsync<R>(op: string, args: unknown[], inProcess: () => Pro
   try {
     result = await bridge().callAsync<R>(`tokenizer.${op}`, ...args);
   } catch (err) {
-    // Over the daemon's 64 MiB message limit: this call is answered in process; the daemon is fine.
-    if ((err as { code?: unknown })?.code === TOO_LARGE) return inProcess();
-    if (!daemonAtFault(err)) throw err;
-    trip(err);
-    circuit.countFallback();
-    return inProcess();
+    return failed(err, inProcess);
   }
   fromSidecar();
   return result;
