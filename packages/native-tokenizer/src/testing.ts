@@ -1,5 +1,7 @@
 // Test helpers shared by the suites (not exported from the package).
 import { sidecarTestDaemon } from "@ku0/native-sidecar/testing";
+import { afterAll, beforeAll, expect } from "vitest";
+import { tokenizerModule } from "./native.js";
 import { resetSidecarCircuit, shutdownSidecarDaemon, sidecarCircuit } from "./sidecar.js";
 
 const daemon = sidecarTestDaemon("ku0-sc-tok-");
@@ -35,6 +37,22 @@ export function sidecarCallsAllServed(): { sidecarCalls: number; fallbackCalls: 
   const c = sidecarCircuit();
   if (c.fallbackCalls > 0) console.warn(`sidecar fallbacks: ${c.fallbackCalls}; last: ${c.reason}`);
   return { sidecarCalls: c.sidecarCalls > 0 ? 1 : 0, fallbackCalls: c.fallbackCalls, open: c.open };
+}
+
+/**
+ * In a `describe.each(BACKENDS)` body: the suite runs on `mode` (sidecar: on this file's daemon, and at
+ * the end every call of the suite must have reached it, none fallen back in process).
+ */
+export function onBackend(mode: "native" | "js" | "sidecar"): void {
+  beforeAll(() => {
+    if (mode === "sidecar") useSidecar();
+    tokenizerModule.setMode(mode);
+  });
+  afterAll(() => {
+    if (mode === "sidecar")
+      expect(sidecarCallsAllServed()).toEqual({ sidecarCalls: 1, fallbackCalls: 0, open: false });
+    tokenizerModule.setMode(undefined);
+  });
 }
 
 /** Deterministic PRNG (mulberry32). */
