@@ -137,7 +137,7 @@ try {
     if (pm === "npm") manifest.overrides = overrides;
     else manifest.pnpm = { overrides };
     writeFileSync(join(project, "package.json"), JSON.stringify(manifest, null, 2));
-    for (const f of ["smoke.mjs", "smoke.cjs", "storage-smoke.mjs", "sidecar-smoke.mjs"])
+    for (const f of ["smoke.mjs", "smoke.cjs", "storage-smoke.mjs", "sidecar-smoke.mjs", "sidecar-count.mjs"])
       copyFileSync(join(here, f), join(project, f));
     const args =
       pm === "npm"

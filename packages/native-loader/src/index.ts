@@ -32,6 +32,14 @@ export {
 export { platformTriple } from "./platform.js";
 export { BRIDGE_TIMEOUT_MS, SyncSidecar, sidecarBridge, sidecarWorkerEntry } from "./sidecarBridge.js";
 export {
+  DAEMON_FAILURE_CODES,
+  isDaemonFailure,
+  SidecarCircuit,
+  type SidecarCircuitOptions,
+  type SidecarCircuitSnapshot,
+  type SidecarCircuitStatus,
+} from "./sidecarCircuit.js";
+export {
   checkArray,
   checkBoolean,
   checkBytes,

@@ -7,11 +7,13 @@
  * Fallback: when the daemon cannot be reached *before* a command starts (package missing, binary
  * missing, spawn or connect failure), that command runs in process through the same
  * helper (the package's own path), and the failure is counted. Three such failures in a row open a
- * circuit: for a cooldown (5 s, doubling per trip up to 60 s) commands go straight to the in-process
- * path, then one command tries the daemon again (half-open). Never a permanent disable. A daemon that
+ * circuit (`SidecarCircuit` of `@ku0/native-loader`): for a cooldown (5 s, doubling per trip since the
+ * last success, up to 60 s) commands go straight to the in-process path, then one command tries the
+ * daemon again (half-open). Never a permanent disable. A daemon that
  * dies *during* a command fails that command with `ERR_KU0_SIDECAR_UNAVAILABLE` (the command may have
  * had effects, so it is not re-run) and counts as a failure too. `status().sidecar` says which.
  */
+import { isDaemonFailure, SidecarCircuit, type SidecarCircuitStatus } from "@ku0/native-loader";
 import type { RunResult } from "./exec.js";
 import type { ExecPolicy } from "./policy.js";
 
@@ -40,90 +42,31 @@ interface SidecarModuleLike {
 
 /** Consecutive pre-start failures that open the circuit. */
 export const CIRCUIT_THRESHOLD = 3;
-const COOLDOWN_MS = 5_000;
-const MAX_COOLDOWN_MS = 60_000;
 
-export interface SidecarCircuitState {
-  /** `closed`: commands go to the daemon; `open`: to the in-process helper until `retryAt`; `half-open`: the next command tries the daemon. */
-  state: "closed" | "open" | "half-open";
-  consecutiveFailures: number;
-  /** Times the circuit opened in this process. */
-  trips: number;
+/** `SidecarCircuit.status()` (state, consecutiveFailures, trips, lastError?, retryAt?) with this module's counters. */
+export interface SidecarCircuitState extends SidecarCircuitStatus {
   /** Commands run in process because the daemon could not be used (since process start). */
   fallbackRuns: number;
   /** Commands the daemon ran. */
   sidecarRuns: number;
-  /** The last failure (code and message), if any. */
-  lastError?: string;
-  /** While open: when the daemon is tried again (epoch ms). */
-  retryAt?: number;
 }
 
 let mod: Promise<SidecarModuleLike> | undefined;
 let sandbox: SidecarSandboxLike | undefined;
-const circuit = {
-  failures: 0,
-  trips: 0,
-  openUntil: 0,
-  fallbackRuns: 0,
-  sidecarRuns: 0,
-  lastError: undefined as string | undefined,
-};
+const circuit = new SidecarCircuit({
+  threshold: CIRCUIT_THRESHOLD,
+  minCooldownMs: 5_000,
+  maxCooldownMs: 60_000,
+});
 
 /** The loader, replaceable by tests (a module that fails to load, a fake daemon). */
 let loadModule: () => Promise<SidecarModuleLike> = () =>
   import("@ku0/native-sidecar" as string) as Promise<SidecarModuleLike>;
 
-function describeError(e: unknown): string {
-  const err = e as { code?: string; message?: string };
-  return `${err?.code ?? "Error"}: ${err?.message ?? String(e)}`;
-}
-
-/**
- * Errors that mean "the daemon could not be used" (as opposed to an answer from it, such as a policy the
- * engine refuses, which is thrown as the in-process path would throw it).
- */
-function daemonUnavailable(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  return (
-    typeof code === "string" &&
-    [
-      "ERR_KU0_SIDECAR_NOT_INSTALLED",
-      "ERR_KU0_SIDECAR_BINARY_NOT_FOUND",
-      "ERR_KU0_SIDECAR_SPAWN_FAILED",
-      "ERR_KU0_SIDECAR_TIMEOUT",
-      "ERR_KU0_SIDECAR_UNAVAILABLE",
-      "ERR_KU0_SIDECAR_VERSION_MISMATCH",
-      "ERR_KU0_SIDECAR_CLOSED",
-    ].includes(code)
-  );
-}
-
-function recordFailure(e: unknown): void {
-  circuit.lastError = describeError(e);
-  circuit.failures++;
-  // Half-open (a cooldown has passed): the one trial failed, so the circuit opens again at once.
-  if (circuit.failures >= CIRCUIT_THRESHOLD || circuit.openUntil !== 0) {
-    circuit.trips++;
-    const cooldown = Math.min(MAX_COOLDOWN_MS, COOLDOWN_MS * 2 ** (circuit.trips - 1));
-    circuit.openUntil = Date.now() + cooldown;
-    circuit.failures = 0;
-  }
-}
-
 /** The circuit, for `status()`. */
 export function sidecarCircuit(): SidecarCircuitState {
-  const now = Date.now();
-  const open = circuit.openUntil > now;
-  return {
-    state: open ? "open" : circuit.trips > 0 && circuit.openUntil !== 0 ? "half-open" : "closed",
-    consecutiveFailures: circuit.failures,
-    trips: circuit.trips,
-    fallbackRuns: circuit.fallbackRuns,
-    sidecarRuns: circuit.sidecarRuns,
-    ...(circuit.lastError !== undefined ? { lastError: circuit.lastError } : {}),
-    ...(open ? { retryAt: circuit.openUntil } : {}),
-  };
+  const { sidecarCount, fallbackCount } = circuit.snapshot();
+  return { ...circuit.status(), fallbackRuns: fallbackCount, sidecarRuns: sidecarCount };
 }
 
 /**
@@ -134,15 +77,7 @@ export function resetSidecarForTests(loader?: () => Promise<SidecarModuleLike>, 
   mod = undefined;
   sandbox = undefined;
   loadModule = loader ?? (() => import("@ku0/native-sidecar" as string) as Promise<SidecarModuleLike>);
-  if (keepCircuit) return;
-  Object.assign(circuit, {
-    failures: 0,
-    trips: 0,
-    openUntil: 0,
-    fallbackRuns: 0,
-    sidecarRuns: 0,
-    lastError: undefined,
-  });
+  if (!keepCircuit) circuit.reset();
 }
 
 async function service(helper: string): Promise<SidecarSandboxLike> {
@@ -199,8 +134,8 @@ export class SidecarSessions {
     },
   ): Promise<RunResult | undefined> {
     // Output caps of 0 bytes are not expressible on the wire (the service needs >= 1): in process.
-    if (this.closed || o.maxOutputBytes < 1 || circuit.openUntil > Date.now()) {
-      circuit.fallbackRuns++;
+    if (this.closed || o.maxOutputBytes < 1 || circuit.isOpen()) {
+      circuit.countFallback();
       return undefined;
     }
     for (let attempt = 0; ; attempt++) {
@@ -208,9 +143,9 @@ export class SidecarSessions {
       try {
         session = await this.session(policy);
       } catch (e) {
-        if (!daemonUnavailable(e)) throw e;
-        recordFailure(e);
-        circuit.fallbackRuns++;
+        if (!isDaemonFailure(e)) throw e;
+        circuit.recordFailure(e);
+        circuit.countFallback();
         return undefined;
       }
       try {
@@ -225,9 +160,7 @@ export class SidecarSessions {
           ...(o.onStdout ? { onStdout: o.onStdout } : {}),
           ...(o.onStderr ? { onStderr: o.onStderr } : {}),
         });
-        circuit.failures = 0;
-        circuit.openUntil = 0;
-        circuit.sidecarRuns++;
+        circuit.recordSuccess();
         return r;
       } catch (e) {
         const msg = String((e as Error)?.message ?? "");
@@ -236,9 +169,9 @@ export class SidecarSessions {
           this.sessions.clear();
           continue;
         }
-        if (daemonUnavailable(e)) {
+        if (isDaemonFailure(e)) {
           this.sessions.clear();
-          recordFailure(e);
+          circuit.recordFailure(e);
         }
         throw e;
       }

@@ -1,6 +1,6 @@
 // The runtime's raw storage seam (`NativeStorageEngine` of @ku0/storage-engine-rs) on both backends.
 import { join, resolve } from "node:path";
-import { Ku0Error } from "@ku0/native-loader";
+import { isDaemonFailure, Ku0Error } from "@ku0/native-loader";
 import { invalidArg, outOfRange, StorageErrorCodes, validateCheckpointId } from "./errors.js";
 import type { Backend } from "./eventLog.js";
 import { JsCheckpointStore } from "./js/checkpoint.js";
@@ -8,7 +8,7 @@ import { claimInProcess, releaseInProcess } from "./js/fsutil.js";
 import { JsEventLog, TYPE_BYTES } from "./js/log.js";
 import { pickBackend, storageModule } from "./native.js";
 import { needsImportError, runtimeLayoutFiles } from "./runtimeLayout.js";
-import { circuitOpen, countFallback, daemonUnavailable, SidecarSeam } from "./sidecar.js";
+import { circuitOpen, countFallback, SidecarSeam } from "./sidecar.js";
 import type { Durability, NativeStorageEngine } from "./types.js";
 import { checkDir } from "./validate.js";
 
@@ -183,7 +183,7 @@ export class StorageEngine implements NativeStorageEngine {
         try {
           impl = new SidecarSeam(rootDir, durability);
         } catch (err) {
-          if (explicitSidecar || !daemonUnavailable(err)) throw err;
+          if (explicitSidecar || !isDaemonFailure(err)) throw err;
           // The daemon could not be used: in process, on the sidecar mode's in-process path (JS).
           countFallback();
           backend = "js";

@@ -7,40 +7,39 @@
  *
  * Fallback: when the daemon cannot be used to open a root (package, binary, spawn, connect), the engine
  * opens in process on the JS path (the loader's rule for `sidecar` mode: in-process calls are JS; same
- * files), and the failure is counted. Three in a row open a circuit: for a cooldown (5 s, doubling per
- * trip up to 60 s) new engines open in process at once; then one tries the daemon again. Never a
+ * files), and the failure is counted. Three in a row open a circuit (`SidecarCircuit` of the loader):
+ * for a cooldown (5 s, doubling per trip since the last success, up to 60 s) new engines open in
+ * process at once; then one tries the daemon again. Never a
  * permanent disable. `status().details.sidecar` says which. Failures after a root is open (the daemon
  * died) are thrown as typed errors (`ERR_KU0_SIDECAR_UNAVAILABLE`); the next call re-opens the root in
  * the respawned daemon (the handle died with the old one) and goes on.
  */
 import { resolve } from "node:path";
-import { type SyncSidecar, sidecarBridge, sidecarWorkerEntry } from "@ku0/native-loader";
+import {
+  isDaemonFailure,
+  SidecarCircuit,
+  type SidecarCircuitStatus,
+  type SyncSidecar,
+  sidecarBridge,
+  sidecarWorkerEntry,
+} from "@ku0/native-loader";
 import type { Durability } from "./types.js";
 
 export const CIRCUIT_THRESHOLD = 3;
-const COOLDOWN_MS = 5_000;
-const MAX_COOLDOWN_MS = 60_000;
 
-export interface StorageSidecarState {
-  state: "closed" | "open" | "half-open";
-  consecutiveFailures: number;
-  trips: number;
+/** `SidecarCircuit.status()` (state, consecutiveFailures, trips, lastError?, retryAt?) with this module's counters. */
+export interface StorageSidecarState extends SidecarCircuitStatus {
   /** Engines opened in process because the daemon could not be used. */
   fallbackOpens: number;
   /** Engines opened in the daemon. */
   sidecarOpens: number;
-  lastError?: string;
-  retryAt?: number;
 }
 
-const circuit = {
-  failures: 0,
-  trips: 0,
-  openUntil: 0,
-  fallbackOpens: 0,
-  sidecarOpens: 0,
-  lastError: undefined as string | undefined,
-};
+const circuit = new SidecarCircuit({
+  threshold: CIRCUIT_THRESHOLD,
+  minCooldownMs: 5_000,
+  maxCooldownMs: 60_000,
+});
 
 /** The process's blocking bridge (shared with the other modules' sidecar modes). */
 export const storageBridge = (): SyncSidecar =>
@@ -50,70 +49,22 @@ let bridgeFor: () => SyncSidecar = storageBridge;
 /** Tests: forget the circuit (unless `keepCircuit`); optionally replace the bridge (a failing one). */
 export function resetStorageSidecarForTests(bridge?: () => SyncSidecar, keepCircuit = false): void {
   bridgeFor = bridge ?? storageBridge;
-  if (keepCircuit) return;
-  Object.assign(circuit, {
-    failures: 0,
-    trips: 0,
-    openUntil: 0,
-    fallbackOpens: 0,
-    sidecarOpens: 0,
-    lastError: undefined,
-  });
+  if (!keepCircuit) circuit.reset();
 }
 
 export function storageSidecarState(): StorageSidecarState {
-  const now = Date.now();
-  const open = circuit.openUntil > now;
-  return {
-    state: open ? "open" : circuit.openUntil !== 0 ? "half-open" : "closed",
-    consecutiveFailures: circuit.failures,
-    trips: circuit.trips,
-    fallbackOpens: circuit.fallbackOpens,
-    sidecarOpens: circuit.sidecarOpens,
-    ...(circuit.lastError !== undefined ? { lastError: circuit.lastError } : {}),
-    ...(open ? { retryAt: circuit.openUntil } : {}),
-  };
+  const { sidecarCount, fallbackCount } = circuit.snapshot();
+  return { ...circuit.status(), fallbackOpens: fallbackCount, sidecarOpens: sidecarCount };
 }
 
 /** True while new engines should not try the daemon. */
 export function circuitOpen(): boolean {
-  return circuit.openUntil > Date.now();
+  return circuit.isOpen();
 }
 
 /** Counts an engine opened in process instead of in the daemon. */
 export function countFallback(): void {
-  circuit.fallbackOpens++;
-}
-
-function recordFailure(e: unknown): void {
-  const err = e as { code?: string; message?: string };
-  circuit.lastError = `${err?.code ?? "Error"}: ${err?.message ?? String(e)}`;
-  circuit.failures++;
-  if (circuit.failures >= CIRCUIT_THRESHOLD || circuit.openUntil !== 0) {
-    circuit.trips++;
-    circuit.openUntil = Date.now() + Math.min(MAX_COOLDOWN_MS, COOLDOWN_MS * 2 ** (circuit.trips - 1));
-    circuit.failures = 0;
-  }
-}
-
-/**
- * Errors that mean "the daemon could not be used" (not an engine answer such as a locked root, a
- * runtime layout or a bad argument, which the in-process path would give too).
- */
-export function daemonUnavailable(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  return (
-    typeof code === "string" &&
-    [
-      "ERR_KU0_SIDECAR_NOT_INSTALLED",
-      "ERR_KU0_SIDECAR_BINARY_NOT_FOUND",
-      "ERR_KU0_SIDECAR_SPAWN_FAILED",
-      "ERR_KU0_SIDECAR_TIMEOUT",
-      "ERR_KU0_SIDECAR_UNAVAILABLE",
-      "ERR_KU0_SIDECAR_VERSION_MISMATCH",
-      "ERR_KU0_SIDECAR_CLOSED",
-    ].includes(code)
-  );
+  circuit.countFallback();
 }
 
 /** An engine dropped without `close()` gives its handle back when collected (over a live connection only). */
@@ -142,12 +93,10 @@ export class SidecarSeam {
       this.bridge = bridgeFor();
       this.handle = this.bridge.call<string>("storageOpen", this.rootDir, durability);
     } catch (e) {
-      if (daemonUnavailable(e)) recordFailure(e);
+      if (isDaemonFailure(e)) circuit.recordFailure(e);
       throw e;
     }
-    circuit.failures = 0;
-    circuit.openUntil = 0;
-    circuit.sidecarOpens++;
+    circuit.recordSuccess();
     dropped.register(this, { bridge: this.bridge, handle: this.handle }, this);
   }
 

@@ -1,8 +1,5 @@
 // Test helpers (not exported from the package entry).
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { resolveBinary } from "@ku0/native-sidecar";
+import { sidecarTestDaemon } from "@ku0/native-sidecar/testing";
 import { ImportGraph } from "./importGraph.js";
 import { symbolIndexModule } from "./native.js";
 import { SymbolGraph } from "./symbolGraph.js";
@@ -22,23 +19,10 @@ export const paths = [
   ["js", () => withMode("js", () => new SymbolGraph())],
 ] as const;
 
-/** The daemon binary the sidecar client would spawn (`KU0_SIDECAR_PATH`, else the newer workspace build). */
-function daemonBinary(): string | undefined {
-  try {
-    return resolveBinary();
-  } catch {
-    return undefined;
-  }
-}
-const daemon = process.platform === "win32" ? undefined : daemonBinary();
+const daemon = sidecarTestDaemon("ku0-sc-test-");
 
 /** Why the `sidecar` backend is left out of the suites (the daemon binary is not built), else undefined. */
-export const sidecarSkipReason =
-  process.platform === "win32"
-    ? "the sidecar daemon is Unix-only"
-    : daemon === undefined
-      ? "ku0-sidecar is not built (cargo build -p ku0-sidecar)"
-      : undefined;
+export const sidecarSkipReason = daemon.skipReason;
 
 /**
  * The `sidecar` backend (the index in a ku0-sidecar daemon through the blocking bridge): a daemon of this
@@ -50,24 +34,16 @@ export const sidecarPaths =
         [
           "sidecar",
           () => {
-            useSidecarDir();
+            daemon.useDir();
             return withMode("sidecar", () => new SymbolGraph());
           },
         ],
       ] as const)
     : ([] as const);
 
-let sidecarDir: string | undefined;
-/** Points this process's bridge at a runtime dir of its own (made on first use). */
-function useSidecarDir(): void {
-  if (sidecarDir !== undefined) return;
-  sidecarDir = mkdtempSync(join(tmpdir(), "ku0-sc-test-"));
-  process.env.KU0_SIDECAR_DIR = sidecarDir;
-  process.env.KU0_SIDECAR_PATH ??= daemon;
-}
 /** The runtime dir `sidecarPaths` made, if any (the test file removes it after stopping the daemon). */
 export function usedSidecarDir(): string | undefined {
-  return sidecarDir;
+  return daemon.dir;
 }
 
 export const importPaths = [

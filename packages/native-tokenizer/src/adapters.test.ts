@@ -1,6 +1,6 @@
 // Conformance of the runtime-facing classes, on both backends: every member listed in the README's
 // audit table, checked against the runtime's documented behaviour (written for this repo).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   type AgentMessage,
   type CompressionResult,
@@ -17,7 +17,7 @@ import {
   status,
   tokenizerModule,
 } from "./index.js";
-import { BACKENDS, randomText, rng, sidecarCallsAllServed, stopSidecar, useSidecar } from "./testing.js";
+import { BACKENDS, onBackend, randomText, rng, stopSidecar } from "./testing.js";
 
 function history(next: () => number, n: number): Message[] {
   const out: Message[] = [];
@@ -94,16 +94,7 @@ function contextManager(exists = true) {
 afterAll(() => stopSidecar());
 
 describe.each(BACKENDS)("ContextCompactor conformance (%s)", (mode) => {
-  beforeAll(() => {
-    if (mode === "sidecar") useSidecar();
-    tokenizerModule.setMode(mode);
-  });
-  afterAll(() => {
-    // Sidecar: every call of the suite reached the daemon (none fell back in process).
-    if (mode === "sidecar")
-      expect(sidecarCallsAllServed()).toEqual({ sidecarCalls: 1, fallbackCalls: 0, open: false });
-    tokenizerModule.setMode(undefined);
-  });
+  onBackend(mode);
 
   it("runs on the requested backend", () => expect(status().active).toBe(mode));
 
@@ -362,16 +353,7 @@ describe.each(BACKENDS)("ContextCompactor conformance (%s)", (mode) => {
 });
 
 describe.each(BACKENDS)("MessageCompressor conformance (%s)", (mode) => {
-  beforeAll(() => {
-    if (mode === "sidecar") useSidecar();
-    tokenizerModule.setMode(mode);
-  });
-  afterAll(() => {
-    // Sidecar: every call of the suite reached the daemon (none fell back in process).
-    if (mode === "sidecar")
-      expect(sidecarCallsAllServed()).toEqual({ sidecarCalls: 1, fallbackCalls: 0, open: false });
-    tokenizerModule.setMode(undefined);
-  });
+  onBackend(mode);
 
   const ten = "alpha ".repeat(10).trim(); // 10 tokens
 

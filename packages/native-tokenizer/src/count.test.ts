@@ -1,8 +1,8 @@
 import { createRequire } from "node:module";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { countTokens, countTokensBatch, encodingForModel, status, tokenizerModule } from "./index.js";
 import { jsCount } from "./js.js";
-import { BACKENDS, randomText, rng, sidecarCallsAllServed, stopSidecar, useSidecar } from "./testing.js";
+import { BACKENDS, onBackend, randomText, rng, stopSidecar } from "./testing.js";
 
 const require = createRequire(import.meta.url);
 
@@ -10,16 +10,7 @@ const require = createRequire(import.meta.url);
 afterAll(() => stopSidecar());
 
 describe.each(BACKENDS)("countTokens conformance (%s)", (mode) => {
-  beforeAll(() => {
-    if (mode === "sidecar") useSidecar();
-    tokenizerModule.setMode(mode);
-  });
-  afterAll(() => {
-    // Sidecar: every call of the suite reached the daemon (none fell back in process).
-    if (mode === "sidecar")
-      expect(sidecarCallsAllServed()).toEqual({ sidecarCalls: 1, fallbackCalls: 0, open: false });
-    tokenizerModule.setMode(undefined);
-  });
+  onBackend(mode);
 
   it("runs on the requested backend", () => {
     expect(status().active).toBe(mode);

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { toPlanMessages } from "./counter.js";
 import {
   clearTokenCache,
@@ -20,7 +20,7 @@ import {
   zstdDecompress,
 } from "./index.js";
 import { jsPlanTruncate, jsTruncate } from "./jsengine.js";
-import { BACKENDS, randomText, rng, sidecarCallsAllServed, stopSidecar, useSidecar } from "./testing.js";
+import { BACKENDS, onBackend, randomText, rng, stopSidecar } from "./testing.js";
 
 const require = createRequire(import.meta.url);
 
@@ -68,16 +68,7 @@ function randomHistory(next: () => number, n: number): NativeMessage[] {
 afterAll(() => stopSidecar());
 
 describe.each(BACKENDS)("tokenCounter conformance (%s)", (mode) => {
-  beforeAll(() => {
-    if (mode === "sidecar") useSidecar();
-    tokenizerModule.setMode(mode);
-  });
-  afterAll(() => {
-    // Sidecar: every call of the suite reached the daemon (none fell back in process).
-    if (mode === "sidecar")
-      expect(sidecarCallsAllServed()).toEqual({ sidecarCalls: 1, fallbackCalls: 0, open: false });
-    tokenizerModule.setMode(undefined);
-  });
+  onBackend(mode);
 
   it("runs on the requested backend", () => {
     expect(status().active).toBe(mode);

@@ -16,21 +16,14 @@
  * in-process backend and the reason while it is open. Never a permanent disable. Zstd dictionaries and
  * streams are not served by the daemon: they run in process (N-API) in every mode.
  */
-import { type SyncSidecar, sidecarBridge, sidecarWorkerEntry } from "@ku0/native-loader";
+import {
+  isDaemonFailure,
+  SidecarCircuit,
+  type SyncSidecar,
+  sidecarBridge,
+  sidecarWorkerEntry,
+} from "@ku0/native-loader";
 import { tokenizerModule } from "./native.js";
-
-/** Failures of the daemon or the bridge, as opposed to errors about the caller's input. */
-const DAEMON_FAILURES = new Set([
-  "ERR_KU0_SIDECAR_NOT_INSTALLED",
-  "ERR_KU0_SIDECAR_BINARY_NOT_FOUND",
-  "ERR_KU0_SIDECAR_SPAWN_FAILED",
-  "ERR_KU0_SIDECAR_TIMEOUT",
-  "ERR_KU0_SIDECAR_UNAVAILABLE",
-  "ERR_KU0_SIDECAR_VERSION_MISMATCH",
-  "ERR_KU0_SIDECAR_CLOSED",
-  "ERR_KU0_SIDECAR_INTERNAL",
-  "ERR_KU0_SIDECAR_CALL_FAILED",
-]);
 
 const TOO_LARGE = "ERR_KU0_SIDECAR_MESSAGE_TOO_LARGE";
 
@@ -46,52 +39,56 @@ interface Circuit {
   fallbackCalls: number;
 }
 
-const circuit: Circuit = { failures: 0, retryAt: 0, sidecarCalls: 0, fallbackCalls: 0 };
+/** One failure opens it (a call has an in-process answer at hand, so there is nothing to wait for). */
+const circuit = new SidecarCircuit({
+  threshold: 1,
+  minCooldownMs: CIRCUIT_MIN_COOLDOWN_MS,
+  maxCooldownMs: CIRCUIT_MAX_COOLDOWN_MS,
+});
 
 function bridge(): SyncSidecar {
   return sidecarBridge(() => sidecarWorkerEntry(import.meta.url, "KU0_NATIVE_TOKENIZER=sidecar"));
 }
 
 /** True when the daemon, not the caller, is at fault. */
-function isDaemonFailure(err: unknown): boolean {
-  // Engine and argument errors carry their own ERR_KU0_ code (Ku0Error, Ku0TypeError, Ku0RangeError).
+function daemonAtFault(err: unknown): boolean {
+  // Engine and argument errors carry their own ERR_KU0_ code (Ku0Error, Ku0TypeError, Ku0RangeError);
+  // anything without one (a bridge or worker failure) is the daemon's side too.
   const code = (err as { code?: unknown })?.code;
-  return typeof code !== "string" || !code.startsWith("ERR_KU0_") || DAEMON_FAILURES.has(code);
+  return typeof code !== "string" || !code.startsWith("ERR_KU0_") || isDaemonFailure(err);
 }
 
 function trip(err: unknown): void {
-  circuit.failures += 1;
-  const cooldown = Math.min(
-    CIRCUIT_MAX_COOLDOWN_MS,
-    CIRCUIT_MIN_COOLDOWN_MS * 2 ** Math.min(circuit.failures - 1, 16),
-  );
-  circuit.retryAt = Date.now() + cooldown;
-  const e = err as { code?: string; message?: string };
-  circuit.code = typeof e?.code === "string" ? e.code : undefined;
-  circuit.reason = `${circuit.code ?? "error"}: ${String(e?.message ?? err)}`;
-  tokenizerModule.setSidecarFault(circuit.reason, {
-    code: circuit.code,
-    consecutiveFailures: circuit.failures,
+  const cooldown = circuit.recordFailure(err) ?? 0;
+  const c = circuit.snapshot();
+  tokenizerModule.setSidecarFault(c.lastError, {
+    code: c.lastCode,
+    consecutiveFailures: c.consecutiveFailures,
     retryInMs: cooldown,
   });
 }
 
-function recover(): void {
-  if (circuit.failures === 0) return;
-  circuit.failures = 0;
-  circuit.retryAt = 0;
-  circuit.reason = undefined;
-  circuit.code = undefined;
-  tokenizerModule.setSidecarFault(undefined);
+/** A call the daemon failed: thrown when the caller is at fault, else answered by `inProcess()`. */
+function failed<R>(err: unknown, inProcess: () => R): R {
+  // Over the daemon's 64 MiB message limit: this call is answered in process; the daemon is fine.
+  if ((err as { code?: unknown })?.code === TOO_LARGE) return inProcess();
+  if (!daemonAtFault(err)) throw err;
+  trip(err);
+  circuit.countFallback();
+  return inProcess();
+}
+
+function fromSidecar(): void {
+  if (circuit.recordSuccess()) tokenizerModule.setSidecarFault(undefined);
 }
 
 /** True when this call should go to the daemon (sidecar mode, circuit closed or due for a retry). */
 function useSidecar(): boolean {
   if (tokenizerModule.mode !== "sidecar") {
-    if (circuit.failures > 0) recover();
+    if (circuit.close()) tokenizerModule.setSidecarFault(undefined);
     return false;
   }
-  return circuit.failures === 0 || Date.now() >= circuit.retryAt;
+  return circuit.allows();
 }
 
 /**
@@ -104,15 +101,9 @@ export function viaSidecar<R>(op: string, args: unknown[], inProcess: () => R): 
   try {
     result = bridge().call<R>(`tokenizer.${op}`, ...args);
   } catch (err) {
-    // Over the daemon's 64 MiB message limit: this call is answered in process; the daemon is fine.
-    if ((err as { code?: unknown })?.code === TOO_LARGE) return inProcess();
-    if (!isDaemonFailure(err)) throw err;
-    trip(err);
-    circuit.fallbackCalls += 1;
-    return inProcess();
+    return failed(err, inProcess);
   }
-  circuit.sidecarCalls += 1;
-  recover();
+  fromSidecar();
   return result;
 }
 
@@ -130,15 +121,9 @@ async function sidecarAsync<R>(op: string, args: unknown[], inProcess: () => Pro
   try {
     result = await bridge().callAsync<R>(`tokenizer.${op}`, ...args);
   } catch (err) {
-    // Over the daemon's 64 MiB message limit: this call is answered in process; the daemon is fine.
-    if ((err as { code?: unknown })?.code === TOO_LARGE) return inProcess();
-    if (!isDaemonFailure(err)) throw err;
-    trip(err);
-    circuit.fallbackCalls += 1;
-    return inProcess();
+    return failed(err, inProcess);
   }
-  circuit.sidecarCalls += 1;
-  recover();
+  fromSidecar();
   return result;
 }
 
@@ -149,14 +134,23 @@ export function sidecarMode(): boolean {
 
 /** The circuit's state (for `status().details` and tests). */
 export function sidecarCircuit(): Readonly<Circuit> & { open: boolean } {
-  return { ...circuit, open: circuit.failures > 0 };
+  const c = circuit.snapshot();
+  const open = c.state !== "closed";
+  return {
+    failures: c.consecutiveFailures,
+    retryAt: c.retryAt ?? 0,
+    ...(open && c.lastError !== undefined ? { reason: c.lastError } : {}),
+    ...(open && c.lastCode !== undefined ? { code: c.lastCode } : {}),
+    sidecarCalls: c.sidecarCount,
+    fallbackCalls: c.fallbackCount,
+    open,
+  };
 }
 
 /** Closes the circuit and forgets its counters (tests; operators after fixing the daemon). */
 export function resetSidecarCircuit(): void {
-  recover();
-  circuit.sidecarCalls = 0;
-  circuit.fallbackCalls = 0;
+  if (circuit.close()) tokenizerModule.setSidecarFault(undefined);
+  circuit.reset();
 }
 
 /** Stops the daemon this process's bridge talks to (tests). */

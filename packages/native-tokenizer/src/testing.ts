@@ -1,28 +1,13 @@
 // Test helpers shared by the suites (not exported from the package).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { resolveBinary } from "@ku0/native-sidecar";
+import { sidecarTestDaemon } from "@ku0/native-sidecar/testing";
+import { afterAll, beforeAll, expect } from "vitest";
+import { tokenizerModule } from "./native.js";
 import { resetSidecarCircuit, shutdownSidecarDaemon, sidecarCircuit } from "./sidecar.js";
 
-/** The daemon binary the sidecar client would spawn (`KU0_SIDECAR_PATH`, else the newer workspace build). */
-function daemonBinary(): string | undefined {
-  if (process.platform === "win32") return undefined;
-  try {
-    return resolveBinary();
-  } catch {
-    return undefined;
-  }
-}
-const daemon = daemonBinary();
+const daemon = sidecarTestDaemon("ku0-sc-tok-");
 
 /** Why the `sidecar` backend is left out of the suites (the daemon binary is not built), else undefined. */
-export const sidecarSkipReason =
-  process.platform === "win32"
-    ? "the sidecar daemon is Unix-only"
-    : daemon === undefined
-      ? "ku0-sidecar is not built (cargo build -p ku0-sidecar)"
-      : undefined;
+export const sidecarSkipReason = daemon.skipReason;
 if (sidecarSkipReason !== undefined)
   console.warn(`@ku0/native-tokenizer: sidecar backend skipped: ${sidecarSkipReason}`);
 
@@ -31,25 +16,20 @@ export const BACKENDS = (
   sidecarSkipReason === undefined ? ["native", "js", "sidecar"] : ["native", "js"]
 ).map((m) => [m] as const) as readonly (readonly ["native" | "js" | "sidecar"])[];
 
-let sidecarDir: string | undefined;
 /**
  * Points this test process's bridge at a daemon of its own in a fresh runtime dir (so test files running
  * in parallel do not share one) and closes the circuit. Call before the first sidecar call of a file.
  */
 export function useSidecar(): void {
-  if (sidecarDir === undefined) {
-    sidecarDir = mkdtempSync(join(tmpdir(), "ku0-sc-tok-"));
-    process.env.KU0_SIDECAR_DIR = sidecarDir;
-    if (daemon !== undefined) process.env.KU0_SIDECAR_PATH ??= daemon;
-  }
+  daemon.useDir();
   resetSidecarCircuit();
 }
 
 /** Stops the daemon `useSidecar` pointed at and removes its runtime dir. */
 export function stopSidecar(): void {
-  if (sidecarDir === undefined) return;
+  if (daemon.dir === undefined) return;
   shutdownSidecarDaemon();
-  rmSync(sidecarDir, { recursive: true, force: true });
+  daemon.removeDir();
 }
 
 /** Every call of a sidecar suite went to the daemon: none fell back in process. */
@@ -57,6 +37,22 @@ export function sidecarCallsAllServed(): { sidecarCalls: number; fallbackCalls: 
   const c = sidecarCircuit();
   if (c.fallbackCalls > 0) console.warn(`sidecar fallbacks: ${c.fallbackCalls}; last: ${c.reason}`);
   return { sidecarCalls: c.sidecarCalls > 0 ? 1 : 0, fallbackCalls: c.fallbackCalls, open: c.open };
+}
+
+/**
+ * In a `describe.each(BACKENDS)` body: the suite runs on `mode` (sidecar: on this file's daemon, and at
+ * the end every call of the suite must have reached it, none fallen back in process).
+ */
+export function onBackend(mode: "native" | "js" | "sidecar"): void {
+  beforeAll(() => {
+    if (mode === "sidecar") useSidecar();
+    tokenizerModule.setMode(mode);
+  });
+  afterAll(() => {
+    if (mode === "sidecar")
+      expect(sidecarCallsAllServed()).toEqual({ sidecarCalls: 1, fallbackCalls: 0, open: false });
+    tokenizerModule.setMode(undefined);
+  });
 }
 
 /** Deterministic PRNG (mulberry32). */
