@@ -8,37 +8,12 @@ import { join } from "node:path";
 import { defineSuite, type SuiteCase } from "@ku0/bench";
 import * as native from "@ku0/native-tokenizer";
 import { resolveBinary, SidecarClient, SidecarTokenizer } from "../src/index.js";
+import { text } from "./text.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ku0sc-bench-"));
 const client = new SidecarClient({ dir });
 const sidecar = new SidecarTokenizer(client);
 const binary = resolveBinary();
-
-function text(words: number, seed: number): string {
-  const vocab = [
-    "agent",
-    "token",
-    "const",
-    "return",
-    "=>",
-    "{",
-    "}",
-    "fn",
-    "the",
-    "é",
-    "日本",
-    "🎉",
-    "\n",
-    "  ",
-  ];
-  let s = "";
-  let x = seed;
-  for (let i = 0; i < words; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    s += `${vocab[x % vocab.length]} `;
-  }
-  return s;
-}
 
 export default defineSuite({
   module: "sidecar",

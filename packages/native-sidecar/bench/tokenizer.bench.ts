@@ -11,38 +11,13 @@ import { join } from "node:path";
 import { defineSuite, type SuiteCase } from "@ku0/bench";
 import * as tok from "@ku0/native-tokenizer";
 import { resolveBinary, SidecarClient, SidecarTokenizer } from "../src/index.js";
+import { text } from "./text.js";
 
 process.env.KU0_SIDECAR_DIR ??= mkdtempSync(join(tmpdir(), "ku0sc-bench-tok-"));
 const dir = process.env.KU0_SIDECAR_DIR;
 const client = new SidecarClient({ dir });
 const direct = new SidecarTokenizer(client);
 const binary = resolveBinary();
-
-function text(words: number, seed: number): string {
-  const vocab = [
-    "agent",
-    "token",
-    "const",
-    "return",
-    "=>",
-    "{",
-    "}",
-    "fn",
-    "the",
-    "é",
-    "日本",
-    "🎉",
-    "\n",
-    "  ",
-  ];
-  let s = "";
-  let x = seed;
-  for (let i = 0; i < words; i++) {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    s += `${vocab[x % vocab.length]} `;
-  }
-  return s;
-}
 
 function on<R>(mode: "native" | "sidecar", f: () => R): R {
   tok.tokenizerModule.setMode(mode);
