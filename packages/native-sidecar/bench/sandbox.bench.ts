@@ -2,16 +2,15 @@
 // `KU0_NATIVE_SANDBOX=sidecar` mode (`pnpm bench sidecar`): the runtime's `SandboxContext.exec` as it costs
 // on each path. In process: the default (a prewarmed helper per session) and cold (`prewarm: false`, the
 // binding's posix_spawn runner). Sidecar: the daemon runs the same helper (cold: it has no prewarm), so
-// its row minus the cold row is the hop. Linux only (the helper). The daemon runs in a temp runtime dir.
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// its row minus the cold row is the hop. Linux only (the helper). The daemon runs in the bench process's runtime dir (runtimeDir.ts).
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { defineSuite, type SuiteCase } from "@ku0/bench";
 import { NativeSandboxManager, type SandboxContext, sandboxModule, status } from "@ku0/native-sandbox";
 import { resolveBinary, SidecarClient } from "../src/index.js";
+import { benchRuntimeDir } from "./runtimeDir.js";
 
-const dir = mkdtempSync(join(tmpdir(), "ku0sc-bench-sbx-"));
-process.env.KU0_SIDECAR_DIR = dir; // the manager's sidecar client uses this daemon
+const dir = benchRuntimeDir; // the manager's sidecar client uses this daemon
 const ws = join(dir, "ws");
 mkdirSync(ws);
 const binary = resolveBinary();
@@ -65,6 +64,5 @@ export default defineSuite({
       () => {},
     );
     c.close();
-    rmSync(dir, { recursive: true, force: true });
   },
 });

@@ -4,16 +4,14 @@
 // `StorageEngine` in `sidecar` mode (the blocking bridge: a worker does the gRPC call while this thread
 // waits in `Atomics.wait`), which is what the runtime's synchronous seam costs through the sidecar.
 // Durability `process` on all three (no fdatasync per append), so the rows show the hop, not the disk.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defineSuite, type SuiteCase } from "@ku0/bench";
 import { sidecarBridge, sidecarWorkerEntry } from "@ku0/native-loader";
 import { StorageEngine, storageModule } from "@ku0/native-storage";
 import { resolveBinary, SidecarClient, SidecarStorage, type SidecarStorageRoot } from "../src/index.js";
+import { benchRuntimeDir } from "./runtimeDir.js";
 
-const dir = mkdtempSync(join(tmpdir(), "ku0sc-bench-stor-"));
-process.env.KU0_SIDECAR_DIR = dir; // the bridge's worker (made on the first sidecar engine) uses the same daemon
+const dir = benchRuntimeDir; // the bridge's worker (made on the first sidecar engine) uses the same daemon
 const client = new SidecarClient({ dir });
 const storage = new SidecarStorage(client);
 const binary = resolveBinary();
@@ -73,6 +71,5 @@ export default defineSuite({
       "shutdownDaemon",
     );
     client.close();
-    rmSync(dir, { recursive: true, force: true });
   },
 });

@@ -3,19 +3,16 @@
 // async client from this thread (`SidecarSymbolIndexes.query`) and `SymbolGraph` in `sidecar` mode (the
 // blocking bridge: a worker does the gRPC call while this thread waits in `Atomics.wait`), which is what
 // the runtime's synchronous `SymbolGraph.query` costs through the sidecar. `getStats` is the bridge's
-// floor (a reply of two numbers). The daemon runs in a temp runtime dir and is shut down afterwards.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// floor (a reply of two numbers). The daemon runs in the bench process's runtime dir (runtimeDir.ts) and is shut down afterwards.
 import { defineSuite, type SuiteCase } from "@ku0/bench";
 // Relative source import, not a package dependency: @ku0/native-symbol-index depends (optionally) on this
 // package, and a dependency back would make a build cycle.
 import { SymbolGraph, symbolIndexModule } from "../../native-symbol-index/src/index.js";
 import { sidecarBridge } from "../../native-symbol-index/src/sidecar.js";
 import { resolveBinary, SidecarClient, type SidecarSymbol, SidecarSymbolIndexes } from "../src/index.js";
+import { benchRuntimeDir } from "./runtimeDir.js";
 
-const dir = mkdtempSync(join(tmpdir(), "ku0sc-bench-sym-"));
-process.env.KU0_SIDECAR_DIR = dir; // the bridge's worker (made on first sidecar graph) uses the same daemon
+const dir = benchRuntimeDir; // the bridge's worker (made on first sidecar graph) uses the same daemon
 const client = new SidecarClient({ dir });
 const indexes = new SidecarSymbolIndexes(client);
 const binary = resolveBinary();
@@ -117,6 +114,5 @@ export default defineSuite({
     bridged?.close();
     sidecarBridge().call("shutdownDaemon");
     client.close();
-    rmSync(dir, { recursive: true, force: true });
   },
 });

@@ -5,16 +5,13 @@
 // share is visible. Same inputs, same answers (checked once before timing). The daemon is the process's
 // bridge daemon (its runtime dir: $KU0_SIDECAR_DIR if an earlier suite set it, else a temp dir), shut
 // down afterwards.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { defineSuite, type SuiteCase } from "@ku0/bench";
 import * as tok from "@ku0/native-tokenizer";
 import { resolveBinary, SidecarClient, SidecarTokenizer } from "../src/index.js";
+import { benchRuntimeDir } from "./runtimeDir.js";
 import { text } from "./text.js";
 
-process.env.KU0_SIDECAR_DIR ??= mkdtempSync(join(tmpdir(), "ku0sc-bench-tok-"));
-const dir = process.env.KU0_SIDECAR_DIR;
+const dir = benchRuntimeDir;
 const client = new SidecarClient({ dir });
 const direct = new SidecarTokenizer(client);
 const binary = resolveBinary();
@@ -123,7 +120,6 @@ export default defineSuite({
     on("sidecar", () => tok.clearTokenCache()); // one more bridged call: proves the bridge is alive
     await client.shutdownDaemon("bench done");
     client.close();
-    rmSync(dir, { recursive: true, force: true });
     if (fellBack && (fellBack as { fallbackCalls?: number }).fallbackCalls)
       throw new Error(`sidecar calls fell back in process during the bench: ${JSON.stringify(fellBack)}`);
   },

@@ -121,11 +121,11 @@ export default defineSuite({
     const out: { name: string; value: number; unit: string; note?: string }[] = [];
     // Memory of a fresh process: before loading, after loading both encodings (one count each).
     const { execFileSync } = await import("node:child_process");
-    const { readdirSync } = await import("node:fs");
-    const dir = new URL("..", import.meta.url).pathname;
-    const node = readdirSync(dir).find((f) => f.endsWith(".node"));
+    // The binding file this process loaded (the package dir may also hold other triples' cross builds).
+    const source = String(tokenizerModule.status().details?.bindingSource ?? "");
+    const node = /^local file (.+\.node)$/.exec(source)?.[1];
     if (node) {
-      const script = `const b = require(${JSON.stringify(dir + node)}); const a = process.memoryUsage().rss;
+      const script = `const b = require(${JSON.stringify(node)}); const a = process.memoryUsage().rss;
         const t0 = performance.now(); b.countTokens("x", "gpt-4"); const t1 = performance.now(); b.countTokens("x", "gpt-4o");
         const t2 = performance.now(); console.log(JSON.stringify([a, process.memoryUsage().rss, t1 - t0, t2 - t1]));`;
       const [before, after, cl, o] = JSON.parse(
