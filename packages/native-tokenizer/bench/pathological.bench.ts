@@ -35,10 +35,12 @@ export default defineSuite({
           gpt.clearCache?.();
           ms.clearCache?.();
         },
+        // At least 3 samples each; fast impls keep sampling for 150 ms (up to 30), so native's median and
+        // p99 rest on tens of samples while a peer taking seconds per call stops at 3.
         warmup: 0,
         iterations: 3,
-        minTimeMs: 0,
-        maxIterations: 3,
+        minTimeMs: 150,
+        maxIterations: 30,
       });
     }
     return cases;
