@@ -49,8 +49,11 @@ export declare class NativeEventLog {
    * Records with sequence id >= `from` (at most `limit`), in bulk and without copying: each
    * touched segment is memory-mapped and handed to JS as one external Buffer; record i's payload
    * is `buffers[bufferIndex[i]].subarray(starts[i], ends[i])`. Every record's CRC is checked.
+   * `strings[k]` is the same mapping as an external one-byte (Latin-1) string (no copy), and
+   * `ascii[i]` is 1 when record i's payload is all ASCII, so that record's text is
+   * `strings[bufferIndex[i]].slice(starts[i], ends[i])` without any decoding.
    */
-  replay(from: number, limit?: number | undefined | null): { buffers: Buffer[]; bufferIndex: Uint32Array; starts: Uint32Array; ends: Uint32Array; seqs: Float64Array; timestamps: Float64Array; types: Uint16Array }
+  replay(from: number, limit?: number | undefined | null): { buffers: Buffer[]; strings: string[]; bufferIndex: Uint32Array; starts: Uint32Array; ends: Uint32Array; seqs: Float64Array; timestamps: Float64Array; types: Uint16Array; ascii: Uint8Array }
   /** Copying variant of `replay`: one contiguous buffer of payloads plus an offset table. */
   replayCopy(from: number, limit?: number | undefined | null): ReplayResult
   /** Removes records with sequence id < `before`; returns how many were removed. */
@@ -150,6 +153,8 @@ export interface ReplayResult {
   seqs: Float64Array
   timestamps: Float64Array
   types: Uint16Array
+  /** `ascii[i]` is 1 when record i's payload is all ASCII (decodes the same as Latin-1), else 0. */
+  ascii: Uint8Array
 }
 
 /** Loader self-check: returns CRC32C("123456789") computed by the engine (0xE3069283). */

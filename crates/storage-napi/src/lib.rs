@@ -72,6 +72,8 @@ pub struct ReplayResult {
     pub seqs: Float64Array,
     pub timestamps: Float64Array,
     pub types: Uint16Array,
+    /// `ascii[i]` is 1 when record i's payload is all ASCII (decodes the same as Latin-1), else 0.
+    pub ascii: Uint8Array,
 }
 
 #[napi(js_name = "NativeEventLog")]
@@ -131,9 +133,12 @@ impl JsEventLog {
     /// Records with sequence id >= `from` (at most `limit`), in bulk and without copying: each
     /// touched segment is memory-mapped and handed to JS as one external Buffer; record i's payload
     /// is `buffers[bufferIndex[i]].subarray(starts[i], ends[i])`. Every record's CRC is checked.
+    /// `strings[k]` is the same mapping as an external one-byte (Latin-1) string (no copy), and
+    /// `ascii[i]` is 1 when record i's payload is all ASCII, so that record's text is
+    /// `strings[bufferIndex[i]].slice(starts[i], ends[i])` without any decoding.
     #[napi(
         catch_unwind,
-        ts_return_type = "{ buffers: Buffer[]; bufferIndex: Uint32Array; starts: Uint32Array; ends: Uint32Array; seqs: Float64Array; timestamps: Float64Array; types: Uint16Array }"
+        ts_return_type = "{ buffers: Buffer[]; strings: string[]; bufferIndex: Uint32Array; starts: Uint32Array; ends: Uint32Array; seqs: Float64Array; timestamps: Float64Array; types: Uint16Array; ascii: Uint8Array }"
     )]
     pub fn replay<'env>(
         &self,
@@ -148,9 +153,19 @@ impl JsEventLog {
         };
         let b = self.log.replay_mapped(from, limit).map_err(to_napi)?;
         let mut buffers = Vec::with_capacity(b.maps.len());
+        let mut strings = Vec::with_capacity(b.maps.len());
         for m in b.maps {
             let ptr = m.as_ptr().cast_mut();
             let len = m.len();
+            // SAFETY: the mapping is read-only (PROT_READ, or an owned copy nothing writes) and
+            // stays alive until V8 collects the string (an Arc clone is the finalize hint, dropped
+            // by the finalizer, synchronously if V8 copies); Latin-1 accepts every byte, so the
+            // string is valid whatever the bytes are. `len` is at least 1 (a mapped segment holds
+            // its header).
+            let text = unsafe {
+                JsStringLatin1::from_external(env, ptr.cast_const(), len, m.clone(), |_, m| drop(m))
+            }?;
+            strings.push(text);
             // SAFETY: the mapping stays alive (the Arc is the finalize hint) until V8 collects the
             // Buffer; JS only reads it; each mapping backs exactly one Buffer.
             let slice = unsafe { BufferSlice::from_external(env, ptr, len, m, |_, m| drop(m)) }?;
@@ -158,6 +173,8 @@ impl JsEventLog {
         }
         let mut obj = Object::new(env)?;
         obj.set("buffers", buffers)?;
+        obj.set("strings", strings)?;
+        obj.set("ascii", Uint8Array::new(b.ascii))?;
         obj.set("bufferIndex", Uint32Array::new(b.map_of))?;
         obj.set("starts", Uint32Array::new(b.starts))?;
         obj.set("ends", Uint32Array::new(b.ends))?;
@@ -188,6 +205,7 @@ impl JsEventLog {
             seqs: Float64Array::new(b.seqs.into_iter().map(|s| s as f64).collect()),
             timestamps: Float64Array::new(b.timestamps.into_iter().map(|t| t as f64).collect()),
             types: Uint16Array::new(b.types),
+            ascii: Uint8Array::new(b.ascii),
         })
     }
 

@@ -81,6 +81,18 @@ export function checkReplayTables(r: unknown): void {
     const v = t[key];
     if (!ArrayBuffer.isView(v) && !Array.isArray(v)) throw invalidType(`replay result.${key}`, "an array", v);
   }
+  const n = (t.seqs as ArrayLike<number>).length;
+  if (t.ascii !== undefined && (!(t.ascii instanceof Uint8Array) || t.ascii.length !== n))
+    throw invalidType("replay result.ascii", `a Uint8Array of ${n} entries`, t.ascii);
+  if (t.strings !== undefined) {
+    const b = t.buffers as unknown[];
+    const s = t.strings;
+    if (!Array.isArray(s) || s.length !== b.length)
+      throw invalidType("replay result.strings", `an array of ${b.length} strings`, s);
+    for (let k = 0; k < s.length; k++)
+      if (typeof s[k] !== "string" || s[k].length !== (b[k] as Uint8Array).length)
+        throw invalidType(`replay result.strings[${k}]`, "a string as long as its buffer", s[k]);
+  }
 }
 
 /** `JSON.stringify` of an event or checkpoint; cycles and BigInts become a typed ERR_KU0_INVALID_ARG. */
