@@ -46,6 +46,30 @@ function fromCopy(c: CopyResult): ReplayResult {
   };
 }
 
+/** The native mapped replay: tables, one external string per mapping, Buffers on demand. */
+interface NativeMappedReplay {
+  replay(
+    from: number,
+    limit?: number,
+  ): Omit<ReplayResult, "buffers"> & { segments: { buffers(): Uint8Array[] } };
+}
+/**
+ * The native mapped replay as a `ReplayResult` whose `buffers` (external Buffers over the mappings)
+ * are made on first access: V8 counts an external Buffer's bytes as external memory, so 32 MiB Buffers
+ * made on every replay pull full GCs forward, and `events()` needs them only for non-ASCII records.
+ */
+function fromMapped(m: ReturnType<NativeMappedReplay["replay"]>): ReplayResult {
+  const { segments, ...tables } = m;
+  let buffers: Uint8Array[] | undefined;
+  return Object.defineProperty(tables, "buffers", {
+    enumerable: true,
+    get: () => {
+      buffers ??= segments.buffers();
+      return buffers;
+    },
+  }) as ReplayResult;
+}
+
 const decoder = new TextDecoder();
 
 /** Bulk replay result with lazy decoding: nothing is parsed until asked for. */
@@ -102,23 +126,24 @@ export class EventBatch {
    * them is referenced.
    */
   events(): TaskGraphEvent[] {
-    const { buffers, bufferIndex, starts, ends, ascii } = this.r;
-    const nb = buffers.length;
-    const direct: (Buffer | undefined)[] = new Array(nb);
-    const strings: (string | undefined)[] = this.r.strings?.slice() ?? new Array(nb);
-    for (let k = 0; k < nb; k++) {
-      const b = buffers[k];
-      direct[k] = Buffer.isBuffer(b) ? b : undefined;
-    }
+    const r = this.r;
+    const { bufferIndex, starts, ends, ascii } = r;
+    const strings: (string | undefined)[] = r.strings?.slice() ?? [];
+    // `buffers` is read only when a record needs its bytes (the native replay makes them on demand).
+    let direct: (Buffer | undefined)[] | undefined;
+    const bufferOf = (k: number): Buffer | undefined => {
+      direct ??= r.buffers.map((b) => (Buffer.isBuffer(b) ? b : undefined));
+      return direct[k];
+    };
     const n = this.length;
     const out = new Array<TaskGraphEvent>(n);
     for (let i = 0; i < n; i++) {
       const k = bufferIndex[i] as number;
-      const buf = direct[k];
       try {
         if (ascii !== undefined && ascii[i] === 1) {
           let s = strings[k];
           if (s === undefined) {
+            const buf = bufferOf(k);
             if (buf === undefined) {
               out[i] = this.event(i);
               continue;
@@ -127,10 +152,12 @@ export class EventBatch {
             strings[k] = s;
           }
           out[i] = JSON.parse(s.slice(starts[i], ends[i])) as TaskGraphEvent;
-        } else if (buf !== undefined) {
-          out[i] = JSON.parse(buf.toString("utf8", starts[i], ends[i])) as TaskGraphEvent;
         } else {
-          out[i] = this.event(i);
+          const buf = bufferOf(k);
+          out[i] =
+            buf === undefined
+              ? this.event(i)
+              : (JSON.parse(buf.toString("utf8", starts[i], ends[i])) as TaskGraphEvent);
         }
       } catch {
         out[i] = this.event(i);
@@ -261,6 +288,10 @@ export class EventLog implements TaskGraphEventLog {
   replayBatch(fromSequenceId: number, limit?: number): EventBatch {
     seqArg(fromSequenceId, "fromSequenceId");
     if (limit !== undefined) seqArg(limit, "limit");
+    if (this.backend === "native")
+      return new EventBatch(
+        fromMapped(this.call((l) => (l as unknown as NativeMappedReplay).replay(fromSequenceId, limit))),
+      );
     return new EventBatch(this.call((l) => l.replay(fromSequenceId, limit)));
   }
 
