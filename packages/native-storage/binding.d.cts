@@ -47,10 +47,16 @@ export declare class NativeEventLog {
   append(data: Uint8Array, recordType?: number | undefined | null): number
   /**
    * Records with sequence id >= `from` (at most `limit`), in bulk and without copying: each
-   * touched segment is memory-mapped and handed to JS as one external Buffer; record i's payload
-   * is `buffers[bufferIndex[i]].subarray(starts[i], ends[i])`. Every record's CRC is checked.
+   * touched segment is memory-mapped. `strings[k]` is mapping k as an external one-byte
+   * (Latin-1) string (no copy) and `ascii[i]` is 1 when record i's payload is all ASCII, so that
+   * record's text is `strings[bufferIndex[i]].slice(starts[i], ends[i])` without any decoding.
+   * `segments.buffers()` hands the same mappings out as external Buffers, made on demand: record
+   * i's payload is `buffers[bufferIndex[i]].subarray(starts[i], ends[i])`. (V8 counts an
+   * external Buffer's bytes as external memory, so handing out 32 MiB Buffers on every replay
+   * pulls full GCs forward; external strings are not counted that way.) Every record's CRC is
+   * checked.
    */
-  replay(from: number, limit?: number | undefined | null): { buffers: Buffer[]; bufferIndex: Uint32Array; starts: Uint32Array; ends: Uint32Array; seqs: Float64Array; timestamps: Float64Array; types: Uint16Array }
+  replay(from: number, limit?: number | undefined | null): { segments: NativeMappedSegments; strings: string[]; bufferIndex: Uint32Array; starts: Uint32Array; ends: Uint32Array; seqs: Float64Array; timestamps: Float64Array; types: Uint16Array; ascii: Uint8Array }
   /** Copying variant of `replay`: one contiguous buffer of payloads plus an offset table. */
   replayCopy(from: number, limit?: number | undefined | null): ReplayResult
   /** Removes records with sequence id < `before`; returns how many were removed. */
@@ -71,6 +77,16 @@ export declare class NativeEventLog {
   injectFailure(message: string): void
 }
 export type JsEventLog = NativeEventLog
+
+/**
+ * The memory-mapped segments of one `NativeEventLog.replay()`, kept alive by this handle (and by
+ * the strings and Buffers made over them).
+ */
+export declare class NativeMappedSegments {
+  /** The mappings as external Buffers (no copy; JS only reads them), one per mapping, in order. */
+  buffers(): Array<Buffer>
+}
+export type JsMappedSegments = NativeMappedSegments
 
 /**
  * The runtime's native seam (`@ku0/storage-engine-rs`): events under `<root>/events`,
@@ -150,6 +166,8 @@ export interface ReplayResult {
   seqs: Float64Array
   timestamps: Float64Array
   types: Uint16Array
+  /** `ascii[i]` is 1 when record i's payload is all ASCII (decodes the same as Latin-1), else 0. */
+  ascii: Uint8Array
 }
 
 /** Loader self-check: returns CRC32C("123456789") computed by the engine (0xE3069283). */

@@ -10,7 +10,7 @@ use ku0_napi_boundary::{List, arg, coded, guard};
 use ku0_storage::log::{TYPE_BYTES, TYPE_JSON};
 use ku0_storage::{
     CheckpointFilter, CheckpointMeta, CheckpointOptions, CheckpointStore, Durability, EventLog,
-    LogOptions, SortBy,
+    LogOptions, Mapping, SortBy,
 };
 use napi::bindgen_prelude::{
     AsyncTask, BigInt, Buffer, BufferSlice, Either, Float64Array, Object, Uint8Array, Uint16Array,
@@ -72,6 +72,35 @@ pub struct ReplayResult {
     pub seqs: Float64Array,
     pub timestamps: Float64Array,
     pub types: Uint16Array,
+    /// `ascii[i]` is 1 when record i's payload is all ASCII (decodes the same as Latin-1), else 0.
+    pub ascii: Uint8Array,
+}
+
+/// The memory-mapped segments of one `NativeEventLog.replay()`, kept alive by this handle (and by
+/// the strings and Buffers made over them).
+#[napi(js_name = "NativeMappedSegments")]
+pub struct JsMappedSegments {
+    maps: Vec<Arc<Mapping>>,
+}
+
+#[guard]
+#[napi]
+impl JsMappedSegments {
+    /// The mappings as external Buffers (no copy; JS only reads them), one per mapping, in order.
+    #[napi(catch_unwind)]
+    pub fn buffers<'env>(&self, env: &'env Env) -> napi::Result<Vec<BufferSlice<'env>>> {
+        let mut buffers = Vec::with_capacity(self.maps.len());
+        for m in &self.maps {
+            let ptr = m.as_ptr().cast_mut();
+            let len = m.len();
+            // SAFETY: the mapping stays alive (an Arc clone is the finalize hint) until V8 collects
+            // the Buffer; JS only reads it (the mapping is read-only).
+            let slice =
+                unsafe { BufferSlice::from_external(env, ptr, len, m.clone(), |_, m| drop(m)) }?;
+            buffers.push(slice);
+        }
+        Ok(buffers)
+    }
 }
 
 #[napi(js_name = "NativeEventLog")]
@@ -129,11 +158,17 @@ impl JsEventLog {
     }
 
     /// Records with sequence id >= `from` (at most `limit`), in bulk and without copying: each
-    /// touched segment is memory-mapped and handed to JS as one external Buffer; record i's payload
-    /// is `buffers[bufferIndex[i]].subarray(starts[i], ends[i])`. Every record's CRC is checked.
+    /// touched segment is memory-mapped. `strings[k]` is mapping k as an external one-byte
+    /// (Latin-1) string (no copy) and `ascii[i]` is 1 when record i's payload is all ASCII, so that
+    /// record's text is `strings[bufferIndex[i]].slice(starts[i], ends[i])` without any decoding.
+    /// `segments.buffers()` hands the same mappings out as external Buffers, made on demand: record
+    /// i's payload is `buffers[bufferIndex[i]].subarray(starts[i], ends[i])`. (V8 counts an
+    /// external Buffer's bytes as external memory, so handing out 32 MiB Buffers on every replay
+    /// pulls full GCs forward; external strings are not counted that way.) Every record's CRC is
+    /// checked.
     #[napi(
         catch_unwind,
-        ts_return_type = "{ buffers: Buffer[]; bufferIndex: Uint32Array; starts: Uint32Array; ends: Uint32Array; seqs: Float64Array; timestamps: Float64Array; types: Uint16Array }"
+        ts_return_type = "{ segments: NativeMappedSegments; strings: string[]; bufferIndex: Uint32Array; starts: Uint32Array; ends: Uint32Array; seqs: Float64Array; timestamps: Float64Array; types: Uint16Array; ascii: Uint8Array }"
     )]
     pub fn replay<'env>(
         &self,
@@ -147,17 +182,22 @@ impl JsEventLog {
             None => None,
         };
         let b = self.log.replay_mapped(from, limit).map_err(to_napi)?;
-        let mut buffers = Vec::with_capacity(b.maps.len());
-        for m in b.maps {
-            let ptr = m.as_ptr().cast_mut();
-            let len = m.len();
-            // SAFETY: the mapping stays alive (the Arc is the finalize hint) until V8 collects the
-            // Buffer; JS only reads it; each mapping backs exactly one Buffer.
-            let slice = unsafe { BufferSlice::from_external(env, ptr, len, m, |_, m| drop(m)) }?;
-            buffers.push(slice);
+        let mut strings = Vec::with_capacity(b.maps.len());
+        for m in &b.maps {
+            // SAFETY: the mapping is read-only (PROT_READ, or an owned copy nothing writes) and
+            // stays alive until V8 collects the string (an Arc clone is the finalize hint, dropped
+            // by the finalizer, synchronously if V8 copies); Latin-1 accepts every byte, so the
+            // string is valid whatever the bytes are. `len` is at least 1 (a mapped segment holds
+            // its header).
+            let text = unsafe {
+                JsStringLatin1::from_external(env, m.as_ptr(), m.len(), m.clone(), |_, m| drop(m))
+            }?;
+            strings.push(text);
         }
         let mut obj = Object::new(env)?;
-        obj.set("buffers", buffers)?;
+        obj.set("segments", JsMappedSegments { maps: b.maps })?;
+        obj.set("strings", strings)?;
+        obj.set("ascii", Uint8Array::new(b.ascii))?;
         obj.set("bufferIndex", Uint32Array::new(b.map_of))?;
         obj.set("starts", Uint32Array::new(b.starts))?;
         obj.set("ends", Uint32Array::new(b.ends))?;
@@ -188,6 +228,7 @@ impl JsEventLog {
             seqs: Float64Array::new(b.seqs.into_iter().map(|s| s as f64).collect()),
             timestamps: Float64Array::new(b.timestamps.into_iter().map(|t| t as f64).collect()),
             types: Uint16Array::new(b.types),
+            ascii: Uint8Array::new(b.ascii),
         })
     }
 

@@ -358,8 +358,10 @@ fn mapped_replay_matches_copying_replay() {
         assert_eq!(a.seqs, b.seqs, "from {from} limit {limit:?}");
         assert_eq!(a.timestamps, b.timestamps);
         assert_eq!(a.types, b.types);
+        assert_eq!(a.ascii, b.ascii);
         for i in 0..a.len() {
             assert_eq!(a.payload(i), b.payload(i));
+            assert_eq!(a.ascii[i] == 1, a.payload(i).is_ascii());
         }
     }
     // Mappings outlive the log and pruned (deleted) segment files.
@@ -369,6 +371,35 @@ fn mapped_replay_matches_copying_replay() {
     drop(log);
     assert_eq!(b.payload(0), payload(20).as_slice());
     assert_eq!(b.payload(b.len() - 1), payload(300).as_slice());
+}
+
+#[test]
+fn replay_flags_all_ascii_payloads_in_both_replays() {
+    let dir = common::tmpdir("ascii-flag");
+    let log = EventLog::open(&dir, opts(Durability::Process, 4096)).unwrap();
+    let payloads: Vec<Vec<u8>> = vec![
+        br#"{"a":"plain"}"#.to_vec(),
+        "{\"a\":\"caf\u{e9} \u{1f600}\"}".as_bytes().to_vec(),
+        vec![b'{', b'"', b'a', b'"', b':', b'"', 0xff, 0xfe, b'"', b'}'],
+        vec![0x7f; 3000],
+        vec![0x80],
+        Vec::new(),
+    ];
+    for _ in 0..5 {
+        for p in &payloads {
+            log.append(TYPE_JSON, p).unwrap();
+        }
+    }
+    for (from, limit) in [(1, None), (3, Some(7)), (14, None)] {
+        let a = log.replay(from, limit).unwrap();
+        let b = log.replay_mapped(from, limit).unwrap();
+        assert_eq!(a.len(), a.ascii.len());
+        assert_eq!(a.ascii, b.ascii);
+        for i in 0..a.len() {
+            let want = payloads[(a.seqs[i] as usize - 1) % payloads.len()].is_ascii();
+            assert_eq!(a.ascii[i] == 1, want, "record {i} from {from}");
+        }
+    }
 }
 
 #[test]

@@ -124,7 +124,7 @@ async function groupCommit(dir: string, backends: ("native" | "js")[]): Promise<
 
 async function replay(dir: string, backends: ("native" | "js")[]): Promise<GoalRow[]> {
   const N = 100_000;
-  const ROUNDS = 5;
+  const ROUNDS = 9;
   const events = Array.from({ length: N }, (_, k) => event380(k + 1));
   const text = JSON.stringify(events);
   const logs = backends.map((b) => {

@@ -1,8 +1,9 @@
 // Replay of 100k × ~380 B events into JS objects against the V8 parse floors, in CPU time of this
 // process (user + system, all threads: GC included) as well as wall time, interleaved round by round.
 // CPU time is far less disturbed than wall time when other jobs share the machine, so the ratios
-// are the figure to read. Run:
-//   node --conditions=@ku0/source --import tsx packages/native-storage/bench/replay-cpu.ts [rounds]
+// are the figure to read. With --expose-gc every timed run starts after a full GC, so no row pays
+// for the garbage of the row before it. Run:
+//   node --expose-gc --conditions=@ku0/source --import tsx packages/native-storage/bench/replay-cpu.ts [rounds]
 // Writes bench/results/storage-replay-cpu.json.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -42,7 +43,17 @@ for (const b of backends) {
     for (const batch of log.replayBatches(1, { batchSize: 4096 })) n += batch.events().length;
     return n;
   };
-  // The previous decoding (a view + TextDecoder per record), for comparison.
+  // The decoding before the engine's ASCII flags (Buffer#toString("utf8") per record), for comparison.
+  impls[`${b} replayBatch + per-record Buffer#toString (previous)`] = () => {
+    const r = log.replayBatch(1).raw;
+    const out = new Array<unknown>(r.seqs.length);
+    for (let i = 0; i < r.seqs.length; i++) {
+      const buf = r.buffers[r.bufferIndex[i] as number] as Buffer;
+      out[i] = JSON.parse(buf.toString("utf8", r.starts[i], r.ends[i]));
+    }
+    return out.length;
+  };
+  // The decoding before that (a view + TextDecoder per record).
   impls[`${b} replayBatch + per-record subarray/TextDecoder (previous)`] = () => {
     const r = log.replayBatch(1).raw;
     const out: unknown[] = [];
@@ -60,6 +71,7 @@ for (const [name, fn] of Object.entries(impls)) if (fn() !== N) throw new Error(
 const load0 = loadavg()[0] as number;
 for (let r = 0; r < rounds; r++) {
   for (const [name, fn] of Object.entries(impls)) {
+    (globalThis as { gc?: () => void }).gc?.();
     const c = process.cpuUsage();
     const t = performance.now();
     fn();
@@ -82,7 +94,7 @@ const rows = Object.keys(impls).map((name) => ({
   wallVsFloor: med(wall[name] as number[]) / floorWall,
 }));
 console.log(
-  `replay ${N / 1000}k × ${texts[0]?.length} B events, ${rounds} interleaved rounds, medians; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}`,
+  `replay ${N / 1000}k × ${texts[0]?.length} B events, ${rounds} interleaved rounds, medians${"gc" in globalThis ? ", gc() before each run" : ""}; load average ${load0.toFixed(1)} → ${load1.toFixed(1)}`,
 );
 console.log(
   "| impl | CPU ms | × floor (CPU) | wall ms | × floor (wall) |\n| --- | ---: | ---: | ---: | ---: |",
@@ -97,5 +109,5 @@ const out = resolve(dirname(fileURLToPath(import.meta.url)), "../../../bench/res
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, "storage-replay-cpu.json"),
-  `${JSON.stringify({ rounds, loadAverage: [load0, load1], node: process.version, rows }, null, 2)}\n`,
+  `${JSON.stringify({ rounds, gcBetweenRuns: "gc" in globalThis, loadAverage: [load0, load1], node: process.version, rows }, null, 2)}\n`,
 );

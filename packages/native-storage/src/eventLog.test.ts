@@ -1,7 +1,7 @@
 import { closeSync, openSync, readdirSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { EventLog } from "./eventLog.js";
+import { EventBatch, EventLog } from "./eventLog.js";
 import { backends, cleanup, event, tmp } from "./testing/helpers.js";
 import type { Durability } from "./types.js";
 
@@ -75,6 +75,77 @@ describe.each(backends())("EventLog conformance (%s)", (backend) => {
     expect(log.replay(21)).toEqual(events.slice(20));
     const streamed = [...log.replayBatches(1, { batchSize: 7 })].flatMap((b) => b.events());
     expect(streamed).toEqual(events);
+    log.close();
+  });
+
+  it("decodes every payload as TextDecoder would, invalid UTF-8 included, and names a bad record", () => {
+    const dir = tmp("decode");
+    const log = new EventLog(dir, { backend, durability: "process" });
+    const b = (...parts: (string | number[])[]) =>
+      Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "utf8") : Buffer.from(p))));
+    const payloads = [
+      b('{"a":"plain ascii"}'),
+      b('{"a":"caf\u00e9 \u{1f600}"}'),
+      b('{"a":"', [0xff, 0xfe, 0x80], '"}'), // invalid UTF-8 inside a string
+      b('{"a":"', [0xe2, 0x82], '"}'), // truncated sequence
+      b('{"a":"', [0xe9], 'x"}'), // a Latin-1 byte, invalid as UTF-8
+      b([0xef, 0xbb, 0xbf], '{"bom":1}'), // TextDecoder drops a leading BOM
+      b('{"a":"', [0xf0, 0x9f, 0x98], '"}'),
+      b('  [1, {"b": null}]  '),
+      b('"just a string"'),
+    ];
+    for (let round = 0; round < 3; round++) for (const p of payloads) log.appendBytes(p, 7);
+    const want = Array.from({ length: payloads.length * 3 }, (_, i) =>
+      JSON.parse(new TextDecoder().decode(payloads[i % payloads.length])),
+    );
+    const raw = log.replayBatch(1).raw;
+    if (backend === "native") {
+      // The engine flags exactly the all-ASCII payloads and hands out each mapping as a string.
+      expect([...(raw.ascii ?? [])]).toEqual(
+        want.map((_, i) => (i % payloads.length in { 0: 1, 7: 1, 8: 1 } ? 1 : 0)),
+      );
+      expect(raw.strings?.map((t) => t.length)).toEqual(raw.buffers.map((x) => x.length));
+    }
+    expect(log.replay(1)).toEqual(want);
+    expect(log.replayBatch(1).events()).toEqual(want);
+    expect([...log.replayBatches(1, { batchSize: 4 })].flatMap((x) => x.events())).toEqual(want);
+    expect(log.replay(5, 9)).toEqual(want.slice(4, 13));
+    // A record that is not JSON is named, whether it is ASCII or not, in every path.
+    for (const bad of [b('{"a":1'), b('{"a":"', [0xff], '"')]) {
+      const d = tmp("decode-bad");
+      const l = new EventLog(d, { backend, durability: "process" });
+      l.append(event(1));
+      l.appendBytes(bad, 7);
+      l.append(event(3));
+      expect(() => l.replay(1)).toThrow(/record 1 is not a JSON event/);
+      expect(() => l.replayBatch(1).events()).toThrow(/record 1 is not a JSON event/);
+      expect(() => [...l.replayBatches(2, { batchSize: 2 })].map((x) => x.events())).toThrow(
+        /record 0 is not a JSON event/,
+      );
+      expect(l.replay(3)).toEqual([event(3)]);
+      l.close();
+    }
+    log.close();
+  });
+
+  it("checks the optional ascii/strings tables a batch is given", () => {
+    const dir = tmp("tables");
+    const log = new EventLog(dir, { backend, durability: "process" });
+    for (let i = 1; i <= 3; i++) log.append(event(i));
+    const r = log.replayBatch(1).raw;
+    const bad = [
+      { ...r, ascii: new Uint8Array(2) },
+      { ...r, ascii: [1, 1, 1] as unknown as Uint8Array },
+      { ...r, strings: r.buffers.map(() => "x") },
+      { ...r, strings: [] },
+    ];
+    for (const t of bad)
+      expect(() => new EventBatch(t)).toThrow(expect.objectContaining({ code: "ERR_KU0_INVALID_ARG" }));
+    expect(new EventBatch({ ...r, ascii: new Uint8Array(3) }).events()).toEqual([
+      event(1),
+      event(2),
+      event(3),
+    ]);
     log.close();
   });
 

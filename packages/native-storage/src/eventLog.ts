@@ -26,6 +26,7 @@ interface CopyResult {
   seqs: Float64Array;
   timestamps: Float64Array;
   types: Uint16Array;
+  ascii: Uint8Array;
 }
 interface NativeCopyReplay {
   replayCopy(from: number, limit?: number): CopyResult;
@@ -41,7 +42,32 @@ function fromCopy(c: CopyResult): ReplayResult {
     seqs: c.seqs,
     timestamps: c.timestamps,
     types: c.types,
+    ascii: c.ascii,
   };
+}
+
+/** The native mapped replay: tables, one external string per mapping, Buffers on demand. */
+interface NativeMappedReplay {
+  replay(
+    from: number,
+    limit?: number,
+  ): Omit<ReplayResult, "buffers"> & { segments: { buffers(): Uint8Array[] } };
+}
+/**
+ * The native mapped replay as a `ReplayResult` whose `buffers` (external Buffers over the mappings)
+ * are made on first access: V8 counts an external Buffer's bytes as external memory, so 32 MiB Buffers
+ * made on every replay pull full GCs forward, and `events()` needs them only for non-ASCII records.
+ */
+function fromMapped(m: ReturnType<NativeMappedReplay["replay"]>): ReplayResult {
+  const { segments, ...tables } = m;
+  let buffers: Uint8Array[] | undefined;
+  return Object.defineProperty(tables, "buffers", {
+    enumerable: true,
+    get: () => {
+      buffers ??= segments.buffers();
+      return buffers;
+    },
+  }) as ReplayResult;
 }
 
 const decoder = new TextDecoder();
@@ -85,27 +111,54 @@ export class EventBatch {
     }
   }
   /**
-   * Every record decoded, in order: one `JSON.parse` per record of the text `Buffer#toString` makes
-   * straight from the record's bytes (no per-record view or `TextDecoder` call). A record that does
-   * not parse that way goes through `event(i)`, which decodes with `TextDecoder` and names the
-   * record in its error. One `JSON.parse` per batch (the records joined into one array text, by JS or
-   * by Rust) was measured slower than this on Node 20 / V8 11: the one big parse costs about as much
-   * as the 100k small ones, and building and decoding the array text comes on top (docs/storage.md,
-   * "Replay decoding").
+   * Every record decoded, in order, one `JSON.parse` per record. A record the engine flags all-ASCII
+   * (`ascii[i]`) is parsed from a slice of its buffer's one-byte string — made once per buffer: the
+   * native mapped replay hands it out with the mapping (an external string, no copy), otherwise it is
+   * `buffer.toString("latin1")` made on first use — since ASCII bytes decode the same as Latin-1 and as
+   * UTF-8. Any other record is parsed from `Buffer#toString("utf8")` of its bytes. A record that does
+   * not parse either way goes through `event(i)`, which decodes with `TextDecoder` and names the
+   * record in its error, so results and errors are those of the record-by-record path. One
+   * `JSON.parse` per batch (the records joined into one array text) was measured slower than this on
+   * Node 20 / V8 11 (docs/storage.md, "Replay decoding").
+   *
+   * V8's `JSON.parse` keeps long string values as slices of its input, so events decoded from a
+   * buffer's one-byte string keep that string (for the mapped replay: the mapping) alive while any of
+   * them is referenced.
    */
   events(): TaskGraphEvent[] {
-    const { buffers, bufferIndex, starts, ends } = this.r;
-    const direct = buffers.map((b) => (Buffer.isBuffer(b) ? b : undefined));
+    const r = this.r;
+    const { bufferIndex, starts, ends, ascii } = r;
+    const strings: (string | undefined)[] = r.strings?.slice() ?? [];
+    // `buffers` is read only when a record needs its bytes (the native replay makes them on demand).
+    let direct: (Buffer | undefined)[] | undefined;
+    const bufferOf = (k: number): Buffer | undefined => {
+      direct ??= r.buffers.map((b) => (Buffer.isBuffer(b) ? b : undefined));
+      return direct[k];
+    };
     const n = this.length;
     const out = new Array<TaskGraphEvent>(n);
     for (let i = 0; i < n; i++) {
-      const buf = direct[bufferIndex[i] as number];
-      if (buf === undefined) {
-        out[i] = this.event(i);
-        continue;
-      }
+      const k = bufferIndex[i] as number;
       try {
-        out[i] = JSON.parse(buf.toString("utf8", starts[i], ends[i])) as TaskGraphEvent;
+        if (ascii !== undefined && ascii[i] === 1) {
+          let s = strings[k];
+          if (s === undefined) {
+            const buf = bufferOf(k);
+            if (buf === undefined) {
+              out[i] = this.event(i);
+              continue;
+            }
+            s = buf.toString("latin1");
+            strings[k] = s;
+          }
+          out[i] = JSON.parse(s.slice(starts[i], ends[i])) as TaskGraphEvent;
+        } else {
+          const buf = bufferOf(k);
+          out[i] =
+            buf === undefined
+              ? this.event(i)
+              : (JSON.parse(buf.toString("utf8", starts[i], ends[i])) as TaskGraphEvent);
+        }
       } catch {
         out[i] = this.event(i);
       }
@@ -235,6 +288,10 @@ export class EventLog implements TaskGraphEventLog {
   replayBatch(fromSequenceId: number, limit?: number): EventBatch {
     seqArg(fromSequenceId, "fromSequenceId");
     if (limit !== undefined) seqArg(limit, "limit");
+    if (this.backend === "native")
+      return new EventBatch(
+        fromMapped(this.call((l) => (l as unknown as NativeMappedReplay).replay(fromSequenceId, limit))),
+      );
     return new EventBatch(this.call((l) => l.replay(fromSequenceId, limit)));
   }
 

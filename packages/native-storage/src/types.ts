@@ -26,6 +26,17 @@ export interface ReplayResult {
   seqs: Float64Array;
   timestamps: Float64Array;
   types: Uint16Array;
+  /**
+   * Optional, from the native engine: `ascii[i]` is 1 when record i's payload is all ASCII (bytes
+   * below 0x80, which decode the same as UTF-8 and as Latin-1), else 0.
+   */
+  ascii?: Uint8Array;
+  /**
+   * Optional, from the native mapped replay: `strings[k]` is `buffers[k]` as a one-byte (Latin-1)
+   * string of the same length, made without copying; an ASCII record's text is
+   * `strings[bufferIndex[i]].slice(starts[i], ends[i])`.
+   */
+  strings?: string[];
 }
 
 export interface TaskGraphEvent {

@@ -76,10 +76,29 @@ export function checkRecordIndex(i: unknown, length: number): number {
 /** A replay result's tables (what `new EventBatch(r)` is given). */
 export function checkReplayTables(r: unknown): void {
   const t = checkObject<Record<string, unknown>>(r, "replay result");
-  checkArray(t.buffers, "replay result.buffers");
+  // A `buffers` getter (the native mapped replay's, which makes them on first access) is not called
+  // here; a plain `buffers` must be an array, and as long as `strings` when both are given.
+  const lazy = typeof Object.getOwnPropertyDescriptor(t, "buffers")?.get === "function";
+  if (!lazy) checkArray(t.buffers, "replay result.buffers");
   for (const key of ["bufferIndex", "starts", "ends", "seqs", "timestamps", "types"]) {
     const v = t[key];
     if (!ArrayBuffer.isView(v) && !Array.isArray(v)) throw invalidType(`replay result.${key}`, "an array", v);
+  }
+  const n = (t.seqs as ArrayLike<number>).length;
+  if (t.ascii !== undefined && (!(t.ascii instanceof Uint8Array) || t.ascii.length !== n))
+    throw invalidType("replay result.ascii", `a Uint8Array of ${n} entries`, t.ascii);
+  if (t.strings !== undefined) {
+    const s = t.strings;
+    if (!Array.isArray(s) || s.some((x) => typeof x !== "string"))
+      throw invalidType("replay result.strings", "an array of strings", s);
+    if (!lazy) {
+      const b = t.buffers as unknown[];
+      if (s.length !== b.length)
+        throw invalidType("replay result.strings", `an array of ${b.length} strings`, s);
+      for (let k = 0; k < s.length; k++)
+        if (s[k].length !== (b[k] as Uint8Array).length)
+          throw invalidType(`replay result.strings[${k}]`, "a string as long as its buffer", s[k]);
+    }
   }
 }
 

@@ -25,6 +25,9 @@ pub struct ReplayBatch {
     pub seqs: Vec<u64>,
     pub timestamps: Vec<i64>,
     pub types: Vec<u16>,
+    /// `ascii[i]` is 1 when record i's payload is all ASCII (bytes < 0x80), else 0: such a payload
+    /// decodes the same as UTF-8 and as Latin-1, so JS can read it from one Latin-1 string.
+    pub ascii: Vec<u8>,
 }
 
 impl ReplayBatch {
@@ -327,6 +330,7 @@ fn read_range(
                 if h.seq >= start {
                     let plen = h.len - REC_HEADER;
                     out.data.copy_within(r + REC_HEADER..r + h.len, w);
+                    out.ascii.push(u8::from(out.data[w..w + plen].is_ascii()));
                     w += plen;
                     let o = u32::try_from(w).map_err(|_| {
                         Error::InvalidArg("replay batch exceeds 4 GiB; use a limit".into())
@@ -386,6 +390,7 @@ fn read_range(
         out.seqs.truncate(rollback.2);
         out.timestamps.truncate(rollback.2);
         out.types.truncate(rollback.2);
+        out.ascii.truncate(rollback.2);
     }
     res
 }
@@ -509,6 +514,8 @@ pub struct MappedBatch {
     pub seqs: Vec<u64>,
     pub timestamps: Vec<i64>,
     pub types: Vec<u16>,
+    /// `ascii[i]` is 1 when record i's payload is all ASCII (see [`ReplayBatch::ascii`]).
+    pub ascii: Vec<u8>,
 }
 
 impl MappedBatch {
@@ -556,6 +563,8 @@ fn map_range(
                 let e = u32::try_from(off + h.len)
                     .map_err(|_| Error::InvalidArg("segment over 4 GiB".into()))?;
                 out.map_of.push(map_index);
+                out.ascii
+                    .push(u8::from(data[s as usize..e as usize].is_ascii()));
                 out.starts.push(s);
                 out.ends.push(e);
                 out.seqs.push(h.seq);
@@ -574,6 +583,7 @@ fn map_range(
         out.seqs.truncate(rollback);
         out.timestamps.truncate(rollback);
         out.types.truncate(rollback);
+        out.ascii.truncate(rollback);
     }
     res
 }
