@@ -377,6 +377,21 @@ fn group_unflushed_appends_become_durable_after_the_group_delay() {
 }
 
 #[test]
+fn group_delay_beyond_the_clock_does_not_panic() {
+    let dir = common::tmpdir("group-delay-max");
+    let o = LogOptions {
+        group_delay: std::time::Duration::MAX,
+        ..opts(Durability::Group, 1 << 20)
+    };
+    let log = Arc::new(EventLog::open(&dir, o).unwrap());
+    log.append(TYPE_JSON, &payload(1)).unwrap();
+    let l = Arc::clone(&log);
+    within_a_minute(move || l.flush().unwrap());
+    assert_eq!(log.durable_seq(), 1);
+    log.close().unwrap();
+}
+
+#[test]
 fn group_close_with_an_hour_delay_syncs_at_once() {
     let (dir, log) = hour_delay_log("group-kick-close");
     log.append(TYPE_JSON, &payload(1)).unwrap();

@@ -540,15 +540,19 @@ fn flusher_loop(sh: &Shared) {
             // Unflushed appends: let appenders that are about to write join this fdatasync, for
             // at most `group_delay`; a flush request (kick), close or failure ends the wait early.
             if !st.kick && !sh.opts.group_delay.is_zero() {
-                let deadline = Instant::now() + sh.opts.group_delay;
+                // A delay too long for the clock has no deadline: only a kick ends the wait.
+                let deadline = Instant::now().checked_add(sh.opts.group_delay);
                 while !st.kick && !st.closing && st.failed.is_none() {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break;
-                    }
+                    let left = match deadline {
+                        Some(d) => match d.checked_duration_since(Instant::now()) {
+                            Some(left) if !left.is_zero() => left,
+                            _ => break,
+                        },
+                        None => sh.opts.group_delay,
+                    };
                     st = sh
                         .cv
-                        .wait_timeout(st, deadline - now)
+                        .wait_timeout(st, left)
                         .map(|(g, _)| g)
                         .unwrap_or_else(|p| p.into_inner().0);
                 }
