@@ -62,9 +62,11 @@ export declare class NativeEventLog {
   /** Removes records with sequence id < `before`; returns how many were removed. */
   prune(before: number): number
   /**
-   * Resolves once everything appended before the call is durable. In group mode the promise is
-   * settled by the flusher thread (no libuv worker is held while waiting), so any number of
-   * concurrent flushes share one fdatasync.
+   * Resolves once everything appended before the call is durable. In group mode the call kicks
+   * the flusher (its fdatasync starts at once, not after the group delay) and the promise is
+   * settled by the flusher thread (no libuv worker is held while waiting). The TS facade calls
+   * this once per microtask checkpoint for all the `flush()`es of that burst, so they share one
+   * fdatasync and one thread-safe-function hop.
    */
   flush(): Promise<void>
   flushSync(): void
@@ -75,6 +77,8 @@ export declare class NativeEventLog {
   failure(): string | null
   /** Test hook: put the log into the failed state as an fsync error would. */
   injectFailure(message: string): void
+  /** Test hook: fdatasyncs this log has issued for its records since it was opened. */
+  syncCount(): number
 }
 export type JsEventLog = NativeEventLog
 

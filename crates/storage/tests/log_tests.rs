@@ -287,6 +287,121 @@ fn group_commit_concurrent_appenders() {
     assert_eq!(log.replay(0, None).unwrap().len(), 1600);
 }
 
+/// A group log whose flusher would wait an hour for more appends: only a flush request (a kick)
+/// gets records synced within the test's bound.
+fn hour_delay_log(name: &str) -> (std::path::PathBuf, Arc<EventLog>) {
+    let dir = common::tmpdir(name);
+    let o = LogOptions {
+        group_delay: std::time::Duration::from_secs(3600),
+        ..opts(Durability::Group, 1 << 20)
+    };
+    let log = Arc::new(EventLog::open(&dir, o).unwrap());
+    (dir, log)
+}
+
+/// Runs `f` on a thread and fails (instead of hanging) if it has not finished within 60 s. On the
+/// old flusher (an unconditional `group_delay` sleep before each fdatasync) these flushes waited
+/// out the hour.
+fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the flush waited for the group delay instead of syncing at once")
+}
+
+#[test]
+fn group_flush_kicks_the_flusher_one_fdatasync_for_the_burst() {
+    let (_dir, log) = hour_delay_log("group-kick");
+    let before = log.sync_count();
+    for i in 0..16 {
+        log.append(TYPE_JSON, &payload(i)).unwrap();
+    }
+    let l = Arc::clone(&log);
+    within_a_minute(move || l.flush().unwrap());
+    assert_eq!(log.durable_seq(), 16);
+    assert_eq!(
+        log.sync_count() - before,
+        1,
+        "16 appends + one flush: one fdatasync"
+    );
+    // Nothing new written: a flush needs no fdatasync.
+    log.flush().unwrap();
+    assert_eq!(log.sync_count() - before, 1);
+}
+
+#[test]
+fn group_flush_notify_kicks_and_shares_one_fdatasync() {
+    let (_dir, log) = hour_delay_log("group-kick-notify");
+    let before = log.sync_count();
+    for i in 0..16 {
+        log.append(TYPE_JSON, &payload(i)).unwrap();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..16 {
+        let tx = tx.clone();
+        // Every request is registered before the flusher can finish its first fdatasync's
+        // bookkeeping (the state lock is held by flush_notify), so each is covered by the first
+        // or a later sync; all of them are settled.
+        log.flush_notify(Box::new(move |r| {
+            let _ = tx.send(r);
+        }));
+    }
+    drop(tx);
+    let results = within_a_minute(move || rx.iter().collect::<Vec<_>>());
+    assert_eq!(results.len(), 16);
+    assert!(results.iter().all(|r| r.is_ok()));
+    assert_eq!(log.durable_seq(), 16);
+    // The first request starts an fdatasync covering all 16 records; requests that arrive while it
+    // runs are covered by it (their target is ≤ 16), so no second sync is needed.
+    assert_eq!(log.sync_count() - before, 1);
+}
+
+#[test]
+fn group_unflushed_appends_become_durable_after_the_group_delay() {
+    let dir = common::tmpdir("group-delay");
+    let o = LogOptions {
+        group_delay: std::time::Duration::from_millis(1),
+        ..opts(Durability::Group, 1 << 20)
+    };
+    let log = EventLog::open(&dir, o).unwrap();
+    let seq = log.append(TYPE_JSON, &payload(1)).unwrap();
+    // No flush call: the flusher's own timer syncs it (bounded poll, not a timing assertion).
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while log.durable_seq() < seq {
+        assert!(std::time::Instant::now() < until, "never made durable");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(log.sync_count(), 1);
+}
+
+#[test]
+fn group_delay_beyond_the_clock_does_not_panic() {
+    let dir = common::tmpdir("group-delay-max");
+    let o = LogOptions {
+        group_delay: std::time::Duration::MAX,
+        ..opts(Durability::Group, 1 << 20)
+    };
+    let log = Arc::new(EventLog::open(&dir, o).unwrap());
+    log.append(TYPE_JSON, &payload(1)).unwrap();
+    let l = Arc::clone(&log);
+    within_a_minute(move || l.flush().unwrap());
+    assert_eq!(log.durable_seq(), 1);
+    log.close().unwrap();
+}
+
+#[test]
+fn group_close_with_an_hour_delay_syncs_at_once() {
+    let (dir, log) = hour_delay_log("group-kick-close");
+    log.append(TYPE_JSON, &payload(1)).unwrap();
+    let l = Arc::clone(&log);
+    within_a_minute(move || l.close().unwrap());
+    drop(log);
+    let log = EventLog::open(&dir, opts(Durability::Group, 1 << 20)).unwrap();
+    assert_eq!(log.replay(0, None).unwrap().len(), 1);
+}
+
 #[test]
 fn oversize_payload_and_bad_durability() {
     let dir = common::tmpdir("oversize");

@@ -216,6 +216,59 @@ describe.each(backends())("EventLog conformance (%s)", (backend) => {
     },
   );
 
+  it("group: the appends and flushes of one burst share one fdatasync", async () => {
+    // A 1 s group delay: the native flusher's own timer cannot fire within a burst, so every
+    // fdatasync counted here was started by a flush's kick at the end of a microtask checkpoint.
+    const log = new EventLog(tmp("group-burst"), { backend, groupDelayMicros: 1_000_000 } as never);
+    const before = log.syncCount();
+    const first: Promise<void>[] = [];
+    for (let i = 1; i <= 16; i++) {
+      log.append(event(i));
+      first.push(log.flush());
+    }
+    await Promise.all(first);
+    expect(log.durableSequenceId()).toBe(16);
+    expect(log.syncCount() - before).toBe(1);
+    // The bench's shape: 16 appenders, each append + await flush, 4 rounds. Every round's flushes
+    // settle together, so each round is one burst and one fdatasync.
+    let i = 16;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let k = 0; k < 4; k++) {
+          log.append(event(++i));
+          await log.flush();
+        }
+      }),
+    );
+    expect(log.durableSequenceId()).toBe(16 + 64);
+    expect(log.syncCount() - before).toBe(1 + 4);
+    log.close();
+  });
+
+  it("group: flushes pending at close() resolve, later ones reject as closed", async () => {
+    const dir = tmp("group-close");
+    const log = new EventLog(dir, { backend });
+    log.append(event(1));
+    const pending = log.flush();
+    log.close();
+    await expect(pending).resolves.toBeUndefined();
+    await expect(log.flush()).rejects.toMatchObject({ code: "ERR_KU0_STORAGE_CLOSED" });
+    // Let any kick queued before close run against the closed log: a no-op.
+    await new Promise((r) => setImmediate(r));
+    const again = new EventLog(dir, { backend });
+    expect(again.replay(0)).toEqual([event(1)]);
+    again.close();
+  });
+
+  it("group: a failure before the burst's kick rejects its flushes with the typed error", async () => {
+    const log = new EventLog(tmp("group-fail"), { backend });
+    log.append(event(1));
+    const pending = [log.flush(), log.flush()];
+    log.injectFailure("injected EIO");
+    for (const p of pending) await expect(p).rejects.toMatchObject({ code: "ERR_KU0_STORAGE_FAILED" });
+    log.close();
+  });
+
   it("rejects bad arguments with typed errors", () => {
     const dir = tmp("args");
     const log = new EventLog(dir, { backend, maxRecordBytes: 1024 });

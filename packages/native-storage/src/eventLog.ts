@@ -185,6 +185,8 @@ export class EventLog implements TaskGraphEventLog {
   private readonly impl: LogBackend;
   private readonly key: string;
   private closed = false;
+  // Group mode: the `flush()`es of the current microtask checkpoint, waiting for its one kick.
+  private flushWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
 
   constructor(
     readonly dir: string,
@@ -300,13 +302,41 @@ export class EventLog implements TaskGraphEventLog {
     return this.call((l) => l.prune(beforeSequenceId));
   }
 
-  /** Resolves once every event appended before the call is on stable storage. */
+  /**
+   * Resolves once every event appended before the call is on stable storage. In `group` mode the
+   * flushes of one synchronous burst (one microtask checkpoint) share one backend flush, issued at
+   * the end of that checkpoint: it kicks the backend's fdatasync at once and covers every append of
+   * the burst, and one settlement resolves them all (so the next burst is again one checkpoint).
+   */
   flush(): Promise<void> {
+    if (this.durability !== "group" || this.closed) return this.flushNow();
+    return new Promise<void>((resolve, reject) => {
+      this.flushWaiters.push({ resolve, reject });
+      if (this.flushWaiters.length === 1) queueMicrotask(() => this.kick());
+    });
+  }
+
+  private flushNow(): Promise<void> {
     try {
       return this.call((l) => l.flush());
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** One backend flush for every `flush()` since the last kick; a no-op when there are none. */
+  private kick(): void {
+    const batch = this.flushWaiters;
+    if (batch.length === 0) return;
+    this.flushWaiters = [];
+    this.flushNow().then(
+      () => {
+        for (const w of batch) w.resolve();
+      },
+      (err: unknown) => {
+        for (const w of batch) w.reject(err);
+      },
+    );
   }
 
   /** The next sequence id `append` will return. */
@@ -324,6 +354,11 @@ export class EventLog implements TaskGraphEventLog {
     return this.call((l) => l.failure());
   }
 
+  /** Test hook: how many fdatasyncs the log has issued for its records since it was opened. */
+  syncCount(): number {
+    return this.call((l) => l.syncCount());
+  }
+
   /** Test hook: enter the failed state as an fsync error would. */
   injectFailure(message: string): void {
     checkString(message, "message");
@@ -333,6 +368,9 @@ export class EventLog implements TaskGraphEventLog {
   /** Makes everything durable and releases the directory lock. Idempotent. */
   close(): void {
     if (this.closed) return;
+    // Flushes still waiting for this checkpoint's kick are handed to the backend first, so close
+    // settles them as it settles any pending flush (resolved once close made them durable).
+    this.kick();
     try {
       this.call((l) => l.close());
     } finally {

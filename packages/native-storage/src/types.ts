@@ -187,6 +187,7 @@ export interface LogBackend {
   durableSeq(): number;
   failure(): string | null;
   injectFailure(message: string): void;
+  syncCount(): number;
 }
 
 /** What the adapters need from a checkpoint backend. */

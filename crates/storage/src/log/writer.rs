@@ -1,12 +1,19 @@
 //! The writing side of the log: [`EventLog::open`] (lock, recovery of a torn tail), append with
 //! its three durability modes, the group-commit flusher thread, segment rolls, close (which leaves
 //! the HWM marker) and prune (which moves the FLOOR marker).
+//!
+//! Group commit: the flusher thread sleeps until something is written. A flush request
+//! ([`EventLog::flush`], [`EventLog::flush_notify`]) is a "kick": the flusher starts its fdatasync
+//! at once, covering everything written so far (requests that arrive while one is in flight share
+//! the next one). Appends that nobody flushes are made durable after at most `group_delay` (a
+//! timed wait that a kick cuts short), so appenders that are about to write join that batch.
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use super::format::{
     INDEX_INTERVAL, REC_HEADER, SEG_HEADER, SegIndex, check_segment_header, encode_index,
@@ -152,11 +159,13 @@ impl EventLog {
                 failed: None,
                 closing: false,
                 flusher_waiting: false,
+                kick: false,
                 waiters: Vec::new(),
             }),
             cv: Condvar::new(),
             durable: AtomicU64::new(next_seq - 1),
             failed: AtomicBool::new(false),
+            syncs: AtomicU64::new(0),
         });
         let flusher = if opts.durability == Durability::Group {
             let s = Arc::clone(&shared);
@@ -257,7 +266,7 @@ impl EventLog {
                 }
             }
             Durability::Sync => {
-                if let Err(e) = w.active()?.sync_data() {
+                if let Err(e) = sh.datasync(w.active()?) {
                     return Err(self.fail(format!("fdatasync of {} failed: {e}", w.path.display())));
                 }
                 sh.durable.store(seq, Ordering::Release);
@@ -286,7 +295,9 @@ impl EventLog {
 
     /// Non-blocking flush: `cb` runs (on the flusher thread, or inline) once everything appended
     /// before the call is durable, or with the error that prevents it. In `process` and `sync`
-    /// mode it runs inline after [`EventLog::flush`].
+    /// mode it runs inline after [`EventLog::flush`]. In `group` mode the request kicks the
+    /// flusher: its fdatasync starts at once (no `group_delay` wait), or right after the one in
+    /// flight, and covers everything written by then.
     pub fn flush_notify(&self, cb: FlushCallback) {
         let sh = &*self.shared;
         if sh.opts.durability != Durability::Group {
@@ -312,13 +323,14 @@ impl EventLog {
             return;
         }
         st.waiters.push((target, cb));
+        st.kick = true;
         sh.cv.notify_all();
     }
 
     /// Seals the active segment and opens the next one. Caller holds the writer lock.
     fn roll(&self, w: &mut Writer) -> Result<()> {
         let sh = &*self.shared;
-        if let Err(e) = w.active()?.sync_data() {
+        if let Err(e) = sh.datasync(w.active()?) {
             return Err(self.fail(format!("fdatasync of {} failed: {e}", w.path.display())));
         }
         let last = w.next_seq - 1;
@@ -347,13 +359,17 @@ impl EventLog {
         Ok(())
     }
 
-    /// Waits until everything appended before the call is durable.
+    /// Waits until everything appended before the call is durable. In `group` mode this kicks the
+    /// flusher as [`EventLog::flush_notify`] does.
     pub fn flush(&self) -> Result<()> {
         let sh = &*self.shared;
         match sh.opts.durability {
             Durability::Group => {
                 let mut st = lock_poisoned(&sh.state);
                 let target = st.written;
+                if sh.durable.load(Ordering::Acquire) < target {
+                    st.kick = true;
+                }
                 sh.cv.notify_all();
                 loop {
                     if let Some(f) = &st.failed {
@@ -378,7 +394,7 @@ impl EventLog {
                 if sh.durable.load(Ordering::Acquire) >= target {
                     return Ok(());
                 }
-                if let Err(e) = w.active()?.sync_data() {
+                if let Err(e) = sh.datasync(w.active()?) {
                     return Err(self.fail(format!("fdatasync of {} failed: {e}", w.path.display())));
                 }
                 sh.durable.fetch_max(target, Ordering::AcqRel);
@@ -432,7 +448,7 @@ impl EventLog {
                 // Close the segment whatever happens below: a failed close must not leave the
                 // handle open either.
                 let file = w.file.take();
-                if let Some(Err(e)) = file.as_ref().map(|f| f.sync_data()) {
+                if let Some(Err(e)) = file.as_ref().map(|f| sh.datasync(f)) {
                     drop(file);
                     w.release_lock();
                     drop(w);
@@ -492,6 +508,13 @@ impl EventLog {
     pub fn inject_failure(&self, msg: &str) {
         let _ = self.fail(msg.to_string());
     }
+
+    /// Test hook: how many fdatasyncs of a segment this log has issued for its records since it
+    /// was opened (appends in `sync` mode, flushes, the group flusher, rolls, close).
+    #[doc(hidden)]
+    pub fn sync_count(&self) -> u64 {
+        self.shared.syncs.load(Ordering::Relaxed)
+    }
 }
 
 fn flusher_loop(sh: &Shared) {
@@ -505,6 +528,8 @@ fn flusher_loop(sh: &Shared) {
                 if st.written > sh.durable.load(Ordering::Acquire) {
                     break;
                 }
+                // Nothing to sync: a kick left over from a request the last batch covered.
+                st.kick = false;
                 if st.closing {
                     return;
                 }
@@ -512,10 +537,32 @@ fn flusher_loop(sh: &Shared) {
                 st = sh.cv.wait(st).unwrap_or_else(|p| p.into_inner());
                 st.flusher_waiting = false;
             }
-        }
-        if !sh.opts.group_delay.is_zero() {
-            // Let concurrent appenders that are about to write join this fdatasync.
-            std::thread::sleep(sh.opts.group_delay);
+            // Unflushed appends: let appenders that are about to write join this fdatasync, for
+            // at most `group_delay`; a flush request (kick), close or failure ends the wait early.
+            if !st.kick && !sh.opts.group_delay.is_zero() {
+                // A delay too long for the clock has no deadline: only a kick ends the wait.
+                let deadline = Instant::now().checked_add(sh.opts.group_delay);
+                while !st.kick && !st.closing && st.failed.is_none() {
+                    let left = match deadline {
+                        Some(d) => match d.checked_duration_since(Instant::now()) {
+                            Some(left) if !left.is_zero() => left,
+                            _ => break,
+                        },
+                        None => sh.opts.group_delay,
+                    };
+                    st = sh
+                        .cv
+                        .wait_timeout(st, left)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|p| p.into_inner().0);
+                }
+                if st.failed.is_some() {
+                    return;
+                }
+            }
+            // The fdatasync below covers every request made so far (each one's target is at
+            // most what the writer holds when the target is read below).
+            st.kick = false;
         }
         let (target, file, path) = {
             let w = lock_poisoned(&sh.writer);
@@ -526,7 +573,7 @@ fn flusher_loop(sh: &Shared) {
             };
             (w.next_seq - 1, file, w.path.clone())
         };
-        let res = file.sync_data();
+        let res = sh.datasync(&file);
         let mut st = lock_poisoned(&sh.state);
         let mut done: Vec<(FlushCallback, Result<()>)> = Vec::new();
         match res {
@@ -612,6 +659,8 @@ pub(super) struct SyncState {
     pub(super) failed: Option<String>,
     pub(super) closing: bool,
     pub(super) flusher_waiting: bool,
+    /// A flush is waiting: the flusher syncs at once instead of waiting out `group_delay`.
+    pub(super) kick: bool,
     pub(super) waiters: Vec<(u64, FlushCallback)>,
 }
 
@@ -623,6 +672,16 @@ pub(super) struct Shared {
     pub(super) cv: Condvar,
     pub(super) durable: AtomicU64,
     pub(super) failed: AtomicBool,
+    /// fdatasyncs issued (the `sync_count` test hook).
+    pub(super) syncs: AtomicU64,
+}
+
+impl Shared {
+    /// fdatasync of a segment, counted for [`EventLog::sync_count`].
+    fn datasync(&self, f: &File) -> std::io::Result<()> {
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        f.sync_data()
+    }
 }
 
 pub(super) fn lock_poisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -240,6 +240,8 @@ export class JsEventLog {
   private failedMsg: string | undefined;
   private closed = false;
   private syncing = false;
+  private kickQueued = false;
+  private syncs = 0;
   private syncingFd: number | undefined;
   private deferredCloseFd: number | undefined;
   private waiters: { target: number; resolve: () => void; reject: (e: Error) => void }[] = [];
@@ -405,21 +407,38 @@ export class JsEventLog {
     this.written = seq;
     if (this.durability === "sync") {
       try {
+        this.syncs += 1;
         fs.fdatasyncSync(this.fd);
       } catch (err) {
         throw this.fail(`fdatasync of ${this.path} failed: ${(err as Error).message}`);
       }
       this.durable = seq;
     } else if (this.durability === "group") {
-      this.kick();
+      this.scheduleKick();
     }
     return seq;
   }
 
-  /** Group commit: one asynchronous fdatasync in flight at a time covers everything written before it. */
+  /**
+   * Group commit: the fdatasync starts at the end of the current microtask checkpoint, once every
+   * append and flush of this synchronous burst has happened, so one fdatasync covers the whole
+   * burst (starting it on the burst's first append covered that one record, and the rest waited for
+   * a second one). One kick is queued per checkpoint; a kick that runs after close does nothing.
+   */
+  private scheduleKick(): void {
+    if (this.kickQueued) return;
+    this.kickQueued = true;
+    queueMicrotask(() => {
+      this.kickQueued = false;
+      if (!this.closed) this.kick();
+    });
+  }
+
+  /** One asynchronous fdatasync in flight at a time covers everything written before it. */
   private kick(): void {
     if (this.syncing || this.failedMsg !== undefined) return;
     if (this.written <= this.durable) return;
+    this.syncs += 1;
     this.syncing = true;
     const target = this.written;
     const fd = this.fd;
@@ -451,6 +470,7 @@ export class JsEventLog {
 
   private roll(): void {
     try {
+      this.syncs += 1;
       fs.fdatasyncSync(this.fd);
     } catch (err) {
       throw this.fail(`fdatasync of ${this.path} failed: ${(err as Error).message}`);
@@ -487,7 +507,7 @@ export class JsEventLog {
     if (target <= this.durable) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.waiters.push({ target, resolve, reject });
-      this.kick();
+      this.scheduleKick();
     });
   }
 
@@ -495,6 +515,7 @@ export class JsEventLog {
     if (this.failedMsg !== undefined) throw this.fail(this.failedMsg);
     if (this.closed || this.written <= this.durable) return;
     try {
+      this.syncs += 1;
       fs.fdatasyncSync(this.fd);
     } catch (err) {
       throw this.fail(`fdatasync of ${this.path} failed: ${(err as Error).message}`);
@@ -535,6 +556,11 @@ export class JsEventLog {
 
   failure(): string | null {
     return this.failedMsg ?? null;
+  }
+
+  /** Test hook: fdatasyncs this log has issued for its records since it was opened. */
+  syncCount(): number {
+    return this.syncs;
   }
 
   injectFailure(message: string): void {
