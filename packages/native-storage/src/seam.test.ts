@@ -1,7 +1,8 @@
 // The runtime seam (contracts §4.3): require the .node and construct StorageEngine(rootDir).
-import { readdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { platformTriple } from "@ku0/native-loader";
 import { afterAll, describe, expect, it } from "vitest";
 import type * as Binding from "../binding.cjs";
 import { CheckpointStorage } from "./checkpointStorage.js";
@@ -15,7 +16,7 @@ const run = nativeAvailable() || required ? describe : describe.skip;
 
 run("StorageEngine seam from the .node file", () => {
   it("implements the seam's methods", () => {
-    const nodeFile = readdirSync(join(__dirname, "..")).find((f) => f.endsWith(".node")) as string;
+    const nodeFile = `ku0-storage.${platformTriple()}.node`; // this platform's build (cross builds may sit beside it)
     const b = require(join(__dirname, "..", nodeFile)) as typeof Binding;
     const root = tmp("seam");
     const eng = new b.StorageEngine(root);

@@ -1,13 +1,16 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { platformTriple } from "@ku0/native-loader";
 import { describe, expect, it } from "vitest";
 import type * as Binding from "../binding.cjs";
 
 const pkgDir = join(dirname(fileURLToPath(import.meta.url)), "..");
-const nodeFile = readdirSync(pkgDir).find((f) => f.startsWith("ku0-symbol-index.") && f.endsWith(".node"));
+// This platform's build (other triples' cross builds may sit beside it).
+const ownBuild = `ku0-symbol-index.${platformTriple()}.node`;
+const nodeFile = existsSync(join(pkgDir, ownBuild)) ? ownBuild : undefined;
 
 describe("runtime seam: SymbolIndex exported from the .node (KU0_SYMBOL_INDEX_NATIVE_PATH)", () => {
   it("loads the .node directly and answers updateFile/query/stats/removeFile", () => {

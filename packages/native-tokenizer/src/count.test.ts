@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { platformTriple } from "@ku0/native-loader";
 import { afterAll, describe, expect, it } from "vitest";
 import { countTokens, countTokensBatch, encodingForModel, status, tokenizerModule } from "./index.js";
 import { jsCount } from "./js.js";
@@ -142,10 +143,8 @@ describe("native vs JS (differential)", () => {
 
 describe("runtime seam (@ku0/tokenizer-rs names on the .node file)", () => {
   it("exports the snake_case functions", () => {
-    const { readdirSync } = require("node:fs") as typeof import("node:fs");
     const dir = new URL("..", import.meta.url).pathname;
-    const file = readdirSync(dir).find((f) => f.endsWith(".node"));
-    expect(file).toBeDefined();
+    const file = `ku0-tokenizer.${platformTriple()}.node`; // this platform's build, not a cross build beside it
     const seam = require(`${dir}${file}`) as {
       count_tokens: (t: string, m?: string) => number;
       count_tokens_batch: (t: string[], m?: string) => number[];

@@ -1,12 +1,13 @@
 // KU0_TOKENIZER_THREADS is read once per process by the engine, so each value gets a fresh child process.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { platformTriple } from "@ku0/native-loader";
 import { describe, expect, it } from "vitest";
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), "..");
-const built = existsSync(pkg) && readdirSync(pkg).some((f) => f.endsWith(".node"));
+const built = existsSync(join(pkg, `ku0-tokenizer.${platformTriple()}.node`));
 const required = process.env.CI === "true" || process.env.KU0_REQUIRE_NATIVE === "1";
 const run = built || required ? describe : describe.skip;
 
