@@ -336,7 +336,9 @@ impl Task for SaveTask {
                 "save task ran twice",
             )
         })?;
-        self.0.save(meta, &self.2).map_err(to_napi)
+        self.0
+            .save_owned(meta, std::mem::take(&mut self.2))
+            .map_err(to_napi)
     }
     fn resolve(&mut self, _env: Env, _o: ()) -> napi::Result<()> {
         Ok(())

@@ -28,6 +28,17 @@ const decoder = new TextDecoder();
  */
 export const INLINE_LOAD_MAX_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Native documents up to this size are saved on the calling thread (`saveSync`), as the JS
+ * fallback saves every document: the engine's work on a delta save is well under a millisecond and
+ * its writes are one small file + fsync + rename + directory fsync, while a round trip through the
+ * libuv pool adds two thread hand-offs to every save (measured on a 0.69 MB state: p50 0.92 ms
+ * inline vs 1.17 ms through the pool on a quiet machine, more under load). The full snapshot that
+ * ends a delta chain is written by the engine's background rebase, not by a save. Larger documents
+ * keep the pool.
+ */
+export const INLINE_SAVE_MAX_BYTES = 4 * 1024 * 1024;
+
 function finiteNumber(v: unknown, name: string): number {
   if (typeof v !== "number" || !Number.isFinite(v)) throw invalidArg(`${name} must be a finite number`);
   return v;
@@ -104,6 +115,10 @@ export class CheckpointStorage implements ICheckpointStorage {
       hasError: checkpoint.error !== undefined && checkpoint.error !== null,
     };
     const doc = serializeCheckpoint(checkpoint);
+    if (this.backend === "native" && doc.byteLength <= INLINE_SAVE_MAX_BYTES) {
+      this.call((s) => s.saveSync(meta, doc));
+      return;
+    }
     await this.callAsync((s) => s.save(meta, doc));
   }
 
