@@ -464,6 +464,16 @@ impl JsCheckpointStore {
         self.store.save(meta.into(), &doc).map_err(to_napi)
     }
 
+    /// `saveSync` of a document given as its JSON text: the text's UTF-8 bytes, copied out of the
+    /// JS string once, become the engine's document (no `TextEncoder` pass in JS and no second
+    /// copy of the bytes).
+    #[napi(catch_unwind)]
+    pub fn save_text_sync(&self, meta: NativeCheckpointMeta, doc: String) -> napi::Result<()> {
+        self.store
+            .save_owned(meta.into(), doc.into_bytes())
+            .map_err(to_napi)
+    }
+
     #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub fn load(&self, id: String) -> AsyncTask<LoadTask> {
         AsyncTask::new(LoadTask(Arc::clone(&self.store), id))
