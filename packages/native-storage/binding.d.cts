@@ -14,6 +14,12 @@ export declare class NativeCheckpointStore {
   /** Saves the checkpoint document (UTF-8 JSON bytes) off the main thread. */
   save(meta: NativeCheckpointMeta, doc: Uint8Array): Promise<void>
   saveSync(meta: NativeCheckpointMeta, doc: Uint8Array): void
+  /**
+   * `saveSync` of a document given as its JSON text: the text's UTF-8 bytes, copied out of the
+   * JS string once, become the engine's document (no `TextEncoder` pass in JS and no second
+   * copy of the bytes).
+   */
+  saveTextSync(meta: NativeCheckpointMeta, doc: string): void
   load(id: string): Promise<Buffer | null>
   loadSync(id: string): Buffer | null
   /**

@@ -385,7 +385,9 @@ impl Task for SaveTask {
                 "save task ran twice",
             )
         })?;
-        self.0.save(meta, &self.2).map_err(to_napi)
+        self.0
+            .save_owned(meta, std::mem::take(&mut self.2))
+            .map_err(to_napi)
     }
     fn resolve(&mut self, _env: Env, _o: ()) -> napi::Result<()> {
         Ok(())
@@ -509,6 +511,16 @@ impl JsCheckpointStore {
     #[napi(catch_unwind)]
     pub fn save_sync(&self, meta: NativeCheckpointMeta, doc: Uint8Array) -> napi::Result<()> {
         self.store.save(meta.into(), &doc).map_err(to_napi)
+    }
+
+    /// `saveSync` of a document given as its JSON text: the text's UTF-8 bytes, copied out of the
+    /// JS string once, become the engine's document (no `TextEncoder` pass in JS and no second
+    /// copy of the bytes).
+    #[napi(catch_unwind)]
+    pub fn save_text_sync(&self, meta: NativeCheckpointMeta, doc: String) -> napi::Result<()> {
+        self.store
+            .save_owned(meta.into(), doc.into_bytes())
+            .map_err(to_napi)
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]

@@ -3,9 +3,11 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::Write;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::lock::DirLock;
@@ -94,11 +96,35 @@ struct Inner {
     lock: Option<DirLock>,
 }
 
-pub struct CheckpointStore {
+/// The store's files and index, shared with its background rebase (docs/storage.md §3.2). Its
+/// read-only methods are reached through [`CheckpointStore`] (`Deref`); every mutation goes through
+/// [`CheckpointStore`], which first waits for a running rebase.
+pub struct StoreCore {
     dir: PathBuf,
     opts: CheckpointOptions,
     inner: Mutex<Inner>,
     tmp_counter: AtomicU64,
+}
+
+/// Delta-encoded, zstd-compressed checkpoint store (format and guarantees: docs/storage.md §3).
+pub struct CheckpointStore {
+    core: Arc<StoreCore>,
+    /// The background rebase started by the last save that made a chain `max_chain` long, if any,
+    /// with its agent id.
+    rebase: Mutex<Option<(String, JoinHandle<()>)>>,
+}
+
+impl Deref for CheckpointStore {
+    type Target = StoreCore;
+    fn deref(&self) -> &StoreCore {
+        &self.core
+    }
+}
+
+impl Drop for CheckpointStore {
+    fn drop(&mut self) {
+        self.settle();
+    }
 }
 
 /// Validates a checkpoint id (docs/storage.md §3.4).
@@ -347,11 +373,14 @@ pub fn decode_checkpoint_file(b: &[u8]) -> std::result::Result<(String, bool, Ve
     Ok((p.entry.meta.id, p.kind == KIND_DELTA, raw))
 }
 
+/// Length of the common prefix: 4 KiB blocks compared as slices (memcmp), then the first differing
+/// block byte by byte.
 fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const BLOCK: usize = 4096;
     let n = a.len().min(b.len());
     let mut i = 0;
-    while i + 16 <= n && a[i..i + 16] == b[i..i + 16] {
-        i += 16;
+    while i + BLOCK <= n && a[i..i + BLOCK] == b[i..i + BLOCK] {
+        i += BLOCK;
     }
     while i < n && a[i] == b[i] {
         i += 1;
@@ -359,9 +388,15 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     i
 }
 
+/// Length of the common suffix, at most `max`: 4 KiB blocks from the ends as slices, then bytes.
 fn common_suffix(a: &[u8], b: &[u8], max: usize) -> usize {
+    const BLOCK: usize = 4096;
+    let (al, bl) = (a.len(), b.len());
     let mut i = 0;
-    while i < max && a[a.len() - 1 - i] == b[b.len() - 1 - i] {
+    while i + BLOCK <= max && a[al - i - BLOCK..al - i] == b[bl - i - BLOCK..bl - i] {
+        i += BLOCK;
+    }
+    while i < max && a[al - 1 - i] == b[bl - 1 - i] {
         i += 1;
     }
     i
@@ -373,6 +408,76 @@ fn lock_poisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl CheckpointStore {
     pub fn open(dir: impl AsRef<Path>, opts: CheckpointOptions) -> Result<CheckpointStore> {
+        Ok(CheckpointStore {
+            core: Arc::new(StoreCore::open(dir, opts)?),
+            rebase: Mutex::new(None),
+        })
+    }
+
+    /// Waits for the background rebase started by an earlier save, if one is still running.
+    pub fn settle(&self) {
+        let h = lock_poisoned(&self.rebase).take();
+        if let Some((_, h)) = h {
+            // A panicking rebase leaves the delta file as it was (it is only replaced by rename).
+            let _ = h.join();
+        }
+    }
+
+    /// Saves `doc` (the checkpoint document) under `meta.id` durably (docs/storage.md §3.3).
+    pub fn save(&self, meta: CheckpointMeta, doc: &[u8]) -> Result<()> {
+        self.core.check_size(doc.len())?;
+        self.save_owned(meta, doc.to_vec())
+    }
+
+    /// [`CheckpointStore::save`] of a document the caller hands over: it becomes the agent's
+    /// cached latest document without another copy.
+    pub fn save_owned(&self, meta: CheckpointMeta, doc: Vec<u8>) -> Result<()> {
+        // The agent's own rebase is waited for (its base is the checkpoint being rebased: waiting
+        // costs at most the rest of that rebase, writing a full snapshot here would cost all of
+        // it), and a finished one is reaped; another agent's running rebase is left running.
+        let wait = lock_poisoned(&self.rebase)
+            .as_ref()
+            .is_some_and(|(agent, h)| *agent == meta.agent_id || h.is_finished());
+        if wait {
+            self.settle();
+        }
+        let agent = meta.agent_id.clone();
+        let Some((id, doc)) = self.core.save(meta, doc)? else {
+            return Ok(());
+        };
+        // One rebase runs at a time.
+        self.settle();
+        let core = Arc::clone(&self.core);
+        // When the thread cannot be started, the delta stays and the agent's next save writes a
+        // full snapshot itself, as it always did.
+        if let Ok(h) = std::thread::Builder::new()
+            .name("ku0-ckpt-rebase".into())
+            .spawn(move || core.rebase(&id, &doc))
+        {
+            *lock_poisoned(&self.rebase) = Some((agent, h));
+        }
+        Ok(())
+    }
+
+    pub fn delete(&self, id: &str) -> Result<bool> {
+        self.settle();
+        self.core.delete(id)
+    }
+
+    /// Deletes checkpoints with `created_at < now_ms - older_than_ms`; returns how many.
+    pub fn prune(&self, older_than_ms: f64, now_ms: f64) -> Result<u64> {
+        self.settle();
+        self.core.prune(older_than_ms, now_ms)
+    }
+
+    pub fn close(&self) {
+        self.settle();
+        self.core.close();
+    }
+}
+
+impl StoreCore {
+    fn open(dir: impl AsRef<Path>, opts: CheckpointOptions) -> Result<StoreCore> {
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let lock = DirLock::acquire(&dir)?;
@@ -431,7 +536,7 @@ impl CheckpointStore {
             }
         }
         inner.latest = latest.into_iter().map(|(a, (_, id))| (a, id)).collect();
-        Ok(CheckpointStore {
+        Ok(StoreCore {
             dir,
             opts,
             inner: Mutex::new(inner),
@@ -463,14 +568,23 @@ impl CheckpointStore {
         }
     }
 
-    pub fn save(&self, meta: CheckpointMeta, doc: &[u8]) -> Result<()> {
-        validate_id(&meta.id)?;
-        if doc.len() > self.opts.max_payload {
+    fn check_size(&self, len: usize) -> Result<()> {
+        if len > self.opts.max_payload {
             return Err(Error::TooLarge {
-                size: doc.len() as u64,
+                size: len as u64,
                 max: self.opts.max_payload as u64,
             });
         }
+        Ok(())
+    }
+
+    /// Saves; returns the id and document to rebase in the background when this save's delta
+    /// made the chain `max_chain` long.
+    fn save(&self, meta: CheckpointMeta, doc: Vec<u8>) -> Result<Option<(String, Arc<Vec<u8>>)>> {
+        validate_id(&meta.id)?;
+        self.check_size(doc.len())?;
+        let doc_v = doc;
+        let doc: &[u8] = &doc_v;
         let mut g = lock_poisoned(&self.inner);
         Self::check_open(&g)?;
         let id = meta.id.clone();
@@ -548,8 +662,65 @@ impl CheckpointStore {
         // Drop a stale latest pointer for any agent that pointed at this id.
         g.latest.retain(|_, v| *v != id);
         g.latest.insert(agent.clone(), id.clone());
-        g.cache.insert(agent, (id, Arc::new(doc.to_vec())));
-        Ok(())
+        let doc = Arc::new(doc_v);
+        g.cache.insert(agent, (id.clone(), Arc::clone(&doc)));
+        Ok((kind == KIND_DELTA && chain >= self.opts.max_chain).then_some((id, doc)))
+    }
+
+    /// Rewrites checkpoint `id` (a delta at the end of a `max_chain` chain, whose document is
+    /// `doc`) as a full snapshot of the same document, with the write of every save: temp + fsync
+    /// outside the index lock, then, under it and only if the index entry is still the one this
+    /// rebase started from (no save, delete or dependent rewrite of `id` came between), rename +
+    /// directory fsync. Runs on a background thread after the save that made the chain. Readers see
+    /// the old file or the new one, which reconstruct the same document. On any error or change the
+    /// delta stays (the temp file is removed), and the agent's next save writes the full snapshot
+    /// itself.
+    fn rebase(&self, id: &str, doc: &[u8]) {
+        let started = {
+            let g = lock_poisoned(&self.inner);
+            if g.lock.is_none() {
+                return;
+            }
+            match g.entries.get(id) {
+                Some(e)
+                    if e.base.is_some()
+                        && e.full_len as usize == doc.len()
+                        && crc32c(doc) == e.full_crc =>
+                {
+                    e.clone()
+                }
+                _ => return,
+            }
+        };
+        let e = &started;
+        let Ok(tmp) = self.write_tmp(&e.meta, KIND_FULL, doc, e.full_len, e.full_crc, 0, "") else {
+            return;
+        };
+        let mut g = lock_poisoned(&self.inner);
+        let unchanged = g.lock.is_some()
+            && g.entries.get(id).is_some_and(|now| {
+                now.meta == e.meta
+                    && now.full_len == e.full_len
+                    && now.full_crc == e.full_crc
+                    && now.chain == e.chain
+                    && now.base == e.base
+            });
+        if !unchanged {
+            let _ = fs::remove_file(&tmp);
+            return;
+        }
+        if self.commit_tmp(&tmp, id).is_err() {
+            return;
+        }
+        if let Some(ent) = g.entries.get_mut(id) {
+            ent.chain = 0;
+            ent.base = None;
+        }
+        if let Some(b) = &e.base
+            && let Some(set) = g.dependents.get_mut(b)
+        {
+            set.remove(id);
+        }
     }
 
     #[expect(
@@ -566,6 +737,38 @@ impl CheckpointStore {
         chain: u32,
         base_id: &str,
     ) -> Result<()> {
+        let tmp = self.write_tmp(meta, kind, body_raw, full_len, full_crc, chain, base_id)?;
+        self.commit_tmp(&tmp, &meta.id)
+    }
+
+    /// Renames a written temp file over `<id>.ckpt` and fsyncs the directory (the temp file is
+    /// removed on failure).
+    fn commit_tmp(&self, tmp: &Path, id: &str) -> Result<()> {
+        let dst = self.path_of(id);
+        let res = fs::rename(tmp, &dst)
+            .map_err(|e| Error::io(&dst, e))
+            .and_then(|()| util::fsync_dir(&self.dir));
+        if res.is_err() {
+            let _ = fs::remove_file(tmp);
+        }
+        res
+    }
+
+    /// Writes and fsyncs the temp file of a checkpoint file; returns its path.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one private writer for full and delta files; the fields are the on-disk header"
+    )]
+    fn write_tmp(
+        &self,
+        meta: &CheckpointMeta,
+        kind: u8,
+        body_raw: &[u8],
+        full_len: u32,
+        full_crc: u32,
+        chain: u32,
+        base_id: &str,
+    ) -> Result<PathBuf> {
         let meta_b = encode_meta(meta, full_len, full_crc, chain, base_id);
         let (codec, body) = if self.opts.compress {
             let c = zstd::bulk::compress(body_raw, self.opts.level)
@@ -587,7 +790,6 @@ impl CheckpointStore {
         let tmp = self
             .dir
             .join(format!(".{}.ckpt.{}.{n}.tmp", meta.id, std::process::id()));
-        let dst = self.path_of(&meta.id);
         let res = (|| {
             let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
             let mut all = Vec::with_capacity(CKPT_HEADER + meta_b.len() + body.len());
@@ -595,15 +797,17 @@ impl CheckpointStore {
             all.extend_from_slice(&meta_b);
             all.extend_from_slice(&body);
             f.write_all(&all).map_err(|e| Error::io(&tmp, e))?;
-            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-            drop(f);
-            fs::rename(&tmp, &dst).map_err(|e| Error::io(&dst, e))?;
-            util::fsync_dir(&self.dir)
+            // fdatasync: the bytes and the size of the new file (what a reader needs); its
+            // timestamps are not part of the format. The rename and the directory fsync follow.
+            f.sync_data().map_err(|e| Error::io(&tmp, e))
         })();
-        if res.is_err() {
-            let _ = fs::remove_file(&tmp);
+        match res {
+            Ok(()) => Ok(tmp),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
         }
-        res
     }
 
     /// Rewrites every checkpoint that uses `id` as its delta base as a full snapshot.
@@ -720,7 +924,7 @@ impl CheckpointStore {
         lock_poisoned(&self.inner).entries.get(id).map(|e| e.chain)
     }
 
-    pub fn delete(&self, id: &str) -> Result<bool> {
+    fn delete(&self, id: &str) -> Result<bool> {
         validate_id(id)?;
         let mut g = lock_poisoned(&self.inner);
         Self::check_open(&g)?;
@@ -770,8 +974,7 @@ impl CheckpointStore {
         Ok(true)
     }
 
-    /// Deletes checkpoints with `created_at < now_ms - older_than_ms`; returns how many.
-    pub fn prune(&self, older_than_ms: f64, now_ms: f64) -> Result<u64> {
+    fn prune(&self, older_than_ms: f64, now_ms: f64) -> Result<u64> {
         let cutoff = now_ms - older_than_ms;
         let mut g = lock_poisoned(&self.inner);
         Self::check_open(&g)?;
@@ -840,7 +1043,7 @@ impl CheckpointStore {
         fs::metadata(self.path_of(id)).ok().map(|m| m.len())
     }
 
-    pub fn close(&self) {
+    fn close(&self) {
         let mut g = lock_poisoned(&self.inner);
         g.cache.clear();
         if let Some(mut l) = g.lock.take() {
@@ -876,7 +1079,7 @@ fn read_meta(path: &Path) -> std::result::Result<Entry, String> {
 
 /// Verifies every checkpoint file in `dir` (CRC, decompression, delta chain) without locking.
 pub fn verify_checkpoints(dir: &Path) -> Result<(usize, Vec<String>)> {
-    let store = CheckpointStore {
+    let store = StoreCore {
         dir: dir.to_path_buf(),
         opts: CheckpointOptions::default(),
         inner: Mutex::new(Inner {
@@ -902,4 +1105,59 @@ pub fn verify_checkpoints(dir: &Path) -> Result<(usize, Vec<String>)> {
         }
     }
     Ok((n, problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{common_prefix, common_suffix};
+
+    fn naive_prefix(a: &[u8], b: &[u8]) -> usize {
+        a.iter().zip(b).take_while(|(x, y)| x == y).count()
+    }
+
+    fn naive_suffix(a: &[u8], b: &[u8], max: usize) -> usize {
+        a.iter()
+            .rev()
+            .zip(b.iter().rev())
+            .take(max)
+            .take_while(|(x, y)| x == y)
+            .count()
+    }
+
+    #[test]
+    fn block_prefix_and_suffix_match_the_byte_by_byte_answer() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..300 {
+            let len = next(20_000);
+            let base: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut other = base.clone();
+            // Cut or grow, then change bytes at random places, often near 4 KiB block edges.
+            let grow = next(9000);
+            other.extend((0..grow).map(|i| (i % 13) as u8));
+            other.truncate(next(other.len() + 1));
+            for _ in 0..next(3) {
+                if !other.is_empty() {
+                    let at = if next(2) == 0 {
+                        (next(6) * 4096 + next(3)).saturating_sub(1) % other.len()
+                    } else {
+                        next(other.len())
+                    };
+                    other[at] ^= 0x5a;
+                }
+            }
+            let p = common_prefix(&base, &other);
+            assert_eq!(p, naive_prefix(&base, &other));
+            let max = base.len().min(other.len()) - p;
+            assert_eq!(
+                common_suffix(&base, &other, max),
+                naive_suffix(&base, &other, max)
+            );
+        }
+    }
 }

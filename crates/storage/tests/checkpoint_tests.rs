@@ -56,13 +56,19 @@ fn delta_chain_roundtrip_and_bound() {
         )
         .unwrap();
     }
-    // Chains bounded by max_chain (8): periodic fulls.
+    // Chains bounded by max_chain (8): the save that makes a chain 8 long starts a background
+    // rebase of that checkpoint into a full snapshot (every mutation waits for it first), so the
+    // next save is a delta again and no save writes the full snapshot on its own path.
+    s.settle();
     let chains: Vec<u32> = (0..20)
         .map(|i| s.chain_len(&format!("c{i}")).unwrap())
         .collect();
     assert_eq!(chains[0], 0);
     assert!(chains.iter().all(|&c| c <= 8));
-    assert!(chains.contains(&8));
+    assert_eq!(
+        chains,
+        [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3]
+    );
     let full = s.stored_size("c0").unwrap();
     let delta = s.stored_size("c5").unwrap();
     assert!(delta * 4 < full, "delta {delta} vs full {full}");
@@ -75,6 +81,10 @@ fn delta_chain_roundtrip_and_bound() {
     }
     assert!(s.load("missing").unwrap().is_none());
     assert_eq!(s.doc_len("missing"), None);
+    // The rebased checkpoints are full snapshot files (close waited for the last rebase).
+    assert_eq!(s.chain_len("c8"), Some(0));
+    assert_eq!(s.chain_len("c16"), Some(0));
+    assert_eq!(s.chain_len("c17"), Some(1));
 }
 
 #[test]
@@ -270,5 +280,76 @@ fn zstd_length_claims_are_checked_on_the_one_pass_path() {
             "{lie}: {err}"
         );
         assert_eq!(decode_checkpoint_file(&good).unwrap().2, doc(50));
+    }
+}
+
+#[test]
+fn background_rebases_of_several_agents_keep_every_document() {
+    let dir = common::tmpdir("ckpt-rebase");
+    let opts = CheckpointOptions {
+        max_chain: 3,
+        ..CheckpointOptions::default()
+    };
+    let s = std::sync::Arc::new(CheckpointStore::open(&dir, opts.clone()).unwrap());
+    // Two agents saving from two threads: each save may start a rebase while the other agent's is
+    // running; deletes and overwrites come between.
+    let handles: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|agent| {
+            let s = std::sync::Arc::clone(&s);
+            std::thread::spawn(move || {
+                for i in 0..30usize {
+                    let id = format!("{agent}{i}");
+                    s.save(meta(&id, agent, i as f64, "running"), &doc(30 + i))
+                        .unwrap();
+                    if i % 7 == 6 {
+                        assert!(s.delete(&format!("{agent}{}", i - 2)).unwrap());
+                    }
+                    if i % 11 == 10 {
+                        s.save(
+                            meta(&format!("{agent}{}", i - 1), agent, i as f64, "done"),
+                            &doc(5),
+                        )
+                        .unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    // Deleted: i % 7 == 4 (by save i + 2 < 30); overwritten with doc(5): i % 11 == 9.
+    let expect = |i: usize| -> Option<Vec<u8>> {
+        if i % 7 == 4 && i + 2 < 30 {
+            None
+        } else if i % 11 == 9 {
+            Some(doc(5))
+        } else {
+            Some(doc(30 + i))
+        }
+    };
+    s.settle();
+    for agent in ["a", "b"] {
+        for i in 0..30usize {
+            let id = format!("{agent}{i}");
+            assert_eq!(s.load(&id).unwrap(), expect(i), "{id}");
+            assert!(s.chain_len(&id).is_none_or(|c| c <= 3), "{id}");
+        }
+    }
+    s.close();
+    drop(s);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    let s = CheckpointStore::open(&dir, opts).unwrap();
+    assert!(s.damaged().is_empty());
+    for agent in ["a", "b"] {
+        for i in 0..30usize {
+            let id = format!("{agent}{i}");
+            assert_eq!(s.load(&id).unwrap(), expect(i), "{id} after reopen");
+        }
     }
 }

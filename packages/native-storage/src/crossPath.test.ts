@@ -116,7 +116,9 @@ run("cross-path checkpoints", () => {
     }
     expect(n.chainLength("a-5")).toBe(5);
     expect(f.chainLength("a-5")).toBe(0);
-    for (const cp of cps.slice(1, 9)) {
+    // a-1..a-7 are deltas (a-8, the 8th of the chain, is rewritten as a full snapshot in the
+    // background after its save: docs/storage.md §3.2).
+    for (const cp of cps.slice(1, 8)) {
       // A delta holds one new message and the changed fields: far below a full snapshot.
       expect(n.storedSize(cp.id) as number).toBeLessThan((f.storedSize(cp.id) as number) / 4);
     }
