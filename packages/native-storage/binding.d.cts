@@ -15,11 +15,12 @@ export declare class NativeCheckpointStore {
   save(meta: NativeCheckpointMeta, doc: Uint8Array): Promise<void>
   saveSync(meta: NativeCheckpointMeta, doc: Uint8Array): void
   /**
-   * `saveSync` of a document given as its JSON text: the text's UTF-8 bytes, copied out of the
-   * JS string once, become the engine's document (no `TextEncoder` pass in JS and no second
-   * copy of the bytes).
+   * `save` of a document given as its JSON text: the text's UTF-8 bytes are copied out of the JS
+   * string once, on the calling thread (no `TextEncoder` pass in JS, no second copy of the bytes),
+   * and become the engine's document; the delta, compression and the writes with their fsyncs run
+   * off the main thread, like `save`.
    */
-  saveTextSync(meta: NativeCheckpointMeta, doc: string): void
+  saveText(meta: NativeCheckpointMeta, doc: string): Promise<void>
   load(id: string): Promise<Buffer | null>
   loadSync(id: string): Buffer | null
   /**

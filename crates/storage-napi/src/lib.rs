@@ -513,14 +513,17 @@ impl JsCheckpointStore {
         self.store.save(meta.into(), &doc).map_err(to_napi)
     }
 
-    /// `saveSync` of a document given as its JSON text: the text's UTF-8 bytes, copied out of the
-    /// JS string once, become the engine's document (no `TextEncoder` pass in JS and no second
-    /// copy of the bytes).
-    #[napi(catch_unwind)]
-    pub fn save_text_sync(&self, meta: NativeCheckpointMeta, doc: String) -> napi::Result<()> {
-        self.store
-            .save_owned(meta.into(), doc.into_bytes())
-            .map_err(to_napi)
+    /// `save` of a document given as its JSON text: the text's UTF-8 bytes are copied out of the JS
+    /// string once, on the calling thread (no `TextEncoder` pass in JS, no second copy of the bytes),
+    /// and become the engine's document; the delta, compression and the writes with their fsyncs run
+    /// off the main thread, like `save`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn save_text(&self, meta: NativeCheckpointMeta, doc: String) -> AsyncTask<SaveTask> {
+        AsyncTask::new(SaveTask(
+            Arc::clone(&self.store),
+            Some(meta.into()),
+            doc.into_bytes(),
+        ))
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]

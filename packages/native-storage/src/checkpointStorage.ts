@@ -28,19 +28,6 @@ const decoder = new TextDecoder();
  */
 export const INLINE_LOAD_MAX_BYTES = 4 * 1024 * 1024;
 
-/**
- * Native documents up to this size are saved on the calling thread (`saveSync`), as the JS
- * fallback saves every document: the engine's work on a delta save is well under a millisecond and
- * its writes are one small file + fsync + rename + directory fsync, while a round trip through the
- * libuv pool adds two thread hand-offs to every save (measured on a 0.69 MB state: p50 0.92 ms
- * inline vs 1.17 ms through the pool on a quiet machine, more under load). The full snapshot that
- * ends a delta chain is written by the engine's background rebase, not by a save. A text of at most
- * a third of this many UTF-16 units goes to the engine as the string itself (`saveTextSync`: one
- * UTF-8 copy in the binding instead of `TextEncoder` + a copy of the bytes). Larger documents keep
- * the pool.
- */
-export const INLINE_SAVE_MAX_BYTES = 4 * 1024 * 1024;
-
 function finiteNumber(v: unknown, name: string): number {
   if (typeof v !== "number" || !Number.isFinite(v)) throw invalidArg(`${name} must be a finite number`);
   return v;
@@ -122,21 +109,11 @@ export class CheckpointStorage implements ICheckpointStorage {
       hasError: checkpoint.error !== undefined && checkpoint.error !== null,
     };
     const text = serializeCheckpointText(checkpoint);
-    if (this.backend === "native") {
-      // At most 3 UTF-8 bytes per UTF-16 unit: a text this short is at most INLINE_SAVE_MAX_BYTES.
-      if (text.length <= INLINE_SAVE_MAX_BYTES / 3) {
-        this.call((s) =>
-          s.saveTextSync ? s.saveTextSync(meta, text) : s.saveSync(meta, encoder.encode(text)),
-        );
-        return;
-      }
-      const doc = encoder.encode(text);
-      if (doc.byteLength <= INLINE_SAVE_MAX_BYTES) this.call((s) => s.saveSync(meta, doc));
-      else await this.callAsync((s) => s.save(meta, doc));
-      return;
-    }
-    const doc = encoder.encode(text);
-    await this.callAsync((s) => s.save(meta, doc));
+    // Native: the engine takes the JSON text itself (`saveText`: one UTF-8 copy on this thread) and
+    // does the delta, compression, writes and fsyncs on the libuv pool, so a save never blocks the
+    // event loop on the disk (the runtime's own storage saves with async `fs/promises` calls). The
+    // full snapshot that ends a delta chain is written by the engine's background rebase.
+    await this.callAsync((s) => s.saveText?.(meta, text) ?? s.save(meta, encoder.encode(text)));
   }
 
   async load(id: string): Promise<Checkpoint | null> {

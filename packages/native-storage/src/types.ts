@@ -194,8 +194,8 @@ export interface LogBackend {
 export interface CheckpointBackend {
   save(meta: StoredMeta, doc: Uint8Array): Promise<void>;
   saveSync(meta: StoredMeta, doc: Uint8Array): void;
-  /** Native only: `saveSync` of the document's JSON text (the engine takes its UTF-8 bytes). */
-  saveTextSync?(meta: StoredMeta, doc: string): void;
+  /** Native only: `save` of the document's JSON text (the engine takes its UTF-8 bytes, copied once). */
+  saveText?(meta: StoredMeta, doc: string): Promise<void>;
   load(id: string): Promise<Uint8Array | null>;
   loadSync(id: string): Uint8Array | null;
   /**
