@@ -31,13 +31,19 @@ describe("issue14Goals", () => {
               note: "0.42× the floor: not met",
             },
             { name: "goal: load p99 · native", value: 1.5, unit: "ms", note: "goal ≤ 2 ms: met" },
+            {
+              name: "goal: save p99 · native",
+              value: 6,
+              unit: "ms",
+              note: "goal ≤ 5 ms: not met; stopped by the state save floor (p99 5.4 ms > 5 ms)",
+            },
             { name: "append 1 KB", value: 1, unit: "µs" },
           ],
         }),
       ],
     });
     const storage = lines.filter((l) => l.module === "storage");
-    expect(storage.map((l) => l.verdict)).toEqual(["floor", "not met", "met"]);
+    expect(storage.map((l) => l.verdict)).toEqual(["floor", "not met", "met", "floor-bound"]);
     expect(storage[0]?.goal).toBe("floor: disk");
   });
 
