@@ -15,7 +15,8 @@ for spec in "native-storage better-sqlite3" "native-tokenizer zstd-napi" "native
     echo "skip $2: not installed"
     continue
   }
-  if (cd "packages/$1" && node -e "require('$2')" >/dev/null 2>&1); then
+  # better-sqlite3 loads its binding only when a database is opened: open one to know it is built.
+  if (cd "packages/$1" && node -e "const m = require('$2'); if ('$2' === 'better-sqlite3') new m(':memory:').close()" >/dev/null 2>&1); then
     echo "ok   $2 (already loads)"
     continue
   fi

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { goalsMarkdown, issue14Goals } from "./goals.js";
+import { BLOCK_END, BLOCK_START, goalsMarkdown, issue14Goals, replaceBlock } from "./goals.js";
 import type { SuiteResult } from "./run.js";
 
 const env = { node: "v20", platform: "linux", arch: "x64", cpus: 2, cpuModel: "test" };
@@ -116,5 +116,13 @@ describe("issue14Goals", () => {
     expect(lines.filter((l) => l.module === "symbol-index").map((l) => l.goal)).toEqual([
       "query p99 ≤ 1 ms @100k · native",
     ]);
+  });
+});
+
+describe("replaceBlock", () => {
+  it("replaces only what is between the markers, and says when they are missing", () => {
+    const text = `intro\n${BLOCK_START}\nold\n${BLOCK_END}\noutro\n`;
+    expect(replaceBlock(text, "new")).toBe(`intro\n${BLOCK_START}\nnew\n${BLOCK_END}\noutro\n`);
+    expect(replaceBlock("no markers", "new")).toBeUndefined();
   });
 });
