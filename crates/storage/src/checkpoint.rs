@@ -629,7 +629,8 @@ impl StoreCore {
             }
         }
         let body_raw: &[u8] = if kind == KIND_FULL { doc } else { &raw };
-        self.write_file(&meta, kind, body_raw, full_len, full_crc, chain, &base_id)?;
+        let tmp = self.write_tmp(&meta, kind, body_raw, full_len, full_crc, chain, &base_id)?;
+        self.commit_tmp(&tmp, &meta.id)?;
         // Update the index.
         if let Some(old) = g.entries.remove(&id)
             && let Some(ob) = old.base
@@ -723,24 +724,6 @@ impl StoreCore {
         }
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one private writer for full and delta files; the fields are the on-disk header"
-    )]
-    fn write_file(
-        &self,
-        meta: &CheckpointMeta,
-        kind: u8,
-        body_raw: &[u8],
-        full_len: u32,
-        full_crc: u32,
-        chain: u32,
-        base_id: &str,
-    ) -> Result<()> {
-        let tmp = self.write_tmp(meta, kind, body_raw, full_len, full_crc, chain, base_id)?;
-        self.commit_tmp(&tmp, &meta.id)
-    }
-
     /// Renames a written temp file over `<id>.ckpt` and fsyncs the directory (the temp file is
     /// removed on failure).
     fn commit_tmp(&self, tmp: &Path, id: &str) -> Result<()> {
@@ -822,7 +805,8 @@ impl StoreCore {
                 continue;
             };
             let doc = self.load_full(&dep, 0)?;
-            self.write_file(&e.meta, KIND_FULL, &doc, e.full_len, e.full_crc, 0, "")?;
+            let tmp = self.write_tmp(&e.meta, KIND_FULL, &doc, e.full_len, e.full_crc, 0, "")?;
+            self.commit_tmp(&tmp, &e.meta.id)?;
             if let Some(ent) = g.entries.get_mut(&dep) {
                 ent.chain = 0;
                 ent.base = None;
