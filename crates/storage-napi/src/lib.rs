@@ -86,6 +86,15 @@ pub struct JsMappedSegments {
 #[guard]
 #[napi]
 impl JsMappedSegments {
+    /// Not constructible from JavaScript (`NativeEventLog.replay` returns one): without this,
+    /// napi-rs's own stand-in constructor would throw an error with no `ERR_KU0_…` code.
+    #[napi(constructor, catch_unwind, skip_typescript)]
+    pub fn new() -> napi::Result<Self> {
+        Err(ku0_napi_boundary::invalid_arg(
+            "NativeMappedSegments is not constructible; NativeEventLog.replay returns one",
+        ))
+    }
+
     /// The mappings as external Buffers (no copy; JS only reads them), one per mapping, in order.
     #[napi(catch_unwind)]
     pub fn buffers<'env>(&self, env: &'env Env) -> napi::Result<Vec<BufferSlice<'env>>> {
