@@ -315,7 +315,9 @@ test_target() {
   local skip=()
   # qemu-user (Debian's 7.2) has no openat2 (ENOSYS), which the sandbox's beneath-root I/O is built on.
   [ "$t" = aarch64-unknown-linux-gnu ] && skip=(--skip linux::beneath)
-  cargo_for "$t" test --release --quiet "${TEST_PKGS[@]}" --lib --bins --tests &&
+  # Tests that re-run their own binary as a child (the checkpoint kill test) go through the runner too.
+  local runner_var="CARGO_TARGET_$(echo "$t" | tr 'a-z-' 'A-Z_')_RUNNER"
+  KU0_TEST_RUNNER="${!runner_var:-}" cargo_for "$t" test --release --quiet "${TEST_PKGS[@]}" --lib --bins --tests &&
     cargo_for "$t" test --release --quiet -p ku0-sandbox --lib -- "${skip[@]}" || return 1
   # Windows process plumbing (quoting through a real child, pipes, Job Object kill-on-close); Wine
   # has no AppContainer, so this is never an isolation test.

@@ -86,7 +86,19 @@ fn kill_during_saves_and_rebases_keeps_every_acknowledged_checkpoint() {
     let mut next = 0u64;
     let mut acknowledged: Vec<u64> = Vec::new();
     for iter in 0..30 {
-        let mut child = Command::new(&exe)
+        // Under a cross runner (qemu-user for aarch64 in `.ci/cross.sh`, which names it in
+        // KU0_TEST_RUNNER) the child goes through the same runner.
+        let runner = std::env::var("KU0_TEST_RUNNER").unwrap_or_default();
+        let mut words = runner.split_whitespace();
+        let mut cmd = match words.next() {
+            Some(r) => {
+                let mut c = Command::new(r);
+                c.args(words).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        let mut child = cmd
             .args([
                 "--exact",
                 "kill_child_entry",
