@@ -11,16 +11,12 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 export declare class NativeCheckpointStore {
   constructor(dir: string, options?: CheckpointStoreOptions | undefined | null)
-  /** Saves the checkpoint document (UTF-8 JSON bytes) off the main thread. */
+  /**
+   * Saves the checkpoint document (UTF-8 JSON bytes) off the main thread. The bytes are copied
+   * before the call returns, so the caller may reuse `doc` at once.
+   */
   save(meta: NativeCheckpointMeta, doc: Uint8Array): Promise<void>
   saveSync(meta: NativeCheckpointMeta, doc: Uint8Array): void
-  /**
-   * `save` of a document given as its JSON text: the text's UTF-8 bytes are copied out of the JS
-   * string once, on the calling thread (no `TextEncoder` pass in JS, no second copy of the bytes),
-   * and become the engine's document; the delta, compression and the writes with their fsyncs run
-   * off the main thread, like `save`.
-   */
-  saveText(meta: NativeCheckpointMeta, doc: string): Promise<void>
   load(id: string): Promise<Buffer | null>
   loadSync(id: string): Buffer | null
   /**

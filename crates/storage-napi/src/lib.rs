@@ -507,32 +507,20 @@ impl JsCheckpointStore {
         })
     }
 
-    /// Saves the checkpoint document (UTF-8 JSON bytes) off the main thread.
+    /// Saves the checkpoint document (UTF-8 JSON bytes) off the main thread. The bytes are copied
+    /// before the call returns, so the caller may reuse `doc` at once.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn save(&self, meta: NativeCheckpointMeta, doc: Uint8Array) -> AsyncTask<SaveTask> {
-        AsyncTask::new(SaveTask(
-            Arc::clone(&self.store),
-            Some(meta.into()),
-            doc.to_vec(),
-        ))
+        // Into the store's spare document buffer: already-mapped memory, not a fresh 1 MB
+        // allocation that page-faults on this thread every save.
+        let mut owned = self.store.doc_buffer(doc.len());
+        owned.extend_from_slice(&doc);
+        AsyncTask::new(SaveTask(Arc::clone(&self.store), Some(meta.into()), owned))
     }
 
     #[napi(catch_unwind)]
     pub fn save_sync(&self, meta: NativeCheckpointMeta, doc: Uint8Array) -> napi::Result<()> {
         self.store.save(meta.into(), &doc).map_err(to_napi)
-    }
-
-    /// `save` of a document given as its JSON text: the text's UTF-8 bytes are copied out of the JS
-    /// string once, on the calling thread (no `TextEncoder` pass in JS, no second copy of the bytes),
-    /// and become the engine's document; the delta, compression and the writes with their fsyncs run
-    /// off the main thread, like `save`.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn save_text(&self, meta: NativeCheckpointMeta, doc: String) -> AsyncTask<SaveTask> {
-        AsyncTask::new(SaveTask(
-            Arc::clone(&self.store),
-            Some(meta.into()),
-            doc.into_bytes(),
-        ))
     }
 
     #[napi(ts_return_type = "Promise<Buffer | null>")]

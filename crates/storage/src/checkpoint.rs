@@ -104,6 +104,8 @@ pub struct StoreCore {
     opts: CheckpointOptions,
     inner: Mutex<Inner>,
     tmp_counter: AtomicU64,
+    /// A document buffer the cache let go of, handed to the next save ([`StoreCore::doc_buffer`]).
+    spare: Mutex<Vec<u8>>,
 }
 
 /// Delta-encoded, zstd-compressed checkpoint store (format and guarantees: docs/storage.md §3).
@@ -426,7 +428,9 @@ impl CheckpointStore {
     /// Saves `doc` (the checkpoint document) under `meta.id` durably (docs/storage.md §3.3).
     pub fn save(&self, meta: CheckpointMeta, doc: &[u8]) -> Result<()> {
         self.core.check_size(doc.len())?;
-        self.save_owned(meta, doc.to_vec())
+        let mut owned = self.core.doc_buffer(doc.len());
+        owned.extend_from_slice(doc);
+        self.save_owned(meta, owned)
     }
 
     /// [`CheckpointStore::save`] of a document the caller hands over: it becomes the agent's
@@ -541,11 +545,40 @@ impl StoreCore {
             opts,
             inner: Mutex::new(inner),
             tmp_counter: AtomicU64::new(0),
+            spare: Mutex::new(Vec::new()),
         })
     }
 
     fn path_of(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.ckpt"))
+    }
+
+    /// An empty buffer of at least `len` bytes' capacity for the next save's document (pass it to
+    /// [`CheckpointStore::save_owned`]): the last document the cache let go of when it fits, so a
+    /// caller copying each document in (the N-API binding) writes into memory that is already
+    /// mapped instead of a fresh allocation that page-faults on every save.
+    pub fn doc_buffer(&self, len: usize) -> Vec<u8> {
+        let mut spare = lock_poisoned(&self.spare);
+        if spare.capacity() >= len {
+            let mut v = std::mem::take(&mut *spare);
+            v.clear();
+            v
+        } else {
+            // A quarter more than asked, so an agent's next, slightly longer document still fits
+            // when this one comes back as the spare.
+            Vec::with_capacity(len.saturating_add(len / 4))
+        }
+    }
+
+    /// Keeps a document the cache replaced as the spare buffer, when nothing else holds it (a
+    /// running rebase may) and it is larger than the current spare.
+    fn keep_spare(&self, old: Arc<Vec<u8>>) {
+        if let Ok(v) = Arc::try_unwrap(old) {
+            let mut spare = lock_poisoned(&self.spare);
+            if v.capacity() > spare.capacity() {
+                *spare = v;
+            }
+        }
     }
 
     /// Files that could not be indexed at open (id → reason).
@@ -664,7 +697,13 @@ impl StoreCore {
         g.latest.retain(|_, v| *v != id);
         g.latest.insert(agent.clone(), id.clone());
         let doc = Arc::new(doc_v);
-        g.cache.insert(agent, (id.clone(), Arc::clone(&doc)));
+        // The delta's base (the cached document this replaces) is no longer needed: dropping it
+        // here lets the cache hand that buffer to the next save.
+        drop(raw);
+        drop(base);
+        if let Some((_, old)) = g.cache.insert(agent, (id.clone(), Arc::clone(&doc))) {
+            self.keep_spare(old);
+        }
         Ok((kind == KIND_DELTA && chain >= self.opts.max_chain).then_some((id, doc)))
     }
 
@@ -1030,6 +1069,7 @@ impl StoreCore {
     fn close(&self) {
         let mut g = lock_poisoned(&self.inner);
         g.cache.clear();
+        *lock_poisoned(&self.spare) = Vec::new();
         if let Some(mut l) = g.lock.take() {
             l.release();
         }
@@ -1075,6 +1115,7 @@ pub fn verify_checkpoints(dir: &Path) -> Result<(usize, Vec<String>)> {
             lock: None,
         }),
         tmp_counter: AtomicU64::new(0),
+        spare: Mutex::new(Vec::new()),
     };
     let mut n = 0;
     let mut problems = Vec::new();

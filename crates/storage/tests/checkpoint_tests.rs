@@ -353,3 +353,41 @@ fn background_rebases_of_several_agents_keep_every_document() {
         }
     }
 }
+
+#[test]
+fn saves_reuse_the_document_buffer_the_cache_let_go_of() {
+    let dir = common::tmpdir("ckpt-spare");
+    let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
+    // Nothing has been cached yet: a fresh buffer, with room for a slightly longer next document.
+    let first = s.doc_buffer(1000);
+    assert!(first.is_empty() && first.capacity() >= 1000);
+    let docs: Vec<Vec<u8>> = (0..6).map(|i| doc(40 + i)).collect();
+    let mut caps = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        let mut owned = s.doc_buffer(d.len());
+        caps.push(owned.capacity());
+        owned.extend_from_slice(d);
+        s.save_owned(meta(&format!("c{i}"), "a1", i as f64, "running"), owned)
+            .unwrap();
+    }
+    // From the third save on, a save's buffer is the document the cache let go of two saves
+    // earlier (the one in between is still the cached delta base): save 2 writes into save 0's
+    // buffer and save 3 into save 1's, instead of allocating (a new one would be sized for its own,
+    // longer document).
+    assert!(docs[2].len() > docs[0].len());
+    assert_eq!(caps[2], caps[0], "capacities {caps:?}");
+    assert_eq!(caps[3], caps[1], "capacities {caps:?}");
+    // Reusing buffers never changes a stored document.
+    for (i, d) in docs.iter().enumerate() {
+        assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), *d, "c{i}");
+    }
+    s.close();
+    let s = CheckpointStore::open(&dir, CheckpointOptions::default()).unwrap();
+    for (i, d) in docs.iter().enumerate() {
+        assert_eq!(
+            s.load(&format!("c{i}")).unwrap().unwrap(),
+            *d,
+            "c{i} after reopen"
+        );
+    }
+}

@@ -19,7 +19,7 @@ import { defineSuite, type SuiteCase } from "@ku0/bench";
 import { CheckpointStorage, EventLog, storageModule } from "../src/index.js";
 import type { Checkpoint, Durability, TaskGraphEvent } from "../src/types.js";
 import { checkpointStates, event1k, event380 } from "./events.js";
-import { goalRows } from "./goals.js";
+import { goalRowsInChild } from "./goals.js";
 
 const require = createRequire(import.meta.url);
 const root = mkdtempSync(join(tmpdir(), "ku0-storage-bench-"));
@@ -423,8 +423,8 @@ export default defineSuite({
       ds.close();
       fs2.close();
     }
-    // The goal rows, each beside its floor, interleaved in this run (bench/goals.ts).
-    extras.push(...(await goalRows(dir("goals"), backends)));
+    // The goal rows, each beside its floor, interleaved in one fresh process (bench/goals.ts).
+    extras.push(...(await goalRowsInChild(dir("goals"), backends)));
     extras.push({ name: "backends measured", value: backends.length, unit: backends.join("+") });
     return extras;
   },

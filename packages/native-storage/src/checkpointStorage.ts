@@ -1,4 +1,5 @@
 import { checkObject, checkOptionalString, Ku0Error } from "@ku0/native-loader";
+import { checkpointJsonBytes, checkpointJsonText } from "./checkpointJson.js";
 import { invalidArg, outOfRange, StorageErrorCodes, validateCheckpointId } from "./errors.js";
 import type { Backend } from "./eventLog.js";
 import { JsCheckpointStore } from "./js/checkpoint.js";
@@ -15,9 +16,8 @@ import type {
   StoredMeta,
   StoreListFilter,
 } from "./types.js";
-import { checkCheckpointOptions, checkDir, checkListFilter, eventJson } from "./validate.js";
+import { checkCheckpointOptions, checkDir, checkListFilter } from "./validate.js";
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
@@ -36,13 +36,13 @@ function finiteNumber(v: unknown, name: string): number {
 /** The checkpoint's JSON text, `messages` first so successive checkpoints of an agent share a long prefix. */
 export function serializeCheckpointText(cp: Checkpoint): string {
   checkObject(cp, "checkpoint");
-  const { messages, ...rest } = cp;
-  return eventJson({ messages, ...rest });
+  return checkpointJsonText(cp);
 }
 
-/** `serializeCheckpointText` as UTF-8 bytes (the stored document). */
+/** `serializeCheckpointText` as UTF-8 bytes (the stored document), in a buffer of its own. */
 export function serializeCheckpoint(cp: Checkpoint): Uint8Array {
-  return encoder.encode(serializeCheckpointText(cp));
+  checkObject(cp, "checkpoint");
+  return Uint8Array.from(checkpointJsonBytes(cp));
 }
 
 /**
@@ -108,12 +108,13 @@ export class CheckpointStorage implements ICheckpointStorage {
       maxSteps: finiteNumber(checkpoint.maxSteps ?? 0, "checkpoint.maxSteps"),
       hasError: checkpoint.error !== undefined && checkpoint.error !== null,
     };
-    const text = serializeCheckpointText(checkpoint);
-    // Native: the engine takes the JSON text itself (`saveText`: one UTF-8 copy on this thread) and
-    // does the delta, compression, writes and fsyncs on the libuv pool, so a save never blocks the
-    // event loop on the disk (the runtime's own storage saves with async `fs/promises` calls). The
-    // full snapshot that ends a delta chain is written by the engine's background rebase.
-    await this.callAsync((s) => s.saveText?.(meta, text) ?? s.save(meta, encoder.encode(text)));
+    // The document's bytes are built in a shared buffer that both backends copy (native) or write
+    // (JS) before `save` returns control. Native: the delta, compression, writes and fsyncs run on the
+    // libuv pool, so a save never blocks the event loop on the disk (the runtime's own storage saves
+    // with async `fs/promises` calls); the full snapshot that ends a delta chain is written by the
+    // engine's background rebase.
+    const doc = checkpointJsonBytes(checkpoint);
+    await this.callAsync((s) => s.save(meta, doc));
   }
 
   async load(id: string): Promise<Checkpoint | null> {

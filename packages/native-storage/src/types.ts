@@ -192,10 +192,9 @@ export interface LogBackend {
 
 /** What the adapters need from a checkpoint backend. */
 export interface CheckpointBackend {
+  /** Reads (copies or writes) `doc` before it returns, so the caller may reuse the buffer at once. */
   save(meta: StoredMeta, doc: Uint8Array): Promise<void>;
   saveSync(meta: StoredMeta, doc: Uint8Array): void;
-  /** Native only: `save` of the document's JSON text (the engine takes its UTF-8 bytes, copied once). */
-  saveText?(meta: StoredMeta, doc: string): Promise<void>;
   load(id: string): Promise<Uint8Array | null>;
   loadSync(id: string): Uint8Array | null;
   /**
