@@ -147,6 +147,19 @@ describe("checkpointJsonBytes", () => {
     expect(Buffer.from(checkpointJsonBytes(small)).equals(Buffer.from(reference(small)))).toBe(true);
   });
 
+  it("hands huge sparse message arrays to JSON.stringify, which refuses them at once as before", () => {
+    for (const length of [2 ** 31, 2 ** 32 - 1]) {
+      const messages: unknown[] = [];
+      messages.length = length;
+      const t = performance.now();
+      expect(() => checkpointJsonBytes({ id: "c", messages })).toThrow(
+        expect.objectContaining({ code: "ERR_KU0_INVALID_ARG" }),
+      );
+      // The piecewise path would walk every index (minutes); the one-call path fails at once.
+      expect(performance.now() - t).toBeLessThan(1000);
+    }
+  });
+
   it("turns cycles and BigInts into a typed invalid-argument error", () => {
     const m: Record<string, unknown> = { role: "user" };
     m.self = m;

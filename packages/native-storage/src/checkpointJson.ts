@@ -1,14 +1,22 @@
 // The stored checkpoint document: the checkpoint's JSON, `messages` first, as UTF-8 bytes.
 //
 // `checkpointJsonBytes(cp)` gives exactly `new TextEncoder().encode(JSON.stringify({ messages, ...rest }))`
-// but builds it message by message into one reused buffer: V8 hands back a large `JSON.stringify`
-// result as a rope that the first read flattens into a fresh copy, and encoding a 0.7 MB string through
-// N-API walks it twice more; encoding the pieces, each a small flat string, skips all three (measured on
-// the 0.69 MB bench state: ~0.7 ms less per save, README "Benchmarks").
+// but builds it message by message into one reused buffer. V8 hands back a large `JSON.stringify` result
+// as a rope that the first read flattens into a fresh old-generation copy, and passing a 0.69 MB string
+// through N-API walked it twice more (0.7 ms on the calling thread); the pieces are small strings that die
+// young. Per-message stringify costs about as much more than one call, so a save's p50 is unchanged and
+// its p99 lower in the bench (README "Benchmarks"). Huge arrays and documents take the one-call path,
+// which fails exactly as before (V8's string length limit).
 import { eventJson } from "./validate.js";
 
 /** The scratch buffer is kept between saves up to this size; a larger one is dropped after use. */
 const KEEP_SCRATCH_BYTES = 8 * 1024 * 1024;
+/** More messages than this take the one-call path (a sparse `length: 2 ** 32 - 1` must not be walked). */
+const MAX_PIECEWISE_MESSAGES = 1 << 20;
+/** A document past this many bytes takes the one-call path: about V8's longest string, so one that
+ * `JSON.stringify` cannot build still fails as it did. */
+const MAX_PIECEWISE_BYTES = 1 << 29;
+const TOO_BIG = Symbol("document too large to build piecewise");
 let scratch: Buffer = Buffer.allocUnsafe(64 * 1024);
 
 /**
@@ -17,7 +25,11 @@ let scratch: Buffer = Buffer.allocUnsafe(64 * 1024);
  * array takes the one-call path.
  */
 function plainMessages(messages: unknown): messages is unknown[] {
-  if (!Array.isArray(messages) || typeof (messages as { toJSON?: unknown }).toJSON === "function")
+  if (
+    !Array.isArray(messages) ||
+    messages.length > MAX_PIECEWISE_MESSAGES ||
+    typeof (messages as { toJSON?: unknown }).toJSON === "function"
+  )
     return false;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i] as { toJSON?: unknown } | null | undefined;
@@ -54,19 +66,26 @@ export function checkpointJsonBytes(cp: object): Uint8Array {
   let at = 0;
   const put = (s: string) => {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    if (at + s.length * 3 > buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(buf.length * 2, at + s.length * 3));
+    const need = at + s.length * 3;
+    if (need > buf.length) {
+      if (need > MAX_PIECEWISE_BYTES) throw TOO_BIG;
+      const grown = Buffer.allocUnsafe(Math.min(MAX_PIECEWISE_BYTES, Math.max(buf.length * 2, need)));
       buf.copy(grown, 0, 0, at);
       buf = grown;
     }
     at += buf.write(s, at, "utf8");
   };
-  put('{"messages":[');
-  for (let i = 0; i < messages.length; i++) {
-    if (i > 0) put(",");
-    put(elementJson(messages[i]));
+  try {
+    put('{"messages":[');
+    for (let i = 0; i < messages.length; i++) {
+      if (i > 0) put(",");
+      put(elementJson(messages[i]));
+    }
+    put(restJson.length > 2 ? `],${restJson.slice(1)}` : "]}");
+  } catch (err) {
+    if (err === TOO_BIG) return Buffer.from(eventJson(whole), "utf8");
+    throw err;
   }
-  put(restJson.length > 2 ? `],${restJson.slice(1)}` : "]}");
   scratch = buf.length <= KEEP_SCRATCH_BYTES ? buf : Buffer.allocUnsafe(64 * 1024);
   return buf.subarray(0, at);
 }
