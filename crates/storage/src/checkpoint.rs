@@ -565,8 +565,14 @@ impl StoreCore {
             v
         } else {
             // A quarter more than asked, so an agent's next, slightly longer document still fits
-            // when this one comes back as the spare.
-            Vec::with_capacity(len.saturating_add(len / 4))
+            // when this one comes back as the spare; never past the largest document a save takes
+            // (a larger one, which the save will refuse, gets exactly its own length).
+            let max = self.opts.max_payload;
+            Vec::with_capacity(if len > max {
+                len
+            } else {
+                len.saturating_add(len / 4).min(max)
+            })
         }
     }
 
