@@ -705,7 +705,6 @@ impl StoreCore {
         let doc = Arc::new(doc_v);
         // The delta's base (the cached document this replaces) is no longer needed: dropping it
         // here lets the cache hand that buffer to the next save.
-        drop(raw);
         drop(base);
         if let Some((_, old)) = g.cache.insert(agent, (id.clone(), Arc::clone(&doc))) {
             self.keep_spare(old);

@@ -325,7 +325,8 @@ export async function goalRowsInChild(dir: string, backends: ("native" | "js")[]
     [...process.execArgv, fileURLToPath(import.meta.url), "--json", dir, backends.join(",")],
     { encoding: "utf8", maxBuffer: 16 << 20, stdio: ["ignore", "pipe", "inherit"] },
   );
-  if (child.status !== 0) throw new Error(`goal rows: child exited with ${child.status ?? child.signal}`);
+  if (child.status !== 0)
+    throw new Error(`goal rows: child failed (${child.error?.message ?? child.status ?? child.signal})`);
   return JSON.parse(child.stdout) as GoalRow[];
 }
 
