@@ -16,26 +16,13 @@ const MAX_PIECEWISE_MESSAGES = 1 << 20;
 /** A document past this many bytes takes the one-call path: about V8's longest string, so one that
  * `JSON.stringify` cannot build still fails as it did. */
 const MAX_PIECEWISE_BYTES = 1 << 29;
-const TOO_BIG = Symbol("document too large to build piecewise");
+/** Thrown inside the piecewise build when the document must take the one-call path instead. */
+const ONE_CALL = Symbol("build the document with one JSON.stringify call");
 let scratch: Buffer = Buffer.allocUnsafe(64 * 1024);
 
-/**
- * Whether `JSON.stringify` of the array's elements one at a time gives what `JSON.stringify` of the
- * array would: any `toJSON` would be called with another key (`""` instead of the index), so such an
- * array takes the one-call path.
- */
-function plainMessages(messages: unknown): messages is unknown[] {
-  if (
-    !Array.isArray(messages) ||
-    messages.length > MAX_PIECEWISE_MESSAGES ||
-    typeof (messages as { toJSON?: unknown }).toJSON === "function"
-  )
-    return false;
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i] as { toJSON?: unknown } | null | undefined;
-    if (m !== null && typeof m === "object" && typeof m.toJSON === "function") return false;
-  }
-  return true;
+/** `toJSON` would be called with another key one element at a time (`""` instead of the index). */
+function hasToJSON(v: unknown): boolean {
+  return v !== null && typeof v === "object" && typeof (v as { toJSON?: unknown }).toJSON === "function";
 }
 
 /** JSON of an array element: undefined, functions and symbols are `null` there, as JSON.stringify writes. */
@@ -57,10 +44,15 @@ export function checkpointJsonText(cp: object): string {
  */
 export function checkpointJsonBytes(cp: object): Uint8Array {
   const { messages, ...rest } = cp as { messages?: unknown };
-  const whole = { messages, ...rest };
-  if (!plainMessages(messages) || typeof (whole as { toJSON?: unknown }).toJSON === "function")
-    return Buffer.from(eventJson(whole), "utf8");
-  // `{"messages":[m0,m1,…]` + the rest's members + `}`: what JSON.stringify writes for `whole`.
+  const oneCall = () => Buffer.from(eventJson({ messages, ...rest }), "utf8");
+  if (
+    !Array.isArray(messages) ||
+    messages.length > MAX_PIECEWISE_MESSAGES ||
+    hasToJSON(messages) ||
+    hasToJSON(rest)
+  )
+    return oneCall();
+  // `{"messages":[m0,m1,…]` + the rest's members + `}`: what JSON.stringify writes for the checkpoint.
   const restJson = eventJson(rest);
   let buf = scratch;
   let at = 0;
@@ -68,7 +60,7 @@ export function checkpointJsonBytes(cp: object): Uint8Array {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
     const need = at + s.length * 3;
     if (need > buf.length) {
-      if (need > MAX_PIECEWISE_BYTES) throw TOO_BIG;
+      if (need > MAX_PIECEWISE_BYTES) throw ONE_CALL;
       const grown = Buffer.allocUnsafe(Math.min(MAX_PIECEWISE_BYTES, Math.max(buf.length * 2, need)));
       buf.copy(grown, 0, 0, at);
       buf = grown;
@@ -78,12 +70,14 @@ export function checkpointJsonBytes(cp: object): Uint8Array {
   try {
     put('{"messages":[');
     for (let i = 0; i < messages.length; i++) {
+      const m: unknown = messages[i];
+      if (hasToJSON(m)) throw ONE_CALL;
       if (i > 0) put(",");
-      put(elementJson(messages[i]));
+      put(elementJson(m));
     }
     put(restJson.length > 2 ? `],${restJson.slice(1)}` : "]}");
   } catch (err) {
-    if (err === TOO_BIG) return Buffer.from(eventJson(whole), "utf8");
+    if (err === ONE_CALL) return oneCall();
     throw err;
   }
   scratch = buf.length <= KEEP_SCRATCH_BYTES ? buf : Buffer.allocUnsafe(64 * 1024);

@@ -42,7 +42,7 @@ export function serializeCheckpointText(cp: Checkpoint): string {
 /** `serializeCheckpointText` as UTF-8 bytes (the stored document), in a buffer of its own. */
 export function serializeCheckpoint(cp: Checkpoint): Uint8Array {
   checkObject(cp, "checkpoint");
-  return Uint8Array.from(checkpointJsonBytes(cp));
+  return new Uint8Array(checkpointJsonBytes(cp));
 }
 
 /**
