@@ -101,15 +101,22 @@ function isOptionsSlot(v: unknown): boolean {
   );
 }
 
+interface Invoked {
+  value?: unknown;
+  inst?: unknown;
+  /** Set when the call threw synchronously after its instance was made. */
+  thrown?: { err: unknown };
+}
+
 interface Target {
   name: string;
   arity: number;
   baseline: (ctx: Ctx) => unknown[];
-  /** Calls the target; `inst` is made fresh per call for methods. */
-  invoke: (
-    ctx: Ctx,
-    args: unknown[],
-  ) => Promise<{ value: unknown; inst?: unknown }> | { value: unknown; inst?: unknown };
+  /**
+   * Calls the target; `inst` is made fresh per call for methods. A method that throws still hands back its
+   * instance (`thrown`), so the instance is disposed rather than left to the GC with its files open.
+   */
+  invoke: (ctx: Ctx, args: unknown[]) => Promise<Invoked> | Invoked;
   dispose?: (inst: unknown) => unknown;
 }
 
@@ -136,7 +143,11 @@ function targetsFor(name: string, value: unknown, spec: ExportSpec, ctx0: Ctx): 
         baseline: mb,
         invoke: async (ctx, args) => {
           const inst = await make(ctx);
-          return { value: (inst as Record<string, Fn>)[m]?.(...args), inst };
+          try {
+            return { value: (inst as Record<string, Fn>)[m]?.(...args), inst };
+          } catch (err) {
+            return { inst, thrown: { err } };
+          }
         },
         dispose: spec.dispose,
       });
@@ -255,6 +266,7 @@ async function runOne(target: Target, ctx: Ctx, args: unknown[]): Promise<Outcom
   try {
     const r = await target.invoke(ctx, args);
     inst = r.inst;
+    if (r.thrown) throw r.thrown.err;
     const p = r.value instanceof Promise ? r.value : promiseField(r.value);
     out = p ? await settle(p) : isNodeStream(r.value) ? await settleStream(r.value) : { kind: "ok" };
   } catch (err) {
@@ -293,6 +305,24 @@ async function probeKeys(target: Target, ctx: Ctx, base: unknown[], pos: number)
   return [...keys].sort();
 }
 
+/** Directories `ctx.tmp()` made since the last `dropScratch()`. */
+const scratch: string[] = [];
+
+/**
+ * Removes the scratch directories of the calls that have finished (their instances are disposed). Without
+ * this a group's disk use grows with its call count: each `StorageEngine` preallocates a 32 MiB segment, and
+ * 700 of them filled the CI machine's disk (ENOSPC in every later call).
+ */
+function dropScratch(): void {
+  for (const d of scratch.splice(0)) {
+    try {
+      rmSync(d, { recursive: true, force: true });
+    } catch {
+      // best effort: the group's root goes at exit
+    }
+  }
+}
+
 interface Call {
   label: string;
   run: () => Promise<Outcome>;
@@ -311,6 +341,7 @@ async function plan(g: Group, repo: string): Promise<{ calls: Call[]; skipped: s
     tmp: () => {
       const d = join(groupRoot, `d${process.pid}-${n++}`);
       mkdirSync(d, { recursive: true });
+      scratch.push(d);
       return d;
     },
     mod,
@@ -405,6 +436,7 @@ async function main(): Promise<void> {
   });
   const seed = Number(process.argv[5] ?? "1");
   const planned = await plan(g, repo);
+  dropScratch();
   const { skipped } = planned;
   const calls = shuffle(planned.calls, seed);
   emit(`P ${JSON.stringify({ total: calls.length, labels: calls.map((c) => c.label), skipped })}`);
@@ -412,6 +444,7 @@ async function main(): Promise<void> {
     current = i;
     emit(`S ${i}`);
     const out = await (calls[i] as Call).run();
+    dropScratch();
     emit(`R ${i} ${JSON.stringify(out)}`);
   }
   // Late async failures still get reported against the last call.

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface Ctx {
-  /** A fresh empty directory (removed with the group's root at exit). */
+  /** A fresh empty directory (removed when the call that made it has finished, or with the group's root). */
   tmp(): string;
   /** The package's module namespace (public index or raw binding). */
   mod: Record<string, unknown>;
