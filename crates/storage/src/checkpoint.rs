@@ -94,6 +94,10 @@ struct Inner {
     latest: HashMap<String, String>,
     cache: HashMap<String, (String, Arc<Vec<u8>>)>,
     lock: Option<DirLock>,
+    /// The checkpoint a background rebase is rewriting as a full snapshot, while it runs. A save
+    /// may take it (or a delta on it) as its base beyond `max_chain`: the chain counts from it, as
+    /// it will once the rebase lands (§3.2).
+    rebasing: Option<String>,
 }
 
 /// The store's files and index, shared with its background rebase (docs/storage.md §3.2). Its
@@ -404,6 +408,34 @@ fn common_suffix(a: &[u8], b: &[u8], max: usize) -> usize {
     i
 }
 
+/// Sets the chain of every checkpoint whose base links lead to `root` to its distance from it plus
+/// `root`'s own chain (each checkpoint visited once: a cycle among damaged files cannot loop).
+fn recount_chains(g: &mut Inner, root: &str) {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut stack = vec![root.to_string()];
+    while let Some(p) = stack.pop() {
+        if !seen.insert(p.clone()) {
+            continue;
+        }
+        let Some(pc) = g.entries.get(&p).map(|e| e.chain) else {
+            continue;
+        };
+        let deps: Vec<String> = g
+            .dependents
+            .get(&p)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        for d in deps {
+            if let Some(e) = g.entries.get_mut(&d)
+                && e.base.as_deref() == Some(p.as_str())
+            {
+                e.chain = pc.saturating_add(1);
+                stack.push(d);
+            }
+        }
+    }
+}
+
 fn lock_poisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -436,20 +468,21 @@ impl CheckpointStore {
     /// [`CheckpointStore::save`] of a document the caller hands over: it becomes the agent's
     /// cached latest document without another copy.
     pub fn save_owned(&self, meta: CheckpointMeta, doc: Vec<u8>) -> Result<()> {
-        // The agent's own rebase is waited for (its base is the checkpoint being rebased: waiting
-        // costs at most the rest of that rebase, writing a full snapshot here would cost all of
-        // it), and a finished one is reaped; another agent's running rebase is left running.
-        let wait = lock_poisoned(&self.rebase)
+        // A running rebase is left running, the agent's own too: this save's base may be the
+        // checkpoint being rebased, and its delta counts its chain from there (§3.2). A finished
+        // rebase is reaped.
+        let finished = lock_poisoned(&self.rebase)
             .as_ref()
-            .is_some_and(|(agent, h)| *agent == meta.agent_id || h.is_finished());
-        if wait {
+            .is_some_and(|(_, h)| h.is_finished());
+        if finished {
             self.settle();
         }
         let agent = meta.agent_id.clone();
         let Some((id, doc)) = self.core.save(meta, doc)? else {
             return Ok(());
         };
-        // One rebase runs at a time.
+        // One rebase runs at a time (a save reaches `max_chain` again only `max_chain` saves after
+        // the last rebase started, so this rarely waits).
         self.settle();
         let core = Arc::clone(&self.core);
         // When the thread cannot be started, the delta stays and the agent's next save writes a
@@ -492,6 +525,7 @@ impl StoreCore {
             latest: HashMap::new(),
             cache: HashMap::new(),
             lock: Some(lock),
+            rebasing: None,
         };
         for entry in fs::read_dir(&dir)
             .map_err(|e| Error::io(&dir, e))?
@@ -540,6 +574,17 @@ impl StoreCore {
             }
         }
         inner.latest = latest.into_iter().map(|(a, (_, id))| (a, id)).collect();
+        // A delta saved while its base's rebase ran records the chain it had then; when the rebase
+        // landed, the chain is shorter. Count it from the files' base links.
+        let roots: Vec<String> = inner
+            .entries
+            .iter()
+            .filter(|(_, e)| e.base.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for r in roots {
+            recount_chains(&mut inner, &r);
+        }
         Ok(StoreCore {
             dir,
             opts,
@@ -629,19 +674,21 @@ impl StoreCore {
         let id = meta.id.clone();
         self.materialize_dependents(&mut g, &id)?;
         // Choose the base: the agent's latest checkpoint other than this id.
-        let mut base: Option<(String, u32, Arc<Vec<u8>>)> = None;
+        // (id, chain on disk, chain counted from a running rebase, document)
+        let mut base: Option<(String, u32, u32, Arc<Vec<u8>>)> = None;
         if self.opts.delta
             && let Some(bid) = g.latest.get(&meta.agent_id).cloned()
             && bid != id
             && let Some(be) = g.entries.get(&bid).cloned()
-            && be.chain < self.opts.max_chain
+            && let eff = self.effective_chain(&g, &bid, be.chain)
+            && eff < self.opts.max_chain
         {
             let content = match g.cache.get(&meta.agent_id) {
                 Some((cid, c)) if *cid == bid => Some(Arc::clone(c)),
                 _ => self.load_full(&bid, 0).ok().map(Arc::new),
             };
             if let Some(c) = content {
-                base = Some((bid, be.chain, c));
+                base = Some((bid, be.chain, eff, c));
             }
         }
         let full_crc = crc32c(doc);
@@ -651,9 +698,10 @@ impl StoreCore {
         })?;
         let mut kind = KIND_FULL;
         let mut chain = 0;
+        let mut eff_chain = 0;
         let mut base_id = String::new();
         let mut raw: Vec<u8> = Vec::new();
-        if let Some((bid, bchain, bdoc)) = &base {
+        if let Some((bid, bchain, beff, bdoc)) = &base {
             let p = common_prefix(bdoc, doc);
             let s = common_suffix(bdoc, doc, bdoc.len().min(doc.len()) - p);
             let middle = &doc[p..doc.len() - s];
@@ -664,6 +712,7 @@ impl StoreCore {
                 raw.extend_from_slice(middle);
                 kind = KIND_DELTA;
                 chain = bchain + 1;
+                eff_chain = beff + 1;
                 base_id = bid.clone();
             }
         }
@@ -709,7 +758,27 @@ impl StoreCore {
         if let Some((_, old)) = g.cache.insert(agent, (id.clone(), Arc::clone(&doc))) {
             self.keep_spare(old);
         }
-        Ok((kind == KIND_DELTA && chain >= self.opts.max_chain).then_some((id, doc)))
+        Ok((kind == KIND_DELTA && eff_chain >= self.opts.max_chain).then_some((id, doc)))
+    }
+
+    /// The chain of `bid` (whose chain on disk is `chain`) counted from the checkpoint a running
+    /// rebase rewrites, when that is `bid` or one of its bases within `max_chain` links: what the
+    /// chain will be once the rebase lands. Otherwise `chain`.
+    fn effective_chain(&self, g: &Inner, bid: &str, chain: u32) -> u32 {
+        let Some(r) = g.rebasing.as_deref() else {
+            return chain;
+        };
+        let mut cur = bid;
+        for d in 0..self.opts.max_chain {
+            if cur == r {
+                return d;
+            }
+            match g.entries.get(cur).and_then(|e| e.base.as_deref()) {
+                Some(b) => cur = b,
+                None => break,
+            }
+        }
+        chain
     }
 
     /// Rewrites checkpoint `id` (a delta at the end of a `max_chain` chain, whose document is
@@ -721,11 +790,20 @@ impl StoreCore {
     /// delta stays (the temp file is removed), and the agent's next save writes the full snapshot
     /// itself.
     fn rebase(&self, id: &str, doc: &[u8]) {
+        self.rebase_inner(id, doc);
+        let mut g = lock_poisoned(&self.inner);
+        if g.rebasing.as_deref() == Some(id) {
+            g.rebasing = None;
+        }
+    }
+
+    fn rebase_inner(&self, id: &str, doc: &[u8]) {
         let started = {
-            let g = lock_poisoned(&self.inner);
+            let mut g = lock_poisoned(&self.inner);
             if g.lock.is_none() {
                 return;
             }
+            g.rebasing = Some(id.to_string());
             match g.entries.get(id) {
                 Some(e)
                     if e.base.is_some()
@@ -766,6 +844,8 @@ impl StoreCore {
         {
             set.remove(id);
         }
+        // Deltas saved on it while the rebase ran now count their chains from it.
+        recount_chains(&mut g, id);
     }
 
     /// Renames a written temp file over `<id>.ckpt` and fsyncs the directory (the temp file is
@@ -855,6 +935,7 @@ impl StoreCore {
                 ent.chain = 0;
                 ent.base = None;
             }
+            recount_chains(g, &dep);
             if let Some(set) = g.dependents.get_mut(id) {
                 set.remove(&dep);
             }
@@ -1118,6 +1199,7 @@ pub fn verify_checkpoints(dir: &Path) -> Result<(usize, Vec<String>)> {
             latest: HashMap::new(),
             cache: HashMap::new(),
             lock: None,
+            rebasing: None,
         }),
         tmp_counter: AtomicU64::new(0),
         spare: Mutex::new(Vec::new()),
@@ -1189,5 +1271,118 @@ mod tests {
                 naive_suffix(&base, &other, max)
             );
         }
+    }
+}
+
+/// A save made while its agent's rebase runs (docs/storage.md §3.2), driven step by step: the
+/// store's `save` and `rebase` are called directly, with the running rebase marked as its thread
+/// marks it, so the interleaving is exact rather than a race.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
+mod rebase_tests {
+    use super::{CheckpointMeta, CheckpointOptions, StoreCore, lock_poisoned};
+    use std::path::PathBuf;
+
+    fn dir(tag: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("ku0-storage-unit-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        p
+    }
+
+    fn opts() -> CheckpointOptions {
+        CheckpointOptions {
+            max_chain: 3,
+            ..CheckpointOptions::default()
+        }
+    }
+
+    fn meta(i: usize) -> CheckpointMeta {
+        CheckpointMeta {
+            id: format!("c{i}"),
+            agent_id: "a".into(),
+            agent_type: String::new(),
+            task: String::new(),
+            status: "running".into(),
+            created_at: i as f64,
+            current_step: i as f64,
+            max_steps: 0.0,
+            has_error: false,
+        }
+    }
+
+    /// A growing message list: each document is a small delta of the one before.
+    fn doc(i: usize) -> Vec<u8> {
+        let msgs: Vec<String> = (0..100 + i)
+            .map(|k| format!("{{\"k\":{k},\"t\":\"{}\"}}", "w".repeat(100 + k % 29)))
+            .collect();
+        format!("{{\"messages\":[{}]}}", msgs.join(",")).into_bytes()
+    }
+
+    fn chains(s: &StoreCore, ids: std::ops::Range<usize>) -> Vec<u32> {
+        ids.map(|i| s.chain_len(&format!("c{i}")).unwrap())
+            .collect()
+    }
+
+    /// c0 full, c1..c3 deltas; c3 ends the chain, asks for its rebase, and the rebase starts.
+    fn chain_with_rebase_running(s: &StoreCore) -> (String, std::sync::Arc<Vec<u8>>) {
+        for i in 0..3 {
+            assert!(s.save(meta(i), doc(i)).unwrap().is_none());
+        }
+        let (id, d) = s.save(meta(3), doc(3)).unwrap().unwrap();
+        assert_eq!(id, "c3");
+        lock_poisoned(&s.inner).rebasing = Some(id.clone());
+        (id, d)
+    }
+
+    #[test]
+    fn saves_during_the_agents_rebase_are_deltas_counted_from_the_rebased_checkpoint() {
+        let d = dir("rebase-overlap");
+        let s = StoreCore::open(&d, opts()).unwrap();
+        let (rid, rdoc) = chain_with_rebase_running(&s);
+        // c4 and c5 are deltas on c3 without waiting for its rebase and ask for none; on disk
+        // their chains reach back to the full c0.
+        assert!(s.save(meta(4), doc(4)).unwrap().is_none());
+        assert!(s.save(meta(5), doc(5)).unwrap().is_none());
+        assert_eq!(chains(&s, 0..6), [0, 1, 2, 3, 4, 5]);
+        // c6 is `max_chain` deltas past c3: it asks for its own rebase.
+        assert_eq!(s.save(meta(6), doc(6)).unwrap().unwrap().0, "c6");
+        // c3's rebase lands: the chains after it count from it.
+        s.rebase(&rid, &rdoc);
+        assert!(lock_poisoned(&s.inner).rebasing.is_none());
+        assert_eq!(chains(&s, 0..7), [0, 1, 2, 0, 1, 2, 3]);
+        for i in 0..7 {
+            assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i));
+        }
+        s.close();
+        drop(s);
+        // Reopened, the chains are counted from the files' base links (c4's header still says 4).
+        let s = StoreCore::open(&d, opts()).unwrap();
+        assert_eq!(chains(&s, 0..7), [0, 1, 2, 0, 1, 2, 3]);
+        for i in 0..7 {
+            assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i));
+        }
+        s.close();
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_rebase_that_never_lands_leaves_true_chains_and_the_next_save_is_full() {
+        let d = dir("rebase-lost");
+        let s = StoreCore::open(&d, opts()).unwrap();
+        chain_with_rebase_running(&s);
+        assert!(s.save(meta(4), doc(4)).unwrap().is_none());
+        // The process dies before the rebase renames its file.
+        s.close();
+        drop(s);
+        let s = StoreCore::open(&d, opts()).unwrap();
+        assert_eq!(chains(&s, 0..5), [0, 1, 2, 3, 4]);
+        // c4's chain is past `max_chain` with no rebase running: the next save is a full snapshot.
+        assert!(s.save(meta(5), doc(5)).unwrap().is_none());
+        assert_eq!(s.chain_len("c5"), Some(0));
+        for i in 0..6 {
+            assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i));
+        }
+        s.close();
+        let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -2,7 +2,9 @@
 //! child saves one agent's checkpoints with `max_chain` 3 (a rebase after every third delta) and
 //! reports each acknowledged save; the parent SIGKILLs it at a random point, reopens the directory
 //! and checks that nothing is damaged, every acknowledged checkpoint loads with its exact document,
-//! no chain is longer than `max_chain`, and no temp file survives the open.
+//! no chain is longer than `2 * max_chain` (saves made while a rebase ran count their chains from
+//! the rebased checkpoint; a kill before that rebase lands leaves them up to `max_chain` links
+//! longer), and no temp file survives the open.
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, reason = "tests: a panic is the failure report")]
 mod common;
@@ -145,7 +147,7 @@ fn kill_during_saves_and_rebases_keeps_every_acknowledged_checkpoint() {
                 got == Some(doc(i)),
                 "iteration {iter}: {id} missing or different"
             );
-            assert!(s.chain_len(&id).unwrap() <= 3, "iteration {iter}: {id}");
+            assert!(s.chain_len(&id).unwrap() <= 2 * 3, "iteration {iter}: {id}");
         }
         // The save in flight at the kill (not acknowledged) is absent or whole; the next child starts
         // after it.
