@@ -1,5 +1,5 @@
 // Switching KU0_NATIVE_STORAGE never strands data: what one path writes, the other reads and extends.
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32c } from "@ku0/native-loader";
 import { afterAll, describe, expect, it } from "vitest";
@@ -103,7 +103,34 @@ run("cross-path event log", () => {
   });
 });
 
+/** Rewrites the chain a checkpoint file's header records (and its CRC), as a delta saved while its base was being rebased has it. */
+function recordChain(path: string, chain: number): void {
+  const b = readFileSync(path);
+  let at = 28; // CKPT_HEADER
+  for (let k = 0; k < 5; k++) at += 4 + b.readUInt32LE(at); // id, agentId, agentType, task, status
+  b.writeUInt32LE(chain, at + 33);
+  b.writeUInt32LE(crc32c(Buffer.concat([b.subarray(0, 24), b.subarray(28)])) >>> 0, 24);
+  writeFileSync(path, b);
+}
+
 run("cross-path checkpoints", () => {
+  it("both backends count a delta's chain from its base links, not from the chain its header recorded", async () => {
+    const dir = tmp("x-ckpt-chain");
+    const n = new CheckpointStorage(dir, { backend: "native" });
+    for (let i = 0; i < 4; i++) await n.save(checkpoint(`c-${i}`, "agent-1", i + 30));
+    expect([0, 1, 2, 3].map((i) => n.chainLength(`c-${i}`))).toEqual([0, 1, 2, 3]);
+    n.close();
+    recordChain(join(dir, "c-2.ckpt"), 11);
+    recordChain(join(dir, "c-3.ckpt"), 12);
+    for (const backend of ["native", "js"] as const) {
+      const s = new CheckpointStorage(dir, { backend });
+      expect([0, 1, 2, 3].map((i) => s.chainLength(`c-${i}`))).toEqual([0, 1, 2, 3]);
+      expect(s.damaged()).toEqual([]);
+      expect(await s.load("c-3")).toEqual(checkpoint("c-3", "agent-1", 33));
+      s.close();
+    }
+  });
+
   it("js reads native zstd delta chains; native reads js files; deletes keep dependents", async () => {
     const dir = tmp("x-ckpt");
     const n = new CheckpointStorage(dir, { backend: "native" });
@@ -125,7 +152,14 @@ run("cross-path checkpoints", () => {
     f.close();
     n.close();
 
+    // Both backends count chains from the files' base links at open (a delta saved while its base
+    // was being rebased records a longer chain in its header).
+    const reopened = new CheckpointStorage(dir, { backend: "native" });
+    const nativeChains = cps.map((cp) => reopened.chainLength(cp.id));
+    reopened.close();
+    expect(nativeChains.slice(0, 8)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     const j = new CheckpointStorage(dir, { backend: "js" });
+    expect(cps.map((cp) => j.chainLength(cp.id))).toEqual(nativeChains);
     for (const cp of cps) expect(await j.load(cp.id)).toEqual(cp);
     // Deleting a base rewrites its dependents, so nothing is stranded.
     expect(await j.delete("a-1")).toBe(true);

@@ -186,6 +186,28 @@ export class JsCheckpointStore implements CheckpointBackend {
         latest.set(e.meta.agentId, [e.meta.createdAt, id]);
     }
     for (const [a, [, id]] of latest) this.latest.set(a, id);
+    // A delta the native engine saved while its base was being rebased records the chain it had
+    // then; chains are counted from the files' base links, as the engine does at open (§3.2).
+    for (const [id, e] of this.entries) if (!e.base) this.recountChains(id);
+  }
+
+  /** Sets the chain of every checkpoint whose base links lead to `root` from `root`'s (each visited once). */
+  private recountChains(root: string): void {
+    const seen = new Set<string>();
+    const stack = [root];
+    for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      const pe = this.entries.get(p);
+      if (!pe) continue;
+      for (const d of this.dependents.get(p) ?? []) {
+        const de = this.entries.get(d);
+        if (de?.base === p) {
+          de.chain = pe.chain + 1;
+          stack.push(d);
+        }
+      }
+    }
   }
 
   private depsOf(id: string): Set<string> {
@@ -246,6 +268,7 @@ export class JsCheckpointStore implements CheckpointBackend {
       this.writeFile(e.meta, doc, e.fullLen, e.fullCrc);
       e.chain = 0;
       e.base = undefined;
+      this.recountChains(dep);
       this.dependents.get(id)?.delete(dep);
     }
     this.dependents.delete(id);
