@@ -219,9 +219,9 @@ function runLine(results: Results, modules: string[]): string {
   const env = suites[0]?.environment;
   const day = (d: string | undefined) => (d ? d.replace("T", " ").slice(0, 16) : "?");
   return (
-    `From one \`pnpm bench\` run, ${day(dates[0])}–${day(dates.at(-1)).slice(11)} UTC` +
+    `From the last run of each suite in \`bench/results/\` (a full \`pnpm bench\`, or \`pnpm bench <module>\` for one module), ${day(dates[0])}–${day(dates.at(-1)).slice(11)} UTC` +
     (env ? ` (${env.cpuModel}, ${env.cpus} cores, Node ${env.node})` : "") +
-    ": `pnpm bench:peers && QUICKTOK_PYTHON=<venv>/bin/python pnpm bench && pnpm bench:goals`. " +
+    ": `pnpm bench:peers && QUICKTOK_PYTHON=<venv>/bin/python pnpm bench && pnpm bench:goals`; the run column dates each row. " +
     "Rows keep the notes their suites printed (with the load average where the suite records it); a floor row is what " +
     "any implementation has to do here."
   );
