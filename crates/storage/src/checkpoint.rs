@@ -20,7 +20,7 @@ pub const CODEC_ZSTD: u8 = 1;
 pub const KIND_FULL: u8 = 0;
 pub const KIND_DELTA: u8 = 1;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CheckpointMeta {
     pub id: String,
     pub agent_id: String,
@@ -1289,24 +1289,22 @@ mod rebase_tests {
         p
     }
 
+    /// Chains of at most 3 deltas, so a rebase comes every third save.
     fn opts() -> CheckpointOptions {
         CheckpointOptions {
             max_chain: 3,
-            ..CheckpointOptions::default()
+            ..Default::default()
         }
     }
 
+    /// Checkpoint `c<i>` of agent `a`, created at `i`.
     fn meta(i: usize) -> CheckpointMeta {
+        let created_at = i as f64;
         CheckpointMeta {
             id: format!("c{i}"),
             agent_id: "a".into(),
-            agent_type: String::new(),
-            task: String::new(),
-            status: "running".into(),
-            created_at: i as f64,
-            current_step: i as f64,
-            max_steps: 0.0,
-            has_error: false,
+            created_at,
+            ..CheckpointMeta::default()
         }
     }
 
