@@ -484,8 +484,8 @@ impl JsCheckpointStore {
         let mut o = CheckpointOptions::default();
         if let Some(opts) = options {
             if let Some(c) = opts.max_chain {
-                let c = arg::count(c, "maxChain", u64::from(u32::MAX))?;
-                o.max_chain = u32::try_from(c).unwrap_or(u32::MAX);
+                let c = arg::count(c, "maxChain", u64::from(ku0_storage::checkpoint::MAX_CHAIN))?;
+                o.max_chain = u32::try_from(c).unwrap_or(ku0_storage::checkpoint::MAX_CHAIN);
             }
             if let Some(m) = opts.max_payload_bytes {
                 o.max_payload =

@@ -33,9 +33,18 @@ pub struct CheckpointMeta {
     pub has_error: bool,
 }
 
+/// Most base links a load follows before it reports the chain as corrupt (a cycle among damaged
+/// files ends there too).
+pub const MAX_LOAD_DEPTH: u32 = 64;
+
+/// Largest `max_chain`: a chain reaches at most `2 × max_chain` links (deltas saved while a rebase
+/// runs, §3.2), which a load must be able to follow.
+pub const MAX_CHAIN: u32 = MAX_LOAD_DEPTH / 2;
+
 #[derive(Clone, Debug)]
 pub struct CheckpointOptions {
-    /// Longest delta chain before a full snapshot is forced.
+    /// Longest delta chain before a full snapshot is forced; at most [`MAX_CHAIN`] (a larger value
+    /// is taken as [`MAX_CHAIN`]).
     pub max_chain: u32,
     /// Largest accepted checkpoint document.
     pub max_payload: usize,
@@ -487,11 +496,13 @@ impl CheckpointStore {
         let core = Arc::clone(&self.core);
         // When the thread cannot be started, the delta stays and the agent's next save writes a
         // full snapshot itself, as it always did.
-        if let Ok(h) = std::thread::Builder::new()
+        let rebased = id.clone();
+        match std::thread::Builder::new()
             .name("ku0-ckpt-rebase".into())
             .spawn(move || core.rebase(&id, &doc))
         {
-            *lock_poisoned(&self.rebase) = Some((agent, h));
+            Ok(h) => *lock_poisoned(&self.rebase) = Some((agent, h)),
+            Err(_) => self.core.end_rebase(&rebased),
         }
         Ok(())
     }
@@ -514,7 +525,8 @@ impl CheckpointStore {
 }
 
 impl StoreCore {
-    fn open(dir: impl AsRef<Path>, opts: CheckpointOptions) -> Result<StoreCore> {
+    fn open(dir: impl AsRef<Path>, mut opts: CheckpointOptions) -> Result<StoreCore> {
+        opts.max_chain = opts.max_chain.min(MAX_CHAIN);
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let lock = DirLock::acquire(&dir)?;
@@ -758,7 +770,13 @@ impl StoreCore {
         if let Some((_, old)) = g.cache.insert(agent, (id.clone(), Arc::clone(&doc))) {
             self.keep_spare(old);
         }
-        Ok((kind == KIND_DELTA && eff_chain >= self.opts.max_chain).then_some((id, doc)))
+        if kind == KIND_DELTA && eff_chain >= self.opts.max_chain {
+            // Marked here, under the index lock, so the agent's next save counts from this
+            // checkpoint even when it runs before the rebase thread has started.
+            g.rebasing = Some(id.clone());
+            return Ok(Some((id, doc)));
+        }
+        Ok(None)
     }
 
     /// The chain of `bid` (whose chain on disk is `chain`) counted from the checkpoint a running
@@ -791,6 +809,12 @@ impl StoreCore {
     /// itself.
     fn rebase(&self, id: &str, doc: &[u8]) {
         self.rebase_inner(id, doc);
+        self.end_rebase(id);
+    }
+
+    /// Unmarks `id` as the checkpoint being rebased (the save that asked for the rebase marked it;
+    /// a later request may have marked another since).
+    fn end_rebase(&self, id: &str) {
         let mut g = lock_poisoned(&self.inner);
         if g.rebasing.as_deref() == Some(id) {
             g.rebasing = None;
@@ -799,11 +823,10 @@ impl StoreCore {
 
     fn rebase_inner(&self, id: &str, doc: &[u8]) {
         let started = {
-            let mut g = lock_poisoned(&self.inner);
+            let g = lock_poisoned(&self.inner);
             if g.lock.is_none() {
                 return;
             }
-            g.rebasing = Some(id.to_string());
             match g.entries.get(id) {
                 Some(e)
                     if e.base.is_some()
@@ -946,7 +969,7 @@ impl StoreCore {
 
     fn load_full(&self, id: &str, depth: u32) -> Result<Vec<u8>> {
         let path = self.path_of(id);
-        if depth > 64 {
+        if depth > MAX_LOAD_DEPTH {
             return Err(Error::Corruption {
                 path,
                 offset: 0,
@@ -1321,14 +1344,15 @@ mod rebase_tests {
             .collect()
     }
 
-    /// c0 full, c1..c3 deltas; c3 ends the chain, asks for its rebase, and the rebase starts.
+    /// c0 full, c1..c3 deltas; c3 ends the chain and asks for its rebase, which the save marks as
+    /// running at once (before any thread has started it).
     fn chain_with_rebase_running(s: &StoreCore) -> (String, std::sync::Arc<Vec<u8>>) {
         for i in 0..3 {
             assert!(s.save(meta(i), doc(i)).unwrap().is_none());
         }
         let (id, d) = s.save(meta(3), doc(3)).unwrap().unwrap();
         assert_eq!(id, "c3");
-        lock_poisoned(&s.inner).rebasing = Some(id.clone());
+        assert_eq!(lock_poisoned(&s.inner).rebasing.as_deref(), Some("c3"));
         (id, d)
     }
 
@@ -1342,12 +1366,17 @@ mod rebase_tests {
         assert!(s.save(meta(4), doc(4)).unwrap().is_none());
         assert!(s.save(meta(5), doc(5)).unwrap().is_none());
         assert_eq!(chains(&s, 0..6), [0, 1, 2, 3, 4, 5]);
-        // c6 is `max_chain` deltas past c3: it asks for its own rebase.
-        assert_eq!(s.save(meta(6), doc(6)).unwrap().unwrap().0, "c6");
-        // c3's rebase lands: the chains after it count from it.
+        // c6 is `max_chain` deltas past c3: it asks for its own rebase (marked at once; the store
+        // starts it after c3's has finished).
+        let (id6, doc6) = s.save(meta(6), doc(6)).unwrap().unwrap();
+        assert_eq!(id6, "c6");
+        // c3's rebase lands: the chains after it count from it; c6 stays marked.
         s.rebase(&rid, &rdoc);
-        assert!(lock_poisoned(&s.inner).rebasing.is_none());
+        assert_eq!(lock_poisoned(&s.inner).rebasing.as_deref(), Some("c6"));
         assert_eq!(chains(&s, 0..7), [0, 1, 2, 0, 1, 2, 3]);
+        s.rebase(&id6, &doc6);
+        assert!(lock_poisoned(&s.inner).rebasing.is_none());
+        assert_eq!(chains(&s, 0..7), [0, 1, 2, 0, 1, 2, 0]);
         for i in 0..7 {
             assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i));
         }
@@ -1355,7 +1384,7 @@ mod rebase_tests {
         drop(s);
         // Reopened, the chains are counted from the files' base links (c4's header still says 4).
         let s = StoreCore::open(&d, opts()).unwrap();
-        assert_eq!(chains(&s, 0..7), [0, 1, 2, 0, 1, 2, 3]);
+        assert_eq!(chains(&s, 0..7), [0, 1, 2, 0, 1, 2, 0]);
         for i in 0..7 {
             assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i));
         }
@@ -1378,6 +1407,31 @@ mod rebase_tests {
         assert!(s.save(meta(5), doc(5)).unwrap().is_none());
         assert_eq!(s.chain_len("c5"), Some(0));
         for i in 0..6 {
+            assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i));
+        }
+        s.close();
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_max_chain_past_the_cap_keeps_every_chain_loadable() {
+        let d = dir("chain-cap");
+        let wide = CheckpointOptions {
+            max_chain: 1000,
+            ..Default::default()
+        };
+        let s = StoreCore::open(&d, wide.clone()).unwrap();
+        for i in 0..80 {
+            if let Some((id, doc)) = s.save(meta(i), doc(i)).unwrap() {
+                s.rebase(&id, &doc);
+            }
+        }
+        assert!((0..80).all(|i| s.chain_len(&format!("c{i}")).unwrap() < super::MAX_CHAIN));
+        s.close();
+        drop(s);
+        // Reopened (no cached document), every checkpoint loads through its base links.
+        let s = StoreCore::open(&d, wide).unwrap();
+        for i in 0..80 {
             assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i));
         }
         s.close();

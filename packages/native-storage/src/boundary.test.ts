@@ -24,6 +24,7 @@ describe("raw storage binding under hostile arguments (child process)", () => {
        log.close();
        await call("append after close", () => log.append(new Uint8Array(1)));
        await call("maxChain -1", () => new b.NativeCheckpointStore(${dir("c1")}, { maxChain: -1 }));
+       await call("maxChain 33", () => new b.NativeCheckpointStore(${dir("c3")}, { maxChain: 33 }));
        const cs = new b.NativeCheckpointStore(${dir("c2")});
        await call("statuses", () => cs.list({ statuses: sparse() }));
        await call("limit -1", () => cs.list({ limit: -1 }));
@@ -44,6 +45,7 @@ describe("raw storage binding under hostile arguments (child process)", () => {
       flush: "no error",
       "append after close": "ERR_KU0_STORAGE_CLOSED",
       "maxChain -1": "ERR_KU0_INVALID_ARG",
+      "maxChain 33": "ERR_KU0_INVALID_ARG",
       statuses: "ERR_KU0_INVALID_ARG",
       "limit -1": "ERR_KU0_INVALID_ARG",
       "prune NaN": "ERR_KU0_INVALID_ARG",

@@ -139,7 +139,7 @@ export interface ICheckpointStorage {
 }
 
 export interface CheckpointStorageOptions {
-  /** Longest delta chain before a full snapshot (native writer; default 8). */
+  /** Longest delta chain before a full snapshot (native writer; default 8, at most 32). */
   maxChain?: number;
   /** Largest accepted checkpoint document in bytes (default 64 MiB). */
   maxPayloadBytes?: number;

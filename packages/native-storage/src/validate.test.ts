@@ -35,6 +35,13 @@ describe.each(backends())("storage adapters validate before any work (%s)", (bac
     );
   });
 
+  it("maxChain past 32 is out of range (a load follows at most 64 base links); 32 itself is taken", async () => {
+    expect(await codeOf(() => new CheckpointStorage(tmp("c33"), { backend, maxChain: 33 }))).toBe(
+      "ERR_KU0_OUT_OF_RANGE",
+    );
+    new CheckpointStorage(tmp("c32"), { backend, maxChain: 32 }).close();
+  });
+
   it("ids and payloads that cannot be serialized are typed errors", async () => {
     const s = new CheckpointStorage(tmp("ids"), { backend });
     expect(await codeOf(() => s.delete(10n as never))).toBe("ERR_KU0_INVALID_ID");

@@ -18,8 +18,11 @@ import {
 export const MAX_GROUP_DELAY_MICROS = 1_000_000;
 /** Largest record payload the log accepts (the binding's u32 limit). */
 export const MAX_RECORD_LIMIT = 2 ** 32 - 1;
-/** Longest delta chain option (the binding's u32 limit). */
-export const MAX_CHAIN_LIMIT = 2 ** 32 - 1;
+/**
+ * Longest delta chain option: the engine's `MAX_CHAIN` (crates/storage/src/checkpoint.rs). A chain can
+ * reach twice this while a rebase runs, and a load follows at most 64 base links.
+ */
+export const MAX_CHAIN_LIMIT = 32;
 
 const BACKENDS = ["native", "js"] as const;
 const DURABILITY = ["process", "group", "sync"] as const;
