@@ -111,7 +111,8 @@ struct Inner {
 
 /// The store's files and index, shared with its background rebase (docs/storage.md §3.2). Its
 /// read-only methods are reached through [`CheckpointStore`] (`Deref`); every mutation goes through
-/// [`CheckpointStore`], which first waits for a running rebase.
+/// [`CheckpointStore`]: deletes, prunes and close first wait for a running rebase, saves go on beside
+/// it (§3.2).
 pub struct StoreCore {
     dir: PathBuf,
     opts: CheckpointOptions,

@@ -57,8 +57,8 @@ fn delta_chain_roundtrip_and_bound() {
         .unwrap();
     }
     // Chains bounded by max_chain (8): the save that makes a chain 8 long starts a background
-    // rebase of that checkpoint into a full snapshot (every mutation waits for it first), so the
-    // next save is a delta again and no save writes the full snapshot on its own path.
+    // rebase of that checkpoint into a full snapshot; the next saves are deltas counted from it
+    // (they do not wait for it) and no save writes the full snapshot on its own path.
     s.settle();
     let chains: Vec<u32> = (0..20)
         .map(|i| s.chain_len(&format!("c{i}")).unwrap())
