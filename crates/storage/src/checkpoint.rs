@@ -1340,6 +1340,13 @@ mod rebase_tests {
         format!("{{\"messages\":[{}]}}", msgs.join(",")).into_bytes()
     }
 
+    /// Every checkpoint c0..c<n-1> loads with its exact document.
+    fn assert_loads(s: &StoreCore, n: usize) {
+        for i in 0..n {
+            assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i), "c{i}");
+        }
+    }
+
     fn chains(s: &StoreCore, ids: std::ops::Range<usize>) -> Vec<u32> {
         ids.map(|i| s.chain_len(&format!("c{i}")).unwrap())
             .collect()
@@ -1378,17 +1385,13 @@ mod rebase_tests {
         s.rebase(&id6, &doc6);
         assert!(lock_poisoned(&s.inner).rebasing.is_none());
         assert_eq!(chains(&s, 0..7), [0, 1, 2, 0, 1, 2, 0]);
-        for i in 0..7 {
-            assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i));
-        }
+        assert_loads(&s, 7);
         s.close();
         drop(s);
         // Reopened, the chains are counted from the files' base links (c4's header still says 4).
         let s = StoreCore::open(&d, opts()).unwrap();
         assert_eq!(chains(&s, 0..7), [0, 1, 2, 0, 1, 2, 0]);
-        for i in 0..7 {
-            assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i));
-        }
+        assert_loads(&s, 7);
         s.close();
         let _ = std::fs::remove_dir_all(&d);
     }
@@ -1407,9 +1410,7 @@ mod rebase_tests {
         // c4's chain is past `max_chain` with no rebase running: the next save is a full snapshot.
         assert!(s.save(meta(5), doc(5)).unwrap().is_none());
         assert_eq!(s.chain_len("c5"), Some(0));
-        for i in 0..6 {
-            assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i));
-        }
+        assert_loads(&s, 6);
         s.close();
         let _ = std::fs::remove_dir_all(&d);
     }
@@ -1432,9 +1433,7 @@ mod rebase_tests {
         drop(s);
         // Reopened (no cached document), every checkpoint loads through its base links.
         let s = StoreCore::open(&d, wide).unwrap();
-        for i in 0..80 {
-            assert_eq!(s.load(&format!("c{i}")).unwrap().unwrap(), doc(i));
-        }
+        assert_loads(&s, 80);
         s.close();
         let _ = std::fs::remove_dir_all(&d);
     }
